@@ -1,0 +1,222 @@
+"""The one seam between boxkit and the kernel: libc calls through ctypes, with errno kept.
+
+A container is nothing but a process that the kernel treats specially. Every special treatment is a
+system call, and all of boxkit's are here:
+
+* ``unshare(flags)`` moves the caller into new namespaces (mount, UTS, IPC, network, user, cgroup);
+  ``CLONE_NEWPID`` and ``CLONE_NEWTIME`` apply to the caller's *next child*, which is why a container's
+  PID 1 is always a fork after the unshare. ``setns(fd)`` joins an existing namespace (``docker exec``).
+* ``mount``/``umount2`` build the container's file system view; ``pivot_root`` swaps the root mount of
+  the mount namespace so the host's tree can be detached entirely (``chroot`` only changes one process's
+  idea of ``/`` and is escapable by a process holding ``CAP_SYS_CHROOT``).
+* ``sethostname`` sets the UTS name; ``capset``/``prctl`` shrink what root inside may do.
+
+Nothing else in the package calls libc. Tests of mount planning replace :data:`SYS` with a recording
+fake (see ``tests/unit``), so the logic is checked without root.
+
+Every wrapper raises ``OSError`` with the errno the kernel returned and the path it was about, so the
+layers above can turn it into a sentence (see :mod:`boxkit.errors`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import struct
+
+# --- constants (linux/sched.h, linux/mount.h, linux/prctl.h, linux/capability.h) ------------------
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+NAMESPACE_FLAGS = {
+    "mount": CLONE_NEWNS, "uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC, "net": CLONE_NEWNET,
+    "pid": CLONE_NEWPID, "user": CLONE_NEWUSER, "cgroup": CLONE_NEWCGROUP, "time": CLONE_NEWTIME,
+}
+# the file name under /proc/PID/ns/ for each namespace
+NAMESPACE_FILES = {"mount": "mnt", "uts": "uts", "ipc": "ipc", "net": "net", "pid": "pid",
+                   "user": "user", "cgroup": "cgroup", "time": "time"}
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_SILENT = 32768
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_STRICTATIME = 1 << 24
+
+MNT_DETACH = 2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
+PR_SET_NAME = 15
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+CAP_LAST_CAP = 40  # CAP_CHECKPOINT_RESTORE, linux 5.9; probed at run time with PR_CAPBSET_READ
+
+CAPABILITIES = {
+    "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
+    "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
+    "CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
+    "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
+    "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
+    "CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
+    "CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
+    "CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
+    "CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
+    "CAP_CHECKPOINT_RESTORE": 40,
+}
+
+# x86_64 / aarch64 / generic syscall numbers for the calls glibc may not wrap (pivot_root always;
+# close_range before glibc 2.34; pidfd_open before 2.36)
+_SYSCALLS = {
+    "x86_64": {"pivot_root": 155, "close_range": 436, "pidfd_open": 434, "capget": 125, "capset": 126},
+    "aarch64": {"pivot_root": 41, "close_range": 436, "pidfd_open": 434, "capget": 90, "capset": 91},
+}
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
+def _nr(name: str) -> int:
+    arch = os.uname().machine
+    try:
+        return _SYSCALLS[arch][name]
+    except KeyError:
+        raise OSError(38, f"no syscall number for {name} on {arch}") from None
+
+
+def _check(ret: int, what: str, path: str | None = None) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}", path)
+    return ret
+
+
+def _b(s: str | bytes | None) -> bytes | None:
+    if s is None:
+        return None
+    return s if isinstance(s, bytes) else os.fsencode(s)
+
+
+class Sys:
+    """The real kernel. Tests substitute an object with the same methods that records the calls."""
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int = 0,
+              data: str | None = None) -> None:
+        _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), "mount", target)
+
+    def umount2(self, target: str, flags: int = 0) -> None:
+        _check(_libc.umount2(_b(target), flags), "umount", target)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        _check(_libc.syscall(_nr("pivot_root"), _b(new_root), _b(put_old)), "pivot_root", new_root)
+
+    def unshare(self, flags: int) -> None:
+        _check(_libc.unshare(flags), "unshare")
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        _check(_libc.setns(fd, nstype), "setns")
+
+    def sethostname(self, name: str) -> None:
+        raw = name.encode()
+        _check(_libc.sethostname(raw, len(raw)), "sethostname", name)
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+        return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+
+    def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+        try:
+            _check(_libc.syscall(_nr("close_range"), first, ctypes.c_uint(last), flags), "close_range")
+        except OSError:
+            # linux < 5.9: fall back to closing what /proc/self/fd lists
+            for name in os.listdir("/proc/self/fd"):
+                fd = int(name)
+                if fd >= first:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+
+    def pidfd_open(self, pid: int) -> int:
+        return _check(_libc.syscall(_nr("pidfd_open"), pid, 0), "pidfd_open", f"/proc/{pid}")
+
+    # --- capabilities ------------------------------------------------------------------------------
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        """Set the three capability sets of the calling thread (64-bit masks, version 3 ABI)."""
+        header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+        data = struct.pack("IIIIII", effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF,
+                           inheritable & 0xFFFFFFFF, effective >> 32, permitted >> 32, inheritable >> 32)
+        hbuf = ctypes.create_string_buffer(header, len(header))
+        dbuf = ctypes.create_string_buffer(data, len(data))
+        _check(_libc.syscall(_nr("capset"), hbuf, dbuf), "capset")
+
+    def capget(self, pid: int = 0) -> tuple[int, int, int]:
+        hbuf = ctypes.create_string_buffer(struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, pid), 8)
+        dbuf = ctypes.create_string_buffer(24)
+        _check(_libc.syscall(_nr("capget"), hbuf, dbuf), "capget")
+        e0, p0, i0, e1, p1, i1 = struct.unpack("IIIIII", dbuf.raw)
+        return e0 | e1 << 32, p0 | p1 << 32, i0 | i1 << 32
+
+    def last_cap(self) -> int:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                return int(f.read())
+        except OSError:
+            return CAP_LAST_CAP
+
+    def drop_bounding(self, keep: int) -> None:
+        for cap in range(self.last_cap() + 1):
+            if not keep & (1 << cap):
+                try:
+                    self.prctl(PR_CAPBSET_DROP, cap)
+                except OSError as e:
+                    if e.errno != 22:  # EINVAL: a capability this kernel does not know
+                        raise
+
+    def clear_ambient(self) -> None:
+        try:
+            self.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+        except OSError as e:
+            if e.errno != 22:  # linux < 4.3 has no ambient set
+                raise
+
+
+SYS: Sys = Sys()
+
+
+def cap_mask(names: list[str] | tuple[str, ...]) -> int:
+    mask = 0
+    for n in names:
+        mask |= 1 << CAPABILITIES[n]
+    return mask
+
+
+def cap_names(mask: int) -> list[str]:
+    return [n for n, bit in CAPABILITIES.items() if mask & (1 << bit)]

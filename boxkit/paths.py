@@ -1,0 +1,45 @@
+"""Where boxkit keeps its state on the host.
+
+Everything lives under one root, ``$BOXKIT_ROOT`` (default ``/var/lib/boxkit``), so that one ``rm -r``
+removes it and tests can point it at a temporary directory::
+
+    images/          the OCI image layout (blobs/sha256/..., index.json) and unpacked layers
+    containers/ID/   one directory per container: state.json, upper/ and work/ (the overlay's
+                     writable half), merged/ (the mount point, seen only inside the container)
+    locks/           flock files (address leases, store writes)
+
+The overlay upper dir may not sit on an overlayfs (``docker run --privileged`` gives the container an
+overlay root): :func:`container_dir` then moves containers to ``/run/boxkit``, a tmpfs.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_ROOT = "/var/lib/boxkit"
+OVERLAYFS_MAGIC = 0x794C7630
+
+
+def root() -> str:
+    return os.environ.get("BOXKIT_ROOT", DEFAULT_ROOT)
+
+
+def images_dir() -> str:
+    return os.path.join(root(), "images")
+
+
+def containers_dir() -> str:
+    return os.path.join(root(), "containers")
+
+
+def locks_dir() -> str:
+    return os.path.join(root(), "locks")
+
+
+def container_dir(cid: str) -> str:
+    return os.path.join(containers_dir(), cid)
+
+
+def ensure(path: str, mode: int = 0o711) -> str:
+    os.makedirs(path, mode=mode, exist_ok=True)
+    return path

@@ -1,0 +1,294 @@
+"""What a container should be, parsed once and checked before any process starts.
+
+A :class:`ContainerSpec` is the whole request: which image or root directory, the command, its
+environment, working directory, user, hostname, which namespaces to create, resource limits, extra
+mounts and the network. Values that people type (``500M``, ``0.5``, ``1000:1000``, ``-e K=V``,
+``-v /src:/dst:ro``) are parsed here and nowhere else, and bad input stops here with one sentence
+(:class:`boxkit.errors.SpecError`), before anything is created on the host.
+
+Namespaces, as in ``docker run``: pid, mount, uts, ipc, net and cgroup by default; ``user`` (root
+inside mapped to an unprivileged uid outside) and ``time`` (a different boot clock) on request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from .errors import SpecError
+
+DEFAULT_NAMESPACES = ("pid", "mount", "uts", "ipc", "net", "cgroup")
+ALL_NAMESPACES = ("pid", "mount", "uts", "ipc", "net", "user", "cgroup", "time")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOSTNAME_MAX = 64  # HOST_NAME_MAX in linux/utsname.h
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*$")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_size(value: str | int, what: str = "memory size", *, allow_max: bool = True,
+               allow_zero: bool = False) -> int | None:
+    """``"500M"`` → 524288000. ``"max"`` → None (no limit). Docker's units: b, k, m, g (1024-based)."""
+    if isinstance(value, bool):
+        raise SpecError(what, value, "expected a size like 500M or 1.5G")
+    if isinstance(value, int):
+        n = value
+    else:
+        s = str(value).strip()
+        if allow_max and s.lower() in ("max", "-1", "unlimited"):
+            return None
+        m = _SIZE_RE.match(s)
+        if not m:
+            raise SpecError(what, value, "expected a size like 500M, 1.5G, 512m or a number of bytes"
+                            + (" or max" if allow_max else ""))
+        n = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+    if n < 0 or (n == 0 and not allow_zero):
+        raise SpecError(what, value, "must be greater than zero")
+    return n
+
+
+def parse_cpus(value: str | float, ncpu: int | None = None) -> float | None:
+    """``"0.5"`` → 0.5 of one CPU. ``"max"`` → None. More CPUs than the host has is an error."""
+    if isinstance(value, str) and value.strip().lower() == "max":
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise SpecError("cpus", value, "expected a number of CPUs like 0.5 or 2") from None
+    if not f > 0 or f != f:
+        raise SpecError("cpus", value, "must be greater than zero")
+    ncpu = ncpu or os.cpu_count() or 1
+    if f > ncpu:
+        raise SpecError("cpus", value, f"this host has {ncpu} cpus")
+    return f
+
+
+def parse_positive_int(value: str | int, what: str, *, allow_max: bool = False) -> int | None:
+    if allow_max and str(value).strip().lower() in ("max", "-1"):
+        return None
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise SpecError(what, value, "expected a whole number") from None
+    if n <= 0:
+        raise SpecError(what, value, "must be greater than zero")
+    return n
+
+
+def parse_cpuset(value: str, ncpu: int | None = None) -> str:
+    """``"0"``, ``"0-1"``, ``"0,2"``; each CPU must exist on this host."""
+    ncpu = ncpu or os.cpu_count() or 1
+    s = str(value).strip()
+    if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", s):
+        raise SpecError("cpuset", value, "expected a list like 0, 0-1 or 0,2")
+    for part in s.split(","):
+        lo, _, hi = part.partition("-")
+        top = int(hi or lo)
+        if int(lo) > top:
+            raise SpecError("cpuset", value, f"range {part} runs backwards")
+        if top >= ncpu:
+            raise SpecError("cpuset", value, f"this host has cpus 0-{ncpu - 1}")
+    return s
+
+
+def parse_env(items: list[str] | dict[str, str] | None) -> dict[str, str]:
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        pairs = list(items.items())
+    else:
+        pairs = []
+        for item in items:
+            if "=" not in item:
+                # docker takes the value from the caller's environment
+                if item in os.environ and _ENV_KEY_RE.match(item):
+                    pairs.append((item, os.environ[item]))
+                    continue
+                raise SpecError("environment variable", item, "expected KEY=VALUE")
+            k, v = item.split("=", 1)
+            pairs.append((k, v))
+    out = {}
+    for k, v in pairs:
+        if not _ENV_KEY_RE.match(k):
+            raise SpecError("environment variable name", k, "use letters, digits and _")
+        if "\0" in v:
+            raise SpecError("environment variable value", k, "contains a NUL byte")
+        out[k] = str(v)
+    return out
+
+
+def parse_user(value: str | int | None) -> tuple[int, int] | None:
+    """``"1000"`` or ``"1000:1000"`` (numeric only: names would need the image's /etc/passwd)."""
+    if value is None or value == "":
+        return None
+    s = str(value)
+    m = re.fullmatch(r"(\d+)(?::(\d+))?", s)
+    if not m:
+        raise SpecError("user", value, "expected UID or UID:GID as numbers, like 1000:1000")
+    uid = int(m.group(1))
+    gid = int(m.group(2)) if m.group(2) is not None else uid
+    if uid > 0xFFFFFFFE or gid > 0xFFFFFFFE:
+        raise SpecError("user", value, "ids must be below 4294967295")
+    return uid, gid
+
+
+def parse_hostname(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > HOSTNAME_MAX:
+        raise SpecError("hostname", value, f"longer than {HOSTNAME_MAX} characters")
+    if not _HOSTNAME_RE.match(value):
+        raise SpecError("hostname", value, "use letters, digits, '-' and '.'")
+    return value
+
+
+def parse_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _NAME_RE.match(value):
+        raise SpecError("container name", value, "use letters, digits, '_', '.' and '-' (at most 63)")
+    return value
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host directory or file bound into the container (``-v HOST:CTR[:ro]``)."""
+    source: str
+    target: str
+    readonly: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Mount:
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise SpecError("volume", text, "expected HOST:CONTAINER or HOST:CONTAINER:ro")
+        ro = False
+        if len(parts) == 3:
+            if parts[2] not in ("ro", "rw"):
+                raise SpecError("volume", text, "the third field must be ro or rw")
+            ro = parts[2] == "ro"
+        src, dst = parts[0], parts[1]
+        if not os.path.isabs(src):
+            raise SpecError("volume", text, "the host path must be absolute")
+        if not os.path.isabs(dst) or ".." in dst.split("/"):
+            raise SpecError("volume", text, "the container path must be absolute, without '..'")
+        if not os.path.exists(src):
+            raise SpecError("volume", text, f"host path {src} does not exist")
+        return cls(os.path.realpath(src), os.path.normpath(dst), ro)
+
+
+@dataclass
+class Limits:
+    """Resource limits, in kernel units. None means no limit. See :mod:`boxkit.cgroups`."""
+    memory: int | None = None          # bytes (memory.max / memory.limit_in_bytes)
+    memory_high: int | None = None     # bytes (v2 memory.high; throttling before the OOM killer)
+    memory_swap: int | None = None     # bytes of memory+swap, docker's --memory-swap
+    cpus: float | None = None          # CPUs (cpu.max quota/period / cfs_quota_us)
+    cpu_shares: int | None = None      # docker's 2..262144 (cpu.shares; cpu.weight on v2)
+    pids: int | None = None            # pids.max
+    cpuset: str | None = None          # cpuset.cpus
+
+    @classmethod
+    def parse(cls, memory=None, memory_high=None, memory_swap=None, cpus=None, cpu_shares=None,
+              pids=None, cpuset=None) -> Limits:
+        lim = cls(
+            memory=parse_size(memory, "memory limit") if memory is not None else None,
+            memory_high=parse_size(memory_high, "memory high") if memory_high is not None else None,
+            memory_swap=parse_size(memory_swap, "memory+swap limit") if memory_swap is not None else None,
+            cpus=parse_cpus(cpus) if cpus is not None else None,
+            cpu_shares=parse_positive_int(cpu_shares, "cpu shares") if cpu_shares is not None else None,
+            pids=parse_positive_int(pids, "pids limit", allow_max=True) if pids is not None else None,
+            cpuset=parse_cpuset(cpuset) if cpuset is not None else None,
+        )
+        if lim.memory is not None and lim.memory < 6 * (1 << 20):
+            raise SpecError("memory limit", memory, "the minimum is 6M, as in docker")
+        if lim.memory_swap is not None:
+            if lim.memory is None:
+                raise SpecError("memory+swap limit", memory_swap, "set --memory too")
+            if lim.memory_swap < lim.memory:
+                raise SpecError("memory+swap limit", memory_swap, "must be at least the memory limit")
+        if lim.cpu_shares is not None and not 2 <= lim.cpu_shares <= 262144:
+            raise SpecError("cpu shares", cpu_shares, "must be between 2 and 262144")
+        return lim
+
+    def any(self) -> bool:
+        return any(v is not None for v in vars(self).values())
+
+
+@dataclass
+class ContainerSpec:
+    """Everything ``run`` needs. Build it with :meth:`create`, which validates every field."""
+    image: str | None = None            # an image name (busybox, host, or one from the store)
+    rootfs: str | None = None           # or a root directory; the container sees it through an overlay
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str = "/"
+    user: tuple[int, int] | None = None
+    hostname: str | None = None
+    name: str | None = None
+    namespaces: tuple[str, ...] = DEFAULT_NAMESPACES
+    uid_map: tuple[int, int, int] | None = None   # (inside, outside, count) for a user namespace
+    time_offset: float = 0.0                      # seconds added to CLOCK_BOOTTIME/MONOTONIC
+    readonly: bool = False
+    mounts: list[Mount] = field(default_factory=list)
+    init: bool = False
+    limits: Limits = field(default_factory=Limits)
+    network: str = "none"
+    publish: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, image: str | None = None, argv: list[str] | str | None = None, *,
+               rootfs: str | None = None, env=None, cwd: str | None = None, user=None,
+               hostname: str | None = None, name: str | None = None, namespaces=None,
+               userns: bool = False, uid_map=None, time_offset: float = 0.0, readonly: bool = False,
+               volumes=None, init: bool = False, network: str = "none", publish=None,
+               memory=None, memory_high=None, memory_swap=None, cpus=None, cpu_shares=None,
+               pids_limit=None, cpuset_cpus=None) -> ContainerSpec:
+        if (image is None) == (rootfs is None):
+            raise SpecError("container source", image or rootfs, "give exactly one of image or rootfs")
+        if rootfs is not None and not os.path.isdir(rootfs):
+            raise SpecError("rootfs", rootfs, "not a directory",
+                            hint="give a directory holding a root file system, or an image name")
+        if isinstance(argv, str):
+            argv = ["/bin/sh", "-c", argv]
+        argv = list(argv or [])
+        if any("\0" in a for a in argv):
+            raise SpecError("command", argv, "an argument contains a NUL byte")
+        cwd = cwd or "/"
+        if not cwd.startswith("/"):
+            raise SpecError("working directory", cwd, "must be an absolute path")
+        ns = tuple(namespaces) if namespaces is not None else DEFAULT_NAMESPACES
+        if userns and "user" not in ns:
+            ns = ns + ("user",)
+        if time_offset and "time" not in ns:
+            ns = ns + ("time",)
+        for n in ns:
+            if n not in ALL_NAMESPACES:
+                raise SpecError("namespace", n, "known: " + ", ".join(ALL_NAMESPACES))
+        if "mount" not in ns:
+            raise SpecError("namespaces", ",".join(ns), "a container needs its own mount namespace")
+        if "user" in ns:
+            uid_map = tuple(uid_map) if uid_map else (0, 100000, 65536)
+            if len(uid_map) != 3 or min(uid_map) < 0 or uid_map[2] == 0:
+                raise SpecError("uid map", uid_map, "expected (inside, outside, count)")
+        if network not in ("none", "host") and not network.startswith(("bridge", "container:")) \
+                and not _NAME_RE.match(network):
+            raise SpecError("network", network, "use none, host, bridge, container:NAME or a network name")
+        if network == "host":
+            ns = tuple(n for n in ns if n != "net")
+        elif "net" not in ns and not network.startswith("container:"):
+            ns = ns + ("net",)
+        mounts = [m if isinstance(m, Mount) else Mount.parse(m) for m in (volumes or [])]
+        return cls(
+            image=image, rootfs=os.path.realpath(rootfs) if rootfs else None, argv=argv,
+            env=parse_env(env), cwd=os.path.normpath(cwd), user=parse_user(user),
+            hostname=parse_hostname(hostname), name=parse_name(name), namespaces=ns,
+            uid_map=uid_map if "user" in ns else None, time_offset=float(time_offset), readonly=readonly,
+            mounts=mounts, init=init, network=network, publish=list(publish or []),
+            limits=Limits.parse(memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit,
+                                cpuset_cpus),
+        )
