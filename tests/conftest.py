@@ -1,0 +1,120 @@
+"""Shared test fixtures and the session-level leak check.
+
+After the whole suite the host must hold nothing boxkit made: no mounts, cgroup directories, network
+namespaces, veth links or processes. The check compares the host before and after the session and
+fails the run (exit status 1) listing what leaked.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+
+def _mounts() -> set[str]:
+    with open("/proc/self/mountinfo") as f:
+        return {line.split()[4] for line in f
+                if "boxkit" in line or " overlay " in line.split(" - ", 1)[-1][:9]}
+
+
+def _cgroup_dirs() -> set[str]:
+    found = set()
+    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        try:
+            entries = os.listdir(base)
+        except OSError:
+            continue
+        for ctrl in entries:
+            top = os.path.join(base, ctrl)
+            for cand in (top, os.path.join(top, "boxkit")) if os.path.isdir(top) else ():
+                if os.path.basename(cand).startswith("boxkit") and os.path.isdir(cand):
+                    for dirpath, dirnames, _ in os.walk(cand):
+                        found.update(os.path.join(dirpath, d) for d in dirnames)
+    return found
+
+
+def _cmd(argv: list[str]) -> set[str]:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return {line.split()[0].split("@")[0] for line in out.splitlines() if line.strip()}
+
+
+def _procs() -> set[str]:
+    """Processes whose cmdline mentions boxkit's helper or that live in a boxkit cgroup."""
+    me = os.getpid()
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/cgroup") as f:
+                cg = f.read()
+        except OSError:
+            continue
+        if "boxkit.runtime" in cmd or "/boxkit/" in cg:
+            found.add(f"{pid} {cmd.strip()[:80]}")
+    return found
+
+
+def snapshot() -> dict[str, set[str]]:
+    return {
+        "mounts": _mounts(),
+        "cgroup dirs": _cgroup_dirs(),
+        "netns": _cmd(["ip", "netns", "list"]),
+        "veth links": _cmd(["ip", "-o", "-br", "link", "show", "type", "veth"]),
+        "bridges": {b for b in _cmd(["ip", "-o", "-br", "link", "show", "type", "bridge"]) if "bk" in b},
+        "processes": _procs(),
+    }
+
+
+_BEFORE: dict[str, set[str]] = {}
+
+
+def pytest_sessionstart(session):
+    if "BOXKIT_ROOT" not in os.environ:
+        os.environ["BOXKIT_ROOT"] = os.environ.get("BOXKIT_TEST_ROOT") or "/var/lib/boxkit-test"
+    _BEFORE.update(snapshot())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("BOXKIT_SKIP_LEAK_CHECK"):
+        return
+    # containers end asynchronously; give teardown that runs off the critical path a moment
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:
+        after = snapshot()
+        leaks = {k: sorted(after[k] - _BEFORE.get(k, set())) for k in after}
+        leaks = {k: v for k, v in leaks.items() if v}
+        if not leaks or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if leaks:
+        lines = [f"  {k}: {', '.join(v[:8])}" for k, v in leaks.items()]
+        print("\nLEAK CHECK FAILED — the suite left these on the host:\n" + "\n".join(lines))
+        session.exitstatus = 1
+    else:
+        print("\nleak check: the host holds no boxkit mounts, cgroups, netns, veths or processes")
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+needs_root = pytest.mark.skipif(not is_root(), reason="needs root: starts real containers")
+
+
+@pytest.fixture
+def tmp_root(monkeypatch):
+    """A private BOXKIT_ROOT for one test."""
+    with tempfile.TemporaryDirectory(prefix="boxkit-t-") as d:
+        monkeypatch.setenv("BOXKIT_ROOT", d)
+        yield d
