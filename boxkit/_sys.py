@@ -167,6 +167,24 @@ class Sys:
     def pidfd_open(self, pid: int) -> int:
         return _check(_libc.syscall(_nr("pidfd_open"), pid, 0), "pidfd_open", f"/proc/{pid}")
 
+    def set_comm(self, name: str) -> None:
+        """The name ``ps`` shows for a process without a command line (/proc/PID/comm, 15 bytes)."""
+        buf = ctypes.create_string_buffer(name.encode()[:15])
+        _check(_libc.prctl(PR_SET_NAME, ctypes.cast(buf, ctypes.c_void_p).value or 0, 0, 0, 0), "prctl(PR_SET_NAME)")
+
+    def link_up(self, name: str) -> None:
+        """Set IFF_UP on an interface of the current network namespace (SIOCGIFFLAGS/SIOCSIFFLAGS).
+        Used for ``lo`` in a fresh namespace, where importing a netlink library would cost more than
+        the whole container start."""
+        import fcntl
+        import socket
+
+        siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            req = struct.pack("16sh", name.encode(), 0)
+            flags = struct.unpack("16sh", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
+            fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh", name.encode(), flags | iff_up))
+
     # --- capabilities ------------------------------------------------------------------------------
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
         """Set the three capability sets of the calling thread (64-bit masks, version 3 ABI)."""

@@ -1,0 +1,64 @@
+"""boxkit — real Linux containers from a Jupyter notebook, measured and drawn.
+
+    >>> import boxkit
+    >>> boxkit.probe()                                   # what this host allows
+    >>> r = boxkit.run("busybox", ["ps"])                # a container whose ps shows PID 1
+    >>> r = boxkit.run("host", "python3 -c 'print(1)'", memory="500M", cpus=0.5)
+
+Only the standard library is imported here; matplotlib, ipywidgets and pyroute2 load when a plot, a
+widget or a network is asked for.
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+from .errors import BoxkitError, ContainerError, ExecError, HostError, NotFoundError, SpecError, check_linux
+from .spec import ContainerSpec, Limits, Mount
+
+__version__ = "0.1.0"
+__all__ = [
+    "run", "Container", "Result", "ContainerSpec", "Limits", "Mount", "probe", "gc",
+    "BoxkitError", "ContainerError", "ExecError", "HostError", "NotFoundError", "SpecError",
+]
+
+check_linux()
+
+
+def __getattr__(name: str):
+    if name in ("run", "Container", "Result"):
+        from . import runtime
+
+        return getattr(runtime, name)
+    if name == "probe":
+        from .probe import probe
+
+        return probe
+    raise AttributeError(f"module 'boxkit' has no attribute {name!r}")
+
+
+def gc(verbose: bool = False) -> list[str]:
+    """Remove what a killed kernel left behind: containers, cgroups, network leases."""
+    from .runtime import state
+
+    return state.gc(verbose=verbose)
+
+
+def _gc_on_import() -> None:
+    # a kernel killed outright cannot clean up; the next import does (cheap when nothing is there)
+    if _os.geteuid() != 0 or _os.environ.get("BOXKIT_NO_GC"):
+        return
+    from . import paths
+
+    try:
+        if not _os.listdir(paths.containers_dir()):
+            return
+    except OSError:
+        return
+    try:
+        gc()
+    except Exception:  # never break an import over housekeeping; boxkit gc reports errors
+        pass
+
+
+_gc_on_import()

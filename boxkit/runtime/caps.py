@@ -1,0 +1,34 @@
+"""Capabilities: what root inside the container may still do.
+
+Root's power is split into ~41 capabilities. A container keeps Docker's default 14 (chown, kill,
+setuid, net_bind_service, ...) and loses the rest — ``CAP_SYS_ADMIN`` (mount, most namespace tricks),
+``CAP_SYS_MODULE``, ``CAP_SYS_PTRACE``, ``CAP_NET_ADMIN`` among them. Each process has five sets:
+
+* *bounding*: the ceiling; dropped with ``prctl(PR_CAPBSET_DROP)`` and never regained, even by setuid
+  binaries;
+* *permitted* / *effective*: what it may use / uses now (``capset``);
+* *inheritable* and *ambient*: what crosses ``execve`` for non-root programs — both emptied, so a
+  program run as a non-root user inside gets no capabilities at all.
+
+``no_new_privs`` (set separately) stops setuid binaries and file capabilities from adding any back.
+"""
+
+from __future__ import annotations
+
+from .. import _sys
+
+# moby/oci/caps/defaults.go
+DEFAULT_CAPS = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+)
+DEFAULT_MASK = _sys.cap_mask(DEFAULT_CAPS)
+
+
+def drop_to(mask: int, sys: _sys.Sys | None = None) -> None:
+    """Bounding set first (needs CAP_SETPCAP, which capset may remove), then the three sets."""
+    sys = sys or _sys.SYS
+    sys.drop_bounding(mask)
+    sys.clear_ambient()
+    sys.capset(effective=mask, permitted=mask, inheritable=0)

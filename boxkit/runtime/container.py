@@ -1,0 +1,511 @@
+"""The caller's side: ``boxkit.run(...)`` and the :class:`Container` handle.
+
+``run`` turns a :class:`~boxkit.spec.ContainerSpec` and an image into a *plan* — plain data: the layer
+directories, the command after the image's ``ENTRYPOINT``/``CMD``, the environment, the namespaces —
+and hands it to the zygote (:mod:`.zygote`) with the container's stdio pipes. Reader threads collect
+stdout and stderr; the zygote reports the exit. The caller's thread never forks.
+
+A notebook's stop button raises ``KeyboardInterrupt`` in the cell: ``run`` kills the container and
+removes everything it made before re-raising. ``with Container(...) as c:`` does the same on any exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import json
+import os
+import queue
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .. import paths
+from ..errors import BoxkitError, ContainerError, ExecError, HostError, SpecError
+from ..spec import DEFAULT_PATH, ContainerSpec
+
+
+@dataclass
+class Result:
+    """How a container (or an exec) ended."""
+    exit_code: int
+    signal: int | None = None
+    oom_killed: bool = False
+    timed_out: bool = False
+    stdout: str = ""
+    stderr: str = ""
+    wall_time: float = 0.0
+    stats: dict = field(default_factory=dict)
+    id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def __repr__(self) -> str:
+        bits = [f"exit_code={self.exit_code}"]
+        if self.signal:
+            bits.append(f"signal={signal.Signals(self.signal).name}")
+        if self.oom_killed:
+            bits.append("oom_killed=True")
+        if self.timed_out:
+            bits.append("timed_out=True")
+        bits.append(f"wall_time={self.wall_time:.3f}s")
+        if self.stdout:
+            bits.append(f"stdout={self.stdout[:60]!r}")
+        return f"Result({', '.join(bits)})"
+
+
+# --- the zygote connection ---------------------------------------------------------------------
+
+class _Client:
+    """One zygote per Python process; requests are serialised, events are dispatched by a thread."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = dict(os.environ)
+        pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "boxkit.runtime.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        theirs.close()
+        self.sock = ours
+        self.lock = threading.Lock()
+        self.req = 0
+        self.replies: dict[int, queue.Queue] = {}
+        self.events: dict[str, list] = {}
+        self.cond = threading.Condition()
+        self.alive = True
+        self.reader = threading.Thread(target=self._read, name="boxkit-zygote", daemon=True)
+        self.reader.start()
+        self.call({"op": "ping"})
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(1 << 20)
+            except OSError:
+                data = b""
+            if not data:
+                with self.cond:
+                    self.alive = False
+                    self.cond.notify_all()
+                for q in list(self.replies.values()):
+                    q.put({"ok": False, "error": {"message": "the boxkit helper process ended"}})
+                return
+            msg = json.loads(data)
+            if "req" in msg:
+                q = self.replies.get(msg["req"])
+                if q is not None:
+                    q.put(msg)
+            elif msg.get("event") == "exited":
+                with self.cond:
+                    self.events.setdefault(msg["id"], []).append(msg)
+                    self.cond.notify_all()
+
+    def call(self, msg: dict, fds: list[int] | None = None) -> dict:
+        if not self.alive:
+            raise HostError("cannot reach the boxkit helper process", str(self.proc.pid),
+                            hint="restart the kernel or run boxkit gc")
+        with self.lock:
+            self.req += 1
+            msg = {**msg, "req": self.req}
+            q: queue.Queue = queue.Queue()
+            self.replies[self.req] = q
+            socket.send_fds(self.sock, [json.dumps(msg).encode()], fds or [])
+        try:
+            reply = q.get()
+        finally:
+            self.replies.pop(msg["req"], None)
+        if not reply.get("ok"):
+            raise _rebuild_error(reply.get("error", {}))
+        return reply
+
+    def wait_event(self, cid: str, pid: int, timeout: float | None) -> dict | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for ev in self.events.get(cid, []):
+                    if ev["pid"] == pid:
+                        self.events[cid].remove(ev)
+                        return ev["info"]
+                if not self.alive:
+                    raise HostError("the boxkit helper process ended while waiting for", cid,
+                                    hint="restart the kernel; boxkit gc removes leftovers")
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _rebuild_error(err: dict) -> BoxkitError:
+    msg = err.get("message", "the boxkit helper failed")
+    code = err.get("exit_code", 125)
+    e = ContainerError(msg)
+    e.exit_code = code
+    if err.get("type") == "ExecError" or code in (126, 127):
+        e = ExecError.__new__(ExecError)
+        BoxkitError.__init__(e, msg)
+        e.exit_code = code
+    e.errno = err.get("errno") or 0
+    return e
+
+
+_client: _Client | None = None
+_client_lock = threading.Lock()
+
+
+def client() -> _Client:
+    global _client
+    with _client_lock:
+        if _client is None or not _client.alive:
+            _require_root()
+            _client = _Client()
+            atexit.register(_shutdown)
+        return _client
+
+
+def _shutdown() -> None:
+    global _client
+    if _client is not None:
+        _client.close()
+        _client = None
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise HostError("cannot start a container as uid", str(os.geteuid()), errno=errno.EPERM,
+                        detail="creating namespaces, cgroups and mounts needs root",
+                        hint="run as root (sudo), or see boxkit probe for what runs here")
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+def build_plan(spec: ContainerSpec, cid: str | None = None) -> dict:
+    """Resolve the image and turn the spec into the data the container side needs."""
+    cid = cid or secrets.token_hex(6)
+    if spec.image is not None:
+        from ..images import resolve
+
+        image = resolve(spec.image)
+        layers, config = list(image.layers), image.config
+    else:
+        layers, config = [spec.rootfs], None
+    argv = list(spec.argv)
+    if config is not None:
+        entry = list(config.entrypoint or [])
+        argv = entry + (argv or list(config.cmd or []))
+    if not argv:
+        raise SpecError("command", "", "the image has no CMD; give a command to run")
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.hostname or cid, "HOME": "/root"}
+    if config is not None:
+        for item in config.env or []:
+            k, _, v = item.partition("=")
+            env[k] = v
+    env.update(spec.env)
+    cwd = spec.cwd
+    if cwd == "/" and config is not None and config.workdir:
+        cwd = config.workdir
+    user = spec.user
+    if user is None and config is not None and config.user:
+        from ..spec import parse_user
+
+        user = parse_user(config.user)
+    d = paths.container_dir(cid)
+    hostname = spec.hostname or cid
+    files = {"/etc/hostname": hostname + "\n"}
+    if spec.network in ("none",) or spec.network.startswith("container:"):
+        files["/etc/hosts"] = f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t{hostname}\n"
+    join_net = None
+    if spec.network.startswith("container:"):
+        from . import state
+
+        other = spec.network.split(":", 1)[1]
+        st = state.find_by_name(other) or state.read(other)
+        if not st:
+            raise SpecError("network", spec.network, f"no running container named {other}")
+        join_net = f"/proc/{st['pid']}/ns/net"
+    return {
+        "id": cid, "name": spec.name, "image": spec.image or spec.rootfs,
+        "layers": layers, "upper": os.path.join(d, "upper"), "work": os.path.join(d, "work"),
+        "merged": os.path.join(d, "merged"),
+        "argv": argv, "env": env, "cwd": cwd, "user": list(user) if user else None,
+        "hostname": hostname, "ns": list(spec.namespaces),
+        "uid_map": list(spec.uid_map) if spec.uid_map else None, "time_offset": spec.time_offset,
+        "readonly": spec.readonly, "mounts": [[m.source, m.target, m.readonly] for m in spec.mounts],
+        "init": spec.init, "network": spec.network if not join_net else "none", "join_net": join_net,
+        "publish": spec.publish, "files": files,
+        "limits": {k: v for k, v in vars(spec.limits).items() if v is not None},
+    }
+
+
+# --- the handle --------------------------------------------------------------------------------
+
+class Container:
+    """A container started from a spec. ``start()``, ``wait()``, ``exec()``, ``kill()``, ``stop()``,
+    ``remove()``; a context manager that always removes what it made."""
+
+    def __init__(self, spec: ContainerSpec, *, stream: bool = False, stdin: bytes | str | None = None):
+        self.spec = spec
+        self.stream = stream
+        self.stdin_data = stdin.encode() if isinstance(stdin, str) else stdin
+        self.id = secrets.token_hex(6)
+        self.name = spec.name
+        self.pid: int | None = None
+        self.plan: dict = {}
+        self.result: Result | None = None
+        self._out: list[bytes] = []
+        self._err: list[bytes] = []
+        self._readers: list[threading.Thread] = []
+        self._chunks: queue.Queue = queue.Queue()
+        self._t0 = 0.0
+        self._removed = False
+
+    # life cycle
+    def start(self) -> Container:
+        if self.name:
+            from . import state
+
+            if state.find_by_name(self.name):
+                raise SpecError("container name", self.name, "already in use by a running container",
+                                hint="choose another --name or stop that container")
+        self.plan = build_plan(self.spec, self.id)
+        cl = client()
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        in_r, in_w = os.pipe2(os.O_CLOEXEC)
+        self._t0 = time.monotonic()
+        try:
+            reply = cl.call({"op": "run", "plan": self.plan}, [in_r, out_w, err_w])
+        except BaseException:
+            for fd in (out_r, err_r, in_w):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        self.pid = reply["pid"]
+        self._readers = [self._reader(out_r, self._out, "stdout"), self._reader(err_r, self._err, "stderr")]
+        threading.Thread(target=self._feed, args=(in_w,), daemon=True).start()
+        return self
+
+    def _reader(self, fd: int, sink: list[bytes], name: str) -> threading.Thread:
+        def loop() -> None:
+            with os.fdopen(fd, "rb", buffering=0) as f:
+                while True:
+                    chunk = f.read(65536)
+                    if not chunk:
+                        break
+                    sink.append(chunk)
+                    if self.stream:
+                        self._chunks.put((name, chunk))
+        t = threading.Thread(target=loop, name=f"boxkit-{name}", daemon=True)
+        t.start()
+        return t
+
+    def _feed(self, fd: int) -> None:
+        try:
+            if self.stdin_data:
+                os.write(fd, self.stdin_data)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _flush_stream(self, timeout: float) -> None:
+        try:
+            name, chunk = self._chunks.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            target = sys.stdout if name == "stdout" else sys.stderr
+            target.write(chunk.decode(errors="replace"))
+            target.flush()
+            try:
+                name, chunk = self._chunks.get_nowait()
+            except queue.Empty:
+                return
+
+    def wait(self, timeout: float | None = None) -> Result:
+        """Block until the container ends; on timeout kill it and mark the result ``timed_out``."""
+        if self.result is not None:
+            return self.result
+        if self.pid is None:
+            raise ContainerError("cannot wait for container", self.id, hint="call start() first")
+        cl = client()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        timed_out = False
+        info = None
+        while info is None:
+            step = 0.05 if self.stream else 0.5
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    self.kill(signal.SIGKILL)
+                    info = cl.wait_event(self.id, self.pid, None)
+                    break
+                step = min(step, left)
+            info = cl.wait_event(self.id, self.pid, step)
+            if self.stream:
+                self._flush_stream(0)
+        for t in self._readers:
+            t.join(timeout=5)
+        if self.stream:
+            while not self._chunks.empty():
+                self._flush_stream(0)
+        self.result = Result(
+            exit_code=info["exit_code"], signal=info.get("signal"), oom_killed=info.get("oom_killed", False),
+            timed_out=timed_out, stdout=b"".join(self._out).decode(errors="replace"),
+            stderr=b"".join(self._err).decode(errors="replace"), wall_time=time.monotonic() - self._t0,
+            stats=info.get("stats", {}), id=self.id)
+        return self.result
+
+    def exec(self, argv: list[str] | str, *, env: dict | None = None, cwd: str = "/", user=None,
+             timeout: float | None = 30) -> Result:
+        """Run another process inside this running container (``docker exec``)."""
+        from ..spec import parse_env, parse_user
+
+        if self.pid is None or self.result is not None:
+            raise ContainerError("cannot exec in container", self.id, hint="it is not running")
+        if isinstance(argv, str):
+            argv = ["/bin/sh", "-c", argv]
+        e = dict(self.plan["env"])
+        e.update(parse_env(env))
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        nul = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        t0 = time.monotonic()
+        cl = client()
+        try:
+            u = parse_user(user)
+            reply = cl.call({"op": "exec", "id": self.id, "argv": list(argv), "env": e, "cwd": cwd,
+                             "user": list(u) if u else None}, [nul, out_w, err_w])
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            for fd in (nul, out_w, err_w):
+                os.close(fd)
+        out: list[bytes] = []
+        err: list[bytes] = []
+        readers = [_drain(out_r, out), _drain(err_r, err)]
+        info = cl.wait_event(self.id, reply["pid"], timeout)
+        timed_out = info is None
+        if timed_out:
+            try:
+                os.kill(reply["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            info = cl.wait_event(self.id, reply["pid"], None)
+        for t in readers:
+            t.join(timeout=5)
+        return Result(exit_code=info["exit_code"], signal=info.get("signal"), timed_out=timed_out,
+                      stdout=b"".join(out).decode(errors="replace"),
+                      stderr=b"".join(err).decode(errors="replace"),
+                      wall_time=time.monotonic() - t0, id=self.id)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.pid is not None and self.result is None:
+            client().call({"op": "kill", "id": self.id, "signal": int(sig)})
+
+    def stop(self, timeout: float = 10) -> Result:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds (PID 1 ignores signals it has no handler
+        for, so a plain command as PID 1 often needs the SIGKILL — as in ``docker stop``)."""
+        if self.result is not None:
+            return self.result
+        self.kill(signal.SIGTERM)
+        cl = client()
+        info = cl.wait_event(self.id, self.pid, timeout) if self.pid else None
+        if info is not None:
+            cl.events.setdefault(self.id, []).append({"pid": self.pid, "info": info})
+        else:
+            self.kill(signal.SIGKILL)
+        return self.wait()
+
+    def remove(self) -> None:
+        """Kill if running and remove everything: cgroup, network, upper dir."""
+        if self._removed or self.pid is None:
+            return
+        self._removed = True
+        client().call({"op": "remove", "id": self.id})
+
+    @property
+    def upper_dir(self) -> str:
+        return self.plan["upper"]
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None and self.result is None
+
+    def __enter__(self) -> Container:
+        if self.pid is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.result is None and self.pid is not None:
+                self.kill(signal.SIGKILL)
+                self.wait()
+        finally:
+            self.remove()
+
+    def __repr__(self) -> str:
+        state = "created" if self.pid is None else ("running" if self.result is None else "exited")
+        return f"<Container {self.id} {self.spec.image or self.spec.rootfs} {state} pid={self.pid}>"
+
+
+def _drain(fd: int, sink: list[bytes]) -> threading.Thread:
+    def loop() -> None:
+        with os.fdopen(fd, "rb", buffering=0) as f:
+            while chunk := f.read(65536):
+                sink.append(chunk)
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return t
+
+
+def run(image: str | None = None, argv: list[str] | str | None = None, *, detach: bool = False,
+        timeout: float | None = None, stream: bool = False, stdin: bytes | str | None = None,
+        rm: bool = True, **options) -> Result | Container:
+    """Run a command in a new container and return its :class:`Result` (or, with ``detach=True``, the
+    running :class:`Container`). ``options`` are those of :meth:`ContainerSpec.create`:
+    ``rootfs, env, cwd, user, hostname, name, namespaces, userns, uid_map, time_offset, readonly,
+    volumes, init, network, publish, memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit,
+    cpuset_cpus``."""
+    spec = ContainerSpec.create(image, argv, **options)
+    c = Container(spec, stream=stream, stdin=stdin)
+    if detach:
+        return c.start()
+    try:
+        c.start()
+        return c.wait(timeout)
+    except KeyboardInterrupt:
+        # the notebook's stop button: end the container, leave nothing behind, then stop the cell
+        try:
+            c.kill(signal.SIGKILL)
+            c.wait(10)
+        finally:
+            c.remove()
+        raise
+    finally:
+        if rm:
+            c.remove()

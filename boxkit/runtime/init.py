@@ -1,0 +1,238 @@
+"""The container side: what the forked processes do between ``fork()`` and ``execve()``.
+
+Two processes take part, because two namespaces only apply to the *next* child of the caller:
+
+* **stage 1** (forked by the supervisor) calls ``unshare()`` for every namespace asked for. For a user
+  namespace it first unshares that one alone and asks the supervisor — still in the host's user
+  namespace, so allowed to write a multi-range map — to write ``/proc/PID/uid_map`` and ``gid_map``;
+  the other namespaces are then created *owned by* the new user namespace. For a time namespace it
+  writes the clock offsets to ``/proc/self/timens_offsets``, which is only possible before any process
+  lives in it. Then it forks stage 2, reports its PID and exits: the supervisor is a child
+  sub-reaper (``PR_SET_CHILD_SUBREAPER``), so stage 2 becomes its direct child.
+* **stage 2** is PID 1 of the new PID namespace. It waits until the supervisor has put it into its
+  cgroup and network, builds the root file system (:mod:`.rootfs`), sets the hostname, starts a new
+  session (no controlling terminal, so no ``TIOCSTI`` into the host's tty), drops capabilities to
+  Docker's default set, switches user, sets ``no_new_privs``, closes every inherited fd but 0-2,
+  changes to the working directory and checks ``getcwd()`` (runc CVE-2024-21626 leaked a host
+  directory fd as the cwd), and finally ``execve``\\ s the command, which therefore is PID 1 — as in
+  Docker. With ``init=True`` stage 2 stays PID 1 instead, forks the command, forwards signals to it
+  and reaps every zombie (docker's ``--init``).
+
+Errors travel back over a ``SOCK_SEQPACKET`` socket marked close-on-exec: a successful ``execve``
+closes it (the supervisor reads EOF), a failure sends one JSON message naming the step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+
+from .. import _sys
+from .._sys import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
+from . import caps, rootfs
+
+STAGE_FAIL = 125
+
+
+class Step(Exception):
+    """A set-up step failed; carries the step's name and the path it was about."""
+
+    def __init__(self, step: str, err: OSError, path: str | None = None):
+        super().__init__(step)
+        self.step = step
+        self.errno = err.errno or 0
+        self.path = path or (err.filename if isinstance(err.filename, str) else None)
+
+
+def send(sock: socket.socket, msg: dict) -> None:
+    sock.send(json.dumps(msg).encode())
+
+
+def recv(sock: socket.socket) -> dict:
+    data = sock.recv(65536)
+    if not data:
+        return {}
+    return json.loads(data)
+
+
+def _fail(sock: socket.socket, step: str, err: BaseException, path: str | None = None,
+          code: int = STAGE_FAIL) -> None:
+    eno = getattr(err, "errno", 0) or 0
+    try:
+        send(sock, {"error": step, "errno": eno, "path": path or getattr(err, "path", None)
+                    or getattr(err, "filename", None), "detail": str(err)[:500], "code": code})
+    finally:
+        os._exit(code)
+
+
+def _step(name: str, fn, *args, path: str | None = None):
+    try:
+        return fn(*args)
+    except OSError as e:
+        raise Step(name, e, path) from e
+
+
+def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> None:
+    """Runs in the first fork. Never returns."""
+    try:
+        # the supervisor's signal set-up must not follow us into the container
+        signal.set_wakeup_fd(-1)
+        for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(s, signal.SIG_DFL)
+        _sys.SYS.prctl(PR_SET_DUMPABLE, 0)
+        ns = plan["ns"]
+        if plan.get("join_net"):
+            fd = _step("open network namespace", os.open, plan["join_net"], os.O_RDONLY | os.O_CLOEXEC,
+                       path=plan["join_net"])
+            _step("join network namespace", SYS.setns, fd, _sys.CLONE_NEWNET, path=plan["join_net"])
+            os.close(fd)
+        if "user" in ns:
+            _step("create user namespace", SYS.unshare, _sys.CLONE_NEWUSER)
+            send(sock, {"userns": os.getpid()})
+            if recv(sock).get("mapped") is not True:
+                os._exit(STAGE_FAIL)
+            # become root of the new namespace (mapped to an unprivileged uid outside)
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        flags = 0
+        for n in ns:
+            if n != "user":
+                flags |= _sys.NAMESPACE_FLAGS[n]
+        _step("create namespaces", SYS.unshare, flags)
+        if "time" in ns and plan.get("time_offset"):
+            secs = int(plan["time_offset"])
+            _step("set time namespace offsets", _write, "/proc/self/timens_offsets",
+                  f"monotonic {secs} 0\nboottime {secs} 0\n", path="/proc/self/timens_offsets")
+        pid = os.fork()
+        if pid == 0:
+            stage2(plan, sock, stdio, mount_root)
+        send(sock, {"pid": pid})
+        os._exit(0)
+    except Step as e:
+        _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
+    except BaseException as e:  # never let Python unwind into the supervisor's code after fork
+        _fail(sock, "stage 1", e)
+
+
+def _write(path: str, data: str) -> None:
+    with open(path, "w") as f:
+        f.write(data)
+
+
+def _set_stdio(stdio: list[int]) -> None:
+    for target, fd in enumerate(stdio):
+        if fd != target:
+            os.dup2(fd, target)  # dup2 clears close-on-exec on the copy
+
+
+def _bring_lo_up(plan: dict) -> None:
+    if "net" in plan["ns"] and not plan.get("join_net"):
+        SYS.link_up("lo")
+
+
+def stage2(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> None:
+    """PID 1 of the container. Never returns."""
+    try:
+        go = recv(sock)
+        if not go.get("go"):
+            os._exit(STAGE_FAIL)
+        plan = {**plan, **go.get("update", {})}
+        _step("bring up lo", _bring_lo_up, plan)
+        try:
+            rootfs.setup_rootfs(plan, mount_root)
+        except OSError as e:
+            raise Step("set up root file system", e) from e
+        if "uts" in plan["ns"] and plan.get("hostname"):
+            _step("set hostname", SYS.sethostname, plan["hostname"])
+        os.setsid()
+        _set_stdio(stdio)
+        keep = {0, 1, 2, sock.fileno()}
+        _close_fds_but(keep)
+        argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
+        _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK)
+        user = plan.get("user")
+        if user:
+            _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
+        _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
+        _step("change to working directory", _chdir_checked, cwd, path=cwd)
+        if plan.get("init"):
+            _reaper(argv, env, sock)
+        _exec(argv, env, sock)
+    except Step as e:
+        _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
+    except BaseException as e:
+        _fail(sock, "stage 2", e)
+
+
+def _close_fds_but(keep: set[int]) -> None:
+    lo = 3
+    for fd in sorted(k for k in keep if k >= 3) + [None]:
+        hi = 0xFFFFFFFF if fd is None else fd - 1
+        if hi >= lo:
+            SYS.close_range(lo, hi)
+        if fd is not None:
+            lo = fd + 1
+
+
+def _switch_user(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def _chdir_checked(cwd: str) -> None:
+    try:
+        os.chdir(cwd)
+    except FileNotFoundError:
+        os.makedirs(cwd, exist_ok=True)
+        os.chdir(cwd)
+    if os.path.realpath(os.getcwd()) != os.path.realpath(cwd) or not os.getcwd().startswith("/"):
+        raise OSError(13, "working directory is outside the container root", cwd)
+
+
+def _exec(argv: list[str], env: dict, sock: socket.socket) -> None:
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as e:
+        code = 127 if e.errno == 2 else 126
+        _fail(sock, "exec", e, argv[0], code=code)
+
+
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+              signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
+
+
+def _reaper(argv: list[str], env: dict, sock: socket.socket) -> None:
+    """docker --init: PID 1 forwards signals to the command and reaps every orphan."""
+    child = os.fork()
+    if child == 0:
+        for s in _FORWARDED:
+            signal.signal(s, signal.SIG_DFL)
+        _exec(argv, env, sock)
+    sock.close()
+    SYS.set_comm("boxkit-init")
+    for s in _FORWARDED:
+        signal.signal(s, lambda signum, _f: _forward(child, signum))
+    status = 0
+    while True:
+        try:
+            pid, st = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid == child:
+            status = st
+            break  # as tini: the container ends with its command; the PID namespace kills the rest
+    if os.WIFSIGNALED(status):
+        os._exit(128 + os.WTERMSIG(status))
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else STAGE_FAIL)
+
+
+def _forward(child: int, signum: int) -> None:
+    try:
+        os.kill(child, signum)
+    except ProcessLookupError:
+        pass

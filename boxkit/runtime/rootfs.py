@@ -1,0 +1,219 @@
+"""Building the container's file system view inside its new mount namespace.
+
+After ``unshare(CLONE_NEWNS)`` the process has a *copy* of the host's mount table. Three things make that
+copy a container root:
+
+1. **Make ``/`` private, recursively, before any mount.** Host mounts are usually *shared* (systemd
+   makes ``/`` shared), so a mount made in the copy would propagate back to the host (and the host's
+   later mounts into the container). ``mount(NULL, "/", NULL, MS_REC|MS_PRIVATE)`` cuts both ways.
+2. **Assemble the new root** at ``merged``: an overlay of the image layers with a per-container upper
+   dir (writes land there; the image stays untouched), then ``/proc`` (a fresh procfs shows only the
+   new PID namespace), a tmpfs ``/dev`` holding only the safe device nodes, ``/dev/pts``, ``/dev/shm``,
+   ``/dev/mqueue``, a read-only ``/sys``; then Docker's *masked* paths (``/proc/kcore``, ``/proc/keys``
+   ... hidden under ``/dev/null`` or an empty read-only tmpfs) and read-only paths (``/proc/sys``,
+   ``/proc/sysrq-trigger`` ...).
+3. **``pivot_root(".", ".")`` then ``umount2(".", MNT_DETACH)``**: the merged dir becomes the root
+   mount of the namespace and the host's tree, stacked on top of it by the call, is detached. Unlike
+   ``chroot``, nothing of the host remains reachable through ``..`` or a leaked directory fd.
+
+Device nodes: ``/dev`` is a tmpfs mounted ``nodev``, and each safe node (null, zero, full, random,
+urandom, tty) is a *bind mount* of the host's node, which keeps its own mount flags. A process that
+``mknod``s ``/dev/sda`` inside gets a node it cannot open: the same allow-list as Docker's device rules,
+enforced by mount flags instead of the v1 devices cgroup or a v2 BPF program (the rootfs overlay is
+``nodev`` too). On v1 boxkit also writes the devices cgroup rules (see :mod:`boxkit.cgroups`).
+
+Every path taken from the image or the user is resolved *inside* the new root with
+:func:`secure_join`: a hostile image whose ``/proc`` is a symlink to ``/`` must not make us mount procfs
+over the host's root (CVE-2019-19921, CVE-2023-27561 in runc).
+
+This module only plans and performs mount calls through :data:`boxkit._sys.SYS`; unit tests pass a
+recording fake and check the order and flags.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from .. import _sys
+from .._sys import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_STRICTATIME,
+)
+
+# Docker's defaults (moby/oci/defaults.go)
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+SAFE_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+             "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx", "core": "/proc/kcore"}
+
+_ST_FLAGS = {os.ST_RDONLY: MS_RDONLY, os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV,
+             os.ST_NOEXEC: MS_NOEXEC}
+
+
+def secure_join(root: str, path: str, *, max_links: int = 40) -> str:
+    """Resolve ``path`` as if ``root`` were ``/``: ``..`` and symlinks (absolute or relative) can never
+    leave ``root``. Components that do not exist are appended as they are (the caller creates them).
+    Like Go's filepath-securejoin, which runc uses for the same job."""
+    root = os.path.realpath(root)
+    todo = [c for c in path.split("/") if c not in ("", ".")]
+    done: list[str] = []
+    links = 0
+    while todo:
+        comp = todo.pop(0)
+        if comp == "..":
+            if done:
+                done.pop()
+            continue
+        cand = os.path.join(root, *done, comp)
+        try:
+            st = os.lstat(cand)
+        except FileNotFoundError:
+            done.append(comp)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > max_links:
+                raise OSError(errno.ELOOP, "too many symlinks", os.path.join("/", *done, comp))
+            target = os.readlink(cand)
+            if target.startswith("/"):
+                done = []
+            todo = [c for c in target.split("/") if c not in ("", ".")] + todo
+            continue
+        done.append(comp)
+    return os.path.join(root, *done)
+
+
+def _mkdir_in(root: str, path: str) -> str:
+    full = secure_join(root, path)
+    os.makedirs(full, exist_ok=True)
+    return full
+
+
+def _touch_in(root: str, path: str) -> str:
+    full = secure_join(root, path)
+    if not os.path.lexists(full):
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        os.close(os.open(full, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+    return full
+
+
+def _remount_ro(target: str, sys: _sys.Sys, extra: int = 0) -> None:
+    """Bind mounts ignore MS_RDONLY on the first call; a remount makes them read-only. The flags the
+    mount already has must be repeated, or a locked mount (user namespace) refuses with EPERM."""
+    keep = 0
+    try:
+        fl = os.statvfs(target).f_flag
+        for st_bit, ms_bit in _ST_FLAGS.items():
+            if fl & st_bit:
+                keep |= ms_bit
+    except OSError:
+        pass
+    sys.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep | extra)
+
+
+def write_file_in(root: str, path: str, content: str) -> None:
+    full = secure_join(root, path)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    fd = os.open(full, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, content.encode())
+    finally:
+        os.close(fd)
+
+
+def mount_dev(root: str, plan: dict, sys: _sys.Sys) -> None:
+    dev = _mkdir_in(root, "/dev")
+    sys.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=65536k")
+    for name in SAFE_DEVICES:
+        node = os.path.join(dev, name)
+        os.close(os.open(node, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+        sys.mount(f"/dev/{name}", node, None, MS_BIND)
+    userns = "user" in plan["ns"]
+    os.mkdir(os.path.join(dev, "pts"), 0o755)
+    pts_opts = "newinstance,ptmxmode=0666,mode=0620" + ("" if userns else ",gid=5")
+    sys.mount("devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC, pts_opts)
+    os.mkdir(os.path.join(dev, "shm"), 0o1777)
+    sys.mount("shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "mode=1777,size=65536k")
+    if "ipc" in plan["ns"]:
+        os.mkdir(os.path.join(dev, "mqueue"), 0o755)
+        sys.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for name, target in DEV_LINKS.items():
+        os.symlink(target, os.path.join(dev, name))
+
+
+def mount_proc_sys(root: str, plan: dict, sys: _sys.Sys) -> None:
+    proc = _mkdir_in(root, "/proc")
+    sys.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    sysdir = _mkdir_in(root, "/sys")
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
+    try:
+        sys.mount("sysfs", sysdir, "sysfs", flags)
+    except OSError as e:
+        # sysfs may only be mounted by the owner of the current network namespace; without a network
+        # namespace of our own inside a user namespace, bind the host's read-only instead
+        if e.errno not in (errno.EPERM, errno.EACCES):
+            raise
+        sys.mount("/sys", sysdir, None, MS_BIND | MS_REC)
+        _remount_ro(sysdir, sys)
+
+
+def mask_paths(root: str, sys: _sys.Sys) -> None:
+    for p in MASKED_PATHS:
+        full = secure_join(root, p)
+        if not os.path.lexists(full):
+            continue
+        if os.path.isdir(full):
+            sys.mount("tmpfs", full, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+        else:
+            sys.mount("/dev/null", full, None, MS_BIND)
+    for p in READONLY_PATHS:
+        full = secure_join(root, p)
+        if not os.path.lexists(full):
+            continue
+        sys.mount(full, full, None, MS_BIND | MS_REC)
+        _remount_ro(full, sys, MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def bind_volumes(root: str, plan: dict, sys: _sys.Sys) -> None:
+    for src, dst, ro in plan.get("mounts", []):
+        target = _mkdir_in(root, dst) if os.path.isdir(src) else _touch_in(root, dst)
+        sys.mount(src, target, None, MS_BIND | MS_REC)
+        if ro:
+            _remount_ro(target, sys)
+
+
+def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None) -> None:
+    """Everything from "/ private" to the detached old root. ``mount_root(merged)`` mounts the image
+    (an overlay) at ``merged``; it is passed in so the image layer code stays in :mod:`boxkit.images`."""
+    sys = sys or _sys.SYS
+    sys.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    root = plan["merged"]
+    mount_root(root)
+    mount_proc_sys(root, plan, sys)
+    mount_dev(root, plan, sys)
+    bind_volumes(root, plan, sys)
+    for path, content in plan.get("files", {}).items():
+        write_file_in(root, path, content)
+    mask_paths(root, sys)
+    os.chdir(root)
+    sys.pivot_root(".", ".")
+    sys.umount2(".", MNT_DETACH)
+    os.chdir("/")
+    if plan.get("readonly"):
+        _remount_ro("/", sys)

@@ -1,0 +1,121 @@
+"""What a container leaves on disk so that nothing outlives a crash.
+
+Each container has ``$BOXKIT_ROOT/containers/ID/state.json``: its PID 1, that process's start time
+(field 22 of ``/proc/PID/stat``, in clock ticks since boot — a PID alone can be reused by an unrelated
+process, the pair cannot), and the same pair for the supervisor that owns it.
+
+A supervisor that exits normally removes its containers. One that was killed outright (``kill -9`` of a
+Jupyter kernel's process group, an OOM kill) leaves them behind: :func:`gc` — run on ``import boxkit``
+as root and by ``boxkit gc`` — finds every container whose supervisor is gone, kills its processes (only
+if PID and start time still match), and removes its directory, cgroup and network leases. Mounts need no
+collection: they live only in the container's mount namespace and vanish with its last process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+
+from .. import paths
+
+
+def starttime(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # the command name (field 2) may contain spaces and parentheses: split after the last ')'
+    rest = data[data.rindex(b")") + 2:].split()
+    return int(rest[19])
+
+
+def alive(pid: int, start: int | None) -> bool:
+    return start is not None and starttime(pid) == start
+
+
+def write(cid: str, data: dict) -> None:
+    d = paths.container_dir(cid)
+    tmp = os.path.join(d, "state.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, os.path.join(d, "state.json"))
+
+
+def read(cid: str) -> dict | None:
+    try:
+        with open(os.path.join(paths.container_dir(cid), "state.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def list_ids() -> list[str]:
+    try:
+        return sorted(os.listdir(paths.containers_dir()))
+    except FileNotFoundError:
+        return []
+
+
+def owner_alive(st: dict) -> bool:
+    z = st.get("zygote") or [0, None]
+    return alive(int(z[0]), z[1])
+
+
+def find_by_name(name: str) -> dict | None:
+    for cid in list_ids():
+        st = read(cid)
+        if st and st.get("name") == name and owner_alive(st) and alive(st["pid"], st.get("starttime")):
+            return st
+    return None
+
+
+def gc(*, verbose: bool = False) -> list[str]:
+    """Remove what dead supervisors left. Returns one line per thing removed."""
+    done: list[str] = []
+    live: set[str] = set()
+    for cid in list_ids():
+        d = paths.container_dir(cid)
+        st = read(cid)
+        if st is not None and owner_alive(st):
+            live.add(cid)
+            continue
+        if st is None:
+            # a directory without state: a start that died between mkdir and the state write.
+            # Leave very young ones alone: their supervisor may be writing the state right now.
+            try:
+                import time
+
+                if time.time() - os.stat(d).st_mtime < 30:
+                    live.add(cid)
+                    continue
+            except OSError:
+                continue
+        if st is not None and alive(st["pid"], st.get("starttime")):
+            try:
+                os.kill(st["pid"], signal.SIGKILL)
+                done.append(f"killed container {cid} (pid {st['pid']})")
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(d, ignore_errors=True)
+        done.append(f"removed {d}")
+    try:
+        from .. import cgroups
+
+        if hasattr(cgroups, "gc"):
+            done += [f"removed cgroup {p}" for p in cgroups.gc(live)]
+    except ImportError:
+        pass
+    except OSError:
+        pass
+    if os.path.isdir(os.path.join(paths.root(), "net")) or os.path.isdir(paths.locks_dir()):
+        try:
+            from .. import net
+
+            if hasattr(net, "gc"):
+                done += [f"released network of {c}" for c in net.gc(live)]
+        except ImportError:
+            pass
+    return done

@@ -1,0 +1,355 @@
+"""The supervisor: the single-threaded process that forks containers, owns them, and cleans up.
+
+A Jupyter kernel runs several threads; ``fork()`` copies only the calling thread, so a lock held by
+another thread at that instant stays locked forever in the child (CPython warns about fork with threads
+since 3.12). boxkit therefore never forks the kernel. The kernel starts one small helper process — the
+*zygote*, :mod:`boxkit.runtime.zygote` — which has imported everything a container start needs and has
+exactly one thread; it forks per container, which makes a start cost a few milliseconds instead of a
+Python start-up. The CLI is single-threaded already and runs this class in-process.
+
+The supervisor is a *child sub-reaper*: every container's PID 1 is re-parented to it, so it alone
+``waitpid``\\ s them and learns exit codes and signals. It also holds everything a container made on the
+host — its directory with the overlay upper dir, its cgroup, its network attachment — and removes them
+when the container ends, when it is asked to, and when its client goes away (a closed socket: a Jupyter
+kernel that was killed). What survives a supervisor killed with SIGKILL is found by :mod:`.state`'s
+garbage collector from the state file every container leaves on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+
+from .. import _sys, paths
+from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
+from . import caps, init, state
+
+
+@dataclass
+class Running:
+    cid: str
+    pid: int
+    plan: dict
+    started: float
+    cgroup: object | None = None
+    net: object | None = None
+    exit: dict | None = None
+    execs: dict[int, str] = field(default_factory=dict)
+
+
+def _mount_root_for(plan: dict):
+    from ..images.overlay import mount_overlay
+
+    def mount_root(target: str) -> None:
+        mount_overlay(plan["layers"], plan["upper"], plan["work"], target, flags=_sys.MS_NODEV)
+    return mount_root
+
+
+def decode_status(status: int) -> tuple[int, int | None]:
+    """waitpid status → (exit code in the shell's convention, signal or None)."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return 128 + sig, sig
+    return os.WEXITSTATUS(status), None
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        SYS.prctl(PR_SET_CHILD_SUBREAPER, 1)
+        self.containers: dict[str, Running] = {}
+        self.by_pid: dict[int, tuple[str, str]] = {}   # pid -> (cid, "init" | exec id)
+        self.zygote = (os.getpid(), state.starttime(os.getpid()))
+
+    # --- start ---------------------------------------------------------------------------------------
+    def prepare(self, plan: dict) -> None:
+        d = paths.ensure(paths.container_dir(plan["id"]), 0o711)
+        for sub in ("upper", "work", "merged"):
+            os.mkdir(os.path.join(d, sub), 0o755)
+        if plan.get("uid_map"):
+            outside = plan["uid_map"][1]
+            for sub in ("upper", "work"):
+                os.chown(os.path.join(d, sub), outside, outside)
+
+    def start(self, plan: dict, stdio: list[int]) -> Running:
+        """Fork, create namespaces, join cgroup and network, build the root, exec. Returns once the
+        command runs (``execve`` succeeded) or raises the step's error."""
+        cid = plan["id"]
+        self.prepare(plan)
+        cg = net = None
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid1 = 0
+        try:
+            mount_root = _mount_root_for(plan)
+            pid = os.fork()
+            if pid == 0:
+                parent.close()
+                init.stage1(plan, child, stdio, mount_root)
+            child.close()
+            msg = init.recv(parent)
+            if "userns" in msg:
+                self._write_id_maps(msg["userns"], plan["uid_map"])
+                init.send(parent, {"mapped": True})
+                msg = init.recv(parent)
+            os.waitpid(pid, 0)
+            if "pid" not in msg:
+                raise _step_error(plan, msg or {"error": "stage 1", "detail": "exited early"})
+            pid1 = msg["pid"]
+            self.by_pid[pid1] = (cid, "init")
+            state.write(cid, {"id": cid, "name": plan.get("name"), "pid": pid1,
+                              "starttime": state.starttime(pid1), "zygote": self.zygote,
+                              "created": time.time(), "image": plan.get("image"),
+                              "argv": plan["argv"]})
+            update: dict = {}
+            cg = self._cgroup(plan, pid1)
+            if plan.get("network") not in ("none", "host") and not plan.get("join_net"):
+                from .. import net as netmod
+
+                net = netmod.attach(cid, pid1, plan["network"], plan.get("name"),
+                                    plan.get("hostname") or cid, plan.get("publish", []))
+                update["files"] = {**plan.get("files", {}), "/etc/hosts": net.hosts,
+                                   "/etc/resolv.conf": net.resolv_conf}
+            init.send(parent, {"go": True, "update": update})
+            msg = init.recv(parent)   # EOF: execve succeeded and closed the last copy of the socket
+            if msg:
+                raise _step_error(plan, msg)
+        except BaseException:
+            if pid1:
+                _kill(pid1)
+                self._reap_now(pid1)
+            if net is not None:
+                net.release()
+            if cg is not None:
+                cg.remove()
+            self.by_pid.pop(pid1, None)
+            self.remove_dir(cid)
+            raise
+        finally:
+            parent.close()
+        run = Running(cid, pid1, plan, time.time(), cg, net)
+        self.containers[cid] = run
+        return run
+
+    def _write_id_maps(self, pid: int, uid_map: list[int]) -> None:
+        inside, outside, count = uid_map
+        line = f"{inside} {outside} {count}\n"
+        for f in ("uid_map", "gid_map"):
+            try:
+                with open(f"/proc/{pid}/{f}", "w") as fh:
+                    fh.write(line)
+            except OSError as e:
+                from ..errors import HostError
+
+                raise HostError(f"cannot write {f} of", f"/proc/{pid}", errno=e.errno,
+                                hint="user namespaces may be disabled; see boxkit probe") from e
+
+    def _cgroup(self, plan: dict, pid: int):
+        if os.environ.get("BOXKIT_NO_CGROUPS"):
+            return None
+        try:
+            from .. import cgroups
+        except ImportError:
+            return None
+        from ..spec import Limits
+
+        lim = Limits(**plan.get("limits", {}))
+        if not hasattr(cgroups, "create"):
+            return None
+        group = cgroups.create(plan["id"], lim)
+        try:
+            group.add(pid)
+        except BaseException:
+            group.remove()
+            raise
+        return group
+
+    def _reap_now(self, pid: int) -> None:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+    # --- exec into a running container -----------------------------------------------------------
+    def exec(self, cid: str, argv: list[str], env: dict, cwd: str, user, stdio: list[int]) -> int:
+        run = self.containers[cid]
+        pid1 = run.pid
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        procs = list(getattr(run.cgroup, "procs_files", []) or [])
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
+            _exec_child(pid1, run.plan, argv, env, cwd, user, stdio, child, procs)
+        child.close()
+        try:
+            msg = init.recv(parent)
+            os.waitpid(pid, 0)
+            if "pid" not in msg:
+                raise _step_error(run.plan, msg or {"error": "exec", "detail": "exited early"})
+            epid = msg["pid"]
+            self.by_pid[epid] = (cid, f"exec-{epid}")
+            run.execs[epid] = "running"
+            msg = init.recv(parent)
+            if msg:
+                raise _step_error(run.plan, msg)
+        finally:
+            parent.close()
+        return epid
+
+    # --- signals and reaping ----------------------------------------------------------------------
+    def kill(self, cid: str, sig: int) -> None:
+        run = self.containers.get(cid)
+        if run and run.exit is None:
+            _kill(run.pid, sig)
+
+    def reap(self, block: bool = False) -> list[tuple[str, str, int, dict]]:
+        """Collect exited children. Returns (cid, "init" or exec id, pid, info) for ours; orphans
+        re-parented to us (daemons an exec'd process left) are reaped and forgotten."""
+        out = []
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0 if block and not out else os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            item = self._exited(pid, status)
+            if item is not None:
+                out.append(item)
+        return out
+
+    def _exited(self, pid: int, status: int):
+        who = self.by_pid.pop(pid, None)
+        if who is None:
+            return None
+        cid, what = who
+        code, sig = decode_status(status)
+        info: dict = {"exit_code": code, "signal": sig, "ended": time.time()}
+        run = self.containers.get(cid)
+        if what == "init" and run is not None:
+            if run.cgroup is not None:
+                try:
+                    info["oom_killed"] = bool(run.cgroup.oom_killed())
+                    info["stats"] = _plain(run.cgroup.stats())
+                except OSError:
+                    pass
+            run.exit = info
+        return cid, what, pid, info
+
+    # --- removal ------------------------------------------------------------------------------------
+    def release(self, cid: str) -> None:
+        """The container has exited: free its cgroup and network. Its directory (the upper dir) stays
+        until :meth:`remove`, so it can be inspected or committed. Called after the exit has been
+        reported, so teardown (a veth costs ~20 ms) is not on the caller's path. No thread: the
+        supervisor must stay single-threaded to fork safely."""
+        run = self.containers.get(cid)
+        if run is not None:
+            _release_run(run)
+
+    def remove(self, cid: str) -> None:
+        run = self.containers.pop(cid, None)
+        if run is not None:
+            if run.exit is None:
+                _kill(run.pid, signal.SIGKILL)
+                self._reap_now(run.pid)
+                self.by_pid.pop(run.pid, None)
+            _release_run(run)
+        self.remove_dir(cid)
+
+    def remove_dir(self, cid: str) -> None:
+        d = paths.container_dir(cid)
+        if os.path.isdir(d):
+            shutil.rmtree(d, ignore_errors=True)
+
+    def shutdown(self) -> None:
+        for cid in list(self.containers):
+            self.remove(cid)
+
+
+def _release_run(run: Running) -> None:
+    cg, run.cgroup = run.cgroup, None
+    net, run.net = run.net, None
+    if cg is not None:
+        cg.kill()
+        cg.remove()
+    if net is not None:
+        net.release()
+
+
+def _plain(obj) -> dict:
+    if isinstance(obj, dict):
+        return obj
+    try:
+        from dataclasses import asdict
+
+        return asdict(obj)
+    except TypeError:
+        return dict(vars(obj))
+
+
+def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _step_error(plan: dict, msg: dict):
+    from ..errors import ContainerError, ExecError
+
+    step = msg.get("error", "start")
+    eno = msg.get("errno") or None
+    if step == "exec":
+        return ExecError(msg.get("path") or plan["argv"][0], eno or 2)
+    return ContainerError(f"cannot {step} for container", plan["id"], errno=eno,
+                          detail=None if eno else msg.get("detail"),
+                          hint=(f"at {msg['path']}; " if msg.get("path") else "") + "see boxkit probe")
+
+
+def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs) -> None:
+    """Join a running container (docker exec). Non-dumpable first: while this process holds fds to
+    the host and sits half inside the container, a process in the container must not be able to
+    ptrace it or open its /proc/PID/fd (CVE-2019-5736 was a runc exec that was dumpable)."""
+    try:
+        SYS.prctl(PR_SET_DUMPABLE, 0)
+        for f in procs:
+            with open(f, "w") as fh:
+                fh.write(str(os.getpid()))
+        order = ["user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"]
+        fds = []
+        for n in order:
+            if n in plan["ns"]:
+                path = f"/proc/{pid1}/ns/{_sys.NAMESPACE_FILES[n]}"
+                fds.append((n, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+        rootfd = os.open(f"/proc/{pid1}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        for n, fd in fds:
+            SYS.setns(fd, _sys.NAMESPACE_FLAGS[n])
+            os.close(fd)
+        os.fchdir(rootfd)
+        os.chroot(".")
+        os.close(rootfd)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                init._set_stdio(stdio)
+                init._close_fds_but({0, 1, 2, sock.fileno()})
+                caps.drop_to(caps.DEFAULT_MASK)
+                if user:
+                    init._switch_user(user[0], user[1])
+                SYS.prctl(PR_SET_NO_NEW_PRIVS, 1)
+                init._chdir_checked(cwd)
+            except OSError as e:
+                init._fail(sock, "prepare exec", e)
+            init._exec(argv, env, sock)
+        init.send(sock, {"pid": pid})
+        os._exit(0)
+    except BaseException as e:
+        init._fail(sock, "join container", e)
+
+
+def dumps(obj) -> bytes:
+    return json.dumps(obj).encode()

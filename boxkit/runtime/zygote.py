@@ -1,0 +1,132 @@
+"""The zygote: a single-threaded helper process that a notebook kernel talks to over a socket.
+
+Started once per kernel as ``python -m boxkit.runtime.zygote FD`` (``FD`` is one end of a
+``SOCK_SEQPACKET`` socket pair). Requests and replies are JSON messages; the container's stdin, stdout
+and stderr travel with the ``run`` request as file descriptors (``SCM_RIGHTS``), so the container writes
+straight into the kernel's pipes. Exits are announced as events. When the socket closes — the kernel
+exited or was killed — the zygote kills and removes every container it owns, then exits.
+
+It is started in a new session so a terminal's Ctrl-C (sent to the whole foreground process group)
+reaches the client, which decides what to stop, and not the zygote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+
+from ..errors import BoxkitError
+from . import supervisor
+
+MAX_MSG = 1 << 20
+
+
+def _error_payload(err: BaseException) -> dict:
+    if isinstance(err, BoxkitError):
+        return {"type": type(err).__name__, "message": str(err), "errno": err.errno,
+                "exit_code": getattr(err, "exit_code", 125)}
+    if isinstance(err, OSError):
+        path = f" {err.filename}" if err.filename else ""
+        return {"type": "BoxkitError", "errno": err.errno, "exit_code": 125,
+                "message": f"cannot start container{path}: {(err.strerror or str(err)).lower()} — see boxkit probe"}
+    return {"type": "BoxkitError", "errno": 0, "exit_code": 125,
+            "message": f"cannot start container: {type(err).__name__}: {err}"}
+
+
+class Zygote:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.sup = supervisor.Supervisor()
+        rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wake = rfd
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(wfd)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: self._quit())
+        self.running = True
+
+    def _quit(self) -> None:
+        self.running = False
+
+    def send(self, msg: dict) -> None:
+        try:
+            self.sock.send(json.dumps(msg).encode())
+        except OSError:
+            self.running = False
+
+    def handle(self, msg: dict, fds: list[int]) -> None:
+        op = msg.get("op")
+        req = msg.get("req")
+        try:
+            if op == "run":
+                run = self.sup.start(msg["plan"], fds)
+                self.send({"req": req, "ok": True, "pid": run.pid, "started": run.started})
+            elif op == "exec":
+                pid = self.sup.exec(msg["id"], msg["argv"], msg["env"], msg["cwd"], msg.get("user"), fds)
+                self.send({"req": req, "ok": True, "pid": pid})
+            elif op == "kill":
+                self.sup.kill(msg["id"], int(msg.get("signal", signal.SIGKILL)))
+                self.send({"req": req, "ok": True})
+            elif op == "remove":
+                self.sup.remove(msg["id"])
+                self.send({"req": req, "ok": True})
+            elif op == "ping":
+                self.send({"req": req, "ok": True, "pid": os.getpid()})
+            else:
+                self.send({"req": req, "ok": False, "error": {"message": f"unknown request {op}"}})
+        except BaseException as e:  # a failed start must not end the zygote
+            self.send({"req": req, "ok": False, "error": _error_payload(e)})
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def on_children(self) -> None:
+        try:
+            while os.read(self.wake, 512):
+                pass
+        except BlockingIOError:
+            pass
+        done = self.sup.reap()
+        for cid, what, pid, info in done:
+            self.send({"event": "exited", "id": cid, "what": what, "pid": pid, "info": info})
+        for cid, what, _pid, _info in done:
+            if what == "init":
+                self.sup.release(cid)   # after the report: teardown is off the caller's path
+
+    def serve(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ, "sock")
+        sel.register(self.wake, selectors.EVENT_READ, "wake")
+        try:
+            while self.running:
+                for key, _ in sel.select():
+                    if key.data == "wake":
+                        self.on_children()
+                        continue
+                    try:
+                        data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MSG, 8)
+                    except InterruptedError:
+                        continue
+                    except ConnectionResetError:
+                        data, fds = b"", []
+                    if not data:
+                        self.running = False
+                        break
+                    self.handle(json.loads(data), list(fds))
+        finally:
+            self.sup.shutdown()
+
+
+def main(argv: list[str]) -> int:
+    fd = int(argv[1])
+    sock = socket.socket(fileno=fd)
+    Zygote(sock).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
