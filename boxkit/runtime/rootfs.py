@@ -187,7 +187,8 @@ def mask_paths(root: str, sys: _sys.Sys) -> None:
         if not os.path.lexists(full):
             continue
         sys.mount(full, full, None, MS_BIND | MS_REC)
-        _remount_ro(full, sys, MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        # the flags of the procfs we just mounted are known: no statvfs per path
+        sys.mount(None, full, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def bind_volumes(root: str, plan: dict, sys: _sys.Sys) -> None:

@@ -111,9 +111,11 @@ class Supervisor:
                 self._write_id_maps(msg["userns"], plan["uid_map"])
                 init.send(parent, {"mapped": True})
                 msg = init.recv(parent)
-            os.waitpid(pid, 0)
             if "pid" not in msg:
+                os.waitpid(pid, 0)
                 raise _step_error(plan, msg or {"error": "stage 1", "detail": "exited early"})
+            # stage 1 exits by itself; the reap loop collects it (waiting here would put its exit on
+            # the start path)
             pid1 = msg["pid"]
             self.by_pid[pid1] = (cid, "init")
             state.write(cid, {"id": cid, "name": plan.get("name"), "pid": pid1,

@@ -72,8 +72,9 @@ class Zygote:
                 self.sup.kill(msg["id"], int(msg.get("signal", signal.SIGKILL)))
                 self.send({"req": req, "ok": True})
             elif op == "remove":
-                self.sup.remove(msg["id"])
+                # answer first: removing an upper dir takes milliseconds nobody needs to wait for
                 self.send({"req": req, "ok": True})
+                self.sup.remove(msg["id"])
             elif op == "ping":
                 self.send({"req": req, "ok": True, "pid": os.getpid()})
             else:

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Container start-up: ``true`` in a fresh container, boxkit against its peers, in one run.
+
+    sudo .venv/bin/python bench/startup.py [-n 30] [--limits]
+
+Every runtime starts the same busybox root directory with pid, mount, uts, ipc and net namespaces
+and runs ``/bin/true``; the time is from the call to the reaped exit, medians of N runs after a warm-up.
+Absolute times on shared machines are noise: read the ratios.
+
+Peers (skipped, with the reason, where missing): crun, runc (OCI bundles made with ``runc spec``),
+bubblewrap, ``unshare`` + ``chroot`` (util-linux; the least isolation, a floor), podman (``--rootfs``).
+crun refuses this host's hybrid cgroup layout (hugetlb alone on v2), so it runs in a private mount
+namespace where ``/sys/fs/cgroup/unified`` is unmounted. ``--limits`` adds memory+cpu+pids limits to
+boxkit, runc and crun (all three then create cgroups).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+def make_rootfs(d: str) -> str:
+    root = os.path.join(d, "rootfs")
+    os.makedirs(os.path.join(root, "bin"))
+    bb = shutil.which("busybox") or "/bin/busybox"
+    shutil.copy2(bb, os.path.join(root, "bin", "busybox"))
+    for applet in ("sh", "true", "ls", "ps"):
+        os.symlink("busybox", os.path.join(root, "bin", applet))
+    for sub in ("proc", "sys", "dev", "etc", "tmp"):
+        os.makedirs(os.path.join(root, sub))
+    return root
+
+
+def make_bundle(d: str, root: str, limits: bool) -> str:
+    bundle = os.path.join(d, "bundle")
+    os.makedirs(bundle)
+    subprocess.run(["runc", "spec", "--bundle", bundle], check=True)
+    with open(os.path.join(bundle, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["root"] = {"path": root, "readonly": False}
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = ["/bin/true"]
+    if limits:
+        cfg["linux"]["resources"] = {"memory": {"limit": 500 << 20},
+                                     "cpu": {"quota": 50000, "period": 100000}, "pids": {"limit": 100}}
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return bundle
+
+
+def timed(fn, n: int) -> float:
+    fn()  # warm-up
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def sh(argv: list[str]):
+    def run() -> None:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            raise RuntimeError(f"{argv[0]} failed ({r.returncode}): {r.stderr.decode()[-300:]}")
+    return run
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=30)
+    ap.add_argument("--limits", action="store_true", help="memory+cpu+pids limits (cgroups) on every runtime")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("needs root")
+        return 1
+    os.environ.setdefault("BOXKIT_ROOT", tempfile.mkdtemp(prefix="boxkit-bench-"))
+    import boxkit
+
+    d = tempfile.mkdtemp(prefix="bench-start-")
+    results: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    try:
+        root = make_rootfs(d)
+        lim = {"memory": "500M", "cpus": 0.5, "pids_limit": 100} if a.limits else {}
+
+        def boxkit_warm() -> None:
+            r = boxkit.run(rootfs=root, argv=["/bin/true"], **lim)
+            assert r.exit_code == 0, r
+        results["boxkit (warm process)"] = timed(boxkit_warm, a.n)
+        cli = [sys.executable, "-m", "boxkit", "run", "--rootfs", root]
+        if a.limits:
+            cli += ["--memory", "500M", "--cpus", "0.5", "--pids-limit", "100"]
+        results["boxkit (CLI)"] = timed(sh(cli + ["/bin/true"]), max(5, a.n // 3))
+
+        bundle = None
+        if shutil.which("runc"):
+            bundle = make_bundle(d, root, a.limits)
+            counter = iter(range(10**6))
+            results["runc"] = timed(lambda: sh(["runc", "run", "--bundle", bundle, f"bk{next(counter)}"])(), a.n)
+        else:
+            skipped["runc"] = "not installed (apt-get install runc)"
+        if shutil.which("crun") and bundle:
+            counter2 = iter(range(10**6))
+            # crun rejects a hybrid layout; hide the v2 mount in a private mount namespace
+            results["crun"] = timed(lambda: sh(
+                ["unshare", "-m", "sh", "-c",
+                 f"umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle {bundle} ck{next(counter2)}"])(),
+                a.n)
+            # the same wrapper's own cost, so the ratio is crun's alone
+            results["(unshare -m sh wrapper alone)"] = timed(sh(["unshare", "-m", "sh", "-c", "exec true"]), a.n)
+        else:
+            skipped["crun"] = "not installed (apt-get install crun)"
+        if shutil.which("bwrap"):
+            results["bubblewrap"] = timed(sh(
+                ["bwrap", "--bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--unshare-all",
+                 "--die-with-parent", "/bin/true"]), a.n)
+        else:
+            skipped["bubblewrap"] = "not installed"
+        results["unshare+chroot"] = timed(sh(
+            ["unshare", "-m", "-u", "-i", "-n", "-p", "-f", "--mount-proc=" + root + "/proc", "chroot", root,
+             "/bin/true"]), a.n)
+        if shutil.which("podman"):
+            try:
+                results["podman"] = timed(sh(["podman", "run", "--rm", "--network", "none", "--rootfs", root,
+                                              "/bin/true"]), max(5, a.n // 5))
+            except RuntimeError as e:
+                skipped["podman"] = str(e).splitlines()[0][:120]
+        else:
+            skipped["podman"] = "not installed"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+    if "crun" in results and "(unshare -m sh wrapper alone)" in results:
+        results["crun (minus wrapper)"] = results["crun"] - results.pop("(unshare -m sh wrapper alone)")
+    base = results["boxkit (warm process)"]
+    print(f"\n`true` in a fresh container{' with memory+cpu+pids limits' if a.limits else ''}, "
+          f"median of {a.n} runs\n")
+    print(f"{'runtime':<26} {'median':>10}   boxkit-warm / runtime")
+    for name, t in sorted(results.items(), key=lambda kv: kv[1]):
+        print(f"{name:<26} {t * 1000:>8.1f}ms   {base / t:>6.2f}")
+    for name, why in skipped.items():
+        print(f"{name:<26} skipped: {why}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
