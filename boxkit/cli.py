@@ -140,7 +140,7 @@ def cmd_ps(a) -> int:
             rows.append((cid, st.get("name") or "", st.get("image") or "", " ".join(st.get("argv", []))[:30],
                          "running" if up else "exited", str(st["pid"])))
     if a.json:
-        print(json.dumps([dict(zip(("id", "name", "image", "command", "status", "pid"), r)) for r in rows]))
+        print(json.dumps([dict(zip(("id", "name", "image", "command", "status", "pid"), r, strict=False)) for r in rows]))
         return 0
     fmt = "{:<13} {:<16} {:<14} {:<31} {:<8} {}"
     print(fmt.format("CONTAINER ID", "NAME", "IMAGE", "COMMAND", "STATUS", "PID"))

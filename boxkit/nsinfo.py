@@ -61,8 +61,8 @@ class NamespaceRow:
         return self.host != self.container
 
 
-def compare(pid: int, host_pid: int | str = 1) -> list[NamespaceRow]:
-    """One row per namespace type: the host's inode (PID 1 of the host) beside the container's."""
+def compare(pid: int, host_pid: int | str = "self") -> list[NamespaceRow]:
+    """One row per namespace type: the host's inode (this process, a host process) beside the container's."""
     h, c = ns_inodes(host_pid), ns_inodes(pid)
     return [NamespaceRow(t, NS_MEANING[t], h[t], c[t]) for t in NS_TYPES if t in h and t in c]
 

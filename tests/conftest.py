@@ -84,6 +84,12 @@ def pytest_sessionstart(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    import sys
+
+    # end this process's zygote as a finished notebook kernel would (normally at exit)
+    container = sys.modules.get("boxkit.runtime.container")
+    if container is not None:
+        container._shutdown()
     if os.environ.get("BOXKIT_SKIP_LEAK_CHECK"):
         return
     # containers end asynchronously; give teardown that runs off the critical path a moment

@@ -22,6 +22,8 @@ from .. import paths
 
 
 def starttime(pid: int) -> int | None:
+    """Start time of a live process; None when it does not exist or is a zombie (dead, not reaped:
+    a killed supervisor whose parent has not waited for it yet)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
@@ -29,6 +31,8 @@ def starttime(pid: int) -> int | None:
         return None
     # the command name (field 2) may contain spaces and parentheses: split after the last ')'
     rest = data[data.rindex(b")") + 2:].split()
+    if rest[0] in (b"Z", b"X"):
+        return None
     return int(rest[19])
 
 

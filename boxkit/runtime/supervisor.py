@@ -346,6 +346,11 @@ def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs)
         for n, fd in fds:
             SYS.setns(fd, _sys.NAMESPACE_FLAGS[n])
             os.close(fd)
+        if "user" in plan["ns"]:
+            # our host uid 0 is unmapped in there (it shows as 65534): become the namespace's root
+            os.setgroups([])
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
         os.fchdir(rootfd)
         os.chroot(".")
         os.close(rootfd)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from boxkit.errors import SpecError
-from boxkit.spec import ContainerSpec, Limits, Mount, parse_cpus, parse_env, parse_hostname, parse_size, parse_user
+from boxkit.spec import (
+    ContainerSpec,
+    Limits,
+    Mount,
+    parse_cpus,
+    parse_env,
+    parse_hostname,
+    parse_size,
+    parse_user,
+)
 
 
 @pytest.mark.parametrize("text,expected", [
