@@ -1,0 +1,56 @@
+# %% [markdown]
+# # How containers work — on the kernel in front of you
+#
+# A container is not a small virtual machine. It is an ordinary Linux process that the kernel treats
+# specially in three ways, and this course proves each one on your own kernel, with real containers
+# started from this notebook by the `boxkit` package:
+#
+# | # | notebook | the idea | what you will see |
+# |---|---|---|---|
+# | 1 | [01-namespaces](01-namespaces.ipynb) | **namespaces**: what a process can *see* | `ps` showing PID 1, a private hostname, mounts the host never sees, root that is nobody outside |
+# | 2 | [02-cgroups](02-cgroups.ipynb) | **cgroups**: what a process can *use* | a 500 MB limit enforced by the OOM killer, CPU quota, a fork bomb stopped cold |
+# | 3 | [03-overlay](03-overlay.ipynb) | **overlay file system**: what a process is *made of* | two versions of an app sharing their dependency layers on disk |
+# | 4 | [04-network](04-network.ipynb) | **network namespaces, veth and bridges** | two containers talking by name |
+# | 5 | [05-capstone](05-capstone.ipynb) | **build your own docker** | all of it together |
+#
+# Read them in order. Every demo ends with a cell that prints the facts it proved.
+#
+# ## First: what does this host allow?
+#
+# Containers need root (or user namespaces), and hosts differ: cgroup v1 or v2, overlay allowed or not,
+# inside another container or not. `boxkit.probe()` *tries* each kernel feature in a throw-away process
+# and says what it means for the course. Where a host forbids a demo, the notebooks replay a recording
+# of a real run and mark it **RECORDED**.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import boxkit
+
+report = boxkit.probe()
+report
+
+# %% [markdown]
+# The course runs **live** when every row the demos need is *ok*, **partial** when some demos must be
+# replayed, and **recorded** on a host without the privileges (the public mybinder.org, for one).
+
+# %%
+print("course mode is one of live/partial/recorded:", report.mode in ("live", "partial", "recorded"))
+print("the probe tried every namespace type:", all(
+    any(c.name == f"{ns} namespace" for c in report.checks) for ns in ("mount", "pid", "net", "user")))
+
+# %% [markdown]
+# ## Your first container
+#
+# One line starts a real one: new namespaces, an overlay root over a tiny `busybox` image built from
+# this machine's own `busybox-static`, `pivot_root`, capabilities dropped. It prints what it sees.
+
+# %%
+r = boxkit.run("busybox", ["sh", "-c", "echo hello from $(hostname); ps"], hostname="first")
+print(r.stdout)
+
+# %%
+print("exit code:", r.exit_code)
+print("the container saw itself as PID 1:", r.stdout.splitlines()[2].split()[0] == "1")
+
+# %% [markdown]
+# Next: [01 — namespaces](01-namespaces.ipynb), where each of those isolations is taken apart.

@@ -1,0 +1,242 @@
+# %% [markdown]
+# # 01 — Namespaces: a container is a process
+#
+# *"Containers are processes; through namespaces they stay isolated inside the operating system."*
+#
+# A **namespace** wraps one kind of global resource so that the processes inside see their own copy:
+#
+# | namespace | isolates | created with |
+# |---|---|---|
+# | `pid` | process ids — the first process inside is PID 1 | `unshare(CLONE_NEWPID)`, then `fork()` |
+# | `mnt` | the mount table — the file system view | `CLONE_NEWNS` |
+# | `uts` | hostname | `CLONE_NEWUTS` |
+# | `net` | interfaces, addresses, routes, ports | `CLONE_NEWNET` |
+# | `user` | user and group ids — root inside, nobody outside | `CLONE_NEWUSER` |
+# | `ipc` | System V IPC, POSIX message queues | `CLONE_NEWIPC` |
+# | `cgroup` | the cgroup tree's root | `CLONE_NEWCGROUP` |
+# | `time` | the boot and monotonic clocks | `CLONE_NEWTIME` |
+#
+# Every demo below starts a real container with `boxkit` and looks at it from both sides.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import os
+
+import boxkit
+from boxkit import nsinfo
+
+boxkit.probe()
+
+# %% [markdown]
+# ## PID: the container's command is PID 1
+#
+# We start a container that sleeps, then look at it twice: from inside (`ps` run in it with `exec`, as
+# `docker exec` would) and from the host, where the kernel's `/proc/PID/status` lists the same process's
+# PID in every PID namespace it belongs to (`NSpid`).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+c = boxkit.run("busybox", ["sleep", "300"], detach=True, hostname="box")
+print(c.exec(["ps", "-o", "pid,user,comm"]).stdout)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print("host PID:", c.pid, "  NSpid:", nsinfo.nspid(c.pid))
+
+# %%
+inside_pid = int(c.exec(["sh", "-c", "ps -o pid,comm | awk '$2==\"sleep\"{print $1}'"]).stdout)
+print("PID inside:", inside_pid)
+print("host PID != 1:", c.pid != 1)
+print("NSpid ends with the inside PID:", nsinfo.nspid(c.pid)[-1] == inside_pid)
+
+# %% [markdown]
+# The same process has two numbers. The host sees every process; the container sees only its own.
+#
+# ## Every namespace, host vs container
+#
+# `/proc/PID/ns/*` are links whose inode number names the namespace. Same number, same namespace.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+table = nsinfo.table(c.pid)
+table
+
+# %%
+print("own namespaces:", sorted(r.type for r in table if r.isolated))
+print("shared with the host:", sorted(r.type for r in table if not r.isolated))
+
+# %% [markdown]
+# `user` and `time` are shared unless asked for — as in Docker. Here is the picture the seed notes
+# describe, drawn from this container's own `/proc` data (the same code draws `docs/img/namespace.png`):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from boxkit.viz.namespaces import namespace_figure
+
+namespace_figure(nsinfo.snapshot(c.pid, hostname="box"))
+
+# %% [markdown]
+# ## UTS: a hostname of its own
+
+# %%
+host_name = open("/proc/sys/kernel/hostname").read().strip()
+print("hostname inside:", c.exec(["hostname"]).stdout.strip())
+print("host's hostname unchanged:", host_name != "box")
+
+# %% [markdown]
+# ## Mount: a mount made for the container never reaches the host
+#
+# boxkit's first mount call in a new container is `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE)`. Without
+# it, mounts would *propagate*: systemd makes `/` a shared mount, and a shared mount copies every new
+# mount to its peers — the container's overlay root, its `/proc`, its volumes would all appear on the host.
+# We bind a host directory into a container and compare the two mount tables.
+
+# %%
+import tempfile
+
+vol = tempfile.mkdtemp(prefix="boxkit-vol-")
+with open(os.path.join(vol, "note.txt"), "w") as f:
+    f.write("written on the host\n")
+r = boxkit.run("busybox", ["sh", "-c", "cat /data/note.txt; grep ' /data ' /proc/self/mountinfo | wc -l; "
+                           "grep -c 'shared:' /proc/self/mountinfo"], volumes=[f"{vol}:/data:ro"])
+print(r.stdout)
+
+# %%
+lines = r.stdout.split("\n")
+host_sees_it = any(" /data " in line for line in open("/proc/self/mountinfo"))
+print("the container sees the volume:", lines[0] == "written on the host" and lines[1] == "1")
+print("the host sees the container's mount:", host_sees_it)
+print("shared (propagating) mounts inside:", int(lines[2]))
+
+# %% [markdown]
+# ## Net: an empty network stack
+#
+# A new network namespace holds one interface, the loopback `lo`, which boxkit brings up. No route
+# out, no other container, no host interface. (Notebook 04 wires containers together.)
+
+# %%
+r = boxkit.run("busybox", ["sh", "-c", "ip -o link | cut -d: -f2; wget -T 1 -q -O- http://10.0.0.1 || echo unreachable"])
+print(r.stdout)
+
+# %%
+print("interfaces:", [x.strip() for x in r.stdout.splitlines()[:-1]])
+print("outside reachable:", "unreachable" not in r.stdout)
+
+# %% [markdown]
+# ## User: root inside, nobody special outside
+#
+# With a user namespace (`userns=True`, Docker's `--userns-remap`), uid 0 inside is mapped to uid
+# 100000 outside (`/proc/PID/uid_map` holds the map). Root inside owns its files and namespaces, and
+# nothing on the host. A file created inside lands in the container's overlay *upper* directory on the
+# host — owned by 100000.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+u = boxkit.run("busybox", ["sh", "-c", "touch /tmp/made-inside; sleep 300"], userns=True, detach=True)
+print(u.exec(["sh", "-c", "id; ls -ln /tmp/made-inside"]).stdout)
+
+# %%
+import time
+
+made = os.path.join(u.upper_dir, "tmp", "made-inside")
+for _ in range(100):
+    if os.path.exists(made):
+        break
+    time.sleep(0.05)
+print("uid inside:", u.exec(["id", "-u"]).stdout.strip())
+print("uid map:", nsinfo.id_map(u.pid))
+print("owner of the file on the host:", os.stat(made).st_uid)
+u.remove()
+
+# %% [markdown]
+# ## IPC: message queues of its own
+#
+# POSIX message queues live in an IPC namespace (`/dev/mqueue` lists them). A queue made in one
+# container does not exist in another.
+
+# %%
+a = boxkit.run("busybox", ["sh", "-c", "touch /dev/mqueue/orders; sleep 300"], detach=True)
+b = boxkit.run("busybox", ["sleep", "300"], detach=True)
+time.sleep(0.2)
+print("queues in a:", a.exec(["ls", "/dev/mqueue"]).stdout.split())
+print("queues in b:", b.exec(["ls", "/dev/mqueue"]).stdout.split())
+a.remove()
+b.remove()
+
+# %% [markdown]
+# ## cgroup: the container sees its own group as the root
+#
+# boxkit puts each container into its own cgroup (notebook 02 limits it). With a cgroup namespace
+# created *after* that move, the container's `/proc/self/cgroup` shows `/`, hiding the host's tree.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print("inside: ", c.exec(["cat", "/proc/self/cgroup"]).stdout.splitlines()[:3])
+print("host:   ", open(f"/proc/{c.pid}/cgroup").read().splitlines()[:3])
+
+# %%
+inside = c.exec(["cat", "/proc/self/cgroup"]).stdout.splitlines()
+print("every path inside is /:", all(line.rsplit(":", 1)[1] == "/" for line in inside))
+
+# %% [markdown]
+# ## Time: a different boot clock
+#
+# A time namespace (Linux 5.6+) offsets `CLOCK_BOOTTIME` and `CLOCK_MONOTONIC` — what `uptime` reads.
+# Checkpoint/restore uses it so a migrated container's clocks do not jump. Here: a container that
+# believes the machine has been up a year longer.
+
+# %%
+year = 365 * 24 * 3600
+r = boxkit.run("busybox", ["cat", "/proc/uptime"], time_offset=year)
+inside_up = float(r.stdout.split()[0])
+host_up = float(open("/proc/uptime").read().split()[0])
+print("uptime difference is one year:", abs(inside_up - host_up - year) < 60)
+
+# %% [markdown]
+# ## Why `pivot_root`, not `chroot`
+#
+# `chroot` only changes one process's idea of `/`. A process that may call `chroot` (root has
+# `CAP_SYS_CHROOT`) escapes: chroot into a subdirectory — its working directory is now *outside* the new
+# root — climb with `..` and chroot to `.`. The program is `nsinfo.CHROOT_ESCAPE`; first in a plain
+# `chroot` jail on the host, then in a container, where `pivot_root` moved the root *mount* and detached
+# the host's tree, so there is nothing left to climb to. We leave a secret file on the host for it to find.
+
+# %%
+from boxkit.images import resolve
+
+secret = tempfile.mkdtemp(prefix="boxkit-secret-")
+with open(os.path.join(secret, "secret"), "w") as f:
+    f.write("host secret\n")
+jail = resolve("host").layers[-1]  # the host image's files, used as a plain chroot jail
+print("in a chroot jail:  ", nsinfo.chroot_escape_on_host(jail, os.path.join(secret, "secret")))
+r = boxkit.run("host", ["python3", "-c", nsinfo.CHROOT_ESCAPE, os.path.join(secret, "secret")])
+print("in a boxkit container:", r.stdout.strip())
+
+# %%
+print("chroot escaped:", "host secret" in nsinfo.chroot_escape_on_host(jail, os.path.join(secret, "secret")))
+print("pivot_root escaped:", "host secret" in r.stdout)
+
+# %% [markdown]
+# ## Clean up
+#
+# `remove()` ends the container and deletes what it made; a `with` block does it for you.
+
+# %%
+c.remove()
+import shutil
+
+shutil.rmtree(vol)
+shutil.rmtree(secret)
+print("containers left running by this notebook:", sum(1 for x in [c, a, b, u] if x.running))
+
+# %% [markdown]
+# ## What was proved
+#
+# * A container's command is PID 1 inside and an ordinary PID outside.
+# * Each namespace is an inode in `/proc/PID/ns`; a container has its own `mnt`, `pid`, `net`, `uts`,
+#   `ipc` and `cgroup` namespaces, and `user`/`time` on request.
+# * Mounts stay inside because `/` is made private first; root inside can be uid 100000 outside.
+# * `chroot` is escapable; `pivot_root` plus detaching the old root is not.
+#
+# **Try next:** run `boxkit.run("busybox", ["sh"], namespaces=["mount"])` with only a mount namespace and
+# compare `hostname` and `ps` with the host. Then continue with [02 — cgroups](02-cgroups.ipynb).

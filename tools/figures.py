@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Redraw every figure under docs/img/ from real runs on this machine: one command.
+
+    sudo .venv/bin/python tools/figures.py            # all
+    sudo .venv/bin/python tools/figures.py namespace  # one
+
+Each entry starts the containers it needs, draws with the same package code the notebooks use,
+and saves a PNG. Areas register their figures in FIGURES below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMG = os.path.join(HERE, "docs", "img")
+
+
+def namespace() -> None:
+    import boxkit
+    from boxkit import nsinfo
+    from boxkit.viz.namespaces import namespace_figure
+
+    with boxkit.run("busybox", ["sh", "-c", "sleep 300 & sleep 300"], detach=True, hostname="box",
+                    init=True) as c:
+        import time
+
+        time.sleep(0.3)
+        fig = namespace_figure(nsinfo.snapshot(c.pid, hostname="box"))
+    fig.savefig(os.path.join(IMG, "namespace.png"), bbox_inches="tight")
+
+
+# name -> "module:function" (module functions take the output directory)
+FIGURES: dict[str, object] = {
+    "namespace": namespace,
+    "overlay": "boxkit.viz.layers:draw_docs_figures",
+    "cgroups": "boxkit.viz.cgroups:draw_docs_figures",
+    "topology": "boxkit.viz.topology:draw_docs_figures",
+}
+
+
+def main(argv: list[str]) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    os.makedirs(IMG, exist_ok=True)
+    for name in argv or list(FIGURES):
+        target = FIGURES[name]
+        if isinstance(target, str):
+            mod, fn = target.split(":")
+            try:
+                f = getattr(importlib.import_module(mod), fn)
+            except (ImportError, AttributeError) as e:
+                print(f"{name}: skipped ({e})")
+                continue
+            f(IMG)
+        else:
+            target()
+        print(f"{name}: drawn")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
