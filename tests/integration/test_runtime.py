@@ -318,3 +318,20 @@ def test_cli_exit_status_and_errors(rootfs):
     assert r.returncode == 125 and "not a directory" in r.stderr
     r = subprocess.run(cli + [rootfs, "sh", "-c", "echo out"], capture_output=True, text=True)
     assert r.stdout == "out\n"
+
+
+def test_stream_prints_while_running(rootfs, capsys):
+    import boxkit
+
+    r = boxkit.run(rootfs=rootfs, argv=["sh", "-c", "echo one; sleep 0.3; echo two >&2; echo three"], stream=True)
+    out, err = capsys.readouterr()
+    assert out == "one\nthree\n" and err == "two\n"
+    assert r.stdout == "one\nthree\n", "streamed output is captured too"
+
+
+def test_gc_leaves_running_containers_alone(rootfs):
+    import boxkit
+
+    with boxkit.run(rootfs=rootfs, argv=["sleep", "30"], detach=True) as c:
+        boxkit.gc()
+        assert c.exec(["true"]).exit_code == 0
