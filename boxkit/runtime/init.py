@@ -141,33 +141,79 @@ def stage2(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
         if not go.get("go"):
             os._exit(STAGE_FAIL)
         plan = {**plan, **go.get("update", {})}
-        if "cgroup" in plan["ns"]:
-            _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
-        _step("bring up lo", _bring_lo_up, plan)
-        try:
-            rootfs.setup_rootfs(plan, mount_root)
-        except OSError as e:
-            raise Step("set up root file system", e) from e
-        if "uts" in plan["ns"] and plan.get("hostname"):
-            _step("set hostname", SYS.sethostname, plan["hostname"])
-        os.setsid()
-        _set_stdio(stdio)
-        keep = {0, 1, 2, sock.fileno()}
-        _close_fds_but(keep)
-        argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
-        _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK)
-        user = plan.get("user")
-        if user:
-            _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
-        _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
-        _step("change to working directory", _chdir_checked, cwd, path=cwd)
-        if plan.get("init"):
-            _reaper(argv, env, sock)
-        _exec(argv, env, sock)
+        _container(plan, sock, stdio, mount_root, None)
     except Step as e:
         _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
     except BaseException as e:
         _fail(sock, "stage 2", e)
+
+
+def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, staged: str | None) -> None:
+    if "cgroup" in plan["ns"]:
+        _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
+    _step("bring up lo", _bring_lo_up, plan)
+    try:
+        rootfs.setup_rootfs(plan, mount_root, staged=staged)
+    except OSError as e:
+        raise Step("set up root file system", e) from e
+    if "uts" in plan["ns"] and plan.get("hostname"):
+        _step("set hostname", SYS.sethostname, plan["hostname"])
+    os.setsid()
+    _set_stdio(stdio)
+    _close_fds_but({0, 1, 2, sock.fileno()})
+    argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
+    _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK)
+    user = plan.get("user")
+    if user:
+        _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
+    _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
+    _step("change to working directory", _chdir_checked, cwd, path=cwd)
+    if plan.get("init"):
+        _reaper(argv, env, sock)
+    _exec(argv, env, sock)
+
+
+# --- the spare: a container made before it is asked for -----------------------------------------
+#
+# Creating namespaces and forking twice costs several milliseconds, and none of it depends on what the
+# next container will run. The supervisor therefore keeps one *spare*: stage 1 and 2 already done for
+# the default namespace set, ``/`` already private, and the API file systems (/proc with its masked and
+# read-only paths, /sys, /dev with its nodes) already mounted in a staging directory of its private
+# mount namespace. When a run request matches, the plan and the stdio fds are sent to the spare, which
+# mounts the image, moves the staged mounts into it (MS_MOVE), pivots and execs.
+
+def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for) -> None:
+    try:
+        signal.set_wakeup_fd(-1)
+        for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(s, signal.SIG_DFL)
+        SYS.prctl(PR_SET_DUMPABLE, 0)
+        _close_fds_but({0, 1, 2, sock.fileno()})  # a spare lives long: hold nothing of the zygote's
+        SYS.unshare(flags)
+        pid = os.fork()
+        if pid == 0:
+            _spare_stage2(sock, staging, ns, mount_root_for)
+        send(sock, {"pid": pid})
+        os._exit(0)
+    except BaseException as e:
+        _fail(sock, "prepare spare container", e)
+
+
+def _spare_stage2(sock: socket.socket, staging: str, ns: list[str], mount_root_for) -> None:
+    try:
+        SYS.mount(None, "/", None, _sys.MS_REC | _sys.MS_PRIVATE)
+        rootfs.stage_api_mounts(staging, ns)
+        send(sock, {"ready": True})
+        data, fds, _f, _a = socket.recv_fds(sock, 1 << 20, 3)
+        if not data:
+            os._exit(0)  # the supervisor dropped the spare
+        msg = json.loads(data)
+        plan = msg["plan"]
+        _container(plan, sock, list(fds), mount_root_for(plan), staging)
+    except Step as e:
+        _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
+    except BaseException as e:
+        _fail(sock, "start spare container", e)
 
 
 def _close_fds_but(keep: set[int]) -> None:

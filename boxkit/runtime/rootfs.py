@@ -40,6 +40,7 @@ from .. import _sys
 from .._sys import (
     MNT_DETACH,
     MS_BIND,
+    MS_MOVE,
     MS_NODEV,
     MS_NOEXEC,
     MS_NOSUID,
@@ -199,19 +200,35 @@ def bind_volumes(root: str, plan: dict, sys: _sys.Sys) -> None:
             _remount_ro(target, sys)
 
 
-def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None) -> None:
-    """Everything from "/ private" to the detached old root. ``mount_root(merged)`` mounts the image
-    (an overlay) at ``merged``; it is passed in so the image layer code stays in :mod:`boxkit.images`."""
+def stage_api_mounts(staging: str, ns: list[str], sys: _sys.Sys | None = None) -> None:
+    """Mount /proc (with its masks), /sys and /dev in ``staging`` ahead of time; see init's spare."""
     sys = sys or _sys.SYS
-    sys.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    plan = {"ns": ns}
+    mount_proc_sys(staging, plan, sys)
+    mount_dev(staging, plan, sys)
+    mask_paths(staging, sys)
+
+
+def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: str | None = None) -> None:
+    """Everything from "/ private" to the detached old root. ``mount_root(merged)`` mounts the image
+    (an overlay) at ``merged``; it is passed in so the image layer code stays in :mod:`boxkit.images`.
+    With ``staged``, /proc, /sys and /dev were mounted there in advance and are moved in."""
+    sys = sys or _sys.SYS
     root = plan["merged"]
+    if staged is None:
+        sys.mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount_root(root)
-    mount_proc_sys(root, plan, sys)
-    mount_dev(root, plan, sys)
+    if staged is None:
+        mount_proc_sys(root, plan, sys)
+        mount_dev(root, plan, sys)
+    else:
+        for d in ("proc", "sys", "dev"):
+            sys.mount(os.path.join(staged, d), _mkdir_in(root, "/" + d), None, MS_MOVE)
     bind_volumes(root, plan, sys)
     for path, content in plan.get("files", {}).items():
         write_file_in(root, path, content)
-    mask_paths(root, sys)
+    if staged is None:
+        mask_paths(root, sys)
     os.chdir(root)
     sys.pivot_root(".", ".")
     sys.umount2(".", MNT_DETACH)

@@ -105,6 +105,12 @@ def gc(*, verbose: bool = False) -> list[str]:
                 pass
         shutil.rmtree(d, ignore_errors=True)
         done.append(f"removed {d}")
+    spare_dir = os.path.join(paths.root(), "spare")
+    for name in os.listdir(spare_dir) if os.path.isdir(spare_dir) else []:
+        zpid, zstart = name.split("-")[:2]
+        if not alive(int(zpid), int(zstart) if zstart.isdigit() else None):
+            shutil.rmtree(os.path.join(spare_dir, name), ignore_errors=True)
+            done.append(f"removed spare staging {name}")
     try:
         from .. import cgroups
 

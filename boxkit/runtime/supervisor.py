@@ -29,6 +29,15 @@ from .. import _sys, paths
 from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
 from . import caps, init, state
 
+SPARE_NS = ("pid", "mount", "uts", "ipc", "net")
+
+
+@dataclass
+class Spare:
+    pid: int
+    sock: socket.socket
+    staging: str
+
 
 @dataclass
 class Running:
@@ -72,11 +81,50 @@ def decode_status(status: int) -> tuple[int, int | None]:
 
 
 class Supervisor:
-    def __init__(self) -> None:
+    def __init__(self, spares: bool = False) -> None:
         SYS.prctl(PR_SET_CHILD_SUBREAPER, 1)
         self.containers: dict[str, Running] = {}
         self.by_pid: dict[int, tuple[str, str]] = {}   # pid -> (cid, "init" | exec id)
         self.zygote = (os.getpid(), state.starttime(os.getpid()))
+        self.use_spares = spares and not os.environ.get("BOXKIT_NO_SPARE")
+        self.spare: Spare | None = None
+        self.spares_made = 0
+
+    # --- the spare (see init.spare_stage1) ---------------------------------------------------------
+    def refill(self) -> None:
+        """Make the next spare, after a start has been answered (off the caller's path)."""
+        if not self.use_spares or self.spare is not None:
+            return
+        self.spares_made += 1
+        staging = os.path.join(paths.root(), "spare", f"{self.zygote[0]}-{self.zygote[1]}-{self.spares_made}")
+        os.makedirs(staging, mode=0o700)
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        flags = 0
+        for n in SPARE_NS:
+            flags |= _sys.NAMESPACE_FLAGS[n]
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
+            init.spare_stage1(flags, child, staging, list(SPARE_NS) + ["cgroup"], _mount_root_for)
+        child.close()
+        # no waiting here: the spare builds itself on the other core while we serve requests; its
+        # pid and "ready" wait in the socket until a start takes it
+        self.spare = Spare(0, parent, staging)
+
+    def drop_spare(self) -> None:
+        sp, self.spare = self.spare, None
+        if sp is None:
+            return
+        if not sp.pid:
+            sp.pid = init.recv(sp.sock).get("pid", 0)
+        if sp.pid:
+            _kill(sp.pid)
+        sp.sock.close()
+        shutil.rmtree(sp.staging, ignore_errors=True)
+
+    def _spare_fits(self, plan: dict) -> bool:
+        return (self.spare is not None and set(plan["ns"]) - {"cgroup"} == set(SPARE_NS)
+                and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset"))
 
     # --- start ---------------------------------------------------------------------------------------
     def prepare(self, plan: dict) -> None:
@@ -97,16 +145,35 @@ class Supervisor:
         cid = plan["id"]
         self.prepare(plan)
         cg = net = None
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        spare = None
+        if self._spare_fits(plan):
+            spare, self.spare = self.spare, None
+            if not spare.pid:
+                spare.pid = init.recv(spare.sock).get("pid", 0)
+            if not spare.pid or init.recv(spare.sock).get("ready") is not True:
+                # it failed or died: start the long way, and stop making spares on this host
+                self.use_spares = False
+                self.by_pid.pop(spare.pid, None)
+                spare.sock.close()
+                shutil.rmtree(spare.staging, ignore_errors=True)
+                spare = None
+        if spare is not None:
+            parent = spare.sock
+            self.by_pid.pop(spare.pid, None)
+        else:
+            parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid1 = 0
         try:
-            mount_root = _mount_root_for(plan)
-            pid = os.fork()
-            if pid == 0:
-                parent.close()
-                init.stage1(plan, child, stdio, mount_root)
-            child.close()
-            msg = init.recv(parent)
+            if spare is not None:
+                msg = {"pid": spare.pid}
+            else:
+                mount_root = _mount_root_for(plan)
+                pid = os.fork()
+                if pid == 0:
+                    parent.close()
+                    init.stage1(plan, child, stdio, mount_root)
+                child.close()
+                msg = init.recv(parent)
             if "userns" in msg:
                 self._write_id_maps(msg["userns"], plan["uid_map"])
                 init.send(parent, {"mapped": True})
@@ -131,7 +198,10 @@ class Supervisor:
                                     plan.get("hostname") or cid, plan.get("publish", []))
                 update["files"] = {**plan.get("files", {}), "/etc/hosts": net.hosts,
                                    "/etc/resolv.conf": net.resolv_conf}
-            init.send(parent, {"go": True, "update": update})
+            if spare is not None:
+                socket.send_fds(parent, [json.dumps({"plan": {**plan, **update}}).encode()], stdio)
+            else:
+                init.send(parent, {"go": True, "update": update})
             msg = init.recv(parent)   # EOF: execve succeeded and closed the last copy of the socket
             if msg:
                 raise _step_error(plan, msg)
@@ -148,6 +218,8 @@ class Supervisor:
             raise
         finally:
             parent.close()
+            if spare is not None:
+                shutil.rmtree(spare.staging, ignore_errors=True)  # empty: its mounts moved into the root
         run = Running(cid, pid1, plan, time.time(), cg, net)
         self.containers[cid] = run
         return run
@@ -244,6 +316,10 @@ class Supervisor:
         if who is None:
             return None
         cid, what = who
+        if what == "spare":
+            if self.spare is not None and self.spare.pid == pid:
+                self.drop_spare()
+            return None
         code, sig = decode_status(status)
         info: dict = {"exit_code": code, "signal": sig, "ended": time.time()}
         run = self.containers.get(cid)
@@ -283,6 +359,7 @@ class Supervisor:
             shutil.rmtree(d, ignore_errors=True)
 
     def shutdown(self) -> None:
+        self.drop_spare()
         for cid in list(self.containers):
             self.remove(cid)
 

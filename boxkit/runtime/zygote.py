@@ -40,7 +40,7 @@ def _error_payload(err: BaseException) -> dict:
 class Zygote:
     def __init__(self, sock: socket.socket):
         self.sock = sock
-        self.sup = supervisor.Supervisor()
+        self.sup = supervisor.Supervisor(spares=True)
         rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.wake = rfd
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -84,6 +84,8 @@ class Zygote:
         finally:
             for fd in fds:
                 os.close(fd)
+        if op == "run":
+            self.sup.refill()   # after the fds are closed: the spare must not inherit them
 
     def on_children(self) -> None:
         try:
