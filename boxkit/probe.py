@@ -53,6 +53,7 @@ from .probe_host import (
     _seccomp,
     cgroup_access,
     cgroup_mode,
+    chrooted,
     container_hints,
     find_busybox,
     is_static_elf,
@@ -64,7 +65,7 @@ from .probe_host import (
 from .probe_trials import NAMESPACES, _spawn_trials
 
 __all__ = ["Check", "HostReport", "probe", "assemble", "NAMESPACES", "cgroup_mode", "cgroup_access",
-           "container_hints", "find_busybox", "is_static_elf", "kernel_version", "parse_mountinfo",
+           "chrooted", "container_hints", "find_busybox", "is_static_elf", "kernel_version", "parse_mountinfo",
            "v1_enabled", "v1_hierarchies"]
 
 
@@ -298,6 +299,8 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
         else:
             namespaces[ns] = "missing"
             why = _why(via or direct, "not tried")
+            if ns == "user" and chrooted(root_dir):
+                why += " (this process runs in a chroot, where the kernel refuses user namespaces)"
             if min_k and kv < kernel_version(min_k):
                 why = f"needs linux {min_k}+, this is {release}"
             checks.append(Check(f"ns.{ns}", f"{ns} namespace", False, f"unshare failed: {why}",

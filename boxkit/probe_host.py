@@ -176,6 +176,18 @@ def find_busybox() -> str | None:
     return None
 
 
+def chrooted(root: str = "/") -> bool | None:
+    """Is our ``/`` a different directory from PID 1's? Then we are probably in a chroot, where the
+    kernel refuses ``unshare(CLONE_NEWUSER)`` with EPERM (unshare(2)). None when PID 1 is not ours
+    to inspect."""
+    try:
+        a = os.stat(root)
+        b = os.stat(os.path.join(root, "proc/1/root/"))
+    except OSError:
+        return None
+    return (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino)
+
+
 def _cap_sys_admin(status: str | None) -> bool:
     for line in (status or "").splitlines():
         if line.startswith("CapEff:"):

@@ -277,3 +277,22 @@ def test_json_round_trip(tmp_path):
 def test_live_for_unknown_topic(tmp_path):
     with pytest.raises(ValueError, match="unknown topic"):
         build(tmp_path).live_for("quantum")
+
+
+def test_chrooted_compares_our_root_with_pid1s(tmp_path):
+    (tmp_path / "proc/1").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "proc/1/root").symlink_to(tmp_path)
+    assert P.chrooted(str(tmp_path)) is False
+    (tmp_path / "proc/1/root").unlink()
+    (tmp_path / "proc/1/root").symlink_to(tmp_path / "elsewhere")
+    assert P.chrooted(str(tmp_path)) is True
+    assert P.chrooted(str(tmp_path / "elsewhere")) is None      # no /proc to ask
+
+
+def test_user_namespace_failure_in_a_chroot_says_so(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "proc/1").mkdir(parents=True)
+    (tmp_path / "proc/1/root").symlink_to(tmp_path / "elsewhere")
+    r = build(tmp_path, dict(ALL_OK, **{"ns.user": EPERM}))
+    assert r.namespaces["user"] == "missing" and "chroot" in r.check("ns.user").why
