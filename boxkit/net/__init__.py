@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .endpoint import Attachment
 
-__all__ = ["attach", "gc", "Attachment", "create_network", "remove_network", "list_networks",
+__all__ = ["attach", "gc", "reap", "Attachment", "create_network", "remove_network", "list_networks",
            "parse_publish", "DEFAULT_NETWORK"]
 
 DEFAULT_NETWORK = "bridge"
@@ -55,6 +55,13 @@ def gc(alive: set[str]) -> list[str]:
     from .endpoint import gc as _gc
 
     return _gc(alive)
+
+
+def reap() -> list[str]:
+    """Delete bridges that ``Attachment.release(defer=True)`` retired; call it when idle."""
+    from .endpoint import reap as _reap
+
+    return _reap()
 
 
 def create_network(name: str, subnet: str | None = None, nat: bool = False):

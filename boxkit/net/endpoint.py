@@ -58,38 +58,42 @@ class Attachment:
             net = None
         return hosts.render_hosts(net, self.cid, self.hostname, self.name)
 
-    def release(self) -> None:
-        """Take the container off its network (idempotent; safe from a background thread)."""
+    def release(self, defer: bool = False) -> None:
+        """Take the container off its network (idempotent; safe from a background thread).
+
+        With ``defer=True`` an idle bridge is only retired (down and renamed, ~1 ms) and its deletion
+        (~40 ms) is left to :func:`reap`, which a single-threaded caller runs when it is idle.
+        """
         if self._released:
             return
         self._released = True
-        release(self.cid, self.network)
+        release(self.cid, self.network, defer=defer)
 
 
-def _bridge_for(net: ipam.Network, undo: list[Callable[[], None]]) -> None:
+def _bridge_for(net: ipam.Network, undo: list[Callable[[], None]], ipr=None) -> None:
     """Make sure the network's bridge is up; clash-check (and maybe move) its subnet first."""
     from . import links
 
-    if links.bridge_exists(net.bridge):
+    if links.bridge_exists(net.bridge, ipr):
         return
-    taken = links.host_networks(exclude=net.bridge)
+    taken = links.host_networks(exclude=net.bridge, ipr=ipr)
     hit = ipam.clash(net.net, taken)
     if hit is not None:
         if not net.auto_subnet:
             raise SpecError("subnet", net.subnet, f"network {net.name} overlaps {hit}, a route of the host",
                             hint="remove the network and create it with another --subnet")
         net.subnet = str(ipam.pick_subnet(taken + [n.net for n in ipam.all_networks() if n.name != net.name]))
-    links.bridge_up(net.bridge, net.gateway, net.prefixlen)
+    links.bridge_up(net.bridge, net.gateway, net.prefixlen, ipr)
     undo.append(lambda: links.delete_link(net.bridge))
     if firewall.ip_forward() or net.nat:
         # routing between interfaces is on: the table must keep boxkit networks apart (see firewall)
         made = firewall.ensure_table()
         if made:
             undo.append(firewall.delete_table)
-        script = firewall.add_bridges_script(links.bridges())
+        script = firewall.add_bridges_script(links.bridges(ipr))
         if net.nat:
             script += firewall.nat_script("add", net.subnet)
-        firewall.nft(script)
+        firewall.apply(script)
         if net.nat:
             firewall.enable_ip_forward()
 
@@ -110,7 +114,7 @@ def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,
 
     undo: list[Callable[[], None]] = []
     stale_links: list[str] = []
-    with ipam.locked():
+    with ipam.locked(), links.host() as ipr:
         try:
             net = _load_or_default(network)
             _reclaim(net, ipam.stale(net), stale_links)
@@ -119,7 +123,7 @@ def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,
                                   detail=f"it is already on network {network}")
             if name and any(lease.name == name for lease in net.leases.values()):
                 raise SpecError("container name", name, f"a running container on network {network} has it")
-            _bridge_for(net, undo)
+            _bridge_for(net, undo, ipr)
             address = net.allocate()
             if specs:
                 for s in specs:
@@ -128,8 +132,8 @@ def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,
                     undo.append(firewall.delete_table)
                 firewall.set_route_localnet(net.bridge)
                 try:
-                    firewall.nft(firewall.add_bridges_script([net.bridge])
-                                 + firewall.ports_script("create", address, specs), "cannot publish ports")
+                    firewall.apply(firewall.add_bridges_script([net.bridge])
+                                   + firewall.ports_script("create", address, specs), "cannot publish ports")
                 except BoxkitError as e:
                     if e.errno == errno.EEXIST:
                         raise BoxkitError("cannot publish port", ", ".join(str(s) for s in specs),
@@ -138,7 +142,7 @@ def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,
                     raise
                 undo.append(lambda: firewall.nft(firewall.ports_script("delete", address, specs)))
             veth = ipam.veth_name(cid)
-            links.plug(pid, veth, net.bridge, address, net.prefixlen, net.gateway)
+            links.plug(pid, veth, net.bridge, address, net.prefixlen, net.gateway, ipr=ipr)
             undo.append(lambda: links.delete_link(veth))
             net.leases[cid] = ipam.Lease(address=address, pid=pid, starttime=ipam.proc_starttime(pid),
                                          veth=veth, hostname=hostname, name=name,
@@ -167,7 +171,7 @@ def _load_or_default(network: str) -> ipam.Network:
     return ipam.define(network, taken=links.host_networks())
 
 
-def _reclaim(net: ipam.Network, cids: list[str], doomed: list[str]) -> list[str]:
+def _reclaim(net: ipam.Network, cids: list[str], doomed: list[str], gone_with_netns: bool = True) -> list[str]:
     """Drop leases (caller holds the lock) and their ports; saves ``net``.
 
     Their veths go on ``doomed``, to be deleted after the lock is dropped (~20 ms each); usually the
@@ -181,7 +185,10 @@ def _reclaim(net: ipam.Network, cids: list[str], doomed: list[str]) -> list[str]
         if specs:
             with contextlib.suppress(BoxkitError):
                 firewall.nft(firewall.ports_script("delete", lease.address, specs))
-        doomed.append(lease.veth)
+        # a dead process's namespace is freed by the kernel (a worker, not us), and its veth with
+        # it within a few ms; deleting it ourselves would cost ~20 ms for nothing
+        if ipam.process_alive(lease.pid, lease.starttime) or not gone_with_netns:
+            doomed.append(lease.veth)
     ipam.save(net)
     return cids
 
@@ -214,7 +221,7 @@ def _retire_if_idle(net: ipam.Network) -> list[str]:
     return [dead]
 
 
-def release(cid: str, network: str) -> None:
+def release(cid: str, network: str, defer: bool = False) -> None:
     doomed: list[str] = []
     with ipam.locked():
         try:
@@ -224,10 +231,26 @@ def release(cid: str, network: str) -> None:
         if net is not None and cid in net.leases:
             _reclaim(net, [cid], doomed)
             hosts.refresh_peers(net)
-            doomed += _retire_if_idle(net)
+            retired = _retire_if_idle(net)
+            if not defer:
+                doomed += retired
         else:
             doomed.append(ipam.veth_name(cid))
     _delete_all(doomed)   # ~20 ms per veth, ~40 ms per bridge: outside the lock
+
+
+RETIRED_PREFIX = "bkx"
+
+
+def reap() -> list[str]:
+    """Delete bridges retired by ``release(defer=True)`` (or by a runtime killed meanwhile)."""
+    from . import links
+
+    with links.host() as ipr:
+        names = [n for n in (link.get_attr("IFLA_IFNAME") or "" for link in ipr.link("dump"))
+                 if n.startswith(RETIRED_PREFIX) and len(n) == 11]
+    _delete_all(names)
+    return names
 
 
 def gc(alive: set[str]) -> list[str]:
@@ -237,24 +260,18 @@ def gc(alive: set[str]) -> list[str]:
     """
     if not ipam.names():
         return []
-    from . import links
 
     reclaimed: list[str] = []
     doomed: list[str] = []
     with ipam.locked():
         for net in ipam.all_networks():
-            cids = _reclaim(net, ipam.stale(net, alive), doomed)
+            cids = _reclaim(net, ipam.stale(net, alive), doomed, gone_with_netns=False)
             reclaimed += cids
             if cids:
                 hosts.refresh_peers(net)
             doomed += _retire_if_idle(net)
-        # bridges retired by a runtime killed between retire and delete
-        with links.host() as ipr:
-            for link in ipr.link("dump"):
-                n = link.get_attr("IFLA_IFNAME") or ""
-                if n.startswith("bkx") and len(n) == 11:
-                    doomed.append(n)
     _delete_all(doomed)
+    reap()   # bridges retired but not yet deleted (defer=True, or a runtime killed in between)
     return reclaimed
 
 
@@ -278,7 +295,7 @@ def remove_network(name: str) -> None:
                               detail=f"{len(live)} running container(s) use it",
                               hint="stop them first: " + ", ".join(c[:12] for c in live))
         doomed: list[str] = []
-        _reclaim(net, list(net.leases), doomed)
+        _reclaim(net, list(net.leases), doomed, gone_with_netns=False)
         doomed += _retire_if_idle(net)
         ipam.delete(name)
     _delete_all(doomed)

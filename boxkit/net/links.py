@@ -61,7 +61,11 @@ def _err(op: str, path: str, e: NetlinkError | OSError, hint: str | None = None)
 
 
 @contextlib.contextmanager
-def host() -> Iterator[IPRoute]:
+def host(ipr: IPRoute | None = None) -> Iterator[IPRoute]:
+    """An IPRoute on the host's namespace: ``ipr`` if given (one socket for many steps), else a new one."""
+    if ipr is not None:
+        yield ipr
+        return
     ipr = IPRoute()
     try:
         yield ipr
@@ -102,17 +106,25 @@ def inside(pid: int) -> Iterator[IPRoute]:
         ipr.close()
 
 
+LOOPBACK_IFINDEX = 1   # lo is index 1 in every network namespace (net/core/dev.c)
+
+
 def index(ipr: IPRoute, ifname: str) -> int | None:
-    found = ipr.link_lookup(ifname=ifname)
-    return found[0] if found else None
+    """The interface index of ``ifname``: one RTM_GETLINK request (link_lookup would dump them all)."""
+    try:
+        return ipr.link("get", ifname=ifname)[0]["index"]
+    except NetlinkError as e:
+        if e.code == errno.ENODEV:
+            return None
+        raise
 
 
 # --- the host's routes (for subnet clash checks) -----------------------------------------------
 
-def host_networks(exclude: str | None = None) -> list[ipaddress.IPv4Network]:
+def host_networks(exclude: str | None = None, ipr: IPRoute | None = None) -> list[ipaddress.IPv4Network]:
     """Every IPv4 network the host routes or holds an address in, except those on ``exclude``."""
     out: list[ipaddress.IPv4Network] = []
-    with host() as ipr:
+    with host(ipr) as ipr:
         skip = index(ipr, exclude) if exclude else None
         for r in ipr.route("dump", family=socket.AF_INET):
             if r.get("table") not in (MAIN_TABLE, None) and r.get_attr("RTA_TABLE") != MAIN_TABLE:
@@ -131,10 +143,10 @@ def host_networks(exclude: str | None = None) -> list[ipaddress.IPv4Network]:
     return out
 
 
-def bridges() -> list[str]:
+def bridges(ipr: IPRoute | None = None) -> list[str]:
     """Names of the boxkit bridges (``bk*``, kind bridge) in the host's namespace."""
     out = []
-    with host() as ipr:
+    with host(ipr) as ipr:
         for link in ipr.link("dump"):
             name = link.get_attr("IFLA_IFNAME") or ""
             info = link.get_attr("IFLA_LINKINFO")
@@ -146,14 +158,14 @@ def bridges() -> list[str]:
 
 # --- bridge --------------------------------------------------------------------------------------
 
-def bridge_exists(name: str) -> bool:
-    with host() as ipr:
+def bridge_exists(name: str, ipr: IPRoute | None = None) -> bool:
+    with host(ipr) as ipr:
         return index(ipr, name) is not None
 
 
-def bridge_up(name: str, gateway: str, prefixlen: int) -> None:
+def bridge_up(name: str, gateway: str, prefixlen: int, ipr: IPRoute | None = None) -> None:
     """Create bridge ``name`` with ``gateway/prefixlen`` on it and bring it up."""
-    with host() as ipr:
+    with host(ipr) as ipr:
         try:
             ipr.link("add", ifname=name, kind="bridge")
             idx = index(ipr, name)
@@ -165,14 +177,14 @@ def bridge_up(name: str, gateway: str, prefixlen: int) -> None:
             raise _err("cannot create bridge", name, e) from None
 
 
-def retire(name: str) -> str | None:
+def retire(name: str, ipr: IPRoute | None = None) -> str | None:
     """Take a bridge out of service at once and give it a throw-away name; return that name.
 
     Deleting a bridge takes ~40 ms. A retired bridge is down (its route is gone) and its name is free,
     so a container starting meanwhile can create a fresh bridge under the old name while the old
     one is deleted in the background by :func:`delete_link`.
     """
-    with host() as ipr:
+    with host(ipr) as ipr:
         idx = index(ipr, name)
         if idx is None:
             return None
@@ -202,35 +214,34 @@ def delete_link(name: str) -> bool:
 # --- veth ----------------------------------------------------------------------------------------
 
 def plug(pid: int, veth: str, bridge: str, address: str, prefixlen: int, gateway: str,
-         ifname: str = "eth0") -> None:
+         ifname: str = "eth0", ipr: IPRoute | None = None) -> None:
     """Connect the network namespace of ``pid`` to ``bridge`` with a veth pair (steps 2-4 above)."""
-    with host() as ipr:
+    with host(ipr) as ipr:
         br = index(ipr, bridge)
         if br is None:
             raise BoxkitError("cannot find bridge", bridge, errno=errno.ENODEV, hint="run boxkit gc")
+        # one message creates the pair, puts the peer in the container and the host end on the bridge
+        spec = dict(ifname=veth, kind="veth", master=br, peer={"ifname": ifname, "net_ns_pid": pid})
         try:
-            ipr.link("add", ifname=veth, kind="veth", peer={"ifname": ifname, "net_ns_pid": pid})
+            ipr.link("add", **spec)
         except NetlinkError as e:
             if e.code == errno.EEXIST:   # a leftover of the same container id: take it away and retry
                 with contextlib.suppress(NetlinkError):
                     ipr.link("del", ifname=veth)
                 try:
-                    ipr.link("add", ifname=veth, kind="veth", peer={"ifname": ifname, "net_ns_pid": pid})
+                    ipr.link("add", **spec)
                 except NetlinkError as e2:
                     raise _err("cannot create veth pair", veth, e2) from None
             else:
                 raise _err("cannot create veth pair", veth, e,
                            hint="the container exited early" if e.code == errno.ESRCH else None) from None
         try:
-            idx = index(ipr, veth)
-            ipr.link("set", index=idx, master=br, state="up")
+            ipr.link("set", ifname=veth, state="up")
             with inside(pid) as ns:
                 eth = index(ns, ifname)
-                lo = index(ns, "lo")
                 ns.addr("add", index=eth, address=address, prefixlen=prefixlen)
                 ns.link("set", index=eth, state="up")
-                if lo is not None:
-                    ns.link("set", index=lo, state="up")
+                ns.link("set", index=LOOPBACK_IFINDEX, state="up")
                 ns.route("add", dst="0.0.0.0/0", gateway=gateway, oif=eth)
         except (NetlinkError, BoxkitError) as e:
             with contextlib.suppress(NetlinkError):
