@@ -28,8 +28,14 @@ def mnt(tmp_path):
     target = tmp_path / "merged"
     target.mkdir()
     yield str(target)
-    while os.path.ismount(str(target)):
+    # os.path.ismount misses a bind mount of a directory on the same file system: ask mountinfo
+    while _mounted(str(target)):
         _sys.SYS.umount2(str(target), _sys.MNT_DETACH)
+
+
+def _mounted(path: str) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
 
 
 def _make_layers(base, n):
@@ -91,3 +97,67 @@ def test_bad_work_dir_fails_with_a_sentence(tmp_path, mnt):
     with pytest.raises(BoxkitError, match=r"^cannot mount overlay of 2 layers on .*merged: no such file"):
         mount_overlay(layers, str(upper), str(tmp_path / "missing-work"), mnt)
     assert not os.path.ismount(mnt)
+
+
+def _tree(root: str) -> dict[str, tuple]:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            rel = os.path.relpath(p, root)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", stat.S_IMODE(st.st_mode))
+            else:
+                out[rel] = ("file", stat.S_IMODE(st.st_mode), open(p, "rb").read())
+    return out
+
+
+def test_merged_view_equals_flattened_reference(tmp_path, mnt):
+    """Five layers with additions, replacements, whiteouts, opaque dirs and type changes: the overlay
+    the kernel builds must show exactly what applying the layers in order into one directory gives."""
+    import io
+    import tarfile
+
+    from boxkit.images.layer import apply_tar, flatten
+
+    def tar(*entries):
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as tf:
+            for name, kind, data in entries:
+                ti = tarfile.TarInfo(name)
+                if kind == "dir":
+                    ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+                    tf.addfile(ti)
+                elif kind == "sym":
+                    ti.type, ti.linkname = tarfile.SYMTYPE, data
+                    tf.addfile(ti)
+                else:
+                    ti.size, ti.mode = len(data), 0o644
+                    tf.addfile(ti, io.BytesIO(data))
+        raw.seek(0)
+        return raw
+
+    steps = [
+        tar(("etc", "dir", None), ("etc/a", "f", b"a1"), ("etc/b", "f", b"b1"), ("app", "dir", None),
+            ("app/x", "f", b"x1"), ("app/sub", "dir", None), ("app/sub/y", "f", b"y1"), ("lnk", "sym", "etc/a")),
+        tar(("etc/a", "f", b"a2"), ("etc/.wh.b", "f", b""), ("new", "f", b"n2")),
+        tar(("app", "dir", None), ("app/.wh..wh..opq", "f", b""), ("app/z", "f", b"z3")),
+        tar((".wh.lnk", "f", b""), ("etc/b", "f", b"b4"), ("new", "dir", None), ("new/inner", "f", b"i4")),
+        tar(("etc", "sym", "app"), ("app/w", "f", b"w5")),
+    ]
+    layers = []
+    for i, t in enumerate(steps):
+        d = tmp_path / f"l{i}"
+        d.mkdir()
+        apply_tar(t, str(d))
+        layers.append(str(d))
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    flatten(layers, str(ref))
+    mount_overlay(layers, None, None, mnt)
+    merged = _tree(mnt)
+    assert merged == _tree(str(ref))
+    assert merged["app/z"][2] == b"z3" and "app/x" not in merged and merged["etc"] == ("link", "app")
