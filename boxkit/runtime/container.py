@@ -453,7 +453,7 @@ class Container:
 
     @property
     def running(self) -> bool:
-        return self.pid is not None and self.result is None
+        return self.pid is not None and self.result is None and not self._removed
 
     def __enter__(self) -> Container:
         if self.pid is None:

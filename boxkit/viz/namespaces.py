@@ -9,13 +9,11 @@ from __future__ import annotations
 
 
 def namespace_figure(snap: dict, recorded: bool = False):
-    import matplotlib
-
-    matplotlib.use(matplotlib.get_backend())
-    from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch
 
-    fig = Figure(figsize=(10, 5.6), dpi=100)
+    from . import new_figure
+
+    fig = new_figure(figsize=(10, 5.6), dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 60)
@@ -50,7 +48,7 @@ def namespace_figure(snap: dict, recorded: bool = False):
         y -= 3.2
     # namespace table
     y = cy + 17
-    ax.text(cx + 2, y + 3.5, "namespace   inode (host → container)", family="monospace", fontsize=9,
+    ax.text(cx + 2, y + 3.5, "namespace          inode in the container", family="monospace", fontsize=9,
             color="#333", va="center")
     for i, r in enumerate(snap["rows"]):
         col, row = i // 4, i % 4
@@ -62,6 +60,6 @@ def namespace_figure(snap: dict, recorded: bool = False):
                 color="#1a7f37" if own else "#888", weight="bold" if own else "normal")
         ax.text(x + 12, yy, f"{r['container']}", family="monospace", fontsize=8, va="center",
                 color="#1a7f37" if own else "#888")
-    ax.text(cx + 2, cy + 1.5, "own = a different namespace inode than the host's PID 1 (/proc/PID/ns/*)",
+    ax.text(cx + 2, cy + 1.5, "own = a different inode than the host process beside it (/proc/PID/ns/*)",
             fontsize=8, color="#555", va="center")
     return fig
