@@ -438,3 +438,28 @@ def test_network_create_ls_rm(lab):
     assert n.bridge not in _links()
     with pytest.raises(BoxkitError, match="it exists"):
         bn.create_network("front2", subnet="10.213.78.0/24") and bn.create_network("front2")
+
+
+def test_topology_is_read_from_the_kernel(lab):
+    from boxkit.net.topology import snapshot
+    from boxkit.viz.topology import topology_figure
+
+    a, b, lonely = lab.box(), lab.box(), lab.box()
+    att_a = lab.attach(a, name="web")
+    lab.attach(b, name="client")
+    snap = snapshot({"lonely": lonely.pid})
+    spaces = {s["label"]: s for s in snap["namespaces"]}
+    assert set(spaces) >= {"host", "web", "client", "lonely"}
+    web_eth = next(i for i in spaces["web"]["ifaces"] if i["name"] == "eth0")
+    assert web_eth["addresses"] == [f"{att_a.address}/24"] and web_eth["up"]
+    assert [i["name"] for i in spaces["lonely"]["ifaces"]] == ["lo"]
+    cabled = {c[2] for c in snap["cables"]}
+    assert cabled == {"web", "client"}                        # lonely has no cable
+    host = {i["index"]: i for i in spaces["host"]["ifaces"]}
+    bridge = next(i for i in host.values() if i["name"] == lab.bridge())
+    assert bridge["addresses"] == [f"{att_a.gateway}/24"]
+    for _h, hi, _label, _ci in snap["cables"]:
+        assert host[hi]["master"] == bridge["index"]          # every cable ends on a bridge port
+    fig = topology_figure(snap)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert lab.bridge() in texts and att_a.address in texts and "no cable: isolated" in texts

@@ -1,0 +1,102 @@
+"""The network picture: the host, its boxkit bridges, and each container's namespace, with the cables.
+
+Drawn from :func:`boxkit.net.topology.snapshot`, i.e. from what the kernel reports over netlink at
+the moment of the call: a bridge is a bar in the host's namespace, each veth pair is a line from a
+bridge port (the host end, ``bkv...``) down to ``eth0`` in a container's box, and every interface
+carries its addresses and state. A namespace with no cable (``network="none"``) is a box holding only
+``lo``: the picture shows isolation as the absence of a line.
+"""
+
+from __future__ import annotations
+
+HOST_FC, NS_FC, BR_FC, PORT_FC = "#eef2f6", "#fff7e6", "#4c78a8", "#dbe8f5"
+
+
+def _iface_line(i: dict) -> str:
+    state = "up" if i["up"] else "DOWN"
+    addrs = " ".join(i["addresses"])
+    return f"{i['name']} ({state}) {addrs}".rstrip()
+
+
+def topology_figure(snap: dict | None = None, title: str | None = None, recorded: bool = False):
+    """A Figure of ``snap`` (default: a fresh :func:`~boxkit.net.topology.snapshot`)."""
+    from matplotlib.patches import FancyBboxPatch, Rectangle
+
+    from . import new_figure
+
+    if snap is None:
+        from ..net.topology import snapshot
+
+        snap = snapshot()
+    spaces = snap["namespaces"]
+    host = next(s for s in spaces if s["pid"] is None)
+    others = [s for s in spaces if s["pid"] is not None]
+    n = max(1, len(others))
+    width = max(8.0, 3.0 * n)
+    fig = new_figure(figsize=(width, 5.6), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, 10)
+    ax.axis("off")
+    t = title or "Network namespaces, veth pairs and bridges, as the kernel reports them"
+    if recorded:
+        t += " (RECORDED)"
+    ax.text(width / 2, 9.6, t, ha="center", va="center", fontsize=12, weight="bold")
+
+    # the host namespace
+    ax.add_patch(FancyBboxPatch((0.2, 5.2), width - 0.4, 3.8, boxstyle="round,pad=0.05", fc=HOST_FC, ec="#555"))
+    ax.text(0.4, 8.75, f"host network namespace  (net:[{host['inode']}])", fontsize=9, va="center",
+            color="#333")
+    hidx = {i["index"]: i for i in host["ifaces"]}
+    slot = width / n
+    centers = {s["label"]: slot * (k + 0.5) for k, s in enumerate(others)}
+
+    # container namespaces along the bottom
+    for s in others:
+        cx = centers[s["label"]]
+        w = min(slot - 0.3, 2.8)
+        ax.add_patch(FancyBboxPatch((cx - w / 2, 0.3), w, 3.4, boxstyle="round,pad=0.05", fc=NS_FC, ec="#a66"))
+        ax.text(cx, 3.45, f"{s['label']}", ha="center", va="center", fontsize=10, weight="bold")
+        ax.text(cx, 3.05, f"pid {s['pid']}  net:[{s['inode']}]", ha="center", va="center", fontsize=7,
+                color="#555")
+        y = 2.5
+        cabled = {c[3] for c in snap["cables"] if c[2] == s["label"]}
+        for i in sorted(s["ifaces"], key=lambda i: (i["index"] not in cabled, i["name"])):
+            ax.text(cx, y, _iface_line(i), ha="center", va="center", fontsize=7.5, family="monospace",
+                    color=("#1f4e89" if i["index"] in cabled else "#222") if i["up"] else "#999",
+                    weight="bold" if i["index"] in cabled else "normal")
+            y -= 0.45
+        if not any(c[2] == s["label"] for c in snap["cables"]):
+            ax.text(cx, 0.6, "no cable: isolated", ha="center", fontsize=7.5, color="#a33", style="italic")
+
+    # cables: host end (a bridge port or a bare veth) down to the container end
+    port_x: dict[int, float] = {}
+    for _h, hi, label, _ci in snap["cables"]:
+        cx = centers.get(label)
+        if cx is None or hi not in hidx:
+            continue
+        port_x[hi] = cx
+        hv = hidx[hi]
+        ax.add_patch(Rectangle((cx - 0.75, 5.6), 1.5, 0.55, fc=PORT_FC, ec="#4c78a8"))
+        ax.text(cx, 5.87, hv["name"] + ("" if hv["up"] else " (down)"), ha="center", va="center", fontsize=7.5,
+                family="monospace")
+        if hv["addresses"]:
+            ax.text(cx, 5.38, " ".join(hv["addresses"]), ha="center", va="center", fontsize=7, family="monospace")
+        ax.plot([cx, cx], [5.6, 3.75], color="#4c78a8", lw=2)
+        ax.text(cx + 0.08, 4.4, "veth pair", rotation=90, fontsize=7, color="#4c78a8", va="center")
+
+    # bridges: a bar over their ports
+    bridges = [i for i in host["ifaces"] if i["kind"] == "bridge"]
+    for k, br in enumerate(bridges):
+        ports = [port_x[i["index"]] for i in host["ifaces"] if i["master"] == br["index"] and i["index"] in port_x]
+        y = 7.3 - 0.9 * k
+        x0, x1 = (min(ports) - 0.9, max(ports) + 0.9) if ports else (0.6, 3.6)
+        ax.add_patch(Rectangle((x0, y), x1 - x0, 0.5, fc=BR_FC, ec="#234"))
+        label = f"{br['name']} (bridge{'' if br['up'] else ', down'})  {' '.join(br['addresses'])}"
+        ax.text((x0 + x1) / 2, y + 0.25, label, ha="center", va="center", fontsize=8.5, color="white",
+                weight="bold", family="monospace")
+        for px in ports:
+            ax.plot([px, px], [6.15, y], color="#234", lw=1.5)
+    if not bridges:
+        ax.text(width / 2, 7.4, "no boxkit bridge", ha="center", fontsize=9, color="#777", style="italic")
+    return fig
