@@ -10,7 +10,6 @@ Importing this package is cheap: the store, the builder and the registry client 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from ..errors import NotFoundError, SpecError
@@ -93,14 +92,18 @@ def resolve(ref: str) -> ResolvedImage:
     Images in the local store win; ``busybox`` and ``host`` are built offline from the host on first
     use (:mod:`boxkit.images.base`)."""
     name, tag = parse_ref(ref)
+    from .store import Store
+
+    store = Store()
+    found = store.resolve(name, tag)
+    if found is not None:
+        return found
     from . import base
 
     if name in base.BASE_IMAGES and tag == "latest":
-        d = base.ensure(name)
-        import json
-
-        with open(os.path.join(d, "config.json")) as f:
-            cfg = ImageConfig.from_dict(json.load(f))
-        return ResolvedImage(ref=f"{name}:{tag}", layers=[os.path.join(d, "rootfs")], config=cfg)
+        base.ensure(name)
+        found = store.resolve(name, tag)
+        if found is not None:
+            return found
     raise NotFoundError("image", ref, hint="boxkit images lists the local images; boxkit pull or boxkit "
                                            "build makes one")

@@ -21,8 +21,9 @@ extra disk; the overlay never writes to a lower layer, so the host file cannot b
 the container) and copied otherwise.
 
 Two notebooks may ask for ``busybox`` at the same moment. The build holds an ``flock`` on a lock file,
-assembles the tree in a temporary directory next to its final place, and ``rename(2)``s it into place —
-a rename within one file system is atomic, so a reader sees either no image or the whole image.
+assembles the tree in a temporary directory of the store, and ``rename(2)``s it into place as a layer
+(:mod:`boxkit.images.store`) — a rename within one file system is atomic — and only then tags it, so a
+reader sees either no image or the whole image.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ import errno
 import fcntl
 import fnmatch
 import glob
-import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 from .. import paths
 from ..errors import BoxkitError, NotFoundError
@@ -63,46 +64,45 @@ GROUP = "root:x:0:\nnogroup:x:65534:\n"
 HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
-def base_dir(name: str) -> str:
-    return os.path.join(paths.images_dir(), "base", name)
+def ensure(name: str) -> None:
+    """Build base image ``name`` into the store (tag ``NAME:latest``) unless it is there already."""
+    from .store import Store
 
-
-def ensure(name: str) -> str:
-    """The directory of base image ``name`` (``rootfs/`` and ``config.json``), built on first use."""
     if name not in BASE_IMAGES:
         raise NotFoundError("image", name, hint="boxkit images lists the images there are")
-    final = base_dir(name)
-    if os.path.isdir(final):
-        return final
+    store = Store()
+    ref = f"{name}:latest"
+    if ref in store.tags():
+        return
     if name == "busybox" and not os.path.exists(BUSYBOX):
         raise NotFoundError("program", BUSYBOX,
                             hint="install busybox-static (apt-get install -y busybox-static) or use the "
                                  "'host' image")
-    paths.ensure(os.path.dirname(final))
     lock = os.path.join(paths.ensure(paths.locks_dir()), f"image-base-{name}.lock")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        if os.path.isdir(final):  # someone else built it while we waited
-            return final
-        tmp = f"{final}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
+        if ref in store.tags():  # someone else built it while we waited
+            return
+        tmp = store.tmpdir(f"base-{name}-")
         try:
-            os.mkdir(tmp, 0o755)
-            config = _build_busybox(tmp + "/rootfs") if name == "busybox" else _build_host(tmp + "/rootfs")
-            with open(tmp + "/config.json", "w") as f:
-                json.dump(config, f)
-            os.rename(tmp, final)
+            tree = os.path.join(tmp, "rootfs")
+            config = _build_busybox(tree) if name == "busybox" else _build_host(tree)
+            # the host image's tar (~100 MB) is only hashed now and written when saved or pushed
+            layer = store.add_layer_dir(tree, keep_blob=(name == "busybox"))
+            what = BUSYBOX if name == "busybox" else "the host's programs, python and their libraries"
+            history = [{"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "created_by": f"boxkit base image: {what}"}]
+            from . import ImageConfig
+
+            store.write_image([layer], ImageConfig.from_dict(config), history, ref=ref)
         except OSError as e:
-            shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(e, BoxkitError):
                 raise
             raise BoxkitError(f"cannot build base image {name} in", tmp, errno=e.errno,
                               detail=str(e.strerror or e).lower()) from e
-        except BaseException:
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return final
     finally:
         os.close(fd)
 

@@ -74,5 +74,9 @@ def test_concurrent_first_use_builds_once(tmp_root):
     outs = [p.communicate(timeout=60) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     assert len({o[0] for o in outs}) == 1
-    # nothing half-built is left next to the image
-    assert os.listdir(os.path.dirname(base.base_dir("busybox"))) == ["busybox"]
+    # one layer in the store, nothing half-built left behind
+    from boxkit.images.store import Store
+
+    store = Store()
+    assert len(os.listdir(os.path.join(store.root, "layers"))) == 1
+    assert os.listdir(os.path.join(store.root, "tmp")) == []
