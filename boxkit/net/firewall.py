@@ -186,20 +186,26 @@ def nft(script: str, op: str = "cannot change the nftables table") -> subprocess
 
 # A marker file says "boxkit made the table": asking nft costs a process (~5 ms), a stat costs nothing.
 # It is written *before* the table is created, so a crash in between leaves a marker and no table
-# (harmless: delete_table ignores a missing table), never a table without a marker.
-MARKER = "/run/boxkit/nft-table"
+# (harmless: delete_table ignores a missing table), never a table without a marker. Tables belong to a
+# network namespace, so the marker's name holds the namespace's inode.
+MARKER_DIR = "/run/boxkit"
+
+
+def _marker() -> str:
+    return os.path.join(MARKER_DIR, f"nft-table.{os.stat('/proc/thread-self/ns/net').st_ino}")
 
 
 def table_exists() -> bool:
-    return os.path.exists(MARKER)
+    return os.path.exists(_marker())
 
 
 def ensure_table(force: bool = False) -> bool:
     """Create the table unless boxkit has; True when this call made it."""
-    if os.path.exists(MARKER) and not force:
+    marker = _marker()
+    if os.path.exists(marker) and not force:
         return False
-    os.makedirs(os.path.dirname(MARKER), mode=0o755, exist_ok=True)
-    with open(MARKER, "w") as f:
+    os.makedirs(MARKER_DIR, mode=0o755, exist_ok=True)
+    with open(marker, "w") as f:
         f.write(TABLE + "\n")
     try:
         nft(f"create table ip {TABLE}\n" + _TABLE_DEF, "cannot create the nftables table")
@@ -208,12 +214,13 @@ def ensure_table(force: bool = False) -> bool:
         if e.errno == errno.EEXIST:
             return False
         with contextlib.suppress(OSError):
-            os.unlink(MARKER)
+            os.unlink(marker)
         raise
 
 
 def delete_table() -> None:
-    if not os.path.exists(MARKER):
+    marker = _marker()
+    if not os.path.exists(marker):
         return
     try:
         nft(f"delete table ip {TABLE}\n", "cannot delete the nftables table")
@@ -221,7 +228,7 @@ def delete_table() -> None:
         if "no such file" not in str(e):
             raise
     with contextlib.suppress(OSError):
-        os.unlink(MARKER)
+        os.unlink(marker)
 
 
 def apply(script: str, op: str = "cannot change the nftables table") -> None:

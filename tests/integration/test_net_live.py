@@ -463,3 +463,81 @@ def test_topology_is_read_from_the_kernel(lab):
     fig = topology_figure(snap)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert lab.bridge() in texts and att_a.address in texts and "no cable: isolated" in texts
+
+
+NAT_LAB = r"""
+import json, os, subprocess, sys, time
+os.environ["BOXKIT_ROOT"] = sys.argv[1]
+SERVER = sys.argv[2]
+import boxkit.net as bn
+from boxkit.net import firewall
+
+def sh(*a, check=True):
+    return subprocess.run(list(a), check=check, capture_output=True, text=True)
+
+def box():
+    p = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    while os.stat(f"/proc/{p.pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino:
+        time.sleep(0.002)
+    procs.append(p)
+    return p
+
+def connect(pid, addr, port=80):
+    code = (f"import socket; s=socket.create_connection(('{addr}', {port}), timeout=1.5); "
+            "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(200).split(b'\\r\\n\\r\\n')[-1].decode())")
+    r = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", code], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+procs, atts, out = [], [], {}
+try:
+    sh("ip", "link", "set", "lo", "up")
+    # "the internet": a namespace behind a veth, which knows no route back to boxkit's subnets
+    world = box()
+    sh("ip", "link", "add", "bkvworld", "type", "veth", "peer", "name", "eth0", "netns", str(world.pid))
+    sh("ip", "addr", "add", "10.250.0.1/24", "dev", "bkvworld")
+    sh("ip", "link", "set", "bkvworld", "up")
+    for cmd in (["addr", "add", "10.250.0.2/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
+                ["link", "set", "lo", "up"]):
+        sh("nsenter", "-t", str(world.pid), "-n", "ip", *cmd)
+    procs.append(subprocess.Popen(["nsenter", "-t", str(world.pid), "-n", sys.executable, "-c", SERVER, "world"]))
+    time.sleep(0.3)
+    bn.create_network("out", nat=True)
+    a, b = box(), box()
+    atts.append(bn.attach("aaaa00000001", a.pid, "out", "a", "a", []))
+    atts.append(bn.attach("bbbb00000002", b.pid, "bridge", "b", "b", []))
+    out["ip_forward"] = firewall.ip_forward()
+    out["nat_reply"] = connect(a.pid, "10.250.0.2")
+    out["plain_reply"] = connect(b.pid, "10.250.0.2")
+    procs.append(subprocess.Popen(["nsenter", "-t", str(b.pid), "-n", sys.executable, "-c", SERVER, "b"]))
+    time.sleep(0.3)
+    out["b_from_host"] = connect(os.getpid(), atts[1].address)
+    out["b_from_a"] = connect(a.pid, atts[1].address)
+    out["resolv_a"] = atts[0].resolv_conf
+finally:
+    for att in atts:
+        att.release()
+    bn.gc(set())
+    out["table_after"] = sh("nft", "list", "tables", check=False).stdout
+    out["bridges_after"] = sh("ip", "-o", "link", "show", "type", "bridge").stdout
+    for p in procs:
+        p.kill()
+        p.wait()
+print(json.dumps(out))
+"""
+
+
+def test_outbound_nat_and_isolation_with_forwarding_on(tmp_root):
+    """In a network namespace of its own (its own ip_forward and nftables), a NAT network reaches a
+    "world" namespace masqueraded; a network without NAT does not; networks stay apart."""
+    if not shutil.which("nft"):
+        pytest.skip("needs nft (apt-get install nftables)")
+    r = subprocess.run(["unshare", "--net", sys.executable, "-c", NAT_LAB, tmp_root, SERVER],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["ip_forward"] is True
+    assert out["nat_reply"] == "world 10.250.0.1"      # the world sees the host's address: masqueraded
+    assert out["plain_reply"] is None                  # nat off: no way back
+    assert out["b_from_host"].startswith("b ")         # the host reaches the container
+    assert out["b_from_a"] is None                     # forwarding is on, yet networks stay apart
+    assert "boxkit" not in out["table_after"] and "bk" not in out["bridges_after"]
