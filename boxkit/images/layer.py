@@ -417,16 +417,19 @@ def _check_upper_xattrs(path: str) -> None:
                               hint="mount overlays with redirect_dir=off,metacopy=off (the default)")
 
 
-def write_tar(root: str, out=None) -> tuple[str, int]:
+def write_tar(root: str, out=None, *, skip: frozenset[str] = frozenset()) -> tuple[str, int]:
     """Write directory ``root`` as a layer tar to ``out`` (or only hash it when ``out`` is None) and
     return ``(diff_id, size)``. overlay whiteouts (char 0/0) become ``.wh.`` entries and opaque dirs
-    a ``.wh..wh..opq`` entry. The order is sorted, so the same tree gives the same digest."""
+    a ``.wh..wh..opq`` entry. The order is sorted, so the same tree gives the same digest. Paths in
+    ``skip`` (relative, like ``etc/hostname``) are left out."""
     sink = _HashWriter(out)
     buf = io.BufferedWriter(sink, 1 << 20)
     tf = tarfile.open(fileobj=buf, mode="w|", format=tarfile.PAX_FORMAT)
     inodes: dict[tuple[int, int], str] = {}
 
     def add(path: str, arc: str) -> None:
+        if arc in skip:
+            return
         st = os.lstat(path)
         name = os.path.basename(arc)
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:

@@ -333,6 +333,14 @@ class Store:
             idx["manifests"] = mans
             self._write_atomic("index.json", canonical(idx))
 
+    def untag(self, ref: str) -> None:
+        """Drop a tag and nothing else (its layers stay, e.g. as build cache)."""
+        with self.lock():
+            idx = self.index()
+            idx["manifests"] = [m for m in idx.get("manifests", [])
+                                if (m.get("annotations") or {}).get(REF_ANNOTATION) != ref]
+            self._write_atomic("index.json", canonical(idx))
+
     def write_image(self, layers: list[tuple[dict, str]], config: ImageConfig, history: list[dict],
                     ref: str | None = None, base_config: dict | None = None) -> str:
         """Store config + manifest for ``layers`` ([(descriptor, diff_id)] bottom first); tag it."""
