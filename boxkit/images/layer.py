@@ -512,6 +512,9 @@ def flatten(layers: list[str], dest: str) -> None:
             if opaque and os.path.isdir(dst_dir) and rel != ".":
                 shutil.rmtree(dst_dir)
             os.makedirs(dst_dir, exist_ok=True)
+            st = os.lstat(dirpath)  # the top-most layer's directory metadata wins, as in the overlay
+            os.chown(dst_dir, st.st_uid, st.st_gid)
+            os.chmod(dst_dir, stat.S_IMODE(st.st_mode))
             for name in list(dirnames) + filenames:
                 src, dst = os.path.join(dirpath, name), os.path.join(dst_dir, name)
                 st = os.lstat(src)
@@ -530,3 +533,6 @@ def flatten(layers: list[str], dest: str) -> None:
                     os.symlink(os.readlink(src), dst)
                 else:
                     shutil.copy2(src, dst, follow_symlinks=False)
+                os.lchown(dst, st.st_uid, st.st_gid)
+                if not stat.S_ISLNK(st.st_mode):
+                    os.chmod(dst, stat.S_IMODE(st.st_mode))
