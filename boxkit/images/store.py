@@ -321,14 +321,14 @@ class Store:
                 out[ref] = m
         return out
 
-    def set_tag(self, ref: str, manifest_digest: str, size: int) -> None:
+    def set_tag(self, ref: str, manifest_digest: str, size: int, media_type: str = MT_MANIFEST) -> None:
         name, tag = parse_ref(ref)
         ref = f"{name}:{tag}"
         with self.lock():
             self._init()
             idx = self.index()
             mans = [m for m in idx.get("manifests", []) if (m.get("annotations") or {}).get(REF_ANNOTATION) != ref]
-            mans.append({"mediaType": MT_MANIFEST, "digest": check_digest(manifest_digest), "size": size,
+            mans.append({"mediaType": media_type, "digest": check_digest(manifest_digest), "size": size,
                          "annotations": {REF_ANNOTATION: ref, OCI_REF: tag}})
             idx["manifests"] = mans
             self._write_atomic("index.json", canonical(idx))
