@@ -37,6 +37,7 @@ is asked for, because importing pyroute2 takes about 130 ms.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import ipaddress
@@ -61,16 +62,40 @@ def _err(op: str, path: str, e: NetlinkError | OSError, hint: str | None = None)
 
 
 @contextlib.contextmanager
+def _outside_event_loop() -> Iterator[None]:
+    """Let pyroute2's synchronous API run in a thread whose asyncio loop is running (a Jupyter kernel).
+
+    pyroute2 0.9 is asyncio inside: the synchronous ``IPRoute`` runs each request with
+    ``loop.run_until_complete``, which asyncio refuses while another loop runs in the same thread — and
+    ipykernel executes every cell inside its running loop. The cell blocks that loop anyway while it
+    waits for us, so for the duration of the block we hide it and restore it after.
+    """
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is None:
+        yield
+        return
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(running)
+
+
+@contextlib.contextmanager
 def host(ipr: IPRoute | None = None) -> Iterator[IPRoute]:
     """An IPRoute on the host's namespace: ``ipr`` if given (one socket for many steps), else a new one."""
     if ipr is not None:
         yield ipr
         return
-    ipr = IPRoute()
-    try:
-        yield ipr
-    finally:
-        ipr.close()
+    with _outside_event_loop():
+        ipr = IPRoute()
+        try:
+            yield ipr
+        finally:
+            ipr.close()
 
 
 def netns_socket(pid: int) -> socket.socket:
@@ -99,11 +124,12 @@ def netns_socket(pid: int) -> socket.socket:
 def inside(pid: int) -> Iterator[IPRoute]:
     """An IPRoute whose requests act on the network namespace of ``pid``."""
     sock = netns_socket(pid)
-    ipr = IPRoute(fileno=sock.detach())
-    try:
-        yield ipr
-    finally:
-        ipr.close()
+    with _outside_event_loop():
+        ipr = IPRoute(fileno=sock.detach())
+        try:
+            yield ipr
+        finally:
+            ipr.close()
 
 
 LOOPBACK_IFINDEX = 1   # lo is index 1 in every network namespace (net/core/dev.c)
@@ -158,9 +184,13 @@ def bridges(ipr: IPRoute | None = None) -> list[str]:
 
 # --- bridge --------------------------------------------------------------------------------------
 
-def bridge_exists(name: str, ipr: IPRoute | None = None) -> bool:
+def link_exists(name: str, ipr: IPRoute | None = None) -> bool:
+    """Whether the host's namespace has an interface called ``name``."""
     with host(ipr) as ipr:
         return index(ipr, name) is not None
+
+
+bridge_exists = link_exists
 
 
 def bridge_up(name: str, gateway: str, prefixlen: int, ipr: IPRoute | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The network picture: the host, its boxkit bridges, and each container's namespace, with the cables.
+"""The network pictures: the topology (host, bridges, namespaces, cables) and the measured RTT and throughput.
 
 Drawn from :func:`boxkit.net.topology.snapshot`, i.e. from what the kernel reports over netlink at
 the moment of the call: a bridge is a bar in the host's namespace, each veth pair is a line from a
@@ -99,4 +99,47 @@ def topology_figure(snap: dict | None = None, title: str | None = None, recorded
             ax.plot([px, px], [6.15, y], color="#234", lw=1.5)
     if not bridges:
         ax.text(width / 2, 7.4, "no boxkit bridge", ha="center", fontsize=9, color="#777", style="italic")
+    return fig
+
+
+def rtt_figure(series: dict[str, list[float]], recorded: bool = False):
+    """Round-trip times (ms) per path, one row of points per path with its median marked."""
+    from . import new_figure
+
+    fig = new_figure(figsize=(8, 0.9 + 0.7 * len(series)), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    for k, rtts in enumerate(series.values()):
+        ax.scatter(rtts, [k] * len(rtts), alpha=0.6, s=18)
+        if rtts:
+            med = sorted(rtts)[len(rtts) // 2]
+            ax.plot([med, med], [k - 0.3, k + 0.3], color="black", lw=2)
+            ax.annotate(f"median {med:.3f} ms", (med, k + 0.32), fontsize=8, ha="center")
+    ax.set_yticks(range(len(series)), list(series))
+    ax.set_ylim(-0.6, len(series) - 0.2)
+    ax.set_xlabel("round-trip time (ms)")
+    ax.set_xlim(left=0)
+    ax.set_title("ping round trips" + (" (RECORDED)" if recorded else ""))
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def throughput_figure(series: dict[str, list[float]], recorded: bool = False):
+    """TCP throughput (MB/s) per path: a bar at the median and every run as a point."""
+    from . import new_figure
+
+    fig = new_figure(figsize=(8, 0.9 + 0.7 * len(series)), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    labels = list(series)
+    meds = [sorted(v)[len(v) // 2] if v else 0 for v in series.values()]
+    ax.barh(range(len(labels)), meds, color="#4c78a8", alpha=0.6)
+    for k, v in enumerate(series.values()):
+        ax.scatter(v, [k] * len(v), color="black", s=14, zorder=3)
+        ax.annotate(f"{meds[k]:.0f} MB/s", (meds[k], k), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("throughput (MB/s)")
+    ax.set_title("TCP throughput" + (" (RECORDED)" if recorded else ""))
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
     return fig

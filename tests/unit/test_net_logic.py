@@ -225,3 +225,20 @@ def test_import_does_not_load_pyroute2():
     code = "import boxkit.net, boxkit.net.endpoint, sys; print('pyroute2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_parse_ping_reads_busybox_and_iputils():
+    from boxkit.net.measure import parse_ping
+
+    busybox = "64 bytes from 10.213.0.2: seq=0 ttl=64 time=0.268 ms\n64 bytes from 10.213.0.2: seq=1 ttl=64 time=0.216 ms\n"
+    iputils = "64 bytes from 10.0.0.1: icmp_seq=1 ttl=64 time=1.05 ms\nrtt min/avg/max/mdev = 1.0/1.0/1.0/0.0 ms\n"
+    assert parse_ping(busybox) == [0.268, 0.216]
+    assert parse_ping(iputils) == [1.05]
+    assert parse_ping("ping: bad address 'web'\n") == []
+
+
+def test_sink_keeps_its_stdin_open():
+    from boxkit.net.measure import sink_command
+
+    cmd = sink_command(6000)[-1]
+    assert "nc -l -p 6000 <&3" in cmd and "3<>" in cmd
