@@ -151,7 +151,8 @@ class _Source:
             self.tar = tarfile.open(path, "r:*")
             self.members = {os.path.normpath(m.name).lstrip("/"): m for m in self.tar.getmembers() if m.isreg()}
         except (tarfile.TarError, OSError) as e:
-            raise BoxkitError("cannot read archive", path, detail=str(e).lower(),
+            raise BoxkitError("cannot read archive", path, detail="not a tar archive" if isinstance(e, tarfile.TarError)
+                              else os.strerror(e.errno or 0).lower(),
                               hint="give an OCI layout directory or a docker save tar") from None
 
     def exists(self, name: str) -> bool:
