@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import NotFoundError, SpecError
 
-__all__ = ["ImageConfig", "ResolvedImage", "resolve", "parse_ref"]
+__all__ = ["ImageConfig", "ResolvedImage", "resolve", "parse_ref", "Build"]
 
 
 @dataclass
@@ -107,3 +107,11 @@ def resolve(ref: str) -> ResolvedImage:
             return found
     raise NotFoundError("image", ref, hint="boxkit images lists the local images; boxkit pull or boxkit "
                                            "build makes one")
+
+
+def __getattr__(name: str):
+    if name == "Build":  # the builder loads on first use
+        from .build import Build
+
+        return Build
+    raise AttributeError(f"module 'boxkit.images' has no attribute {name!r}")
