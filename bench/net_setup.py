@@ -8,8 +8,10 @@ is not timed):
 * cold: the first container on a network — bridge + address + up, veth pair into the namespace,
   address, links up, default route; teardown deletes the veth and the bridge.
 * warm: a bridge already up (another container holds it) — only the veth part.
-* boxkit's teardown is split: `release()` returns once the lease is gone and the bridge retired; the
-  deletes it does are timed too, because they are what a container's exit must not wait on.
+* boxkit's teardown is split: `release(defer=True)` frees the lease and the ports and leaves the idle
+  bridge up (the veth goes with the namespace, in a kernel worker); `reap()`, which the runtime runs
+  when idle, retires and deletes the idle bridge — timed too, because a container's exit must not
+  wait on it.
 * container start: boxkit.run(rootfs, ['true']) with network="none" vs network="bridge" (when the
   runtime can start containers here).
 
@@ -113,10 +115,10 @@ def main() -> int:
             setup = time.perf_counter() - t0
             kill(p)                     # the container exits; then the runtime releases its network
             t0 = time.perf_counter()
-            att.release(defer=True)     # lease, ports, bridge retired: what the exit path pays
+            att.release(defer=True)     # lease and ports freed; the idle bridge stays for the next one
             release = time.perf_counter() - t0
             t0 = time.perf_counter()
-            bn.reap()                   # the ~40 ms bridge delete, for when the caller is idle
+            bn.reap()                   # idle bridge retired and deleted (~40 ms), for when the caller is idle
             deletes = time.perf_counter() - t0
             res[f"bk {mode} setup"].append(setup)
             res[f"bk {mode} release"].append(release)

@@ -23,6 +23,8 @@ The runtime calls::
     att = boxkit.net.attach(cid, pid, "bridge", name="web", hostname="web", publish=["8080:80"])
     ... write att.hosts to /etc/hosts and att.resolv_conf to /etc/resolv.conf, run the command ...
     att.release()           # after the container exited; may run in a background thread
+    # or: att.release(defer=True) keeps an idle bridge for the next container, and
+    # boxkit.net.reap() removes idle bridges when the caller has nothing else to do
     boxkit.net.gc(alive)    # after a crash: reclaim what containers not in ``alive`` held
 
 Importing this package is cheap: pyroute2 (about 130 ms to import) is loaded only by :func:`attach`
@@ -58,7 +60,7 @@ def gc(alive: set[str]) -> list[str]:
 
 
 def reap() -> list[str]:
-    """Delete bridges that ``Attachment.release(defer=True)`` retired; call it when idle."""
+    """Remove idle bridges left up by ``Attachment.release(defer=True)``; call it when idle."""
     from .endpoint import reap as _reap
 
     return _reap()

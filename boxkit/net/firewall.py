@@ -48,6 +48,10 @@ Why each piece is there:
   networks apart: bridged traffic (``br_netfilter``) shows the same bridge as input and output and
   matches ``@same``; routed traffic between two bridges does not, and is dropped.
 
+Not done: a container reaching a *published* port through the host's address (hairpin NAT) — the
+reply would go straight back over the bridge with the wrong source; containers reach each other by
+name instead.
+
 The table exists only while it is needed (a port is published, NAT is on, or forwarding is on) and is
 deleted with the last boxkit bridge, so nothing stays behind on the host.
 """

@@ -541,3 +541,21 @@ def test_outbound_nat_and_isolation_with_forwarding_on(tmp_root):
     assert out["b_from_host"].startswith("b ")         # the host reaches the container
     assert out["b_from_a"] is None                     # forwarding is on, yet networks stay apart
     assert "boxkit" not in out["table_after"] and "bk" not in out["bridges_after"]
+
+
+def test_deferred_release_keeps_the_bridge_until_reap(lab):
+    import boxkit.net as bn
+
+    a = lab.box()
+    att = lab.attach(a)
+    a.kill()
+    att.release(defer=True)
+    assert lab.bridge() in _links()                 # idle, but kept for the next container
+    b = lab.box()
+    att_b = lab.attach(b)
+    assert att_b.address == att.address             # the lease was freed all the same
+    assert bn.reap() == []                          # in use: reap leaves it
+    b.kill()
+    att_b.release(defer=True)
+    assert bn.reap()                                # the retired bridge, under its throw-away name
+    assert lab.bridge() not in _links()
