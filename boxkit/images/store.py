@@ -432,6 +432,17 @@ class Store:
             rows.append(row)
         return list(reversed(rows))
 
+    def layers_of(self, ref: str) -> list[dict]:
+        """The layers of an image, bottom first: DiffID, tar bytes (from the manifest), bytes on disk
+        and the step that made each."""
+        _m, manifest, config = self.manifest_of(ref)
+        steps = [h.get("created_by", "") for h in config.get("history") or [] if not h.get("empty_layer")]
+        rows = []
+        for i, (desc, diff) in enumerate(zip(manifest["layers"], config["rootfs"]["diff_ids"], strict=True)):
+            rows.append({"diff_id": diff, "size": int(desc.get("size") or 0), "disk": self.layer_size(diff),
+                         "created_by": steps[i] if i < len(steps) else ""})
+        return rows
+
     def remove(self, ref: str) -> list[str]:
         """Untag ``ref`` and delete what no remaining image uses. Returns the removed digests."""
         name, tag = parse_ref(ref)
