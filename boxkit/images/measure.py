@@ -48,7 +48,7 @@ def copy_up_latency(sizes: list[int], workdir: str | None = None, repeat: int = 
                 for d in (upper, work, merged):
                     shutil.rmtree(d, ignore_errors=True)
                     os.mkdir(d)
-                mount_overlay([lower, lower], upper, work, merged)  # two lowers: a plain overlay, no bind
+                mount_overlay([lower], upper, work, merged)
                 try:
                     t = time.perf_counter()
                     with open(os.path.join(merged, f"f{size}"), "ab") as f:

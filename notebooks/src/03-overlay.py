@@ -1,0 +1,191 @@
+# %% [markdown]
+# # 03 — The overlay file system: layers, shared
+#
+# *"Version 2.0 reuses the dependencies and only stores the difference."*
+#
+# A container image is a **stack of layers**: read-only directory trees, each holding what one build
+# step added, changed or deleted. `overlayfs` shows the stack as one tree, and puts a writable
+# **upper** directory on top for the container:
+#
+# ```
+# mount -t overlay overlay -o lowerdir=L2:L1,upperdir=U,workdir=W  MERGED
+# ```
+#
+# | part | role |
+# |---|---|
+# | `lowerdir` | read-only layers, top-most first; a file in `L2` hides the same name in `L1` |
+# | `upperdir` | every change lands here: written files are *copied up*, deletions leave *whiteouts* |
+# | `workdir` | scratch space on the upper's file system, used to make each copy-up atomic |
+# | merged | what the container sees as `/` |
+#
+# We first build one by hand, then the seed's story with real images.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import os
+import shutil
+import stat
+
+import boxkit
+from boxkit import _sys
+from boxkit.images.overlay import mount_overlay
+
+demo = "/var/tmp/boxkit-overlay-demo"
+shutil.rmtree(demo, ignore_errors=True)
+for d in ("lower/etc", "lower/docs", "upper", "work", "merged"):
+    os.makedirs(f"{demo}/{d}")
+open(f"{demo}/lower/etc/config", "w").write("mode=v1\n")
+open(f"{demo}/lower/etc/old", "w").write("to be deleted\n")
+open(f"{demo}/lower/docs/a.txt", "w").write("a\n")
+open(f"{demo}/lower/docs/b.txt", "w").write("b\n")
+
+mount_overlay([f"{demo}/lower"], f"{demo}/upper", f"{demo}/work", f"{demo}/merged")
+print([line.split(" - ")[1] for line in open("/proc/self/mountinfo") if f"{demo}/merged" in line][0])
+
+# %% [markdown]
+# ## Writing a lower file: copy-up
+#
+# The merged view looks like the lower dir. Writing to `etc/config` cannot change the read-only lower
+# layer, so the kernel first copies the file into `upper/`, then writes the copy.
+
+# %%
+with open(f"{demo}/merged/etc/config", "a") as f:
+    f.write("mode=v2\n")
+print("merged sees:", open(f"{demo}/merged/etc/config").read().split())
+print("lower unchanged:", open(f"{demo}/lower/etc/config").read() == "mode=v1\n")
+print("copy in upper:", os.path.exists(f"{demo}/upper/etc/config"))
+
+# %% [markdown]
+# ## Deleting a lower file: a whiteout
+#
+# A lower file cannot be removed either. The upper dir gets a **whiteout**: a character device with
+# device number 0/0 under the same name, which tells overlayfs "this name is gone".
+
+# %%
+os.unlink(f"{demo}/merged/etc/old")
+st = os.lstat(f"{demo}/upper/etc/old")
+print("gone from merged:", not os.path.exists(f"{demo}/merged/etc/old"))
+print("still in lower:", os.path.exists(f"{demo}/lower/etc/old"))
+print("whiteout is a char device 0/0:", stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
+
+# %% [markdown]
+# ## Replacing a directory: opaque
+#
+# Remove `docs/` and create it again: the new directory must not show the lower `a.txt` and `b.txt`.
+# The upper `docs/` is marked **opaque** with the extended attribute `trusted.overlay.opaque=y`:
+# nothing below shows through it.
+
+# %%
+shutil.rmtree(f"{demo}/merged/docs")
+os.mkdir(f"{demo}/merged/docs")
+open(f"{demo}/merged/docs/new.txt", "w").write("new\n")
+print("merged docs/:", sorted(os.listdir(f"{demo}/merged/docs")))
+print("lower docs/ intact:", sorted(os.listdir(f"{demo}/lower/docs")))
+print("opaque:", os.getxattr(f"{demo}/upper/docs", "trusted.overlay.opaque"))
+
+# %%
+_sys.SYS.umount2(f"{demo}/merged", _sys.MNT_DETACH)
+print("upper holds only the changes:", sorted(
+    os.path.relpath(os.path.join(d, n), f"{demo}/upper") for d, ds, fs in os.walk(f"{demo}/upper") for n in fs + ds))
+shutil.rmtree(demo)
+
+# %% [markdown]
+# Those three markers are exactly what an image layer stores: a layer *is* an upper dir, written as a
+# tar where whiteouts become `.wh.NAME` files and opaque dirs a `.wh..wh..opq` file
+# (`boxkit commit` does that conversion).
+#
+# ## What copy-up costs
+#
+# Copy-up copies the **whole file**, whatever the size of the write. Appending one byte to a large
+# lower file (a database, a log) is expensive the first time — one reason containers keep such data
+# in volumes, not in the image.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from boxkit.images.measure import copy_up_latency
+from boxkit.viz.layers import copyup_figure
+
+sizes = [4 << 10, 256 << 10, 4 << 20, 32 << 20, 128 << 20]
+points = copy_up_latency(sizes)
+for size, secs in points:
+    print(f"{size >> 10:>8} KiB  {secs * 1000:8.2f} ms")
+copyup_figure(points)
+
+# %%
+print("copy-up of 128 MiB slower than of 4 KiB:", points[-1][1] > 5 * points[0][1])
+
+# %% [markdown]
+# ## The seed's story: version 1.0 and version 2.0
+#
+# An app with two dependencies, built with a build file (the Dockerfile subset boxkit supports):
+#
+# ```
+# FROM busybox
+# COPY dep-a /deps/a
+# COPY dep-b /deps/b
+# COPY app.sh /app/
+# CMD ["sh", "/app/app.sh"]
+# ```
+#
+# Each `COPY` makes a layer. Version 2.0 changes only `app.sh`. Every step gets a cache key from its
+# parent and its inputs: the base and both dependency steps are unchanged, so the second build says
+# `CACHED` for them and makes one new layer.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import tempfile
+
+from boxkit.images.measure import build_seed_app, shared_layers
+from boxkit.images.store import Store
+
+work = tempfile.mkdtemp(prefix="bk-seed-", dir="/var/tmp")
+v1, v2 = build_seed_app(work, log=print)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(boxkit.run(v1).stdout, boxkit.run(v2).stdout)
+for h in Store().history(v2):
+    print(f"{(h['diff_id'] or 'sha256:<none>')[7:19]:<13} {h['size']:>9}  {h['created_by'][:60]}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from boxkit.viz.layers import layers_figure
+
+store = Store()
+layers_figure({v1: store.layers_of(v1), v2: store.layers_of(v2)},
+              "version 2.0 reuses the dependencies; only the app layer is new")
+
+# %%
+share = shared_layers(v1, v2)
+print("shared layers:", share["shared"], "(busybox + 2 dependencies)")
+print("dependency layers shared:", share["shared"] - 1)
+print("new layers in 2.0:", share["added"])
+print("v2 added bytes under 16 kB:", share["added_bytes"] < 16_000)
+print("v2 added less than 1% of what it shares:", share["added_bytes"] < share["shared_bytes"] / 100)
+
+# %% [markdown]
+# `docs/img/overlay1.png` and `overlay2.png` (the seed's figures) are drawn by this same code from these
+# images (`tools/figures.py overlay`).
+#
+# ## Ten containers of 2.0
+#
+# Every container of an image mounts the **same** layer directories as its lower dirs; only its upper
+# dir is its own. Ten containers that each write 4 KiB cost the image once plus ten small upper dirs.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from boxkit.images.measure import containers_cost
+from boxkit.viz.layers import containers_figure
+
+cost = containers_cost(v2, n=10)
+print(f"image layers: {cost['image_bytes']:,} B, upper dirs: {cost['upper_bytes']}")
+containers_figure(cost)
+
+# %%
+print("containers:", cost["containers"])
+print("every upper dir smaller than the image:", max(cost["upper_bytes"]) < cost["image_bytes"])
+print("ten containers cost less than two copies of the image:", cost["total_bytes"] < 2 * cost["image_bytes"])
+
+# %%
+shutil.rmtree(work)
+print("done")
