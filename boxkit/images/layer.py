@@ -405,55 +405,85 @@ class _HashWriter(io.RawIOBase):
         return len(b)
 
 
-def _check_upper_xattrs(path: str) -> None:
+def _check_upper_xattrs(fd: int, arc: str) -> None:
     try:
-        names = os.listxattr(path, follow_symlinks=False)
+        names = os.listxattr(fd)
     except OSError:
         return
     for n in names:
         if n in ("trusted.overlay.redirect", "trusted.overlay.metacopy"):
-            raise BoxkitError("cannot turn directory into a layer at", path,
+            raise BoxkitError("cannot turn directory into a layer at", arc,
                               detail=f"it carries {n} (overlay redirect_dir/metacopy)",
                               hint="mount overlays with redirect_dir=off,metacopy=off (the default)")
+
+
+def _xattrs(fd: int) -> dict[str, str]:
+    out = {}
+    try:
+        for xname in sorted(os.listxattr(fd)):
+            if xname.startswith(_KEEP_XATTRS):
+                out["SCHILY.xattr." + xname] = os.getxattr(fd, xname).decode("utf-8", "surrogateescape")
+    except OSError:
+        pass
+    return out
 
 
 def write_tar(root: str, out=None, *, skip: frozenset[str] = frozenset()) -> tuple[str, int]:
     """Write directory ``root`` as a layer tar to ``out`` (or only hash it when ``out`` is None) and
     return ``(diff_id, size)``. overlay whiteouts (char 0/0) become ``.wh.`` entries and opaque dirs
     a ``.wh..wh..opq`` entry. The order is sorted, so the same tree gives the same digest. Paths in
-    ``skip`` (relative, like ``etc/hostname``) are left out."""
+    ``skip`` (relative, like ``etc/hostname``) are left out.
+
+    ``root`` may be the upper dir of a *running* container, whose processes can swap a file for a
+    symlink to ``/etc/shadow`` between our ``lstat`` and our ``open`` (the ``docker cp`` race,
+    CVE-2018-15664). So the tree is walked by directory fds with ``O_NOFOLLOW``, and every file is
+    opened the same way and checked to be the inode that was ``lstat``'d."""
     sink = _HashWriter(out)
     buf = io.BufferedWriter(sink, 1 << 20)
     tf = tarfile.open(fileobj=buf, mode="w|", format=tarfile.PAX_FORMAT)
     inodes: dict[tuple[int, int], str] = {}
 
-    def add(path: str, arc: str) -> None:
+    def opened(pfd: int, name: str, st: os.stat_result, flags: int, arc: str) -> int:
+        fd = os.open(name, flags | os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=pfd)
+        fst = os.fstat(fd)
+        if (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
+            os.close(fd)
+            raise BoxkitError("cannot turn directory into a layer:", arc, detail="it changed while being read",
+                              hint="stop the container, then commit")
+        return fd
+
+    def add(pfd: int, name: str, arc: str) -> None:
         if arc in skip:
             return
-        st = os.lstat(path)
-        name = os.path.basename(arc)
+        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
             ti = tarfile.TarInfo(os.path.join(os.path.dirname(arc), WHITEOUT + name))
             ti.mtime = int(st.st_mtime)
             tf.addfile(ti)
             return
-        _check_upper_xattrs(path)
         ti = tarfile.TarInfo(arc + ("/" if stat.S_ISDIR(st.st_mode) else ""))
         ti.mode, ti.uid, ti.gid, ti.mtime = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)
         ti.uname = ti.gname = ""
         key = (st.st_dev, st.st_ino)
         fobj = None
+        dfd = None
         if stat.S_ISREG(st.st_mode):
             if st.st_nlink > 1 and key in inodes:
                 ti.type, ti.linkname = tarfile.LNKTYPE, inodes[key]
             else:
                 inodes[key] = arc
                 ti.size = st.st_size
-                fobj = open(path, "rb")
+                fd = opened(pfd, name, st, 0, arc)
+                _check_upper_xattrs(fd, arc)
+                ti.pax_headers.update(_xattrs(fd))
+                fobj = os.fdopen(fd, "rb")
         elif stat.S_ISDIR(st.st_mode):
             ti.type = tarfile.DIRTYPE
+            dfd = opened(pfd, name, st, os.O_DIRECTORY, arc)
+            _check_upper_xattrs(dfd, arc)
+            ti.pax_headers.update(_xattrs(dfd))
         elif stat.S_ISLNK(st.st_mode):
-            ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(path)
+            ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=pfd)
         elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
             ti.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
             ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
@@ -461,33 +491,32 @@ def write_tar(root: str, out=None, *, skip: frozenset[str] = frozenset()) -> tup
             ti.type = tarfile.FIFOTYPE
         else:
             return  # sockets have no tar form
-        if not stat.S_ISLNK(st.st_mode):
-            try:
-                for xname in sorted(os.listxattr(path, follow_symlinks=False)):
-                    if xname.startswith(_KEEP_XATTRS):
-                        val = os.getxattr(path, xname, follow_symlinks=False)
-                        ti.pax_headers["SCHILY.xattr." + xname] = val.decode("utf-8", "surrogateescape")
-            except OSError:
-                pass
         try:
             tf.addfile(ti, fobj)
         finally:
             if fobj is not None:
                 fobj.close()
-        if stat.S_ISDIR(st.st_mode):
+        if dfd is not None:
             try:
-                opaque = os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-            except OSError:
-                opaque = False
-            if opaque:
-                wh = tarfile.TarInfo(arc + "/" + OPAQUE)
-                wh.mtime = ti.mtime
-                tf.addfile(wh)
-            for entry in sorted(os.listdir(path)):
-                add(os.path.join(path, entry), arc + "/" + entry)
+                try:
+                    opaque = os.getxattr(dfd, OPAQUE_XATTR) == b"y"
+                except OSError:
+                    opaque = False
+                if opaque:
+                    wh = tarfile.TarInfo(arc + "/" + OPAQUE)
+                    wh.mtime = ti.mtime
+                    tf.addfile(wh)
+                for entry in sorted(os.listdir(dfd)):
+                    add(dfd, entry, arc + "/" + entry)
+            finally:
+                os.close(dfd)
 
-    for entry in sorted(os.listdir(root)):
-        add(os.path.join(root, entry), entry)
+    rfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for entry in sorted(os.listdir(rfd)):
+            add(rfd, entry, entry)
+    finally:
+        os.close(rfd)
     tf.close()
     buf.flush()
     return "sha256:" + sink.hash.hexdigest(), sink.size

@@ -67,9 +67,12 @@ def save_oci(refs: list[str], dest: str, store: Store | None = None) -> None:
             index = json.load(f)
     except (OSError, ValueError):
         index = {"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": []}
+    from . import resolve
+
     for ref in refs:
         name, tag = parse_ref(ref)
         ref = f"{name}:{tag}"
+        resolve(ref)  # base images are built on first use
         mdigest, manifest, config = store.manifest_of(ref)
         blobs = [store.blob_path(mdigest), store.blob_path(manifest["config"]["digest"])]
         for desc, diff in zip(manifest["layers"], config["rootfs"]["diff_ids"], strict=True):
@@ -107,8 +110,11 @@ def save_docker(refs: list[str], dest: str, store: Store | None = None) -> None:
                 with open(path, "rb") as f:
                     tf.addfile(ti, f)
 
+        from . import resolve
+
         for ref in refs:
             name, tag = parse_ref(ref)
+            resolve(f"{name}:{tag}")  # base images are built on first use
             _m, manifest, config = store.manifest_of(f"{name}:{tag}")
             cfg_digest = manifest["config"]["digest"]
             add_file(f"blobs/sha256/{cfg_digest[7:]}", store.blob_path(cfg_digest))

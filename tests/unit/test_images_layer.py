@@ -179,3 +179,29 @@ def test_flatten_applies_whiteouts_and_opaque(tmp_path):
     apply_tar(mktar((".wh.a", "file"), ("d", "dir"), ("d/.wh..wh..opq", "file"), ("d/y", "file", b"2")), str(l2))
     flatten([str(l1), str(l2)], str(out))
     assert sorted(os.listdir(out)) == ["b", "d"] and os.listdir(out / "d") == ["y"]
+
+
+def test_write_tar_never_follows_a_symlink_swapped_in(tmp_path, monkeypatch):
+    """A running container swaps a file for a link to a host secret between lstat and open."""
+    import boxkit.images.layer as layer
+
+    secret = tmp_path / "host-secret"
+    secret.write_text("host secret")
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    (upper / "f").write_text("innocent")
+    real_stat = os.stat
+
+    def racing_stat(name, *a, **kw):
+        st = real_stat(name, *a, **kw)
+        if name == "f" and kw.get("dir_fd") is not None:
+            os.unlink(upper / "f")
+            os.symlink(str(secret), upper / "f")  # the swap, right after our stat
+        return st
+
+    monkeypatch.setattr(layer.os, "stat", racing_stat)
+    buf = io.BytesIO()
+    with pytest.raises(OSError) as e:
+        write_tar(str(upper), buf)
+    assert b"host secret" not in buf.getvalue()
+    assert "changed while being read" in str(e.value) or e.value.errno in (40, 20)  # ELOOP / ENOTDIR
