@@ -185,6 +185,16 @@ class Sys:
             flags = struct.unpack("16sh", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
             fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh", name.encode(), flags | iff_up))
 
+    def statfs_type(self, path: str) -> int | None:
+        """``statfs(path).f_type``: which file system a path is on (cgroup2, tmpfs, overlayfs ...)."""
+        class StatFS(ctypes.Structure):
+            _fields_ = [("f_type", ctypes.c_long), ("rest", ctypes.c_byte * 112)]
+
+        buf = StatFS()
+        if _libc.statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
+            return None
+        return buf.f_type & 0xFFFFFFFF
+
     # --- capabilities ------------------------------------------------------------------------------
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
         """Set the three capability sets of the calling thread (64-bit masks, version 3 ABI)."""

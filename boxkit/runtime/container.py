@@ -448,6 +448,23 @@ class Container:
         client().call({"op": "remove", "id": self.id})
 
     @property
+    def cgroup(self):
+        """The container's cgroup (a view for reading; the zygote owns and removes it), or None."""
+        from ..cgroups import open_group
+
+        return open_group(self.id)
+
+    def sample(self, hz: float = 20.0, on_sample=None):
+        """Read this container's cgroup files at ``hz`` in a thread until it ends; returns the
+        running :class:`~boxkit.cgroups.sampler.Sampler` (``.stop()`` gives the series)."""
+        from ..cgroups.sampler import Sampler
+
+        group = self.cgroup
+        if group is None:
+            raise ContainerError("cannot sample container", self.id, hint="it has no cgroup (not running?)")
+        return Sampler(group, hz, on_sample).start()
+
+    @property
     def upper_dir(self) -> str:
         return self.plan["upper"]
 

@@ -1,0 +1,279 @@
+"""cgroups: what a container may use, enforced by the kernel and read back as numbers.
+
+Every container gets its own group under boxkit's subtree — ``/sys/fs/cgroup/<controller>/boxkit/<id>``
+on v1 and hybrid hosts, ``/sys/fs/cgroup/boxkit/<id>`` on v2 — never inside a subtree boxkit did not
+make. The runtime's supervisor calls :func:`create` once the container's PID 1 exists, :meth:`Group.add`
+to move it in (before it runs the user's command), and after the exit :meth:`Group.oom_killed`,
+:meth:`Group.stats` and :meth:`Group.remove`. Anyone may read a running container's numbers with
+:func:`open_group` — files are files — which is what :class:`~boxkit.cgroups.sampler.Sampler` does.
+
+v2 specifics handled here: controllers are enabled for children through ``cgroup.subtree_control`` of
+each ancestor, and the *no internal processes* rule forbids that on a group that holds processes — the
+case of a privileged container whose whole cgroup namespace root is populated. boxkit then moves those
+processes into a leaf (``<root>/init``) first, as the deploy notes for class hubs describe.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass, fields
+
+from ..errors import HostError
+from .controllers import FILE_MAP, V1, V2, write
+from .host import BASE, SUBTREE, CgroupHost, detect
+
+__all__ = ["detect", "create", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP"]
+
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
+
+
+@dataclass
+class Stats:
+    memory_current: int | None = None
+    memory_peak: int | None = None
+    memory_limit: int | None = None
+    oom_kills: int = 0
+    cpu_usage_usec: int | None = None
+    cpu_limit: float | None = None
+    nr_periods: int = 0
+    nr_throttled: int = 0
+    throttled_usec: int = 0
+    pids_current: int | None = None
+    pids_max: int | None = None
+    psi: dict | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Stats:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names and (v is not None or k == "psi")})
+
+
+def _fail(op: str, path: str, e: OSError) -> HostError:
+    return HostError(op, path, errno=e.errno,
+                     hint="run as root or see boxkit probe" if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+                     else "see boxkit probe")
+
+
+class Group:
+    """One container's cgroup: a directory per v1 hierarchy, or one v2 directory."""
+
+    def __init__(self, cid: str, host: CgroupHost, dirs: dict[str, str]):
+        self.cid = cid
+        self.host = host
+        self.dirs = dirs            # controller -> directory (v2: every controller -> the one dir)
+
+    @property
+    def paths(self) -> list[str]:
+        return sorted(set(self.dirs.values()))
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [os.path.join(d, "cgroup.procs") for d in self.paths]
+
+    def add(self, pid: int) -> None:
+        for f in self.procs_files:
+            try:
+                write(f, pid)
+            except OSError as e:
+                raise _fail("cannot move process into cgroup", os.path.dirname(f), e) from e
+
+    def stats(self) -> Stats:
+        raw = V2.stats(self.paths[0]) if self.host.version == 2 else V1.stats(self.dirs)
+        return Stats.from_dict(raw)
+
+    def oom_killed(self) -> bool:
+        return self.stats().oom_kills > 0
+
+    def pids(self) -> list[int]:
+        out: set[int] = set()
+        for f in self.procs_files:
+            try:
+                with open(f) as fh:
+                    out.update(int(x) for x in fh.read().split())
+            except OSError:
+                pass
+        return sorted(out)
+
+    def kill(self) -> None:
+        if self.host.version == 2 and os.path.exists(os.path.join(self.paths[0], "cgroup.kill")):
+            try:
+                write(os.path.join(self.paths[0], "cgroup.kill"), 1)   # linux 5.14+
+                return
+            except OSError:
+                pass
+        for _ in range(50):
+            pids = self.pids()
+            if not pids:
+                return
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+
+    def remove(self, timeout: float = 2.0) -> None:
+        """rmdir every directory; a group empties a moment after its last process exits."""
+        deadline = time.monotonic() + timeout
+        for d in self.paths:
+            while True:
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                        raise _fail("cannot remove cgroup", d, e) from e
+                    self.kill()
+                    time.sleep(0.005)
+            _remove_if_empty(os.path.dirname(d))
+
+
+    def __repr__(self) -> str:
+        return f"<cgroup {self.cid} v{self.host.version} {self.paths[0] if self.paths else ''}>"
+
+
+def _remove_if_empty(base: str) -> None:
+    """Leave no boxkit directory behind once the last container of this host is gone."""
+    if os.path.basename(base) != SUBTREE:
+        return
+    try:
+        os.rmdir(base)
+    except OSError:
+        pass   # another container still lives there (EBUSY), or it is gone already
+
+
+def _v1_dirs(host: CgroupHost, cid: str, want: list[str]) -> dict[str, str]:
+    return {c: os.path.join(host.v1[c], SUBTREE, cid) for c in want if c in host.v1}
+
+
+def _v2_base(host: CgroupHost) -> str:
+    return os.path.join(host.v2_root or BASE, SUBTREE)
+
+
+def _enable_v2(host: CgroupHost, lim) -> list[str]:
+    """Switch controllers on for boxkit's subtree, moving the root's processes to a leaf if needed."""
+    root = host.v2_root or BASE
+    want = [c for c in ("memory", "cpu", "pids") + (("cpuset",) if lim.cpuset else ()) if c in host.v2_controllers]
+    base = _v2_base(host)
+    os.makedirs(base, exist_ok=True)
+    for parent in (root, base):
+        ctl = os.path.join(parent, "cgroup.subtree_control")
+        try:
+            enabled = open(ctl).read().split()
+        except OSError:
+            enabled = []
+        missing = [c for c in want if c not in enabled]
+        if not missing:
+            continue
+        try:
+            write(ctl, " ".join("+" + c for c in missing))
+        except OSError as e:
+            if e.errno != errno.EBUSY or parent != root:
+                raise _fail("cannot enable cgroup controllers in", ctl, e) from e
+            # populated root (inside a privileged container): processes must move to a leaf first
+            leaf = os.path.join(root, "init")
+            os.makedirs(leaf, exist_ok=True)
+            with open(os.path.join(root, "cgroup.procs")) as f:
+                for pid in f.read().split():
+                    try:
+                        write(os.path.join(leaf, "cgroup.procs"), pid)
+                    except OSError:
+                        pass   # kernel threads and exited processes
+            write(ctl, " ".join("+" + c for c in missing))
+    return want
+
+
+def create(cid: str, limits) -> Group:
+    host = detect()
+    if host.mode == "none":
+        raise HostError("cannot create cgroup for", cid, errno=errno.ENOENT,
+                        detail="no cgroup file system is mounted at /sys/fs/cgroup", hint="see boxkit probe")
+    if host.version == 2:
+        _enable_v2(host, limits)
+        d = os.path.join(_v2_base(host), cid)
+        try:
+            os.mkdir(d)
+        except OSError as e:
+            raise _fail("cannot create cgroup", d, e) from e
+        group = Group(cid, host, {c: d for c in host.v2_controllers} or {"unified": d})
+        try:
+            V2.apply(d, limits)
+        except OSError as e:
+            group.remove()
+            raise _fail("cannot set limits on cgroup", d, e) from e
+        return group
+    want = list(V1_CONTROLLERS) + (["cpuset"] if limits.cpuset else [])
+    dirs = _v1_dirs(host, cid, want)
+    made: dict[str, str] = {}
+    group = Group(cid, host, made)
+    try:
+        for ctrl, d in dirs.items():
+            base = os.path.dirname(d)
+            if not os.path.isdir(base):
+                os.makedirs(base, exist_ok=True)
+                if ctrl == "cpuset":   # v1 cpuset groups start empty and refuse tasks until filled
+                    _copy_cpuset(os.path.dirname(base), base)
+            if d in made.values():   # controllers mounted together share one directory
+                made[ctrl] = d
+                continue
+            try:
+                os.mkdir(d)
+            except FileNotFoundError:   # the empty base was just removed by another container's exit
+                os.makedirs(base, exist_ok=True)
+                if ctrl == "cpuset":
+                    _copy_cpuset(os.path.dirname(base), base)
+                os.mkdir(d)
+            made[ctrl] = d
+            if ctrl == "cpuset":
+                _copy_cpuset(base, d)
+        V1.apply(made, limits)
+    except OSError as e:
+        group.remove()
+        where = getattr(e, "filename", None) or next(iter(dirs.values()), BASE)
+        raise _fail("cannot create cgroup", where, e) from e
+    return group
+
+
+def _copy_cpuset(src: str, dst: str) -> None:
+    for f in ("cpuset.cpus", "cpuset.mems"):
+        with open(os.path.join(src, f)) as fh:
+            write(os.path.join(dst, f), fh.read().strip())
+
+
+def open_group(cid: str) -> Group | None:
+    """A view of a running container's group (no creation): for samplers and notebooks."""
+    host = detect()
+    if host.version == 2:
+        d = os.path.join(_v2_base(host), cid)
+        return Group(cid, host, {c: d for c in host.v2_controllers} or {"unified": d}) if os.path.isdir(d) else None
+    dirs = {c: d for c, d in _v1_dirs(host, cid, list(V1_CONTROLLERS) + ["cpuset"]).items() if os.path.isdir(d)}
+    return Group(cid, host, dirs) if dirs else None
+
+
+def gc(alive: set[str]) -> list[str]:
+    """Remove boxkit groups whose container is not alive (after a killed kernel)."""
+    host = detect()
+    bases = [_v2_base(host)] if host.version == 2 else [os.path.join(m, SUBTREE) for m in set(host.v1.values())]
+    removed = []
+    for base in bases:
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            d = os.path.join(base, name)
+            if name in alive or not os.path.isdir(d) or name == "init":
+                continue
+            g = Group(name, host, {"x": d})
+            try:
+                g.kill()
+                g.remove()
+                removed.append(d)
+            except OSError:
+                pass
+    return removed

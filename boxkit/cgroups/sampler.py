@@ -1,0 +1,109 @@
+"""Sampling a running container's cgroup files into a time series.
+
+The kernel keeps the numbers (``memory.current``, CPU time used, ``pids.current``); a plot needs them over
+time. :class:`Sampler` reads the group's files at a fixed rate in a thread of the *caller* (reading files
+needs no fork, so a notebook kernel may do it) until the container ends, and keeps one list per field.
+CPU use is turned into cores: the growth of ``cpu_usage_usec`` divided by the wall time between samples.
+Its own cost is measured by ``bench/sampler_overhead.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+FIELDS = ("memory_current", "cpu_usage_usec", "nr_throttled", "throttled_usec", "pids_current", "oom_kills")
+
+
+@dataclass
+class Series:
+    t: list[float] = field(default_factory=list)
+    memory_current: list[int] = field(default_factory=list)
+    cpu_usage_usec: list[int] = field(default_factory=list)
+    nr_throttled: list[int] = field(default_factory=list)
+    throttled_usec: list[int] = field(default_factory=list)
+    pids_current: list[int] = field(default_factory=list)
+    oom_kills: list[int] = field(default_factory=list)
+    memory_limit: int | None = None
+    cpu_limit: float | None = None
+    pids_max: int | None = None
+    recorded: bool = False
+
+    def cores(self) -> list[float]:
+        """CPU use in cores between consecutive samples (one shorter than t)."""
+        out = []
+        for i in range(1, len(self.t)):
+            dt = self.t[i] - self.t[i - 1]
+            du = (self.cpu_usage_usec[i] - self.cpu_usage_usec[i - 1]) / 1e6
+            out.append(du / dt if dt > 0 else 0.0)
+        return out
+
+    def mean_cores(self, skip: float = 0.0) -> float:
+        idx = [i for i, t in enumerate(self.t) if t >= skip]
+        if len(idx) < 2:
+            return 0.0
+        a, b = idx[0], idx[-1]
+        return (self.cpu_usage_usec[b] - self.cpu_usage_usec[a]) / 1e6 / (self.t[b] - self.t[a])
+
+    @property
+    def peak_memory(self) -> int:
+        return max(self.memory_current, default=0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Series:
+        return cls(**d)
+
+
+class Sampler:
+    """``with Sampler(group, hz=20) as s: ...`` then ``s.series``."""
+
+    def __init__(self, group, hz: float = 20.0, on_sample=None):
+        self.group = group
+        self.period = 1.0 / hz
+        self.on_sample = on_sample
+        self.series = Series()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = 0.0
+
+    def sample(self) -> None:
+        st = self.group.stats()
+        s = self.series
+        s.t.append(time.monotonic() - self._t0)
+        for f in FIELDS:
+            getattr(s, f).append(getattr(st, f) or 0)
+        s.memory_limit, s.cpu_limit, s.pids_max = st.memory_limit, st.cpu_limit, st.pids_max
+
+    def _loop(self) -> None:
+        nxt = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.sample()
+            except OSError:
+                break   # the group is gone: the container ended and was cleaned up
+            if self.on_sample is not None:
+                self.on_sample(self.series)
+            nxt += self.period
+            self._stop.wait(max(0.0, nxt - time.monotonic()))
+
+    def start(self) -> Sampler:
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="boxkit-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> Series:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.series
+
+    def __enter__(self) -> Sampler:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,85 @@
+"""cgroup limits enforced on real containers: the kernel does what the files say. v1 here, v2 in the VM."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+import boxkit
+from boxkit import cgroups, workloads
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates cgroups"),
+              pytest.mark.skipif(cgroups.detect().mode == "none", reason="no cgroup file system mounted")]
+
+
+def _no_boxkit_groups() -> bool:
+    return cgroups.gc(alive=set()) == [] and all(
+        not os.path.isdir(os.path.join(m, "boxkit", "x")) for m in cgroups.detect().v1.values())
+
+
+def test_memory_limit_oom_kills_the_hog_and_peak_stays_under():
+    limit = 500 << 20
+    c = boxkit.run("host", workloads.memhog(900, step_mb=20, pause=0.01), memory="500M", detach=True)
+    try:
+        with c.sample(hz=50) as s:
+            r = c.wait(60)
+        series = s.series
+    finally:
+        c.remove()
+    assert r.oom_killed and r.exit_code == 137, r
+    assert r.stats["memory_peak"] <= limit
+    assert series.peak_memory <= limit and series.peak_memory > 300 << 20, "the hog really climbed"
+    assert series.memory_limit == limit
+
+
+def test_cpu_quota_half_a_core():
+    c = boxkit.run("busybox", workloads.cpuburn(4, workers=2), cpus=0.5, detach=True)
+    try:
+        with c.sample(hz=10) as s:
+            c.wait(30)
+    finally:
+        c.remove()
+    used = s.series.mean_cores(skip=1.0)
+    assert 0.4 <= used <= 0.6, f"measured {used:.2f} cores under a 0.5 quota"
+    assert s.series.nr_throttled[-1] > 0, "the quota was enforced by throttling"
+
+
+def test_fork_bomb_stops_at_pids_max():
+    c = boxkit.run("host", workloads.forkbomb(3), pids_limit=20, detach=True)
+    try:
+        with c.sample(hz=20) as s:
+            r = c.wait(30)
+        assert subprocess.run(["true"]).returncode == 0, "the host can still fork"
+    finally:
+        c.remove()
+    assert max(s.series.pids_current) <= 20
+    assert max(s.series.pids_current) >= 15, "the bomb really reached the limit"
+    assert r.exit_code == 0 and int(r.stdout.split()[3]) > 0, r.stdout
+
+
+def test_group_exists_while_running_and_is_gone_after():
+    with boxkit.run("busybox", ["sleep", "30"], memory="64M", detach=True) as c:
+        g = c.cgroup
+        assert g is not None and c.pid in g.pids()
+        assert g.stats().memory_limit == 64 << 20
+        paths = g.paths
+    deadline = time.time() + 5
+    while any(os.path.exists(p) for p in paths) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(os.path.exists(p) for p in paths)
+
+
+def test_exec_joins_the_cgroup():
+    with boxkit.run("busybox", ["sleep", "30"], pids_limit=5, detach=True) as c:
+        r = c.exec(["sh", "-c", "for i in 1 2 3 4 5 6; do sleep 3 & done; wait"])
+        assert "can't fork" in r.stderr, "the exec'd process counts against the container's pids.max"
+
+
+def test_bad_limits_are_refused_before_anything_starts():
+    for kw in ({"memory": "500MB?"}, {"memory": "0"}, {"cpus": "-1"}, {"cpus": str(os.cpu_count() + 1)}):
+        with pytest.raises(boxkit.SpecError):
+            boxkit.run("busybox", ["true"], **kw)
