@@ -63,6 +63,14 @@ def _procs() -> set[str]:
     return found
 
 
+def _nft() -> set[str]:
+    try:
+        out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return {line.strip() for line in out.splitlines() if "boxkit" in line}
+
+
 def snapshot() -> dict[str, set[str]]:
     return {
         "mounts": _mounts(),
@@ -71,6 +79,7 @@ def snapshot() -> dict[str, set[str]]:
         "veth links": _cmd(["ip", "-o", "-br", "link", "show", "type", "veth"]),
         "bridges": {b for b in _cmd(["ip", "-o", "-br", "link", "show", "type", "bridge"]) if "bk" in b},
         "processes": _procs(),
+        "nft tables": _nft(),
     }
 
 

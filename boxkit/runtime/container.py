@@ -76,6 +76,7 @@ class _Client:
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         theirs.close()
         self.sock = ours
+        self.root = paths.root()
         self.lock = threading.Lock()
         self.req = 0
         self.replies: dict[int, queue.Queue] = {}
@@ -120,7 +121,12 @@ class _Client:
             self.replies[self.req] = q
             socket.send_fds(self.sock, [json.dumps(msg).encode()], fds or [])
         try:
-            reply = q.get()
+            try:
+                reply = q.get()
+            except KeyboardInterrupt:
+                # the zygote answers within milliseconds, and without its answer (the new PID) the
+                # caller could not clean up what the request made
+                raise _Interrupted(q.get(timeout=60)) from None
         finally:
             self.replies.pop(msg["req"], None)
         if not reply.get("ok"):
@@ -154,6 +160,14 @@ class _Client:
                 self.proc.wait()
 
 
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C (a notebook's stop button) arrived while a request was in flight; carries its reply."""
+
+    def __init__(self, reply: dict):
+        super().__init__()
+        self.reply = reply
+
+
 def _rebuild_error(err: dict) -> BoxkitError:
     msg = err.get("message", "the boxkit helper failed")
     code = err.get("exit_code", 125)
@@ -174,6 +188,9 @@ _client_lock = threading.Lock()
 def client() -> _Client:
     global _client
     with _client_lock:
+        if _client is not None and _client.root != paths.root():
+            _client.close()   # the zygote keeps the root it was started with: start one for the new root
+            _client = None
         if _client is None or not _client.alive:
             _require_root()
             _client = _Client()
@@ -224,9 +241,7 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> dict:
         cwd = config.workdir
     user = spec.user
     if user is None and config is not None and config.user:
-        from ..spec import parse_user
-
-        user = parse_user(config.user)
+        user = _image_user(config.user, layers)
     d = paths.container_dir(cid)
     hostname = spec.hostname or cid
     files = {"/etc/hostname": hostname + "\n"}
@@ -253,6 +268,43 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> dict:
         "publish": spec.publish, "files": files,
         "limits": {k: v for k, v in vars(spec.limits).items() if v is not None},
     }
+
+
+def _image_user(text: str, layers: list[str]) -> tuple[int, int]:
+    """An image's ``User``: numbers, or names looked up in the image's own /etc/passwd and /etc/group
+    (the top-most layer that has the file; read without following symlinks out of the layer)."""
+    from ..spec import parse_user
+    from .rootfs import secure_join
+
+    name, _, group = text.partition(":")
+    if name.isdigit() and (not group or group.isdigit()):
+        return parse_user(text)  # type: ignore[return-value]
+
+    def lookup(file: str, key: str) -> tuple[int, int] | None:
+        for layer in reversed(layers):
+            path = secure_join(layer, file)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                continue
+            with os.fdopen(fd) as f:
+                for line in f:
+                    parts = line.strip().split(":")
+                    if len(parts) >= 4 and parts[0] == key and parts[2].isdigit():
+                        return int(parts[2]), int(parts[3]) if parts[3].isdigit() else int(parts[2])
+            return None
+        return None
+
+    found = (int(name), int(name)) if name.isdigit() else lookup("/etc/passwd", name)
+    if found is None:
+        raise SpecError("image user", text, "not found in the image's /etc/passwd", hint="use UID[:GID] numbers")
+    uid, gid = found
+    if group:
+        g = int(group) if group.isdigit() else (lookup("/etc/group", group) or (None, None))[0]
+        if g is None:
+            raise SpecError("image group", text, "not found in the image's /etc/group")
+        gid = g
+    return uid, gid
 
 
 # --- the handle --------------------------------------------------------------------------------
@@ -293,9 +345,11 @@ class Container:
         self._t0 = time.monotonic()
         try:
             reply = cl.call({"op": "run", "plan": self.plan}, [in_r, out_w, err_w])
-        except BaseException:
+        except BaseException as e:
             for fd in (out_r, err_r, in_w):
                 os.close(fd)
+            if isinstance(e, _Interrupted) and e.reply.get("ok"):
+                self.pid = e.reply["pid"]   # started after all: let the caller kill and remove it
             raise
         finally:
             for fd in (in_r, out_w, err_w):

@@ -362,6 +362,14 @@ class Supervisor:
         self.drop_spare()
         for cid in list(self.containers):
             self.remove(cid)
+        self.reap_network()
+
+    def reap_network(self) -> None:
+        """Remove bridges no container uses any more (deferred by release)."""
+        import sys
+
+        if "boxkit.net" in sys.modules:
+            sys.modules["boxkit.net"].reap()
 
 
 def _release_run(run: Running) -> None:
@@ -371,7 +379,8 @@ def _release_run(run: Running) -> None:
         cg.kill()
         cg.remove()
     if net is not None:
-        net.release()
+        # keep an idle bridge for the next container; the zygote reaps idle bridges when it is idle
+        net.release(defer=True)
 
 
 def _plain(obj) -> dict:

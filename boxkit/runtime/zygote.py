@@ -106,7 +106,10 @@ class Zygote:
         sel.register(self.wake, selectors.EVENT_READ, "wake")
         try:
             while self.running:
-                for key, _ in sel.select():
+                ready = sel.select(timeout=1.0)
+                if not ready:
+                    self.sup.reap_network()   # idle: now is the time for slow teardown
+                for key, _ in ready:
                     if key.data == "wake":
                         self.on_children()
                         continue

@@ -202,12 +202,16 @@ print("uptime difference is one year:", abs(inside_up - host_up - year) < 60)
 # the host's tree, so there is nothing left to climb to. We leave a secret file on the host for it to find.
 
 # %%
+import subprocess
+
 from boxkit.images import resolve
 
 secret = tempfile.mkdtemp(prefix="boxkit-secret-")
 with open(os.path.join(secret, "secret"), "w") as f:
     f.write("host secret\n")
-jail = resolve("host").layers[-1]  # the host image's files, used as a plain chroot jail
+jail = tempfile.mkdtemp(prefix="boxkit-jail-")
+# a hard-linked copy of the host image's files, so the escape's mkdir never touches the image itself
+subprocess.run(["cp", "-al", resolve("host").layers[-1] + "/.", jail], check=True)
 print("in a chroot jail:  ", nsinfo.chroot_escape_on_host(jail, os.path.join(secret, "secret")))
 r = boxkit.run("host", ["python3", "-c", nsinfo.CHROOT_ESCAPE, os.path.join(secret, "secret")])
 print("in a boxkit container:", r.stdout.strip())
@@ -227,6 +231,7 @@ import shutil
 
 shutil.rmtree(vol)
 shutil.rmtree(secret)
+shutil.rmtree(jail)
 print("containers left running by this notebook:", sum(1 for x in [c, a, b, u] if x.running))
 
 # %% [markdown]
