@@ -139,8 +139,36 @@ def jupyter_lab(notebooks: list[str], kernel: str = "python3", timeout: float = 
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (kernels run in sessions of their own, outside its process group)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _starttime(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def _stop(proc: subprocess.Popen) -> None:
-    """Stop the server and its kernels (one process group, started by us)."""
+    """Stop the server, then anything it started that outlived it (its kernels)."""
+    below = [(p, _starttime(p)) for p in _descendants(proc.pid)]
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 15)
@@ -150,6 +178,10 @@ def _stop(proc: subprocess.Popen) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)
             proc.wait()
+    for pid, started in below:
+        if _starttime(pid) == started:  # the same process, not a reused pid
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
 
 
 def _tail(path: str, n: int = 1500) -> str:
