@@ -235,6 +235,14 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
     aa = _read_int(root_dir, "proc/sys/kernel/apparmor_restrict_unprivileged_userns")
     mountinfo = _read(root_dir, "proc/self/mountinfo") or ""
     mode = cgroup_mode(mountinfo)
+    if root_dir == "/":
+        # on the real host, the same answer the cgroup driver acts on (statfs magic, as runc does)
+        try:
+            from .cgroups.host import detect
+
+            mode = detect().mode
+        except (ImportError, OSError, AttributeError):
+            pass
     ctrls, cg_ok, cg_why = cgroup if cgroup is not None else cgroup_access(mode, mountinfo, root_dir, euid=euid)
     hints = container_hints(root_dir)
     bb = find_busybox() if busybox is False else (busybox or None)
