@@ -72,6 +72,8 @@ class Sampler:
 
     def sample(self) -> None:
         st = self.group.stats()
+        if st.memory_current is None and st.cpu_usage_usec is None and st.pids_current is None:
+            raise FileNotFoundError("the cgroup is gone")   # the container ended and was cleaned up
         s = self.series
         s.t.append(time.monotonic() - self._t0)
         for f in FIELDS:

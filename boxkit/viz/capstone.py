@@ -1,0 +1,29 @@
+"""The capstone's picture: one container's memory and CPU over time, against its limits."""
+
+from __future__ import annotations
+
+
+def usage_figure(series, title: str = "container usage"):
+    from . import new_figure
+
+    fig = new_figure(figsize=(9, 4.2), dpi=100)
+    ax_m, ax_c = fig.subplots(1, 2)
+    t = series.t
+    ax_m.plot(t, [m / 2**20 for m in series.memory_current], color="#1f6fb2", label="memory in use")
+    if series.memory_limit:
+        ax_m.axhline(series.memory_limit / 2**20, color="#c0392b", ls="--", label="limit")
+    ax_m.set_xlabel("seconds")
+    ax_m.set_ylabel("MiB")
+    ax_m.set_title("memory")
+    ax_m.legend(loc="lower right")
+    ax_c.plot(t[1:], series.cores(), color="#1a7f37", label="CPU used (cores)")
+    if series.cpu_limit:
+        ax_c.axhline(series.cpu_limit, color="#c0392b", ls="--", label="quota")
+    ax_c.set_ylim(bottom=0)
+    ax_c.set_xlabel("seconds")
+    ax_c.set_ylabel("cores")
+    ax_c.set_title("CPU")
+    ax_c.legend(loc="lower right")
+    fig.suptitle(title + (" (RECORDED)" if getattr(series, "recorded", False) else ""))
+    fig.tight_layout()
+    return fig

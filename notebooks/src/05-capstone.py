@@ -1,0 +1,152 @@
+# %% [markdown]
+# # 05 — Capstone: build your own docker
+#
+# Everything so far, in one run: **build** an app image with a layer cache, **run** it with memory, CPU
+# and process limits on a bridge network with a published port, **watch** its memory and CPU while a
+# load generator hits it, **commit** a change as a new layer, and compare the cgroup files boxkit wrote
+# with the ones podman writes for the same flags.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import os
+import shutil
+import tempfile
+
+import boxkit
+from boxkit import compare, examples, loadgen
+from boxkit.images import resolve
+from boxkit.images.build import build_file
+
+boxkit.probe()
+
+# %% [markdown]
+# ## 1. Build
+#
+# The app is a tiny HTTP shop (`boxkit/examples/shop/`): each order burns a little CPU and keeps 32 KiB.
+# Its `Boxfile` starts `FROM host` (an image with python3), copies the app, sets the command.
+
+# %%
+ctx = tempfile.mkdtemp(prefix="shop-")
+shutil.copytree(examples.path("shop"), ctx, dirs_exist_ok=True)
+print(open(os.path.join(ctx, "Boxfile")).read())
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+first = build_file(os.path.join(ctx, "Boxfile"), "shop:1.0", ctx)
+
+# %% [markdown]
+# Build again: nothing changed, so every step comes from the cache.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+again = build_file(os.path.join(ctx, "Boxfile"), "shop:1.0", ctx)
+
+# %%
+print("rebuild used the cache for every layer step:", again.built_steps == 0 and again.cached_steps > 0)
+print("same image both times:", again.digest == first.digest)
+
+# %% [markdown]
+# ## 2. Run it like a real service
+#
+# 200 MB of memory, half a CPU, at most 50 processes, on the default bridge with port 8000 published on
+# the host as 18080 — docker's `run -d --memory 200m --cpus 0.5 --pids-limit 50 -p 18080:8000`.
+
+# %%
+shop = boxkit.run("shop:1.0", detach=True, name="shop", network="bridge", publish=["18080:8000"],
+                  memory="200M", cpus=0.5, pids_limit=50)
+import time
+
+import urllib.request
+
+for _ in range(100):   # the server needs a moment to start listening
+    try:
+        print(urllib.request.urlopen("http://127.0.0.1:18080/", timeout=1).read().decode())
+        break
+    except OSError:
+        time.sleep(0.1)
+
+# %% [markdown]
+# ## 3. Watch it under load
+#
+# The sampler reads the container's cgroup files 10 times a second while 4 threads on the host send
+# requests for 6 seconds. Memory climbs with every order; CPU use presses against the 0.5 quota.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+sampler = shop.sample(hz=10)
+load = loadgen.http_load("http://127.0.0.1:18080/", seconds=6, concurrency=4)
+series = sampler.stop()
+from boxkit.viz.capstone import usage_figure
+
+usage_figure(series, title=f"shop under load: {load.requests} orders in {load.seconds:.0f} s")
+
+# %%
+print("orders served:", load.requests > 50)
+print("CPU stayed within the 0.5 quota:", series.mean_cores(skip=1.0) <= 0.6)
+print("memory grew with the orders:", series.memory_current[-1] > series.memory_current[0])
+print("memory stayed under 200 MB:", series.peak_memory <= 200 << 20)
+
+# %% [markdown]
+# ## 4. Commit a change as a new layer
+#
+# Edit the running container (a new `VERSION`), then commit its upper dir — only what changed — as a
+# layer on top of `shop:1.0`.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from boxkit.images.commit import commit_container
+from boxkit.images.store import Store
+
+shop.exec(["sh", "-c", "echo 1.1 > /app/VERSION"])
+commit_container("shop", "shop:1.1", comment="echo 1.1 > /app/VERSION")
+store = Store()
+base_layers = resolve("shop:1.0").layers
+new_layers = resolve("shop:1.1").layers
+print(len(base_layers), "layers ->", len(new_layers), "layers")
+
+# %%
+print("shop:1.1 reuses every layer of shop:1.0:", new_layers[:len(base_layers)] == base_layers)
+print("one new layer:", len(new_layers) == len(base_layers) + 1)
+r = boxkit.run("shop:1.1", ["cat", "/app/VERSION"])
+print("the new image says:", r.stdout.strip())
+
+# %% [markdown]
+# ## 5. The same limits, written by podman
+#
+# A limit is a number in a cgroup file. Here are the files behind the running shop, and the files podman
+# (with runc) writes for the same `--memory 200m --cpus 0.5 --pids-limit 50`.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ours = compare.limits_of(shop.pid)
+theirs = compare.podman_limits(resolve("busybox").layers[-1], "200m", 0.5, 50)
+for what, (path, value) in ours.items():
+    other = theirs.get(what, ("", "—"))[1] if isinstance(theirs, dict) else "—"
+    print(f"{what:13} boxkit {value:>12}   podman {other:>12}   {os.path.basename(path)}")
+if isinstance(theirs, str):
+    print("podman:", theirs)
+
+# %%
+same = isinstance(theirs, dict) and all(theirs[k][1] == v[1] for k, v in ours.items() if k in theirs)
+print("boxkit and podman wrote the same limits:", same if isinstance(theirs, dict) else "podman unavailable here")
+
+# %% [markdown]
+# ## Clean up
+
+# %%
+shop.remove()
+shutil.rmtree(ctx)
+print("shop removed:", not shop.running)
+
+# %% [markdown]
+# ## What we did not cover
+#
+# * **seccomp**: a filter on system calls (Docker blocks ~50, like `kexec_load`, `add_key`); see
+#   `man 2 seccomp` and moby's `profiles/seccomp/default.json`.
+# * **LSMs**: AppArmor and SELinux confine what even root inside may touch.
+# * **rootless containers**: user namespaces for everything, with `newuidmap` and delegated cgroups.
+# * **orchestration**: many containers on many machines (Kubernetes starts each pod with the same
+#   kernel features you used here, through runc or crun).
+#
+# **Try next:** lower the memory to 50M and run the load again: who ends the shop, and what does
+# `shop.wait().oom_killed` say?
