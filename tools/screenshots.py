@@ -308,9 +308,16 @@ def run_notebook(page, lab: Lab, name: str, timeout: float = 300, screenshot: st
         res.widget_failures.append(bad.inner_text()[:200])
     if screenshot:
         os.makedirs(os.path.dirname(screenshot), exist_ok=True)
-        first_plot = panel.locator(".jp-OutputArea-output img").first
-        if first_plot.count():
-            first_plot.scroll_into_view_if_needed()
+        # show the first plot with the code that drew it above; a notebook without plots from its top
+        page.evaluate("""() => {
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            const scroller = nb.querySelector('.jp-WindowedPanel-outer') || nb.querySelector('.jp-Notebook');
+            const img = nb.querySelector('.jp-OutputArea-output img');
+            if (!img) { scroller.scrollTop = 0; return; }
+            const cell = img.closest('.jp-Cell');
+            scroller.scrollTop += cell.getBoundingClientRect().top - scroller.getBoundingClientRect().top - 8;
+        }""")
+        page.wait_for_timeout(300)
         page.screenshot(path=screenshot)
         res.screenshot = screenshot
     res.seconds = time.monotonic() - t0
