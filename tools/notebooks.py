@@ -66,6 +66,10 @@ def main(argv: list[str]) -> int:
     names = argv or sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(SRC, "*.py")))
     for n in names:
         build(n)
+    import subprocess
+
+    # keep the RECORDED fallback in step with the live runs just made
+    subprocess.run([sys.executable, os.path.join(HERE, "tools", "record.py")], check=True)
     return 0
 
 

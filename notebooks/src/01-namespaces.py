@@ -20,12 +20,16 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+from boxkit import course
+
+course.start("containers")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
 import os
 
 import boxkit
 from boxkit import nsinfo
-
-boxkit.probe()
 
 # %% [markdown]
 # ## PID: the container's command is PID 1

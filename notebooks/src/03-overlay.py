@@ -22,6 +22,12 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+from boxkit import course
+
+course.start("containers")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
 import os
 import shutil
 import stat

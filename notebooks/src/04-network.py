@@ -16,6 +16,12 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+from boxkit import course
+
+course.start("containers")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
 import subprocess
 import time
 import urllib.request
@@ -25,8 +31,6 @@ import boxkit.net as bn
 from boxkit.net import ipam, links, measure
 from boxkit.net.topology import snapshot
 from boxkit.viz.topology import rtt_figure, throughput_figure, topology_figure
-
-boxkit.probe()
 
 # %% [markdown]
 # ## Nothing: an empty network namespace

@@ -8,6 +8,12 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+from boxkit import course
+
+course.start("containers")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
 import os
 import shutil
 import tempfile
@@ -16,8 +22,6 @@ import boxkit
 from boxkit import compare, examples, loadgen
 from boxkit.images import resolve
 from boxkit.images.build import build_file
-
-boxkit.probe()
 
 # %% [markdown]
 # ## 1. Build

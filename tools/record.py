@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Collect the outputs of the executed course notebooks into boxkit/recordings/course.json.
+
+    .venv/bin/python tools/record.py        # after tools/notebooks.py ran them live on a real kernel
+
+The recording is what a host without privileges replays (see boxkit/course.py). It is made only from
+notebooks executed for real; tools/notebooks.py calls this after every build.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, HERE)
+
+from boxkit.course import record  # noqa: E402
+
+
+def main() -> int:
+    nbs = sorted(glob.glob(os.path.join(HERE, "notebooks", "[0-9][0-9]-*.ipynb")))
+    n = record(nbs)
+    print(f"recorded {n} cells from {len(nbs)} notebooks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
