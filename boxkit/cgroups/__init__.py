@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, fields
 
 from ..errors import HostError
-from .controllers import FILE_MAP, V1, V2, write
+from .controllers import FILE_MAP, V1, V2, read_int, read_kv, write
 from .host import BASE, SUBTREE, CgroupHost, detect
 
 __all__ = ["detect", "create", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP"]
@@ -255,11 +255,21 @@ def open_group(cid: str) -> Group | None:
     return Group(cid, host, dirs) if dirs else None
 
 
-def gc(alive: set[str]) -> list[str]:
-    """Remove boxkit groups whose container is not alive (after a killed kernel)."""
-    host = detect()
+def gc(alive: set[str], dead: set[str] | None = None, host: CgroupHost | None = None) -> list[str]:
+    """Remove boxkit groups left behind by containers that are gone; returns the directories removed.
+
+    The cgroup tree is one per host, but container state lives under a ``BOXKIT_ROOT`` (a test's
+    private root, a notebook's, the CLI's): a caller knows only its own containers. So a group whose
+    id is not in ``alive`` is *not* killed on that ground alone — it may belong to a live container of
+    another root. It is removed when it holds no process and has run something (its CPU counter moved),
+    when every process in it is already dying (the caller killed that container's PID 1 and its PID
+    namespace is going down), or when it was made over a minute ago and never held a process (a start
+    that died between mkdir and adding PID 1). Ids in ``dead`` — containers the caller knows are its
+    own and orphaned — are killed and removed outright.
+    """
+    host = host or detect()
+    groups: dict[str, list[str]] = {}
     bases = [_v2_base(host)] if host.version == 2 else [os.path.join(m, SUBTREE) for m in set(host.v1.values())]
-    removed = []
     for base in bases:
         try:
             names = os.listdir(base)
@@ -267,13 +277,70 @@ def gc(alive: set[str]) -> list[str]:
             continue
         for name in names:
             d = os.path.join(base, name)
-            if name in alive or not os.path.isdir(d) or name == "init":
-                continue
-            g = Group(name, host, {"x": d})
-            try:
-                g.kill()
-                g.remove()
-                removed.append(d)
-            except OSError:
-                pass
+            if name not in alive and name != "init" and os.path.isdir(d):
+                groups.setdefault(name, []).append(d)
+    removed = []
+    for name, dirs in sorted(groups.items()):
+        g = Group(name, host, {str(i): d for i, d in enumerate(dirs)})
+        if not (dead and name in dead) and not _collectable(g):
+            continue
+        try:
+            g.kill()
+            g.remove()
+            removed += dirs
+        except OSError:
+            pass
     return removed
+
+
+_PF_EXITING = 0x4   # include/linux/sched.h: the task is in do_exit()
+
+
+def _dying(pid: int) -> bool:
+    """Exiting already, or a SIGKILL is pending (delivered a moment after kill() returns)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            rest = f.read().rsplit(b")", 1)[1].split()
+        with open(f"/proc/{pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+    except (OSError, IndexError):
+        return True   # gone
+    if rest[0] in (b"Z", b"X") or int(rest[7]) & _PF_EXITING:
+        return True
+    sigkill = 1 << (signal.SIGKILL - 1)
+    return any(int(status.get(k, "0").strip() or "0", 16) & sigkill for k in ("SigPnd", "ShdPnd"))
+
+
+def _collectable(g: Group, grace: float = 60.0, wait: float = 2.0) -> bool:
+    deadline = time.monotonic() + wait
+    while True:
+        pids = g.pids()
+        if not pids:
+            break
+        if not all(_dying(p) for p in pids) or time.monotonic() > deadline:
+            return False   # a live container, maybe of another BOXKIT_ROOT: not ours to judge
+        time.sleep(0.02)
+    if _used(g):
+        return True
+    try:
+        age = time.time() - min(os.stat(d).st_mtime for d in g.paths)
+    except OSError:
+        return False
+    return age > grace   # never used: a start in progress, or one that died before adding PID 1
+
+
+def _used(g: Group) -> bool:
+    """Has any process ever run in this group? Its CPU counter says so on both versions."""
+    for d in g.paths:
+        for f, key in (("cpuacct.usage", None), ("cpu.stat", "usage_usec"),
+                       ("memory.max_usage_in_bytes", None), ("memory.peak", None)):
+            p = os.path.join(d, f)
+            if not os.path.exists(p):
+                continue
+            try:
+                n = read_int(p) if key is None else read_kv(p).get(key)
+            except OSError:
+                n = None
+            if n:
+                return True
+    return False

@@ -16,11 +16,6 @@ pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(cgroups.detect().mode == "none", reason="no cgroup file system mounted")]
 
 
-def _no_boxkit_groups() -> bool:
-    return cgroups.gc(alive=set()) == [] and all(
-        not os.path.isdir(os.path.join(m, "boxkit", "x")) for m in cgroups.detect().v1.values())
-
-
 def test_memory_limit_oom_kills_the_hog_and_peak_stays_under():
     limit = 500 << 20
     c = boxkit.run("host", workloads.memhog(900, step_mb=20, pause=0.01), memory="500M", detach=True)
@@ -83,3 +78,28 @@ def test_bad_limits_are_refused_before_anything_starts():
     for kw in ({"memory": "500MB?"}, {"memory": "0"}, {"cpus": "-1"}, {"cpus": str(os.cpu_count() + 1)}):
         with pytest.raises(boxkit.SpecError):
             boxkit.run("busybox", ["true"], **kw)
+
+
+def test_gc_of_another_root_leaves_a_running_container_alone():
+    """cgroups are host-wide, container state is per BOXKIT_ROOT: a gc that does not know this
+    container (an empty alive set) must neither kill it nor remove its group."""
+    with boxkit.run("busybox", ["sleep", "30"], memory="64M", detach=True) as c:
+        removed = cgroups.gc(alive=set())
+        assert not any(c.id in p for p in removed), removed
+        assert c.exec(["true"]).exit_code == 0, "the container still runs"
+        assert c.pid in c.cgroup.pids()
+
+
+def test_gc_removes_a_group_whose_container_ended():
+    from boxkit.spec import Limits
+
+    g = cgroups.create("bkgc-ended", Limits.parse(memory="64M"))
+    try:
+        p = subprocess.Popen(["sh", "-c", "read x"], stdin=subprocess.PIPE)
+        g.add(p.pid)
+        p.communicate(b"x\n")
+        removed = cgroups.gc(alive=set())
+        assert set(g.paths) <= set(removed)
+        assert not any(os.path.exists(d) for d in g.paths)
+    finally:
+        g.remove()

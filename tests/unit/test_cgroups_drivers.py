@@ -92,3 +92,43 @@ def test_shares_to_weight_matches_runc(shares, weight):
 def test_file_map_covers_both_versions():
     assert all(len(row) == 3 and row[1] and row[2] for row in cgroups.FILE_MAP)
     assert any("oom_kill" in row[1] and "oom_kill" in row[2] for row in cgroups.FILE_MAP)
+
+
+def _group_dir(tmp_path, name, procs="", usage="0"):
+    d = tmp_path / "cpu,cpuacct" / "boxkit" / name
+    d.mkdir(parents=True)
+    (d / "cgroup.procs").write_text(procs)
+    (d / "cpuacct.usage").write_text(usage)
+    return d
+
+
+def _host(tmp_path):
+    return host.CgroupHost("v1", {"cpu": str(tmp_path / "cpu,cpuacct"), "cpuacct": str(tmp_path / "cpu,cpuacct")})
+
+
+def test_gc_never_judges_a_group_with_live_processes(tmp_path):
+    """Another BOXKIT_ROOT's running container is not in our alive set: it must survive our gc."""
+    d = _group_dir(tmp_path, "theirs", procs=f"{os.getpid()}\n", usage="123")
+    g = cgroups.Group("theirs", _host(tmp_path), {"cpu": str(d)})
+    assert cgroups._collectable(g, wait=0.05) is False
+
+
+def test_gc_collects_an_ended_group_and_an_abandoned_one_only_when_old(tmp_path):
+    h = _host(tmp_path)
+    ended = _group_dir(tmp_path, "ended", usage="123456")
+    assert cgroups._collectable(cgroups.Group("ended", h, {"cpu": str(ended)})) is True
+    young = _group_dir(tmp_path, "young", usage="0")   # mkdir done, PID 1 not added yet
+    assert cgroups._collectable(cgroups.Group("young", h, {"cpu": str(young)})) is False
+    old = _group_dir(tmp_path, "old", usage="0")
+    os.utime(old, (0, 0))                               # a start that died an hour ago
+    assert cgroups._collectable(cgroups.Group("old", h, {"cpu": str(old)})) is True
+
+
+def test_gc_skips_live_ids_and_the_v2_init_leaf(tmp_path, monkeypatch):
+    h = _host(tmp_path)
+    for name in ("live", "init", "gone"):
+        _group_dir(tmp_path, name, usage="1")
+    seen = []
+    monkeypatch.setattr(cgroups, "_collectable", lambda g, **kw: seen.append(g.cid) or False)
+    assert cgroups.gc({"live"}, host=h) == []
+    assert seen == ["gone"]
