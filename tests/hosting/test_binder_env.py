@@ -120,4 +120,6 @@ def test_notebooks_pass_nbval_as_a_learner_without_root(binder_venv, learner):
         failed = [line for line in out.splitlines() if line.startswith("FAILED")]
         pytest.fail("notebooks fail as a learner without root:\n" + "\n".join(failed[:30])
                     + "\nfirst errors:\n" + "\n".join(errors[:15]))
-    assert " passed" in r.stdout
+    summary = [line for line in r.stdout.splitlines() if " passed" in line]
+    assert summary, r.stdout[-2000:]
+    print(f"nbval as {learner.name} (uid {learner.uid}) over {len(nbs)} notebooks: {summary[-1]}")
