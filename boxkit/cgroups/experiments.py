@@ -1,0 +1,152 @@
+"""One function per cgroup experiment: start a limited container, sample it, return what happened.
+
+Each experiment is the smallest run that makes one limit *visible* — the kernel, not boxkit, enforces it:
+
+* :func:`memory_oom` — a hog grows past ``memory.limit_in_bytes`` (v1) / ``memory.max`` (v2). The kernel
+  first reclaims (there is little to reclaim from anonymous memory without swap, and boxkit sets
+  memory+swap equal to memory), then its OOM killer picks a process *in that cgroup* and sends SIGKILL:
+  exit 137, and ``oom_kill`` in ``memory.oom_control`` / ``memory.events`` goes up by one.
+* :func:`cpu_quota` — busy loops under ``cpu.cfs_quota_us / cpu.cfs_period_us`` (v1) or ``cpu.max``
+  (v2). The CFS bandwidth controller lets the group run for *quota* microseconds of CPU per *period*
+  (100 ms), summed over all its threads, then takes it off the CPUs until the next period: that pause is
+  a *throttle*, counted in ``cpu.stat`` (``nr_throttled``, ``throttled_time``).
+* :func:`cpu_weights` — two busy containers pinned to one CPU (``cpuset.cpus``) with ``cpu.shares``
+  256 and 768 (v2: ``cpu.weight``). Shares are not a cap: they only decide how a *contended* CPU is
+  split between siblings, here 1:3. On an idle CPU either one could use all of it.
+* :func:`fork_bomb` — a process forking as fast as it can under ``pids.max``. Past the limit
+  ``fork()``/``clone()`` fail with EAGAIN inside the container; the host's own process table is
+  untouched.
+* :func:`memory_high` — v2 only: ``memory.high`` below ``memory.max``. Above *high* the kernel throttles
+  and reclaims the group instead of killing it; the stall shows up as memory *pressure* (PSI,
+  ``memory.pressure``). v1's ``memory.soft_limit_in_bytes`` acts only under global memory pressure,
+  so on v1 hosts there is nothing to see.
+
+Every function returns ``(Result, Series)`` (:func:`cpu_weights`: lists of both) and takes
+``on_sample``, which the sampler calls from its thread after each sample — the live plots in
+:mod:`boxkit.viz.cgroups` use it to redraw while the container runs.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+
+from .. import workloads
+from .sampler import Series
+
+OnSample = Callable[[Series], None] | None
+
+
+def _run_sampled(image: str, argv: list[str], *, hz: float, on_sample: OnSample, timeout: float,
+                 **limits) -> tuple:
+    """Start ``argv`` detached with ``limits``, sample until it ends, remove it (even on Ctrl-C)."""
+    import boxkit
+
+    c = boxkit.run(image, argv, detach=True, **limits)
+    try:
+        sampler = c.sample(hz=hz, on_sample=on_sample)
+        try:
+            result = c.wait(timeout)
+        finally:
+            series = sampler.stop()
+    finally:
+        c.remove()
+    return result, series
+
+
+def memory_oom(memory: str | int = "500M", target_mb: int = 900, step_mb: int = 20, pause: float = 0.02,
+               hz: float = 20, on_sample: OnSample = None, timeout: float = 60) -> tuple:
+    """A Python hog (``host`` image) grows by ``step_mb`` up to ``target_mb`` under a memory limit.
+    With ``target_mb`` above the limit it ends OOM-killed (``result.oom_killed``, exit 137)."""
+    return _run_sampled("host", workloads.memhog(target_mb, step_mb, pause), hz=hz, on_sample=on_sample,
+                        timeout=timeout, memory=memory)
+
+
+def cpu_quota(cpus: float | str = 0.5, seconds: float = 4, workers: int = 2, hz: float = 10,
+              on_sample: OnSample = None, timeout: float = 60) -> tuple:
+    """``workers`` busy loops (``busybox`` image) for ``seconds`` under a CPU quota of ``cpus`` cores."""
+    return _run_sampled("busybox", workloads.cpuburn(seconds, workers), hz=hz, on_sample=on_sample,
+                        timeout=timeout, cpus=cpus)
+
+
+def fork_bomb(pids_limit: int = 20, seconds: float = 3, hz: float = 20, on_sample: OnSample = None,
+              timeout: float = 60) -> tuple:
+    """A fork bomb (``host`` image) that stops by itself after ``seconds``, under ``pids.max``; its
+    stdout says how many forks the kernel refused (``forked N refused M``)."""
+    return _run_sampled("host", workloads.forkbomb(seconds), hz=hz, on_sample=on_sample,
+                        timeout=timeout, pids_limit=pids_limit)
+
+
+def cpu_weights(shares: tuple[int, ...] = (256, 768), seconds: float = 4, cpuset: str = "0",
+                hz: float = 10, on_sample: OnSample = None) -> tuple[list, list[Series]]:
+    """Busy containers, one per entry of ``shares``, all pinned to the CPUs ``cpuset``, sampled together
+    for ``seconds`` and then killed (their loops would run longer: the window holds only contention).
+    Returns ``(results, series)`` in the order of ``shares``; :func:`measured_shares` turns the series
+    into fractions of the CPU time used."""
+    import boxkit
+
+    started = []
+    samplers = []
+    try:
+        for s in shares:
+            started.append(boxkit.run("busybox", workloads.cpuburn(seconds + 30, 1), detach=True,
+                                      cpu_shares=s, cpuset_cpus=cpuset))
+        samplers = [c.sample(hz=hz, on_sample=on_sample if i == 0 else None) for i, c in enumerate(started)]
+        time.sleep(seconds)
+        series = [s.stop() for s in samplers]
+        results = []
+        for c in started:
+            c.kill(signal.SIGKILL)
+            results.append(c.wait(10))
+    finally:
+        for s in samplers:
+            s.stop()
+        for c in started:
+            c.remove()
+    return results, series
+
+
+def measured_shares(series: list[Series], skip: float = 1.0) -> list[float]:
+    """Each series' fraction of the CPU time all of them used after ``skip`` seconds (the start-up,
+    when not all were running yet, is left out)."""
+    used = [s.mean_cores(skip=skip) for s in series]
+    total = sum(used)
+    return [u / total if total > 0 else 0.0 for u in used]
+
+
+def memory_high(high: str = "200M", memory: str = "400M", target_mb: int = 300, step_mb: int = 10,
+                pause: float = 0.05, hz: float = 10, on_sample: OnSample = None,
+                timeout: float = 60) -> tuple:
+    """v2 only: a hog grows past ``memory.high`` but stays under ``memory.max``; returns
+    ``(Result, Series, psi)`` where ``psi`` lists ``(t, memory some avg10)`` read at each sample."""
+    from . import detect
+
+    if detect().version != 2:
+        from ..errors import HostError
+
+        raise HostError("cannot show memory.high on", "/sys/fs/cgroup", hint="it needs a cgroup v2 host",
+                        detail="v1 has no memory.high (soft_limit_in_bytes acts only under global pressure)")
+    import boxkit
+
+    psi: list[tuple[float, float]] = []
+    c = boxkit.run("host", workloads.memhog(target_mb, step_mb, pause), detach=True, memory=memory,
+                   memory_high=high)
+
+    def sample(series: Series) -> None:
+        st = group.stats() if group is not None else None
+        if st is not None and st.psi and series.t:
+            psi.append((series.t[-1], st.psi.get("memory", 0.0)))
+        if on_sample is not None:
+            on_sample(series)
+
+    try:
+        group = c.cgroup
+        sampler = c.sample(hz=hz, on_sample=sample)
+        try:
+            result = c.wait(timeout)
+        finally:
+            series = sampler.stop()
+    finally:
+        c.remove()
+    return result, series, psi

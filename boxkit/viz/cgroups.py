@@ -1,0 +1,334 @@
+"""Pictures of cgroup limits at work, drawn from what the sampler read out of the kernel's files.
+
+* :func:`memory_figure` — ``memory.usage_in_bytes`` / ``memory.current`` over time against the limit,
+  with the OOM kill marked where ``oom_kill`` went up (or where the container ended, killed).
+* :func:`cpu_figure` — cores used (growth of the group's CPU time per wall second) against the quota;
+  on a second axis, the time the group spent throttled in each interval.
+* :func:`shares_figure` — containers sharing one CPU with different weights: cores over time, and the
+  measured split next to the split the weights ask for.
+* :func:`pids_figure` — ``pids.current`` under a fork bomb, flat at ``pids.max``.
+* :func:`memory_high_figure` — v2 only: memory against ``memory.high`` and ``memory.max``, with the
+  memory pressure (PSI ``some avg10``) on a second axis.
+
+:func:`live` runs an experiment from :mod:`boxkit.cgroups.experiments` and redraws its figure while the
+container runs, through one IPython display handle (``display(fig, display_id=True)`` then
+``handle.update(fig)`` from the sampler's callback, a few times a second — never a ``clear_output``
+loop). It blocks until the container ends and returns ``(figure, series, result)``; outside IPython it
+just draws once at the end. :func:`panel` is the ipywidgets version with sliders.
+
+Every function takes ``fig=`` to redraw into an existing figure (what :func:`live` does).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+MiB = 1 << 20
+LIMIT = "#c0392b"
+USE = "#1f6fb2"
+THROTTLE = "#e67e22"
+
+
+def _figure(fig, size):
+    from . import new_figure
+
+    if fig is None:
+        return new_figure(figsize=size, dpi=100)
+    fig.clear()
+    return fig
+
+
+def _title(fig, text: str, series) -> None:
+    fig.suptitle(text + (" (RECORDED)" if getattr(series, "recorded", False) else ""))
+
+
+def oom_time(series, result=None) -> float | None:
+    """When the OOM killer acted: the first sample after ``oom_kill`` went up, else the last sample of
+    a container whose result says it was OOM-killed; None if it was not."""
+    before = series.oom_kills[0] if series.oom_kills else 0
+    for t, n in zip(series.t, series.oom_kills, strict=False):
+        if n > before:
+            return t
+    if result is not None and result.oom_killed and series.t:
+        return series.t[-1]
+    return None
+
+
+def memory_figure(series, result=None, *, title: str = "memory against its limit", fig=None):
+    fig = _figure(fig, (8, 4))
+    ax = fig.add_subplot()
+    ax.plot(series.t, [m / MiB for m in series.memory_current], color=USE, lw=2, label="memory in use")
+    if series.memory_limit:
+        ax.axhline(series.memory_limit / MiB, color=LIMIT, ls="--", label=f"limit {series.memory_limit // MiB} MiB")
+    t_oom = oom_time(series, result)
+    if t_oom is not None:
+        ax.axvline(t_oom, color="#333", ls=":", lw=1)
+        y = (series.memory_limit or series.peak_memory) / MiB
+        ax.plot([t_oom], [y], marker="X", ms=14, color=LIMIT, ls="none", label="OOM kill (SIGKILL, exit 137)")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("MiB")
+    ax.set_ylim(bottom=0, top=max([series.peak_memory, series.memory_limit or 0]) / MiB * 1.15 + 1)
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    _title(fig, title, series)
+    fig.tight_layout()
+    return fig
+
+
+def throttled_ms(series) -> list[float]:
+    """Milliseconds spent throttled in each sampling interval (one shorter than ``t``)."""
+    u = series.throttled_usec
+    return [(u[i] - u[i - 1]) / 1000 for i in range(1, len(u))]
+
+
+def cpu_figure(series, *, title: str = "CPU against its quota", fig=None):
+    fig = _figure(fig, (8, 4))
+    ax = fig.add_subplot()
+    t = series.t[1:]
+    ax.plot(t, series.cores(), color=USE, lw=2, label="CPU used (cores)")
+    if series.cpu_limit:
+        ax.axhline(series.cpu_limit, color=LIMIT, ls="--", label=f"quota {series.cpu_limit:g} cores")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("cores")
+    ax.set_ylim(0, max([*series.cores(), series.cpu_limit or 0, 0.1]) * 1.3)
+    ax.grid(alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.bar(t, throttled_ms(series), width=0.6 * _step(series), color=THROTTLE, alpha=0.35,
+            label="throttled (ms per sample)")
+    ax2.set_ylabel("ms throttled per sample", color=THROTTLE)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper right")
+    _title(fig, title, series)
+    fig.tight_layout()
+    return fig
+
+
+def _step(series) -> float:
+    t = series.t
+    return (t[-1] - t[0]) / (len(t) - 1) if len(t) > 1 else 0.1
+
+
+def shares_figure(series: list, shares: list[int], *, skip: float = 1.0, title: str = "", fig=None):
+    from ..cgroups.experiments import measured_shares
+
+    fig = _figure(fig, (10, 4))
+    ax, bx = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
+    colours = ["#7fb3d5", "#1f6fb2", "#82c99a", "#f0b27a"]
+    for i, (s, w) in enumerate(zip(series, shares, strict=True)):
+        ax.plot(s.t[1:], s.cores(), color=colours[i % 4], lw=2, label=f"cpu.shares {w}")
+    ax.axvline(skip, color="#999", ls=":", lw=1)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("cores (all on CPU 0)")
+    ax.set_ylim(0, 1.2)
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+    measured = [100 * x for x in measured_shares(series, skip)]
+    asked = [100 * w / sum(shares) for w in shares]
+    xs = range(len(shares))
+    bx.bar([x - 0.2 for x in xs], asked, width=0.4, color="#ccc", label="weights ask")
+    bars = bx.bar([x + 0.2 for x in xs], measured, width=0.4, color=[colours[i % 4] for i in xs], label="measured")
+    for b, m in zip(bars, measured, strict=True):
+        bx.text(b.get_x() + b.get_width() / 2, m + 2, f"{m:.0f}%", ha="center", fontsize=10)
+    bx.set_xticks(list(xs), [f"shares {w}" for w in shares])
+    bx.set_ylabel(f"% of the CPU time used after {skip:g} s")
+    bx.set_ylim(0, 100)
+    bx.legend(loc="upper left")
+    _title(fig, title or f"weights {':'.join(str(w) for w in shares)} sharing one CPU", series[0])
+    fig.tight_layout()
+    return fig
+
+
+def pids_figure(series, *, title: str = "a fork bomb against pids.max", fig=None):
+    fig = _figure(fig, (8, 3.6))
+    ax = fig.add_subplot()
+    ax.step(series.t, series.pids_current, where="post", color=USE, lw=2, label="pids.current")
+    if series.pids_max:
+        ax.axhline(series.pids_max, color=LIMIT, ls="--", label=f"pids.max {series.pids_max}")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("processes in the container")
+    ax.set_ylim(0, max([*series.pids_current, series.pids_max or 0, 1]) * 1.25)
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    _title(fig, title, series)
+    fig.tight_layout()
+    return fig
+
+
+def memory_high_figure(series, psi: list[tuple[float, float]], high: int, *, title: str = "", fig=None):
+    """v2 only (``memory.high`` and PSI do not exist on v1)."""
+    fig = memory_figure(series, title=title or "memory.high throttles before memory.max kills", fig=fig)
+    ax = fig.axes[0]
+    ax.axhline(high / MiB, color=THROTTLE, ls="--", label=f"memory.high {high // MiB} MiB")
+    ax.legend(loc="upper left")
+    ax2 = ax.twinx()
+    if psi:
+        ax2.plot([p[0] for p in psi], [p[1] for p in psi], color="#8e44ad", lw=1.5, label="memory pressure")
+    ax2.set_ylabel("PSI memory some avg10 (%)", color="#8e44ad")
+    ax2.set_ylim(bottom=0)
+    fig.tight_layout()
+    return fig
+
+
+# --- live -------------------------------------------------------------------------------------------
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+def live(experiment, draw, *, refresh_hz: float = 4, **kwargs):
+    """Run ``experiment(on_sample=..., **kwargs)`` (a function of :mod:`boxkit.cgroups.experiments`
+    returning ``(Result, Series)``) and show ``draw(series, fig=fig)`` while it runs.
+
+    The sampler calls back after each sample (in its thread); at most ``refresh_hz`` times a second the
+    figure is redrawn in place and the one display handle updated. Blocks until the container ends;
+    returns ``(figure, series, result)``. Outside IPython nothing is shown and the figure is drawn once,
+    at the end."""
+    from . import new_figure
+
+    fig = new_figure(figsize=(8, 4), dpi=100)
+    ip = _ipython()
+    handle = None
+    if ip is not None:
+        from IPython.display import display
+
+        handle = display(fig, display_id=True)
+    lock = threading.Lock()
+    last = [0.0]
+
+    def on_sample(series) -> None:
+        now = time.monotonic()
+        if handle is None or now - last[0] < 1.0 / refresh_hz or len(series.t) < 2:
+            return
+        last[0] = now
+        with lock:
+            draw(series, fig=fig)
+            handle.update(fig)
+
+    result, series = experiment(on_sample=on_sample, **kwargs)
+    with lock:
+        _draw_final(draw, series, result, fig)
+        if handle is not None:
+            handle.update(fig)
+    return fig, series, result
+
+
+def _draw_final(draw, series, result, fig) -> None:
+    if draw is memory_figure:
+        memory_figure(series, result, fig=fig)
+    else:
+        draw(series, fig=fig)
+
+
+def live_memory(memory: str | int = "500M", target_mb: int = 900, **kwargs):
+    """The seed's example, live: a hog climbs past ``memory`` and is OOM-killed."""
+    from ..cgroups import experiments
+
+    return live(experiments.memory_oom, memory_figure, memory=memory, target_mb=target_mb, **kwargs)
+
+
+def live_cpu(cpus: float | str = 0.5, seconds: float = 4, **kwargs):
+    from ..cgroups import experiments
+
+    return live(experiments.cpu_quota, cpu_figure, cpus=cpus, seconds=seconds, **kwargs)
+
+
+def live_pids(pids_limit: int = 20, seconds: float = 3, **kwargs):
+    from ..cgroups import experiments
+
+    return live(experiments.fork_bomb, pids_figure, pids_limit=pids_limit, seconds=seconds, **kwargs)
+
+
+# --- the widget -------------------------------------------------------------------------------------
+
+def limits_figure(mem_series, mem_result, cpu_series, *, fig=None):
+    """Memory and CPU side by side, for the panel."""
+    fig = _figure(fig, (10, 3.8))
+    ax_m, ax_c = fig.subplots(1, 2)
+    ax_m.plot(mem_series.t, [m / MiB for m in mem_series.memory_current], color=USE, lw=2, label="memory in use")
+    if mem_series.memory_limit:
+        ax_m.axhline(mem_series.memory_limit / MiB, color=LIMIT, ls="--", label="limit")
+    t_oom = oom_time(mem_series, mem_result)
+    ax_m.set_title("memory: OOM killed" if mem_result.oom_killed else "memory: finished under the limit")
+    if t_oom is not None:
+        ax_m.plot([t_oom], [(mem_series.memory_limit or 0) / MiB], marker="X", ms=12, color=LIMIT, ls="none",
+                  label="OOM kill")
+    ax_m.set_xlabel("seconds")
+    ax_m.set_ylabel("MiB")
+    ax_m.set_ylim(bottom=0)
+    ax_m.legend(loc="upper left")
+    ax_c.plot(cpu_series.t[1:], cpu_series.cores(), color=USE, lw=2, label="CPU used")
+    if cpu_series.cpu_limit:
+        ax_c.axhline(cpu_series.cpu_limit, color=LIMIT, ls="--", label="quota")
+    ax_c.set_title(f"CPU: {cpu_series.mean_cores(skip=0.5):.2f} cores measured")
+    ax_c.set_xlabel("seconds")
+    ax_c.set_ylabel("cores")
+    ax_c.set_ylim(0, 2.2)
+    ax_c.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def panel(hog_mb: int = 600, seconds: float = 3):
+    """Sliders for the memory limit and the CPU quota and a Run button: each click runs a ``hog_mb``
+    hog under the memory limit and two busy loops under the quota for ``seconds``, then redraws."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    from ..cgroups import experiments
+
+    mem = w.IntSlider(value=400, min=100, max=1000, step=50, description="memory MiB",
+                      style={"description_width": "initial"}, continuous_update=False)
+    cpu = w.FloatSlider(value=0.5, min=0.1, max=2.0, step=0.1, description="CPU quota",
+                        style={"description_width": "initial"}, continuous_update=False)
+    button = w.Button(description="Run", button_style="primary", icon="play")
+    status = w.HTML(f"a {hog_mb} MiB hog and two busy loops for {seconds:g} s")
+    out = w.Output()
+
+    def run(_=None) -> None:
+        button.disabled = True
+        status.value = "running …"
+        try:
+            mr, ms = experiments.memory_oom(memory=f"{mem.value}M", target_mb=hog_mb)
+            _, cs = experiments.cpu_quota(cpus=cpu.value, seconds=seconds, workers=2)
+            fig = limits_figure(ms, mr, cs)
+            with out:
+                out.clear_output(wait=True)
+                display(fig)
+            status.value = (f"limit {mem.value} MiB: peak {ms.peak_memory / MiB:.0f} MiB, "
+                            f"OOM killed: {mr.oom_killed}; quota {cpu.value:g}: "
+                            f"{cs.mean_cores(skip=0.5):.2f} cores")
+        except Exception as e:   # shown in the panel, not lost in a callback's log
+            status.value = f"<b style='color:{LIMIT}'>{type(e).__name__}: {e}</b>"
+        finally:
+            button.disabled = False
+
+    button.on_click(run)
+    box = w.VBox([w.HBox([mem, cpu, button]), status, out])
+    box.run = run   # tests and notebooks may click it in code
+    return box
+
+
+# --- docs/img -----------------------------------------------------------------------------------------
+
+def draw_docs_figures(img_dir: str) -> None:
+    """docs/img/cgroups-{memory,cpu,shares,pids}.png from real runs on this host."""
+    from ..cgroups import experiments
+
+    r, s = experiments.memory_oom("500M", 900)
+    memory_figure(s, r, title="500 MiB limit: the hog is OOM-killed").savefig(
+        os.path.join(img_dir, "cgroups-memory.png"), bbox_inches="tight")
+    _, s = experiments.cpu_quota(0.5, 4)
+    cpu_figure(s, title="--cpus 0.5: throttled to half a core").savefig(
+        os.path.join(img_dir, "cgroups-cpu.png"), bbox_inches="tight")
+    _, ss = experiments.cpu_weights((256, 768), 4)
+    shares_figure(ss, [256, 768]).savefig(os.path.join(img_dir, "cgroups-shares.png"), bbox_inches="tight")
+    _, s = experiments.fork_bomb(20, 3)
+    pids_figure(s, title="a fork bomb stopped at pids.max 20").savefig(
+        os.path.join(img_dir, "cgroups-pids.png"), bbox_inches="tight")
