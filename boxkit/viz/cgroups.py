@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 MiB = 1 << 20
 LIMIT = "#c0392b"
@@ -172,6 +171,50 @@ def memory_high_figure(series, psi: list[tuple[float, float]], high: int, *, tit
     return fig
 
 
+# --- the v1 <-> v2 file table --------------------------------------------------------------------
+
+class FileMapTable:
+    """:data:`boxkit.cgroups.FILE_MAP` as a table, the column of the driver this host uses highlighted
+    (a hybrid host mounts v1 controllers, so boxkit drives v1 there)."""
+
+    def __init__(self, mode: str, rows=None):
+        from ..cgroups import FILE_MAP
+
+        self.mode = mode
+        self.rows = list(rows if rows is not None else FILE_MAP)
+        self.column = "v2" if mode == "v2" else "v1"
+
+    def __repr__(self) -> str:
+        w = max(len(r[0]) for r in self.rows)
+        v = max(len(r[1]) for r in self.rows)
+        mark = {"v1": ("*", " "), "v2": (" ", "*")}[self.column]
+        head = f"{'':{w}}  {mark[0]}v1{'':{v - 3}}  {mark[1]}v2"
+        lines = [f"host mode: {self.mode} (boxkit drives {self.column}, marked *)", head]
+        lines += [f"{a:{w}}  {b:{v}}  {c}" for a, b, c in self.rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        on = "background:#fff3bf;font-weight:bold"
+        st = {c: (on if c == self.column else "") for c in ("v1", "v2")}
+        rows = "".join(f"<tr><td>{escape(a)}</td><td style='{st['v1']}'><code>{escape(b)}</code></td>"
+                       f"<td style='{st['v2']}'><code>{escape(c)}</code></td></tr>" for a, b, c in self.rows)
+        return (f"<p>this host: <b>{escape(self.mode)}</b> — boxkit drives <b>{self.column}</b> "
+                f"(highlighted)</p><table><tr><th></th><th style='{st['v1']}'>cgroup v1 (under "
+                f"/sys/fs/cgroup/&lt;controller&gt;/)</th><th style='{st['v2']}'>cgroup v2 (one tree)</th></tr>"
+                f"{rows}</table>")
+
+
+def file_map(mode: str | None = None) -> FileMapTable:
+    """The table for ``mode`` (default: this host's, from :func:`boxkit.cgroups.detect`)."""
+    if mode is None:
+        from ..cgroups import detect
+
+        mode = detect().mode
+    return FileMapTable(mode)
+
+
 # --- live -------------------------------------------------------------------------------------------
 
 def _ipython():
@@ -182,40 +225,67 @@ def _ipython():
     return get_ipython()
 
 
+def _snapshot(series):
+    """A consistent copy of a series the sampler is still appending to (field by field)."""
+    import dataclasses
+
+    from ..cgroups.sampler import FIELDS
+
+    n = min(len(series.t), *(len(getattr(series, f)) for f in FIELDS))
+    return dataclasses.replace(series, t=series.t[:n], **{f: getattr(series, f)[:n] for f in FIELDS})
+
+
 def live(experiment, draw, *, refresh_hz: float = 4, **kwargs):
     """Run ``experiment(on_sample=..., **kwargs)`` (a function of :mod:`boxkit.cgroups.experiments`
     returning ``(Result, Series)``) and show ``draw(series, fig=fig)`` while it runs.
 
-    The sampler calls back after each sample (in its thread); at most ``refresh_hz`` times a second the
-    figure is redrawn in place and the one display handle updated. Blocks until the container ends;
-    returns ``(figure, series, result)``. Outside IPython nothing is shown and the figure is drawn once,
-    at the end."""
+    The sampler's callback only hands over the series; a drawing thread redraws the figure from a copy
+    at most ``refresh_hz`` times a second and updates the one display handle — drawing takes tens of
+    milliseconds, and doing it in the sampler's thread would leave gaps in the samples. Blocks until the
+    container ends; returns ``(figure, series, result)``. Outside IPython nothing is shown and the figure
+    is drawn once, at the end."""
     from . import new_figure
 
     fig = new_figure(figsize=(8, 4), dpi=100)
-    ip = _ipython()
     handle = None
-    if ip is not None:
+    if _ipython() is not None:
         from IPython.display import display
 
         handle = display(fig, display_id=True)
     lock = threading.Lock()
-    last = [0.0]
+    latest: list = []
+    done = threading.Event()
 
     def on_sample(series) -> None:
-        now = time.monotonic()
-        if handle is None or now - last[0] < 1.0 / refresh_hz or len(series.t) < 2:
-            return
-        last[0] = now
-        with lock:
-            draw(series, fig=fig)
-            handle.update(fig)
+        if not latest:
+            latest.append(series)
 
-    result, series = experiment(on_sample=on_sample, **kwargs)
-    with lock:
-        _draw_final(draw, series, result, fig)
-        if handle is not None:
-            handle.update(fig)
+    def drawer() -> None:
+        while not done.wait(1.0 / refresh_hz):
+            if not latest:
+                continue
+            snap = _snapshot(latest[0])
+            if len(snap.t) < 2:
+                continue
+            with lock:
+                if done.is_set():
+                    return
+                draw(snap, fig=fig)
+                handle.update(fig)
+
+    thread = None
+    if handle is not None:
+        thread = threading.Thread(target=drawer, name="boxkit-live-plot", daemon=True)
+        thread.start()
+    try:
+        result, series = experiment(on_sample=on_sample, **kwargs)
+    finally:
+        done.set()
+        if thread is not None:
+            thread.join()
+    _draw_final(draw, series, result, fig)
+    if handle is not None:
+        handle.update(fig)
     return fig, series, result
 
 
