@@ -1,0 +1,123 @@
+"""The cgroup figures hold the data measured on real containers; the live plot runs without IPython.
+
+The first tests start real limited containers (root); the last ones check the drawing logic on
+hand-made series (no root)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from boxkit import cgroups
+from boxkit.cgroups import experiments
+from boxkit.cgroups.sampler import Series
+from boxkit.viz import cgroups as viz
+
+MiB = 1 << 20
+
+live = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates cgroups and containers")
+has_cgroups = pytest.mark.skipif(cgroups.detect().mode == "none", reason="no cgroup file system mounted")
+
+
+@pytest.fixture(autouse=True)
+def _agg():
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+@pytest.mark.integration
+@live
+@has_cgroups
+def test_live_memory_outside_ipython_returns_the_oom_figure_and_data():
+    from matplotlib.figure import Figure
+
+    assert viz._ipython() is None, "this test is about running without IPython"
+    fig, series, result = viz.live_memory(memory="200M", target_mb=400)
+    assert isinstance(fig, Figure)
+    assert result.oom_killed and result.exit_code == 137, result
+    ax = fig.axes[0]
+    used, limit_line, marker = ax.lines[0], ax.lines[1], ax.lines[-1]
+    assert list(used.get_xdata()) == series.t
+    assert list(used.get_ydata()) == [m / MiB for m in series.memory_current]
+    assert list(limit_line.get_ydata()) == [200, 200]
+    assert marker.get_marker() == "X" and list(marker.get_xdata()) == [viz.oom_time(series, result)]
+    assert max(used.get_ydata()) <= 200 and result.stats["memory_peak"] > 150 * MiB
+
+
+@pytest.mark.integration
+@live
+@has_cgroups
+def test_cpu_figure_draws_cores_and_throttling():
+    fig, series, result = viz.live_cpu(cpus=0.5, seconds=3)
+    ax, ax2 = fig.axes
+    assert list(ax.lines[0].get_ydata()) == series.cores()
+    assert list(ax.lines[1].get_ydata()) == [0.5, 0.5]
+    heights = [p.get_height() for p in ax2.patches]
+    assert heights == viz.throttled_ms(series) and sum(heights) > 0, "throttling was drawn and happened"
+    assert 0.4 <= series.mean_cores(skip=1.0) <= 0.6
+
+
+@pytest.mark.integration
+@live
+@has_cgroups
+def test_shares_figure_shows_the_measured_split_of_one_cpu():
+    results, pair = experiments.cpu_weights(shares=(256, 768), seconds=3, cpuset="0")
+    assert all(r.signal for r in results), "both were still burning when the window closed"
+    fig = viz.shares_figure(pair, [256, 768])
+    ax, bx = fig.axes
+    assert [list(line.get_ydata()) for line in ax.lines[:2]] == [s.cores() for s in pair]
+    measured = [p.get_height() for p in bx.patches[2:]]
+    assert measured == [100 * x for x in experiments.measured_shares(pair)]
+    assert 65 <= measured[1] <= 85, f"the 768 container got {measured[1]:.0f}% of CPU 0"
+
+
+@pytest.mark.integration
+@live
+@has_cgroups
+def test_pids_figure_flat_at_pids_max():
+    import subprocess
+
+    fig, series, result = viz.live_pids(pids_limit=20, seconds=2)
+    assert subprocess.run(["true"]).returncode == 0, "the host can still fork"
+    line = fig.axes[0].lines[0]
+    assert list(line.get_ydata()) == series.pids_current
+    assert 15 <= max(series.pids_current) <= 20
+    assert list(fig.axes[0].lines[1].get_ydata()) == [20, 20]
+
+
+# --- logic on hand-made series (no root) -----------------------------------------------------------
+
+def _series(n: int = 5, **kw) -> Series:
+    s = Series(t=[i * 0.1 for i in range(n)], memory_current=[i * MiB for i in range(n)],
+               cpu_usage_usec=[i * 50_000 for i in range(n)], nr_throttled=[0] * n,
+               throttled_usec=[i * 10_000 for i in range(n)], pids_current=[1] * n, oom_kills=[0] * n)
+    for k, v in kw.items():
+        setattr(s, k, v)
+    return s
+
+
+def test_oom_time_is_the_first_sample_after_oom_kill_rose():
+    assert viz.oom_time(_series(oom_kills=[0, 0, 0, 1, 1])) == pytest.approx(0.3)
+    assert viz.oom_time(_series()) is None
+
+
+def test_measured_shares_split_cpu_time():
+    a = _series(cpu_usage_usec=[0, 25_000, 50_000, 75_000, 100_000])
+    b = _series(cpu_usage_usec=[0, 75_000, 150_000, 225_000, 300_000])
+    assert experiments.measured_shares([a, b], skip=0) == pytest.approx([0.25, 0.75])
+
+
+def test_snapshot_cuts_a_series_caught_mid_append():
+    s = _series(4)
+    s.t.append(0.4)   # the sampler appended t, not yet the other fields
+    snap = viz._snapshot(s)
+    assert len(snap.t) == 4 and all(len(getattr(snap, f)) == 4 for f in ("memory_current", "oom_kills"))
+    assert len(s.t) == 5, "the live series is left alone"
+
+
+def test_file_map_highlights_the_driver_in_use():
+    assert "boxkit drives v1" in repr(viz.file_map("hybrid"))
+    html = viz.file_map("v2")._repr_html_()
+    assert "boxkit drives <b>v2</b>" in html and html.count("<tr>") == len(cgroups.FILE_MAP) + 1
