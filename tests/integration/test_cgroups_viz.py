@@ -121,3 +121,16 @@ def test_file_map_highlights_the_driver_in_use():
     assert "boxkit drives v1" in repr(viz.file_map("hybrid"))
     html = viz.file_map("v2")._repr_html_()
     assert "boxkit drives <b>v2</b>" in html and html.count("<tr>") == len(cgroups.FILE_MAP) + 1
+
+
+@pytest.mark.integration
+@live
+@has_cgroups
+def test_panel_run_uses_the_slider_values():
+    p = viz.panel(hog_mb=300, seconds=2)
+    mem, cpu, _ = p.children[0].children
+    mem.value, cpu.value = 200, 0.5
+    p.run()
+    status = p.children[1].value
+    assert status.startswith("limit 200 MiB") and "OOM killed: True" in status, status
+    assert "quota 0.5:" in status
