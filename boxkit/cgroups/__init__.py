@@ -130,15 +130,15 @@ class Group:
                         raise _fail("cannot remove cgroup", d, e) from e
                     self.kill()
                     time.sleep(0.005)
-            _remove_if_empty(os.path.dirname(d))
-
+        # boxkit/ itself stays: recreating it costs as much as the group (a v1 memory cgroup is the
+        # dearest mkdir here), and on v2 it carries the enabled controllers. gc() removes it when empty.
 
     def __repr__(self) -> str:
         return f"<cgroup {self.cid} v{self.host.version} {self.paths[0] if self.paths else ''}>"
 
 
 def _remove_if_empty(base: str) -> None:
-    """Leave no boxkit directory behind once the last container of this host is gone."""
+    """Leave no boxkit directory behind once the last container of this host is gone (gc only)."""
     if os.path.basename(base) != SUBTREE:
         return
     try:
@@ -290,6 +290,8 @@ def gc(alive: set[str], dead: set[str] | None = None, host: CgroupHost | None = 
             removed += dirs
         except OSError:
             pass
+    for base in bases:
+        _remove_if_empty(base)
     return removed
 
 

@@ -12,6 +12,7 @@ from boxkit.spec import Limits
 
 
 def _files(d, names):
+    """Fixture control files: the drivers write only files that exist, as in a real cgroup dir."""
     os.makedirs(d, exist_ok=True)
     for n in names:
         with open(os.path.join(d, n), "w") as f:
@@ -32,10 +33,14 @@ def test_mode_detection_from_mountinfo():
 
 def test_v1_apply_writes_docker_equivalents(tmp_path):
     dirs = {c: str(tmp_path / c) for c in ("memory", "cpu", "pids", "devices", "cpuset")}
-    for d in dirs.values():
-        _files(d, ["memory.memsw.limit_in_bytes"])
+    _files(dirs["memory"], ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes"])
+    _files(dirs["cpu"], ["cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.shares"])
+    _files(dirs["pids"], ["pids.max"])
+    _files(dirs["cpuset"], ["cpuset.cpus"])
+    _files(dirs["devices"], ["devices.deny", "devices.allow"])
     lim = Limits.parse(memory="500M", cpus="0.5", cpu_shares=512, pids=20, cpuset="0")
     controllers.V1.apply(dirs, lim)
+    assert not os.path.exists(os.path.join(dirs["memory"], "memory.kmem.limit_in_bytes")), "no file is created"
     read = lambda c, f: open(os.path.join(dirs[c], f)).read()  # noqa: E731
     assert read("memory", "memory.limit_in_bytes") == str(500 << 20)
     assert read("memory", "memory.memsw.limit_in_bytes") == str(500 << 20), "no swap beyond the limit"
@@ -49,7 +54,7 @@ def test_v1_apply_writes_docker_equivalents(tmp_path):
 
 def test_v2_apply_and_stats(tmp_path):
     d = str(tmp_path / "g")
-    _files(d, ["memory.swap.max"])
+    _files(d, ["memory.max", "memory.swap.max", "memory.high", "cpu.max", "cpu.weight", "pids.max"])
     lim = Limits.parse(memory="500M", memory_high="400M", cpus="1.5", cpu_shares=1024, pids=20)
     controllers.V2.apply(d, lim)
     assert open(f"{d}/memory.max").read() == str(500 << 20)
@@ -132,3 +137,11 @@ def test_gc_skips_live_ids_and_the_v2_init_leaf(tmp_path, monkeypatch):
     monkeypatch.setattr(cgroups, "_collectable", lambda g, **kw: seen.append(g.cid) or False)
     assert cgroups.gc({"live"}, host=h) == []
     assert seen == ["gone"]
+
+
+def test_writes_go_to_existing_files_only(tmp_path):
+    """A control file the kernel does not offer is an error naming it, never a new regular file."""
+    with pytest.raises(FileNotFoundError) as e:
+        controllers.write(str(tmp_path / "memory.max"), 1)
+    assert e.value.filename == str(tmp_path / "memory.max")
+    assert not (tmp_path / "memory.max").exists()
