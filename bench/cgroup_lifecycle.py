@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""What a container's cgroup costs to make and to remove, against the bare mkdir/rmdir floor.
+
+    sudo .venv/bin/python bench/cgroup_lifecycle.py [-n 40]
+
+``cgroups.create(id, memory+cpu+pids limits)`` + ``add(pid)`` + ``remove()`` — what the runtime does
+for every container — median of N, against the floor of one plain ``mkdir`` + ``rmdir`` per hierarchy
+boxkit uses (what any runtime pays just to have a group in each). On v1 boxkit's group spans memory,
+cpu, cpuacct, pids and devices (5 directories when cpu and cpuacct are mounted apart, as here) and
+writes the limits plus 12 device rules; on v2 it is one directory. A plain host ``sleep`` stands in
+for the container's PID 1 and is moved back home (untimed) before ``remove()``, as the container's
+exit would empty the group. Absolute times on a shared machine are noise: read the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+def home_of(pid: int) -> dict[str, str]:
+    """hierarchy mount point -> the directory the process sits in now (from /proc/PID/cgroup)."""
+    from boxkit import cgroups
+
+    host = cgroups.detect()
+    root = host.v2_root or "/sys/fs/cgroup"
+    out = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if ctrls == "" and host.version == 2:
+                out[root] = root + path
+            for c in ctrls.split(","):
+                if c in host.v1:
+                    out[host.v1[c]] = host.v1[c] + path
+    return out
+
+
+def lifecycle(n: int) -> tuple[list[float], int]:
+    from boxkit import cgroups
+    from boxkit.spec import Limits
+
+    lim = Limits.parse(memory="500M", cpus="0.5", pids=100)
+    sleeper = subprocess.Popen(["sleep", "600"])
+    times: list[float] = []
+    dirs = 0
+    try:
+        home = home_of(sleeper.pid)
+        for i in range(n):
+            t = time.perf_counter()
+            g = cgroups.create(f"bench-{os.getpid()}-{i}", lim)
+            g.add(sleeper.pid)
+            spent = time.perf_counter() - t
+            for f in g.procs_files:   # back home, untimed: a container's exit empties its group
+                mount = os.path.dirname(os.path.dirname(os.path.dirname(f)))
+                if mount in home:
+                    with open(os.path.join(home[mount], "cgroup.procs"), "w") as fh:
+                        fh.write(str(sleeper.pid))
+            t = time.perf_counter()
+            g.remove()
+            times.append(spent + time.perf_counter() - t)
+            dirs = len(g.paths)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    return times, dirs
+
+
+def floor(n: int) -> list[float]:
+    from boxkit import cgroups
+    from boxkit.cgroups import V1_CONTROLLERS
+
+    host = cgroups.detect()
+    bases = ([host.v2_root or "/sys/fs/cgroup"] if host.version == 2
+             else sorted({host.v1[c] for c in V1_CONTROLLERS if c in host.v1}))
+    out = []
+    for i in range(n):
+        names = [os.path.join(b, f"bench-floor-{os.getpid()}-{i}") for b in bases]
+        t = time.perf_counter()
+        for d in names:
+            os.mkdir(d)
+        for d in names:
+            os.rmdir(d)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=40)
+    a = ap.parse_args(argv)
+    if os.geteuid() != 0:
+        print("skipped: needs root (creates cgroups)")
+        return 0
+    from boxkit import cgroups
+
+    host = cgroups.detect()
+    if host.mode == "none":
+        print("skipped: no cgroup file system at /sys/fs/cgroup")
+        return 0
+    lifecycle(3)   # warm-up: boxkit/ exists from here on, as it does while any container runs
+    full, k = lifecycle(a.n)
+    bare = floor(a.n)
+    cgroups.gc(alive=set())   # removes boxkit/ again when nothing else uses it
+    mf, mb = statistics.median(full) * 1e3, statistics.median(bare) * 1e3
+    print(f"cgroup mode: {host.mode} (driver v{host.version}); median of {a.n}")
+    print(f"  boxkit create+add+remove (memory+cpu+pids limits)  {mf:6.2f} ms   ({k} directories)")
+    print(f"  mkdir+rmdir floor, same hierarchies                {mb:6.2f} ms")
+    print(f"  ratio boxkit/floor: {mf / mb:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
