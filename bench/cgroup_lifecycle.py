@@ -5,9 +5,9 @@
 
 ``cgroups.create(id, memory+cpu+pids limits)`` + ``add(pid)`` + ``remove()`` — what the runtime does
 for every container — median of N, against the floor of one plain ``mkdir`` + ``rmdir`` per hierarchy
-boxkit uses (what any runtime pays just to have a group in each). On v1 boxkit's group spans memory,
-cpu, cpuacct, pids and devices (5 directories when cpu and cpuacct are mounted apart, as here) and
-writes the limits plus 12 device rules; on v2 it is one directory. A plain host ``sleep`` stands in
+boxkit uses (what any runtime pays just to have a group in each). On v1 boxkit's group spans
+memory, cpu, cpuacct, pids, blkio and devices (6 directories when cpu and cpuacct are mounted apart, as
+here) and writes the limits plus 12 device rules; on v2 it is one directory. A plain host ``sleep`` stands in
 for the container's PID 1 and is moved back home (untimed) before ``remove()``, as the container's
 exit would empty the group. Absolute times on a shared machine are noise: read the ratio.
 """
@@ -75,11 +75,12 @@ def lifecycle(n: int) -> tuple[list[float], int]:
 
 def floor(n: int) -> list[float]:
     from boxkit import cgroups
-    from boxkit.cgroups import V1_CONTROLLERS
+    from boxkit.cgroups.controllers import v1_hierarchies
+    from boxkit.spec import Limits
 
     host = cgroups.detect()
     bases = ([host.v2_root or "/sys/fs/cgroup"] if host.version == 2
-             else sorted({host.v1[c] for c in V1_CONTROLLERS if c in host.v1}))
+             else sorted({host.v1[c] for c in v1_hierarchies(Limits.parse(memory="500M")) if c in host.v1}))
     out = []
     for i in range(n):
         names = [os.path.join(b, f"bench-floor-{os.getpid()}-{i}") for b in bases]

@@ -22,12 +22,14 @@ import time
 from dataclasses import dataclass, fields
 
 from ..errors import HostError
-from .controllers import FILE_MAP, V1, V2, read_int, read_kv, write
+from . import cpuset
+from .controllers import FILE_MAP, V1, V2, read_int, read_kv, v1_hierarchies, v2_controllers, write
 from .host import BASE, SUBTREE, CgroupHost, detect
 
 __all__ = ["detect", "create", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP"]
 
-V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
+# every v1 hierarchy a boxkit group may span (cpuset only when asked for; blkio where mounted)
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "blkio", "devices", "cpuset")
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Stats:
     throttled_usec: int = 0
     pids_current: int | None = None
     pids_max: int | None = None
+    io_read_bytes: int | None = None
+    io_write_bytes: int | None = None
     psi: dict | None = None
 
     @classmethod
@@ -158,7 +162,7 @@ def _v2_base(host: CgroupHost) -> str:
 def _enable_v2(host: CgroupHost, lim) -> list[str]:
     """Switch controllers on for boxkit's subtree, moving the root's processes to a leaf if needed."""
     root = host.v2_root or BASE
-    want = [c for c in ("memory", "cpu", "pids") + (("cpuset",) if lim.cpuset else ()) if c in host.v2_controllers]
+    want = [c for c in v2_controllers(lim) if c in host.v2_controllers]
     base = _v2_base(host)
     os.makedirs(base, exist_ok=True)
     for parent in (root, base):
@@ -207,8 +211,7 @@ def create(cid: str, limits) -> Group:
             group.remove()
             raise _fail("cannot set limits on cgroup", d, e) from e
         return group
-    want = list(V1_CONTROLLERS) + (["cpuset"] if limits.cpuset else [])
-    dirs = _v1_dirs(host, cid, want)
+    dirs = _v1_dirs(host, cid, v1_hierarchies(limits))
     made: dict[str, str] = {}
     group = Group(cid, host, made)
     try:
@@ -217,7 +220,7 @@ def create(cid: str, limits) -> Group:
             if not os.path.isdir(base):
                 os.makedirs(base, exist_ok=True)
                 if ctrl == "cpuset":   # v1 cpuset groups start empty and refuse tasks until filled
-                    _copy_cpuset(os.path.dirname(base), base)
+                    cpuset.v1_prepare(base)
             if d in made.values():   # controllers mounted together share one directory
                 made[ctrl] = d
                 continue
@@ -226,11 +229,11 @@ def create(cid: str, limits) -> Group:
             except FileNotFoundError:   # the empty base was just removed by another container's exit
                 os.makedirs(base, exist_ok=True)
                 if ctrl == "cpuset":
-                    _copy_cpuset(os.path.dirname(base), base)
+                    cpuset.v1_prepare(base)
                 os.mkdir(d)
             made[ctrl] = d
             if ctrl == "cpuset":
-                _copy_cpuset(base, d)
+                cpuset.v1_prepare(d)
         V1.apply(made, limits)
     except OSError as e:
         group.remove()
@@ -239,19 +242,13 @@ def create(cid: str, limits) -> Group:
     return group
 
 
-def _copy_cpuset(src: str, dst: str) -> None:
-    for f in ("cpuset.cpus", "cpuset.mems"):
-        with open(os.path.join(src, f)) as fh:
-            write(os.path.join(dst, f), fh.read().strip())
-
-
 def open_group(cid: str) -> Group | None:
     """A view of a running container's group (no creation): for samplers and notebooks."""
     host = detect()
     if host.version == 2:
         d = os.path.join(_v2_base(host), cid)
         return Group(cid, host, {c: d for c in host.v2_controllers} or {"unified": d}) if os.path.isdir(d) else None
-    dirs = {c: d for c, d in _v1_dirs(host, cid, list(V1_CONTROLLERS) + ["cpuset"]).items() if os.path.isdir(d)}
+    dirs = {c: d for c, d in _v1_dirs(host, cid, list(V1_CONTROLLERS)).items() if os.path.isdir(d)}
     return Group(cid, host, dirs) if dirs else None
 
 

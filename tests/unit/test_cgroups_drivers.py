@@ -145,3 +145,47 @@ def test_writes_go_to_existing_files_only(tmp_path):
         controllers.write(str(tmp_path / "memory.max"), 1)
     assert e.value.filename == str(tmp_path / "memory.max")
     assert not (tmp_path / "memory.max").exists()
+
+
+def test_one_module_per_controller_with_the_same_names():
+    for mod in controllers.CONTROLLERS:
+        for name in ("V1_HIERARCHIES", "V2_CONTROLLER", "FILES", "v1_apply", "v1_stats", "v2_apply", "v2_stats"):
+            assert hasattr(mod, name), f"{mod.__name__} lacks {name}"
+    # the notebook's table is every module's rows, in order: it comes from the drivers themselves
+    rows = [r for mod in controllers.CONTROLLERS for r in mod.FILES]
+    assert cgroups.FILE_MAP[:len(rows)] == rows and cgroups.FILE_MAP[0][0] == "memory limit"
+
+
+def test_hierarchies_and_controllers_follow_the_limits():
+    plain, pinned = Limits.parse(memory="64M"), Limits.parse(memory="64M", cpuset="0")
+    assert "cpuset" not in controllers.v1_hierarchies(plain), "no cpuset dir unless asked: one mkdir less"
+    assert "cpuset" in controllers.v1_hierarchies(pinned)
+    assert {"memory", "cpu", "cpuacct", "pids", "devices"} <= set(controllers.v1_hierarchies(plain))
+    assert controllers.v2_controllers(plain) == ["memory", "cpu", "pids", "io"]
+    assert "cpuset" in controllers.v2_controllers(pinned) and "devices" not in controllers.v2_controllers(pinned)
+
+
+def test_io_bytes_parsed_on_both_versions(tmp_path):
+    from boxkit.cgroups import io
+
+    v1 = "8:0 Read 4096\n8:0 Write 512\n8:0 Sync 0\n8:0 Total 4608\n8:16 Read 100\nTotal 4708\n"
+    assert io.parse_v1(v1) == (4196, 512)
+    v2 = "8:0 rbytes=4096 wbytes=512 rios=1 wios=1 dbytes=0 dios=0\n8:16 rbytes=100 wbytes=0 rios=1 wios=0\n"
+    assert io.parse_v2(v2) == (4196, 512)
+    d = tmp_path / "g"
+    d.mkdir()
+    (d / "io.stat").write_text(v2)
+    (d / "io.pressure").write_text("some avg10=2.25 avg60=0 avg300=0 total=9\nfull avg10=0 avg60=0\n")
+    s = controllers.V2.stats(str(d))
+    assert (s["io_read_bytes"], s["io_write_bytes"]) == (4196, 512) and s["psi"] == {"io": 2.25}
+
+
+def test_v1_cpuset_group_is_filled_from_its_parent(tmp_path):
+    from boxkit.cgroups import cpuset
+
+    (tmp_path / "cpuset.cpus").write_text("0-1\n")
+    (tmp_path / "cpuset.mems").write_text("0\n")
+    child = tmp_path / "boxkit"
+    _files(str(child), ["cpuset.cpus", "cpuset.mems"])   # a new v1 cpuset group: both empty
+    cpuset.v1_prepare(str(child))
+    assert (child / "cpuset.cpus").read_text() == "0-1" and (child / "cpuset.mems").read_text() == "0"

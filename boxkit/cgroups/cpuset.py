@@ -1,0 +1,53 @@
+"""The cpuset controller: which CPUs (and memory nodes) the group's processes may run on.
+
+``cpuset.cpus`` is a list such as ``0`` or ``0-2,5``; the scheduler never places the group's threads
+elsewhere. The course pins two containers to one CPU to make weights visible (they only matter when a
+CPU is contended). Used only when a cpuset is asked for (``--cpuset-cpus``): every other container
+inherits all CPUs, and the directory would be one more mkdir per start.
+
+A v1 quirk: a new cpuset group starts with *empty* ``cpuset.cpus`` and ``cpuset.mems`` and refuses
+processes (ENOSPC) until both are filled, so boxkit copies its parent's values first
+(:func:`v1_prepare`), for boxkit's own base directory too. v2 groups inherit their parent's set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .files import read, write
+
+V1_HIERARCHIES = ("cpuset",)
+V2_CONTROLLER = "cpuset"
+
+FILES = [
+    ("CPUs allowed", "cpuset/cpuset.cpus", "cpuset.cpus"),
+]
+
+
+def wanted(lim) -> bool:
+    return lim.cpuset is not None
+
+
+def v1_prepare(d: str) -> None:
+    """Fill a fresh v1 cpuset group's cpus and mems from its parent's."""
+    parent = os.path.dirname(d)
+    for f in ("cpuset.cpus", "cpuset.mems"):
+        write(os.path.join(d, f), read(os.path.join(parent, f)).strip())
+
+
+def v1_apply(dirs: dict[str, str], lim) -> None:
+    if "cpuset" in dirs and lim.cpuset is not None:
+        write(f"{dirs['cpuset']}/cpuset.cpus", lim.cpuset)
+
+
+def v1_stats(dirs: dict[str, str], s: dict) -> None:
+    pass
+
+
+def v2_apply(d: str, lim) -> None:
+    if lim.cpuset is not None:
+        write(f"{d}/cpuset.cpus", lim.cpuset)
+
+
+def v2_stats(d: str, s: dict) -> None:
+    pass
