@@ -117,9 +117,10 @@ def test_notebooks_pass_nbval_as_a_learner_without_root(binder_venv, learner):
     if r.returncode != 0:
         out = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout + r.stderr)  # kernels colour their tracebacks
         errors = sorted({m.group(0) for m in re.finditer(r"\b\w+(?:Error|Exception): [^\n]{0,160}", out)})
+        errors += sorted({m.group(0) for m in re.finditer(r"Cell \d+: [^\n]{0,160}", out)})  # nbval's reasons
         failed = [line for line in out.splitlines() if line.startswith("FAILED")]
         pytest.fail("notebooks fail as a learner without root:\n" + "\n".join(failed[:30])
-                    + "\nfirst errors:\n" + "\n".join(errors[:15]))
+                    + "\nfirst errors:\n" + "\n".join(errors[:25]))
     summary = [line for line in r.stdout.splitlines() if " passed" in line]
     assert summary, r.stdout[-2000:]
     print(f"nbval as {learner.name} (uid {learner.uid}) over {len(nbs)} notebooks: {summary[-1]}")
