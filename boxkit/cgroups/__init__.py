@@ -174,22 +174,29 @@ def _enable_v2(host: CgroupHost, lim) -> list[str]:
         missing = [c for c in want if c not in enabled]
         if not missing:
             continue
-        try:
-            write(ctl, " ".join("+" + c for c in missing))
-        except OSError as e:
-            if e.errno != errno.EBUSY or parent != root:
-                raise _fail("cannot enable cgroup controllers in", ctl, e) from e
-            # populated root (inside a privileged container): processes must move to a leaf first
-            leaf = os.path.join(root, "init")
-            os.makedirs(leaf, exist_ok=True)
-            with open(os.path.join(root, "cgroup.procs")) as f:
-                for pid in f.read().split():
-                    try:
-                        write(os.path.join(leaf, "cgroup.procs"), pid)
-                    except OSError:
-                        pass   # kernel threads and exited processes
-            write(ctl, " ".join("+" + c for c in missing))
+        for attempt in range(4):
+            try:
+                write(ctl, " ".join("+" + c for c in missing))
+                break
+            except OSError as e:
+                if e.errno != errno.EBUSY or parent != root or attempt == 3:
+                    raise _fail("cannot enable cgroup controllers in", ctl, e) from e
+                # a populated root (the cgroup namespace of a privileged container): the no-internal-
+                # process rule forbids children with controllers while it holds processes, so they move
+                # to a leaf first. Again if some forked meanwhile.
+                _move_all(root, os.path.join(root, "init"))
     return want
+
+
+def _move_all(src: str, leaf: str) -> None:
+    os.makedirs(leaf, exist_ok=True)
+    with open(os.path.join(src, "cgroup.procs")) as f:
+        pids = f.read().split()
+    for pid in pids:
+        try:
+            write(os.path.join(leaf, "cgroup.procs"), pid)
+        except OSError:
+            pass   # exited meanwhile, or a kernel thread that cannot move
 
 
 def create(cid: str, limits) -> Group:

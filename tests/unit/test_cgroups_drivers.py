@@ -189,3 +189,51 @@ def test_v1_cpuset_group_is_filled_from_its_parent(tmp_path):
     _files(str(child), ["cpuset.cpus", "cpuset.mems"])   # a new v1 cpuset group: both empty
     cpuset.v1_prepare(str(child))
     assert (child / "cpuset.cpus").read_text() == "0-1" and (child / "cpuset.mems").read_text() == "0"
+
+
+def test_v2_populated_root_moves_its_processes_to_a_leaf_first(tmp_path, monkeypatch):
+    """The privileged-container case: the cgroup namespace root holds processes, so the kernel refuses
+    (EBUSY) controllers for children until they sit in a leaf; boxkit moves them to <root>/init."""
+    import errno as _errno
+
+    root = tmp_path / "cg"
+    root.mkdir()
+    (root / "cgroup.subtree_control").write_text("")
+    (root / "cgroup.procs").write_text("1\n42\n")
+    h = host.CgroupHost("v2", {}, str(root), ["cpuset", "cpu", "io", "memory", "pids"])
+    moved, enabled = [], {}
+
+    def fake_write(path, value):
+        path = str(path)
+        if path.endswith("init/cgroup.procs"):
+            moved.append(int(value))
+            if set(moved) >= {1, 42}:
+                (root / "cgroup.procs").write_text("")
+            return
+        if path == str(root / "cgroup.subtree_control") and (root / "cgroup.procs").read_text().strip():
+            raise OSError(_errno.EBUSY, "Device or resource busy", path)
+        enabled[path] = value
+
+    monkeypatch.setattr(cgroups, "write", fake_write)
+    want = cgroups._enable_v2(h, Limits.parse(memory="64M"))
+    assert want == ["memory", "cpu", "pids", "io"]
+    assert sorted(moved) == [1, 42] and (root / "init").is_dir()
+    assert enabled[str(root / "cgroup.subtree_control")] == "+memory +cpu +pids +io"
+    assert enabled[str(root / "boxkit" / "cgroup.subtree_control")] == "+memory +cpu +pids +io"
+
+
+def test_v2_enable_failure_names_the_file(tmp_path, monkeypatch):
+    import errno as _errno
+
+    root = tmp_path / "cg"
+    root.mkdir()
+    h = host.CgroupHost("v2", {}, str(root), ["memory", "pids"])
+
+    def refuse(path, value):
+        raise OSError(_errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(cgroups, "write", refuse)
+    with pytest.raises(cgroups.HostError) as e:
+        cgroups._enable_v2(h, Limits.parse(pids=5))
+    msg = str(e.value)
+    assert "cannot enable cgroup controllers in" in msg and "cgroup.subtree_control" in msg and "root" in msg
