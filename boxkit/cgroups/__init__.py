@@ -294,8 +294,11 @@ def gc(alive: set[str], dead: set[str] | None = None, host: CgroupHost | None = 
             removed += dirs
         except OSError:
             pass
-    for base in bases:
-        _remove_if_empty(base)
+    if host.version == 1:
+        # v1 only: a v2 boxkit/ carries the controllers enabled for its children, and a create racing
+        # with its removal would find them gone; v1's create re-makes a base removed under it
+        for base in bases:
+            _remove_if_empty(base)
     return removed
 
 
