@@ -35,6 +35,6 @@ and exits with the inner pytest's status. Missing qemu or kernel → it prints w
 
 from __future__ import annotations
 
-from .runner import DEFAULT_TESTS, Result, VMConfig, find_kernel, run_vm
+from .runner import DEFAULT_TESTS, FULL_TESTS, Result, VMConfig, find_kernel, run_vm
 
-__all__ = ["DEFAULT_TESTS", "Result", "VMConfig", "find_kernel", "run_vm"]
+__all__ = ["DEFAULT_TESTS", "FULL_TESTS", "Result", "VMConfig", "find_kernel", "run_vm"]

@@ -14,8 +14,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tools.v2vm",
         description="Boot Debian's 6.1 kernel with cgroup v2 only under qemu (TCG) on this machine's own "
                     "read-only root, run pytest inside as root, exit with its status.",
-        epilog="Arguments it does not know go to the inner pytest and replace the default selection: "
-               + " ".join(runner.DEFAULT_TESTS))
+        epilog="Arguments it does not know go to the inner pytest and replace the default selection "
+               "(tools/v2vm/runner.py: DEFAULT_TESTS; --full: FULL_TESTS).")
     ap.add_argument("--strict", action="store_true", help="exit 1 instead of 0 when qemu or the kernel is missing")
     ap.add_argument("--kernel", help="kernel image (default: newest /boot/vmlinuz-6.1.0-*-amd64 with modules)")
     ap.add_argument("--cpus", type=int, default=2)
@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--initramfs", choices=("own", "virtme"), default="own",
                     help="who builds the initramfs: boxkit's builder (default; mounts the root with cache=loose) "
                          "or virtme-ng (no 9p cache: python starts ~3x slower)")
+    ap.add_argument("--full", action="store_true",
+                    help="run the whole of the three test files (~13 min under TCG) instead of the lean default")
     ap.add_argument("--verbose", action="store_true", help="kernel messages on the console")
     ap.add_argument("--quiet", action="store_true", help="do not stream the console; print the inner output at the end")
     args, rest = ap.parse_known_args(argv)
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         rest = rest[1:]
     cfg = VMConfig(kernel=args.kernel, cpus=args.cpus, memory=args.memory, timeout=args.timeout,
                    verbose=args.verbose, echo=not args.quiet, initramfs=args.initramfs,
-                   pytest_args=rest or list(runner.DEFAULT_TESTS))
+                   pytest_args=rest or list(runner.FULL_TESTS if args.full else runner.DEFAULT_TESTS))
     res = run_vm(cfg)
     if res.skipped:
         print(f"v2vm: skipped: {res.skipped}")
