@@ -11,6 +11,14 @@ v2 specifics handled here: controllers are enabled for children through ``cgroup
 each ancestor, and the *no internal processes* rule forbids that on a group that holds processes — the
 case of a privileged container whose whole cgroup namespace root is populated. boxkit then moves those
 processes into a leaf (``<root>/init``) first, as the deploy notes for class hubs describe.
+
+The package, by concern: :mod:`.host` (which mode, where the trees are), one module per controller
+(:mod:`.memory`, :mod:`.cpu`, :mod:`.pids`, :mod:`.cpuset`, :mod:`.devices`, :mod:`.io`: each knows
+its v1 and v2 files), :mod:`.controllers` (the two drivers as a loop over them), :mod:`.files` (the
+only I/O), :mod:`.sampler` (time series), :mod:`.experiments` (the course's demos) and
+:mod:`.commands` (``boxkit stats``). This module is the life cycle: create, add, stats, kill, remove,
+gc. A group's base directory ``boxkit/`` stays between containers (making it again would cost as much
+as the group itself); :func:`gc` removes it on v1 once empty.
 """
 
 from __future__ import annotations
