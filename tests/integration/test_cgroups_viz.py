@@ -134,3 +134,17 @@ def test_panel_run_uses_the_slider_values():
     status = p.children[1].value
     assert status.startswith("limit 200 MiB") and "OOM killed: True" in status, status
     assert "quota 0.5:" in status
+
+
+@pytest.mark.integration
+@live
+@pytest.mark.skipif(cgroups.detect().version != 2, reason="needs cgroup v2: memory.high and PSI (runs in the v2 VM)")
+def test_memory_high_holds_the_hog_under_max_with_pressure_drawn():
+    result, series, psi = experiments.memory_high(high="100M", memory="300M", target_mb=150)
+    assert not result.oom_killed, "memory.high throttles, it does not kill"
+    assert series.peak_memory <= 300 * MiB
+    fig = viz.memory_high_figure(series, psi, 100 * MiB)
+    assert [100, 100] in [list(line.get_ydata()) for line in fig.axes[0].lines]
+    if not psi:
+        pytest.skip("needs PSI: this v2 kernel has no memory.pressure (psi=0)")
+    assert [p[1] for p in psi] == list(fig.axes[1].lines[0].get_ydata())
