@@ -213,12 +213,18 @@ def create(cid: str, limits) -> Group:
         raise HostError("cannot create cgroup for", cid, errno=errno.ENOENT,
                         detail="no cgroup file system is mounted at /sys/fs/cgroup", hint="see boxkit probe")
     if host.version == 2:
-        _enable_v2(host, limits)
         d = os.path.join(_v2_base(host), cid)
-        try:
-            os.mkdir(d)
-        except OSError as e:
-            raise _fail("cannot create cgroup", d, e) from e
+        for attempt in range(3):
+            _enable_v2(host, limits)
+            try:
+                os.mkdir(d)
+                break
+            except FileNotFoundError as e:
+                # gc removed the empty boxkit/ between enabling its controllers and our mkdir: redo both
+                if attempt == 2:
+                    raise _fail("cannot create cgroup", d, e) from e
+            except OSError as e:
+                raise _fail("cannot create cgroup", d, e) from e
         group = Group(cid, host, {c: d for c in host.v2_controllers} or {"unified": d})
         try:
             V2.apply(d, limits)
@@ -302,11 +308,10 @@ def gc(alive: set[str], dead: set[str] | None = None, host: CgroupHost | None = 
             removed += dirs
         except OSError:
             pass
-    if host.version == 1:
-        # v1 only: a v2 boxkit/ carries the controllers enabled for its children, and a create racing
-        # with its removal would find them gone; v1's create re-makes a base removed under it
-        for base in bases:
-            _remove_if_empty(base)
+    # an empty boxkit/ goes too (nothing of ours may stay on the host); a create racing with this
+    # re-makes the base and, on v2, re-enables its controllers (see create)
+    for base in bases:
+        _remove_if_empty(base)
     return removed
 
 
