@@ -59,18 +59,11 @@ _NET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 # --- processes ----------------------------------------------------------------------------------
 
 def proc_starttime(pid: int) -> int | None:
-    """The start time of ``pid`` in clock ticks since boot, or None when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # the command name (field 2) may hold spaces and ')': split after the last ')'
-    rest = data[data.rfind(b")") + 2:].split()
-    try:
-        return int(rest[19])  # field 22 overall; rest starts at field 3
-    except (IndexError, ValueError):
-        return None
+    """The start time of ``pid`` in clock ticks since boot, or None when the process is gone (or a
+    zombie): the same reading the runtime's state files use."""
+    from ..runtime.state import starttime
+
+    return starttime(pid)
 
 
 def process_alive(pid: int, starttime: int | None) -> bool:
