@@ -78,7 +78,11 @@ class Sampler:
         s.t.append(time.monotonic() - self._t0)
         for f in FIELDS:
             getattr(s, f).append(getattr(st, f) or 0)
-        s.memory_limit, s.cpu_limit, s.pids_max = st.memory_limit, st.cpu_limit, st.pids_max
+        # limits do not change while a container runs; a read racing with the group's removal after the
+        # exit (seen on v2) returns None and must not erase what was read while it ran
+        s.memory_limit = st.memory_limit if st.memory_limit is not None else s.memory_limit
+        s.cpu_limit = st.cpu_limit if st.cpu_limit is not None else s.cpu_limit
+        s.pids_max = st.pids_max if st.pids_max is not None else s.pids_max
 
     def _loop(self) -> None:
         nxt = time.monotonic()
