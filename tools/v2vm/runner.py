@@ -111,6 +111,12 @@ def _run_script(cfg: VMConfig) -> str:
     py = shlex.quote(_python(cfg))
     args = " ".join(shlex.quote(a) for a in cfg.pytest_args)
     return f"""#!/bin/sh
+# a checkout under /tmp, /run or /var/lib (CI clones anywhere) is hidden by the guest's tmpfs mounts:
+# it also comes as its own 9p share, mounted back at the same path
+if [ ! -d {shlex.quote(REPO)}/tools/v2vm ]; then
+    mkdir -p {shlex.quote(REPO)} && mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=loose,access=any \
+        v2vmrepo {shlex.quote(REPO)} || echo "v2vm: cannot mount the checkout share"
+fi
 cd {shlex.quote(REPO)} || {{ echo 253 > /run/v2vm/rc; exit; }}
 export HOME=/tmp BOXKIT_ROOT=/var/lib/boxkit-test BOXKIT_EXPECT_CGROUP=v2
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MPLCONFIGDIR=/tmp/mpl XDG_CACHE_HOME=/tmp/cache
@@ -141,6 +147,8 @@ def qemu_command(cfg: VMConfig, kernel: str, initrd: str, io_dir: str) -> list[s
         "-device", "virtio-9p-pci,fsdev=root,mount_tag=/dev/root",
         "-fsdev", f"local,id=io,path={io_dir},security_model=none,multidevs=remap",
         "-device", "virtio-9p-pci,fsdev=io,mount_tag=v2vmio",
+        "-fsdev", f"local,id=repo,path={REPO},security_model=none,readonly=on,multidevs=remap",
+        "-device", "virtio-9p-pci,fsdev=repo,mount_tag=v2vmrepo",
         "-no-reboot", "-kernel", kernel, "-initrd", initrd, "-append", append,
     ]
 
