@@ -34,7 +34,7 @@ from . import cpuset
 from .controllers import FILE_MAP, V1, V2, read_int, read_kv, v1_hierarchies, v2_controllers, write
 from .host import BASE, SUBTREE, CgroupHost, detect
 
-__all__ = ["detect", "create", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP"]
+__all__ = ["detect", "create", "prepare", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP"]
 
 # every v1 hierarchy a boxkit group may span (cpuset only when asked for; blkio where mounted)
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "blkio", "devices", "cpuset")
@@ -145,6 +145,30 @@ class Group:
         # boxkit/ itself stays: recreating it costs as much as the group (a v1 memory cgroup is the
         # dearest mkdir here), and on v2 it carries the enabled controllers. gc() removes it when empty.
 
+    def claim(self, cid: str, limits) -> None:
+        """Make a group from :func:`prepare` the container ``cid``'s: rename it in every hierarchy, then
+        write the limits. A cpuset, never prepared, is made now and the group's processes moved in
+        (the one case that still pays for a move)."""
+        renamed: dict[str, str] = {}
+        try:
+            for ctrl, d in self.dirs.items():
+                new = os.path.join(os.path.dirname(d), cid)
+                if d != new and os.path.isdir(d):
+                    os.rename(d, new)   # v1 only: cgroup1_rename, within the same parent
+                renamed[ctrl] = new
+        except OSError as e:
+            raise _fail("cannot rename cgroup", d, e) from e
+        self.cid, self.dirs = cid, renamed
+        try:
+            if cpuset.wanted(limits) and "cpuset" not in self.dirs and "cpuset" in self.host.v1:
+                pids = self.pids()
+                _make_v1(self, ["cpuset"])
+                for pid in pids:
+                    write(os.path.join(self.dirs["cpuset"], "cgroup.procs"), pid)
+            V1.apply({c: d for c, d in self.dirs.items() if c != "devices"}, limits)
+        except OSError as e:
+            raise _fail("cannot set limits on cgroup", getattr(e, "filename", None) or self.paths[0], e) from e
+
     def __repr__(self) -> str:
         return f"<cgroup {self.cid} v{self.host.version} {self.paths[0] if self.paths else ''}>"
 
@@ -232,34 +256,68 @@ def create(cid: str, limits) -> Group:
             group.remove()
             raise _fail("cannot set limits on cgroup", d, e) from e
         return group
-    dirs = _v1_dirs(host, cid, v1_hierarchies(limits))
-    made: dict[str, str] = {}
-    group = Group(cid, host, made)
+    group = Group(cid, host, {})
     try:
-        for ctrl, d in dirs.items():
-            base = os.path.dirname(d)
-            if not os.path.isdir(base):
-                os.makedirs(base, exist_ok=True)
-                if ctrl == "cpuset":   # v1 cpuset groups start empty and refuse tasks until filled
-                    cpuset.v1_prepare(base)
-            if d in made.values():   # controllers mounted together share one directory
-                made[ctrl] = d
-                continue
-            try:
-                os.mkdir(d)
-            except FileNotFoundError:   # the empty base was just removed by another container's exit
-                os.makedirs(base, exist_ok=True)
-                if ctrl == "cpuset":
-                    cpuset.v1_prepare(base)
-                os.mkdir(d)
-            made[ctrl] = d
-            if ctrl == "cpuset":
-                cpuset.v1_prepare(d)
-        V1.apply(made, limits)
+        _make_v1(group, v1_hierarchies(limits))
+        V1.apply(group.dirs, limits)
     except OSError as e:
         group.remove()
-        where = getattr(e, "filename", None) or next(iter(dirs.values()), BASE)
+        where = getattr(e, "filename", None) or next(iter(group.dirs.values()), BASE)
         raise _fail("cannot create cgroup", where, e) from e
+    return group
+
+
+def _make_v1(group: Group, hierarchies: list[str]) -> None:
+    """mkdir the group in each v1 hierarchy, recording each in ``group.dirs`` as soon as it exists
+    (so a failure half-way removes what was made)."""
+    made = group.dirs
+    for ctrl, d in _v1_dirs(group.host, group.cid, hierarchies).items():
+        base = os.path.dirname(d)
+        if not os.path.isdir(base):
+            os.makedirs(base, exist_ok=True)
+            if ctrl == "cpuset":   # v1 cpuset groups start empty and refuse tasks until filled
+                cpuset.v1_prepare(base)
+        if d in made.values():   # controllers mounted together share one directory
+            made[ctrl] = d
+            continue
+        try:
+            os.mkdir(d)
+        except FileNotFoundError:   # the empty base was just removed by gc
+            os.makedirs(base, exist_ok=True)
+            if ctrl == "cpuset":
+                cpuset.v1_prepare(base)
+            os.mkdir(d)
+        made[ctrl] = d
+        if ctrl == "cpuset":
+            cpuset.v1_prepare(d)
+
+
+def prepare(name: str) -> Group | None:
+    """A group made *ahead* of a container, for a pre-forked spare: the runtime adds the spare to it
+    while idle, and :meth:`Group.claim` later gives it the container's id and limits.
+
+    Why: moving a process into a cgroup (a write to ``cgroup.procs``) takes the kernel's
+    ``cgroup_threadgroup_rwsem`` for writing, and that lock's first writer after a quiet spell waits
+    for an RCU grace period — about 11 ms measured here, a third of a container start, whatever the
+    limits. A process *forked* inside a group inherits it for free. So the move is done before the
+    container is asked for, and claiming is a rename plus the limit writes (~0.5 ms).
+
+    v1 only: a v1 cgroup directory may be renamed in place (``cgroup1_rename``), a v2 one may not.
+    On v2 (and without cgroups) this returns None and the runtime creates the group at start as
+    usual; there ``clone3(CLONE_INTO_CGROUP)`` (5.7+) is the way to be born inside a group.
+    """
+    host = detect()
+    if host.version != 1 or host.mode == "none":
+        return None
+    from ..spec import Limits
+
+    group = Group(name, host, {})
+    try:
+        _make_v1(group, v1_hierarchies(Limits()))
+        V1.apply(group.dirs, Limits())   # the device rules: the same for every container
+    except OSError as e:
+        group.remove()
+        raise _fail("cannot create cgroup", getattr(e, "filename", None) or BASE, e) from e
     return group
 
 

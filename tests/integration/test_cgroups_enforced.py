@@ -103,3 +103,32 @@ def test_gc_removes_a_group_whose_container_ended():
         assert not any(os.path.exists(d) for d in g.paths)
     finally:
         g.remove()
+
+
+def test_prepared_group_is_claimed_by_rename_with_its_process_inside():
+    """A spare's group is made and joined ahead of time; claiming renames it and writes the limits."""
+    from boxkit.spec import Limits
+
+    g = cgroups.prepare(f"spare-t-{os.getpid()}")
+    if g is None:
+        pytest.skip(f"cgroup {cgroups.detect().mode}: groups are prepared on v1 only (no rename on v2)")
+    p = subprocess.Popen(["sleep", "30"])
+    try:
+        g.add(p.pid)
+        g.claim(f"bkclaim-{os.getpid()}", Limits.parse(memory="64M", pids=7, cpuset="0"))
+        assert all(os.path.basename(d) == f"bkclaim-{os.getpid()}" for d in g.paths)
+        view = cgroups.open_group(f"bkclaim-{os.getpid()}")
+        assert view is not None and p.pid in view.pids(), "the process moved with the rename"
+        st = view.stats()
+        assert st.memory_limit == 64 << 20 and st.pids_max == 7
+        assert open(os.path.join(g.dirs["cpuset"], "cpuset.cpus")).read().strip() == "0"
+        with open(f"/proc/{p.pid}/cgroup") as f:
+            assert f"/boxkit/bkclaim-{os.getpid()}" in f.read()
+        with open(os.path.join(g.dirs["devices"], "devices.list")) as f:
+            rules = f.read().split("\n")
+        assert "c 1:3 rwm" in rules and "a *:* rwm" not in rules, f"the device rules were written: {rules}"
+    finally:
+        p.kill()
+        p.wait()
+        g.remove()
+    assert not any(os.path.exists(d) for d in g.paths)
