@@ -182,13 +182,17 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
 # mount namespace. When a run request matches, the plan and the stdio fds are sent to the spare, which
 # mounts the image, moves the staged mounts into it (MS_MOVE), pivots and execs.
 
-def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for) -> None:
+def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for,
+                 procs: list[str] | None = None) -> None:
     try:
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
         SYS.prctl(PR_SET_DUMPABLE, 0)
         _close_fds_but({0, 1, 2, sock.fileno()})  # a spare lives long: hold nothing of the zygote's
+        for f in procs or ():
+            # join the spare's cgroup now, while nobody waits: PID 1, forked below, is born inside it
+            _write(f, str(os.getpid()))
         SYS.unshare(flags)
         pid = os.fork()
         if pid == 0:

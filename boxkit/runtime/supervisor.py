@@ -37,6 +37,7 @@ class Spare:
     pid: int
     sock: socket.socket
     staging: str
+    group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.prepare)
 
 
 @dataclass
@@ -103,14 +104,26 @@ class Supervisor:
         flags = 0
         for n in SPARE_NS:
             flags |= _sys.NAMESPACE_FLAGS[n]
+        group = self._prepare_group()
+        procs = list(getattr(group, "procs_files", []) or [])
         pid = os.fork()
         if pid == 0:
             parent.close()
-            init.spare_stage1(flags, child, staging, list(SPARE_NS) + ["cgroup"], _mount_root_for)
+            init.spare_stage1(flags, child, staging, list(SPARE_NS) + ["cgroup"], _mount_root_for, procs)
         child.close()
         # no waiting here: the spare builds itself on the other core while we serve requests; its
         # pid and "ready" wait in the socket until a start takes it
-        self.spare = Spare(0, parent, staging)
+        self.spare = Spare(0, parent, staging, group)
+
+    def _prepare_group(self):
+        if os.environ.get("BOXKIT_NO_CGROUPS"):
+            return None
+        try:
+            from .. import cgroups
+
+            return cgroups.prepare(f"spare-{self.zygote[0]}-{self.spares_made}")
+        except (ImportError, AttributeError, OSError):
+            return None
 
     def drop_spare(self) -> None:
         sp, self.spare = self.spare, None
@@ -122,6 +135,12 @@ class Supervisor:
             _kill(sp.pid)
         sp.sock.close()
         shutil.rmtree(sp.staging, ignore_errors=True)
+        if sp.group is not None:
+            try:
+                sp.group.kill()
+                sp.group.remove()
+            except OSError:
+                pass   # gc collects it once its processes are gone
 
     def _spare_fits(self, plan: dict) -> bool:
         return (self.spare is not None and set(plan["ns"]) - {"cgroup"} == set(SPARE_NS)
@@ -155,8 +174,8 @@ class Supervisor:
                 # it failed or died: start the long way, and stop making spares on this host
                 self.use_spares = False
                 self.by_pid.pop(spare.pid, None)
-                spare.sock.close()
-                shutil.rmtree(spare.staging, ignore_errors=True)
+                self.spare = spare
+                self.drop_spare()
                 spare = None
         if spare is not None:
             parent = spare.sock
@@ -191,7 +210,13 @@ class Supervisor:
                               "created": time.time(), "image": plan.get("image"),
                               "argv": plan["argv"]})
             update: dict = {}
-            cg = self._cgroup(plan, pid1)
+            if spare is not None and spare.group is not None:
+                from ..spec import Limits
+
+                cg = spare.group           # already holds PID 1: claiming is a rename + the limits
+                cg.claim(cid, Limits(**plan.get("limits", {})))
+            else:
+                cg = self._cgroup(plan, pid1)
             if plan.get("network") not in ("none", "host") and not plan.get("join_net"):
                 from .. import net as netmod
 
