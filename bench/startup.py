@@ -99,9 +99,10 @@ def main() -> int:
             r = boxkit.run(rootfs=root, argv=["/bin/true"], **lim)
             assert r.exit_code == 0, r
         results["boxkit (warm process)"] = timed(boxkit_warm, a.n)
-        cli = [sys.executable, "-m", "boxkit", "run", "--rootfs", root]
-        if a.limits:
+        cli = [sys.executable, "-m", "boxkit", "run"]
+        if a.limits:   # options before the image: everything after it is the command
             cli += ["--memory", "500M", "--cpus", "0.5", "--pids-limit", "100"]
+        cli += ["--rootfs", root]
         results["boxkit (CLI)"] = timed(sh(cli + ["/bin/true"]), max(5, a.n // 3))
 
         bundle = None
