@@ -30,8 +30,18 @@ import time
 from dataclasses import dataclass, fields
 
 from ..errors import HostError
-from . import cpuset
-from .controllers import FILE_MAP, V1, V2, read_int, read_kv, v1_hierarchies, v2_controllers, write
+from . import cpuset, devices, memory
+from .controllers import (
+    CONTROLLERS,
+    FILE_MAP,
+    V1,
+    V2,
+    read_int,
+    read_kv,
+    v1_hierarchies,
+    v2_controllers,
+    write,
+)
 from .host import BASE, SUBTREE, CgroupHost, detect
 
 __all__ = ["detect", "create", "prepare", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP"]
@@ -165,9 +175,36 @@ class Group:
                 _make_v1(self, ["cpuset"])
                 for pid in pids:
                     write(os.path.join(self.dirs["cpuset"], "cgroup.procs"), pid)
-            V1.apply({c: d for c, d in self.dirs.items() if c != "devices"}, limits)
+            dirs = {c: d for c, d in self.dirs.items() if c != "devices"}   # device rules: made in prepare()
+            try:
+                memory.v1_apply(dirs, limits)
+            except OSError as e:
+                if e.errno != errno.EBUSY or "memory" not in self.dirs:
+                    raise
+                self._uncharged_memory_group()
+                memory.v1_apply(self.dirs, limits)
+            for c in CONTROLLERS:
+                if c not in (memory, devices):
+                    c.v1_apply(dirs, limits)
         except OSError as e:
             raise _fail("cannot set limits on cgroup", getattr(e, "filename", None) or self.paths[0], e) from e
+
+    def _uncharged_memory_group(self) -> None:
+        """v1 refuses a memory limit below what the group already holds and cannot reclaim (EBUSY) — a
+        spare's own pages, charged since it joined. A *move* leaves charges behind
+        (``memory.move_charge_at_immigrate`` is 0), so the processes move to a fresh memory group and
+        the charged one goes (an empty memory cgroup may be removed with pages still charged)."""
+        d = self.dirs["memory"]
+        charged = d + "-charged"
+        os.rename(d, charged)
+        os.mkdir(d)
+        with open(os.path.join(charged, "cgroup.procs")) as f:
+            for pid in f.read().split():
+                try:
+                    write(os.path.join(d, "cgroup.procs"), pid)
+                except ProcessLookupError:
+                    pass
+        os.rmdir(charged)
 
     def __repr__(self) -> str:
         return f"<cgroup {self.cid} v{self.host.version} {self.paths[0] if self.paths else ''}>"

@@ -28,6 +28,9 @@ def write(path: str, value: str | int) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)   # as a shell's `echo V > F`
     try:
         os.write(fd, str(value).encode())
+    except OSError as e:
+        # the kernel refuses the *value* at write time (EBUSY, EINVAL): name the file it went to
+        raise OSError(e.errno, e.strerror, path) from None
     finally:
         os.close(fd)
 

@@ -132,3 +132,28 @@ def test_prepared_group_is_claimed_by_rename_with_its_process_inside():
         p.wait()
         g.remove()
     assert not any(os.path.exists(d) for d in g.paths)
+
+
+def test_claim_with_a_limit_below_what_the_spare_already_holds():
+    """v1 refuses (EBUSY) a memory limit under the group's unreclaimable charge; claim moves the
+    processes to a fresh memory group, whose charge starts at zero, instead of failing the start."""
+    from boxkit.spec import Limits
+
+    g = cgroups.prepare(f"spare-t2-{os.getpid()}")
+    if g is None:
+        pytest.skip(f"cgroup {cgroups.detect().mode}: groups are prepared on v1 only (no rename on v2)")
+    p = subprocess.Popen(["python3", "-c", "import sys, time; x = b'x' * (30 << 20); print(1, flush=True); "
+                          "time.sleep(30)"], stdout=subprocess.PIPE)
+    try:
+        g.add(p.pid)
+        p.stdout.readline()   # 30 MB touched and charged
+        assert g.stats().memory_current > 20 << 20
+        g.claim(f"bkclaim2-{os.getpid()}", Limits.parse(memory="6M"))
+        st = g.stats()
+        assert st.memory_limit == 6 << 20 and st.memory_current < 6 << 20 and st.oom_kills == 0
+        assert p.poll() is None and p.pid in g.pids(), "the process lives on, inside the group"
+        assert not any(os.path.exists(d + "-charged") for d in g.paths)
+    finally:
+        p.kill()
+        p.wait()
+        g.remove()

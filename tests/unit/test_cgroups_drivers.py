@@ -237,3 +237,11 @@ def test_v2_enable_failure_names_the_file(tmp_path, monkeypatch):
         cgroups._enable_v2(h, Limits.parse(pids=5))
     msg = str(e.value)
     assert "cannot enable cgroup controllers in" in msg and "cgroup.subtree_control" in msg and "root" in msg
+
+
+def test_a_value_refused_at_write_time_names_the_file():
+    """The kernel refuses a cgroup value in write(2) (EBUSY, EINVAL), not open(2); /dev/full does the
+    same with ENOSPC."""
+    with pytest.raises(OSError) as e:
+        controllers.write("/dev/full", 1)
+    assert e.value.filename == "/dev/full" and e.value.errno == 28
