@@ -159,15 +159,16 @@ class Group:
         """Make a group from :func:`prepare` the container ``cid``'s: rename it in every hierarchy, then
         write the limits. A cpuset, never prepared, is made now and the group's processes moved in
         (the one case that still pays for a move)."""
-        renamed: dict[str, str] = {}
-        try:
-            for ctrl, d in self.dirs.items():
-                new = os.path.join(os.path.dirname(d), cid)
-                if d != new and os.path.isdir(d):
+        renamed = dict(self.dirs)   # kept exact at every step, so remove() finds what a failure left
+        for ctrl, d in self.dirs.items():
+            new = os.path.join(os.path.dirname(d), cid)
+            if d != new and os.path.isdir(d):
+                try:
                     os.rename(d, new)   # v1 only: cgroup1_rename, within the same parent
-                renamed[ctrl] = new
-        except OSError as e:
-            raise _fail("cannot rename cgroup", d, e) from e
+                except OSError as e:
+                    self.dirs = renamed
+                    raise _fail("cannot rename cgroup", d, e) from e
+            renamed[ctrl] = new
         self.cid, self.dirs = cid, renamed
         try:
             if cpuset.wanted(limits) and "cpuset" not in self.dirs and "cpuset" in self.host.v1:
@@ -204,7 +205,10 @@ class Group:
                     write(os.path.join(d, "cgroup.procs"), pid)
                 except ProcessLookupError:
                     pass
-        os.rmdir(charged)
+        try:
+            os.rmdir(charged)
+        except OSError:
+            pass   # a process still in it: gc removes it once empty (an id nobody holds alive)
 
     def __repr__(self) -> str:
         return f"<cgroup {self.cid} v{self.host.version} {self.paths[0] if self.paths else ''}>"
