@@ -151,6 +151,12 @@ class _Client:
 
     def close(self) -> None:
         try:
+            # shutdown, not just close: the reader thread is blocked in recv() on this socket, and a
+            # close() alone leaves the socket alive under that call — the zygote would never see EOF
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self.sock.close()
         finally:
             try:
