@@ -3,6 +3,7 @@ contract, exec, signals, timeouts, and cleanup. Needs root; skips with the reaso
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
@@ -343,3 +344,26 @@ def test_gc_leaves_running_containers_alone(rootfs):
     with boxkit.run(rootfs=rootfs, argv=["sleep", "30"], detach=True) as c:
         boxkit.gc()
         assert c.exec(["true"]).exit_code == 0
+
+
+def test_a_kernel_exit_leaves_no_spare_behind(rootfs, tmp_path):
+    """The zygote sees its client go (EOF at once, not after a 10 s kill) and removes its spare."""
+    from boxkit import paths
+
+    script = tmp_path / "exit.py"
+    script.write_text(
+        "import time, boxkit\n"
+        f"boxkit.run(rootfs={rootfs!r}, argv=['true'])\n"
+        "from boxkit.runtime.container import client\n"
+        "print(client().proc.pid, flush=True)\n"
+        "time.sleep(0.5)\n")
+    t = time.monotonic()
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert time.monotonic() - t < 8, "the zygote was not told to go: the caller waited for its kill"
+    zpid = out.stdout.split()[0]
+    spare_dir = os.path.join(paths.root(), "spare")
+    left = [n for n in (os.listdir(spare_dir) if os.path.isdir(spare_dir) else []) if n.startswith(zpid + "-")]
+    assert left == []
+    cg = [d for d in glob.glob("/sys/fs/cgroup/*/boxkit/spare-*") if f"spare-{zpid}-" in d]
+    assert cg == []
