@@ -107,7 +107,11 @@ class Group:
         return Stats.from_dict(raw)
 
     def oom_killed(self) -> bool:
-        return self.stats().oom_kills > 0
+        """Did the kernel's OOM killer kill a process of this group? ``oom_kill`` in
+        ``memory.oom_control`` (v1, Linux 4.13+) or ``memory.events`` (v2) — not ``memory.failcnt``."""
+        if self.host.version == 2:
+            return memory.v2_oom_kills(self.paths[0]) > 0 if self.paths else False
+        return memory.v1_oom_kills(self.dirs) > 0
 
     def pids(self) -> list[int]:
         out: set[int] = set()

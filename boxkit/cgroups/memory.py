@@ -68,6 +68,16 @@ def v1_stats(dirs: dict[str, str], s: dict) -> None:
     s["oom_kills"] = read_kv(f"{m}/memory.oom_control").get("oom_kill", 0)
 
 
+def v1_oom_kills(dirs: dict[str, str]) -> int:
+    """Just the OOM counter: one file, read on every container's exit."""
+    m = dirs.get("memory")
+    return read_kv(f"{m}/memory.oom_control").get("oom_kill", 0) if m else 0
+
+
+def v2_oom_kills(d: str) -> int:
+    return read_kv(f"{d}/memory.events").get("oom_kill", 0)
+
+
 def v2_apply(d: str, lim) -> None:
     if lim.memory is not None:
         write(f"{d}/memory.max", lim.memory)

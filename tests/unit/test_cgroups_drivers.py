@@ -245,3 +245,21 @@ def test_a_value_refused_at_write_time_names_the_file():
     with pytest.raises(OSError) as e:
         controllers.write("/dev/full", 1)
     assert e.value.filename == "/dev/full" and e.value.errno == 28
+
+
+def test_oom_killed_reads_the_oom_counter_on_both_versions(tmp_path):
+    m = tmp_path / "memory"
+    _files(str(m), [])
+    (m / "memory.failcnt").write_text("0\n")
+    (m / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")
+    g1 = cgroups.Group("x", host.CgroupHost("v1", {"memory": str(tmp_path)}), {"memory": str(m)})
+    assert g1.oom_killed() is False
+    (m / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+    assert g1.oom_killed() is True
+    d = tmp_path / "v2"
+    _files(str(d), [])
+    (d / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 0\n")
+    g2 = cgroups.Group("x", host.CgroupHost("v2", {}, str(tmp_path)), {"memory": str(d)})
+    assert g2.oom_killed() is False, "oom (a failed charge) is not oom_kill"
+    (d / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
+    assert g2.oom_killed() is True
