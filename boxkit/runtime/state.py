@@ -80,6 +80,7 @@ def gc(*, verbose: bool = False) -> list[str]:
     """Remove what dead supervisors left. Returns one line per thing removed."""
     done: list[str] = []
     live: set[str] = set()
+    dead: set[str] = set()   # ours and orphaned: their cgroups may be killed outright
     for cid in list_ids():
         d = paths.container_dir(cid)
         st = read(cid)
@@ -103,6 +104,7 @@ def gc(*, verbose: bool = False) -> list[str]:
                 done.append(f"killed container {cid} (pid {st['pid']})")
             except ProcessLookupError:
                 pass
+        dead.add(cid)
         shutil.rmtree(d, ignore_errors=True)
         done.append(f"removed {d}")
     spare_dir = os.path.join(paths.root(), "spare")
@@ -115,7 +117,7 @@ def gc(*, verbose: bool = False) -> list[str]:
         from .. import cgroups
 
         if hasattr(cgroups, "gc"):
-            done += [f"removed cgroup {p}" for p in cgroups.gc(live)]
+            done += [f"removed cgroup {p}" for p in cgroups.gc(live, dead=dead)]
     except ImportError:
         pass
     except OSError:
