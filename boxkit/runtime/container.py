@@ -133,6 +133,14 @@ class _Client:
             raise _rebuild_error(reply.get("error", {}))
         return reply
 
+    def notify(self, msg: dict) -> None:
+        """A request whose answer nobody waits for."""
+        if not self.alive:
+            raise HostError("cannot reach the boxkit helper process", str(self.proc.pid),
+                            hint="restart the kernel or run boxkit gc")
+        with self.lock:
+            socket.send_fds(self.sock, [json.dumps({**msg, "noreply": True}).encode()], [])
+
     def wait_event(self, cid: str, pid: int, timeout: float | None) -> dict | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self.cond:
@@ -505,7 +513,9 @@ class Container:
         if self._removed or self.pid is None:
             return
         self._removed = True
-        client().call({"op": "remove", "id": self.id})
+        # no answer is awaited: the zygote handles requests in order, so whatever is asked next sees
+        # the container gone, and the caller does not wait on a cgroup's or upper dir's removal
+        client().notify({"op": "remove", "id": self.id})
 
     @property
     def cgroup(self):

@@ -91,6 +91,30 @@ class Supervisor:
         self.spare: Spare | None = None
         self.spares_made = 0
         self.networks_used = False
+        self.spare_wanted = self.use_spares
+        self.to_release: list[str] = []
+
+    # --- work done when idle (see zygote.serve) -------------------------------------------------
+    def want_spare(self) -> None:
+        self.spare_wanted = self.use_spares and self.spare is None
+
+    def release_later(self, cid: str) -> None:
+        self.to_release.append(cid)
+
+    def has_idle_work(self) -> bool:
+        return self.spare_wanted or bool(self.to_release)
+
+    def idle_work(self) -> bool:
+        """One piece of deferred work, the next spare first (the next start needs it); False when
+        there was none."""
+        if self.spare_wanted:
+            self.spare_wanted = False
+            self.refill()
+            return True
+        if self.to_release:
+            self.release(self.to_release.pop(0))
+            return True
+        return False
 
     # --- the spare (see init.spare_stage1) ---------------------------------------------------------
     def refill(self) -> None:

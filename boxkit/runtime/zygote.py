@@ -72,8 +72,11 @@ class Zygote:
                 self.sup.kill(msg["id"], int(msg.get("signal", signal.SIGKILL)))
                 self.send({"req": req, "ok": True})
             elif op == "remove":
-                # answer first: removing an upper dir takes milliseconds nobody needs to wait for
-                self.send({"req": req, "ok": True})
+                # nobody waits for this answer (the client does not ask for one): removing an upper
+                # dir and a cgroup takes milliseconds, and requests are handled in order, so a later
+                # request can never see the container half-removed
+                if not msg.get("noreply"):
+                    self.send({"req": req, "ok": True})
                 self.sup.remove(msg["id"])
             elif op == "ping":
                 self.send({"req": req, "ok": True, "pid": os.getpid()})
@@ -85,7 +88,7 @@ class Zygote:
             for fd in fds:
                 os.close(fd)
         if op == "run":
-            self.sup.refill()   # after the fds are closed: the spare must not inherit them
+            self.sup.want_spare()   # made when idle, and after the fds are closed: not inherited
 
     def on_children(self) -> None:
         try:
@@ -98,7 +101,7 @@ class Zygote:
             self.send({"event": "exited", "id": cid, "what": what, "pid": pid, "info": info})
         for cid, what, _pid, _info in done:
             if what == "init":
-                self.sup.release(cid)   # after the report: teardown is off the caller's path
+                self.sup.release_later(cid)   # teardown is off the caller's path: see serve()
 
     def serve(self) -> None:
         sel = selectors.DefaultSelector()
@@ -106,9 +109,14 @@ class Zygote:
         sel.register(self.wake, selectors.EVENT_READ, "wake")
         try:
             while self.running:
-                ready = sel.select(timeout=1.0)
+                # Housekeeping (the next spare, a dead container's cgroup) waits until nothing is
+                # asked of us: a start or an exit report never queues behind it. Bridges, kept for
+                # the next container, go after a second of quiet.
+                ready = sel.select(timeout=0 if self.sup.has_idle_work() else 1.0)
                 if not ready:
-                    self.sup.reap_network()   # idle: now is the time for slow teardown
+                    if not self.sup.idle_work():
+                        self.sup.reap_network()
+                    continue
                 for key, _ in ready:
                     if key.data == "wake":
                         self.on_children()
