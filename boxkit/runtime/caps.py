@@ -26,9 +26,11 @@ DEFAULT_CAPS = (
 DEFAULT_MASK = _sys.cap_mask(DEFAULT_CAPS)
 
 
-def drop_to(mask: int, sys: _sys.Sys | None = None) -> None:
-    """Bounding set first (needs CAP_SETPCAP, which capset may remove), then the three sets."""
+def drop_to(mask: int, sys: _sys.Sys | None = None, bounding_done: bool = False) -> None:
+    """Bounding set first (needs CAP_SETPCAP, which capset may remove), then the three sets. A spare
+    container drops its bounding set ahead of time (``bounding_done``)."""
     sys = sys or _sys.SYS
-    sys.drop_bounding(mask)
+    if not bounding_done:
+        sys.drop_bounding(mask)
     sys.clear_ambient()
     sys.capset(effective=mask, permitted=mask, inheritable=0)

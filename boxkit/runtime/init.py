@@ -151,7 +151,8 @@ def stage2(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
 def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, staged: str | None) -> None:
     if "cgroup" in plan["ns"]:
         _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
-    _step("bring up lo", _bring_lo_up, plan)
+    if staged is None:   # a spare did this ahead
+        _step("bring up lo", _bring_lo_up, plan)
     try:
         rootfs.setup_rootfs(plan, mount_root, staged=staged)
     except OSError as e:
@@ -162,7 +163,7 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
     _set_stdio(stdio)
     _close_fds_but({0, 1, 2, sock.fileno()})
     argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
-    _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK)
+    _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK, None, staged is not None)
     user = plan.get("user")
     if user:
         _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
@@ -183,21 +184,19 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
 # mounts the image, moves the staged mounts into it (MS_MOVE), pivots and execs.
 
 def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for,
-                 procs: list[str] | None = None) -> None:
+                 join_group=None) -> None:
     try:
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
         SYS.prctl(PR_SET_DUMPABLE, 0)
         _close_fds_but({0, 1, 2, sock.fileno()})  # a spare lives long: hold nothing of the zygote's
-        for f in procs or ():
-            # join the spare's cgroup now, while nobody waits: PID 1, forked below, is born inside it
-            _write(f, str(os.getpid()))
+        group = join_group() if join_group else None   # PID 1, forked below, is born inside it
         SYS.unshare(flags)
         pid = os.fork()
         if pid == 0:
             _spare_stage2(sock, staging, ns, mount_root_for)
-        send(sock, {"pid": pid})
+        send(sock, {"pid": pid, "group": group})
         os._exit(0)
     except BaseException as e:
         _fail(sock, "prepare spare container", e)
@@ -207,6 +206,10 @@ def _spare_stage2(sock: socket.socket, staging: str, ns: list[str], mount_root_f
     try:
         SYS.mount(None, "/", None, _sys.MS_REC | _sys.MS_PRIVATE)
         rootfs.stage_api_mounts(staging, ns)
+        # what does not depend on the plan is done now: lo up in the new network namespace, and the
+        # bounding set (only a ceiling for later execs: the mounts below still have CAP_SYS_ADMIN)
+        SYS.link_up("lo")
+        SYS.drop_bounding(caps.DEFAULT_MASK)
         send(sock, {"ready": True})
         data, fds, _f, _a = socket.recv_fds(sock, 1 << 20, 3)
         if not data:

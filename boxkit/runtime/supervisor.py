@@ -37,6 +37,7 @@ class Spare:
     pid: int
     sock: socket.socket
     staging: str
+    name: str = ""
     group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.prepare)
 
 
@@ -128,37 +129,45 @@ class Supervisor:
         flags = 0
         for n in SPARE_NS:
             flags |= _sys.NAMESPACE_FLAGS[n]
-        group = self._prepare_group()
-        procs = list(getattr(group, "procs_files", []) or [])
+        name = f"spare-{self.zygote[0]}-{self.spares_made}"
         pid = os.fork()
         if pid == 0:
             parent.close()
-            init.spare_stage1(flags, child, staging, list(SPARE_NS) + ["cgroup"], _mount_root_for, procs)
+            init.spare_stage1(flags, child, staging, list(SPARE_NS) + ["cgroup"], _mount_root_for,
+                              None if os.environ.get("BOXKIT_NO_CGROUPS") else lambda: _join_new_group(name))
         child.close()
-        # no waiting here: the spare builds itself on the other core while we serve requests; its
-        # pid and "ready" wait in the socket until a start takes it
-        self.spare = Spare(0, parent, staging, group)
+        # no waiting here: the spare makes its cgroup and namespaces on the other core while we serve
+        # requests (a container's exit report must not queue behind a dozen mkdirs); its pid, group
+        # and "ready" wait in the socket until a start takes it
+        self.spare = Spare(0, parent, staging, name)
 
-    def _prepare_group(self):
-        if os.environ.get("BOXKIT_NO_CGROUPS"):
-            return None
-        try:
+    def _spare_hello(self, sp: Spare) -> None:
+        """Read the spare's first message: its PID 1 and the cgroup it was born in."""
+        if sp.pid:
+            return
+        msg = init.recv(sp.sock)
+        sp.pid = msg.get("pid", 0)
+        if msg.get("group"):
             from .. import cgroups
 
-            return cgroups.prepare(f"spare-{self.zygote[0]}-{self.spares_made}")
-        except (ImportError, AttributeError, OSError):
-            return None
+            sp.group = cgroups.Group(sp.name, cgroups.detect(), msg["group"])
 
     def drop_spare(self) -> None:
         sp, self.spare = self.spare, None
         if sp is None:
             return
-        if not sp.pid:
-            sp.pid = init.recv(sp.sock).get("pid", 0)
+        self._spare_hello(sp)
         if sp.pid:
             _kill(sp.pid)
         sp.sock.close()
         shutil.rmtree(sp.staging, ignore_errors=True)
+        if sp.group is None and sp.name and not os.environ.get("BOXKIT_NO_CGROUPS"):
+            try:   # it may have made its group and died before saying so
+                from .. import cgroups
+
+                sp.group = cgroups.open_group(sp.name)
+            except (ImportError, OSError):
+                pass
         if sp.group is not None:
             try:
                 sp.group.kill()
@@ -192,8 +201,7 @@ class Supervisor:
         spare = None
         if self._spare_fits(plan):
             spare, self.spare = self.spare, None
-            if not spare.pid:
-                spare.pid = init.recv(spare.sock).get("pid", 0)
+            self._spare_hello(spare)
             if not spare.pid or init.recv(spare.sock).get("ready") is not True:
                 # it failed or died: start the long way, and stop making spares on this host
                 self.use_spares = False
@@ -427,6 +435,26 @@ class Supervisor:
 
             net.reap()
             self.networks_used = False
+
+
+def _join_new_group(name: str) -> dict | None:
+    """In the spare's first stage (still in the host's namespaces): make a cgroup and move in, so PID 1,
+    forked next, is born inside it (see cgroups.prepare). Returns its directories; None (the group is
+    then made at start) when the host has none to give."""
+    try:
+        from .. import cgroups
+
+        group = cgroups.prepare(name)
+    except (ImportError, AttributeError, OSError):
+        return None
+    if group is None:
+        return None
+    try:
+        group.add(os.getpid())
+    except BaseException:
+        group.remove()
+        return None
+    return group.dirs
 
 
 def _release_run(run: Running) -> None:
