@@ -247,5 +247,22 @@ print("containers left running by this notebook:", sum(1 for x in [c, a, b, u] i
 # * Mounts stay inside because `/` is made private first; root inside can be uid 100000 outside.
 # * `chroot` is escapable; `pivot_root` plus detaching the old root is not.
 #
-# **Try next:** run `boxkit.run("busybox", ["sh"], namespaces=["mount"])` with only a mount namespace and
-# compare `hostname` and `ps` with the host. Then continue with [02 — cgroups](02-cgroups.ipynb).
+# ## Exercise
+#
+# Make a container that **sees every process of the host** but has a **hostname of its own**: choose its
+# namespaces in `my_namespaces` (as `boxkit.run` names them; `mount` is required), and predict in `my_own`
+# which links of `/proc/PID/ns` will then differ from the host's. The check starts that container, asks it
+# for its hostname and the host's processes, and compares the namespace inodes.
+
+# %%
+my_namespaces = ["mount", "uts"]
+my_own = {"mnt", "uts", "net"}
+
+# %%
+from boxkit import exercises
+
+exercises.namespaces(my_namespaces, my_own)
+
+# %% [markdown]
+# **Try next:** add `"ipc"` and predict again; then add `"pid"` too and read what the check says.
+# Continue with [02 — cgroups](02-cgroups.ipynb).
