@@ -195,3 +195,33 @@ print("ten containers cost less than two copies of the image:", cost["total_byte
 # %%
 shutil.rmtree(work)
 print("done")
+
+# %% [markdown]
+# ## What was proved
+#
+# * Writing a lower file copied it whole into the upper dir; deleting one left a whiteout (a character
+#   device 0/0); a directory made anew over a lower one was marked opaque. The lower dir never changed.
+# * Copy-up costs time in proportion to the file's size, not to the write's.
+# * Version 2.0 reused the base and dependency layers of 1.0 (the build said `CACHED`) and added one
+#   small layer.
+# * Ten containers of one image shared its layers on disk; each cost only its own small upper dir.
+#
+# ## Exercise
+#
+# A `busybox` container runs `my_command`. Predict what it leaves in the container's upper dir: for each
+# path, `"whiteout"` (an image file deleted), `"copy-up"` (an image file changed), `"new"` (not in the
+# image) or `"opaque"` (an image directory replaced whole). The check runs the command in a real container
+# and reads its upper dir before and after.
+
+# %%
+my_command = "rm /bin/ls; echo admin >> /etc/passwd; echo hi > /tmp/note"
+my_prediction = {"bin/ls": "whiteout", "etc/passwd": "copy-up", "tmp/note": "new"}
+
+# %%
+from boxkit import exercises
+
+exercises.overlay_upper(my_command, my_prediction)
+
+# %% [markdown]
+# **Try next:** replace a whole directory (`rm -r /home; mkdir /home; touch /home/me`) and predict again.
+# Continue with [04 — networks](04-network.ipynb).
