@@ -216,4 +216,36 @@ while ours & set(links.bridges()) and time.monotonic() < deadline:
 print("bridges of this notebook left on the host:", sorted(ours & set(links.bridges())))
 
 # %% [markdown]
+# ## What was proved
+#
+# * A new network namespace holds only `lo`, and `lo` is down; one netlink request put a veth pair across
+#   it, and the namespace's end — and so the whole pair — went with the namespace.
+# * Two containers on a bridge reached each other by name, by ping and by HTTP; a published port took the
+#   host's connections to a container's port.
+# * A container on a second network reached neither of them.
+# * A veth path is as fast as the tools that use it: no wire in between.
+#
+# ## Exercise
+#
+# Containers `a` and `b` join the network `bridge`, and `c` a second network, `exercise`. Which pings get
+# an answer? Set each pair in `my_prediction` to `True` or `False`. `"host"` is the host: as a target, its
+# address on the source's bridge. The check starts the three containers and pings each pair once.
+
+# %%
+my_prediction = {
+    ("a", "b"): True,
+    ("a", "c"): False,
+    ("c", "host"): True,
+    ("host", "c"): True,
+}
+
+# %%
+from boxkit import exercises
+
+exercises.reachability(my_prediction)
+
+# %% [markdown]
+# **Try next:** predict `("c", "a")`, and then ask `c` to ping the host's address on the *other* bridge
+# (`10.213.0.1`): the host does not forward between the bridges, but does it answer itself?
+#
 # Next: [05 — capstone](05-capstone.ipynb), where everything so far becomes one small docker.
