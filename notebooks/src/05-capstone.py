@@ -143,6 +143,34 @@ shutil.rmtree(ctx)
 print("shop removed:", not shop.running)
 
 # %% [markdown]
+# ## What was proved
+#
+# * A build file made an image layer by layer, and a second build took every step from the cache.
+# * The shop ran under memory, CPU and process limits on a bridge, and answered on a published port.
+# * Under load its CPU stayed at the quota and its memory grew with the orders, under the limit.
+# * A change to the running container became one new layer on top of the old image's layers.
+# * The limits are numbers in cgroup files — the same numbers podman writes, where podman is installed.
+#
+# ## Exercise
+#
+# The shop keeps 32 KiB per order, and it started from the first point of the memory plot above
+# (`series.memory_current[0]` bytes). Under `my_memory`, how many orders will it serve before the OOM
+# killer ends it? Put your estimate in `my_orders`. The check runs the shop under your limit and sends
+# orders one by one until it dies; within 20% is right.
+
+# %%
+my_memory = "30M"
+my_orders = 640
+
+# %%
+from boxkit import exercises
+
+exercises.shop_orders(my_memory, my_orders)
+
+# %% [markdown]
+# **Try next:** run the load of part 3 again with `cpus=0.1` instead: does a CPU limit ever kill? What do
+# `series.nr_throttled` and the request latencies say?
+#
 # ## What we did not cover
 #
 # * **seccomp**: a filter on system calls (Docker blocks ~50, like `kexec_load`, `add_key`); see
@@ -151,6 +179,4 @@ print("shop removed:", not shop.running)
 # * **rootless containers**: user namespaces for everything, with `newuidmap` and delegated cgroups.
 # * **orchestration**: many containers on many machines (Kubernetes starts each pod with the same
 #   kernel features you used here, through runc or crun).
-#
-# **Try next:** lower the memory to 50M and run the load again: who ends the shop, and what does
-# `shop.wait().oom_killed` say?
+
