@@ -57,4 +57,17 @@ print("exit code:", r.exit_code)
 print("the container saw itself as PID 1:", r.stdout.splitlines()[2].split()[0] == "1")
 
 # %% [markdown]
+# ## What to try next
+#
+# Every notebook ends with what it proved and an **exercise**: you set a variable or two, and a check cell
+# starts real containers and answers `✓ right` or `✗ not yet`, from what the kernel did.
+#
+# | notebook | the exercise |
+# |---|---|
+# | [01-namespaces](01-namespaces.ipynb#Exercise) | pick the namespaces of a container that sees the host's processes but has its own hostname |
+# | [02-cgroups](02-cgroups.ipynb#Exercise) | the smallest memory limit under which a 300 MB hog finishes |
+# | [03-overlay](03-overlay.ipynb#Exercise) | what a command leaves in the upper dir: whiteouts, copy-ups, new files |
+# | [04-network](04-network.ipynb#Exercise) | which pings answer across two networks and the host |
+# | [05-capstone](05-capstone.ipynb#Exercise) | how many orders the shop serves under 30 MB before the OOM killer ends it |
+#
 # Next: [01 — namespaces](01-namespaces.ipynb), where each of those isolations is taken apart.
