@@ -18,11 +18,15 @@ import selectors
 import signal
 import socket
 import sys
+import time
 
 from ..errors import BoxkitError
 from . import supervisor
 
 MAX_MSG = 1 << 20
+# After a start, housekeeping waits this long for the container's exit (a short command ends within a
+# few milliseconds), so that its report does not queue behind the next spare's fork
+GRACE = 0.005
 
 
 def _error_payload(err: BaseException) -> dict:
@@ -48,6 +52,7 @@ class Zygote:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, lambda *_: self._quit())
         self.running = True
+        self.quiet_from = 0.0   # monotonic time from which housekeeping may run
 
     def _quit(self) -> None:
         self.running = False
@@ -88,6 +93,7 @@ class Zygote:
             for fd in fds:
                 os.close(fd)
         if op == "run":
+            self.quiet_from = time.monotonic() + GRACE
             self.sup.want_spare()   # made when idle, and after the fds are closed: not inherited
 
     def on_children(self) -> None:
@@ -99,6 +105,8 @@ class Zygote:
         done = self.sup.reap()
         for cid, what, pid, info in done:
             self.send({"event": "exited", "id": cid, "what": what, "pid": pid, "info": info})
+        if any(what == "init" for _cid, what, _pid, _info in done):
+            self.quiet_from = 0.0   # reported: the caller has its answer, housekeeping may start
         for cid, what, _pid, _info in done:
             if what == "init":
                 self.sup.release_later(cid)   # teardown is off the caller's path: see serve()
@@ -110,9 +118,11 @@ class Zygote:
         try:
             while self.running:
                 # Housekeeping (the next spare, a dead container's cgroup) waits until nothing is
-                # asked of us: a start or an exit report never queues behind it. Bridges, kept for
+                # asked of us and a just-started container had GRACE to end: a start or an exit
+                # report never queues behind it. Bridges, kept for
                 # the next container, go after a second of quiet.
-                ready = sel.select(timeout=0 if self.sup.has_idle_work() else 1.0)
+                timeout = max(0.0, self.quiet_from - time.monotonic()) if self.sup.has_idle_work() else 1.0
+                ready = sel.select(timeout=timeout)
                 if not ready:
                     if not self.sup.idle_work():
                         self.sup.reap_network()
