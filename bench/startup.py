@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Container start-up: ``true`` in a fresh container, boxkit against its peers, in one run.
 
-    sudo .venv/bin/python bench/startup.py [-n 30] [--limits]
+    sudo .venv/bin/python bench/startup.py [-n 30] [--limits] [--gap 0.05]
 
 Every runtime starts the same busybox root directory with pid, mount, uts, ipc and net namespaces
 and runs ``/bin/true``; the time is from the call to the reaped exit, medians of N runs after a warm-up.
-Absolute times on shared machines are noise: read the ratios.
+The runtimes take turns (one start each per round, shuffled, ``--gap`` seconds of quiet before each),
+so drifting background load hits them alike. Absolute times on shared machines are noise: read the
+ratios. boxkit prepares its next container while idle (see boxkit.runtime.init, "the spare"); the gap
+gives every runtime the same idle time, and a last row shows boxkit back to back, with no gap, where
+the spare is still being made when the next start arrives.
 
 Peers (skipped, with the reason, where missing): crun, runc (OCI bundles made with ``runc spec``),
 bubblewrap, ``unshare`` + ``chroot`` (util-linux; the least isolation, a floor), podman (``--rootfs``).
@@ -60,6 +64,7 @@ def make_bundle(d: str, root: str, limits: bool) -> str:
 
 
 def timed(fn, n: int) -> float:
+    """Back to back, no pause: a loop of starts (what a script that starts many containers sees)."""
     fn()  # warm-up
     ts = []
     for _ in range(n):
@@ -67,6 +72,29 @@ def timed(fn, n: int) -> float:
         fn()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)
+
+
+def interleaved(runners: dict, n: int, gap: float, every: dict[str, int]) -> dict[str, float]:
+    """Round-robin: one start of each runtime per round, in a shuffled order, ``gap`` seconds apart.
+    Interleaving puts every runtime under the same background noise (a busy CI machine drifts over a
+    run); the gap measures a start from a quiet state, which is what a notebook cell sees. A runtime
+    listed in ``every`` runs only in every k-th round (podman and the CLI are slow)."""
+    import random
+
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for fn in runners.values():
+        fn()   # warm-up: images, page cache, the zygote
+    for i in range(n):
+        order = list(runners)
+        random.shuffle(order)
+        for name in order:
+            if i % every.get(name, 1):
+                continue
+            time.sleep(gap)
+            t = time.perf_counter()
+            runners[name]()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items() if ts}
 
 
 def sh(argv: list[str]):
@@ -81,6 +109,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--limits", action="store_true", help="memory+cpu+pids limits (cgroups) on every runtime")
+    ap.add_argument("--gap", type=float, default=0.05, help="seconds of quiet before each start (default 0.05)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root")
@@ -89,8 +118,9 @@ def main() -> int:
     import boxkit
 
     d = tempfile.mkdtemp(prefix="bench-start-")
-    results: dict[str, float] = {}
+    runners: dict = {}
     skipped: dict[str, str] = {}
+    every = {"boxkit (CLI)": 3, "podman (runc)": 5}
     try:
         root = make_rootfs(d)
         lim = {"memory": "500M", "cpus": 0.5, "pids_limit": 100} if a.limits else {}
@@ -98,54 +128,55 @@ def main() -> int:
         def boxkit_warm() -> None:
             r = boxkit.run(rootfs=root, argv=["/bin/true"], **lim)
             assert r.exit_code == 0, r
-        results["boxkit (warm process)"] = timed(boxkit_warm, a.n)
+        runners["boxkit (warm process)"] = boxkit_warm
         cli = [sys.executable, "-m", "boxkit", "run"]
         if a.limits:   # options before the image: everything after it is the command
             cli += ["--memory", "500M", "--cpus", "0.5", "--pids-limit", "100"]
         cli += ["--rootfs", root]
-        results["boxkit (CLI)"] = timed(sh(cli + ["/bin/true"]), max(5, a.n // 3))
+        runners["boxkit (CLI)"] = sh(cli + ["/bin/true"])
 
         bundle = None
         if shutil.which("runc"):
             bundle = make_bundle(d, root, a.limits)
             counter = iter(range(10**6))
-            results["runc"] = timed(lambda: sh(["runc", "run", "--bundle", bundle, f"bk{next(counter)}"])(), a.n)
+            runners["runc"] = lambda: sh(["runc", "run", "--bundle", bundle, f"bk{next(counter)}"])()
         else:
             skipped["runc"] = "not installed (apt-get install runc)"
         if shutil.which("crun") and bundle:
             counter2 = iter(range(10**6))
             # crun rejects a hybrid layout; hide the v2 mount in a private mount namespace
-            results["crun"] = timed(lambda: sh(
+            runners["crun"] = lambda: sh(
                 ["unshare", "-m", "sh", "-c",
-                 f"umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle {bundle} ck{next(counter2)}"])(),
-                a.n)
+                 f"umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle {bundle} ck{next(counter2)}"])()
             # the same wrapper's own cost, so the ratio is crun's alone
-            results["(unshare -m sh wrapper alone)"] = timed(sh(["unshare", "-m", "sh", "-c", "exec true"]), a.n)
+            runners["(unshare -m sh wrapper alone)"] = sh(["unshare", "-m", "sh", "-c", "exec true"])
         else:
             skipped["crun"] = "not installed (apt-get install crun)"
         if shutil.which("bwrap"):
-            results["bubblewrap"] = timed(sh(
+            runners["bubblewrap"] = sh(
                 ["bwrap", "--bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--unshare-all",
-                 "--die-with-parent", "/bin/true"]), a.n)
+                 "--die-with-parent", "/bin/true"])
         else:
             skipped["bubblewrap"] = "not installed"
-        results["unshare+chroot"] = timed(sh(
+        runners["unshare+chroot"] = sh(
             ["unshare", "-m", "-u", "-i", "-n", "-p", "-f", "--mount-proc=" + root + "/proc", "chroot", root,
-             "/bin/true"]), a.n)
+             "/bin/true"])
         if shutil.which("podman"):
+            # this sandbox caps RLIMIT_NOFILE/NPROC below podman's defaults, and crun refuses the
+            # hybrid cgroup layout: pin the limits and use runc (see boxkit/compare.py)
+            podman = sh(["podman", "--runtime", "runc", "run", "--rm", "--network", "none",
+                         "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+                        + (["--memory", "500m", "--cpus", "0.5", "--pids-limit", "100"] if a.limits else [])
+                        + ["--rootfs", root, "/bin/true"])
             try:
-                # this sandbox caps RLIMIT_NOFILE/NPROC below podman's defaults, and crun refuses the
-                # hybrid cgroup layout: pin the limits and use runc (see boxkit/compare.py)
-                results["podman (runc)"] = timed(sh(
-                    ["podman", "--runtime", "runc", "run", "--rm", "--network", "none",
-                     "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
-                    + (["--memory", "500m", "--cpus", "0.5", "--pids-limit", "100"] if a.limits else [])
-                    + ["--rootfs", root, "/bin/true"]),
-                    max(5, a.n // 5))
+                podman()
+                runners["podman (runc)"] = podman
             except RuntimeError as e:
                 skipped["podman"] = str(e).splitlines()[0][:120]
         else:
             skipped["podman"] = "not installed"
+        results = interleaved(runners, a.n, a.gap, every)
+        results["boxkit (warm, back to back)"] = timed(boxkit_warm, a.n)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -153,7 +184,7 @@ def main() -> int:
         results["crun (minus wrapper)"] = results["crun"] - results.pop("(unshare -m sh wrapper alone)")
     base = results["boxkit (warm process)"]
     print(f"\n`true` in a fresh container{' with memory+cpu+pids limits' if a.limits else ''}, "
-          f"median of {a.n} runs\n")
+          f"median of {a.n} interleaved rounds, {a.gap * 1000:.0f} ms apart (back to back: one loop)\n")
     print(f"{'runtime':<26} {'median':>10}   boxkit-warm / runtime")
     for name, t in sorted(results.items(), key=lambda kv: kv[1]):
         print(f"{name:<26} {t * 1000:>8.1f}ms   {base / t:>6.2f}")
