@@ -31,7 +31,7 @@ import socket
 
 from .. import _sys
 from .._sys import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
-from . import caps, rootfs
+from . import caps, rootfs, rootless
 
 STAGE_FAIL = 125
 
@@ -81,14 +81,21 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
-        _sys.SYS.prctl(PR_SET_DUMPABLE, 0)
         ns = plan["ns"]
+        own_ids = plan.get("rootless")
+        if own_ids:
+            # rootless: our own user namespace, mapped onto our own uid (see rootless.py); while still
+            # dumpable, or /proc/self/uid_map would belong to the host's root
+            _step("create user namespace", rootless.enter_userns, own_ids[0], own_ids[1],
+                  path="/proc/self/uid_map")
+        else:
+            _sys.SYS.prctl(PR_SET_DUMPABLE, 0)
         if plan.get("join_net"):
             fd = _step("open network namespace", os.open, plan["join_net"], os.O_RDONLY | os.O_CLOEXEC,
                        path=plan["join_net"])
             _step("join network namespace", SYS.setns, fd, _sys.CLONE_NEWNET, path=plan["join_net"])
             os.close(fd)
-        if "user" in ns:
+        if "user" in ns and not own_ids:
             _step("create user namespace", SYS.unshare, _sys.CLONE_NEWUSER)
             send(sock, {"userns": os.getpid()})
             if recv(sock).get("mapped") is not True:
@@ -107,6 +114,8 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
             secs = int(plan["time_offset"])
             _step("set time namespace offsets", _write, "/proc/self/timens_offsets",
                   f"monotonic {secs} 0\nboottime {secs} 0\n", path="/proc/self/timens_offsets")
+        if own_ids:
+            SYS.prctl(PR_SET_DUMPABLE, 0)   # stage 2, forked next, inherits it
         pid = os.fork()
         if pid == 0:
             stage2(plan, sock, stdio, mount_root)
@@ -183,11 +192,13 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
 # mounts the image, moves the staged mounts into it (MS_MOVE), pivots and execs.
 
 def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for,
-                 procs: list[str] | None = None) -> None:
+                 procs: list[str] | None = None, own_ids: list[int] | None = None) -> None:
     try:
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
+        if own_ids:
+            rootless.enter_userns(own_ids[0], own_ids[1])   # while dumpable, as in stage1
         SYS.prctl(PR_SET_DUMPABLE, 0)
         _close_fds_but({0, 1, 2, sock.fileno()})  # a spare lives long: hold nothing of the zygote's
         for f in procs or ():

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from .. import _sys, paths
 from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
-from . import caps, init, state
+from . import caps, init, rootless, state
 
 SPARE_NS = ("pid", "mount", "uts", "ipc", "net")
 
@@ -93,6 +93,9 @@ class Supervisor:
         self.networks_used = False
         self.spare_wanted = self.use_spares
         self.to_release: list[str] = []
+        # not root: every container (spares too) gets a user namespace mapped onto our ids (rootless.py)
+        self.own_ids = None if os.geteuid() == 0 else [os.geteuid(), os.getegid()]
+        self.spare_ns = SPARE_NS + (("user",) if self.own_ids else ())
 
     # --- work done when idle (see zygote.serve) -------------------------------------------------
     def want_spare(self) -> None:
@@ -133,14 +136,15 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             parent.close()
-            init.spare_stage1(flags, child, staging, list(SPARE_NS) + ["cgroup"], _mount_root_for, procs)
+            init.spare_stage1(flags, child, staging, list(self.spare_ns) + ["cgroup"], _mount_root_for, procs,
+                              self.own_ids)
         child.close()
         # no waiting here: the spare builds itself on the other core while we serve requests; its
         # pid and "ready" wait in the socket until a start takes it
         self.spare = Spare(0, parent, staging, group)
 
     def _prepare_group(self):
-        if os.environ.get("BOXKIT_NO_CGROUPS"):
+        if os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids:
             return None
         try:
             from .. import cgroups
@@ -167,8 +171,8 @@ class Supervisor:
                 pass   # gc collects it once its processes are gone
 
     def _spare_fits(self, plan: dict) -> bool:
-        return (self.spare is not None and set(plan["ns"]) - {"cgroup"} == set(SPARE_NS)
-                and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset"))
+        return (self.spare is not None and set(plan["ns"]) - {"cgroup"} == set(self.spare_ns)
+                and plan.get("rootless") == self.own_ids and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset"))
 
     # --- start ---------------------------------------------------------------------------------------
     def prepare(self, plan: dict) -> None:
@@ -289,7 +293,7 @@ class Supervisor:
                                 hint="user namespaces may be disabled; see boxkit probe") from e
 
     def _cgroup(self, plan: dict, pid: int):
-        if os.environ.get("BOXKIT_NO_CGROUPS"):
+        if os.environ.get("BOXKIT_NO_CGROUPS") or plan.get("rootless"):
             return None
         try:
             from .. import cgroups
@@ -411,7 +415,7 @@ class Supervisor:
     def remove_dir(self, cid: str) -> None:
         d = paths.container_dir(cid)
         if os.path.isdir(d):
-            shutil.rmtree(d, ignore_errors=True)
+            rootless.remove_tree(d)
 
     def shutdown(self) -> None:
         self.drop_spare()
@@ -490,8 +494,10 @@ def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs)
             SYS.setns(fd, _sys.NAMESPACE_FLAGS[n])
             os.close(fd)
         if "user" in plan["ns"]:
-            # our host uid 0 is unmapped in there (it shows as 65534): become the namespace's root
-            os.setgroups([])
+            # our host uid 0 is unmapped in there (it shows as 65534): become the namespace's root.
+            # Rootless, setgroups(2) is denied in there (rootless.py) and our groups stay as they were
+            if not plan.get("rootless"):
+                os.setgroups([])
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
         os.fchdir(rootfd)
