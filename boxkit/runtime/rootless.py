@@ -67,13 +67,11 @@ def require() -> None:
     from ..probe import probe
 
     report = probe()
-    core = all(report.namespaces.get(n) in ("ok", "userns") for n in ("mount", "pid", "uts", "ipc", "net"))
-    if report.userns_unprivileged and core and report.pivot_root:
+    if report.rootless:
         return
-    why = report.check("userns.unprivileged").why if not report.userns_unprivileged else \
-        "user namespaces work, but not every namespace or pivot_root inside one"
+    why = report.check("rootless").why
     raise HostError("cannot start a container as uid", str(os.geteuid()), errno=errno.EPERM,
-                    detail=f"not root, and no rootless containers here: {why}", hint=_NEEDS_ROOT_HINT)
+                    detail=why, hint=_NEEDS_ROOT_HINT)
 
 
 def adapt(plan: dict, spec) -> dict:
