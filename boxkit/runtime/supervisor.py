@@ -54,17 +54,20 @@ class Running:
 
 def _mount_root_for(plan: dict):
     """The container's root: an overlay with the image layers below and the container's upper dir on
-    top, ``nodev`` (see :mod:`.rootfs`). A plain root directory is a one-layer image."""
+    top, ``nodev`` (see :mod:`.rootfs`). A plain root directory is a one-layer image. Rootless, the
+    overlay keeps its xattrs in ``user.overlay.*`` (see :mod:`boxkit.images.overlay`)."""
+    extra = ",userxattr" if plan.get("rootless") else ""
     if len(plan["layers"]) == 1:
         def mount_dir(target: str) -> None:
             opts = f"lowerdir={_ovl_escape(plan['layers'][0])},upperdir={_ovl_escape(plan['upper'])}," \
-                   f"workdir={_ovl_escape(plan['work'])}"
+                   f"workdir={_ovl_escape(plan['work'])}{extra}"
             SYS.mount("overlay", target, "overlay", _sys.MS_NODEV, opts)
         return mount_dir
     from ..images.overlay import mount_overlay
 
     def mount_root(target: str) -> None:
-        mount_overlay(plan["layers"], plan["upper"], plan["work"], target, flags=_sys.MS_NODEV)
+        mount_overlay(plan["layers"], plan["upper"], plan["work"], target, flags=_sys.MS_NODEV,
+                      extra=extra.lstrip(","))
     return mount_root
 
 

@@ -197,3 +197,35 @@ def test_probe_says_what_rootless_gets(learner):
     line = next(x for x in r.stdout.splitlines() if "rootless containers" in x)
     assert line.split()[0] == "ok"
     assert "cgroups skipped" in r.stdout and "network none only" in r.stdout
+
+
+def test_a_lower_directory_replaced_inside_becomes_an_opaque_layer_entry(learner):
+    """Without ``userxattr`` overlayfs in a user namespace cannot mark the new /etc opaque and
+    ``rm -rf /etc`` fails with EIO; with it, the upper dir carries ``user.overlay.opaque`` and a
+    commit of it says ``etc/.wh..wh..opq``."""
+    code = textwrap.dedent("""
+        import io, json, tarfile, boxkit
+        from boxkit.images.layer import write_tar
+        c = boxkit.run("busybox", ["sh", "-c", "rm -rf /etc && mkdir /etc && echo new > /etc/x && ls /etc; "
+                                   "grep ' / / ' /proc/self/mountinfo; sleep 30"], detach=True)
+        try:
+            import time
+            for _ in range(100):
+                if b"x" in b"".join(c._out):
+                    break
+                time.sleep(0.05)
+            buf = io.BytesIO()
+            write_tar(c.upper_dir, buf)
+            names = tarfile.open(fileobj=io.BytesIO(buf.getvalue())).getnames()
+        finally:
+            c.kill()
+            r = c.wait()
+            c.remove()
+        print(json.dumps({"out": r.stdout, "err": r.stderr, "names": names}))
+    """)
+    r = _run(learner, code)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["out"].split("\n")[0] == "x", out["err"]
+    assert "userxattr" in out["out"]
+    assert "etc/.wh..wh..opq" in out["names"] and "etc/x" in out["names"]
