@@ -458,6 +458,11 @@ class Container:
         cl = client()
         try:
             u = parse_user(user)
+            if u and self.plan.get("rootless"):
+                if tuple(u) != (0, 0):
+                    raise SpecError("user", user, "a rootless container (not root) has only uid 0 inside",
+                                    hint="leave user unset, or run as root")
+                u = None   # already root in there; setgroups(2) is denied in a rootless user namespace
             reply = cl.call({"op": "exec", "id": self.id, "argv": list(argv), "env": e, "cwd": cwd,
                              "user": list(u) if u else None}, [nul, out_w, err_w])
         except BaseException:
@@ -526,7 +531,9 @@ class Container:
 
         group = self.cgroup
         if group is None:
-            raise ContainerError("cannot sample container", self.id, hint="it has no cgroup (not running?)")
+            why = ("a rootless container (not root) has no cgroup; see boxkit probe" if self.plan.get("rootless")
+                   else "it has no cgroup (not running?)")
+            raise ContainerError("cannot sample container", self.id, hint=why)
         return Sampler(group, hz, on_sample).start()
 
     @property

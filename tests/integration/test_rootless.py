@@ -115,6 +115,12 @@ DRIVER = textwrap.dedent("""
         out["caps"] = sh("grep CapEff /proc/self/status").stdout.split()[1]
         out["root_is_overlay"] = sh("grep ' / / ' /proc/self/mountinfo").stdout
         out["net"] = sh("ip -o link | cut -d: -f2").stdout.split()
+        out["exec_root"] = c.exec(["id", "-u"], user="0:0").stdout.strip()
+        try:
+            c.exec(["id"], user="1000")
+            out["exec_1000"] = "ran"
+        except SpecError as e:
+            out["exec_1000"] = str(e)
     finally:
         c.remove()
     for kw in ({"network": "bridge"}, {"memory": "64M"}):
@@ -169,6 +175,8 @@ def test_a_rootless_container_from_the_inside_and_the_outside(learner):
     caps = int(out["caps"], 16)
     assert caps & (1 << 21) == 0 and caps & (1 << 0), "CAP_SYS_ADMIN dropped, CAP_CHOWN kept"
     assert out["net"] == ["lo"]
+    # only uid 0 exists inside (a one-line map)
+    assert out["exec_root"] == "0" and "only uid 0" in out["exec_1000"]
     # one clear sentence for what needs root
     assert "--network none" in out["{'network': 'bridge'}"] and "rootless" in out["{'network': 'bridge'}"]
     assert "cgroups" in out["{'memory': '64M'}"] and "boxkit probe" in out["{'memory': '64M'}"]
