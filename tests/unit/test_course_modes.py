@@ -148,3 +148,28 @@ def test_the_shipped_recording_has_every_marked_cell():
                 marked += 1
                 missing += course.key(body) not in rec
     assert marked > 0 and missing == 0, f"{missing} of {marked} marked cells have no recording"
+
+
+def test_an_ipython_session_in_rootless_mode(monkeypatch, capsys):
+    """The transformer in a real IPython shell: unmarked cells run, a marked one prints its recording
+    and still imports what it imports."""
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    marked = "# boxkit: needs root\nimport json\nz = 3\nprint('live z')"
+    rec = {"cells": {course.key(marked): [{"output_type": "stream", "name": "stdout", "text": "recorded z\n"}]},
+           "meta": {}}
+    for k, v in (("recording", rec), ("badge", b"png"), ("reason", ""), ("have", None), ("active", False)):
+        monkeypatch.setitem(course._state, k, v)
+    ip = InteractiveShell.instance()
+    course.activate("rootless", have=frozenset())
+    try:
+        assert ip.run_cell("y = 2\nprint('live y')").success
+        assert ip.run_cell(marked).success
+        assert ip.run_cell("# boxkit: needs cgroups\nprint('never')").success   # no recording: explains
+    finally:
+        course.deactivate()
+    out = capsys.readouterr().out
+    assert ip.user_ns["y"] == 2 and "z" not in ip.user_ns and ip.user_ns["json"].dumps(1) == "1"
+    assert "live y" in out and "recorded z" in out and "live z" not in out
+    assert "it needs cgroups" in out and "never" not in out
