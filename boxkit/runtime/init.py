@@ -5,9 +5,11 @@ Two processes take part, because two namespaces only apply to the *next* child o
 * **stage 1** (forked by the supervisor) calls ``unshare()`` for every namespace asked for. For a user
   namespace it first unshares that one alone and asks the supervisor — still in the host's user
   namespace, so allowed to write a multi-range map — to write ``/proc/PID/uid_map`` and ``gid_map``;
-  the other namespaces are then created *owned by* the new user namespace. For a time namespace it
-  writes the clock offsets to ``/proc/self/timens_offsets``, which is only possible before any process
-  lives in it. Then it forks stage 2, reports its PID and exits: the supervisor is a child
+  the other namespaces are then created *owned by* the new user namespace. Without root (a rootless
+  container, :mod:`.rootless`) it writes its own one-line maps instead, first of all, while it is
+  still dumpable (a non-dumpable process's ``/proc/self`` files belong to the host's root, and it
+  could not open its own ``uid_map``). For a time namespace it writes the clock offsets to
+  ``/proc/self/timens_offsets``, which is only possible before any process lives in it. Then it forks stage 2, reports its PID and exits: the supervisor is a child
   sub-reaper (``PR_SET_CHILD_SUBREAPER``), so stage 2 becomes its direct child.
 * **stage 2** is PID 1 of the new PID namespace. It waits until the supervisor has put it into its
   cgroup and network, builds the root file system (:mod:`.rootfs`), sets the hostname, starts a new

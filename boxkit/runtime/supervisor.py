@@ -175,7 +175,8 @@ class Supervisor:
 
     def _spare_fits(self, plan: dict) -> bool:
         return (self.spare is not None and set(plan["ns"]) - {"cgroup"} == set(self.spare_ns)
-                and plan.get("rootless") == self.own_ids and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset"))
+                and plan.get("rootless") == self.own_ids and not plan.get("join_net")
+                and not plan.get("uid_map") and not plan.get("time_offset"))
 
     # --- start ---------------------------------------------------------------------------------------
     def prepare(self, plan: dict) -> None:
