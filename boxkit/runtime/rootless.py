@@ -27,13 +27,16 @@ inside; ``--user 1000`` or an image whose ``User`` is not root cannot run rootle
 **What still works, and what does not.**
 
 * overlayfs may be mounted inside a user namespace since linux 5.11 (an unprivileged user may even
-  create the whiteouts, char devices 0/0, since 5.8);
+  create the whiteouts, char devices 0/0, since 5.8), with the ``userxattr`` option: its own marks
+  (an opaque directory) go to ``user.overlay.*``, as ``trusted.*`` belongs to the host's root;
 * ``/proc`` may be mounted by the owner of the PID namespace, ``sysfs`` by the owner of the network
   namespace — both are ours;
 * ``mknod`` of a real device is refused to anyone but the host's root, so ``/dev/null``, ``/dev/zero``
   ... are *bind mounts* of the host's nodes — which is what boxkit does as root too;
-* mounts the host made before (``/proc``'s masked paths included) are *locked* in a less privileged
-  mount namespace: root inside cannot unmount them to look underneath;
+* the security steps are the same as with root: ``/proc``'s masked and read-only paths, Docker's
+  capability set (no ``CAP_SYS_ADMIN``: the masks cannot be unmounted), ``no_new_privs``. On top, the
+  host's mounts copied into the new mount namespace are *locked* there (a less privileged namespace may
+  not unmount them to look underneath);
 * **cgroups**: the cgroup files belong to the host's root. Only a subtree *delegated* to the user
   (systemd's ``Delegate=yes``, cgroup v2) would let a learner limit memory or CPU; boxkit does not use
   one rootless, so memory and CPU limits need root;
