@@ -82,3 +82,27 @@ def test_default_root_for_a_learner_is_in_their_home(monkeypatch, tmp_path):
     assert paths.root() == "/var/lib/boxkit"
     monkeypatch.setenv("BOXKIT_ROOT", "/elsewhere")
     assert paths.root() == "/elsewhere"
+
+
+def test_neither_root_nor_rootless_points_at_boxkit_probe(monkeypatch, as_learner):
+    from boxkit import probe as probe_mod
+    from boxkit.errors import HostError
+    from boxkit.probe import Check
+
+    class Report:
+        rootless = False
+
+        def check(self, key):
+            assert key == "rootless"
+            return Check("rootless", "rootless containers", False,
+                         "cannot run containers without root: no unprivileged user namespaces", "")
+
+    as_learner()
+    monkeypatch.setattr(probe_mod, "probe", lambda refresh=False: Report())
+    with pytest.raises(HostError) as err:
+        rootless.require()
+    msg = str(err.value)
+    assert msg.startswith("cannot start a container as uid 1000") and "no unprivileged user namespaces" in msg
+    assert "boxkit probe" in msg
+    Report.rootless = True
+    rootless.require()   # rootless works: no error
