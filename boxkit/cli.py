@@ -76,12 +76,12 @@ def spec_from_args(a) -> object:
 
 
 def cmd_run(a) -> int:
-    from .runtime import state
-    from .runtime.container import _require_root, build_plan
+    from .runtime import rootless, state
+    from .runtime.container import build_plan
     from .runtime.supervisor import Supervisor
 
     spec = spec_from_args(a)
-    _require_root()
+    rootless.require()   # root, or a user namespace of our own (boxkit probe says which)
     if spec.name and state.find_by_name(spec.name):
         from .errors import SpecError
 

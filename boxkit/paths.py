@@ -1,7 +1,9 @@
 """Where boxkit keeps its state on the host.
 
-Everything lives under one root, ``$BOXKIT_ROOT`` (default ``/var/lib/boxkit``), so that one ``rm -r``
-removes it and tests can point it at a temporary directory::
+Everything lives under one root, ``$BOXKIT_ROOT``, so that one ``rm -r`` removes it and tests can point
+it at a temporary directory. The default is ``/var/lib/boxkit`` for root and, for a learner without root
+(rootless containers, :mod:`boxkit.runtime.rootless`), ``$XDG_DATA_HOME/boxkit`` — usually
+``~/.local/share/boxkit``: their images and containers belong to them, in their home::
 
     images/          the OCI image layout (blobs/sha256/..., index.json) and unpacked layers
     containers/ID/   one directory per container: state.json, upper/ and work/ (the overlay's
@@ -21,7 +23,13 @@ OVERLAYFS_MAGIC = 0x794C7630
 
 
 def root() -> str:
-    return os.environ.get("BOXKIT_ROOT", DEFAULT_ROOT)
+    env = os.environ.get("BOXKIT_ROOT")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return DEFAULT_ROOT
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "boxkit")
 
 
 def images_dir() -> str:

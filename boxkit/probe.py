@@ -126,6 +126,7 @@ class HostReport:
     checks: list[Check] = field(default_factory=list)
     live: bool = False
     mode: str = "recorded"
+    rootless: bool = False              # not root, but containers run in a user namespace of our own
 
     # --- questions the notebooks ask ------------------------------------------------------------
     def check(self, key: str) -> Check:
@@ -145,7 +146,8 @@ class HostReport:
         if topic in ("overlay", "images"):
             return self.overlay if self.root else bool(self.overlay_userns)
         if topic == "cgroups":
-            return self.cgroup_writable
+            # a delegated subtree is writable without root, but rootless containers do not use one
+            return self.cgroup_writable and self.root
         if topic == "network":
             return self.root and self.netns and bool(self.veth)
         if topic == "containers":
@@ -360,8 +362,30 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
                         + (f"; controllers {', '.join(ctrls)}" if ctrls else ""),
                         "the course reads and writes the files of this mode"))
     checks.append(Check("cgroup.create", "cgroup groups", cg_ok, cg_why,
-                        "memory and CPU limits are enforced and plotted live" if cg_ok
+                        "memory and CPU limits are enforced and plotted live" if cg_ok and root
                         else "the memory/CPU limit demos replay RECORDED runs"))
+
+    # rootless containers: what boxkit.runtime.rootless does when the caller is not root
+    rootless = (not root and bool(userns_unpriv) and overlay and pivot
+                and all(namespaces.get(n) in ("ok", "userns") for n in ("mount", "uts", "ipc", "pid", "net")))
+    if not root:
+        if rootless:
+            cg_note = ("a delegated cgroup v2 subtree is writable, but rootless containers do not use it yet"
+                       if cg_ok else "no delegated cgroup v2 subtree is writable")
+            checks.append(Check(
+                "rootless", "rootless containers", True,
+                f"each container gets a user namespace mapping uid {euid} to root inside (one-line "
+                f"map, no newuidmap); cgroups skipped: {cg_note}; network none only",
+                "namespace, overlay and pivot_root demos run live; memory/CPU limits and networks "
+                "replay RECORDED runs"))
+        else:
+            missing = [what for what, ok in (("unprivileged user namespaces", userns_unpriv),
+                                             ("overlayfs in a user namespace", overlay),
+                                             ("pivot_root in a user namespace", pivot)) if not ok]
+            checks.append(Check("rootless", "rootless containers", False,
+                                "cannot run containers without root: no " + ", no ".join(missing or
+                                                                                      ["namespaces"]),
+                                "run as root to start containers; every demo replays a RECORDED run"))
 
     # kernel, container, busybox
     checks.append(Check("kernel", "kernel", None, f"linux {release}",
@@ -394,7 +418,7 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
         apparmor_restrict_userns=aa, namespaces=namespaces, overlay=overlay, overlay_userns=overlay_userns,
         pivot_root=pivot, netns=netns, veth=veth, cgroup_mode=mode, cgroup_controllers=ctrls,
         cgroup_writable=cg_ok, in_container=bool(hints), container_hints=hints, seccomp=seccomp,
-        busybox=bb, checks=checks, live=live, mode=run_mode)
+        busybox=bb, checks=checks, live=live, mode=run_mode, rootless=rootless)
 
 
 _CACHE: HostReport | None = None

@@ -24,8 +24,12 @@ real unpackers (CVE-2019-14271, CVE-2018-15664, CVE-2021-30465 class bugs). The 
   followed, and nothing is ever created *through* a link — links are only created as leaves;
 * hard-link targets are looked up the same way, must already exist in this layer, and may not be
   directories;
-* xattrs in the ``trusted.`` namespace (overlayfs's own) are refused; ``user.`` and
+* xattrs in the ``trusted.`` namespace (overlayfs's own) are refused, and so are ``user.overlay.*`` (what
+  overlayfs reads instead when mounted with ``userxattr`` in a user namespace); other ``user.`` xattrs and
   ``security.capability`` (file capabilities, e.g. ``ping``) are kept;
+* without root (rootless, :mod:`boxkit.runtime.rootless`) owners cannot be set: every file belongs to the
+  learner, who is root inside their containers; an opaque dir is marked ``user.overlay.opaque``, which
+  is what their ``userxattr`` overlays read;
 * the uncompressed stream is counted against a budget, so a compression bomb stops early.
 
 Python's ``tarfile.extractall(filter="data")`` would be safe too, but it drops what images legitimately
@@ -48,9 +52,27 @@ from ..errors import BoxkitError
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
+USER_OPAQUE_XATTR = "user.overlay.opaque"     # the same mark for an overlay mounted with userxattr
 DEFAULT_BUDGET = 16 << 30  # bytes of uncompressed tar per layer
 _KEEP_XATTRS = ("user.", "security.capability")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_ROOT = os.geteuid() == 0
+
+
+def _chown(path: str | int, uid: int, gid: int, **kw) -> None:
+    """chown as root; without root a file can only be the learner's own (and that is what it is)."""
+    if _ROOT:
+        os.chown(path, uid, gid, **kw)   # a path, or an open fd (fchown)
+
+
+def _is_opaque(path, **kw) -> bool:
+    for name in (OPAQUE_XATTR, USER_OPAQUE_XATTR):
+        try:
+            if os.getxattr(path, name, **kw) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
 
 
 class LayerError(BoxkitError):
@@ -246,7 +268,7 @@ class _Applier:
         elif member.issym():
             self._clear(pfd, parts, want_dir=False)
             os.symlink(member.linkname, name, dir_fd=pfd)  # the target is data: never followed here
-            os.chown(name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
+            _chown(name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
             os.utime(name, ns=(_ns(member.mtime),) * 2, dir_fd=pfd, follow_symlinks=False)
         elif member.islnk():
             target = tuple(_components(member.linkname))
@@ -272,7 +294,7 @@ class _Applier:
                                                         "layers express deletions as .wh. files")
             os.mknod(name, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor),
                      dir_fd=pfd)
-            os.chown(name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
+            _chown(name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
             os.chmod(name, member.mode & 0o7777, dir_fd=pfd)
             os.utime(name, ns=(_ns(member.mtime),) * 2, dir_fd=pfd, follow_symlinks=False)
         else:
@@ -282,7 +304,7 @@ class _Applier:
         base = parts[-1]
         pfd = self.dir_fd(parts[:-1], member.name)
         if base == OPAQUE:
-            os.setxattr(pfd, OPAQUE_XATTR, b"y")
+            os.setxattr(pfd, OPAQUE_XATTR if _ROOT else USER_OPAQUE_XATTR, b"y")
             return
         if base.startswith(WHITEOUT + WHITEOUT):
             return  # other .wh..wh. names are aufs bookkeeping (hard-link dirs): meaningless here
@@ -301,12 +323,12 @@ class _Applier:
         self.whiteouts.add(target)
 
     def _meta(self, fd: int, member: tarfile.TarInfo, *, is_dir: bool, path: tuple[str, ...]) -> None:
-        os.fchown(fd, member.uid, member.gid)
+        _chown(fd, member.uid, member.gid)
         os.fchmod(fd, member.mode & 0o7777)  # after chown, which clears setuid/setgid
         for key, value in member.pax_headers.items():
             if key.startswith("SCHILY.xattr."):
                 xname = key[len("SCHILY.xattr."):]
-                if xname.startswith("trusted."):
+                if xname.startswith(("trusted.", "user.overlay.")):
                     raise LayerError("xattr", member.name, f"sets {xname}, which belongs to the kernel "
                                                            "(overlayfs)")
                 if xname.startswith(_KEEP_XATTRS):
@@ -411,7 +433,8 @@ def _check_upper_xattrs(fd: int, arc: str) -> None:
     except OSError:
         return
     for n in names:
-        if n in ("trusted.overlay.redirect", "trusted.overlay.metacopy"):
+        if n in ("trusted.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.redirect",
+                 "user.overlay.metacopy"):
             raise BoxkitError("cannot turn directory into a layer at", arc,
                               detail=f"it carries {n} (overlay redirect_dir/metacopy)",
                               hint="mount overlays with redirect_dir=off,metacopy=off (the default)")
@@ -421,7 +444,7 @@ def _xattrs(fd: int) -> dict[str, str]:
     out = {}
     try:
         for xname in sorted(os.listxattr(fd)):
-            if xname.startswith(_KEEP_XATTRS):
+            if xname.startswith(_KEEP_XATTRS) and not xname.startswith("user.overlay."):
                 out["SCHILY.xattr." + xname] = os.getxattr(fd, xname).decode("utf-8", "surrogateescape")
     except OSError:
         pass
@@ -498,11 +521,7 @@ def write_tar(root: str, out=None, *, skip: frozenset[str] = frozenset()) -> tup
                 fobj.close()
         if dfd is not None:
             try:
-                try:
-                    opaque = os.getxattr(dfd, OPAQUE_XATTR) == b"y"
-                except OSError:
-                    opaque = False
-                if opaque:
+                if _is_opaque(dfd):
                     wh = tarfile.TarInfo(arc + "/" + OPAQUE)
                     wh.mtime = ti.mtime
                     tf.addfile(wh)
@@ -532,10 +551,7 @@ def flatten(layers: list[str], dest: str) -> None:
         for dirpath, dirnames, filenames in os.walk(layer):
             rel = os.path.relpath(dirpath, layer)
             dst_dir = os.path.normpath(os.path.join(dest, rel))
-            try:
-                opaque = os.getxattr(dirpath, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-            except OSError:
-                opaque = False
+            opaque = _is_opaque(dirpath, follow_symlinks=False)
             if os.path.lexists(dst_dir) and not os.path.isdir(dst_dir) or os.path.islink(dst_dir):
                 os.unlink(dst_dir)
             if opaque and os.path.isdir(dst_dir) and rel != ".":

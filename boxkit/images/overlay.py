@@ -26,6 +26,13 @@ appends lower dirs one by one with no page limit; the symlink trick works on eve
 The kernel stacks at most 500 lower layers (``OVL_MAX_STACK``).
 
 ``,`` separates options and ``:`` separates lower dirs, so both are escaped with a backslash in paths.
+
+**Inside a user namespace** (rootless containers, linux 5.11+) overlayfs may not use its usual
+``trusted.overlay.*`` extended attributes — only the host's root may write ``trusted.`` — and
+deleting a lower *directory* then fails with EIO, because its replacement in the upper dir cannot be
+marked opaque. The ``userxattr`` option makes it use ``user.overlay.*`` instead (``user.overlay.opaque``
+for an opaque dir); with it the kernel also turns off the features that would trust such xattrs found
+in a lower layer (``redirect_dir``, ``metacopy``).
 """
 
 from __future__ import annotations
@@ -57,11 +64,12 @@ def _base36(n: int) -> str:
             return out
 
 
-def overlay_options(lowers_top_first: list[str], upper: str | None, work: str | None) -> str:
+def overlay_options(lowers_top_first: list[str], upper: str | None, work: str | None,
+                    extra: str = "") -> str:
     opts = "lowerdir=" + ":".join(escape(p) for p in lowers_top_first)
     if upper is not None and work is not None:
         opts += f",upperdir={escape(upper)},workdir={escape(work)}"
-    return opts
+    return opts + ("," + extra if extra else "")
 
 
 def _page() -> int:
@@ -72,11 +80,12 @@ def _page() -> int:
 
 
 def mount_overlay(layers: list[str], upper: str | None, work: str | None, target: str, *,
-                  flags: int = 0, sys: _sys.Sys = SYS) -> None:
+                  flags: int = 0, sys: _sys.Sys = SYS, extra: str = "") -> None:
     """Mount ``layers`` (bottom first, as images list them) as one tree at ``target``.
 
     With ``upper`` and ``work`` the result is writable and changes land in ``upper``; with neither it is
-    read-only. ``flags`` are extra ``MS_*`` mount flags (``MS_NODEV | MS_NOSUID`` for a container root).
+    read-only. ``flags`` are extra ``MS_*`` mount flags (``MS_NODEV | MS_NOSUID`` for a container root);
+    ``extra`` more overlay options (``userxattr`` in a user namespace).
     """
     if not layers:
         raise SpecError("layers", [], "an overlay needs at least one layer")
@@ -93,11 +102,11 @@ def mount_overlay(layers: list[str], upper: str | None, work: str | None, target
             return
         ro = _sys.MS_RDONLY if upper is None else 0
         lowers = list(reversed(layers))
-        opts = overlay_options(lowers, upper, work)
+        opts = overlay_options(lowers, upper, work, extra)
         if len(opts.encode()) < _page():
             sys.mount("overlay", target, "overlay", flags | ro, opts)
             return
-        _mount_short(lowers, upper, work, target, flags | ro, sys)
+        _mount_short(lowers, upper, work, target, flags | ro, sys, extra)
     except OSError as e:
         if isinstance(e, BoxkitError):
             raise
@@ -112,7 +121,7 @@ def mount_overlay(layers: list[str], upper: str | None, work: str | None, target
 
 
 def _mount_short(lowers: list[str], upper: str | None, work: str | None, target: str, flags: int,
-                 sys: _sys.Sys) -> None:
+                 sys: _sys.Sys, extra: str = "") -> None:
     """Mount with short relative names: a temp dir of symlinks ``0 1 2 ...``, entered with chdir.
 
     chdir is per process; the caller is a single-threaded container set-up process (or a test), and
@@ -135,7 +144,7 @@ def _mount_short(lowers: list[str], upper: str | None, work: str | None, target:
             os.symlink(os.path.abspath(upper), os.path.join(links, "U"))
             os.symlink(os.path.abspath(work), os.path.join(links, "W"))
             up, wk = "U", "W"  # upper case: never a base-36 layer name
-        opts = overlay_options(names, up, wk)
+        opts = overlay_options(names, up, wk, extra)
         if len(opts.encode()) >= _page():
             raise SpecError("layers", len(lowers), "too many layers for one mount option page",
                             hint="squash the image into fewer layers")

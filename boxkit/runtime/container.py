@@ -12,7 +12,6 @@ removes everything it made before re-raising. ``with Container(...) as c:`` does
 from __future__ import annotations
 
 import atexit
-import errno
 import json
 import os
 import queue
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from .. import paths
 from ..errors import BoxkitError, ContainerError, ExecError, HostError, SpecError
 from ..spec import DEFAULT_PATH, ContainerSpec
+from . import rootless
 
 
 @dataclass
@@ -206,7 +206,7 @@ def client() -> _Client:
             _client.close()   # the zygote keeps the root it was started with: start one for the new root
             _client = None
         if _client is None or not _client.alive:
-            _require_root()
+            rootless.require()
             _client = _Client()
             atexit.register(_shutdown)
         return _client
@@ -217,13 +217,6 @@ def _shutdown() -> None:
     if _client is not None:
         _client.close()
         _client = None
-
-
-def _require_root() -> None:
-    if os.geteuid() != 0:
-        raise HostError("cannot start a container as uid", str(os.geteuid()), errno=errno.EPERM,
-                        detail="creating namespaces, cgroups and mounts needs root",
-                        hint="run as root (sudo), or see boxkit probe for what runs here")
 
 
 # --- plans -------------------------------------------------------------------------------------
@@ -270,7 +263,7 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> dict:
         if not st:
             raise SpecError("network", spec.network, f"no running container named {other}")
         join_net = f"/proc/{st['pid']}/ns/net"
-    return {
+    plan = {
         "id": cid, "name": spec.name, "image": spec.image or spec.rootfs,
         "layers": layers, "upper": os.path.join(d, "upper"), "work": os.path.join(d, "work"),
         "merged": os.path.join(d, "merged"),
@@ -282,6 +275,8 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> dict:
         "publish": spec.publish, "files": files,
         "limits": {k: v for k, v in vars(spec.limits).items() if v is not None},
     }
+    # without root: a user namespace of the caller's own, and nothing that needs the host's root
+    return rootless.adapt(plan, spec) if rootless.wanted() else plan
 
 
 def _image_user(text: str, layers: list[str]) -> tuple[int, int]:
@@ -463,6 +458,11 @@ class Container:
         cl = client()
         try:
             u = parse_user(user)
+            if u and self.plan.get("rootless"):
+                if tuple(u) != (0, 0):
+                    raise SpecError("user", user, "a rootless container (not root) has only uid 0 inside",
+                                    hint="leave user unset, or run as root")
+                u = None   # already root in there; setgroups(2) is denied in a rootless user namespace
             reply = cl.call({"op": "exec", "id": self.id, "argv": list(argv), "env": e, "cwd": cwd,
                              "user": list(u) if u else None}, [nul, out_w, err_w])
         except BaseException:
@@ -531,7 +531,9 @@ class Container:
 
         group = self.cgroup
         if group is None:
-            raise ContainerError("cannot sample container", self.id, hint="it has no cgroup (not running?)")
+            why = ("a rootless container (not root) has no cgroup; see boxkit probe" if self.plan.get("rootless")
+                   else "it has no cgroup (not running?)")
+            raise ContainerError("cannot sample container", self.id, hint=why)
         return Sampler(group, hz, on_sample).start()
 
     @property

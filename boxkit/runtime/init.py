@@ -5,9 +5,11 @@ Two processes take part, because two namespaces only apply to the *next* child o
 * **stage 1** (forked by the supervisor) calls ``unshare()`` for every namespace asked for. For a user
   namespace it first unshares that one alone and asks the supervisor — still in the host's user
   namespace, so allowed to write a multi-range map — to write ``/proc/PID/uid_map`` and ``gid_map``;
-  the other namespaces are then created *owned by* the new user namespace. For a time namespace it
-  writes the clock offsets to ``/proc/self/timens_offsets``, which is only possible before any process
-  lives in it. Then it forks stage 2, reports its PID and exits: the supervisor is a child
+  the other namespaces are then created *owned by* the new user namespace. Without root (a rootless
+  container, :mod:`.rootless`) it writes its own one-line maps instead, first of all, while it is
+  still dumpable (a non-dumpable process's ``/proc/self`` files belong to the host's root, and it
+  could not open its own ``uid_map``). For a time namespace it writes the clock offsets to
+  ``/proc/self/timens_offsets``, which is only possible before any process lives in it. Then it forks stage 2, reports its PID and exits: the supervisor is a child
   sub-reaper (``PR_SET_CHILD_SUBREAPER``), so stage 2 becomes its direct child.
 * **stage 2** is PID 1 of the new PID namespace. It waits until the supervisor has put it into its
   cgroup and network, builds the root file system (:mod:`.rootfs`), sets the hostname, starts a new
@@ -31,7 +33,7 @@ import socket
 
 from .. import _sys
 from .._sys import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
-from . import caps, rootfs
+from . import caps, rootfs, rootless
 
 STAGE_FAIL = 125
 
@@ -81,14 +83,21 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
-        _sys.SYS.prctl(PR_SET_DUMPABLE, 0)
         ns = plan["ns"]
+        own_ids = plan.get("rootless")
+        if own_ids:
+            # rootless: our own user namespace, mapped onto our own uid (see rootless.py); while still
+            # dumpable, or /proc/self/uid_map would belong to the host's root
+            _step("create user namespace", rootless.enter_userns, own_ids[0], own_ids[1],
+                  path="/proc/self/uid_map")
+        else:
+            _sys.SYS.prctl(PR_SET_DUMPABLE, 0)
         if plan.get("join_net"):
             fd = _step("open network namespace", os.open, plan["join_net"], os.O_RDONLY | os.O_CLOEXEC,
                        path=plan["join_net"])
             _step("join network namespace", SYS.setns, fd, _sys.CLONE_NEWNET, path=plan["join_net"])
             os.close(fd)
-        if "user" in ns:
+        if "user" in ns and not own_ids:
             _step("create user namespace", SYS.unshare, _sys.CLONE_NEWUSER)
             send(sock, {"userns": os.getpid()})
             if recv(sock).get("mapped") is not True:
@@ -107,6 +116,8 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
             secs = int(plan["time_offset"])
             _step("set time namespace offsets", _write, "/proc/self/timens_offsets",
                   f"monotonic {secs} 0\nboottime {secs} 0\n", path="/proc/self/timens_offsets")
+        if own_ids:
+            SYS.prctl(PR_SET_DUMPABLE, 0)   # stage 2, forked next, inherits it
         pid = os.fork()
         if pid == 0:
             stage2(plan, sock, stdio, mount_root)
@@ -184,11 +195,13 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
 # mounts the image, moves the staged mounts into it (MS_MOVE), pivots and execs.
 
 def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for,
-                 join_group=None) -> None:
+                 join_group=None, own_ids: list[int] | None = None) -> None:
     try:
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
+        if own_ids:
+            rootless.enter_userns(own_ids[0], own_ids[1])   # while dumpable, as in stage1
         SYS.prctl(PR_SET_DUMPABLE, 0)
         _close_fds_but({0, 1, 2, sock.fileno()})  # a spare lives long: hold nothing of the zygote's
         group = join_group() if join_group else None   # PID 1, forked below, is born inside it

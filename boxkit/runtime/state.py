@@ -105,7 +105,9 @@ def gc(*, verbose: bool = False) -> list[str]:
             except ProcessLookupError:
                 pass
         dead.add(cid)
-        shutil.rmtree(d, ignore_errors=True)
+        from .rootless import remove_tree
+
+        remove_tree(d)
         done.append(f"removed {d}")
     spare_dir = os.path.join(paths.root(), "spare")
     for name in os.listdir(spare_dir) if os.path.isdir(spare_dir) else []:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from .. import _sys, paths
 from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
-from . import caps, init, state
+from . import caps, init, rootless, state
 
 SPARE_NS = ("pid", "mount", "uts", "ipc", "net")
 
@@ -55,17 +55,20 @@ class Running:
 
 def _mount_root_for(plan: dict):
     """The container's root: an overlay with the image layers below and the container's upper dir on
-    top, ``nodev`` (see :mod:`.rootfs`). A plain root directory is a one-layer image."""
+    top, ``nodev`` (see :mod:`.rootfs`). A plain root directory is a one-layer image. Rootless, the
+    overlay keeps its xattrs in ``user.overlay.*`` (see :mod:`boxkit.images.overlay`)."""
+    extra = ",userxattr" if plan.get("rootless") else ""
     if len(plan["layers"]) == 1:
         def mount_dir(target: str) -> None:
             opts = f"lowerdir={_ovl_escape(plan['layers'][0])},upperdir={_ovl_escape(plan['upper'])}," \
-                   f"workdir={_ovl_escape(plan['work'])}"
+                   f"workdir={_ovl_escape(plan['work'])}{extra}"
             SYS.mount("overlay", target, "overlay", _sys.MS_NODEV, opts)
         return mount_dir
     from ..images.overlay import mount_overlay
 
     def mount_root(target: str) -> None:
-        mount_overlay(plan["layers"], plan["upper"], plan["work"], target, flags=_sys.MS_NODEV)
+        mount_overlay(plan["layers"], plan["upper"], plan["work"], target, flags=_sys.MS_NODEV,
+                      extra=extra.lstrip(","))
     return mount_root
 
 
@@ -94,6 +97,9 @@ class Supervisor:
         self.networks_used = False
         self.spare_wanted = self.use_spares
         self.to_release: list[str] = []
+        # not root: every container (spares too) gets a user namespace mapped onto our ids (rootless.py)
+        self.own_ids = None if os.geteuid() == 0 else [os.geteuid(), os.getegid()]
+        self.spare_ns = SPARE_NS + (("user",) if self.own_ids else ())
 
     # --- work done when idle (see zygote.serve) -------------------------------------------------
     def want_spare(self) -> None:
@@ -133,8 +139,9 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             parent.close()
-            init.spare_stage1(flags, child, staging, list(SPARE_NS) + ["cgroup"], _mount_root_for,
-                              None if os.environ.get("BOXKIT_NO_CGROUPS") else lambda: _join_new_group(name))
+            no_group = os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids
+            init.spare_stage1(flags, child, staging, list(self.spare_ns) + ["cgroup"], _mount_root_for,
+                              None if no_group else lambda: _join_new_group(name), self.own_ids)
         child.close()
         # no waiting here: the spare makes its cgroup and namespaces on the other core while we serve
         # requests (a container's exit report must not queue behind a dozen mkdirs); its pid, group
@@ -161,7 +168,7 @@ class Supervisor:
             _kill(sp.pid)
         sp.sock.close()
         shutil.rmtree(sp.staging, ignore_errors=True)
-        if sp.group is None and sp.name and not os.environ.get("BOXKIT_NO_CGROUPS"):
+        if sp.group is None and sp.name and not os.environ.get("BOXKIT_NO_CGROUPS") and not self.own_ids:
             try:   # it may have made its group and died before saying so
                 from .. import cgroups
 
@@ -176,8 +183,9 @@ class Supervisor:
                 pass   # gc collects it once its processes are gone
 
     def _spare_fits(self, plan: dict) -> bool:
-        return (self.spare is not None and set(plan["ns"]) - {"cgroup"} == set(SPARE_NS)
-                and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset"))
+        return (self.spare is not None and set(plan["ns"]) - {"cgroup"} == set(self.spare_ns)
+                and plan.get("rootless") == self.own_ids and not plan.get("join_net")
+                and not plan.get("uid_map") and not plan.get("time_offset"))
 
     # --- start ---------------------------------------------------------------------------------------
     def prepare(self, plan: dict) -> None:
@@ -297,7 +305,7 @@ class Supervisor:
                                 hint="user namespaces may be disabled; see boxkit probe") from e
 
     def _cgroup(self, plan: dict, pid: int):
-        if os.environ.get("BOXKIT_NO_CGROUPS"):
+        if os.environ.get("BOXKIT_NO_CGROUPS") or plan.get("rootless"):
             return None
         try:
             from .. import cgroups
@@ -419,7 +427,7 @@ class Supervisor:
     def remove_dir(self, cid: str) -> None:
         d = paths.container_dir(cid)
         if os.path.isdir(d):
-            shutil.rmtree(d, ignore_errors=True)
+            rootless.remove_tree(d)
 
     def shutdown(self) -> None:
         self.drop_spare()
@@ -518,8 +526,10 @@ def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs)
             SYS.setns(fd, _sys.NAMESPACE_FLAGS[n])
             os.close(fd)
         if "user" in plan["ns"]:
-            # our host uid 0 is unmapped in there (it shows as 65534): become the namespace's root
-            os.setgroups([])
+            # our host uid 0 is unmapped in there (it shows as 65534): become the namespace's root.
+            # Rootless, setgroups(2) is denied in there (rootless.py) and our groups stay as they were
+            if not plan.get("rootless"):
+                os.setgroups([])
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
         os.fchdir(rootfd)

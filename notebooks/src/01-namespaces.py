@@ -66,6 +66,7 @@ table = nsinfo.table(c.pid)
 table
 
 # %%
+# boxkit: needs root
 print("own namespaces:", sorted(r.type for r in table if r.isolated))
 print("shared with the host:", sorted(r.type for r in table if not r.isolated))
 
@@ -135,11 +136,13 @@ print("outside reachable:", "unreachable" not in r.stdout)
 # host — owned by 100000.
 
 # %%
+# boxkit: needs root
 # NBVAL_IGNORE_OUTPUT
 u = boxkit.run("busybox", ["sh", "-c", "touch /tmp/made-inside; sleep 300"], userns=True, detach=True)
 print(u.exec(["sh", "-c", "id; ls -ln /tmp/made-inside"]).stdout)
 
 # %%
+# boxkit: needs root
 import time
 
 made = os.path.join(u.upper_dir, "tmp", "made-inside")
@@ -206,6 +209,7 @@ print("uptime difference is one year:", abs(inside_up - host_up - year) < 60)
 # the host's tree, so there is nothing left to climb to. We leave a secret file on the host for it to find.
 
 # %%
+# boxkit: needs root
 import subprocess
 
 from boxkit.images import resolve
@@ -221,6 +225,7 @@ r = boxkit.run("host", ["python3", "-c", nsinfo.CHROOT_ESCAPE, os.path.join(secr
 print("in a boxkit container:", r.stdout.strip())
 
 # %%
+# boxkit: needs root
 print("chroot escaped:", "host secret" in nsinfo.chroot_escape_on_host(jail, os.path.join(secret, "secret")))
 print("pivot_root escaped:", "host secret" in r.stdout)
 
@@ -230,6 +235,7 @@ print("pivot_root escaped:", "host secret" in r.stdout)
 # `remove()` ends the container and deletes what it made; a `with` block does it for you.
 
 # %%
+# boxkit: needs root
 c.remove()
 import shutil
 

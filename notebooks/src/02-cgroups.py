@@ -44,6 +44,7 @@ print("controllers:", ", ".join(host.controllers()))
 # touches every page (untouched pages cost nothing), aiming for 900 MB. The plot redraws while it runs.
 
 # %%
+# boxkit: needs cgroups
 # NBVAL_IGNORE_OUTPUT
 fig, mem, r = viz.live_memory(memory="500M", target_mb=900)
 r
@@ -55,6 +56,7 @@ r
 # (v1) or `memory.events` (v2), not from the exit code alone: exit 137 only says "SIGKILL".
 
 # %%
+# boxkit: needs cgroups
 limit = 500 * 2**20
 print("exit code:", r.exit_code)
 print("OOM killed:", r.oom_killed)
@@ -69,11 +71,13 @@ print("the hog reached the limit:", r.stats["memory_peak"] > 0.9 * limit)
 # the next period — in each sample.
 
 # %%
+# boxkit: needs cgroups
 # NBVAL_IGNORE_OUTPUT
 fig, cpu, r = viz.live_cpu(cpus=0.5, seconds=4)
 r
 
 # %%
+# boxkit: needs cgroups
 used = cpu.mean_cores(skip=1.0)
 print("quota:", cpu.cpu_limit, "cores")
 print("measured between 0.4 and 0.6 cores:", 0.4 <= used <= 0.6)
@@ -88,11 +92,13 @@ print("throttled:", cpu.nr_throttled[-1] > 0)
 # between the two, not the total.
 
 # %%
+# boxkit: needs cgroups
 # NBVAL_IGNORE_OUTPUT
 results, pair = experiments.cpu_weights(shares=(256, 768), seconds=4, cpuset="0")
 viz.shares_figure(pair, [256, 768])
 
 # %%
+# boxkit: needs cgroups
 light, heavy = experiments.measured_shares(pair, skip=1.0)
 print("both still burning when the window closed:", all(r.signal for r in results))
 print("share of the heavier near 75% (65-85):", 0.65 <= heavy <= 0.85)
@@ -105,11 +111,13 @@ print("the lighter got less:", light < heavy)
 # At 20 tasks every further `fork()` fails with EAGAIN — the program counts the refusals.
 
 # %%
+# boxkit: needs cgroups
 # NBVAL_IGNORE_OUTPUT
 fig, pids, r = viz.live_pids(pids_limit=20, seconds=3)
 print(r.stdout)
 
 # %%
+# boxkit: needs cgroups
 print("max pids <= 20:", max(pids.pids_current) <= 20)
 print("the bomb reached the limit:", max(pids.pids_current) >= 15)
 print("the kernel refused forks:", int(r.stdout.split()[3]) > 0)
@@ -124,6 +132,7 @@ print("host can fork:", subprocess.run(["true"]).returncode == 0)
 # so on a v1 or hybrid host this cell says so and the picture is shown on v2 hosts.
 
 # %%
+# boxkit: needs cgroups
 # NBVAL_IGNORE_OUTPUT
 from IPython.display import display
 
@@ -168,6 +177,7 @@ print("every row has both:", all(v1 and v2 for _, v1, v2 in cgroups.FILE_MAP))
 my_limit = "350M"
 
 # %%
+# boxkit: needs cgroups
 from boxkit import exercises
 
 exercises.memory_limit(my_limit, target_mb=300)
@@ -179,6 +189,7 @@ exercises.memory_limit(my_limit, target_mb=300)
 # the CPU quota.
 
 # %%
+# boxkit: needs cgroups
 # NBVAL_IGNORE_OUTPUT
 viz.panel(hog_mb=600, seconds=3)
 

@@ -27,6 +27,7 @@ from boxkit import course
 course.start("containers")
 
 # %%
+# boxkit: needs root
 # NBVAL_IGNORE_OUTPUT
 import os
 import shutil
@@ -55,6 +56,7 @@ print([line.split(" - ")[1] for line in open("/proc/self/mountinfo") if f"{demo}
 # layer, so the kernel first copies the file into `upper/`, then writes the copy.
 
 # %%
+# boxkit: needs root
 with open(f"{demo}/merged/etc/config", "a") as f:
     f.write("mode=v2\n")
 print("merged sees:", open(f"{demo}/merged/etc/config").read().split())
@@ -68,6 +70,7 @@ print("copy in upper:", os.path.exists(f"{demo}/upper/etc/config"))
 # device number 0/0 under the same name, which tells overlayfs "this name is gone".
 
 # %%
+# boxkit: needs root
 os.unlink(f"{demo}/merged/etc/old")
 st = os.lstat(f"{demo}/upper/etc/old")
 print("gone from merged:", not os.path.exists(f"{demo}/merged/etc/old"))
@@ -82,6 +85,7 @@ print("whiteout is a char device 0/0:", stat.S_ISCHR(st.st_mode) and st.st_rdev 
 # nothing below shows through it.
 
 # %%
+# boxkit: needs root
 shutil.rmtree(f"{demo}/merged/docs")
 os.mkdir(f"{demo}/merged/docs")
 open(f"{demo}/merged/docs/new.txt", "w").write("new\n")
@@ -90,6 +94,7 @@ print("lower docs/ intact:", sorted(os.listdir(f"{demo}/lower/docs")))
 print("opaque:", os.getxattr(f"{demo}/upper/docs", "trusted.overlay.opaque"))
 
 # %%
+# boxkit: needs root
 _sys.SYS.umount2(f"{demo}/merged", _sys.MNT_DETACH)
 print("upper holds only the changes:", sorted(
     os.path.relpath(os.path.join(d, n), f"{demo}/upper") for d, ds, fs in os.walk(f"{demo}/upper") for n in fs + ds))
@@ -107,6 +112,7 @@ shutil.rmtree(demo)
 # in volumes, not in the image.
 
 # %%
+# boxkit: needs root
 # NBVAL_IGNORE_OUTPUT
 from boxkit.images.measure import copy_up_latency
 from boxkit.viz.layers import copyup_figure
@@ -118,6 +124,7 @@ for size, secs in points:
 copyup_figure(points)
 
 # %%
+# boxkit: needs root
 print("copy-up of 128 MiB slower than of 4 KiB:", points[-1][1] > 5 * points[0][1])
 
 # %% [markdown]

@@ -39,6 +39,7 @@ from boxkit.viz.topology import rtt_figure, throughput_figure, topology_figure
 # We ask the kernel, over netlink *inside* that namespace, which interfaces exist.
 
 # %%
+# boxkit: needs root
 lonely = subprocess.Popen(["unshare", "--net", "sleep", "600"])
 time.sleep(0.2)
 with links.inside(lonely.pid) as ns:
@@ -46,6 +47,7 @@ with links.inside(lonely.pid) as ns:
 inside
 
 # %%
+# boxkit: needs root
 print("only lo:", [name for name, _ in inside] == ["lo"])
 print("lo is down:", inside[0][1] == "down")
 
@@ -58,6 +60,7 @@ print("lo is down:", inside[0][1] == "down")
 # namespace and to the process's; the calls on them are plain pyroute2.)
 
 # %%
+# boxkit: needs network
 with links.host() as ipr:
     ipr.link("add", ifname="bkdemo0", kind="veth", peer={"ifname": "eth0", "net_ns_pid": lonely.pid})
     host_end = ipr.link_lookup(ifname="bkdemo0")[0]
@@ -75,15 +78,18 @@ with links.inside(lonely.pid) as ns:
 # interface index, which is how the line is found.
 
 # %%
+# boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
 topology_figure(snapshot({"by hand": lonely.pid}, containers=False), title="One namespace, one veth pair")
 
 # %%
+# boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
 rtts = measure.ping(None, "10.213.250.2", count=5, interval=0.2)
 rtts
 
 # %%
+# boxkit: needs network
 print("reachable:", len(rtts) == 5)
 
 # %% [markdown]
@@ -91,6 +97,7 @@ print("reachable:", len(rtts) == 5)
 # cable — and a veth pair cannot live with one end, so the host's end goes too.
 
 # %%
+# boxkit: needs network
 lonely.kill()
 lonely.wait()
 deadline = time.monotonic() + 5
@@ -108,17 +115,20 @@ print("host end gone with the namespace:", not links.link_exists("bkdemo0"))
 # port 8080 of the host goes to port 80 of the container.
 
 # %%
+# boxkit: needs network
 web = boxkit.run("busybox", ["sh", "-c", "mkdir -p /www && echo hello from web > /www/index.html && httpd -f -p 80 -h /www"],
                  detach=True, network="bridge", name="web", publish=["8080:80"])
 client = boxkit.run("busybox", ["sleep", "600"], detach=True, network="bridge", name="client")
 
 # %%
+# boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
 print(client.exec(["ip", "-4", "-o", "addr"]).stdout)
 print(client.exec(["ip", "route"]).stdout)
 print(client.exec(["cat", "/etc/hosts"]).stdout)
 
 # %%
+# boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
 topology_figure(snapshot())
 
@@ -129,6 +139,7 @@ topology_figure(snapshot())
 # inside one kernel. For comparison, `client` pings its own loopback and the host pings `web`.
 
 # %%
+# boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
 web_ip = web.exec(["sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]).stdout.strip()
 rtt = {
@@ -139,6 +150,7 @@ rtt = {
 rtt_figure(rtt)
 
 # %%
+# boxkit: needs network
 print("reachable by name:", len(rtt["client → web (bridge)"]) == 20)
 print("reachable from the host:", len(rtt["host → web"]) == 20)
 
@@ -149,6 +161,7 @@ print("reachable from the host:", len(rtt["host → web"]) == 20)
 # port 8080 of `127.0.0.1`, which the kernel rewrites to `web`'s port 80.
 
 # %%
+# boxkit: needs network
 by_name = client.exec(["wget", "-q", "-O", "-", "http://web/"]).stdout
 with urllib.request.urlopen("http://127.0.0.1:8080/", timeout=5) as r:
     from_host = r.read().decode()
@@ -162,12 +175,14 @@ print("from the host:", from_host.strip())
 # first switch, and the host does not route between the two.
 
 # %%
+# boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
 private = bn.create_network("private")
 loner = boxkit.run("busybox", ["sleep", "600"], detach=True, network="private", name="loner")
 print(private.subnet, loner.exec(["ip", "-4", "-o", "addr", "show", "eth0"]).stdout)
 
 # %%
+# boxkit: needs network
 r = loner.exec(["ping", "-c", "1", "-W", "1", web_ip])
 print("isolated container reachable:", r.exit_code == 0)
 print("isolated container knows the name web:", "web" in loner.exec(["cat", "/etc/hosts"]).stdout)
@@ -182,6 +197,7 @@ print("isolated container knows the name web:", "web" in loner.exec(["cat", "/et
 # wire, no NIC — so the path runs at the speed of the CPU and the network stack.
 
 # %%
+# boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
 sink = boxkit.run("busybox", measure.sink_command(5001), detach=True, network="bridge", name="sink")
 time.sleep(0.3)
@@ -193,6 +209,7 @@ mbps = {
 throughput_figure(mbps)
 
 # %%
+# boxkit: needs network
 nc_mbps, py_mbps = mbps.values()
 print("every stream measured:", len(nc_mbps) == 3 and len(py_mbps) == 3)
 print("the path is faster than the busybox tool:", min(py_mbps) > max(nc_mbps))
@@ -204,6 +221,7 @@ print("the path is faster than the busybox tool:", min(py_mbps) > max(nc_mbps))
 # When the last container leaves a network, its bridge goes too: nothing stays on the host.
 
 # %%
+# boxkit: needs network
 for c in (sink, loner, client, web):
     c.kill()
     c.wait()

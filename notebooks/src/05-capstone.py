@@ -56,6 +56,7 @@ print("same image both times:", again.digest == first.digest)
 # the host as 18080 — docker's `run -d --memory 200m --cpus 0.5 --pids-limit 50 -p 18080:8000`.
 
 # %%
+# boxkit: needs network, cgroups
 shop = boxkit.run("shop:1.0", detach=True, name="shop", network="bridge", publish=["18080:8000"],
                   memory="200M", cpus=0.5, pids_limit=50)
 import time
@@ -76,6 +77,7 @@ for _ in range(100):   # the server needs a moment to start listening
 # requests for 6 seconds. Memory climbs with every order; CPU use presses against the 0.5 quota.
 
 # %%
+# boxkit: needs network, cgroups
 # NBVAL_IGNORE_OUTPUT
 sampler = shop.sample(hz=10)
 load = loadgen.http_load("http://127.0.0.1:18080/", seconds=6, concurrency=4)
@@ -85,6 +87,7 @@ from boxkit.viz.capstone import usage_figure
 usage_figure(series, title=f"shop under load: {load.requests} orders in {load.seconds:.0f} s")
 
 # %%
+# boxkit: needs network, cgroups
 print("orders served:", load.requests > 50)
 print("CPU stayed within the 0.5 quota:", series.mean_cores(skip=1.0) <= 0.6)
 print("memory grew with the orders:", series.memory_current[-1] > series.memory_current[0])
@@ -97,6 +100,7 @@ print("memory stayed under 200 MB:", series.peak_memory <= 200 << 20)
 # layer on top of `shop:1.0`.
 
 # %%
+# boxkit: needs network, cgroups
 # NBVAL_IGNORE_OUTPUT
 from boxkit.images.commit import commit_container
 from boxkit.images.store import Store
@@ -109,6 +113,7 @@ new_layers = resolve("shop:1.1").layers
 print(len(base_layers), "layers ->", len(new_layers), "layers")
 
 # %%
+# boxkit: needs network, cgroups
 print("shop:1.1 reuses every layer of shop:1.0:", new_layers[:len(base_layers)] == base_layers)
 print("one new layer:", len(new_layers) == len(base_layers) + 1)
 r = boxkit.run("shop:1.1", ["cat", "/app/VERSION"])
@@ -121,6 +126,7 @@ print("the new image says:", r.stdout.strip())
 # (with runc) writes for the same `--memory 200m --cpus 0.5 --pids-limit 50`.
 
 # %%
+# boxkit: needs network, cgroups
 # NBVAL_IGNORE_OUTPUT
 ours = compare.limits_of(shop.pid)
 theirs = compare.podman_limits(resolve("busybox").layers[-1], "200m", 0.5, 50)
@@ -131,6 +137,7 @@ if isinstance(theirs, str):
     print("podman:", theirs)
 
 # %%
+# boxkit: needs network, cgroups
 same = isinstance(theirs, dict) and all(theirs[k][1] == v[1] for k, v in ours.items() if k in theirs)
 print("boxkit and podman wrote the same limits:", same if isinstance(theirs, dict) else "podman unavailable here")
 
@@ -138,6 +145,7 @@ print("boxkit and podman wrote the same limits:", same if isinstance(theirs, dic
 # ## Clean up
 
 # %%
+# boxkit: needs network, cgroups
 shop.remove()
 shutil.rmtree(ctx)
 print("shop removed:", not shop.running)
