@@ -188,13 +188,16 @@ def deactivate() -> None:
 def _transform(lines: list[str]) -> list[str]:
     source = "".join(lines)
     have = _state["have"]
+    # an exercise's check replays the verdict on the committed answer: say so, whatever the learner typed
+    exercise = "exercises." in strip_directives(source)
     if have is None:
-        return [f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r})\n"]
+        return [f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r}, '', {exercise})\n"]
     lacking = sorted(directives(source) - have)
     if not lacking:
         return lines   # rootless mode: this cell runs live
     return _imports(source) + [
-        f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r}, {', '.join(lacking)!r})\n"]
+        f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r}, {', '.join(lacking)!r}, "
+        f"{exercise})\n"]
 
 
 def _imports(source: str) -> list[str]:
@@ -207,24 +210,29 @@ def _imports(source: str) -> list[str]:
     return [ast.unparse(node) + "\n" for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 
-def _badge() -> bytes:
-    if _state["badge"] is None:
+def _badge(text: str = "RECORDED") -> bytes:
+    badges = _state.setdefault("badges", {})
+    if text not in badges:
         import io
 
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(1.6, 0.28), dpi=100)
-        fig.text(0.5, 0.5, "RECORDED", ha="center", va="center", color="white", weight="bold", fontsize=10)
+        fig = Figure(figsize=(max(1.6, 0.085 * len(text)), 0.28), dpi=100)
+        fig.text(0.5, 0.5, text, ha="center", va="center", color="white", weight="bold", fontsize=10)
         fig.patch.set_facecolor("#cf222e")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", facecolor="#cf222e")
-        _state["badge"] = buf.getvalue()
-    return _state["badge"]
+        badges[text] = buf.getvalue()
+    return badges[text]
 
 
-def replay(cell_key: str, needs: str = "") -> None:
+EXERCISE_BADGE = "RECORDED: the verdict on the committed answer, not on yours"
+
+
+def replay(cell_key: str, needs: str = "", exercise: bool = False) -> None:
     """Show a cell's recorded outputs with the RECORDED badge; ``needs`` names what the host lacks
-    (rootless mode) for the message shown when the cell has no recording."""
+    (rootless mode) for the message shown when the cell has no recording. An exercise's check cell
+    (``exercise``) gets a second badge: its verdict was recorded for the answer in the notebook."""
     from IPython.display import publish_display_data
 
     outputs = load()["cells"].get(cell_key)
@@ -235,6 +243,9 @@ def replay(cell_key: str, needs: str = "") -> None:
         return
     publish_display_data({"image/png": base64.b64encode(_badge()).decode()},   # only a skipped mimetype
                          metadata={"boxkit": "recorded"})
+    if exercise:
+        publish_display_data({"image/png": base64.b64encode(_badge(EXERCISE_BADGE)).decode()},
+                             metadata={"boxkit": "recorded-exercise"})
     for out in outputs:
         kind = out.get("output_type")
         if kind == "stream":

@@ -26,6 +26,7 @@ closes it (the supervisor reads EOF), a failure sends one JSON message naming th
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -83,6 +84,7 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
+        gc.disable()   # a short life: a collection would only copy the zygote's pages (see zygote._freeze)
         ns = plan["ns"]
         own_ids = plan.get("rootless")
         if own_ids:
@@ -200,6 +202,7 @@ def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], m
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
+        gc.disable()   # see stage1
         if own_ids:
             rootless.enter_userns(own_ids[0], own_ids[1])   # while dumpable, as in stage1
         SYS.prctl(PR_SET_DUMPABLE, 0)

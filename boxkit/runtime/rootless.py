@@ -121,9 +121,15 @@ def enter_userns(uid: int, gid: int, sys: _sys.Sys | None = None) -> None:
 
 def remove_tree(path: str) -> None:
     """``rm -r`` that also works without root on what an overlay leaves. overlayfs creates
-    ``workdir/work`` with mode 000 (a private staging dir for copy-ups); root walks into it anyway
-    (``CAP_DAC_OVERRIDE``), its owner must first give itself the right to."""
+    ``workdir/work`` with mode 000 (a private staging dir for copy-ups), and with ``volatile`` also
+    ``work/incompat/volatile`` below it; root walks into them anyway (``CAP_DAC_OVERRIDE``), their
+    owner must first give itself the right to."""
+    tried: set[str] = set()
+
     def retry(func, p: str, _exc) -> None:
+        if p in tried:
+            return   # chmod did not help: leave it to boxkit gc as root
+        tried.add(p)
         for d in {os.path.dirname(p), p}:
             try:
                 if os.path.isdir(d) and not os.path.islink(d):
@@ -132,7 +138,7 @@ def remove_tree(path: str) -> None:
                 pass
         try:
             if os.path.isdir(p) and not os.path.islink(p):
-                shutil.rmtree(p, ignore_errors=True)
+                shutil.rmtree(p, onerror=retry)
             else:
                 func(p)
         except OSError:

@@ -226,8 +226,12 @@ print("in a boxkit container:", r.stdout.strip())
 
 # %%
 # boxkit: needs root
+import shutil
+
 print("chroot escaped:", "host secret" in nsinfo.chroot_escape_on_host(jail, os.path.join(secret, "secret")))
 print("pivot_root escaped:", "host secret" in r.stdout)
+shutil.rmtree(secret)
+shutil.rmtree(jail)
 
 # %% [markdown]
 # ## Clean up
@@ -235,14 +239,11 @@ print("pivot_root escaped:", "host secret" in r.stdout)
 # `remove()` ends the container and deletes what it made; a `with` block does it for you.
 
 # %%
-# boxkit: needs root
-c.remove()
 import shutil
 
+c.remove()
 shutil.rmtree(vol)
-shutil.rmtree(secret)
-shutil.rmtree(jail)
-print("containers left running by this notebook:", sum(1 for x in [c, a, b, u] if x.running))
+print("containers left running by this notebook:", sum(1 for x in [c, a, b] if x.running))
 
 # %% [markdown]
 # ## What was proved
@@ -265,6 +266,7 @@ my_namespaces = ["mount", "uts"]
 my_own = {"mnt", "uts", "net"}
 
 # %%
+# boxkit: needs root
 from boxkit import exercises
 
 exercises.namespaces(my_namespaces, my_own)

@@ -258,6 +258,7 @@ my_prediction = {
 }
 
 # %%
+# boxkit: needs network
 from boxkit import exercises
 
 exercises.reachability(my_prediction)

@@ -147,8 +147,11 @@ print("boxkit and podman wrote the same limits:", same if isinstance(theirs, dic
 # %%
 # boxkit: needs network, cgroups
 shop.remove()
-shutil.rmtree(ctx)
 print("shop removed:", not shop.running)
+
+# %%
+shutil.rmtree(ctx)
+print("build context removed:", not os.path.exists(ctx))
 
 # %% [markdown]
 # ## What was proved
@@ -171,6 +174,7 @@ my_memory = "30M"
 my_orders = 640
 
 # %%
+# boxkit: needs cgroups
 from boxkit import exercises
 
 exercises.shop_orders(my_memory, my_orders)

@@ -99,7 +99,7 @@ def test_rootless_replays_a_marked_cell_and_keeps_its_imports(rootless_mode, mon
     code = "".join(course._transform(src.splitlines(keepends=True)))
     assert "mount_overlay_here" not in code
     calls = []
-    monkeypatch.setattr(course, "replay", lambda k, needs="": calls.append((k, needs)))
+    monkeypatch.setattr(course, "replay", lambda k, needs="", exercise=False: calls.append((k, needs)))
     ns: dict = {}
     exec(code, ns)   # what IPython runs instead of the cell
     assert calls == [(course.key(src), "root")]

@@ -50,3 +50,22 @@ def test_the_shipped_recording_covers_the_course_notebooks():
     assert rec["cells"], "boxkit/recordings/course.json is empty: run tools/notebooks.py"
     names = set(rec["meta"]["notebooks"])
     assert {"00-index.ipynb", "01-namespaces.ipynb"} <= names
+
+
+def test_an_exercise_check_says_its_verdict_is_the_committed_answers(tmp_path, monkeypatch):
+    src = "from boxkit import exercises\n\nexercises.memory_limit(my_limit, target_mb=300)\n"
+    rec = {"cells": {course.key(src): [{"output_type": "stream", "name": "stdout", "text": "✓ right\n"}]},
+           "meta": {}}
+    monkeypatch.setitem(course._state, "recording", rec)
+    monkeypatch.setitem(course._state, "have", None)
+    (code,) = course._transform(src.splitlines(keepends=True))
+    assert code.rstrip().endswith("True)"), code
+    shown = []
+    monkeypatch.setattr("IPython.display.publish_display_data",
+                        lambda data, metadata=None: shown.append((data, metadata)))
+    exec(code)
+    kinds = [m.get("boxkit") for _d, m in shown]
+    assert kinds[:2] == ["recorded", "recorded-exercise"]
+    assert all(set(d) == {"image/png"} for d, _m in shown[:2]), "badges must be images nbval skips"
+    (code,) = course._transform(["print(1)\n"])
+    assert code.rstrip().endswith("False)"), "an ordinary cell gets no exercise badge"
