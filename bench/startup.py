@@ -114,6 +114,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("needs root")
         return 1
+    own_root = "BOXKIT_ROOT" not in os.environ
     os.environ.setdefault("BOXKIT_ROOT", tempfile.mkdtemp(prefix="boxkit-bench-"))
     import boxkit
 
@@ -179,6 +180,11 @@ def main() -> int:
         results["boxkit (warm, back to back)"] = timed(boxkit_warm, a.n)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+        if own_root:   # end the zygote (it removes what it holds) before its root goes
+            from boxkit.runtime.container import _shutdown
+
+            _shutdown()
+            shutil.rmtree(os.environ["BOXKIT_ROOT"], ignore_errors=True)
 
     if "crun" in results and "(unshare -m sh wrapper alone)" in results:
         results["crun (minus wrapper)"] = results["crun"] - results.pop("(unshare -m sh wrapper alone)")

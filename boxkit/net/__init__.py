@@ -45,11 +45,12 @@ DEFAULT_NETWORK = "bridge"
 
 
 def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,
-           publish: list[str] | None = None) -> Attachment:
-    """Connect the network namespace of process ``pid`` to ``network``; see :mod:`boxkit.net.endpoint`."""
+           publish: list[str] | None = None, lo_up: bool = True) -> Attachment:
+    """Connect the network namespace of process ``pid`` to ``network``; see :mod:`boxkit.net.endpoint`.
+    ``lo_up=False`` when the caller brings ``lo`` up itself (the runtime's container does)."""
     from .endpoint import attach as _attach
 
-    return _attach(cid, pid, network, name, hostname, publish)
+    return _attach(cid, pid, network, name, hostname, publish, lo_up=lo_up)
 
 
 def gc(alive: set[str]) -> list[str]:

@@ -101,7 +101,7 @@ def _bridge_for(net: ipam.Network, undo: list[Callable[[], None]], ipr=None) -> 
 
 
 def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,
-           publish: list[str] | None = None) -> Attachment:
+           publish: list[str] | None = None, lo_up: bool = True) -> Attachment:
     """Connect the network namespace of ``pid`` to ``network`` (see the module docstring)."""
     ipam.veth_name(cid)   # validates the id
     if network != ipam.DEFAULT_NETWORK:
@@ -144,7 +144,7 @@ def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,
                     raise
                 undo.append(lambda: firewall.nft(firewall.ports_script("delete", address, specs)))
             veth = ipam.veth_name(cid)
-            links.plug(pid, veth, net.bridge, address, net.prefixlen, net.gateway, ipr=ipr)
+            links.plug(pid, veth, net.bridge, address, net.prefixlen, net.gateway, ipr=ipr, lo_up=lo_up)
             undo.append(lambda: links.delete_link(veth))
             net.leases[cid] = ipam.Lease(address=address, pid=pid, starttime=ipam.proc_starttime(pid),
                                          veth=veth, hostname=hostname, name=name,

@@ -266,8 +266,9 @@ class Supervisor:
                 from .. import net as netmod
 
                 self.networks_used = True
+                # lo: a spare brought it up ahead, stage 2 does after "go"
                 net = netmod.attach(cid, pid1, plan["network"], plan.get("name"),
-                                    plan.get("hostname") or cid, plan.get("publish", []))
+                                    plan.get("hostname") or cid, plan.get("publish", []), lo_up=False)
                 update["files"] = {**plan.get("files", {}), "/etc/hosts": net.hosts,
                                    "/etc/resolv.conf": net.resolv_conf}
             if spare is not None:
