@@ -124,3 +124,29 @@ def test_notebooks_pass_nbval_as_a_learner_without_root(binder_venv, learner):
     summary = [line for line in r.stdout.splitlines() if " passed" in line]
     assert summary, r.stdout[-2000:]
     print(f"nbval as {learner.name} (uid {learner.uid}) over {len(nbs)} notebooks: {summary[-1]}")
+
+
+def _unprivileged_userns() -> bool:
+    try:
+        with open("/proc/sys/user/max_user_namespaces") as f:
+            if int(f.read()) == 0:
+                return False
+        with open("/proc/sys/kernel/unprivileged_userns_clone") as f:
+            return f.read().strip() == "1"
+    except FileNotFoundError:
+        return True   # no Debian switch: allowed unless max_user_namespaces is 0
+
+
+def test_a_learner_with_user_namespaces_gets_live_rootless_containers(binder_venv, learner):
+    """A learner's own Linux box: the course runs what it can live, in a user namespace of their own."""
+    if not _unprivileged_userns():
+        pytest.skip("needs unprivileged user namespaces (kernel.unprivileged_userns_clone / max_user_namespaces)")
+    code = ("import boxkit; from boxkit import course\n"
+            "print(course.decide(boxkit.probe()).name)\n"
+            "r = boxkit.run('busybox', ['sh', '-c', 'id -u; hostname'], hostname='learnerbox')\n"
+            "print(r.exit_code, r.stdout.split())\n")
+    r = run_as(learner, [f"{REPO}/binder/start", f"{binder_venv}/bin/python", "-c", code], timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    assert lines[0] == "rootless", r.stdout
+    assert lines[1] == "0 ['0', 'learnerbox']", "root inside a container the learner started: " + r.stdout
