@@ -26,8 +26,13 @@ def test_memory_limit_oom_kills_the_hog_and_peak_stays_under():
     finally:
         c.remove()
     assert r.oom_killed and r.exit_code == 137, r
-    assert r.stats["memory_peak"] <= limit
-    assert series.peak_memory <= limit and series.peak_memory > 300 << 20, "the hog really climbed"
+    # "Under certain circumstances, the usage may go over the limit temporarily" (cgroup-v2.rst,
+    # memory.max): the charge path forces a charge through for a task the OOM killer already chose, so
+    # a sample taken during the kill may read a few pages over. Seen once in the v2 VM (6.1): 12 pages
+    # (48 KiB) over 500M. Allowed: one memcg charge batch (MEMCG_CHARGE_BATCH, 64 pages).
+    slack = 64 * os.sysconf("SC_PAGE_SIZE")
+    assert r.stats["memory_peak"] <= limit + slack
+    assert series.peak_memory <= limit + slack and series.peak_memory > 300 << 20, "the hog really climbed"
     assert series.memory_limit == limit
 
 

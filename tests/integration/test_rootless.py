@@ -9,64 +9,24 @@ unprivileged user no user namespaces.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import signal
 import subprocess
-import tempfile
 import textwrap
 import time
-import uuid
 
 import pytest
+from learners import make_user, pids_of, run_as
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = "/usr/bin/python3"
 
 
-@contextlib.contextmanager
-def _user():
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create a non-root test user")
-    if not shutil.which("useradd") or not shutil.which("runuser"):
-        pytest.skip("needs useradd and runuser to create a non-root user")
-    if not os.access(PYTHON, os.X_OK):
-        pytest.skip(f"needs {PYTHON} for the test user (the venv's python may be private to root)")
-    name = "bkrl" + uuid.uuid4().hex[:8]
-    home = tempfile.mkdtemp(prefix=f"boxkit-{name}-")
-    r = subprocess.run(["useradd", "--system", "--home-dir", home, "--shell", "/bin/sh", name],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        shutil.rmtree(home, ignore_errors=True)
-        pytest.skip(f"needs a non-root user: useradd failed: {r.stderr.strip()}")
-    uid = int(subprocess.run(["id", "-u", name], capture_output=True, text=True).stdout)
-    os.chown(home, uid, uid)
-    try:
-        yield name, uid, home
-    finally:
-        for pid in _pids_of(uid):   # anything the user left: ours, by PID
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        subprocess.run(["userdel", name], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _pids_of(uid: int) -> list[int]:
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            with contextlib.suppress(OSError):
-                if os.stat(f"/proc/{p}").st_uid == uid:
-                    out.append(int(p))
-    return out
-
-
 @pytest.fixture(scope="module")
 def learner():
-    with _user() as u:
-        name, _uid, home = u
+    if not os.access(PYTHON, os.X_OK):
+        pytest.skip(f"needs {PYTHON} for the test user (the venv's python may be private to root)")
+    with make_user("bkrl") as u:
         r = _run(u, "import boxkit, json; r = boxkit.probe(); "
                     "print(json.dumps({'rootless': r.rootless, 'why': r.check('rootless').why}))")
         if r.returncode != 0:
@@ -78,11 +38,7 @@ def learner():
 
 
 def _run(user, code: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    name, _uid, home = user
-    env = ["env", "-i", f"HOME={home}", f"USER={name}", "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
-           f"PYTHONPATH={REPO}"]
-    return subprocess.run(["runuser", "-u", name, "--", *env, PYTHON, "-c", code], capture_output=True,
-                          text=True, timeout=timeout, cwd=home)
+    return run_as(user, [PYTHON, "-c", code], timeout=timeout, env={"PYTHONPATH": REPO})
 
 
 # what the learner runs: one container looked at from inside and from the host, then the refusals
@@ -150,7 +106,7 @@ def _leftovers(home: str) -> dict:
 
 
 def test_a_rootless_container_from_the_inside_and_the_outside(learner):
-    name, uid, home = learner
+    uid, home = learner.uid, learner.home
     r = _run(learner, DRIVER)
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
@@ -183,9 +139,9 @@ def test_a_rootless_container_from_the_inside_and_the_outside(learner):
     assert out["run"] == [0, "1"]
     # nothing left: no container dirs (overlay's mode-000 work/work included), no spare, no mounts, no processes
     deadline = time.monotonic() + 5
-    while (_leftovers(home) or _pids_of(uid)) and time.monotonic() < deadline:
+    while (_leftovers(home) or pids_of(uid)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _leftovers(home) == {} and _pids_of(uid) == []
+    assert _leftovers(home) == {} and pids_of(uid) == []
 
 
 def test_the_cli_runs_rootless_and_refuses_a_bridge_in_one_line(learner):
