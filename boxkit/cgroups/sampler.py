@@ -69,11 +69,18 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
+        self._seen: set[str] = set()   # fields earlier samples could read
 
     def sample(self) -> None:
         st = self.group.stats()
         if st.memory_current is None and st.cpu_usage_usec is None and st.pids_current is None:
             raise FileNotFoundError("the cgroup is gone")   # the container ended and was cleaned up
+        if any(getattr(st, f) is None for f in self._seen):
+            # read while the group was being removed: some files were gone. Kept, the missing ones
+            # would be zeros, and a counter that falls to 0 makes a negative rate (-0.19 cores, in
+            # the v2 VM)
+            raise FileNotFoundError("the cgroup is going away")
+        self._seen.update(f for f in FIELDS if getattr(st, f) is not None)
         s = self.series
         s.t.append(time.monotonic() - self._t0)
         for f in FIELDS:

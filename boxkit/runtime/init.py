@@ -162,12 +162,16 @@ def stage2(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
 
 
 def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, staged: str | None) -> None:
-    if "cgroup" in plan["ns"]:
+    """The container's own set-up. A spare (``staged``) starts on it as soon as it has the plan, while
+    the supervisor claims its cgroup and attaches its network; it then waits for "go" — with the
+    files that depend on the network — before the steps that must come after those."""
+    early = staged is not None
+    if "cgroup" in plan["ns"] and not early:
         _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
-    if staged is None:   # a spare did this ahead
+    if not early:   # a spare did this ahead
         _step("bring up lo", _bring_lo_up, plan)
     try:
-        rootfs.setup_rootfs(plan, mount_root, staged=staged)
+        rootfs.setup_rootfs(plan, mount_root, staged=staged, files_later=early)
     except OSError as e:
         raise Step("set up root file system", e) from e
     if "uts" in plan["ns"] and plan.get("hostname"):
@@ -175,6 +179,19 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
     os.setsid()
     _set_stdio(stdio)
     _close_fds_but({0, 1, 2, sock.fileno()})
+    if early:
+        go = recv(sock)
+        if not go.get("go"):
+            os._exit(STAGE_FAIL)   # the supervisor failed or dropped us: it kills and removes the rest
+        plan = {**plan, **go.get("update", {})}
+        if "cgroup" in plan["ns"]:
+            # after "go": the group may have been moved (a cpuset made at claim), and a cgroup
+            # namespace's root is the group its creator is in at the moment of unshare
+            _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
+        try:
+            rootfs.finish_rootfs(plan)
+        except OSError as e:
+            raise Step("write container files", e) from e
     argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
     _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK, None, staged is not None)
     user = plan.get("user")

@@ -209,10 +209,13 @@ def stage_api_mounts(staging: str, ns: list[str], sys: _sys.Sys | None = None) -
     mask_paths(staging, sys)
 
 
-def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: str | None = None) -> None:
+def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: str | None = None,
+                 files_later: bool = False) -> None:
     """Everything from "/ private" to the detached old root. ``mount_root(merged)`` mounts the image
     (an overlay) at ``merged``; it is passed in so the image layer code stays in :mod:`boxkit.images`.
-    With ``staged``, /proc, /sys and /dev were mounted there in advance and are moved in."""
+    With ``staged``, /proc, /sys and /dev were mounted there in advance and are moved in. With
+    ``files_later`` the files (/etc/hosts, ... whose content may still change) and a read-only
+    remount are left to :func:`finish_rootfs`."""
     sys = sys or _sys.SYS
     root = plan["merged"]
     if staged is None:
@@ -225,13 +228,25 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
         for d in ("proc", "sys", "dev"):
             sys.mount(os.path.join(staged, d), _mkdir_in(root, "/" + d), None, MS_MOVE)
     bind_volumes(root, plan, sys)
-    for path, content in plan.get("files", {}).items():
-        write_file_in(root, path, content)
+    if not files_later:
+        for path, content in plan.get("files", {}).items():
+            write_file_in(root, path, content)
     if staged is None:
         mask_paths(root, sys)
     os.chdir(root)
     sys.pivot_root(".", ".")
     sys.umount2(".", MNT_DETACH)
     os.chdir("/")
+    if plan.get("readonly") and not files_later:
+        _remount_ro("/", sys)
+
+
+def finish_rootfs(plan: dict, sys: _sys.Sys | None = None) -> None:
+    """After :func:`setup_rootfs` with ``files_later``, inside the new root: write the files, then make
+    the root read-only if asked. ``/`` is now the container's root, so :func:`secure_join` keeps every
+    path, symlinks included, inside it."""
+    sys = sys or _sys.SYS
+    for path, content in plan.get("files", {}).items():
+        write_file_in("/", path, content)
     if plan.get("readonly"):
         _remount_ro("/", sys)

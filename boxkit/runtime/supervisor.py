@@ -249,6 +249,10 @@ class Supervisor:
             # stage 1 exits by itself; the reap loop collects it (waiting here would put its exit on
             # the start path)
             pid1 = msg["pid"]
+            if spare is not None:
+                # the plan first: the spare builds the root (~3 ms) while we write the state, claim
+                # its cgroup and attach its network; "go" below then lets it finish and exec
+                socket.send_fds(parent, [json.dumps({"plan": plan}).encode()], stdio)
             self.by_pid[pid1] = (cid, "init")
             state.write(cid, {"id": cid, "name": plan.get("name"), "pid": pid1,
                               "starttime": state.starttime(pid1), "zygote": self.zygote,
@@ -271,10 +275,11 @@ class Supervisor:
                                     plan.get("hostname") or cid, plan.get("publish", []), lo_up=False)
                 update["files"] = {**plan.get("files", {}), "/etc/hosts": net.hosts,
                                    "/etc/resolv.conf": net.resolv_conf}
-            if spare is not None:
-                socket.send_fds(parent, [json.dumps({"plan": {**plan, **update}}).encode()], stdio)
-            else:
+            try:
                 init.send(parent, {"go": True, "update": update})
+            except OSError:
+                msg = init.recv(parent)   # the spare failed while building its root: its report
+                raise _step_error(plan, msg or {"error": "start", "detail": "its first process ended early"}) from None
             msg = init.recv(parent)   # EOF: execve succeeded and closed the last copy of the socket
             if msg:
                 raise _step_error(plan, msg)

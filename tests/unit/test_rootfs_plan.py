@@ -132,3 +132,19 @@ def test_secure_join_loop(tmp_path):
     os.symlink("a", tmp_path / "b")
     with pytest.raises(OSError, match="symlinks"):
         secure_join(str(tmp_path), "a/x")
+
+
+def test_files_later_leaves_files_and_read_only_for_after_go(tmp_path, keep_cwd):
+    """A spare builds its root before the supervisor's "go" (which carries the network's /etc/hosts):
+    nothing is written and / stays writable until finish_rootfs, after "go"."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    fake = RecordingSys()
+    plan = _plan(root, files={"/etc/hostname": "box\n"}, readonly=True)
+    rootfs.setup_rootfs(plan, lambda t: None, sys=fake, staged=str(tmp_path / "staged"), files_later=True)
+    assert not (root / "etc" / "hostname").exists()
+    assert not any(c[0] == "mount" and c[2] == "/" and c[4] & _sys.MS_RDONLY for c in fake.calls)
+    fake2 = RecordingSys()
+    rootfs.setup_rootfs(_plan(root, files={"/etc/hostname": "box\n"}, readonly=True), lambda t: None, sys=fake2)
+    assert (root / "etc" / "hostname").read_text() == "box\n"
+    assert any(c[0] == "mount" and c[2] == "/" and c[4] & _sys.MS_RDONLY for c in fake2.calls)

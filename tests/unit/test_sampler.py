@@ -1,0 +1,41 @@
+"""The sampler's handling of a group that disappears while it reads (logic only: a fake group)."""
+
+from __future__ import annotations
+
+import pytest
+
+from boxkit.cgroups import Stats
+from boxkit.cgroups.sampler import Sampler
+
+
+class FakeGroup:
+    def __init__(self, reads: list[Stats]):
+        self.reads = list(reads)
+
+    def stats(self) -> Stats:
+        return self.reads.pop(0)
+
+
+def _full(cpu: int) -> Stats:
+    return Stats(memory_current=10 << 20, memory_limit=500 << 20, cpu_usage_usec=cpu, pids_current=2)
+
+
+def test_a_read_racing_with_removal_is_dropped_not_kept_as_zeros():
+    # the third read lost cpu.stat (the group was being removed) but still had memory.current
+    half_gone = Stats(memory_current=10 << 20, memory_limit=None, cpu_usage_usec=None, pids_current=None)
+    s = Sampler(FakeGroup([_full(0), _full(500_000), half_gone]))
+    s._t0 = 0.0
+    s.sample()
+    s.sample()
+    with pytest.raises(FileNotFoundError):
+        s.sample()
+    assert s.series.cpu_usage_usec == [0, 500_000], "no zero appended: the rate stays positive"
+    assert s.series.memory_limit == 500 << 20
+
+
+def test_a_group_gone_entirely_ends_sampling():
+    s = Sampler(FakeGroup([_full(0), Stats()]))
+    s.sample()
+    with pytest.raises(FileNotFoundError):
+        s.sample()
+    assert len(s.series.t) == 1
