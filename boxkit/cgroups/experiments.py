@@ -127,26 +127,7 @@ def memory_high(high: str = "200M", memory: str = "400M", target_mb: int = 300, 
 
         raise HostError("cannot show memory.high on", "/sys/fs/cgroup", hint="it needs a cgroup v2 host",
                         detail="v1 has no memory.high (soft_limit_in_bytes acts only under global pressure)")
-    import boxkit
-
-    psi: list[tuple[float, float]] = []
-    c = boxkit.run("host", workloads.memhog(target_mb, step_mb, pause), detach=True, memory=memory,
-                   memory_high=high)
-
-    def sample(series: Series) -> None:
-        st = group.stats() if group is not None else None
-        if st is not None and st.psi and series.t:
-            psi.append((series.t[-1], st.psi.get("memory", 0.0)))
-        if on_sample is not None:
-            on_sample(series)
-
-    try:
-        group = c.cgroup
-        sampler = c.sample(hz=hz, on_sample=sample)
-        try:
-            result = c.wait(timeout)
-        finally:
-            series = sampler.stop()
-    finally:
-        c.remove()
+    result, series = _run_sampled("host", workloads.memhog(target_mb, step_mb, pause), hz=hz,
+                                  on_sample=on_sample, timeout=timeout, memory=memory, memory_high=high)
+    psi = [(t, p) for t, p in zip(series.t, series.memory_psi, strict=True) if p is not None]
     return result, series, psi

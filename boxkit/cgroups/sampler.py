@@ -25,6 +25,7 @@ class Series:
     throttled_usec: list[int] = field(default_factory=list)
     pids_current: list[int] = field(default_factory=list)
     oom_kills: list[int] = field(default_factory=list)
+    memory_psi: list[float | None] = field(default_factory=list)   # some avg10 %, None without PSI
     memory_limit: int | None = None
     cpu_limit: float | None = None
     pids_max: int | None = None
@@ -85,6 +86,7 @@ class Sampler:
         s.t.append(time.monotonic() - self._t0)
         for f in FIELDS:
             getattr(s, f).append(getattr(st, f) or 0)
+        s.memory_psi.append((st.psi or {}).get("memory"))
         # limits do not change while a container runs; a read racing with the group's removal after the
         # exit (seen on v2) returns None and must not erase what was read while it ran
         s.memory_limit = st.memory_limit if st.memory_limit is not None else s.memory_limit

@@ -39,3 +39,13 @@ def test_a_group_gone_entirely_ends_sampling():
     with pytest.raises(FileNotFoundError):
         s.sample()
     assert len(s.series.t) == 1
+
+
+def test_memory_pressure_is_kept_per_sample_and_none_where_the_kernel_has_no_psi():
+    with_psi = _full(0)
+    with_psi.psi = {"memory": 12.5}
+    s = Sampler(FakeGroup([with_psi, _full(1000)]))
+    s.sample()
+    s.sample()
+    assert s.series.memory_psi == [12.5, None]
+    assert len(s.series.memory_psi) == len(s.series.t)
