@@ -169,6 +169,10 @@ def test_an_ipython_session_in_rootless_mode(monkeypatch, capsys):
         assert ip.run_cell("# boxkit: needs cgroups\nprint('never')").success   # no recording: explains
     finally:
         course.deactivate()
+        user_ns = dict(ip.user_ns)
+        # the shell is a process-wide singleton: left alive, later tests see "a notebook" (get_ipython())
+        InteractiveShell.clear_instance()
+    ip.user_ns = user_ns
     out = capsys.readouterr().out
     assert ip.user_ns["y"] == 2 and "z" not in ip.user_ns and ip.user_ns["json"].dumps(1) == "1"
     assert "live y" in out and "recorded z" in out and "live z" not in out
