@@ -338,7 +338,7 @@ def _make_v1(group: Group, hierarchies: list[str]) -> None:
 
 
 def prepare(name: str) -> Group | None:
-    """A group made *ahead* of a container, for a pre-forked spare: the runtime adds the spare to it
+    """A group made *ahead* of a container, for a pre-forked spare: the spare joins it
     while idle, and :meth:`Group.claim` later gives it the container's id and limits.
 
     Why: moving a process into a cgroup (a write to ``cgroup.procs``) takes the kernel's
