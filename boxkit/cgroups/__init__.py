@@ -160,24 +160,24 @@ class Group:
         # dearest mkdir here), and on v2 it carries the enabled controllers. gc() removes it when empty.
 
     def claim(self, cid: str, limits) -> None:
-        """Make a group from :func:`prepare` the container ``cid``'s: rename it in every hierarchy, then
-        write the limits. A cpuset, never prepared, is made now and the group's processes moved in
-        (the one case that still pays for a move)."""
-        renamed = dict(self.dirs)   # kept exact at every step, so remove() finds what a failure left
-        for ctrl, d in self.dirs.items():
-            new = os.path.join(os.path.dirname(d), cid)
-            if d != new and os.path.isdir(d):
-                try:
-                    os.rename(d, new)   # v1 only: cgroup1_rename, within the same parent
-                except OSError as e:
-                    self.dirs = renamed
-                    raise _fail("cannot rename cgroup", d, e) from e
-            renamed[ctrl] = new
-        self.cid, self.dirs = cid, renamed
+        """Make a group from :func:`prepare` the container ``cid``'s: :meth:`limit`, then
+        :meth:`rename`."""
+        self.limit(cid, limits)
+        self.rename(cid)
+
+    def limit(self, cid: str, limits) -> None:
+        """Write the limits of container ``cid`` into a group from :func:`prepare`. A cpuset, never
+        prepared, is made now (under ``cid``'s name) and the group's processes moved in (the one
+        case that still pays for a move). The supervisor does this before the container may run
+        its command; the cosmetic :meth:`rename` can wait until the command is being exec'd."""
         try:
             if cpuset.wanted(limits) and "cpuset" not in self.dirs and "cpuset" in self.host.v1:
                 pids = self.pids()
-                _make_v1(self, ["cpuset"])
+                name, self.cid = self.cid, cid
+                try:
+                    _make_v1(self, ["cpuset"])
+                finally:
+                    self.cid = name
                 for pid in pids:
                     write(os.path.join(self.dirs["cpuset"], "cgroup.procs"), pid)
             dirs = {c: d for c, d in self.dirs.items() if c != "devices"}   # device rules: made in prepare()
@@ -193,6 +193,21 @@ class Group:
                     c.v1_apply(dirs, limits)
         except OSError as e:
             raise _fail("cannot set limits on cgroup", getattr(e, "filename", None) or self.paths[0], e) from e
+
+    def rename(self, cid: str) -> None:
+        """Rename the group to ``cid`` in every hierarchy (v1 only: ``cgroup1_rename``, within the
+        same parent; a process keeps its group across the rename)."""
+        renamed = dict(self.dirs)   # kept exact at every step, so remove() finds what a failure left
+        for ctrl, d in self.dirs.items():
+            new = os.path.join(os.path.dirname(d), cid)
+            if d != new and os.path.isdir(d):
+                try:
+                    os.rename(d, new)
+                except OSError as e:
+                    self.dirs = renamed
+                    raise _fail("cannot rename cgroup", d, e) from e
+            renamed[ctrl] = new
+        self.cid, self.dirs = cid, renamed
 
     def _uncharged_memory_group(self) -> None:
         """v1 refuses a memory limit below what the group already holds and cannot reclaim (EBUSY) — a

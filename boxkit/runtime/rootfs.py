@@ -241,12 +241,17 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
         _remount_ro("/", sys)
 
 
-def finish_rootfs(plan: dict, sys: _sys.Sys | None = None) -> None:
-    """After :func:`setup_rootfs` with ``files_later``, inside the new root: write the files, then make
-    the root read-only if asked. ``/`` is now the container's root, so :func:`secure_join` keeps every
-    path, symlinks included, inside it."""
-    sys = sys or _sys.SYS
-    for path, content in plan.get("files", {}).items():
+def write_files(files: dict[str, str]) -> None:
+    """After :func:`setup_rootfs` with ``files_later``, inside the new root: ``/`` is now the
+    container's root, so :func:`secure_join` keeps every path, symlinks included, inside it."""
+    for path, content in files.items():
         write_file_in("/", path, content)
+
+
+def finish_rootfs(plan: dict, sys: _sys.Sys | None = None) -> None:
+    """After :func:`setup_rootfs` with ``files_later``, inside the new root: write the files (see
+    :func:`write_files`), then make the root read-only if asked."""
+    sys = sys or _sys.SYS
+    write_files(plan.get("files", {}))
     if plan.get("readonly"):
         _remount_ro("/", sys)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 
 from .. import paths
@@ -41,10 +40,16 @@ def alive(pid: int, start: int | None) -> bool:
 
 
 def write(cid: str, data: dict) -> None:
-    d = paths.container_dir(cid)
+    write_in(paths.container_dir(cid), data)
+
+
+def write_in(d: str, data: dict) -> None:
     tmp = os.path.join(d, "state.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, json.dumps(data).encode())
+    finally:
+        os.close(fd)
     os.replace(tmp, os.path.join(d, "state.json"))
 
 
@@ -113,7 +118,9 @@ def gc(*, verbose: bool = False) -> list[str]:
     for name in os.listdir(spare_dir) if os.path.isdir(spare_dir) else []:
         zpid, zstart = name.split("-")[:2]
         if not alive(int(zpid), int(zstart) if zstart.isdigit() else None):
-            shutil.rmtree(os.path.join(spare_dir, name), ignore_errors=True)
+            from .rootless import remove_tree
+
+            remove_tree(os.path.join(spare_dir, name))   # a prebuilt spare's has overlay dirs
             done.append(f"removed spare staging {name}")
     try:
         from .. import cgroups

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import time
@@ -44,6 +43,8 @@ class Spare:
     staging: str
     name: str = ""
     group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.prepare)
+    guess: dict | None = None     # the image it is already built on (see Supervisor.refill)
+    ready: bool | None = None     # None: not heard yet; False: it failed (see spare_message)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Running:
     cgroup: object | None = None
     net: object | None = None
     exit: dict | None = None
+    mntns: int = -1   # an fd that keeps the container's mount namespace alive: see hold_mounts
     execs: dict[int, str] = field(default_factory=dict)
 
 
@@ -101,7 +103,11 @@ class Supervisor:
         self.spares_made = 0
         self.networks_used = False
         self.spare_wanted = self.use_spares
+        # the next spare is built on the image the last container ran (see refill)
+        self.prebuild = self.use_spares and not os.environ.get("BOXKIT_NO_PREBUILD")
+        self.guess: list[str] | None = None
         self.to_release: list[str] = []
+        self.to_delete: list[str] = []   # emptied spare staging dirs
         # not root: every container (spares too) gets a user namespace mapped onto our ids (rootless.py)
         self.own_ids = None if os.geteuid() == 0 else [os.geteuid(), os.getegid()]
         self.spare_ns = SPARE_NS + (("user",) if self.own_ids else ())
@@ -114,7 +120,7 @@ class Supervisor:
         self.to_release.append(cid)
 
     def has_idle_work(self) -> bool:
-        return self.spare_wanted or bool(self.to_release)
+        return self.spare_wanted or bool(self.to_release) or bool(self.to_delete)
 
     def idle_work(self) -> bool:
         """One piece of deferred work, the next spare first (the next start needs it); False when
@@ -126,16 +132,32 @@ class Supervisor:
         if self.to_release:
             self.release(self.to_release.pop(0))
             return True
+        if self.to_delete:
+            rootless.remove_tree(self.to_delete.pop(0))
+            return True
         return False
 
     # --- the spare (see init.spare_stage1) ---------------------------------------------------------
     def refill(self) -> None:
-        """Make the next spare, after a start has been answered (off the caller's path)."""
+        """Make the next spare, after a start has been answered (off the caller's path).
+
+        It is *prebuilt* when a guess is at hand: the layers of the last container that could have
+        used a spare. A notebook re-runs its cells on the same image, so the spare mounts that image's
+        overlay, moves /proc, /sys and /dev in and pivots into it while nobody waits; the start then
+        renames its directory to the container's and only writes what the plan says. A plan for
+        another image, or with volumes, does not fit it: it is dropped and the start takes the long
+        way, and the next spare guesses again."""
         if not self.use_spares or self.spare is not None:
             return
         self.spares_made += 1
         staging = os.path.join(paths.root(), "spare", f"{self.zygote[0]}-{self.zygote[1]}-{self.spares_made}")
         os.makedirs(staging, mode=0o700)
+        guess = None
+        if self.prebuild and self.guess:
+            try:
+                guess = self._guess_plan(staging, self.guess)
+            except OSError:
+                guess = None   # a layer is gone: an ordinary spare
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         flags = 0
         for n in SPARE_NS:
@@ -146,12 +168,30 @@ class Supervisor:
             parent.close()
             no_group = os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids
             init.spare_stage1(flags, child, staging, list(self.spare_ns) + ["cgroup"], _mount_root_for,
-                              None if no_group else lambda: _join_new_group(name), self.own_ids)
+                              None if no_group else lambda: _join_new_group(name), self.own_ids, guess)
         child.close()
         # no waiting here: the spare makes its cgroup and namespaces on the other core while we serve
         # requests (a container's exit report must not queue behind a dozen mkdirs); its pid, group
         # and "ready" wait in the socket until a start takes it
-        self.spare = Spare(0, parent, staging, name)
+        self.spare = Spare(0, parent, staging, name, guess=guess)
+
+    def _guess_plan(self, staging: str, layers: list[str]) -> dict:
+        """The directories of the container-to-be (renamed to the container's at start) and what
+        identifies its layers on disk: a layer directory replaced since (same path, new inode) must
+        not be served from the old one the spare holds mounted."""
+        pins = _pin(layers)
+        try:
+            stamps = _stamps(layers)
+            root = os.path.join(staging, "root")
+            os.mkdir(root, 0o711)
+            for sub in ("upper", "work", "merged"):
+                os.mkdir(os.path.join(root, sub), 0o755)
+        except OSError:
+            _unpin(pins)
+            raise
+        return {"layers": list(layers), "stamps": stamps, "pins": pins, "root": root,
+                "upper": os.path.join(root, "upper"), "work": os.path.join(root, "work"),
+                "merged": os.path.join(root, "merged"), "rootless": self.own_ids}
 
     def _spare_hello(self, sp: Spare) -> None:
         """Read the spare's first message: its PID 1 and the cgroup it was born in."""
@@ -159,10 +199,33 @@ class Supervisor:
             return
         msg = init.recv(sp.sock)
         sp.pid = msg.get("pid", 0)
+        if not sp.pid:
+            sp.ready = False
+            return
         if msg.get("group"):
             from .. import cgroups
 
             sp.group = cgroups.Group(sp.name, cgroups.detect(), msg["group"])
+        if sp.guess is not None:
+            # its directory becomes a container's by a rename: with its PID 1 on record in there, a
+            # supervisor killed right after the rename still leaves gc what to kill and remove
+            state.write_in(sp.guess["root"], {"pid": sp.pid, "starttime": state.starttime(sp.pid),
+                                              "zygote": self.zygote, "created": time.time()})
+
+    def spare_waiting(self) -> socket.socket | None:
+        """The spare's socket while its messages (PID 1, then "ready") are still to come: the zygote
+        reads them as they arrive (:meth:`spare_message`), so a start finds them read."""
+        sp = self.spare
+        return sp.sock if sp is not None and sp.ready is None else None
+
+    def spare_message(self) -> None:
+        sp = self.spare
+        if sp is None or sp.ready is not None:
+            return
+        if not sp.pid:
+            self._spare_hello(sp)
+        else:
+            sp.ready = init.recv(sp.sock).get("ready") is True
 
     def drop_spare(self) -> None:
         sp, self.spare = self.spare, None
@@ -172,7 +235,9 @@ class Supervisor:
         if sp.pid:
             _kill(sp.pid)
         sp.sock.close()
-        shutil.rmtree(sp.staging, ignore_errors=True)
+        if sp.guess is not None:
+            _unpin(sp.guess["pins"])
+        rootless.remove_tree(sp.staging)   # a prebuilt one holds an overlay's work dir
         if sp.group is None and sp.name and not os.environ.get("BOXKIT_NO_CGROUPS") and not self.own_ids:
             try:   # it may have made its group and died before saying so
                 from .. import cgroups
@@ -188,9 +253,8 @@ class Supervisor:
                 pass   # gc collects it once its processes are gone
 
     def _spare_fits(self, plan: dict) -> bool:
-        return (self.spare is not None and set(plan["ns"]) - {"cgroup"} == set(self.spare_ns)
-                and plan.get("rootless") == self.own_ids and not plan.get("join_net")
-                and not plan.get("uid_map") and not plan.get("time_offset"))
+        return (self.spare is not None and _spare_kind(plan, self.spare_ns, self.own_ids)
+                and (self.spare.guess is None or _built_for(self.spare.guess, plan)))
 
     # --- start ---------------------------------------------------------------------------------------
     def prepare(self, plan: dict) -> None:
@@ -209,19 +273,33 @@ class Supervisor:
         """Fork, create namespaces, join cgroup and network, build the root, exec. Returns once the
         command runs (``execve`` succeeded) or raises the step's error."""
         cid = plan["id"]
-        self.prepare(plan)
         cg = net = None
         spare = None
+        if self.spare is not None and self.spare.guess is not None and not self._spare_fits(plan):
+            self.drop_spare()   # built on another image: the next one guesses this plan's
         if self._spare_fits(plan):
             spare, self.spare = self.spare, None
             self._spare_hello(spare)
-            if not spare.pid or init.recv(spare.sock).get("ready") is not True:
-                # it failed or died: start the long way, and stop making spares on this host
-                self.use_spares = False
+            if spare.ready is None and spare.pid:
+                spare.ready = init.recv(spare.sock).get("ready") is True
+            if not spare.ready:
+                # it failed or died: start the long way, and stop making such spares on this host
+                if spare.guess is not None:
+                    self.prebuild = False
+                else:
+                    self.use_spares = False
                 self.by_pid.pop(spare.pid, None)
                 self.spare = spare
                 self.drop_spare()
                 spare = None
+        if _spare_kind(plan, self.spare_ns, self.own_ids):
+            self.guess = None if plan.get("mounts") else list(plan["layers"])
+        if spare is not None and spare.guess is not None:
+            # its overlay is mounted on these directories already; a rename keeps it so
+            paths.ensure(paths.containers_dir(), 0o711)
+            os.rename(spare.guess["root"], paths.container_dir(cid))
+        else:
+            self.prepare(plan)
         if spare is not None:
             parent = spare.sock
             self.by_pid.pop(spare.pid, None)
@@ -254,16 +332,18 @@ class Supervisor:
                 # its cgroup and attach its network; "go" below then lets it finish and exec
                 socket.send_fds(parent, [json.dumps({"plan": plan}).encode()], stdio)
             self.by_pid[pid1] = (cid, "init")
-            state.write(cid, {"id": cid, "name": plan.get("name"), "pid": pid1,
-                              "starttime": state.starttime(pid1), "zygote": self.zygote,
-                              "created": time.time(), "image": plan.get("image"),
-                              "argv": plan["argv"]})
+            record = {"id": cid, "name": plan.get("name"), "pid": pid1, "starttime": state.starttime(pid1),
+                      "zygote": self.zygote, "created": time.time(), "image": plan.get("image"),
+                      "argv": plan["argv"]}
+            prebuilt = spare is not None and spare.guess is not None
+            if not prebuilt:
+                state.write(cid, record)
             update: dict = {}
             if spare is not None and spare.group is not None:
                 from ..spec import Limits
 
-                cg = spare.group           # already holds PID 1: claiming is a rename + the limits
-                cg.claim(cid, Limits(**plan.get("limits", {})))
+                cg = spare.group           # already holds PID 1: its limits now, its name after "go"
+                cg.limit(cid, Limits(**plan.get("limits", {})))
             else:
                 cg = self._cgroup(plan, pid1)
             if plan.get("network") not in ("none", "host") and not plan.get("join_net"):
@@ -273,13 +353,18 @@ class Supervisor:
                 # lo: a spare brought it up ahead, stage 2 does after "go"
                 net = netmod.attach(cid, pid1, plan["network"], plan.get("name"),
                                     plan.get("hostname") or cid, plan.get("publish", []), lo_up=False)
-                update["files"] = {**plan.get("files", {}), "/etc/hosts": net.hosts,
-                                   "/etc/resolv.conf": net.resolv_conf}
+                update["files"] = {"/etc/hosts": net.hosts, "/etc/resolv.conf": net.resolv_conf}
             try:
                 init.send(parent, {"go": True, "update": update})
             except OSError:
                 msg = init.recv(parent)   # the spare failed while building its root: its report
                 raise _step_error(plan, msg or {"error": "start", "detail": "its first process ended early"}) from None
+            # while the container execs (~2 ms): what only the host sees. A prebuilt spare's
+            # directory already names its PID 1 for gc (see _spare_hello)
+            if prebuilt:
+                state.write(cid, record)
+            if spare is not None and cg is not None:
+                cg.rename(cid)
             msg = init.recv(parent)   # EOF: execve succeeded and closed the last copy of the socket
             if msg:
                 raise _step_error(plan, msg)
@@ -297,8 +382,12 @@ class Supervisor:
         finally:
             parent.close()
             if spare is not None:
-                shutil.rmtree(spare.staging, ignore_errors=True)  # empty: its mounts moved into the root
-        run = Running(cid, pid1, plan, time.time(), cg, net)
+                if spare.guess is not None:
+                    _unpin(spare.guess["pins"])
+                # empty (its mounts moved into the root); three rmdirs waited on the disk for up to
+                # 2 ms in traces, so they wait for idle time
+                self.to_delete.append(spare.staging)
+        run = Running(cid, pid1, plan, time.time(), cg, net, mntns=hold_mounts(pid1))
         self.containers[cid] = run
         return run
 
@@ -444,6 +533,8 @@ class Supervisor:
         self.drop_spare()
         for cid in list(self.containers):
             self.remove(cid)
+        while self.to_delete:
+            rootless.remove_tree(self.to_delete.pop())
         self.reap_network()
 
     def reap_network(self) -> None:
@@ -454,6 +545,49 @@ class Supervisor:
 
             net.reap()
             self.networks_used = False
+
+
+def _spare_kind(plan: dict, spare_ns, own_ids) -> bool:
+    """Whether a spare's namespaces and ids are this plan's."""
+    return (set(plan["ns"]) - {"cgroup"} == set(spare_ns) and plan.get("rootless") == own_ids
+            and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset"))
+
+
+def _built_for(guess: dict, plan: dict) -> bool:
+    """Whether a prebuilt spare's root is this plan's: the same layers, the same directories on disk,
+    and no volumes (the spare can no longer reach the host's paths)."""
+    if plan.get("mounts") or plan["layers"] != guess["layers"]:
+        return False
+    try:
+        return _stamps(plan["layers"]) == guess["stamps"]
+    except OSError:
+        return False
+
+
+def _stamps(layers: list[str]) -> list[list[int]]:
+    """What identifies each layer directory: device and inode — unique while the spare holds the
+    directory pinned (see :func:`_pin`), so a directory removed and made again at the same path
+    differs — and the change time, so that even an entry added at its top makes the spare a miss
+    (overlayfs leaves changes to a mounted lower layer undefined)."""
+    return [[st.st_dev, st.st_ino, st.st_ctime_ns] for st in map(os.stat, layers)]
+
+
+def _unpin(fds: list[int]) -> None:
+    while fds:
+        os.close(fds.pop())
+
+
+def _pin(layers: list[str]) -> list[int]:
+    """O_PATH fds that keep the layer directories' inodes allocated from the moment they are stamped
+    (before the spare's overlay holds them): an inode number is only reused once freed."""
+    fds: list[int] = []
+    try:
+        for layer in layers:
+            fds.append(os.open(layer, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+    except OSError:
+        _unpin(fds)
+        raise
+    return fds
 
 
 def _join_new_group(name: str) -> dict | None:
@@ -476,7 +610,24 @@ def _join_new_group(name: str) -> dict | None:
     return group.dirs
 
 
+def hold_mounts(pid: int) -> int:
+    """Open the container's mount namespace, so that it outlives the container's last process.
+
+    When the last process in a mount namespace exits, the kernel unmounts everything in it — the
+    overlay root, /proc, /sys, /dev — in that process's exit path, before its parent is told
+    (``SIGCHLD``): two expedited RCU grace periods in traces here, part of every start-to-exit time.
+    An open nsfs file is a reference: the exit only drops one, and the unmounting happens when the
+    supervisor closes this fd in :meth:`Supervisor.release`, after the exit was reported."""
+    try:
+        return os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1   # it already ended (its namespace is gone with it): nothing to hold
+
+
 def _release_run(run: Running) -> None:
+    fd, run.mntns = run.mntns, -1
+    if fd >= 0:
+        os.close(fd)
     cg, run.cgroup = run.cgroup, None
     net, run.net = run.net, None
     if cg is not None:

@@ -115,8 +115,19 @@ class Zygote:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ, "sock")
         sel.register(self.wake, selectors.EVENT_READ, "wake")
+        watched = None   # the spare's socket, while its "ready" is still to come
         try:
             while self.running:
+                spare = self.sup.spare_waiting()
+                if spare is not watched:
+                    if watched is not None:
+                        try:
+                            sel.unregister(watched)
+                        except (KeyError, ValueError):
+                            pass
+                    if spare is not None:
+                        sel.register(spare, selectors.EVENT_READ, "spare")
+                    watched = spare
                 # Housekeeping (the next spare, a dead container's cgroup) waits until nothing is
                 # asked of us and a just-started container had GRACE to end: a start or an exit
                 # report never queues behind it. Bridges, kept for
@@ -130,6 +141,9 @@ class Zygote:
                 for key, _ in ready:
                     if key.data == "wake":
                         self.on_children()
+                        continue
+                    if key.data == "spare":
+                        self.sup.spare_message()
                         continue
                     try:
                         data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MSG, 8)

@@ -1,0 +1,124 @@
+"""The zygote's spare container, prebuilt on the last image: used when the next plan fits it, never
+when it could show the wrong root. Real containers; needs root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root: starts real containers"),
+              pytest.mark.skipif(not shutil.which("busybox"), reason="needs busybox-static (apt-get install busybox-static)")]
+
+IDLE = 0.3   # the zygote makes its next spare when idle (after a 5 ms grace): give it the time
+
+
+def make_rootfs(root, marker: str) -> str:
+    os.makedirs(os.path.join(root, "bin"))
+    shutil.copy2(shutil.which("busybox"), os.path.join(root, "bin", "busybox"))
+    out = subprocess.run([os.path.join(root, "bin", "busybox"), "--list"], capture_output=True, text=True).stdout
+    for applet in out.split():
+        if applet != "busybox":
+            os.symlink("busybox", os.path.join(root, "bin", applet))
+    for d in ("proc", "sys", "dev", "etc", "tmp", "mnt"):
+        os.makedirs(os.path.join(root, d))
+    with open(os.path.join(root, "etc", "marker"), "w") as f:
+        f.write(marker + "\n")
+    return str(root)
+
+
+def root_upper(mountinfo: str) -> str:
+    """The upperdir of the overlay mounted on / (mountinfo's super options)."""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if fields[4] == "/" and " - overlay " in line:
+            opts = line.split(" - ", 1)[1].split()[2]
+            return next(o.split("=", 1)[1] for o in opts.split(",") if o.startswith("upperdir="))
+    raise AssertionError(f"no overlay on / in:\n{mountinfo}")
+
+
+def test_the_next_container_of_an_image_starts_in_a_prebuilt_spare(tmp_path):
+    import boxkit
+    from boxkit import paths
+
+    root = make_rootfs(tmp_path / "r", "one")
+    first = boxkit.run(rootfs=root, argv=["cat", "/proc/self/mountinfo"], timeout=30)
+    assert first.exit_code == 0, first.stderr
+    assert "/spare/" not in root_upper(first.stdout), "a spare built on a root it had never seen"
+    time.sleep(IDLE)
+    with boxkit.run(rootfs=root, argv=["sleep", "30"], hostname="pre", detach=True) as c:
+        upper = root_upper(c.exec(["cat", "/proc/self/mountinfo"]).stdout)
+        # the overlay was mounted before the container was asked for, on the spare's directory
+        assert "/spare/" in upper, upper
+        # which now is the container's: writes land in its upper dir, under its id
+        assert c.exec(["sh", "-c", "echo hi > /written"]).exit_code == 0
+        with open(os.path.join(paths.container_dir(c.id), "upper", "written")) as f:
+            assert f.read() == "hi\n"
+        assert c.exec(["cat", "/etc/hostname"]).stdout == "pre\n"
+        assert "127.0.1.1\tpre" in c.exec(["cat", "/etc/hosts"]).stdout
+        assert c.exec(["cat", "/etc/marker"]).stdout == "one\n"
+        assert c.exec(["cat", "/proc/1/comm"]).stdout == "sleep\n"   # still the command as PID 1
+
+
+def test_a_root_directory_replaced_at_the_same_path_is_not_served_from_the_old_one(tmp_path):
+    """The spare holds the old directory mounted; a new one at the same path is a new inode."""
+    import boxkit
+
+    root = make_rootfs(tmp_path / "r", "old")
+    assert boxkit.run(rootfs=root, argv=["cat", "/etc/marker"], timeout=30).stdout == "old\n"
+    time.sleep(IDLE)
+    shutil.rmtree(root)
+    make_rootfs(root, "new")
+    r = boxkit.run(rootfs=root, argv=["cat", "/etc/marker"], timeout=30)
+    assert (r.exit_code, r.stdout) == (0, "new\n"), r.stderr
+
+
+def test_another_image_or_a_volume_takes_the_long_way(tmp_path):
+    import boxkit
+
+    a = make_rootfs(tmp_path / "a", "a")
+    b = make_rootfs(tmp_path / "b", "b")
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "f").write_text("from the host\n")
+    assert boxkit.run(rootfs=a, argv=["true"], timeout=30).exit_code == 0
+    time.sleep(IDLE)
+    assert boxkit.run(rootfs=b, argv=["cat", "/etc/marker"], timeout=30).stdout == "b\n"
+    time.sleep(IDLE)
+    # the spare now stands on b, whose tree no longer reaches the host: a volume cannot be bound there
+    r = boxkit.run(rootfs=b, argv=["cat", "/mnt/v/f", "/etc/marker"], volumes=[f"{vol}:/mnt/v"], timeout=30)
+    assert (r.exit_code, r.stdout) == (0, "from the host\nb\n"), r.stderr
+    time.sleep(IDLE)
+    r = boxkit.run(rootfs=b, argv=["cat", "/mnt/v/f"], volumes=[f"{vol}:/mnt/v:ro"], timeout=30)
+    assert (r.exit_code, r.stdout) == (0, "from the host\n"), r.stderr
+
+
+def test_read_only_and_user_in_a_prebuilt_spare(tmp_path):
+    import boxkit
+
+    root = make_rootfs(tmp_path / "r", "x")
+    assert boxkit.run(rootfs=root, argv=["true"], timeout=30).exit_code == 0
+    time.sleep(IDLE)
+    r = boxkit.run(rootfs=root, argv=["sh", "-c", "id -u; cat /etc/hostname; touch /x"], readonly=True,
+                   user="1000:1000", hostname="ro", timeout=30)
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["1000", "ro"], r.stdout
+    assert r.exit_code != 0 and "Read-only file system" in r.stderr
+
+
+def test_stdin_and_stdout_larger_than_a_pipe_both_ways(tmp_path):
+    """One thread feeds stdin and drains stdout and stderr: neither side may block the other."""
+    import boxkit
+
+    root = make_rootfs(tmp_path / "r", "x")
+    data = os.urandom(1 << 20).hex().encode()   # 2 MiB, 32 pipe buffers
+    r = boxkit.run(rootfs=root, argv=["sh", "-c", "cat; cat /etc/marker >&2"], stdin=data, timeout=60)
+    assert r.exit_code == 0 and r.stdout.encode() == data and r.stderr == "x\n"
+    # a command that never reads its stdin: the feeder stops at the broken pipe, nothing hangs
+    t = time.monotonic()
+    assert boxkit.run(rootfs=root, argv=["true"], stdin=data, timeout=60).exit_code == 0
+    assert time.monotonic() - t < 10
