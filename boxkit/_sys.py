@@ -43,6 +43,15 @@ NAMESPACE_FLAGS = {
 NAMESPACE_FILES = {"mount": "mnt", "uts": "uts", "ipc": "ipc", "net": "net", "pid": "pid",
                    "user": "user", "cgroup": "cgroup", "time": "time"}
 
+CLONE_VM = 0x00000100
+CLONE_VFORK = 0x00004000
+CLONE_PARENT = 0x00008000
+SIGCHLD = 17
+
+PTRACE_SEIZE = 0x4206
+PTRACE_O_TRACEVFORKDONE = 1 << 5
+PTRACE_O_EXITKILL = 1 << 20
+
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -90,8 +99,10 @@ CAPABILITIES = {
 # x86_64 / aarch64 / generic syscall numbers for the calls glibc may not wrap (pivot_root always;
 # close_range before glibc 2.34; pidfd_open before 2.36)
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "close_range": 436, "pidfd_open": 434, "capget": 125, "capset": 126},
-    "aarch64": {"pivot_root": 41, "close_range": 436, "pidfd_open": 434, "capget": 90, "capset": 91},
+    "x86_64": {"pivot_root": 155, "close_range": 436, "pidfd_open": 434, "capget": 125, "capset": 126,
+               "clone": 56, "ptrace": 101},
+    "aarch64": {"pivot_root": 41, "close_range": 436, "pidfd_open": 434, "capget": 90, "capset": 91,
+                "clone": 220, "ptrace": 117},
 }
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -163,6 +174,22 @@ class Sys:
                         os.close(fd)
                     except OSError:
                         pass
+
+    def vfork_sibling(self) -> int:
+        """``clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT)``: a child that runs *in the caller's memory*,
+        on the caller's stack, while the caller sleeps in the kernel until the child calls ``execve``
+        or exits; the child's parent is the caller's parent. Returns 0 in the child, its PID in the
+        caller. The caller must never run again once woken — its stack was the child's — which is
+        :mod:`boxkit.runtime.init`'s business (a ptrace stop holds it, see ``spare_stage1``). The
+        argument order of ``clone`` differs between architectures; every argument but the flags
+        is 0 here, so it does not matter."""
+        flags = CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD
+        return _check(_libc.syscall(ctypes.c_long(_nr("clone")), ctypes.c_ulong(flags), ctypes.c_ulong(0),
+                                    ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)), "clone")
+
+    def ptrace_seize(self, pid: int, options: int) -> None:
+        _check(_libc.syscall(ctypes.c_long(_nr("ptrace")), ctypes.c_long(PTRACE_SEIZE), ctypes.c_long(pid),
+                             ctypes.c_ulong(0), ctypes.c_ulong(options)), "ptrace", f"/proc/{pid}")
 
     def pidfd_open(self, pid: int) -> int:
         return _check(_libc.syscall(_nr("pidfd_open"), pid, 0), "pidfd_open", f"/proc/{pid}")

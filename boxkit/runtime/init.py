@@ -229,15 +229,26 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
 
 def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for,
                  join_group=None, own_ids: list[int] | None = None, guess: dict | None = None) -> None:
+    """The spare's first process. When the supervisor could attach to it with ptrace it answers
+    ``{"seized": true}`` first, and PID 1 is then made by :meth:`~boxkit._sys.Sys.vfork_sibling`
+    instead of ``fork``: see :func:`_spare_pid1`."""
     try:
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
         gc.disable()   # see stage1
+        seized = recv(sock).get("seized") is True   # before anything else: the attach needs us dumpable
         if own_ids:
             rootless.enter_userns(own_ids[0], own_ids[1])   # while dumpable, as in stage1
         SYS.prctl(PR_SET_DUMPABLE, 0)
         _close_fds_but({0, 1, 2, sock.fileno()})  # a spare lives long: hold nothing of the zygote's
+        if seized:
+            SYS.unshare(flags)
+            if SYS.vfork_sibling() == 0:
+                _spare_pid1(sock, staging, ns, mount_root_for, guess, join_group)
+            # never reached: the vfork ended and ptrace stopped us (PTRACE_O_TRACEVFORKDONE) before
+            # the return to user space, with a stack the child used; the supervisor kills us there
+            os._exit(STAGE_FAIL)
         group = join_group() if join_group else None   # PID 1, forked below, is born inside it
         SYS.unshare(flags)
         pid = os.fork()
@@ -247,6 +258,38 @@ def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], m
         os._exit(0)
     except BaseException as e:
         _fail(sock, "prepare spare container", e)
+
+
+def _spare_pid1(sock: socket.socket, staging: str, ns: list[str], mount_root_for, guess: dict | None,
+                join_group) -> None:
+    """PID 1 of a spare made by ``vfork_sibling``: it shares the memory of the first process, which
+    sleeps until this one calls ``execve``. Why: ``execve`` frees the caller's old address space, and
+    a forked Python process has ~15 MB of it — 86% of the samples inside ``execve`` in a profile here
+    were ``exit_mmap`` (~1.5-2 ms, the largest single step of a start). With a second user of the
+    memory, ``execve`` only drops a reference; the first process is killed later, when the
+    supervisor is idle, and frees it then.
+
+    The first process must never run again after the ``execve``: its stack is ours now. The
+    supervisor attached to it with ``PTRACE_SEIZE`` before the clone, with ``PTRACE_O_TRACEVFORKDONE``
+    (the kernel stops it at the end of the vfork, before it returns to user space) and
+    ``PTRACE_O_EXITKILL`` (if the supervisor dies, the kernel kills it instead of resuming it).
+    CLONE_PARENT makes us the supervisor's child, so our exit is reported to it as usual. We join the
+    cgroup here (the first process stays outside: it would count in ``pids.current``) and tell the
+    supervisor our PID as the host sees it (the host's /proc is still mounted here)."""
+    try:
+        _m, fds, _f, _a = socket.recv_fds(sock, 64, 1)   # our own socket (see Supervisor.refill)
+        sock.close()
+        if not fds:
+            os._exit(STAGE_FAIL)
+        # close-on-exec, like every socket Python makes (recv_fds ignores MSG_CMSG_CLOEXEC): its end
+        # of file at our execve is what tells the supervisor that the command runs
+        os.set_inheritable(fds[0], False)
+        sock = socket.socket(fileno=fds[0])
+        group = join_group(0) if join_group else None   # 0: the writer, in any PID namespace
+        send(sock, {"pid": int(os.readlink("/proc/self")), "group": group})
+    except BaseException as e:
+        _fail(sock, "prepare spare container", e)
+    _spare_stage2(sock, staging, ns, mount_root_for, guess)
 
 
 def _spare_stage2(sock: socket.socket, staging: str, ns: list[str], mount_root_for,

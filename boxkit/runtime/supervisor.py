@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import socket
 import time
@@ -45,6 +46,7 @@ class Spare:
     group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.prepare)
     guess: dict | None = None     # the image it is already built on (see Supervisor.refill)
     ready: bool | None = None     # None: not heard yet; False: it failed (see spare_message)
+    holder: int = 0               # its first process, holding PID 1's memory (see init._spare_pid1)
 
 
 @dataclass
@@ -106,6 +108,9 @@ class Supervisor:
         # the next spare is built on the image the last container ran (see refill)
         self.prebuild = self.use_spares and not os.environ.get("BOXKIT_NO_PREBUILD")
         self.guess: list[str] | None = None
+        # PID 1 of a spare shares its first process's memory, so its execve frees none (init._spare_pid1)
+        self.vfork = self.use_spares and not os.environ.get("BOXKIT_NO_VFORK")
+        self.to_kill: list[int] = []      # spares' first processes, once PID 1 has exec'd
         self.to_release: list[str] = []
         self.to_delete: list[str] = []   # emptied spare staging dirs
         # not root: every container (spares too) gets a user namespace mapped onto our ids (rootless.py)
@@ -120,7 +125,7 @@ class Supervisor:
         self.to_release.append(cid)
 
     def has_idle_work(self) -> bool:
-        return self.spare_wanted or bool(self.to_release) or bool(self.to_delete)
+        return self.spare_wanted or bool(self.to_release) or bool(self.to_delete) or bool(self.to_kill)
 
     def idle_work(self) -> bool:
         """One piece of deferred work, the next spare first (the next start needs it); False when
@@ -128,6 +133,9 @@ class Supervisor:
         if self.spare_wanted:
             self.spare_wanted = False
             self.refill()
+            return True
+        if self.to_kill:
+            _kill(self.to_kill.pop(0))   # it frees the address space PID 1 left behind (~1.5 ms)
             return True
         if self.to_release:
             self.release(self.to_release.pop(0))
@@ -168,12 +176,30 @@ class Supervisor:
             parent.close()
             no_group = os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids
             init.spare_stage1(flags, child, staging, list(self.spare_ns) + ["cgroup"], _mount_root_for,
-                              None if no_group else lambda: _join_new_group(name), self.own_ids, guess)
+                              None if no_group else lambda pid=None: _join_new_group(name, pid),
+                              self.own_ids, guess)
         child.close()
+        seized = False
+        if self.vfork:
+            try:
+                SYS.ptrace_seize(pid, _sys.PTRACE_O_TRACEVFORKDONE | _sys.PTRACE_O_EXITKILL)
+                seized = True
+            except OSError:
+                self.vfork = False   # ptrace refused here (seccomp, Yama): PID 1 is forked as before
+        init.send(parent, {"seized": seized})
+        if seized:
+            # the first process keeps its copy of this socket (it never runs again to close it), so
+            # PID 1 gets a socket of its own, sent after the clone: its execve then still closes
+            # the last copy, and that end of file still tells us the command runs
+            own, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            socket.send_fds(parent, [b"{}"], [theirs.fileno()])
+            theirs.close()
+            parent.close()
+            parent = own
         # no waiting here: the spare makes its cgroup and namespaces on the other core while we serve
         # requests (a container's exit report must not queue behind a dozen mkdirs); its pid, group
         # and "ready" wait in the socket until a start takes it
-        self.spare = Spare(0, parent, staging, name, guess=guess)
+        self.spare = Spare(0, parent, staging, name, guess=guess, holder=pid if seized else 0)
 
     def _guess_plan(self, staging: str, layers: list[str]) -> dict:
         """The directories of the container-to-be (renamed to the container's at start) and what
@@ -197,7 +223,7 @@ class Supervisor:
         """Read the spare's first message: its PID 1 and the cgroup it was born in."""
         if sp.pid:
             return
-        msg = init.recv(sp.sock)
+        msg = self._spare_recv(sp)
         sp.pid = msg.get("pid", 0)
         if not sp.pid:
             sp.ready = False
@@ -211,6 +237,21 @@ class Supervisor:
             # supervisor killed right after the rename still leaves gc what to kill and remove
             state.write_in(sp.guess["root"], {"pid": sp.pid, "starttime": state.starttime(sp.pid),
                                               "zygote": self.zygote, "created": time.time()})
+
+    def _spare_recv(self, sp: Spare) -> dict:
+        """The spare's next message, waited for. Its PID 1 may have died before saying it: its socket
+        then ends (no other process holds it), or, for a PID 1 that had not yet got that socket, its
+        first process reports the end of the vfork (a ptrace stop): either way, {}."""
+        while True:
+            ready, _, _ = select.select([sp.sock], [], [], 0.1)
+            if ready:
+                return init.recv(sp.sock)
+            if sp.holder:
+                try:
+                    if os.waitpid(sp.holder, os.WNOHANG)[0]:
+                        return {}
+                except ChildProcessError:
+                    return {}
 
     def spare_waiting(self) -> socket.socket | None:
         """The spare's socket while its messages (PID 1, then "ready") are still to come: the zygote
@@ -234,6 +275,8 @@ class Supervisor:
         self._spare_hello(sp)
         if sp.pid:
             _kill(sp.pid)
+        if sp.holder:
+            _kill(sp.holder)
         sp.sock.close()
         if sp.guess is not None:
             _unpin(sp.guess["pins"])
@@ -281,7 +324,7 @@ class Supervisor:
             spare, self.spare = self.spare, None
             self._spare_hello(spare)
             if spare.ready is None and spare.pid:
-                spare.ready = init.recv(spare.sock).get("ready") is True
+                spare.ready = self._spare_recv(spare).get("ready") is True
             if not spare.ready:
                 # it failed or died: start the long way, and stop making such spares on this host
                 if spare.guess is not None:
@@ -382,6 +425,8 @@ class Supervisor:
         finally:
             parent.close()
             if spare is not None:
+                if spare.holder:
+                    self.to_kill.append(spare.holder)
                 if spare.guess is not None:
                     _unpin(spare.guess["pins"])
                 # empty (its mounts moved into the root); three rmdirs waited on the disk for up to
@@ -533,6 +578,8 @@ class Supervisor:
         self.drop_spare()
         for cid in list(self.containers):
             self.remove(cid)
+        while self.to_kill:
+            _kill(self.to_kill.pop())
         while self.to_delete:
             rootless.remove_tree(self.to_delete.pop())
         self.reap_network()
@@ -590,10 +637,10 @@ def _pin(layers: list[str]) -> list[int]:
     return fds
 
 
-def _join_new_group(name: str) -> dict | None:
+def _join_new_group(name: str, pid: int | None = None) -> dict | None:
     """In the spare's first stage (still in the host's namespaces): make a cgroup and move in, so PID 1,
-    forked next, is born inside it (see cgroups.prepare). Returns its directories; None (the group is
-    then made at start) when the host has none to give."""
+    forked next, is born inside it (see cgroups.prepare); or, with ``pid`` 0, PID 1 moves itself in.
+    Returns its directories; None (the group is then made at start) when the host has none to give."""
     try:
         from .. import cgroups
 
@@ -603,7 +650,7 @@ def _join_new_group(name: str) -> dict | None:
     if group is None:
         return None
     try:
-        group.add(os.getpid())
+        group.add(os.getpid() if pid is None else pid)
     except BaseException:
         group.remove()
         return None

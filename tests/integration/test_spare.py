@@ -50,7 +50,11 @@ def test_the_next_container_of_an_image_starts_in_a_prebuilt_spare(tmp_path):
     assert first.exit_code == 0, first.stderr
     assert "/spare/" not in root_upper(first.stdout), "a spare built on a root it had never seen"
     time.sleep(IDLE)
+    t = time.monotonic()
     with boxkit.run(rootfs=root, argv=["sleep", "30"], hostname="pre", detach=True) as c:
+        # the start returns once the command runs (the socket to PID 1 closed at its execve: no
+        # other copy of it may live on, in the command or in the spare's first process)
+        assert time.monotonic() - t < 5
         upper = root_upper(c.exec(["cat", "/proc/self/mountinfo"]).stdout)
         # the overlay was mounted before the container was asked for, on the spare's directory
         assert "/spare/" in upper, upper
@@ -122,3 +126,72 @@ def test_stdin_and_stdout_larger_than_a_pipe_both_ways(tmp_path):
     t = time.monotonic()
     assert boxkit.run(rootfs=root, argv=["true"], stdin=data, timeout=60).exit_code == 0
     assert time.monotonic() - t < 10
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def _state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def test_the_spare_first_process_is_held_then_killed_and_dies_with_a_killed_zygote(tmp_path):
+    """A spare's PID 1 runs in its first process's memory, which sleeps in a vfork (D), is stopped by
+    ptrace once PID 1 execs (t), then killed when the zygote is idle. If the zygote is killed, the
+    kernel kills it (PTRACE_O_EXITKILL): nothing is left running or frozen."""
+    import sys
+
+    import boxkit
+
+    root = make_rootfs(tmp_path / "r", "x")
+    script = tmp_path / "z.py"
+    script.write_text(
+        "import sys, time, boxkit\n"
+        f"boxkit.run(rootfs={root!r}, argv=['true'])\n"
+        "from boxkit.runtime.container import client\n"
+        "print(client().proc.pid, flush=True)\n"
+        "time.sleep(30)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        zpid = int(proc.stdout.readline())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:   # the next spare: its first process and its PID 1
+            kids = {p: _state(p) for p in _children(zpid)}
+            if len(kids) == 2 and "D" in kids.values():
+                break
+            time.sleep(0.05)
+        assert len(kids) == 2 and sorted(kids.values())[0] == "D", kids   # the first one sleeps in its vfork
+        os.kill(zpid, 9)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_state(p) not in (None, "Z") for p in kids):
+            time.sleep(0.05)
+        assert all(_state(p) in (None, "Z") for p in kids), {p: _state(p) for p in kids}
+    finally:
+        proc.kill()
+        proc.wait()
+        boxkit.gc()
+
+
+def test_the_first_process_is_gone_once_the_zygote_was_idle(tmp_path):
+    import boxkit
+    from boxkit.runtime.container import client
+
+    root = make_rootfs(tmp_path / "r", "x")
+    with boxkit.run(rootfs=root, argv=["sleep", "30"], detach=True) as c:
+        time.sleep(IDLE)
+        zpid = client().proc.pid
+        kids = _children(zpid)
+        assert c.pid in kids
+        # besides the container: only the next spare (its first process in a vfork, and PID 1);
+        # no first process of an earlier spare, stopped ("t") or alive
+        others = {p: _state(p) for p in kids if p != c.pid}
+        assert sorted(others.values()) in (["D", "S"], ["D", "R"]), others
