@@ -20,6 +20,10 @@ Two processes take part, because two namespaces only apply to the *next* child o
   Docker. With ``init=True`` stage 2 stays PID 1 instead, forks the command, forwards signals to it
   and reaps every zombie (docker's ``--init``).
 
+The supervisor's *spare* (see the section below) is made the same way ahead of time, with two
+differences: its PID 1 shares the first process's memory instead of copying it (``_spare_pid1``), and
+it may already stand in its image's root (``_prebuild``).
+
 Errors travel back over a ``SOCK_SEQPACKET`` socket marked close-on-exec: a successful ``execve``
 closes it (the supervisor reads EOF), a failure sends one JSON message naming the step.
 """
@@ -225,7 +229,8 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
 # the default namespace set, ``/`` already private, and the API file systems (/proc with its masked and
 # read-only paths, /sys, /dev with its nodes) already mounted in a staging directory of its private
 # mount namespace. When a run request matches, the plan and the stdio fds are sent to the spare, which
-# mounts the image, moves the staged mounts into it (MS_MOVE), pivots and execs.
+# mounts the image, moves the staged mounts into it (MS_MOVE), pivots and execs. A spare *prebuilt* on
+# a guessed image has done those steps too and only writes the plan's files before it execs.
 
 def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for,
                  join_group=None, own_ids: list[int] | None = None, guess: dict | None = None) -> None:
@@ -277,7 +282,7 @@ def _spare_pid1(sock: socket.socket, staging: str, ns: list[str], mount_root_for
     cgroup here (the first process stays outside: it would count in ``pids.current``) and tell the
     supervisor our PID as the host sees it (the host's /proc is still mounted here)."""
     try:
-        _m, fds, _f, _a = socket.recv_fds(sock, 64, 1)   # our own socket (see Supervisor.refill)
+        _m, fds, _f, _a = socket.recv_fds(sock, 64, 1)   # our own socket (see Spares.make)
         sock.close()
         if not fds:
             os._exit(STAGE_FAIL)
@@ -318,7 +323,7 @@ def _spare_stage2(sock: socket.socket, staging: str, ns: list[str], mount_root_f
 
 def _prebuild(guess: dict, staging: str, mount_root_for) -> None:
     """A spare that guesses its image (the one the last container ran, see
-    ``Supervisor.refill``): mount the overlay, move /proc, /sys and /dev in, ``pivot_root`` and
+    ``spare.Spares.make``): mount the overlay, move /proc, /sys and /dev in, ``pivot_root`` and
     detach the host's tree — all before it is asked for. Detaching a mount tree waits for an RCU
     grace period (``namespace_unlock``): 0.1 ms to 4 ms in traces here, now off the start path. Then
     create the files every container gets (/etc/hostname, /etc/hosts), so the copy-up of /etc is

@@ -13,14 +13,16 @@ host — its directory with the overlay upper dir, its cgroup, its network attac
 when the container ends, when it is asked to, and when its client goes away (a closed socket: a Jupyter
 kernel that was killed). What survives a supervisor killed with SIGKILL is found by :mod:`.state`'s
 garbage collector from the state file every container leaves on disk.
+
+A start that fits takes the spare container the supervisor made while idle (:mod:`.spare`); what a
+start leaves for later (the next spare, a spare's first process to kill, an empty staging directory,
+a dead container's cgroup and mount namespace) waits until the zygote has nothing else to do.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import select
 import signal
 import socket
 import time
@@ -28,25 +30,8 @@ from dataclasses import dataclass, field
 
 from .. import _sys, paths
 from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
-from . import caps, init, rootless, state
-
-SPARE_NS = ("pid", "mount", "uts", "ipc", "net")
-# overlayfs "volatile" (Linux 5.10): no sync of the upper file system when the root is unmounted at
-# the container's exit — the upper dir of a container is thrown away or committed from the page
-# cache, never needed after a crash. The sync was on the exit path (sync_filesystem in a profile).
-VOLATILE = ",volatile" if tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2]) >= (5, 10) else ""
-
-
-@dataclass
-class Spare:
-    pid: int
-    sock: socket.socket
-    staging: str
-    name: str = ""
-    group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.prepare)
-    guess: dict | None = None     # the image it is already built on (see Supervisor.refill)
-    ready: bool | None = None     # None: not heard yet; False: it failed (see spare_message)
-    holder: int = 0               # its first process, holding PID 1's memory (see init._spare_pid1)
+from . import caps, init, rootfs, rootless, state
+from .spare import Spares
 
 
 @dataclass
@@ -60,30 +45,6 @@ class Running:
     exit: dict | None = None
     mntns: int = -1   # an fd that keeps the container's mount namespace alive: see hold_mounts
     execs: dict[int, str] = field(default_factory=dict)
-
-
-def _mount_root_for(plan: dict):
-    """The container's root: an overlay with the image layers below and the container's upper dir on
-    top, ``nodev`` (see :mod:`.rootfs`). A plain root directory is a one-layer image. Rootless, the
-    overlay keeps its xattrs in ``user.overlay.*`` (see :mod:`boxkit.images.overlay`)."""
-    extra = (",userxattr" if plan.get("rootless") else "") + VOLATILE
-    if len(plan["layers"]) == 1:
-        def mount_dir(target: str) -> None:
-            opts = f"lowerdir={_ovl_escape(plan['layers'][0])},upperdir={_ovl_escape(plan['upper'])}," \
-                   f"workdir={_ovl_escape(plan['work'])}{extra}"
-            SYS.mount("overlay", target, "overlay", _sys.MS_NODEV, opts)
-        return mount_dir
-    from ..images.overlay import mount_overlay
-
-    def mount_root(target: str) -> None:
-        mount_overlay(plan["layers"], plan["upper"], plan["work"], target, flags=_sys.MS_NODEV,
-                      extra=extra.lstrip(","))
-    return mount_root
-
-
-def _ovl_escape(path: str) -> str:
-    # overlayfs splits its options at ',' and lower dirs at ':'; both may be escaped with a backslash
-    return path.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
 
 
 def decode_status(status: int) -> tuple[int, int | None]:
@@ -100,26 +61,16 @@ class Supervisor:
         self.containers: dict[str, Running] = {}
         self.by_pid: dict[int, tuple[str, str]] = {}   # pid -> (cid, "init" | exec id)
         self.zygote = (os.getpid(), state.starttime(os.getpid()))
-        self.use_spares = spares and not os.environ.get("BOXKIT_NO_SPARE")
-        self.spare: Spare | None = None
-        self.spares_made = 0
+        self.spares = Spares(self.zygote, spares)
+        self.spare_wanted = self.spares.enabled
         self.networks_used = False
-        self.spare_wanted = self.use_spares
-        # the next spare is built on the image the last container ran (see refill)
-        self.prebuild = self.use_spares and not os.environ.get("BOXKIT_NO_PREBUILD")
-        self.guess: list[str] | None = None
-        # PID 1 of a spare shares its first process's memory, so its execve frees none (init._spare_pid1)
-        self.vfork = self.use_spares and not os.environ.get("BOXKIT_NO_VFORK")
         self.to_kill: list[int] = []      # spares' first processes, once PID 1 has exec'd
         self.to_release: list[str] = []
-        self.to_delete: list[str] = []   # emptied spare staging dirs
-        # not root: every container (spares too) gets a user namespace mapped onto our ids (rootless.py)
-        self.own_ids = None if os.geteuid() == 0 else [os.geteuid(), os.getegid()]
-        self.spare_ns = SPARE_NS + (("user",) if self.own_ids else ())
+        self.to_delete: list[str] = []    # emptied spare staging dirs
 
     # --- work done when idle (see zygote.serve) -------------------------------------------------
     def want_spare(self) -> None:
-        self.spare_wanted = self.use_spares and self.spare is None
+        self.spare_wanted = self.spares.enabled and self.spares.current is None
 
     def release_later(self, cid: str) -> None:
         self.to_release.append(cid)
@@ -132,7 +83,7 @@ class Supervisor:
         there was none."""
         if self.spare_wanted:
             self.spare_wanted = False
-            self.refill()
+            self.spares.make()
             return True
         if self.to_kill:
             _kill(self.to_kill.pop(0))   # it frees the address space PID 1 left behind (~1.5 ms)
@@ -144,160 +95,6 @@ class Supervisor:
             rootless.remove_tree(self.to_delete.pop(0))
             return True
         return False
-
-    # --- the spare (see init.spare_stage1) ---------------------------------------------------------
-    def refill(self) -> None:
-        """Make the next spare, after a start has been answered (off the caller's path).
-
-        It is *prebuilt* when a guess is at hand: the layers of the last container that could have
-        used a spare. A notebook re-runs its cells on the same image, so the spare mounts that image's
-        overlay, moves /proc, /sys and /dev in and pivots into it while nobody waits; the start then
-        renames its directory to the container's and only writes what the plan says. A plan for
-        another image, or with volumes, does not fit it: it is dropped and the start takes the long
-        way, and the next spare guesses again."""
-        if not self.use_spares or self.spare is not None:
-            return
-        self.spares_made += 1
-        staging = os.path.join(paths.root(), "spare", f"{self.zygote[0]}-{self.zygote[1]}-{self.spares_made}")
-        os.makedirs(staging, mode=0o700)
-        guess = None
-        if self.prebuild and self.guess:
-            try:
-                guess = self._guess_plan(staging, self.guess)
-            except OSError:
-                guess = None   # a layer is gone: an ordinary spare
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        flags = 0
-        for n in SPARE_NS:
-            flags |= _sys.NAMESPACE_FLAGS[n]
-        name = f"spare-{self.zygote[0]}-{self.spares_made}"
-        pid = os.fork()
-        if pid == 0:
-            parent.close()
-            no_group = os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids
-            init.spare_stage1(flags, child, staging, list(self.spare_ns) + ["cgroup"], _mount_root_for,
-                              None if no_group else lambda pid=None: _join_new_group(name, pid),
-                              self.own_ids, guess)
-        child.close()
-        seized = False
-        if self.vfork:
-            try:
-                SYS.ptrace_seize(pid, _sys.PTRACE_O_TRACEVFORKDONE | _sys.PTRACE_O_EXITKILL)
-                seized = True
-            except OSError:
-                self.vfork = False   # ptrace refused here (seccomp, Yama): PID 1 is forked as before
-        init.send(parent, {"seized": seized})
-        if seized:
-            # the first process keeps its copy of this socket (it never runs again to close it), so
-            # PID 1 gets a socket of its own, sent after the clone: its execve then still closes
-            # the last copy, and that end of file still tells us the command runs
-            own, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            socket.send_fds(parent, [b"{}"], [theirs.fileno()])
-            theirs.close()
-            parent.close()
-            parent = own
-        # no waiting here: the spare makes its cgroup and namespaces on the other core while we serve
-        # requests (a container's exit report must not queue behind a dozen mkdirs); its pid, group
-        # and "ready" wait in the socket until a start takes it
-        self.spare = Spare(0, parent, staging, name, guess=guess, holder=pid if seized else 0)
-
-    def _guess_plan(self, staging: str, layers: list[str]) -> dict:
-        """The directories of the container-to-be (renamed to the container's at start) and what
-        identifies its layers on disk: a layer directory replaced since (same path, new inode) must
-        not be served from the old one the spare holds mounted."""
-        pins = _pin(layers)
-        try:
-            stamps = _stamps(layers)
-            root = os.path.join(staging, "root")
-            os.mkdir(root, 0o711)
-            for sub in ("upper", "work", "merged"):
-                os.mkdir(os.path.join(root, sub), 0o755)
-        except OSError:
-            _unpin(pins)
-            raise
-        return {"layers": list(layers), "stamps": stamps, "pins": pins, "root": root,
-                "upper": os.path.join(root, "upper"), "work": os.path.join(root, "work"),
-                "merged": os.path.join(root, "merged"), "rootless": self.own_ids}
-
-    def _spare_hello(self, sp: Spare) -> None:
-        """Read the spare's first message: its PID 1 and the cgroup it was born in."""
-        if sp.pid:
-            return
-        msg = self._spare_recv(sp)
-        sp.pid = msg.get("pid", 0)
-        if not sp.pid:
-            sp.ready = False
-            return
-        if msg.get("group"):
-            from .. import cgroups
-
-            sp.group = cgroups.Group(sp.name, cgroups.detect(), msg["group"])
-        if sp.guess is not None:
-            # its directory becomes a container's by a rename: with its PID 1 on record in there, a
-            # supervisor killed right after the rename still leaves gc what to kill and remove
-            state.write_in(sp.guess["root"], {"pid": sp.pid, "starttime": state.starttime(sp.pid),
-                                              "zygote": self.zygote, "created": time.time()})
-
-    def _spare_recv(self, sp: Spare) -> dict:
-        """The spare's next message, waited for. Its PID 1 may have died before saying it: its socket
-        then ends (no other process holds it), or, for a PID 1 that had not yet got that socket, its
-        first process reports the end of the vfork (a ptrace stop): either way, {}."""
-        while True:
-            ready, _, _ = select.select([sp.sock], [], [], 0.1)
-            if ready:
-                return init.recv(sp.sock)
-            if sp.holder:
-                try:
-                    if os.waitpid(sp.holder, os.WNOHANG)[0]:
-                        return {}
-                except ChildProcessError:
-                    return {}
-
-    def spare_waiting(self) -> socket.socket | None:
-        """The spare's socket while its messages (PID 1, then "ready") are still to come: the zygote
-        reads them as they arrive (:meth:`spare_message`), so a start finds them read."""
-        sp = self.spare
-        return sp.sock if sp is not None and sp.ready is None else None
-
-    def spare_message(self) -> None:
-        sp = self.spare
-        if sp is None or sp.ready is not None:
-            return
-        if not sp.pid:
-            self._spare_hello(sp)
-        else:
-            sp.ready = init.recv(sp.sock).get("ready") is True
-
-    def drop_spare(self) -> None:
-        sp, self.spare = self.spare, None
-        if sp is None:
-            return
-        self._spare_hello(sp)
-        if sp.pid:
-            _kill(sp.pid)
-        if sp.holder:
-            _kill(sp.holder)
-        sp.sock.close()
-        if sp.guess is not None:
-            _unpin(sp.guess["pins"])
-        rootless.remove_tree(sp.staging)   # a prebuilt one holds an overlay's work dir
-        if sp.group is None and sp.name and not os.environ.get("BOXKIT_NO_CGROUPS") and not self.own_ids:
-            try:   # it may have made its group and died before saying so
-                from .. import cgroups
-
-                sp.group = cgroups.open_group(sp.name)
-            except (ImportError, OSError):
-                pass
-        if sp.group is not None:
-            try:
-                sp.group.kill()
-                sp.group.remove()
-            except OSError:
-                pass   # gc collects it once its processes are gone
-
-    def _spare_fits(self, plan: dict) -> bool:
-        return (self.spare is not None and _spare_kind(plan, self.spare_ns, self.own_ids)
-                and (self.spare.guess is None or _built_for(self.spare.guess, plan)))
 
     # --- start ---------------------------------------------------------------------------------------
     def prepare(self, plan: dict) -> None:
@@ -318,25 +115,7 @@ class Supervisor:
         cid = plan["id"]
         cg = net = None
         spare = None
-        if self.spare is not None and self.spare.guess is not None and not self._spare_fits(plan):
-            self.drop_spare()   # built on another image: the next one guesses this plan's
-        if self._spare_fits(plan):
-            spare, self.spare = self.spare, None
-            self._spare_hello(spare)
-            if spare.ready is None and spare.pid:
-                spare.ready = self._spare_recv(spare).get("ready") is True
-            if not spare.ready:
-                # it failed or died: start the long way, and stop making such spares on this host
-                if spare.guess is not None:
-                    self.prebuild = False
-                else:
-                    self.use_spares = False
-                self.by_pid.pop(spare.pid, None)
-                self.spare = spare
-                self.drop_spare()
-                spare = None
-        if _spare_kind(plan, self.spare_ns, self.own_ids):
-            self.guess = None if plan.get("mounts") else list(plan["layers"])
+        spare = self.spares.take(plan)
         if spare is not None and spare.guess is not None:
             # its overlay is mounted on these directories already; a rename keeps it so
             paths.ensure(paths.containers_dir(), 0o711)
@@ -353,7 +132,7 @@ class Supervisor:
             if spare is not None:
                 msg = {"pid": spare.pid}
             else:
-                mount_root = _mount_root_for(plan)
+                mount_root = rootfs.root_mounter(plan)
                 pid = os.fork()
                 if pid == 0:
                     parent.close()
@@ -403,7 +182,7 @@ class Supervisor:
                 msg = init.recv(parent)   # the spare failed while building its root: its report
                 raise _step_error(plan, msg or {"error": "start", "detail": "its first process ended early"}) from None
             # while the container execs (~2 ms): what only the host sees. A prebuilt spare's
-            # directory already names its PID 1 for gc (see _spare_hello)
+            # directory already names its PID 1 for gc (see Spares.hello)
             if prebuilt:
                 state.write(cid, record)
             if spare is not None and cg is not None:
@@ -425,13 +204,10 @@ class Supervisor:
         finally:
             parent.close()
             if spare is not None:
-                if spare.holder:
-                    self.to_kill.append(spare.holder)
-                if spare.guess is not None:
-                    _unpin(spare.guess["pins"])
-                # empty (its mounts moved into the root); three rmdirs waited on the disk for up to
-                # 2 ms in traces, so they wait for idle time
-                self.to_delete.append(spare.staging)
+                holder, staging = self.spares.leftovers(spare)
+                if holder:
+                    self.to_kill.append(holder)
+                self.to_delete.append(staging)
         run = Running(cid, pid1, plan, time.time(), cg, net, mntns=hold_mounts(pid1))
         self.containers[cid] = run
         return run
@@ -533,8 +309,8 @@ class Supervisor:
             return None
         cid, what = who
         if what == "spare":
-            if self.spare is not None and self.spare.pid == pid:
-                self.drop_spare()
+            if self.spares.current is not None and self.spares.current.pid == pid:
+                self.spares.drop()
             return None
         code, sig = decode_status(status)
         info: dict = {"exit_code": code, "signal": sig, "ended": time.time()}
@@ -575,7 +351,7 @@ class Supervisor:
             rootless.remove_tree(d)
 
     def shutdown(self) -> None:
-        self.drop_spare()
+        self.spares.drop()
         for cid in list(self.containers):
             self.remove(cid)
         while self.to_kill:
@@ -592,69 +368,6 @@ class Supervisor:
 
             net.reap()
             self.networks_used = False
-
-
-def _spare_kind(plan: dict, spare_ns, own_ids) -> bool:
-    """Whether a spare's namespaces and ids are this plan's."""
-    return (set(plan["ns"]) - {"cgroup"} == set(spare_ns) and plan.get("rootless") == own_ids
-            and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset"))
-
-
-def _built_for(guess: dict, plan: dict) -> bool:
-    """Whether a prebuilt spare's root is this plan's: the same layers, the same directories on disk,
-    and no volumes (the spare can no longer reach the host's paths)."""
-    if plan.get("mounts") or plan["layers"] != guess["layers"]:
-        return False
-    try:
-        return _stamps(plan["layers"]) == guess["stamps"]
-    except OSError:
-        return False
-
-
-def _stamps(layers: list[str]) -> list[list[int]]:
-    """What identifies each layer directory: device and inode — unique while the spare holds the
-    directory pinned (see :func:`_pin`), so a directory removed and made again at the same path
-    differs — and the change time, so that even an entry added at its top makes the spare a miss
-    (overlayfs leaves changes to a mounted lower layer undefined)."""
-    return [[st.st_dev, st.st_ino, st.st_ctime_ns] for st in map(os.stat, layers)]
-
-
-def _unpin(fds: list[int]) -> None:
-    while fds:
-        os.close(fds.pop())
-
-
-def _pin(layers: list[str]) -> list[int]:
-    """O_PATH fds that keep the layer directories' inodes allocated from the moment they are stamped
-    (before the spare's overlay holds them): an inode number is only reused once freed."""
-    fds: list[int] = []
-    try:
-        for layer in layers:
-            fds.append(os.open(layer, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
-    except OSError:
-        _unpin(fds)
-        raise
-    return fds
-
-
-def _join_new_group(name: str, pid: int | None = None) -> dict | None:
-    """In the spare's first stage (still in the host's namespaces): make a cgroup and move in, so PID 1,
-    forked next, is born inside it (see cgroups.prepare); or, with ``pid`` 0, PID 1 moves itself in.
-    Returns its directories; None (the group is then made at start) when the host has none to give."""
-    try:
-        from .. import cgroups
-
-        group = cgroups.prepare(name)
-    except (ImportError, AttributeError, OSError):
-        return None
-    if group is None:
-        return None
-    try:
-        group.add(os.getpid() if pid is None else pid)
-    except BaseException:
-        group.remove()
-        return None
-    return group.dirs
 
 
 def hold_mounts(pid: int) -> int:

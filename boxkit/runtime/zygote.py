@@ -118,7 +118,7 @@ class Zygote:
         watched = None   # the spare's socket, while its "ready" is still to come
         try:
             while self.running:
-                spare = self.sup.spare_waiting()
+                spare = self.sup.spares.waiting()
                 if spare is not watched:
                     if watched is not None:
                         try:
@@ -143,7 +143,7 @@ class Zygote:
                         self.on_children()
                         continue
                     if key.data == "spare":
-                        self.sup.spare_message()
+                        self.sup.spares.message()
                         continue
                     try:
                         data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MSG, 8)

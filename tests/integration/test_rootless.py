@@ -87,6 +87,10 @@ DRIVER = textwrap.dedent("""
             out[str(kw)] = str(e)
     r = boxkit.run("busybox", ["sh", "-c", "echo $$"])
     out["run"] = [r.exit_code, r.stdout.strip()]
+    import time
+    time.sleep(0.3)   # idle: the next spare is built on busybox, in the learner's own user namespace
+    r = boxkit.run("busybox", ["sh", "-c", "grep ' / / ' /proc/self/mountinfo; echo $$; id -u"])
+    out["prebuilt"] = [r.exit_code, "/spare/" in r.stdout, r.stdout.split()[-2:]]
     print(json.dumps(out))
 """)
 
@@ -137,6 +141,8 @@ def test_a_rootless_container_from_the_inside_and_the_outside(learner):
     assert "--network none" in out["{'network': 'bridge'}"] and "rootless" in out["{'network': 'bridge'}"]
     assert "cgroups" in out["{'memory': '64M'}"] and "boxkit probe" in out["{'memory': '64M'}"]
     assert out["run"] == [0, "1"]
+    # a spare prebuilt on the image (overlay mounted, pivoted) and made by vfork works rootless too
+    assert out["prebuilt"] == [0, True, ["1", "0"]]
     # nothing left: no container dirs (overlay's mode-000 work/work included), no spare, no mounts, no processes
     deadline = time.monotonic() + 5
     while (_leftovers(home) or pids_of(uid)) and time.monotonic() < deadline:

@@ -1,0 +1,327 @@
+"""The spare: a container made before it is asked for.
+
+Creating namespaces and forking twice costs milliseconds, and none of it depends on what the next
+container runs. So the zygote keeps one *spare* (:class:`Spares`), made while it is idle:
+
+* stage 1 and 2 done for the default namespace set (:data:`SPARE_NS`), ``/`` private, ``lo`` up, the
+  capability bounding set dropped, /proc (with its masks), /sys and /dev mounted in a staging
+  directory, and — cgroup v1 — PID 1 inside a cgroup of its own that a start claims by renaming it
+  (the first write to ``cgroup.procs`` after a quiet spell waits ~10 ms for an RCU grace period);
+* *prebuilt* on a guess, the image the last container ran: its overlay mounted, /proc, /sys and /dev
+  moved in, ``pivot_root`` done and the host's tree detached (a detach waits for an RCU grace period
+  too), /etc/hostname and /etc/hosts copied up (see ``init._prebuild``). A start renames the spare's
+  directory to the container's. A plan for another image, with volumes (the host's paths are gone
+  from in there), or for layer directories changed on disk since (:func:`built_for`) does not fit;
+* with a PID 1 that shares its first process's memory (``init._spare_pid1``), so that its ``execve``
+  frees no address space. The first process is held by a ptrace stop and killed once PID 1 has
+  exec'd, when the zygote is idle.
+
+A start that fits takes the spare (:meth:`Spares.take`); one that does not takes the long way, and the
+next spare guesses again.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import time
+from dataclasses import dataclass
+
+from .. import _sys, paths
+from .._sys import SYS
+from . import init, rootfs, rootless, state
+
+SPARE_NS = ("pid", "mount", "uts", "ipc", "net")
+
+
+@dataclass
+class Spare:
+    pid: int
+    sock: socket.socket
+    staging: str
+    name: str = ""
+    group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.prepare)
+    guess: dict | None = None     # the image it is already built on (see Spares.make)
+    ready: bool | None = None     # None: not heard yet; False: it failed (see Spares.message)
+    holder: int = 0               # its first process, holding PID 1's memory (see init._spare_pid1)
+
+
+class Spares:
+    """The zygote's spare (one at most), and its guess for the next."""
+
+    def __init__(self, zygote: tuple[int, int | None], enabled: bool) -> None:
+        self.zygote = zygote
+        self.enabled = enabled and not os.environ.get("BOXKIT_NO_SPARE")
+        # the next spare is built on the image the last container ran (see make)
+        self.prebuild = self.enabled and not os.environ.get("BOXKIT_NO_PREBUILD")
+        # PID 1 shares its first process's memory, so its execve frees none (init._spare_pid1)
+        self.vfork = self.enabled and not os.environ.get("BOXKIT_NO_VFORK")
+        self.current: Spare | None = None
+        self.made = 0
+        self.guess: list[str] | None = None
+        # not root: every container (spares too) gets a user namespace mapped onto our ids (rootless.py)
+        self.own_ids = None if os.geteuid() == 0 else [os.geteuid(), os.getegid()]
+        self.ns = SPARE_NS + (("user",) if self.own_ids else ())
+
+    def make(self) -> None:
+        """Make the next spare, after a start has been answered (off the caller's path).
+
+        It is *prebuilt* when a guess is at hand: the layers of the last container that could have
+        used a spare. A notebook re-runs its cells on the same image, so the spare mounts that image's
+        overlay, moves /proc, /sys and /dev in and pivots into it while nobody waits; the start then
+        renames its directory to the container's and only writes what the plan says. A plan for
+        another image, or with volumes, does not fit it: it is dropped and the start takes the long
+        way, and the next spare guesses again."""
+        if not self.enabled or self.current is not None:
+            return
+        self.made += 1
+        staging = os.path.join(paths.root(), "spare", f"{self.zygote[0]}-{self.zygote[1]}-{self.made}")
+        os.makedirs(staging, mode=0o700)
+        guess = None
+        if self.prebuild and self.guess:
+            try:
+                guess = self._guess_plan(staging, self.guess)
+            except OSError:
+                guess = None   # a layer is gone: an ordinary spare
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        flags = 0
+        for n in SPARE_NS:
+            flags |= _sys.NAMESPACE_FLAGS[n]
+        name = f"spare-{self.zygote[0]}-{self.made}"
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
+            no_group = os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids
+            init.spare_stage1(flags, child, staging, list(self.ns) + ["cgroup"], rootfs.root_mounter,
+                              None if no_group else lambda pid=None: _join_new_group(name, pid),
+                              self.own_ids, guess)
+        child.close()
+        seized = False
+        if self.vfork:
+            try:
+                SYS.ptrace_seize(pid, _sys.PTRACE_O_TRACEVFORKDONE | _sys.PTRACE_O_EXITKILL)
+                seized = True
+            except OSError:
+                self.vfork = False   # ptrace refused here (seccomp, Yama): PID 1 is forked as before
+        init.send(parent, {"seized": seized})
+        if seized:
+            # the first process keeps its copy of this socket (it never runs again to close it), so
+            # PID 1 gets a socket of its own, sent after the clone: its execve then still closes
+            # the last copy, and that end of file still tells us the command runs
+            own, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            socket.send_fds(parent, [b"{}"], [theirs.fileno()])
+            theirs.close()
+            parent.close()
+            parent = own
+        # no waiting here: the spare makes its cgroup and namespaces on the other core while we serve
+        # requests (a container's exit report must not queue behind a dozen mkdirs); its pid, group
+        # and "ready" wait in the socket until a start takes it
+        self.current = Spare(0, parent, staging, name, guess=guess, holder=pid if seized else 0)
+
+    def _guess_plan(self, staging: str, layers: list[str]) -> dict:
+        """The directories of the container-to-be (renamed to the container's at start) and what
+        identifies its layers on disk: a layer directory replaced since (same path, new inode) must
+        not be served from the old one the spare holds mounted."""
+        pins = pin(layers)
+        try:
+            marks = stamps(layers)
+            root = os.path.join(staging, "root")
+            os.mkdir(root, 0o711)
+            for sub in ("upper", "work", "merged"):
+                os.mkdir(os.path.join(root, sub), 0o755)
+        except OSError:
+            unpin(pins)
+            raise
+        return {"layers": list(layers), "stamps": marks, "pins": pins, "root": root,
+                "upper": os.path.join(root, "upper"), "work": os.path.join(root, "work"),
+                "merged": os.path.join(root, "merged"), "rootless": self.own_ids}
+
+    def hello(self, sp: Spare) -> None:
+        """Read the spare's first message: its PID 1 and the cgroup it was born in."""
+        if sp.pid:
+            return
+        msg = self._recv(sp)
+        sp.pid = msg.get("pid", 0)
+        if not sp.pid:
+            sp.ready = False
+            return
+        if msg.get("group"):
+            from .. import cgroups
+
+            sp.group = cgroups.Group(sp.name, cgroups.detect(), msg["group"])
+        if sp.guess is not None:
+            # its directory becomes a container's by a rename: with its PID 1 on record in there, a
+            # supervisor killed right after the rename still leaves gc what to kill and remove
+            state.write_in(sp.guess["root"], {"pid": sp.pid, "starttime": state.starttime(sp.pid),
+                                              "zygote": self.zygote, "created": time.time()})
+
+    def _recv(self, sp: Spare) -> dict:
+        """The spare's next message, waited for. Its PID 1 may have died before saying it: its socket
+        then ends (no other process holds it), or, for a PID 1 that had not yet got that socket, its
+        first process reports the end of the vfork (a ptrace stop): either way, {}."""
+        while True:
+            ready, _, _ = select.select([sp.sock], [], [], 0.1)
+            if ready:
+                return init.recv(sp.sock)
+            if sp.holder and _state(sp.holder) in (None, "t", "Z"):
+                return {}   # its vfork ended (ptrace stop) or it is gone: so is PID 1
+
+    def waiting(self) -> socket.socket | None:
+        """The spare's socket while its messages (PID 1, then "ready") are still to come: the zygote
+        reads them as they arrive (:meth:`message`), so a start finds them read."""
+        sp = self.current
+        return sp.sock if sp is not None and sp.ready is None else None
+
+    def message(self) -> None:
+        sp = self.current
+        if sp is None or sp.ready is not None:
+            return
+        if not sp.pid:
+            self.hello(sp)
+        else:
+            sp.ready = init.recv(sp.sock).get("ready") is True
+
+    def drop(self) -> None:
+        sp, self.current = self.current, None
+        if sp is None:
+            return
+        self.hello(sp)
+        if sp.pid:
+            kill(sp.pid)
+        if sp.holder:
+            kill(sp.holder)
+        sp.sock.close()
+        if sp.guess is not None:
+            unpin(sp.guess["pins"])
+        rootless.remove_tree(sp.staging)   # a prebuilt one holds an overlay's work dir
+        if sp.group is None and sp.name and not os.environ.get("BOXKIT_NO_CGROUPS") and not self.own_ids:
+            try:   # it may have made its group and died before saying so
+                from .. import cgroups
+
+                sp.group = cgroups.open_group(sp.name)
+            except (ImportError, OSError):
+                pass
+        if sp.group is not None:
+            try:
+                sp.group.kill()
+                sp.group.remove()
+            except OSError:
+                pass   # gc collects it once its processes are gone
+
+    def fits(self, plan: dict) -> bool:
+        return (self.current is not None and spare_kind(plan, self.ns, self.own_ids)
+                and (self.current.guess is None or built_for(self.current.guess, plan)))
+
+    def take(self, plan: dict) -> Spare | None:
+        """The spare, if it fits ``plan`` and is ready (its PID 1 known, its root built); None: the
+        caller starts the long way. A prebuilt spare that does not fit is dropped, and the plan
+        becomes the next spare's guess when a spare could serve it."""
+        if self.current is not None and self.current.guess is not None and not self.fits(plan):
+            self.drop()   # built on another image: the next one guesses this plan's
+        sp = None
+        if self.fits(plan):
+            sp, self.current = self.current, None
+            self.hello(sp)
+            if sp.ready is None and sp.pid:
+                sp.ready = self._recv(sp).get("ready") is True
+            if not sp.ready:
+                # it failed or died: start the long way, and stop making such spares on this host
+                if sp.guess is not None:
+                    self.prebuild = False
+                else:
+                    self.enabled = False
+                self.current = sp
+                self.drop()
+                sp = None
+        if spare_kind(plan, self.ns, self.own_ids):
+            self.guess = None if plan.get("mounts") else list(plan["layers"])
+        return sp
+
+    def leftovers(self, sp: Spare) -> tuple[int, str]:
+        """After a start that took ``sp``: its first process (to kill when idle, 0 for none) and its
+        staging directory (empty, its mounts moved into the root; three rmdirs waited on the disk
+        for up to 2 ms in traces, so they wait for idle time too)."""
+        if sp.guess is not None:
+            unpin(sp.guess["pins"])
+        return sp.holder, sp.staging
+
+
+def spare_kind(plan: dict, spare_ns, own_ids) -> bool:
+    """Whether a spare's namespaces and ids are this plan's."""
+    return (set(plan["ns"]) - {"cgroup"} == set(spare_ns) and plan.get("rootless") == own_ids
+            and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset"))
+
+
+def built_for(guess: dict, plan: dict) -> bool:
+    """Whether a prebuilt spare's root is this plan's: the same layers, the same directories on disk,
+    and no volumes (the spare can no longer reach the host's paths)."""
+    if plan.get("mounts") or plan["layers"] != guess["layers"]:
+        return False
+    try:
+        return stamps(plan["layers"]) == guess["stamps"]
+    except OSError:
+        return False
+
+
+def stamps(layers: list[str]) -> list[list[int]]:
+    """What identifies each layer directory: device and inode — unique while the spare holds the
+    directory pinned (see :func:`pin`), so a directory removed and made again at the same path
+    differs — and the change time, so that even an entry added at its top makes the spare a miss
+    (overlayfs leaves changes to a mounted lower layer undefined)."""
+    return [[st.st_dev, st.st_ino, st.st_ctime_ns] for st in map(os.stat, layers)]
+
+
+def unpin(fds: list[int]) -> None:
+    while fds:
+        os.close(fds.pop())
+
+
+def pin(layers: list[str]) -> list[int]:
+    """O_PATH fds that keep the layer directories' inodes allocated from the moment they are stamped
+    (before the spare's overlay holds them): an inode number is only reused once freed."""
+    fds: list[int] = []
+    try:
+        for layer in layers:
+            fds.append(os.open(layer, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+    except OSError:
+        unpin(fds)
+        raise
+    return fds
+
+
+def _join_new_group(name: str, pid: int | None = None) -> dict | None:
+    """In the spare's first stage (still in the host's namespaces): make a cgroup and move in, so PID 1,
+    forked next, is born inside it (see cgroups.prepare); or, with ``pid`` 0, PID 1 moves itself in.
+    Returns its directories; None (the group is then made at start) when the host has none to give."""
+    try:
+        from .. import cgroups
+
+        group = cgroups.prepare(name)
+    except (ImportError, AttributeError, OSError):
+        return None
+    if group is None:
+        return None
+    try:
+        group.add(os.getpid() if pid is None else pid)
+    except BaseException:
+        group.remove()
+        return None
+    return group.dirs
+
+
+def kill(pid: int, sig: int = 9) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _state(pid: int) -> str | None:
+    """A process's state letter from /proc (D: in its vfork; t: stopped by ptrace), None if gone.
+    Not waitpid: the zygote's reap loop may have consumed the stop report already."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
