@@ -97,6 +97,23 @@ class Spares:
                               None if no_group else lambda pid=None: _join_new_group(name, pid),
                               self.own_ids, guess)
         child.close()
+        try:
+            parent, seized = self._handshake(pid, parent)
+        except BaseException:
+            kill(pid)
+            parent.close()
+            if guess is not None:
+                unpin(guess["pins"])
+            rootless.remove_tree(staging)
+            raise
+        # no waiting here: the spare makes its cgroup and namespaces on the other core while we serve
+        # requests (a container's exit report must not queue behind a dozen mkdirs); its pid, group
+        # and "ready" wait in the socket until a start takes it
+        self.current = Spare(0, parent, staging, name, guess=guess, holder=pid if seized else 0)
+
+    def _handshake(self, pid: int, parent: socket.socket) -> tuple[socket.socket, bool]:
+        """Attach to the first process with ptrace (see init._spare_pid1) and tell it whether we did.
+        Returns the socket to talk to PID 1 through, and whether PID 1 will share the memory."""
         seized = False
         if self.vfork:
             try:
@@ -105,19 +122,21 @@ class Spares:
             except OSError:
                 self.vfork = False   # ptrace refused here (seccomp, Yama): PID 1 is forked as before
         init.send(parent, {"seized": seized})
-        if seized:
-            # the first process keeps its copy of this socket (it never runs again to close it), so
-            # PID 1 gets a socket of its own, sent after the clone: its execve then still closes
-            # the last copy, and that end of file still tells us the command runs
-            own, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        if not seized:
+            return parent, False
+        # the first process keeps its copy of this socket (it never runs again to close it), so PID 1
+        # gets a socket of its own, sent after the clone: its execve then still closes the last
+        # copy, and that end of file still tells us the command runs
+        own, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
             socket.send_fds(parent, [b"{}"], [theirs.fileno()])
+        except BaseException:
+            own.close()
+            raise
+        finally:
             theirs.close()
-            parent.close()
-            parent = own
-        # no waiting here: the spare makes its cgroup and namespaces on the other core while we serve
-        # requests (a container's exit report must not queue behind a dozen mkdirs); its pid, group
-        # and "ready" wait in the socket until a start takes it
-        self.current = Spare(0, parent, staging, name, guess=guess, holder=pid if seized else 0)
+        parent.close()
+        return own, True
 
     def _guess_plan(self, staging: str, layers: list[str]) -> dict:
         """The directories of the container-to-be (renamed to the container's at start) and what

@@ -81,15 +81,25 @@ class Supervisor:
     def idle_work(self) -> bool:
         """One piece of deferred work, the next spare first (the next start needs it); False when
         there was none."""
+        # nobody waits for this work, so nobody could be told of its failure: a spare that cannot be
+        # made means no more spares (starts take the long way), a cgroup that cannot be removed
+        # is left to gc — the zygote itself must not end over it
         if self.spare_wanted:
             self.spare_wanted = False
-            self.spares.make()
+            try:
+                self.spares.make()
+            except Exception:
+                self.spares.drop()
+                self.spares.enabled = False
             return True
         if self.to_kill:
             _kill(self.to_kill.pop(0))   # it frees the address space PID 1 left behind (~1.5 ms)
             return True
         if self.to_release:
-            self.release(self.to_release.pop(0))
+            try:
+                self.release(self.to_release.pop(0))
+            except Exception:
+                pass
             return True
         if self.to_delete:
             rootless.remove_tree(self.to_delete.pop(0))
