@@ -9,7 +9,8 @@ The runtimes take turns (one start each per round, shuffled, ``--gap`` seconds o
 so drifting background load hits them alike. Absolute times on shared machines are noise: read the
 ratios. boxkit prepares its next container while idle (see boxkit.runtime.init, "the spare"); the gap
 gives every runtime the same idle time, and a last row shows boxkit back to back, with no gap, where
-the spare is still being made when the next start arrives.
+the spare is still being made when the next start arrives; "image switched" alternates two root
+directories (so the spare prebuilt on the last one never fits) with the same gap.
 
 Peers (skipped, with the reason, where missing): crun, runc (OCI bundles made with ``runc spec``),
 bubblewrap, ``unshare`` + ``chroot`` (util-linux; the least isolation, a floor), podman (``--rootfs``).
@@ -178,6 +179,16 @@ def main() -> int:
             skipped["podman"] = "not installed"
         results = interleaved(runners, a.n, a.gap, every)
         results["boxkit (warm, back to back)"] = timed(boxkit_warm, a.n)
+        # every start on another root than the last: the spare prebuilt on the last image does not
+        # fit, the plain one serves (a notebook switching images, or a run with volumes)
+        other = make_rootfs(os.path.join(d, "other"))
+        flip = iter(range(10**6))
+
+        def boxkit_switching() -> None:
+            time.sleep(a.gap)
+            r = boxkit.run(rootfs=(root, other)[next(flip) % 2], argv=["/bin/true"], **lim)
+            assert r.exit_code == 0, r
+        results["boxkit (image switched)"] = timed(boxkit_switching, a.n) - a.gap
     finally:
         shutil.rmtree(d, ignore_errors=True)
         if own_root:   # end the zygote (it removes what it holds) before its root goes

@@ -62,21 +62,18 @@ class Supervisor:
         self.by_pid: dict[int, tuple[str, str]] = {}   # pid -> (cid, "init" | exec id)
         self.zygote = (os.getpid(), state.starttime(os.getpid()))
         self.spares = Spares(self.zygote, spares)
-        self.spare_wanted = self.spares.enabled
         self.networks_used = False
         self.to_kill: list[int] = []      # spares' first processes, once PID 1 has exec'd
         self.to_release: list[str] = []
         self.to_delete: list[str] = []    # emptied spare staging dirs
 
     # --- work done when idle (see zygote.serve) -------------------------------------------------
-    def want_spare(self) -> None:
-        self.spare_wanted = self.spares.enabled and self.spares.current is None
-
     def release_later(self, cid: str) -> None:
         self.to_release.append(cid)
 
     def has_idle_work(self) -> bool:
-        return self.spare_wanted or bool(self.to_release) or bool(self.to_delete) or bool(self.to_kill)
+        return (self.spares.missing() or bool(self.to_release) or bool(self.to_delete) or bool(self.to_kill)
+                or bool(self.spares.retired))
 
     def idle_work(self) -> bool:
         """One piece of deferred work, the next spare first (the next start needs it); False when
@@ -84,16 +81,18 @@ class Supervisor:
         # nobody waits for this work, so nobody could be told of its failure: a spare that cannot be
         # made means no more spares (starts take the long way), a cgroup that cannot be removed
         # is left to gc — the zygote itself must not end over it
-        if self.spare_wanted:
-            self.spare_wanted = False
+        if self.spares.missing():
             try:
                 self.spares.make()
             except Exception:
-                self.spares.drop()
                 self.spares.enabled = False
+                self.spares.drop_all()
             return True
         if self.to_kill:
             _kill(self.to_kill.pop(0))   # it frees the address space PID 1 left behind (~1.5 ms)
+            return True
+        if self.spares.retired:
+            self.spares.drop(self.spares.retired.pop(0))
             return True
         if self.to_release:
             try:
@@ -319,8 +318,8 @@ class Supervisor:
             return None
         cid, what = who
         if what == "spare":
-            if self.spares.current is not None and self.spares.current.pid == pid:
-                self.spares.drop()
+            for sp in [sp for sp in self.spares.pool if sp.pid == pid]:
+                self.spares.retire(sp)
             return None
         code, sig = decode_status(status)
         info: dict = {"exit_code": code, "signal": sig, "ended": time.time()}
@@ -361,7 +360,7 @@ class Supervisor:
             rootless.remove_tree(d)
 
     def shutdown(self) -> None:
-        self.spares.drop()
+        self.spares.drop_all()
         for cid in list(self.containers):
             self.remove(cid)
         while self.to_kill:

@@ -94,7 +94,6 @@ class Zygote:
                 os.close(fd)
         if op == "run":
             self.quiet_from = time.monotonic() + GRACE
-            self.sup.want_spare()   # made when idle, and after the fds are closed: not inherited
 
     def on_children(self) -> None:
         try:
@@ -115,19 +114,19 @@ class Zygote:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ, "sock")
         sel.register(self.wake, selectors.EVENT_READ, "wake")
-        watched = None   # the spare's socket, while its "ready" is still to come
+        watched: list[socket.socket] = []   # spares' sockets, while their "ready" is still to come
         try:
             while self.running:
-                spare = self.sup.spares.waiting()
-                if spare is not watched:
-                    if watched is not None:
+                spares = self.sup.spares.waiting()
+                if spares != watched:
+                    for sock in watched:
                         try:
-                            sel.unregister(watched)
+                            sel.unregister(sock)
                         except (KeyError, ValueError):
                             pass
-                    if spare is not None:
-                        sel.register(spare, selectors.EVENT_READ, "spare")
-                    watched = spare
+                    for sock in spares:
+                        sel.register(sock, selectors.EVENT_READ, "spare")
+                    watched = spares
                 # Housekeeping (the next spare, a dead container's cgroup) waits until nothing is
                 # asked of us and a just-started container had GRACE to end: a start or an exit
                 # report never queues behind it. Bridges, kept for
@@ -143,7 +142,7 @@ class Zygote:
                         self.on_children()
                         continue
                     if key.data == "spare":
-                        self.sup.spares.message()
+                        self.sup.spares.message(key.fileobj)
                         continue
                     try:
                         data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MSG, 8)
