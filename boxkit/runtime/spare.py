@@ -201,6 +201,12 @@ class Spares:
             if sp.holder and _state(sp.holder) in (None, "t", "Z"):
                 return {}   # its vfork ended (ptrace stop) or it is gone: so is PID 1
 
+    def _ready_now(self, sp: Spare) -> bool:
+        """Read what ``sp`` has said so far, without waiting; whether it is ready."""
+        while sp.ready is None and select.select([sp.sock], [], [], 0)[0]:
+            self.message(sp.sock)
+        return bool(sp.ready)
+
     def waiting(self) -> list[socket.socket]:
         """The sockets of spares whose messages (PID 1, then "ready") are still to come: the zygote
         reads them as they arrive (:meth:`message`), so a start finds them read."""
@@ -265,6 +271,9 @@ class Spares:
             built = self._kind(prebuilt=True)
             order = ([built] if built is not None and built_for(built.guess or {}, plan) else []) \
                 + [sp for sp in self.pool if sp.guess is None]
+            # one that is ready now before one still being built (back to back, the prebuilt one may
+            # still be mounting and joining its cgroup while the plain one waits)
+            order.sort(key=lambda sp: not self._ready_now(sp))
             for sp in order:
                 self.pool.remove(sp)
                 self.hello(sp)
