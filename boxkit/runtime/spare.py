@@ -1,23 +1,25 @@
-"""The spare: a container made before it is asked for.
+"""Spares: containers made before they are asked for.
 
 Creating namespaces and forking twice costs milliseconds, and none of it depends on what the next
-container runs. So the zygote keeps one *spare* (:class:`Spares`), made while it is idle:
+container runs. So the zygote keeps spares (:class:`Spares`), made while it is idle:
 
-* stage 1 and 2 done for the default namespace set (:data:`SPARE_NS`), ``/`` private, ``lo`` up, the
-  capability bounding set dropped, /proc (with its masks), /sys and /dev mounted in a staging
-  directory, and — cgroup v1 — PID 1 inside a cgroup of its own that a start claims by renaming it
-  (the first write to ``cgroup.procs`` after a quiet spell waits ~10 ms for an RCU grace period);
-* *prebuilt* on a guess, the image the last container ran: its overlay mounted, /proc, /sys and /dev
-  moved in, ``pivot_root`` done and the host's tree detached (a detach waits for an RCU grace period
-  too), /etc/hostname and /etc/hosts copied up (see ``init._prebuild``). A start renames the spare's
-  directory to the container's. A plan for another image, with volumes (the host's paths are gone
-  from in there), or for layer directories changed on disk since (:func:`built_for`) does not fit;
-* with a PID 1 that shares its first process's memory (``init._spare_pid1``), so that its ``execve``
-  frees no address space. The first process is held by a ptrace stop and killed once PID 1 has
-  exec'd, when the zygote is idle.
+* a *plain* spare: stage 1 and 2 done for the default namespace set (:data:`SPARE_NS`), ``/``
+  private, ``lo`` up, the capability bounding set dropped, /proc (with its masks), /sys and /dev
+  mounted in a staging directory, and — cgroup v1 — PID 1 inside a cgroup of its own that a start
+  claims by renaming it (the first write to ``cgroup.procs`` after a quiet spell waits ~10 ms for an
+  RCU grace period). A start sends it the plan; it mounts the image and pivots (~2 ms);
+* a spare *prebuilt* on a guess, the image the last container ran: the same, and its overlay
+  mounted, /proc, /sys and /dev moved in, ``pivot_root`` done and the host's tree detached (a detach
+  waits for an RCU grace period too), /etc/hostname and /etc/hosts copied up (``init._prebuild``). A
+  start renames its directory to the container's. A plan for another image, with volumes (the
+  host's paths are gone from in there), or for layer directories changed on disk since
+  (:func:`built_for`) takes the plain spare;
+* each with a PID 1 that shares its first process's memory (``init._spare_pid1``), so that its
+  ``execve`` frees no address space. The first process is held by a ptrace stop and killed once PID
+  1 has exec'd, when the zygote is idle.
 
-A start that fits takes the spare (:meth:`Spares.take`); one that does not takes the long way, and the
-next spare guesses again.
+A start takes a spare (:meth:`Spares.take`) or, for namespaces or id maps no spare has, the long way
+(~30 ms more).
 """
 
 from __future__ import annotations
