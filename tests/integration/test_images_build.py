@@ -94,8 +94,9 @@ def test_commit_a_running_container(tmp_path):
     import boxkit
     from boxkit.images.commit import commit_container
 
-    c = boxkit.run("busybox", ["sh", "-c", "echo committed > /note; rm /bin/ls; sleep 30"], detach=True,
-                   name="bk-test-commit")
+    # the note is written last: once it is in the upper dir, so is the whiteout of /bin/ls
+    c = boxkit.run("busybox", ["sh", "-c", "rm /bin/ls; echo committed > /note.tmp; mv /note.tmp /note; sleep 30"],
+                   detach=True, name="bk-test-commit")
     try:
         deadline = time.monotonic() + 5
         while not os.path.exists(os.path.join(c.upper_dir, "note")) and time.monotonic() < deadline:
