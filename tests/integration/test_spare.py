@@ -107,7 +107,7 @@ def test_a_root_directory_replaced_at_the_same_path_is_not_served_from_the_old_o
     assert (r.exit_code, r.stdout) == (0, "new\n"), r.stderr
 
 
-def test_another_image_or_a_volume_takes_the_long_way(tmp_path):
+def test_another_image_or_a_volume_is_served_by_the_plain_spare(tmp_path):
     import boxkit
 
     a = make_rootfs(tmp_path / "a", "a")
