@@ -157,7 +157,8 @@ class Group:
                     self.kill()
                     time.sleep(0.005)
         # boxkit/ itself stays: recreating it costs as much as the group (a v1 memory cgroup is the
-        # dearest mkdir here), and on v2 it carries the enabled controllers. gc() removes it when empty.
+        # dearest mkdir here), and on v2 it carries the enabled controllers. remove_empty_bases() removes
+        # it when the supervisor ends, gc() when it finds it empty.
 
     def claim(self, cid: str, limits) -> None:
         """Make a group from :func:`prepare` the container ``cid``'s: :meth:`limit`, then
@@ -233,8 +234,19 @@ class Group:
         return f"<cgroup {self.cid} v{self.host.version} {self.paths[0] if self.paths else ''}>"
 
 
+def remove_empty_bases(host: CgroupHost | None = None) -> None:
+    """rmdir boxkit's own directory in every hierarchy where it holds no group any more: called when a
+    supervisor ends (a notebook kernel exits, ``boxkit run`` returns) and by :func:`gc`, so nothing
+    of ours stays on the host once the last container is gone."""
+    host = host or detect()
+    if host.mode == "none":
+        return
+    bases = [_v2_base(host)] if host.version == 2 else [os.path.join(m, SUBTREE) for m in set(host.v1.values())]
+    for base in bases:
+        _remove_if_empty(base)
+
+
 def _remove_if_empty(base: str) -> None:
-    """Leave no boxkit directory behind once the last container of this host is gone (gc only)."""
     if os.path.basename(base) != SUBTREE:
         return
     try:
@@ -428,8 +440,7 @@ def gc(alive: set[str], dead: set[str] | None = None, host: CgroupHost | None = 
             pass
     # an empty boxkit/ goes too (nothing of ours may stay on the host); a create racing with this
     # re-makes the base and, on v2, re-enables its controllers (see create)
-    for base in bases:
-        _remove_if_empty(base)
+    remove_empty_bases(host)
     return removed
 
 

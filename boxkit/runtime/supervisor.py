@@ -363,6 +363,13 @@ class Supervisor:
         self.spares.drop_all()
         for cid in list(self.containers):
             self.remove(cid)
+        if os.geteuid() == 0 and not os.environ.get("BOXKIT_NO_CGROUPS"):
+            try:
+                from .. import cgroups
+
+                cgroups.remove_empty_bases()   # the last container of this host leaves no boxkit/ dir
+            except (ImportError, OSError):
+                pass
         while self.to_kill:
             _kill(self.to_kill.pop())
         while self.to_delete:

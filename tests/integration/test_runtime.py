@@ -367,3 +367,35 @@ def test_a_kernel_exit_leaves_no_spare_behind(rootfs, tmp_path):
     assert left == []
     cg = [d for d in glob.glob("/sys/fs/cgroup/*/boxkit/spare-*") if f"spare-{zpid}-" in d]
     assert cg == []
+
+
+def _boxkit_cgroup_dirs() -> list[str]:
+    return sorted(glob.glob("/sys/fs/cgroup/*/boxkit") + glob.glob("/sys/fs/cgroup/unified/boxkit")
+                  + glob.glob("/sys/fs/cgroup/boxkit"))
+
+
+def test_a_kernel_that_exits_leaves_no_cgroup_directory(rootfs, tmp_path):
+    """What a learner's notebook kernel does: containers with limits, spares made while idle, then an
+    ordinary exit. Afterwards the host holds no boxkit cgroup directory at all — not even the empty
+    boxkit/ base of each hierarchy — without anyone running gc."""
+    from boxkit import cgroups
+    from boxkit.runtime.container import _shutdown
+
+    if cgroups.detect().mode == "none":
+        pytest.skip("needs cgroups")
+    _shutdown()   # this process's own zygote and its spares hold groups under boxkit/ too
+    cgroups.remove_empty_bases()
+    if _boxkit_cgroup_dirs():
+        pytest.skip(f"another boxkit on this host holds cgroups: {_boxkit_cgroup_dirs()[:3]}")
+    script = tmp_path / "kernel.py"
+    script.write_text(
+        "import time, boxkit\n"
+        f"r = boxkit.run(rootfs={rootfs!r}, argv=['true'], memory='64M', pids_limit=20)\n"
+        "assert r.exit_code == 0, r\n"
+        "time.sleep(0.5)   # the spares are made, each in a group of its own\n"
+        "import glob; print(len(glob.glob('/sys/fs/cgroup/*/boxkit/*/')))\n")
+    env = {**os.environ, "BOXKIT_NO_GC": "1"}   # no gc on import: the exit alone must clean up
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) > 0, "the kernel never had a cgroup: nothing was tested"
+    assert _boxkit_cgroup_dirs() == []
