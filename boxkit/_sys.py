@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import signal
 import struct
 
 # --- constants (linux/sched.h, linux/mount.h, linux/prctl.h, linux/capability.h) ------------------
@@ -46,7 +47,6 @@ NAMESPACE_FILES = {"mount": "mnt", "uts": "uts", "ipc": "ipc", "net": "net", "pi
 CLONE_VM = 0x00000100
 CLONE_VFORK = 0x00004000
 CLONE_PARENT = 0x00008000
-SIGCHLD = 17
 
 PTRACE_SEIZE = 0x4206
 PTRACE_O_TRACEVFORKDONE = 1 << 5
@@ -183,7 +183,7 @@ class Sys:
         :mod:`boxkit.runtime.init`'s business (a ptrace stop holds it, see ``spare_stage1``). The
         argument order of ``clone`` differs between architectures; every argument but the flags
         is 0 here, so it does not matter."""
-        flags = CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD
+        flags = CLONE_VM | CLONE_VFORK | CLONE_PARENT | signal.SIGCHLD   # the exit signal, as fork's
         return _check(_libc.syscall(ctypes.c_long(_nr("clone")), ctypes.c_ulong(flags), ctypes.c_ulong(0),
                                     ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)), "clone")
 

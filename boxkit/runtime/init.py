@@ -225,8 +225,8 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
 # --- the spare: a container made before it is asked for -----------------------------------------
 #
 # Creating namespaces and forking twice costs several milliseconds, and none of it depends on what the
-# next container will run. The supervisor therefore keeps one *spare*: stage 1 and 2 already done for
-# the default namespace set, ``/`` already private, and the API file systems (/proc with its masked and
+# next container will run. The supervisor therefore keeps *spares* (:mod:`.spare`): stage 1 and 2
+# already done for the default namespace set, ``/`` already private, and the API file systems (/proc with its masked and
 # read-only paths, /sys, /dev with its nodes) already mounted in a staging directory of its private
 # mount namespace. When a run request matches, the plan and the stdio fds are sent to the spare, which
 # mounts the image, moves the staged mounts into it (MS_MOVE), pivots and execs. A spare *prebuilt* on

@@ -117,7 +117,7 @@ class Spares:
         try:
             parent, seized = self._handshake(pid, parent)
         except BaseException:
-            kill(pid)
+            state.kill(pid)
             parent.close()
             if guess is not None:
                 unpin(guess["pins"])
@@ -200,7 +200,7 @@ class Spares:
             ready, _, _ = select.select([sp.sock], [], [], 0.1)
             if ready:
                 return init.recv(sp.sock)
-            if sp.holder and _state(sp.holder) in (None, "t", "Z"):
+            if sp.holder and state.proc_state(sp.holder) in (None, "t", "Z"):
                 return {}   # its vfork ended (ptrace stop) or it is gone: so is PID 1
 
     def _ready_now(self, sp: Spare) -> bool:
@@ -242,9 +242,9 @@ class Spares:
             self.pool.remove(sp)
         self.hello(sp)
         if sp.pid:
-            kill(sp.pid)
+            state.kill(sp.pid)
         if sp.holder:
-            kill(sp.holder)
+            state.kill(sp.holder)
         sp.sock.close()
         if sp.guess is not None:
             unpin(sp.guess["pins"])
@@ -367,19 +367,3 @@ def _join_new_group(name: str, pid: int | None = None) -> dict | None:
         return None
     return group.dirs
 
-
-def kill(pid: int, sig: int = 9) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _state(pid: int) -> str | None:
-    """A process's state letter from /proc (D: in its vfork; t: stopped by ptrace), None if gone.
-    Not waitpid: the zygote's reap loop may have consumed the stop report already."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None

@@ -20,19 +20,38 @@ import signal
 from .. import paths
 
 
-def starttime(pid: int) -> int | None:
-    """Start time of a live process; None when it does not exist or is a zombie (dead, not reaped:
-    a killed supervisor whose parent has not waited for it yet)."""
+def _stat(pid: int) -> list[bytes] | None:
+    """/proc/PID/stat from field 3 (the state letter) on; None when the process does not exist."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
         return None
     # the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    rest = data[data.rindex(b")") + 2:].split()
-    if rest[0] in (b"Z", b"X"):
+    return data[data.rindex(b")") + 2:].split()
+
+
+def starttime(pid: int) -> int | None:
+    """Start time of a live process; None when it does not exist or is a zombie (dead, not reaped:
+    a killed supervisor whose parent has not waited for it yet)."""
+    rest = _stat(pid)
+    if rest is None or rest[0] in (b"Z", b"X"):
         return None
     return int(rest[19])
+
+
+def proc_state(pid: int) -> str | None:
+    """A process's state letter (R, S, D, t stopped by ptrace, Z ...); None when it does not exist."""
+    rest = _stat(pid)
+    return rest[0].decode() if rest else None
+
+
+def kill(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal a process that may have ended already."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def alive(pid: int, start: int | None) -> bool:

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from boxkit.runtime.state import proc_state
+
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root: starts real containers"),
               pytest.mark.skipif(not shutil.which("busybox"), reason="needs busybox-static (apt-get install busybox-static)")]
@@ -162,14 +164,6 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _state(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-
-
 @needs_vfork
 def test_the_spare_first_process_is_held_then_killed_and_dies_with_a_killed_zygote(tmp_path):
     """A spare's PID 1 runs in its first process's memory, which sleeps in a vfork (D), is stopped by
@@ -192,16 +186,16 @@ def test_the_spare_first_process_is_held_then_killed_and_dies_with_a_killed_zygo
         zpid = int(proc.stdout.readline())
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:   # the spares (prebuilt and plain): first processes and PID 1s
-            kids = {p: _state(p) for p in _children(zpid)}
+            kids = {p: proc_state(p) for p in _children(zpid)}
             if len(kids) == 4 and list(kids.values()).count("D") == 2:
                 break
             time.sleep(0.05)
         assert len(kids) == 4 and list(kids.values()).count("D") == 2, kids   # first ones sleep in their vfork
         os.kill(zpid, 9)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_state(p) not in (None, "Z") for p in kids):
+        while time.monotonic() < deadline and any(proc_state(p) not in (None, "Z") for p in kids):
             time.sleep(0.05)
-        assert all(_state(p) in (None, "Z") for p in kids), {p: _state(p) for p in kids}
+        assert all(proc_state(p) in (None, "Z") for p in kids), {p: proc_state(p) for p in kids}
     finally:
         proc.kill()
         proc.wait()
@@ -221,5 +215,5 @@ def test_the_first_process_is_gone_once_the_zygote_was_idle(tmp_path):
         assert c.pid in kids
         # besides the container: only the spares (a first process in its vfork and a PID 1 each);
         # no first process of an earlier spare, stopped ("t") or alive
-        others = {p: _state(p) for p in kids if p != c.pid}
+        others = {p: proc_state(p) for p in kids if p != c.pid}
         assert len(others) == 4 and list(others.values()).count("D") == 2 and "t" not in others.values(), others
