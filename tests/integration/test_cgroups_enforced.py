@@ -32,7 +32,10 @@ def test_memory_limit_oom_kills_the_hog_and_peak_stays_under():
     # (48 KiB) over 500M. Allowed: one memcg charge batch (MEMCG_CHARGE_BATCH, 64 pages).
     slack = 64 * os.sysconf("SC_PAGE_SIZE")
     assert r.stats["memory_peak"] <= limit + slack
-    assert series.peak_memory <= limit + slack and series.peak_memory > 300 << 20, "the hog really climbed"
+    # each sample is capped by the peak read with it (a refused charge shows in memory.current for an
+    # instant: 500 MiB + 1.72 MiB once in the v2 VM, see cgroups/sampler.py); the peak only grows
+    assert series.peak_memory <= r.stats["memory_peak"], "no sample above the kernel's own peak"
+    assert series.peak_memory > 300 << 20, "the hog really climbed"
     assert series.memory_limit == limit
 
 

@@ -49,3 +49,18 @@ def test_memory_pressure_is_kept_per_sample_and_none_where_the_kernel_has_no_psi
     s.sample()
     assert s.series.memory_psi == [12.5, None]
     assert len(s.series.memory_psi) == len(s.series.t)
+
+
+def test_a_charge_the_kernel_is_refusing_is_not_drawn_as_memory_in_use():
+    # page_counter_try_charge adds a 2 MiB huge page to memory.current, sees the limit passed and takes
+    # it back; memory.peak (read after memory.current) never counted it
+    limit = 500 << 20
+    in_flight = Stats(memory_current=limit + (440 << 12), memory_peak=limit - (72 << 12), memory_limit=limit,
+                      cpu_usage_usec=1, pids_current=1)
+    below = Stats(memory_current=100 << 20, memory_peak=limit - (72 << 12), memory_limit=limit,
+                  cpu_usage_usec=2, pids_current=1)
+    no_peak_file = Stats(memory_current=limit + 4096, memory_limit=limit, cpu_usage_usec=3, pids_current=1)
+    s = Sampler(FakeGroup([in_flight, below, no_peak_file]))
+    for _ in range(3):
+        s.sample()
+    assert s.series.memory_current == [limit - (72 << 12), 100 << 20, limit + 4096]
