@@ -83,7 +83,7 @@ def snapshot(rows: list[dict], interval: float) -> list[dict]:
         if a.cpu_usage_usec is not None and b.cpu_usage_usec is not None and dt > 0:
             cpu = 100.0 * (b.cpu_usage_usec - a.cpu_usage_usec) / 1e6 / dt
         out.append({"id": r["id"], "name": r.get("name") or "", "cpu_percent": cpu,
-                    "memory_current": b.memory_current, "memory_limit": b.memory_limit,
+                    "memory_current": b.memory_in_use, "memory_limit": b.memory_limit,
                     "memory_peak": b.memory_peak, "pids_current": b.pids_current, "pids_max": b.pids_max,
                     "nr_throttled": b.nr_throttled, "oom_kills": b.oom_kills, "psi": b.psi})
     return out

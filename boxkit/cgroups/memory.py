@@ -62,7 +62,7 @@ def v1_stats(dirs: dict[str, str], s: dict) -> None:
     if not m:
         return
     s["memory_current"] = read_int(f"{m}/memory.usage_in_bytes")
-    s["memory_peak"] = read_int(f"{m}/memory.max_usage_in_bytes")
+    s["memory_peak"] = read_int(f"{m}/memory.max_usage_in_bytes")   # after: see Stats.memory_in_use
     lim = read_int(f"{m}/memory.limit_in_bytes")
     s["memory_limit"] = None if lim is None or lim >= V1_UNLIMITED else lim
     s["oom_kills"] = read_kv(f"{m}/memory.oom_control").get("oom_kill", 0)
@@ -91,7 +91,7 @@ def v2_apply(d: str, lim) -> None:
 
 def v2_stats(d: str, s: dict) -> None:
     s["memory_current"] = read_int(f"{d}/memory.current")
-    s["memory_peak"] = read_int(f"{d}/memory.peak")
+    s["memory_peak"] = read_int(f"{d}/memory.peak")   # after current: Stats.memory_in_use caps one by the other
     s["memory_limit"] = read_int(f"{d}/memory.max")
     s["oom_kills"] = read_kv(f"{d}/memory.events").get("oom_kill", 0)
     p = read_pressure(f"{d}/memory.pressure")

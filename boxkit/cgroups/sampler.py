@@ -6,13 +6,8 @@ needs no fork, so a notebook kernel may do it) until the container ends, and kee
 CPU use is turned into cores: the growth of ``cpu_usage_usec`` divided by the wall time between samples.
 Its own cost is measured by ``bench/sampler_overhead.py``.
 
-Memory in use is ``memory.current`` (v1: ``memory.usage_in_bytes``) capped by the peak the kernel read
-just after it. The cap removes charges that never happened: ``page_counter_try_charge`` (mm/page_counter.c)
-adds a charge to the counter *first* and takes it back if the sum passes the limit, with no lock, so a read
-in between sees the limit plus a charge that is about to be refused — up to a whole transparent huge page
-(512 pages, 2 MiB). The peak (``memory.peak``, ``memory.max_usage_in_bytes``) is only raised by charges the
-kernel kept. Seen in the v2 VM (6.1) at 50 Hz: a sample of 500 MiB + 1.72 MiB under a 500 MiB limit, while
-``memory.peak`` stayed within 64 pages of it. Kernels without a peak file (v2 before 5.19) give it raw.
+Memory in use is :attr:`~boxkit.cgroups.Stats.memory_in_use`: ``memory.current`` without a charge the kernel is
+in the middle of refusing.
 """
 
 from __future__ import annotations
@@ -94,9 +89,7 @@ class Sampler:
         s.t.append(time.monotonic() - self._t0)
         for f in FIELDS:
             getattr(s, f).append(getattr(st, f) or 0)
-        if st.memory_current is not None and st.memory_peak is not None:
-            # read after memory.current (memory.v1_stats/v2_stats keep that order): see the module docstring
-            s.memory_current[-1] = min(st.memory_current, st.memory_peak)
+        s.memory_current[-1] = st.memory_in_use or 0
         s.memory_psi.append((st.psi or {}).get("memory"))
         # limits do not change while a container runs; a read racing with the group's removal after the
         # exit (seen on v2) returns None and must not erase what was read while it ran
