@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,30 +40,31 @@ def podman_stats_cost(n: int) -> float | str:
 
     if not shutil.which("podman"):
         return "podman not installed"
+    from boxkit.podman import Podman
+
     d = tempfile.mkdtemp(prefix="boxkit-bench-")
     name = f"bk-sampler-bench-{os.getpid()}"
-    # this sandbox caps RLIMIT_NOFILE/NPROC below podman's defaults, and crun refuses the hybrid
-    # cgroup layout: pin the limits and use runc (as bench/startup.py does)
-    base = ["podman", "--runtime", "runc"]
+    # this sandbox caps RLIMIT_NOFILE/NPROC below podman's defaults: pin the limits. A store of its own
+    # (runc, as crun refuses the hybrid cgroup layout), removed at the end: boxkit/podman.py
+    store = Podman()
     try:
         root = make_rootfs(d)
         os.symlink("busybox", os.path.join(root, "bin", "sleep"))
-        r = subprocess.run(base + ["run", "-d", "--name", name, "--network", "none", "--ulimit",
-                                   "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--memory", "500m",
-                                   "--rootfs", root, "/bin/sleep", "600"], capture_output=True, text=True)
+        r = store.run("run", "-d", "--name", name, "--network", "none", "--ulimit", "nofile=1024:1024",
+                      "--ulimit", "nproc=1024:1024", "--memory", "500m", "--rootfs", root, "/bin/sleep", "600")
         if r.returncode != 0:
             return "podman run failed: " + (r.stderr.strip().splitlines() or ["?"])[-1][:100]
-        subprocess.run(base + ["stats", "--no-stream", name], capture_output=True)   # warm-up
+        store.run("stats", "--no-stream", name)   # warm-up
         t0 = os.times()
         for _ in range(n):
-            r = subprocess.run(base + ["stats", "--no-stream", "--format", "json", name], capture_output=True,
-                               text=True)
+            r = store.run("stats", "--no-stream", "--format", "json", name)
             if r.returncode != 0:
                 return "podman stats failed: " + r.stderr.strip()[:100]
         t1 = os.times()
         return (t1.children_user + t1.children_system - t0.children_user - t0.children_system) / n
     finally:
-        subprocess.run(base + ["rm", "-f", "-t", "0", name], capture_output=True)
+        store.run("rm", "-f", "-t", "0", name)
+        store.close()
         shutil.rmtree(d, ignore_errors=True)
 
 

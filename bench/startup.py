@@ -123,6 +123,7 @@ def main() -> int:
     runners: dict = {}
     skipped: dict[str, str] = {}
     every = {"boxkit (CLI)": 3, "podman (runc)": 5}
+    podman_store = None
     try:
         root = make_rootfs(d)
         lim = {"memory": "500M", "cpus": 0.5, "pids_limit": 100} if a.limits else {}
@@ -164,12 +165,15 @@ def main() -> int:
             ["unshare", "-m", "-u", "-i", "-n", "-p", "-f", "--mount-proc=" + root + "/proc", "chroot", root,
              "/bin/true"])
         if shutil.which("podman"):
-            # this sandbox caps RLIMIT_NOFILE/NPROC below podman's defaults, and crun refuses the
-            # hybrid cgroup layout: pin the limits and use runc (see boxkit/compare.py)
-            podman = sh(["podman", "--runtime", "runc", "run", "--rm", "--network", "none",
-                         "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
-                        + (["--memory", "500m", "--cpus", "0.5", "--pids-limit", "100"] if a.limits else [])
-                        + ["--rootfs", root, "/bin/true"])
+            # this sandbox caps RLIMIT_NOFILE/NPROC below podman's defaults: pin the limits. A store of
+            # its own (runc, as crun refuses the hybrid layout), removed at the end: boxkit/podman.py
+            from boxkit.podman import Podman
+
+            podman_store = Podman()
+            podman = sh(podman_store.argv(
+                "run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+                *(["--memory", "500m", "--cpus", "0.5", "--pids-limit", "100"] if a.limits else []),
+                "--rootfs", root, "/bin/true"))
             try:
                 podman()
                 runners["podman (runc)"] = podman
@@ -190,6 +194,8 @@ def main() -> int:
             assert r.exit_code == 0, r
         results["boxkit (image switched)"] = timed(boxkit_switching, a.n) - a.gap
     finally:
+        if podman_store is not None:
+            podman_store.close()
         shutil.rmtree(d, ignore_errors=True)
         if own_root:   # end the zygote (it removes what it holds) before its root goes
             from boxkit.runtime.container import _shutdown

@@ -6,16 +6,17 @@ group; :func:`limits_of` reads those files for any process by following ``/proc/
 :func:`podman_limits` starts a podman container with the same flags to read its files.
 
 podman notes for this course's CI host: its default RLIMIT_NOFILE/NPROC exceed what the sandbox allows
-(``--ulimit`` pins them), and crun refuses the hybrid cgroup layout (``--runtime runc``).
+(``--ulimit`` pins them), and crun refuses the hybrid cgroup layout (:class:`~boxkit.podman.Podman` picks
+runc).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 from .cgroups import controllers, detect
+from .podman import Podman
 
 
 def _group_dirs(pid: int) -> dict[str, str]:
@@ -55,19 +56,20 @@ def limits_of(pid: int) -> dict[str, tuple[str, str]]:
 
 def podman_limits(rootfs: str, memory: str, cpus: float, pids: int) -> dict[str, tuple[str, str]] | str:
     """Start ``podman run --memory --cpus --pids-limit`` on ``rootfs``, read its group's files, remove
-    it. Returns the table, or a sentence saying why podman could not be compared here."""
+    it and podman's store (:class:`boxkit.podman.Podman`: nothing stays mounted or in the cgroup trees).
+    Returns the table, or a sentence saying why podman could not be compared here."""
     if not shutil.which("podman"):
         return "podman is not installed (apt-get install podman)"
-    argv = ["podman", "--runtime", "runc", "run", "-d", "--rm", "--network", "none",
-            "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
-            "--memory", memory, "--cpus", str(cpus), "--pids-limit", str(pids), "--rootfs", rootfs, "sleep", "30"]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        return f"podman could not start a container here: {r.stderr.strip().splitlines()[-1][:200]}"
-    cid = r.stdout.strip()
-    try:
-        pid = int(subprocess.run(["podman", "inspect", "-f", "{{.State.Pid}}", cid], capture_output=True,
-                                 text=True, timeout=60).stdout.strip())
-        return limits_of(pid)
-    finally:
-        subprocess.run(["podman", "rm", "-f", "-t", "0", cid], capture_output=True, timeout=120)
+    with Podman() as podman:
+        r = podman.run("run", "-d", "--rm", "--network", "none",
+                       "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+                       "--memory", memory, "--cpus", str(cpus), "--pids-limit", str(pids), "--rootfs", rootfs,
+                       "sleep", "30")
+        if r.returncode != 0:
+            return f"podman could not start a container here: {r.stderr.strip().splitlines()[-1][:200]}"
+        cid = r.stdout.strip()
+        try:
+            pid = int(podman.run("inspect", "-f", "{{.State.Pid}}", cid, timeout=60).stdout.strip())
+            return limits_of(pid)
+        finally:
+            podman.run("rm", "-f", "-t", "0", cid)

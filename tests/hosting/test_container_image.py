@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -53,10 +54,15 @@ def _pip_mounts(workdir: str) -> list[str]:
     return vols
 
 
-def _podman(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    # runc: crun refuses this host's hybrid cgroup layout
-    rt = ["--runtime", "runc"] if shutil.which("runc") else []
-    return subprocess.run(["podman", *rt, *args], capture_output=True, text=True, timeout=timeout)
+@pytest.fixture(scope="module")
+def podman():
+    """podman on a store of its own (overlay: the build shares layers), removed with everything podman
+    left in it — its mount, cgroups, late cleanup processes (boxkit/podman.py). The host's default store
+    is not touched."""
+    from boxkit.podman import Podman
+
+    with Podman(driver="overlay") as store:
+        yield store
 
 
 def _base_tar() -> str:
@@ -76,7 +82,7 @@ def _base_tar() -> str:
 
 
 @pytest.fixture(scope="module")
-def image():
+def image(podman):
     for need in ("pyproject.toml", "README.md", "boxkit", "deploy", "notebooks", "docs"):
         if not os.path.exists(os.path.join(REPO, need)):
             pytest.skip(f"needs {need} in the repository: the Containerfile copies it")
@@ -85,7 +91,7 @@ def image():
     ctx = tempfile.mkdtemp(prefix="boxkit-ctx-")
     pipdir = None
     try:
-        r = _podman("import", "-q", _base_tar(), base)
+        r = podman.run("import", "-q", _base_tar(), base, timeout=900)
         assert r.returncode == 0, r.stderr
         # the build context: the repository without its venv, git data and caches
         subprocess.run(f"tar cf - --exclude=.venv --exclude=.git --exclude=__pycache__ --exclude=build "
@@ -93,16 +99,16 @@ def image():
                        f"| tar xf - -C {ctx}", shell=True, cwd=REPO, check=True)
         pipdir = tempfile.mkdtemp(prefix="boxkit-pip-", dir=os.path.dirname(ctx))
         vols = _pip_mounts(pipdir)
-        r = _podman("build", "--network", "host", *vols, "--build-arg", f"BASE={base}", "-t", img,
-                    "-f", "deploy/Containerfile", ctx, timeout=1800)
+        r = podman.run("build", "--network", "host", *vols, "--build-arg", f"BASE={base}", "-t", img,
+                       "-f", "deploy/Containerfile", ctx, timeout=1800)
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
         yield img
     finally:
         shutil.rmtree(ctx, ignore_errors=True)
         if pipdir:
             shutil.rmtree(pipdir, ignore_errors=True)
-        _podman("rmi", "-f", img, timeout=120)
-        _podman("rmi", "-f", base, timeout=120)
+        podman.run("rmi", "-f", img, timeout=120)
+        podman.run("rmi", "-f", base, timeout=120)
 
 
 def _probe_json(out: str) -> dict:
@@ -111,8 +117,8 @@ def _probe_json(out: str) -> dict:
     return json.loads(out[start + 1 if start >= 0 else out.index("{"):])
 
 
-def test_image_has_the_course(image):
-    r = _podman("image", "inspect", image, "--format", "{{json .Config}}", timeout=60)
+def test_image_has_the_course(image, podman):
+    r = podman.run("image", "inspect", image, "--format", "{{json .Config}}", timeout=60)
     assert r.returncode == 0, r.stderr
     cfg = json.loads(r.stdout)
     assert "8888/tcp" in (cfg.get("ExposedPorts") or {})
@@ -121,17 +127,18 @@ def test_image_has_the_course(image):
     assert any(e.startswith("BOXKIT_ROOT=") for e in cfg.get("Env", []))
 
 
-def test_image_root_runs_boxkit_probe_privileged(image):
+def test_image_root_runs_boxkit_probe_privileged(image, podman):
     """The exported image as the root of a hand-made privileged container: live, like --privileged."""
     work = tempfile.mkdtemp(prefix="boxkit-img-")
     name = f"boxkit-test-{uuid.uuid4().hex[:8]}"
     try:
-        r = _podman("create", "--name", name, image, "true", timeout=120)
+        r = podman.run("create", "--name", name, image, "true", timeout=120)
         assert r.returncode == 0, r.stderr
         root, data = os.path.join(work, "root"), os.path.join(work, "data")
         os.makedirs(root)
         os.makedirs(data)
-        exp = subprocess.run(f"podman export {name} | tar xf - -C {root}", shell=True, capture_output=True,
+        exp = subprocess.run(f"{shlex.join(podman.argv('export', name))} | tar xf - -C {root}", shell=True,
+                             capture_output=True,
                              text=True, timeout=300)
         assert exp.returncode == 0, exp.stderr
         script = f"""set -e
@@ -158,17 +165,17 @@ exec /usr/bin/sh -c 'umount -l /.oldroot && rmdir /.oldroot &&
         assert d["busybox"], "busybox-static must be in the image"
         assert d["mode"] == "live", [c for c in d["checks"] if c["status"] == "missing"]
     finally:
-        _podman("rm", "-f", name, timeout=120)
+        podman.run("rm", "-f", name, timeout=120)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def test_podman_run_privileged(image, tmp_path):
+def test_podman_run_privileged(image, podman, tmp_path):
     """The route as a learner types it: podman run --privileged, the course's volume, the entrypoint.
     Low rlimits are passed because podman's defaults RAISE them, which a host without CAP_SYS_RESOURCE
     (this one) refuses; lowering is always allowed."""
-    r = _podman("run", "--rm", "--privileged", "--network", "none", "--ulimit", "nofile=1024:1024",
-                "--ulimit", "nproc=4096:4096", "-v", f"{tmp_path}:/var/lib/boxkit", image,
-                "/opt/boxkit/.venv/bin/boxkit", "probe", "--json", timeout=300)
+    r = podman.run("run", "--rm", "--privileged", "--network", "none", "--ulimit", "nofile=1024:1024",
+                   "--ulimit", "nproc=4096:4096", "-v", f"{tmp_path}:/var/lib/boxkit", image,
+                   "/opt/boxkit/.venv/bin/boxkit", "probe", "--json", timeout=300)
     if r.returncode != 0 and ("setting rlimit" in r.stderr or "setrlimit" in r.stderr):
         pytest.skip(f"podman cannot start containers on this host: {r.stderr.strip()[-200:]}")
     assert r.returncode == 0, r.stderr[-3000:]

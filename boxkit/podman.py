@@ -1,0 +1,197 @@
+"""podman beside boxkit, in a store of its own that is removed afterwards.
+
+The course starts podman only to compare with it: notebook 05 reads the cgroup files podman wrote for the
+same limits, the benchmarks time it, a test builds the course's container image with it. Left to its
+defaults, podman leaves things on the host that outlive every command:
+
+* **a mount.** Its overlay storage driver (containers/storage ``drivers/overlay``) bind-mounts its home,
+  ``<graphroot>/overlay``, on itself and makes it private, so the layer mounts it makes there stay out of
+  other mount namespaces. Only a podman process that shuts the store down with nothing mounted in it
+  unmounts it again: after ``podman run -d``, ``inspect`` and ``rm -f`` (what notebook 05 does) the
+  ``podman container cleanup`` that conmon starts when the container ends mounts it once more and leaves
+  it. One run of the suite left ``/var/lib/containers/storage/overlay`` mounted on the course's host.
+* **cgroups.** With the cgroupfs manager a container's group is made under ``/libpod_parent`` in every
+  hierarchy, conmon's under ``/libpod_parent/conmon``; nothing removes those.
+* **late processes.** That cleanup runs after the command that started the container returned.
+
+:class:`Podman` gives each use a graph root and tmp dir under ``$BOXKIT_ROOT/podman/``, a run root under
+``/run/boxkit-podman/`` and a cgroup parent ``/boxkit-podman-*``, all boxkit's. :meth:`Podman.close` waits for the store's late processes
+(conmon and its cleanup name the store in their arguments), kills what is left, unmounts whatever is
+still mounted under the store, removes it, and removes the cgroup parent in every hierarchy. A process
+that died before closing is collected by :func:`gc` (``boxkit gc``, and the gc run on import).
+The images of a learner's own podman store are not touched: this store is another one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from . import paths
+from .probe_host import parse_mountinfo
+
+# subcommands that make containers (``build`` makes one per RUN step) and so take a cgroup parent
+_MAKES_CONTAINERS = ("run", "create", "build")
+_serial = itertools.count()
+
+
+def _store_dirs() -> str:
+    return os.path.join(paths.root(), "podman")
+
+
+def _run_dir(name: str) -> str:
+    """The store's run root: podman refuses one longer than 50 characters (a socket path limit), which
+    ``$BOXKIT_ROOT/podman/...`` can pass; a tmpfs is where a run root belongs anyway."""
+    base = "/run" if os.geteuid() == 0 else (os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
+    return os.path.join(base, "boxkit-podman", name)
+
+
+class Podman:
+    """``with Podman() as p: p.run("run", "--rm", ...)``: podman on a store that ``close()`` removes.
+
+    ``driver`` is the storage driver: ``vfs`` (the default) keeps no mount of its own (podman still mounts
+    a running container's ``/dev/shm`` in the store) and works on any file system (an overlay root inside
+    ``docker run --privileged`` too), which is all ``--rootfs`` needs; image builds want ``overlay``,
+    which shares layers instead of copying them."""
+
+    def __init__(self, driver: str = "vfs"):
+        from .runtime.state import starttime
+
+        me = os.getpid()
+        self.name = f"{me}-{starttime(me)}-{next(_serial)}"   # gc tells a dead owner by pid and start
+        self.dir = os.path.join(_store_dirs(), self.name)
+        self.run_dir = _run_dir(self.name)
+        self.cgroup_parent = f"/boxkit-podman-{self.name}"   # _remove_store knows it by the name
+        self.driver = driver
+        self.runtime = "runc" if shutil.which("runc") else None   # crun refuses a hybrid cgroup layout
+        paths.ensure(self.dir, 0o700)
+
+    def argv(self, *args: str) -> list[str]:
+        """The podman command line for ``args`` (a subcommand and its arguments) on this store."""
+        out = ["podman", "--root", os.path.join(self.dir, "root"), "--runroot", self.run_dir,
+               "--tmpdir", os.path.join(self.dir, "tmp"), "--storage-driver", self.driver,
+               "--cgroup-manager", "cgroupfs"]
+        if self.runtime:
+            out += ["--runtime", self.runtime]
+        if args and args[0] in _MAKES_CONTAINERS:
+            return out + [args[0], "--cgroup-parent", self.cgroup_parent, *args[1:]]
+        return out + list(args)
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout)
+
+    def close(self) -> list[str]:
+        """Remove everything this store left; one line per thing removed."""
+        return _remove_store(self.name, self.dir)
+
+    def __enter__(self) -> Podman:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _procs_naming(text: str) -> list[int]:
+    needle = text.encode()
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if needle in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def _cgroup_mounts() -> list[str]:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return [p for p, fstype, _ in parse_mountinfo(f.read()) if fstype in ("cgroup", "cgroup2")]
+    except OSError:
+        return []
+
+
+def _remove_store(name: str, store: str, wait: float = 10.0) -> list[str]:
+    from ._sys import MNT_DETACH, SYS
+
+    done: list[str] = []
+    # conmon and the cleanup it starts name the store's graph root in their arguments
+    deadline = time.monotonic() + wait
+    while (late := _procs_naming(store + "/")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    groups = [os.path.join(m, f"boxkit-podman-{name}") for m in _cgroup_mounts()]
+    for pid in set(late) | {p for g in groups for p in _pids_under(g)}:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            done.append(f"killed podman process {pid}")
+        except ProcessLookupError:
+            pass
+    dirs = (store, _run_dir(name))
+    with open("/proc/self/mountinfo") as f:
+        points = [p for p, _, _ in parse_mountinfo(f.read()) if any(p == d or p.startswith(d + "/") for d in dirs)]
+    for p in sorted(points, key=len, reverse=True):
+        try:
+            SYS.umount2(p, MNT_DETACH)
+            done.append(f"unmounted {p}")
+        except OSError:
+            pass   # not ours to unmount (a rootless podman mounts inside its own user namespace)
+    from .runtime.rootless import remove_tree
+
+    for d in dirs:
+        if os.path.isdir(d):
+            remove_tree(d)
+            done.append(f"removed {d}")
+        try:
+            os.rmdir(os.path.dirname(d))   # the last store: no empty podman/ or /run/boxkit-podman
+        except OSError:
+            pass
+    for g in groups:
+        done += _rmdir_tree(g)
+    return done
+
+
+def _pids_under(group: str) -> set[int]:
+    pids: set[int] = set()
+    for d, _, _ in os.walk(group):
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                pids.update(int(x) for x in f.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def _rmdir_tree(group: str) -> list[str]:
+    done = []
+    for d, _, _ in sorted(os.walk(group), key=lambda w: len(w[0]), reverse=True):
+        for _ in range(50):   # a killed process leaves its group a moment after SIGKILL
+            try:
+                os.rmdir(d)
+                done.append(f"removed cgroup {d}")
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
+    return done
+
+
+def gc() -> list[str]:
+    """Remove the stores of processes that died before closing them."""
+    from .runtime.state import alive
+
+    done: list[str] = []
+    base = _store_dirs()
+    for name in os.listdir(base) if os.path.isdir(base) else []:
+        pid, start = (name.split("-") + ["", ""])[:2]
+        if pid.isdigit() and alive(int(pid), int(start) if start.isdigit() else None):
+            continue
+        done += _remove_store(name, os.path.join(base, name), wait=0.0)
+    return done
