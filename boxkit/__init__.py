@@ -50,10 +50,13 @@ def _gc_on_import() -> None:
         return
     from . import paths
 
-    try:
-        if not _os.listdir(paths.containers_dir()):
-            return
-    except OSError:
+    left = False
+    for d in (paths.containers_dir(), paths.podman_dir()):
+        try:
+            left = left or bool(_os.listdir(d))
+        except OSError:
+            pass
+    if not left:
         return
     try:
         gc()

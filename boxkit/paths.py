@@ -9,6 +9,7 @@ it at a temporary directory. The default is ``/var/lib/boxkit`` for root and, fo
     containers/ID/   one directory per container: state.json, upper/ and work/ (the overlay's
                      writable half), merged/ (the mount point, seen only inside the container)
     locks/           flock files (address leases, store writes)
+    podman/NAME/     a podman store boxkit compares with, removed after each use (boxkit/podman.py)
 
 The overlay upper dir may not sit on an overlayfs (``docker run --privileged`` gives the container an
 overlay root): :func:`container_dir` then moves containers to ``/run/boxkit``, a tmpfs.
@@ -42,6 +43,10 @@ def containers_dir() -> str:
 
 def locks_dir() -> str:
     return os.path.join(root(), "locks")
+
+
+def podman_dir() -> str:
+    return os.path.join(root(), "podman")
 
 
 def container_dir(cid: str) -> str:

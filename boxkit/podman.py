@@ -39,10 +39,6 @@ _MAKES_CONTAINERS = ("run", "create", "build")
 _serial = itertools.count()
 
 
-def _store_dirs() -> str:
-    return os.path.join(paths.root(), "podman")
-
-
 def _run_dir(name: str) -> str:
     """The store's run root: podman refuses one longer than 50 characters (a socket path limit), which
     ``$BOXKIT_ROOT/podman/...`` can pass; a tmpfs is where a run root belongs anyway."""
@@ -63,7 +59,7 @@ class Podman:
 
         me = os.getpid()
         self.name = f"{me}-{starttime(me)}-{next(_serial)}"   # gc tells a dead owner by pid and start
-        self.dir = os.path.join(_store_dirs(), self.name)
+        self.dir = os.path.join(paths.podman_dir(), self.name)
         self.run_dir = _run_dir(self.name)
         self.cgroup_parent = f"/boxkit-podman-{self.name}"   # _remove_store knows it by the name
         self.driver = driver
@@ -188,7 +184,7 @@ def gc() -> list[str]:
     from .runtime.state import alive
 
     done: list[str] = []
-    base = _store_dirs()
+    base = paths.podman_dir()
     for name in os.listdir(base) if os.path.isdir(base) else []:
         pid, start = (name.split("-") + ["", ""])[:2]
         if pid.isdigit() and alive(int(pid), int(start) if start.isdigit() else None):

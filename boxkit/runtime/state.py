@@ -141,9 +141,12 @@ def gc(*, verbose: bool = False) -> list[str]:
 
             remove_tree(os.path.join(spare_dir, name))   # a prebuilt spare's has overlay dirs
             done.append(f"removed spare staging {name}")
-    from .. import podman
+    try:
+        from .. import podman
 
-    done += podman.gc()   # comparisons with podman: its store, mount and cgroups (boxkit/podman.py)
+        done += podman.gc()   # comparisons with podman: its store, mount and cgroups (boxkit/podman.py)
+    except OSError:
+        pass
     try:
         from .. import cgroups
 
