@@ -27,7 +27,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import signal
 import subprocess
 import time
 
@@ -115,20 +114,27 @@ def _cgroup_mounts() -> list[str]:
 
 
 def _remove_store(name: str, store: str, wait: float = 10.0) -> list[str]:
+    from . import cgroups
     from ._sys import MNT_DETACH, SYS
+    from .errors import HostError
+    from .runtime.rootless import remove_tree
+    from .runtime.state import kill
 
     done: list[str] = []
     # conmon and the cleanup it starts name the store's graph root in their arguments
     deadline = time.monotonic() + wait
     while (late := _procs_naming(store + "/")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    groups = [os.path.join(m, f"boxkit-podman-{name}") for m in _cgroup_mounts()]
-    for pid in set(late) | {p for g in groups for p in _pids_under(g)}:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            done.append(f"killed podman process {pid}")
-        except ProcessLookupError:
-            pass
+    for pid in late:
+        kill(pid)
+        done.append(f"killed podman process {pid}")
+    # podman's groups nest (the parent, conmon, libpod-<id>): one Group per directory, children first
+    host = cgroups.detect()
+    groups = sorted((cgroups.Group(name, host, {"podman": d}) for m in _cgroup_mounts()
+                     for d, _, _ in os.walk(os.path.join(m, f"boxkit-podman-{name}"))),
+                    key=lambda g: len(g.paths[0]), reverse=True)
+    for g in groups:
+        g.kill()   # a container that outlived its store's owner
     dirs = (store, _run_dir(name))
     with open("/proc/self/mountinfo") as f:
         points = [p for p, _, _ in parse_mountinfo(f.read()) if any(p == d or p.startswith(d + "/") for d in dirs)]
@@ -138,8 +144,6 @@ def _remove_store(name: str, store: str, wait: float = 10.0) -> list[str]:
             done.append(f"unmounted {p}")
         except OSError:
             pass   # not ours to unmount (a rootless podman mounts inside its own user namespace)
-    from .runtime.rootless import remove_tree
-
     for d in dirs:
         if os.path.isdir(d):
             remove_tree(d)
@@ -149,33 +153,11 @@ def _remove_store(name: str, store: str, wait: float = 10.0) -> list[str]:
         except OSError:
             pass
     for g in groups:
-        done += _rmdir_tree(g)
-    return done
-
-
-def _pids_under(group: str) -> set[int]:
-    pids: set[int] = set()
-    for d, _, _ in os.walk(group):
         try:
-            with open(os.path.join(d, "cgroup.procs")) as f:
-                pids.update(int(x) for x in f.read().split())
-        except OSError:
-            continue
-    return pids
-
-
-def _rmdir_tree(group: str) -> list[str]:
-    done = []
-    for d, _, _ in sorted(os.walk(group), key=lambda w: len(w[0]), reverse=True):
-        for _ in range(50):   # a killed process leaves its group a moment after SIGKILL
-            try:
-                os.rmdir(d)
-                done.append(f"removed cgroup {d}")
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.02)
+            g.remove()
+            done.append(f"removed cgroup {g.paths[0]}")
+        except HostError:
+            pass   # still busy: the next gc tries again
     return done
 
 
