@@ -100,9 +100,12 @@ def _data(seed: int, size: int) -> bytes:
     return bytes(rnd.getrandbits(8) for _ in range(size))
 
 
-def build_seed_app(workdir: str, name: str = "seed-app", log=None) -> tuple[str, str]:
+def build_seed_app(workdir: str, name: str = "seed-app", log=None, *, cache_scope: str = "",
+                   results: list | None = None) -> tuple[str, str]:
     """Build ``NAME:1.0`` and ``NAME:2.0``: busybox + dependency A + dependency B + the app. Only the
-    app differs between the versions. Returns the two refs."""
+    app differs between the versions. Returns the two refs; each build's BuildResult is appended to
+    ``results``. A new ``cache_scope`` makes 1.0 a first build (every step built) whatever the store
+    built before."""
     from .build import build_file
 
     ctx = os.path.join(workdir, "seed-app")
@@ -120,7 +123,9 @@ def build_seed_app(workdir: str, name: str = "seed-app", log=None) -> tuple[str,
             if version == "2.0":
                 f.write('echo "new feature: $(date -u +%Y)"\n')
         ref = f"{name}:{version}"
-        build_file(os.path.join(ctx, "Boxfile"), ref, ctx, log=log)
+        r = build_file(os.path.join(ctx, "Boxfile"), ref, ctx, log=log, cache_scope=cache_scope)
+        if results is not None:
+            results.append(r)
         refs.append(ref)
     return refs[0], refs[1]
 

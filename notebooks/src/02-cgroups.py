@@ -194,18 +194,30 @@ print(f"rows in the table: {len(cgroups.FILE_MAP)}, every row names both sides:"
 #
 # ## Exercise
 #
-# A 300 MB hog: what is the smallest limit, in steps of 50 MB, under which it finishes? (Python itself and
-# the container's files need a little room too.) Set `my_limit`; the check runs the hog under your limit
-# and under the next step down, and tells you whether the kernel agrees.
+# The group is charged for every page its processes touch — not only the memory a program asks for.
+# Three programs each put **100 MiB** somewhere, each in a container limited to **48 MiB**:
+#
+# * `heap`: python holds 100 MiB in a bytes object (anonymous memory);
+# * `file`: `dd` writes a 100 MiB file to `/tmp` (the container's overlay, on the host's disk; the
+#   pages pass through the page cache, charged to the group);
+# * `shm`: `dd` writes 100 MiB to `/dev/shm` (a tmpfs: files that live only in memory).
+#
+# This host has no swap for the group. For each program, predict `"finishes"` or `"killed"` (by the
+# OOM killer). Reason it out: which of these pages can the kernel take back at the limit, and how? The
+# check runs the three programs and reads `oom_kill` for each.
 
 # %%
-my_limit = "350M"
+# boxkit: exercise
+my_prediction = {"heap": ..., "file": ..., "shm": ...}   # "finishes" or "killed"
 
 # %%
-# boxkit: needs cgroups
+# boxkit: exercise
 from boxkit import exercises
 
-exercises.memory_limit(my_limit, target_mb=300)
+exercises.memory_charge(my_prediction)
+
+# %% [markdown]
+# Stuck after a few tries? `exercises.solution("memory")` shows one answer and the reasoning behind it.
 
 # %% [markdown]
 # ## Try the limits yourself

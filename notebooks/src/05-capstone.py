@@ -185,20 +185,23 @@ print("build context removed:", not os.path.exists(ctx))
 #
 # The shop keeps 32 KiB per order, and it started from the first point of the memory plot above
 # (`series.memory_current[0]` bytes). Under `my_memory`, how many orders will it serve before the OOM
-# killer ends it? Put your estimate in `my_orders`. The check runs the shop under your limit and sends
+# killer ends it? Put your estimate in `my_orders`. The check runs the shop under that limit and sends
 # orders one by one until it dies; within 20% is right.
 
 # %%
+# boxkit: exercise
 my_memory = "30M"
-my_orders = 640
+my_orders = ...   # a whole number of orders
 
 # %%
-# boxkit: needs cgroups
+# boxkit: exercise
 from boxkit import exercises
 
 exercises.shop_orders(my_memory, my_orders)
 
 # %% [markdown]
+# Stuck after a few tries? `exercises.solution("shop")` shows one answer and the reasoning behind it.
+#
 # **Try next:** run the load of part 3 again with `cpus=0.1` instead: does a CPU limit ever kill? What do
 # `series.nr_throttled` and the request latencies say?
 #
