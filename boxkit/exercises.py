@@ -36,14 +36,27 @@ reasoning, for after you tried; the tests feed it to the checkers.
 from __future__ import annotations
 
 import os
-import stat
-import subprocess
-import time
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import BoxkitError
+from . import exercise_runs as runs
+from .exercise_runs import (  # noqa: F401  (the exercises' settings, part of this module's API)
+    ALL_PAIRS,
+    CHARGE_LIMIT,
+    CHARGE_MIB,
+    CHARGE_PROGRAMS,
+    EXERCISE_HOSTNAME,
+    MAX_ORDERS,
+    ORDER_BYTES,
+    PLACES,
+    RUN_NAMES,
+    SECOND_NETWORK,
+    SHOP_IMAGE,
+    SHOP_MEMORY,
+    UPPER_COMMANDS,
+    record_measurements,
+)
+from .images.upper import OPAQUE_XATTRS, UpperEntry, classify, in_layers, scan_upper  # noqa: F401
 
 RIGHT, NOT_YET = "✓ right", "✗ not yet"
 
@@ -113,18 +126,6 @@ def _not_recorded(what: str) -> Verdict:
                           "keep the exercise's own setting, or run the course where it runs live")
 
 
-def _end(c) -> None:
-    """Kill, reap and remove a container; never raises (a checker's clean-up must not hide its answer)."""
-    try:
-        if c.running:
-            c.kill()
-            c.wait(10)
-    except BoxkitError:
-        pass
-    finally:
-        c.remove()
-
-
 def _few(items: list[str], n: int = 3) -> str:
     return "; ".join(items[:n]) + ("; …" if len(items) > n else "")
 
@@ -134,8 +135,6 @@ def _few(items: list[str], n: int = 3) -> str:
 # boxkit.run() takes the names of unshare(1) (--mount, --uts, ...); /proc/PID/ns uses the kernel's
 PROC_NAMES = {"mount": "mnt", "mnt": "mnt", "pid": "pid", "net": "net", "network": "net", "uts": "uts",
               "ipc": "ipc", "user": "user", "cgroup": "cgroup", "time": "time"}
-RUN_NAMES = ("mount", "pid", "net", "uts", "ipc", "user", "cgroup", "time")
-EXERCISE_HOSTNAME = "exercise"
 
 
 def proc_names(names: Iterable[str]) -> set[str]:
@@ -179,28 +178,6 @@ def judge_namespaces(own: set[str], predicted: set[str], sees_host_processes: bo
                          f"/proc/PID/ns differs from the host's in exactly {', '.join(sorted(own))}")
 
 
-def measure_namespaces(namespaces: Iterable[str], *, image: str = "busybox") -> dict:
-    """Start ``image`` with ``namespaces``: ``{"own": [...], "sees_host_processes", "own_hostname"}``,
-    or ``{"refused": "<why>"}`` when boxkit refuses the request."""
-    import boxkit
-
-    from . import nsinfo
-
-    try:
-        c = boxkit.run(image, ["sleep", "60"], detach=True, namespaces=list(namespaces),
-                       hostname=EXERCISE_HOSTNAME)
-    except BoxkitError as e:
-        return {"refused": str(e)}
-    try:
-        own = sorted(row.type for row in nsinfo.compare(c.pid) if row.isolated)
-        # this kernel's PID is a host PID: it is under /proc inside only if the PID namespace is shared
-        probe = c.exec(["sh", "-c", f"hostname; test -d /proc/{os.getpid()} && echo host-pids"]).stdout.split()
-    finally:
-        _end(c)
-    return {"own": own, "sees_host_processes": "host-pids" in probe,
-            "own_hostname": bool(probe) and probe[0] == EXERCISE_HOSTNAME}
-
-
 def recorded_namespaces(namespaces: Iterable[str], recorded: dict) -> dict | None:
     """What a container with ``namespaces`` measures, from the recorded runs: ``mount`` alone, and
     ``mount`` plus each other type. Each requested namespace isolates what it isolated alone, on top
@@ -234,7 +211,7 @@ def namespaces(namespaces, own, *, image: str = "busybox") -> Verdict | None:
         if m is None:
             return _say(_not_recorded(f"the namespaces {sorted(namespaces)}"))
     else:
-        m = measure_namespaces(namespaces, image=image)
+        m = runs.measure_namespaces(namespaces, image=image)
     if "refused" in m:
         v = Verdict(False, f"boxkit refused it: {m['refused']}")
     else:
@@ -244,14 +221,6 @@ def namespaces(namespaces, own, *, image: str = "busybox") -> Verdict | None:
 
 # --- 02: what a memory limit kills ----------------------------------------------------------------
 
-CHARGE_LIMIT = "48M"
-CHARGE_MIB = 100
-# each program puts 100 MiB somewhere; (image, argv)
-CHARGE_PROGRAMS = {
-    "heap": ("host", ["python3", "-c", f"x = b'x' * ({CHARGE_MIB} << 20)"]),
-    "file": ("busybox", ["dd", "if=/dev/zero", "of=/tmp/big", "bs=1M", f"count={CHARGE_MIB}"]),
-    "shm": ("busybox", ["dd", "if=/dev/zero", "of=/dev/shm/big", "bs=1M", f"count={CHARGE_MIB}"]),
-}
 OUTCOMES = ("finishes", "killed")
 
 
@@ -289,21 +258,6 @@ def judge_memory_charge(predicted: dict[str, str], measured: dict[str, dict]) ->
                          "written back and dropped, the heap and tmpfs pages had nowhere to go")
 
 
-def measure_memory_charge(memory: str = CHARGE_LIMIT) -> dict[str, dict]:
-    """Run each of CHARGE_PROGRAMS under ``memory``: program → exit code, OOM-killed, peak bytes."""
-    import boxkit
-
-    out = {}
-    for name, (image, argv) in CHARGE_PROGRAMS.items():
-        c = boxkit.run(image, argv, detach=True, memory=memory)
-        try:
-            r = c.wait(60)
-        finally:
-            _end(c)
-        out[name] = {"exit_code": r.exit_code, "oom_killed": r.oom_killed, "peak": r.stats.get("memory_peak") or 0}
-    return out
-
-
 def memory_charge(predicted: dict) -> Verdict | None:
     """Predict for each program of CHARGE_PROGRAMS whether it ``"finishes"`` or is ``"killed"`` under
     a 48 MiB limit; the check runs all three."""
@@ -315,97 +269,13 @@ def memory_charge(predicted: dict) -> Verdict | None:
     recorded = _recorded("memory", {"cgroups"})
     if recorded is not None and not recorded:
         return _say(_not_recorded("the three programs"))
-    v = judge_memory_charge(predicted, recorded or measure_memory_charge())
+    v = judge_memory_charge(predicted, recorded or runs.measure_memory_charge())
     return _say(_from_recording(v) if recorded is not None else v)
 
 
 # --- 03: what the upper dir holds -----------------------------------------------------------------
 
 UPPER_KINDS = ("whiteout", "copy-up", "new", "opaque")
-
-
-@dataclass(frozen=True)
-class UpperEntry:
-    """One path in an upper dir, as ``lstat`` and the opaque xattr show it."""
-
-    kind: str          # "char0" (a whiteout), "dir", "file" (anything else: files, links, devices)
-    opaque: bool = False
-    stamp: tuple = ()  # what changes when the entry is rewritten (mode, size, mtime, inode)
-
-
-def scan_upper(upper: str) -> dict[str, UpperEntry]:
-    """Every path below ``upper`` (relative, no leading slash)."""
-    found: dict[str, UpperEntry] = {}
-    for d, dirs, files in os.walk(upper):
-        for name in dirs + files:
-            path = os.path.join(d, name)
-            st = os.lstat(path)
-            rel = os.path.relpath(path, upper)
-            stamp = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                found[rel] = UpperEntry("char0", stamp=stamp)
-            elif stat.S_ISDIR(st.st_mode):
-                found[rel] = UpperEntry("dir", _opaque(path), stamp)
-            else:
-                found[rel] = UpperEntry("file", stamp=stamp)
-    return found
-
-
-# overlayfs marks an opaque dir with trusted.overlay.opaque; mounted with userxattr (a rootless overlay,
-# in a user namespace, 5.11+) it writes and reads user.overlay.opaque instead
-OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
-
-
-def _opaque(path: str) -> bool:
-    for name in OPAQUE_XATTRS:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass
-    return False
-
-
-def in_layers(layers: list[str]) -> Callable[[str], bool]:
-    """``exists(rel)``: is ``rel`` visible in the image (``layers`` bottom first)? A whiteout or an
-    opaque directory in a higher layer hides what lies below it, as overlayfs does."""
-    def exists(rel: str) -> bool:
-        parts = rel.split("/")
-        for layer in reversed(layers):
-            for i in range(1, len(parts) + 1):
-                p = os.path.join(layer, *parts[:i])
-                try:
-                    st = os.lstat(p)
-                except OSError:
-                    break
-                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                    return False
-                if i == len(parts):
-                    return True
-                if stat.S_ISDIR(st.st_mode) and _opaque(p):
-                    return False
-        return False
-    return exists
-
-
-def classify(before: dict[str, UpperEntry], after: dict[str, UpperEntry],
-             in_image: Callable[[str], bool]) -> dict[str, str]:
-    """What a command left in the upper dir: each path it added or rewrote, as one of UPPER_KINDS.
-    A plain directory that the image has too is only the parent of a copy-up and is left out."""
-    out: dict[str, str] = {}
-    for rel, e in after.items():
-        if before.get(rel) == e:
-            continue
-        if e.kind == "char0":
-            out[rel] = "whiteout"
-        elif e.kind == "dir":
-            if e.opaque:
-                out[rel] = "opaque"
-            elif not in_image(rel):
-                out[rel] = "new"
-        else:
-            out[rel] = "copy-up" if in_image(rel) else "new"
-    return out
 
 
 def _norm_path(p: str) -> str:
@@ -438,31 +308,6 @@ def judge_upper(found: dict[str, str], predicted: dict[str, str]) -> Verdict:
     return Verdict(False, _few(hints))
 
 
-def measure_upper(command: str, *, image: str = "busybox") -> dict:
-    """Run ``command`` (a shell line) in a container of ``image``: ``{"found": path → kind}`` as the
-    upper dir shows it, or ``{"failed": "<why>"}``."""
-    import boxkit
-
-    from .images import resolve
-
-    layers = resolve(image).layers
-    c = boxkit.run(image, ["sleep", "60"], detach=True)
-    try:
-        before = scan_upper(c.upper_dir)   # boxkit's own files (/etc/hosts, /etc/hostname) are already here
-        r = c.exec(["sh", "-c", command])
-        after = scan_upper(c.upper_dir)
-    finally:
-        _end(c)
-    if r.exit_code != 0:
-        first = (r.stderr.strip().splitlines() or [""])[0]
-        return {"failed": f"the command failed in the container (exit {r.exit_code})" + (f": {first}" if first else "")}
-    return {"found": classify(before, after, in_layers(layers))}
-
-
-UPPER_COMMANDS = ("rm /bin/ls; echo admin >> /etc/passwd; echo hi > /tmp/note",   # the exercise's
-                  "rm -r /home; mkdir /home; touch /home/me")                      # its "try next"
-
-
 def overlay_upper(command: str, predicted, *, image: str = "busybox") -> Verdict | None:
     """Run ``command`` (a shell line) in a container of ``image`` and compare what it left in the upper
     dir with ``predicted`` (path → one of UPPER_KINDS)."""
@@ -476,15 +321,12 @@ def overlay_upper(command: str, predicted, *, image: str = "busybox") -> Verdict
         if m is None:
             return _say(_not_recorded(f"the command {command!r}"))
     else:
-        m = measure_upper(command, image=image)
+        m = runs.measure_upper(command, image=image)
     v = Verdict(False, m["failed"]) if "failed" in m else judge_upper(m["found"], predicted)
     return _say(_from_recording(v) if recorded is not None else v)
 
 
 # --- 04: who reaches whom -------------------------------------------------------------------------
-
-PLACES = ("a", "b", "c", "host")
-SECOND_NETWORK = "exercise"
 
 
 def parse_pairs(predicted: dict) -> dict[tuple[str, str], bool]:
@@ -528,44 +370,6 @@ def judge_reachability(predicted: dict[tuple[str, str], bool], measured: dict[tu
                          + "; ".join(say(p, v) for p, v in predicted.items()))
 
 
-ALL_PAIRS = [(s, d) for s in PLACES for d in PLACES if s != d]
-
-
-def measure_reachability(pairs: Iterable[tuple[str, str]], *, image: str = "busybox") -> dict[tuple[str, str], bool]:
-    """Containers ``a`` and ``b`` on the network ``bridge``, ``c`` on a second network; ping every pair
-    once (one second to answer). "host" as a target is the host's address on the source's bridge (its
-    gateway)."""
-    import boxkit
-    import boxkit.net as bn
-
-    pairs = list(pairs)
-    made = SECOND_NETWORK not in {n["name"] for n in bn.list_networks()}
-    if made:
-        bn.create_network(SECOND_NETWORK)
-    started: dict[str, object] = {}
-    measured = {}
-    try:
-        for name, net in (("a", "bridge"), ("b", "bridge"), ("c", SECOND_NETWORK)):
-            started[name] = boxkit.run(image, ["sleep", "60"], detach=True, network=net)
-        addr = {n: c.exec(["sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]).stdout.strip()
-                for n, c in started.items()}
-        gateway = {n: c.exec(["sh", "-c", "ip route | awk '/^default/{print $3}'"]).stdout.strip()
-                   for n, c in started.items()}
-        for src, dst in pairs:
-            target = gateway[src] if dst == "host" else addr[dst]
-            argv = ["ping", "-c", "1", "-W", "1", target]
-            if src == "host":
-                measured[(src, dst)] = subprocess.run(["busybox", *argv], capture_output=True, timeout=10).returncode == 0
-            else:
-                measured[(src, dst)] = started[src].exec(argv).exit_code == 0
-    finally:
-        for c in started.values():
-            _end(c)
-        if made:
-            _remove_network(SECOND_NETWORK)
-    return measured
-
-
 def reachability(predicted, *, image: str = "busybox") -> Verdict | None:
     """Predict for pairs of a, b, c and host whether a ping gets an answer; the check starts the three
     containers and pings each pair in ``predicted`` once."""
@@ -581,31 +385,12 @@ def reachability(predicted, *, image: str = "busybox") -> Verdict | None:
         if not measured:
             return _say(_not_recorded("the pings"))
     else:
-        measured = measure_reachability(pairs, image=image)
+        measured = runs.measure_reachability(pairs, image=image)
     v = judge_reachability(pairs, measured)
     return _say(_from_recording(v) if recorded is not None else v)
 
 
-def _remove_network(name: str, wait: float = 10) -> None:
-    """The runtime releases a container's lease after it exited, off the caller's path: retry a moment."""
-    import boxkit.net as bn
-
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            bn.remove_network(name)
-            return
-        except BoxkitError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 # --- 05: orders until the OOM killer --------------------------------------------------------------
-
-ORDER_BYTES = 32 << 10   # what boxkit/examples/shop/app.py keeps per order
-SHOP_IMAGE = "shop:1.0"
-MAX_ORDERS = 3000        # ~94 MiB of orders, ~4 s on 2 cores
 
 
 def judge_shop(predicted: int, served: int, oom_killed: bool, survived: bool, memory: str,
@@ -630,60 +415,6 @@ def judge_shop(predicted: int, served: int, oom_killed: bool, survived: bool, me
                          f"within {tolerance:.0%} of the {predicted} you predicted")
 
 
-def _shop_image() -> str:
-    from .errors import NotFoundError
-    from .images import resolve
-
-    try:
-        resolve(SHOP_IMAGE)
-    except NotFoundError:
-        from . import examples
-        from .images.build import build_file
-
-        ctx = examples.path("shop")
-        build_file(os.path.join(ctx, "Boxfile"), SHOP_IMAGE, ctx)
-    return SHOP_IMAGE
-
-
-SHOP_MEMORY = "30M"   # the exercise's limit (and the one recorded)
-
-
-def measure_shop(memory: str, *, port: int = 18089) -> dict:
-    """Run the shop under ``memory`` and send orders one by one until it dies, or has taken more orders
-    than the limit could hold (at most MAX_ORDERS): served, oom_killed, survived; or refused."""
-    import boxkit
-
-    from .spec import parse_size
-
-    limit = parse_size(memory)
-    # no more orders than the limit could ever hold, and never more than a few seconds' worth
-    cap = MAX_ORDERS if limit is None else min(limit // ORDER_BYTES + 100, MAX_ORDERS)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        c = boxkit.run(_shop_image(), detach=True, network="bridge", publish=[f"{port}:8000"], memory=memory)
-    except BoxkitError as e:
-        return {"refused": str(e)}
-    served = 0
-    try:
-        group = c.cgroup
-        deadline = time.monotonic() + 15   # python needs a moment before it listens
-        up = False
-        while not up and time.monotonic() < deadline:
-            up = _get(url, 1)
-            if not up:
-                if group is not None and group.oom_killed():   # killed while starting: stop waiting
-                    break
-                time.sleep(0.05)
-        served = int(up)
-        while up and served < cap and _get(url, 5):
-            served += 1
-        survived = up and served >= cap
-        oom = False if survived else c.wait(10).oom_killed
-    finally:
-        _end(c)
-    return {"served": served, "oom_killed": oom, "survived": survived}
-
-
 def shop_orders(memory: str, predicted, *, port: int = 18089, tolerance: float = 0.2) -> Verdict | None:
     """Run the capstone's shop under ``memory`` and send orders one by one until it dies; right when the
     OOM killer ended it within ``tolerance`` of ``predicted`` orders."""
@@ -704,21 +435,12 @@ def shop_orders(memory: str, predicted, *, port: int = 18089, tolerance: float =
         if m is None:
             return _say(_not_recorded(f"the limit {memory}"))
     else:
-        m = measure_shop(str(memory), port=port)
+        m = runs.measure_shop(str(memory), port=port)
     if "refused" in m:
         v = Verdict(False, f"boxkit refused it: {m['refused']}")
     else:
         v = judge_shop(predicted, m["served"], m["oom_killed"], m["survived"], str(memory), tolerance)
     return _say(_from_recording(v) if recorded is not None else v)
-
-
-def _get(url: str, timeout: float) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            r.read()
-        return True
-    except Exception:   # refused, reset, cut short: the shop is not answering
-        return False
 
 
 # --- the reference answers, and the measurements a recorded run judges against ---------------------
@@ -763,16 +485,3 @@ def solution(name: str) -> dict:
     return answer
 
 
-def record_measurements() -> dict:
-    """Measure every exercise on this (live) host, for the recording: what a host that cannot measure
-    judges a learner's answer against. Run by tools/record.py after the notebooks ran live."""
-    ns = {"mount": measure_namespaces(["mount"]), "without-mount": measure_namespaces(["uts"])}
-    for t in RUN_NAMES[1:]:
-        ns[f"mount+{t}"] = measure_namespaces(["mount", t])
-    return {
-        "namespaces": ns,
-        "memory": measure_memory_charge(),
-        "overlay": {cmd: measure_upper(cmd) for cmd in UPPER_COMMANDS},
-        "network": {f"{s}->{d}": ok for (s, d), ok in measure_reachability(ALL_PAIRS).items()},
-        "shop": {SHOP_MEMORY: measure_shop(SHOP_MEMORY)},
-    }

@@ -92,14 +92,14 @@ def test_memory_charge_judgements():
 
 
 def test_memory_charge_measures_only_a_whole_answer(monkeypatch, capsys):
-    monkeypatch.setattr(ex, "measure_memory_charge", lambda memory=ex.CHARGE_LIMIT: pytest.fail("measured"))
+    monkeypatch.setattr(ex.runs, "measure_memory_charge", lambda memory=ex.CHARGE_LIMIT: pytest.fail("measured"))
     assert ex.memory_charge({"heap": ..., "file": "finishes", "shm": "killed"}) is None
     assert not ex.memory_charge({"heap": "killed"}).ok
     assert not ex.memory_charge("killed").ok
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("✎ your turn") and out[1].startswith("✗ not yet: predict every program")
     assert out[2] == '✗ not yet: give a dict: program → "finishes" or "killed"'
-    monkeypatch.setattr(ex, "measure_memory_charge", lambda memory=ex.CHARGE_LIMIT: CHARGED)
+    monkeypatch.setattr(ex.runs, "measure_memory_charge", lambda memory=ex.CHARGE_LIMIT: CHARGED)
     assert ex.memory_charge(ex.SOLUTIONS["memory"][0]["predicted"]).ok
 
 
