@@ -252,6 +252,13 @@ def _copy_layer(store: Store, sources: list[str], dest: str, workdir: str) -> tu
         else:
             dst = os.path.join(target, os.path.basename(src)) if as_dir else target
             shutil.copy2(src, dst, follow_symlinks=True)
+    # the directories made to hold the copy (/app of "COPY app.sh /app/") take the newest source's mtime,
+    # not the clock's: the same sources then pack into the same tar, hence the same layer (content
+    # addressing dedupes it), build after build
+    stamp = max(os.lstat(src).st_mtime_ns for src in sources)
+    made = [os.path.join(tree, *parts[:i]) for i in range(len(parts) + (1 if as_dir else 0))]
+    for d in reversed(made):
+        os.utime(d, ns=(stamp, stamp))
     try:
         return store.add_layer_dir(tree)
     finally:

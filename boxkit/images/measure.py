@@ -100,6 +100,19 @@ def _data(seed: int, size: int) -> bytes:
     return bytes(rnd.getrandbits(8) for _ in range(size))
 
 
+SEED_MTIME = 1767225600   # 2026-01-01T00:00:00Z: the context's files carry it, so the layers are the same every run
+
+
+def _pin_mtimes(root: str) -> None:
+    """Give every file and directory under ``root`` the same mtime: a layer's tar records mtimes, so
+    files rewritten with the same bytes then pack into the same tar, the same diff id, the same layer
+    (content addressing dedupes it in the store, run after run)."""
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            os.utime(os.path.join(d, n), (SEED_MTIME, SEED_MTIME), follow_symlinks=False)
+    os.utime(root, (SEED_MTIME, SEED_MTIME))
+
+
 def build_seed_app(workdir: str, name: str = "seed-app", log=None, *, cache_scope: str = "",
                    results: list | None = None) -> tuple[str, str]:
     """Build ``NAME:1.0`` and ``NAME:2.0``: busybox + dependency A + dependency B + the app. Only the
@@ -122,6 +135,7 @@ def build_seed_app(workdir: str, name: str = "seed-app", log=None, *, cache_scop
             f.write(f'echo "app {version} using $(ls /deps | tr "\\n" " ")"\n')
             if version == "2.0":
                 f.write('echo "new feature: $(date -u +%Y)"\n')
+        _pin_mtimes(ctx)
         ref = f"{name}:{version}"
         r = build_file(os.path.join(ctx, "Boxfile"), ref, ctx, log=log, cache_scope=cache_scope)
         if results is not None:

@@ -403,7 +403,7 @@ def draw_docs_figures(img_dir: str) -> None:
     """docs/img/cgroups-{memory,cpu,shares,pids}.png from real runs on this host."""
     from ..cgroups import experiments
 
-    r, s = experiments.memory_oom("500M", 900)
+    r, s = experiments.memory_oom("500M", 900, step_mb=10, hz=50)   # as notebook 02 draws it
     memory_figure(s, r, title="500 MiB limit: the hog is OOM-killed").savefig(
         os.path.join(img_dir, "cgroups-memory.png"), bbox_inches="tight")
     _, s = experiments.cpu_quota(0.5, 4)

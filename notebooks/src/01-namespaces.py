@@ -135,16 +135,22 @@ m.remove()
 # ## Net: an empty network stack
 #
 # A new network namespace holds one interface, the loopback `lo`, which boxkit brings up. No route
-# out, no other container, no host interface. (Notebook 04 wires containers together.)
+# out, no other container, no host interface: `ip route` prints nothing, and a packet to any address
+# outside fails before it is sent — the kernel has no route for it. (Notebook 04 wires containers
+# together.)
 
 # %%
-r = boxkit.run("busybox", ["sh", "-c", "ip -o link | cut -d: -f2; wget -T 1 -q -O- http://10.0.0.1 || echo unreachable"])
+r = boxkit.run("busybox", ["sh", "-c", "ip -o link | cut -d: -f2; echo routes: $(ip route | wc -l); "
+                           "ping -c 1 -W 1 8.8.8.8 2>&1 | tail -1"])
 print(r.stdout)
 
 # %%
-links = [x.strip() for x in r.stdout.splitlines()[:-1]]
+out = r.stdout.splitlines()
+links = [x.strip() for x in out[:-2]]
+routes = int(out[-2].split()[1])
 print(f"interfaces: {links}, only the loopback:", links == ["lo"])
-print("outside reachable:", "unreachable" not in r.stdout)
+print(f"routes in the namespace: {routes}, none:", routes == 0)
+print("a ping out fails with 'Network is unreachable':", "Network is unreachable" in out[-1])
 
 # %% [markdown]
 # ## User: root inside, an ordinary uid outside

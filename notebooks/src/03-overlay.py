@@ -174,6 +174,7 @@ print(f"2.0: {b2.built_steps} built (the changed COPY app.sh), {b2.cached_steps}
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(boxkit.run(v1).stdout, boxkit.run(v2).stdout)
+print(f"{'layer':<13} {'on disk':>9}  step")
 for h in Store().history(v2):
     print(f"{(h['diff_id'] or 'sha256:<none>')[7:19]:<13} {h['size']:>9}  {h['created_by'][:60]}")
 
@@ -190,13 +191,17 @@ share = shared_layers(v1, v2)
 print("shared layers:", share["shared"], "(busybox + 2 dependencies)")
 print("dependency layers shared:", share["shared"] - 1)
 print("new layers in 2.0:", share["added"])
-print(f"v2 added {share['added_bytes']:,} bytes on disk, under 16 kB:", share["added_bytes"] < 16_000)
+print(f"v2 added a {share['added_bytes']:,}-byte layer tar, under 16 kB:", share["added_bytes"] < 16_000)
 print(f"v2 added less than 1% of the {share['shared_bytes']:,} bytes it shares:",
       share["added_bytes"] < share["shared_bytes"] / 100)
 
 # %% [markdown]
-# `docs/img/overlay1.png` and `overlay2.png` (the seed's figures) are drawn by this same code from these
-# images (`tools/figures.py overlay`).
+# Two sizes appear: the history lists each layer's bytes **on disk** (its unpacked directory, in whole
+# file-system blocks), the figure each layer's **tar** (what a registry stores and sends). And why can
+# 2.0 share 1.0's layers at all? Layers are **content-addressed**: a layer's name is the SHA-256 of its
+# uncompressed tar (the *diff id* above), so the same files, packed the same way, are the same layer whichever build
+# made them — the store keeps it once. `docs/img/overlay1.png` and `overlay2.png` (the seed's figures) are
+# drawn by this same code from these images (`tools/figures.py overlay`).
 #
 # ## Ten containers of 2.0
 #
