@@ -213,7 +213,7 @@ print(private.subnet, loner.exec(["ip", "-4", "-o", "addr", "show", "eth0"]).std
 # %%
 # boxkit: needs network
 r = loner.exec(["ping", "-c", "1", "-W", "1", web_ip])
-print("isolated container reachable:", r.exit_code == 0)
+print(f"isolated container reachable: ping exit {r.exit_code}:", r.exit_code == 0)
 print("isolated container knows the name web:", "web" in loner.exec(["cat", "/etc/hosts"]).stdout)
 
 # %%

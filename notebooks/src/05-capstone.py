@@ -133,7 +133,7 @@ print(len(base_layers), "layers ->", len(new_layers), "layers")
 # %%
 # boxkit: needs network, cgroups
 print("shop:1.1 reuses every layer of shop:1.0:", new_layers[:len(base_layers)] == base_layers)
-print("one new layer:", len(new_layers) == len(base_layers) + 1)
+print(f"one new layer: {len(base_layers)} -> {len(new_layers)} layers:", len(new_layers) == len(base_layers) + 1)
 r = boxkit.run("shop:1.1", ["cat", "/app/VERSION"])
 print("the new image says:", r.stdout.strip())
 
@@ -157,7 +157,9 @@ if isinstance(theirs, str):
 # %%
 # boxkit: needs network, cgroups
 same = isinstance(theirs, dict) and all(theirs[k][1] == v[1] for k, v in ours.items() if k in theirs)
-print("boxkit and podman wrote the same limits:", same if isinstance(theirs, dict) else "podman unavailable here")
+equal = sum(theirs[k][1] == v[1] for k, v in ours.items() if k in theirs) if isinstance(theirs, dict) else 0
+print(f"boxkit and podman wrote the same limits: {equal} of {len(ours)} files equal:",
+      same if isinstance(theirs, dict) else "podman unavailable here")
 
 # %% [markdown]
 # ## Clean up
