@@ -57,8 +57,8 @@ r
 # reclaim the group's own pages first (the page cache of python's files; there is no swap here), and
 # when nothing is left to reclaim the OOM killer ends the hog — only inside this group; the host and the
 # notebook kernel never noticed. The ✖ sits on the last sample before the kill; the shaded strip is the
-# sample interval the kill fell in. After it the curve falls: that is the kernel freeing the dead hog's
-# memory, not the hog letting go. boxkit reads the verdict from `oom_kill` in `memory.oom_control`
+# sample interval the kill fell in. Where a sample caught the moment after the kill, the curve falls
+# there: that is the kernel freeing the dead hog's memory, not the hog letting go. boxkit reads the verdict from `oom_kill` in `memory.oom_control`
 # (v1) or `memory.events` (v2), not from the exit code alone: exit 137 only says "SIGKILL".
 
 # %%
