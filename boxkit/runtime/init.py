@@ -195,6 +195,8 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
         _step("set hostname", SYS.sethostname, plan["hostname"])
     os.setsid()
     _set_stdio(stdio)
+    if plan.get("tty"):   # boxkit run -t: the pty given as stdio, job control and ^C with it
+        _step("set controlling terminal", SYS.set_controlling_tty, 0)
     _close_fds_but({0, 1, 2, sock.fileno()})
     if early:
         go = recv(sock)
