@@ -132,7 +132,7 @@ def main() -> int:
             r = boxkit.run(rootfs=root, argv=["/bin/true"], **lim)
             assert r.exit_code == 0, r
         runners["boxkit (warm process)"] = boxkit_warm
-        cli = [sys.executable, "-m", "boxkit", "run"]
+        cli = [sys.executable, "-m", "boxkit", "run", "--rm"]
         if a.limits:   # options before the image: everything after it is the command
             cli += ["--memory", "500M", "--cpus", "0.5", "--pids-limit", "100"]
         cli += ["--rootfs", root]

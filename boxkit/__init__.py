@@ -51,17 +51,30 @@ def _gc_on_import() -> None:
     from . import paths
 
     left = False
-    for d in (paths.containers_dir(), paths.podman_dir()):
-        try:
-            left = left or bool(_os.listdir(d))
-        except OSError:
-            pass
+    try:
+        left = bool(_os.listdir(paths.podman_dir()))
+    except OSError:
+        pass
+    try:
+        # a stopped container kept for boxkit rm (its keeper wrote "exited") is nothing to collect
+        left = left or any(not _kept(_os.path.join(paths.containers_dir(), c))
+                           for c in _os.listdir(paths.containers_dir()))
+    except OSError:
+        pass
     if not left:
         return
     try:
         gc()
     except Exception:  # never break an import over housekeeping; boxkit gc reports errors
         pass
+
+
+def _kept(d: str) -> bool:
+    try:
+        with open(_os.path.join(d, "state.json"), "rb") as f:
+            return b'"status": "exited"' in f.read()
+    except OSError:
+        return False
 
 
 _gc_on_import()
