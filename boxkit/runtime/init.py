@@ -176,6 +176,9 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
     files that depend on the network — before the steps that must come after those. A ``prebuilt``
     spare is already in its root (see :func:`_prebuild`)."""
     early = staged is not None
+    if plan.get("tty"):
+        import fcntl  # noqa: F401  (imported here: after pivot_root the host's modules are gone)
+        import termios  # noqa: F401
     if "cgroup" in plan["ns"] and not early:
         _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
     if not early:   # a spare did this ahead

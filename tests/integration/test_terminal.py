@@ -365,3 +365,14 @@ def test_exec_into_a_container_a_notebook_owns(rootfs):
         c.kill()
         c.wait(10)
         c.remove()
+
+
+def test_detached_tty_output_goes_to_the_log(rootfs):
+    """-dt: the keeper holds the terminal's master side and copies it into the log (a tty's \\r\\n)."""
+    cid = bk("run", "-dt", "--rootfs", rootfs, "sh", "-c", "echo hi; test -t 0 && echo tty").stdout.strip()
+    try:
+        assert bk("wait", cid).stdout.strip() == "0"
+        assert bk("logs", cid).stdout.replace("\r", "") == "hi\ntty\n"
+    finally:
+        bk("rm", "-f", cid)
+    assert cid not in container_dirs()
