@@ -376,3 +376,42 @@ def test_detached_tty_output_goes_to_the_log(rootfs):
     finally:
         bk("rm", "-f", cid)
     assert cid not in container_dirs()
+
+
+FAST = [sys.executable, "-I", "-S", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "boxkit", "fastrun.py")]
+
+
+def test_the_fast_client_and_its_warm_helper(rootfs):
+    """python -I -S boxkit/fastrun.py: the same exit codes and stdio through the warm helper; a killed
+    client takes its container along; what the helper does not take falls back to the full command."""
+    from boxkit.runtime import warm
+
+    before = container_dirs()
+    try:
+        r = subprocess.run([*FAST, "run", "--rm", "--rootfs", rootfs, "sh", "-c", "echo hi; exit 3"],
+                           capture_output=True, timeout=60)
+        assert (r.returncode, r.stdout) == (3, b"hi\n"), r
+        assert os.path.exists(warm.sock_path()), "no warm helper: the run took the slow way"
+        r = subprocess.run([*FAST, "run", "--rm", "-i", "--rootfs", rootfs, "wc", "-c"], input=b"x" * 100_000,
+                           capture_output=True, timeout=60)
+        assert r.stdout.split() == [b"100000"], r
+        r = subprocess.run([*FAST, "run", "--rm", "--rootfs", rootfs, "nope"], capture_output=True, text=True)
+        assert r.returncode == 127 and r.stderr.startswith("boxkit: cannot execute nope"), r.stderr
+        assert subprocess.run([*FAST, "run", "--rm", "--bogus"], capture_output=True).returncode == 125
+        r = subprocess.run([*FAST, "run", "-d", "--rootfs", rootfs, "sleep", "100"], capture_output=True, text=True)
+        cid = r.stdout.strip()   # -d: not the helper's; the full command's keeper holds it
+        assert r.returncode == 0 and state_of(cid).get("keeper"), r.stderr
+        bk("rm", "-f", cid)
+        p = subprocess.Popen([*FAST, "run", "--rm", "--rootfs", rootfs, "sleep", "100"])
+        st = _wait_for_pid1(before, "sleep")
+        p.kill()
+        p.wait()
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and (st["id"] in container_dirs() or alive(st["pid"])):
+            time.sleep(0.05)
+        assert st["id"] not in container_dirs() and not alive(st["pid"])
+    finally:
+        pid = warm.stop()
+    assert pid is not None and not alive(pid) and not os.path.exists(warm.sock_path())
+    assert container_dirs() == before
