@@ -56,8 +56,10 @@ def _gc_on_import() -> None:
     except OSError:
         pass
     try:
-        # a stopped container kept for boxkit rm (its keeper wrote "exited") is nothing to collect
-        left = left or any(not _kept(_os.path.join(paths.containers_dir(), c))
+        # only a container whose owner is gone is something to collect: running ones (a keeper's, a
+        # live kernel's) and stopped ones kept for boxkit rm are not, and a full gc costs ~2 s on a
+        # busy host (net.gc imports pyroute2) — on every CLI verb while any container runs
+        left = left or any(_orphaned(_os.path.join(paths.containers_dir(), c))
                            for c in _os.listdir(paths.containers_dir()))
     except OSError:
         pass
@@ -69,12 +71,17 @@ def _gc_on_import() -> None:
         pass
 
 
-def _kept(d: str) -> bool:
+def _orphaned(d: str) -> bool:
+    from .runtime import state
+
     try:
         with open(_os.path.join(d, "state.json"), "rb") as f:
-            return b'"status": "exited"' in f.read()
-    except OSError:
-        return False
+            import json
+
+            st = json.loads(f.read())
+    except (OSError, ValueError):
+        return True   # no state: a start that died half-way (gc leaves very young ones alone)
+    return st.get("status") != "exited" and not state.owner_alive(st)
 
 
 _gc_on_import()
