@@ -52,7 +52,8 @@ def _gc_on_import() -> None:
 
     left = False
     try:
-        left = bool(_os.listdir(paths.podman_dir()))
+        # a podman store is named OWNERPID-STARTTIME (boxkit/podman.py): only a dead owner's is left over
+        left = any(not _alive_name(n) for n in _os.listdir(paths.podman_dir()))
     except OSError:
         pass
     try:
@@ -69,6 +70,13 @@ def _gc_on_import() -> None:
         gc()
     except Exception:  # never break an import over housekeeping; boxkit gc reports errors
         pass
+
+
+def _alive_name(name: str) -> bool:
+    from .runtime.state import alive
+
+    pid, start = (name.split("-") + ["", ""])[:2]
+    return pid.isdigit() and alive(int(pid), int(start) if start.isdigit() else None)
 
 
 def _orphaned(d: str) -> bool:
