@@ -137,7 +137,7 @@ def main() -> int:
             cli += ["--memory", "500M", "--cpus", "0.5", "--pids-limit", "100"]
         cli += ["--rootfs", root]
         runners["boxkit (CLI)"] = sh(cli + ["/bin/true"])
-        # the fast client: python -I -S and a warm helper that outlives the command (runtime/warm.py)
+        # the fast client: python -I -S and a warm helper that outlives the command (boxkit/cli_warm.py)
         fast = [sys.executable, "-I", "-S", os.path.join(os.path.dirname(HERE), "boxkit", "fastrun.py"),
                 *cli[3:]]
         runners["boxkit (fast CLI)"] = sh(fast + ["/bin/true"])
@@ -200,7 +200,7 @@ def main() -> int:
     finally:
         if podman_store is not None:
             podman_store.close()
-        from boxkit.runtime import warm
+        from boxkit import cli_warm as warm
 
         warm.stop()   # the fast client's helper: it outlives every command, not the bench
         shutil.rmtree(d, ignore_errors=True)

@@ -30,7 +30,7 @@ costs 17 MB resident per running container, 12 MB of it private (the command's P
 on write and no longer shared once the command exits; conmon, in C, needs ~1 MB), and a start has no
 warm spare (see :mod:`.spare`): ``boxkit run --rm true`` takes 130-150 ms, of which the interpreter
 and imports are ~85 ms (``boxkit ps`` alone). A service keeps spares warm and costs one process for
-all containers: that is the fast path, :mod:`.warm` (a per-user helper started on first use, for
+all containers: that is the fast path, :mod:`boxkit.cli_warm` (a per-user helper started on first use, for
 foreground ``run --rm`` from the ``python -I -S`` client; 22.5 ms against runc's 30.1 ms in one bench
 run). Containers that outlive their command stay with a keeper each, so a killed helper takes only
 foreground runs whose commands die with it anyway.

@@ -385,7 +385,7 @@ FAST = [sys.executable, "-I", "-S", os.path.join(os.path.dirname(os.path.dirname
 def test_the_fast_client_and_its_warm_helper(rootfs):
     """python -I -S boxkit/fastrun.py: the same exit codes and stdio through the warm helper; a killed
     client takes its container along; what the helper does not take falls back to the full command."""
-    from boxkit.runtime import warm
+    from boxkit import cli_warm as warm
 
     before = container_dirs()
     try:

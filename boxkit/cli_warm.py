@@ -6,15 +6,16 @@ finder), boxkit's imports (~50 ms) and a keeper's start without a spare. The fas
 argv, its working directory and its stdin, stdout and stderr (``SCM_RIGHTS``) to this process over
 ``$BOXKIT_ROOT/warm.sock`` and waits for one line back. The helper parses the argv with the real
 command line (same flags, same errors, same exit codes), builds the plan, starts the container on a
-warm spare (:mod:`.spare`) and answers ``exit N`` when it ends — after removing it (``--rm``).
+warm spare (:mod:`boxkit.runtime.spare`) and answers ``exit N`` when it ends — after removing it (``--rm``).
 
 Only what fits a warm start is taken: a foreground ``run --rm`` without ``-t`` or ``-d``. Anything
 else is answered ``fallback`` and the client execs the full command (a keeper per container).
 
-The same promises as the keeper's (:mod:`.keeper`): the socket is mode 0600 and every peer's
+It sits in the command-line layer (it parses command lines, then drives the runtime as any front
+does). The same promises as the keeper's (:mod:`boxkit.runtime.keeper`): the socket is mode 0600 and every peer's
 credentials must be root's or ours (``SO_PEERCRED``); a client that dies (its socket closes) takes
 its container with it at once; the helper is the owner in each container's ``state.json``, so one
-killed outright leaves what :func:`.state.gc` collects. It exits after :data:`IDLE_EXIT` seconds with
+killed outright leaves what :func:`boxkit.runtime.state.gc` collects. It exits after :data:`IDLE_EXIT` seconds with
 nothing to do.
 """
 
@@ -29,8 +30,8 @@ import socket
 import sys
 import time
 
-from .. import paths
-from .keeper import peer_allowed
+from . import paths
+from .runtime.keeper import peer_allowed
 
 IDLE_EXIT = 600.0
 SOCK = "warm.sock"
@@ -42,7 +43,7 @@ def sock_path() -> str:
 
 class Warm:
     def __init__(self, listener: socket.socket) -> None:
-        from .supervisor import Supervisor
+        from .runtime.supervisor import Supervisor
 
         self.listener = listener
         self.sup = Supervisor(spares=True)
@@ -130,9 +131,9 @@ class Warm:
                 os.close(fd)
 
     def _run(self, conn: socket.socket, argv: list[str], cwd: str, fds: list[int]) -> None:
-        from ..cli import parser, spec_from_args
-        from ..errors import BoxkitError
-        from .container import build_plan
+        from .cli import parser, spec_from_args
+        from .errors import BoxkitError
+        from .runtime.container import build_plan
 
         err = io.StringIO()
         try:
@@ -184,7 +185,7 @@ class Warm:
 
 
 def _name_taken(name: str) -> bool:
-    from . import state
+    from .runtime import state
 
     return any((state.read(c) or {}).get("name") == name for c in state.list_ids())
 
@@ -207,7 +208,7 @@ def stop(timeout: float = 10.0) -> int | None:
         return None
     finally:
         s.close()
-    from . import state
+    from .runtime import state
 
     start = state.starttime(pid)
     state.kill(pid, signal.SIGTERM)
@@ -229,7 +230,7 @@ def main() -> int:
         os.umask(old)
     listener.listen(64)
     warm = Warm(listener)
-    from .zygote import _freeze
+    from .runtime.zygote import _freeze
 
     _freeze()
     os.replace(new, path)   # only now may clients find it: it answers at once
