@@ -415,3 +415,19 @@ def test_the_fast_client_and_its_warm_helper(rootfs):
         pid = warm.stop()
     assert pid is not None and not alive(pid) and not os.path.exists(warm.sock_path())
     assert container_dirs() == before
+
+
+def test_a_run_without_rm_is_kept_stopped_for_ps_logs_and_rm(rootfs):
+    name = f"kept{os.getpid()}"
+    r = bk("run", "--name", name, "--rootfs", rootfs, "sh", "-c", "echo out; exit 3")
+    assert (r.returncode, r.stdout) == (3, "out\n"), r.stderr
+    try:
+        ps = [c for c in json.loads(bk("ps", "-a", "--json").stdout) if c["name"] == name]
+        assert [(c["status"], c["exit_code"]) for c in ps] == [("exited", 3)]
+        cid = ps[0]["id"]
+        assert not cgroup_dirs(cid) and cid in container_dirs()
+        r = bk("run", "--rm", "--name", name, "--rootfs", rootfs, "true")
+        assert r.returncode == 125 and "already in use" in r.stderr   # docker's: a name stays taken
+    finally:
+        assert bk("rm", name).returncode == 0
+    assert cid not in container_dirs()
