@@ -199,6 +199,14 @@ class Sys:
         buf = ctypes.create_string_buffer(name.encode()[:15])
         _check(_libc.prctl(PR_SET_NAME, ctypes.cast(buf, ctypes.c_void_p).value or 0, 0, 0, 0), "prctl(PR_SET_NAME)")
 
+    def set_controlling_tty(self, fd: int) -> None:
+        """Make the terminal on ``fd`` the controlling terminal of this (new, leaderless) session
+        (TIOCSCTTY): its line discipline then sends ^C as SIGINT to the session's foreground group."""
+        import fcntl
+        import termios
+
+        fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
+
     def link_up(self, name: str) -> None:
         """Set IFF_UP on an interface of the current network namespace (SIOCGIFFLAGS/SIOCSIFFLAGS).
         Used for ``lo`` in a fresh namespace, where importing a netlink library would cost more than

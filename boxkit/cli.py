@@ -1,30 +1,30 @@
 """``boxkit ...``: docker's habits over the library, so a learner's muscle memory works.
 
-    boxkit run [--rm] [--init] [--name N] [--hostname H] [-e K=V] [-w DIR] [-u UID[:GID]] [--read-only]
+    boxkit run [-d] [-i] [-t] [--rm] [--init] [--name N] [--hostname H] [-e K=V] [-w DIR] [-u UID[:GID]] [--read-only]
                [-v HOST:CTR[:ro]] [--network none] [--memory 500M] [--cpus 0.5] ... IMAGE [CMD...]
+    boxkit ps [-a] | exec [-it] C CMD | logs [-f] C | stop | kill | rm | start | wait | inspect | top
     boxkit probe [--json]
     boxkit gc
 
 Exit status, as docker's: the container's own; 125 when boxkit itself fails; 126 when the command
 cannot be executed; 127 when it is not found. Every failure is one sentence on stderr, never a
-traceback. The CLI is one single-threaded process, so it supervises its container in-process (no
-zygote) and forwards SIGINT, SIGTERM and SIGHUP to it, as ``docker run`` does.
+traceback. ``run`` forks a keeper per container (:mod:`boxkit.runtime.keeper`), which holds it while
+the command is attached and after it detached; the command forwards SIGINT, SIGTERM and SIGHUP to
+it, as ``docker run`` does. The container verbs live in :mod:`boxkit.cli_containers`.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
-import signal
 import sys
 
 from .cli_parser import Parser, normalize
 from .errors import BoxkitError
 
 # subpackages add their verbs with register(subparsers); a missing one just means fewer verbs
-_EXTENSIONS = ("boxkit.probe_cli", "boxkit.images.commands", "boxkit.net.commands",
+_EXTENSIONS = ("boxkit.cli_containers", "boxkit.probe_cli", "boxkit.images.commands", "boxkit.net.commands",
                "boxkit.cgroups.commands")
 
 
@@ -33,8 +33,10 @@ def _add_run(sub) -> None:
                        description="Run a command in a new container (docker run's flags).",
                        add_help=False)
     p.add_argument("--help", action="help", help="show this help and exit")
-    p.add_argument("--rm", action="store_true",
-                   help="accepted for docker's habit: a CLI container is always removed when it ends")
+    p.add_argument("--rm", action="store_true", help="remove the container when it ends (else kept, stopped)")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background; print its id")
+    p.add_argument("-i", "--interactive", action="store_true", help="pass stdin to the container")
+    p.add_argument("-t", "--tty", action="store_true", help="give the container a pseudo-terminal")
     p.add_argument("--init", action="store_true", help="run a reaper as PID 1 that forwards signals")
     p.add_argument("--name")
     p.add_argument("--hostname", "-h", dest="hostname")
@@ -77,44 +79,9 @@ def spec_from_args(a) -> object:
 
 
 def cmd_run(a) -> int:
-    from .runtime import rootless, state
-    from .runtime.container import build_plan
-    from .runtime.supervisor import Supervisor
+    from .cli_containers import cmd_run as run  # the foreground, -d, -i, -t: boxkit/cli_containers.py
 
-    spec = spec_from_args(a)
-    rootless.require()   # root, or a user namespace of our own (boxkit probe says which)
-    if spec.name and state.find_by_name(spec.name):
-        from .errors import SpecError
-
-        raise SpecError("container name", spec.name, "already in use by a running container")
-    plan = build_plan(spec)
-    sup = Supervisor()
-    pending: list[int] = []
-
-    def forward(signum, _frame):
-        if plan["id"] in sup.containers:
-            sup.kill(plan["id"], signum)
-        else:
-            pending.append(signum)
-
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, forward)
-    try:
-        sup.start(plan, [0, 1, 2])
-        for s in pending:
-            sup.kill(plan["id"], s)
-        while True:
-            done = sup.reap(block=True)
-            for cid, what, _pid, info in done:
-                if cid == plan["id"] and what == "init":
-                    if info.get("oom_killed"):
-                        print(f"boxkit: container {cid} was killed by the kernel's OOM killer "
-                              f"(memory limit {a.memory})", file=sys.stderr)
-                    return int(info["exit_code"])
-            if not done and plan["id"] not in sup.containers:
-                return 125
-    finally:
-        sup.shutdown()
+    return run(a)
 
 
 def cmd_gc(a) -> int:
@@ -128,38 +95,12 @@ def cmd_gc(a) -> int:
     return 0
 
 
-def cmd_ps(a) -> int:
-    from .runtime import state
-
-    rows = []
-    for cid in state.list_ids():
-        st = state.read(cid)
-        if not st:
-            continue
-        up = state.owner_alive(st) and state.alive(st["pid"], st.get("starttime"))
-        if up or a.all:
-            rows.append((cid, st.get("name") or "", st.get("image") or "", " ".join(st.get("argv", []))[:30],
-                         "running" if up else "exited", str(st["pid"])))
-    if a.json:
-        print(json.dumps([dict(zip(("id", "name", "image", "command", "status", "pid"), r, strict=False)) for r in rows]))
-        return 0
-    fmt = "{:<13} {:<16} {:<14} {:<31} {:<8} {}"
-    print(fmt.format("CONTAINER ID", "NAME", "IMAGE", "COMMAND", "STATUS", "PID"))
-    for r in rows:
-        print(fmt.format(*r))
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     ap = Parser(prog="boxkit", description="Real Linux containers for learning.")
     sub = ap.add_subparsers(dest="verb", metavar="COMMAND")
     _add_run(sub)
     g = sub.add_parser("gc", help="remove what killed kernels left behind")
     g.set_defaults(func=cmd_gc)
-    ps = sub.add_parser("ps", help="list containers started by running notebooks or scripts")
-    ps.add_argument("-a", "--all", action="store_true")
-    ps.add_argument("--json", action="store_true")
-    ps.set_defaults(func=cmd_ps)
     for mod in _EXTENSIONS:
         try:
             m = importlib.import_module(mod)

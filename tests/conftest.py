@@ -69,9 +69,11 @@ def _procs() -> set[str]:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
             with open(f"/proc/{pid}/cgroup") as f:
                 cg = f.read()
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
         except OSError:
             continue
-        if "boxkit.runtime" in cmd or "/boxkit/" in cg:
+        if "boxkit.runtime" in cmd or "boxkit.cli_warm" in cmd or "/boxkit/" in cg or comm == "boxkit-keeper":
             found.add(f"{pid} {cmd.strip()[:80]}")
     return found
 

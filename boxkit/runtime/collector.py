@@ -63,7 +63,9 @@ def orphans() -> list[str]:
         st = state.read(cid)
         d = paths.container_dir(cid)
         if st is not None:
-            if not state.owner_alive(st):
+            # a stopped container kept for boxkit rm (run without --rm) is no leftover: its keeper
+            # released its cgroup and network before it wrote "exited"
+            if st.get("status") != "exited" and not state.owner_alive(st):
                 found.append(d)
             continue
         try:

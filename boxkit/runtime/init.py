@@ -176,6 +176,9 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
     files that depend on the network — before the steps that must come after those. A ``prebuilt``
     spare is already in its root (see :func:`_prebuild`)."""
     early = staged is not None
+    if plan.get("tty"):
+        import fcntl  # noqa: F401  (imported here: after pivot_root the host's modules are gone)
+        import termios  # noqa: F401
     if "cgroup" in plan["ns"] and not early:
         _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
     if not early:   # a spare did this ahead
@@ -195,6 +198,8 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
         _step("set hostname", SYS.sethostname, plan["hostname"])
     os.setsid()
     _set_stdio(stdio)
+    if plan.get("tty"):   # boxkit run -t: the pty given as stdio, job control and ^C with it
+        _step("set controlling terminal", SYS.set_controlling_tty, 0)
     _close_fds_but({0, 1, 2, sock.fileno()})
     if early:
         go = recv(sock)

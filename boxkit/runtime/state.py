@@ -2,7 +2,9 @@
 
 Each container has ``$BOXKIT_ROOT/containers/ID/state.json``: its PID 1, that process's start time
 (field 22 of ``/proc/PID/stat``, in clock ticks since boot — a PID alone can be reused by an unrelated
-process, the pair cannot), and the same pair for the supervisor that owns it.
+process, the pair cannot), and the same pair for the supervisor that owns it. A CLI container's keeper
+(:mod:`.keeper`) adds its status; one kept after its exit (``boxkit run`` without ``--rm``) says
+``"status": "exited"`` with its exit code, and gc leaves it for ``boxkit rm``.
 
 A supervisor that exits normally removes its containers. One that was killed outright (``kill -9`` of a
 Jupyter kernel's process group, an OOM kill) leaves them behind: :func:`gc` — run on ``import boxkit``
@@ -92,6 +94,12 @@ def owner_alive(st: dict) -> bool:
     return alive(int(z[0]), z[1])
 
 
+def running(st: dict) -> bool:
+    """Whether the container a state record describes runs now: its owner and its PID 1 are alive
+    (a record written by an owner killed outright stays behind until gc: not running)."""
+    return owner_alive(st) and alive(st["pid"], st.get("starttime"))
+
+
 def find_by_name(name: str) -> dict | None:
     for cid in list_ids():
         st = read(cid)
@@ -108,7 +116,9 @@ def gc(*, verbose: bool = False) -> list[str]:
     for cid in list_ids():
         d = paths.container_dir(cid)
         st = read(cid)
-        if st is not None and owner_alive(st):
+        if st is not None and (owner_alive(st) or st.get("status") == "exited"):
+            # running, or stopped and kept (boxkit run without --rm): its keeper released its cgroup
+            # and network before it wrote "exited", so only its directory is left, on purpose
             live.add(cid)
             continue
         if st is None:

@@ -108,8 +108,16 @@ class Supervisor:
     # --- start ---------------------------------------------------------------------------------------
     def prepare(self, plan: dict) -> None:
         d = paths.ensure(paths.container_dir(plan["id"]), 0o711)
+        if plan.get("restart"):
+            # a volatile overlay's work dir says "incompat/volatile" after use, and the kernel
+            # refuses to mount it again (Documentation/filesystems/overlayfs.rst): a fresh one
+            rootless.remove_tree(os.path.join(d, "work"))
         for sub in ("upper", "work", "merged"):
-            os.mkdir(os.path.join(d, sub), 0o755)
+            try:
+                os.mkdir(os.path.join(d, sub), 0o755)
+            except FileExistsError:
+                if not plan.get("restart"):   # boxkit start: a stopped container's upper dir stays
+                    raise
         if plan.get("uid_map"):
             from .idshift import shifted
 
@@ -164,7 +172,7 @@ class Supervisor:
             self.by_pid[pid1] = (cid, "init")
             record = {"id": cid, "name": plan.get("name"), "pid": pid1, "starttime": state.starttime(pid1),
                       "zygote": self.zygote, "created": time.time(), "image": plan.get("image"),
-                      "argv": plan["argv"]}
+                      "argv": plan["argv"], "ns": plan["ns"], "rootless": bool(plan.get("rootless"))}
             prebuilt = spare is not None and spare.guess is not None
             if not prebuilt:
                 state.write(cid, record)
@@ -207,7 +215,8 @@ class Supervisor:
             if cg is not None:
                 cg.remove()
             self.by_pid.pop(pid1, None)
-            self.remove_dir(cid)
+            if not plan.get("restart"):
+                self.remove_dir(cid)
             raise
         finally:
             parent.close()
@@ -462,6 +471,8 @@ def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs)
             try:
                 os.setsid()
                 init._set_stdio(stdio)
+                if plan.get("tty"):   # boxkit exec -t
+                    SYS.set_controlling_tty(0)
                 init._close_fds_but({0, 1, 2, sock.fileno()})
                 caps.drop_to(caps.DEFAULT_MASK)
                 if user:

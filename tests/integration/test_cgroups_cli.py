@@ -38,7 +38,7 @@ def test_stats_of_an_unknown_container_is_one_sentence():
 
 
 def test_run_memory_flag_oom_is_exit_137_and_said():
-    r = subprocess.run(CLI + ["run", "--memory", "64M", "host", *workloads.memhog(200, step_mb=16, pause=0.005)],
+    r = subprocess.run(CLI + ["run", "--rm", "--memory", "64M", "host", *workloads.memhog(200, step_mb=16, pause=0.005)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 137, (r.returncode, r.stderr)
     assert "OOM killer" in r.stderr, r.stderr

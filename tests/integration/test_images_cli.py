@@ -39,7 +39,7 @@ def test_build_images_history_df_save_load_rmi(tmp_path):
         assert r.returncode == 0 and "Untagged: bk-cli:1" in r.stdout
         r = bk("load", "-i", str(tmp_path / "img.tar"))
         assert r.returncode == 0 and "Loaded image: bk-cli:1" in r.stdout
-        r = bk("run", "bk-cli:1")
+        r = bk("run", "--rm", "bk-cli:1")
         assert r.returncode == 0 and r.stdout.strip() == "ran"
     finally:
         bk("rmi", "bk-cli:1")

@@ -79,7 +79,7 @@ def test_run_with_network_name_and_bad_input(tmp_root, rootfs):
     from boxkit.net.ipam import bridge_name
 
     ours = {bridge_name("bridge", tmp_root)}   # other runs may hold bk* links on this host meanwhile
-    r = boxkit("run", "--rootfs", "--network", "bridge", "--name", "web", rootfs, "cat", "/etc/hosts", root=tmp_root)
+    r = boxkit("run", "--rm", "--rootfs", "--network", "bridge", "--name", "web", rootfs, "cat", "/etc/hosts", root=tmp_root)
     assert r.returncode == 0, r.stderr
     assert "\tweb " in r.stdout
     for argv, says in (
@@ -87,14 +87,14 @@ def test_run_with_network_name_and_bad_input(tmp_root, rootfs):
         (["--network", "bridge", "-p", "80"], "invalid port mapping '80'"),
         (["--network", "bridge", "-p", "1:2:3"], "invalid port mapping"),
     ):
-        r = boxkit("run", "--rootfs", *argv, rootfs, "true", root=tmp_root)
+        r = boxkit("run", "--rm", "--rootfs", *argv, rootfs, "true", root=tmp_root)
         assert r.returncode == 125 and says in r.stderr and r.stderr.count("\n") == 1, r.stderr
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     s.listen()
     try:
         port = s.getsockname()[1]
-        r = boxkit("run", "--rootfs", "--network", "bridge", "-p", f"{port}:80", rootfs, "true", root=tmp_root)
+        r = boxkit("run", "--rm", "--rootfs", "--network", "bridge", "-p", f"{port}:80", rootfs, "true", root=tmp_root)
         assert r.returncode == 125 and f"cannot publish port {port}/tcp: it is in use on the host" in r.stderr
     finally:
         s.close()

@@ -151,7 +151,7 @@ def test_a_rootless_container_from_the_inside_and_the_outside(learner):
 
 
 def test_the_cli_runs_rootless_and_refuses_a_bridge_in_one_line(learner):
-    r = _run(learner, "import sys; from boxkit.cli import main; sys.argv = ['boxkit', 'run', 'busybox', '--', "
+    r = _run(learner, "import sys; from boxkit.cli import main; sys.argv = ['boxkit', 'run', '--rm', 'busybox', '--', "
                       "'sh', '-c', 'id -u; hostname']; sys.exit(main())")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] == "0"
@@ -199,3 +199,34 @@ def test_a_lower_directory_replaced_inside_becomes_an_opaque_layer_entry(learner
     assert out["out"].split("\n")[0] == "x", out["err"]
     assert "userxattr" in out["out"]
     assert "etc/.wh..wh..opq" in out["names"] and "etc/x" in out["names"]
+
+
+def test_rootless_cli_run_d_ps_exec_stop_rm(learner):
+    """The container verbs as the learner: a keeper of the learner's own, its socket in their home."""
+    def bk(*args):
+        return run_as(learner, [PYTHON, "-m", "boxkit", *args], env={"PYTHONPATH": REPO})
+
+    r = bk("run", "-d", "--name", "web", "busybox", "sleep", "1000")
+    assert r.returncode == 0, r.stderr[-2000:]
+    cid = r.stdout.strip()
+    try:
+        ps = json.loads(bk("ps", "--json").stdout)
+        assert [(c["id"], c["status"], c["owner"]) for c in ps] == [(cid, "running", "keeper")]
+        sock = os.path.join(learner.home, ".local/share/boxkit/containers", cid, "keeper.sock")
+        assert os.stat(sock).st_uid == learner.uid and os.stat(sock).st_mode & 0o777 == 0o600
+        r = bk("exec", "web", "sh", "-c", "id -u; echo $$")
+        assert r.returncode == 0 and r.stdout.split() == ["0", r.stdout.split()[1]], r.stderr
+        t0 = time.monotonic()
+        assert bk("stop", "-t", "1", "web").returncode == 0
+        assert time.monotonic() - t0 >= 1.0   # sleep as PID 1 ignores SIGTERM: the grace period, then SIGKILL
+        ps = json.loads(bk("ps", "-a", "--json").stdout)
+        assert [(c["status"], c["exit_code"]) for c in ps] == [("exited", 137)]
+        assert bk("rm", "web").returncode == 0
+        assert json.loads(bk("ps", "-a", "--json").stdout) == []
+    finally:
+        bk("rm", "-f", cid)
+    assert _leftovers(learner.home) == {}
+    deadline = time.monotonic() + 2   # a keeper that answered "exited" may still be on its way out
+    while pids_of(learner.uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pids_of(learner.uid), "a keeper or container outlived rm"

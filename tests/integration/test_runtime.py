@@ -370,7 +370,7 @@ def test_a_live_owners_containers_are_no_leftovers(rootfs):
 
 
 def test_cli_exit_status_and_errors(rootfs):
-    cli = [sys.executable, "-m", "boxkit", "run", "--rootfs"]
+    cli = [sys.executable, "-m", "boxkit", "run", "--rm", "--rootfs"]
     assert subprocess.run(cli + [rootfs, "sh", "-c", "exit 7"]).returncode == 7
     r = subprocess.run(cli + [rootfs, "nope"], capture_output=True, text=True)
     assert r.returncode == 127 and r.stderr.startswith("boxkit: cannot execute nope")

@@ -1,0 +1,178 @@
+"""``boxkit exec``: join a running container's namespaces from the command itself.
+
+The container's PID 1 is in ``state.json``; its namespaces are the files under ``/proc/PID/ns/``. The
+command forks a process that opens them, ``setns()``\\ es into each and forks the command inside
+(:func:`boxkit.runtime.supervisor._exec_child`, the path a zygote's exec takes too). The command is a
+child sub-reaper, so the exec'd process — a grandchild — is re-parented to it and it alone learns the
+exit status. Nothing goes through the container's owner, so exec works alike on a container a keeper
+holds and on one a notebook kernel's zygote owns: the kernel keeps owning it, and when the container
+ends (PID 1 exits, its PID namespace goes) the exec'd process is killed with it.
+
+Which namespaces: every one whose ``/proc/PID/ns`` link differs from ours — what the container really
+has, not what a record says it should.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+
+from ._sys import NAMESPACE_FILES, PR_SET_CHILD_SUBREAPER, SYS
+from .errors import SpecError
+
+
+def namespaces_of(pid: int) -> list[str]:
+    out = []
+    for name, file in NAMESPACE_FILES.items():
+        try:
+            if os.readlink(f"/proc/{pid}/ns/{file}") != os.readlink(f"/proc/self/ns/{file}"):
+                out.append(name)
+        except OSError:
+            continue
+    return out
+
+
+def container_env(st: dict) -> dict[str, str]:
+    """The container's environment: its plan's (a keeper's container), else PID 1's own."""
+    from .runtime import keeper
+
+    plan = keeper.read_plan(st["id"])
+    if plan and isinstance(plan.get("env"), dict):
+        return dict(plan["env"])
+    try:
+        with open(f"/proc/{st['pid']}/environ", "rb") as f:
+            items = f.read().split(b"\0")
+    except OSError:
+        return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+    env = {}
+    for item in items:
+        k, sep, v = item.decode(errors="replace").partition("=")
+        if sep:
+            env[k] = v
+    return env
+
+
+def run_exec(st: dict, a) -> int:
+    from .cli_containers import _Signals
+    from .cli_terminal import Relay, open_pty
+    from .runtime import init
+    from .runtime.supervisor import _exec_child, _step_error
+    from .spec import parse_env, parse_user
+
+    pid1 = st["pid"]
+    ns = namespaces_of(pid1)
+    rootless = bool(st.get("rootless")) or ("user" in ns and os.geteuid() != 0)
+    plan = {"id": st["id"], "ns": ns, "rootless": rootless, "tty": bool(a.tty), "argv": a.command}
+    env = container_env(st)
+    env.update(parse_env(a.env))
+    user = parse_user(a.user)
+    if user and rootless:
+        if tuple(user) != (0, 0):
+            raise SpecError("user", a.user, "a rootless container (not root) has only uid 0 inside",
+                            hint="leave -u unset, or run as root")
+        user = None
+    cwd = a.workdir or ((_plan_cwd(st)) or "/")
+    procs: list[str] = []
+    if os.geteuid() == 0 and not rootless:
+        try:
+            from .cgroups import open_group
+
+            group = open_group(st["id"])
+            procs = list(group.procs_files) if group is not None else []
+        except (ImportError, OSError):
+            procs = []
+    master = -1
+    opened = []
+    if a.tty:
+        master, slave = open_pty(0)
+        stdio = [slave] * 3
+        opened.append(slave)
+    else:
+        stdin = 0 if a.interactive else os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        if stdin:
+            opened.append(stdin)
+        stdio = [stdin, 1, 2]
+    SYS.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    with _Signals() as sigs:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
+            _exec_child(pid1, plan, a.command, env, cwd, list(user) if user else None, stdio, child, procs)
+        child.close()
+        for fd in opened:
+            os.close(fd)
+        try:
+            msg = init.recv(parent)
+            os.waitpid(pid, 0)
+            if "pid" not in msg:
+                raise _step_error(plan, msg or {"error": "exec", "detail": "exited early"})
+            epid = msg["pid"]
+            msg = init.recv(parent)
+            if msg:
+                _reap(epid)
+                raise _step_error(plan, msg)
+        finally:
+            parent.close()
+        done: dict = {}
+
+        def on_signal() -> None:
+            for s in sigs.take():
+                if s != signal.SIGCHLD:
+                    try:
+                        os.kill(epid, s)
+                    except ProcessLookupError:
+                        pass
+            _poll(epid, done)
+
+        if a.tty:
+            with Relay(master, a.interactive) as relay:
+                relay.watch(sigs.r, on_signal)
+                _poll(epid, done)
+                relay.loop(lambda: "code" in done)
+            os.close(master)
+        else:
+            import selectors
+
+            sel = selectors.DefaultSelector()
+            sel.register(sigs.r, selectors.EVENT_READ, on_signal)
+            _poll(epid, done)
+            while "code" not in done:
+                for key, _ in sel.select(1.0):
+                    key.data()
+                _poll(epid, done)
+            sel.close()
+    return done["code"]
+
+
+def _plan_cwd(st: dict) -> str | None:
+    from .runtime import keeper
+
+    plan = keeper.read_plan(st["id"])
+    return plan.get("cwd") if plan else None
+
+
+def _poll(pid: int, done: dict) -> None:
+    """Reap what ended (orphans the exec'd process left come to us too); note the exec'd one's code."""
+    from .runtime.supervisor import decode_status
+
+    while True:
+        try:
+            got, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if got == 0:
+            return
+        if got == pid:
+            done["code"] = decode_status(status)[0]
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

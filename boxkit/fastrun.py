@@ -1,0 +1,141 @@
+"""The fast client: ``python -I -S boxkit/fastrun.py run --rm IMAGE CMD...`` (the ``bin/boxkit-fast`` launcher).
+
+Run as a script by its path, not imported: importing ``boxkit`` would cost the imports this exists to
+skip. It loads only builtin modules (``_socket``, ``_signal``, ``os``), connects to the user's warm
+helper (:mod:`boxkit.cli_warm`, started here on first use), passes its argv, working directory and
+stdin/stdout/stderr, forwards SIGINT, SIGTERM and SIGHUP (a second SIGINT sends SIGKILL), and exits
+with the container's code. Whatever the helper does not take (``-d``, ``-t``, no ``--rm``, any other
+verb) and any failure to reach it ends in ``exec`` of the full command line, so the result is the
+same either way — only slower.
+"""
+
+import _signal
+import _socket
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _root() -> str:
+    env = os.environ.get("BOXKIT_ROOT")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return "/var/lib/boxkit"
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "boxkit")
+
+
+def _full(argv: list) -> None:
+    os.execv(sys.executable, [sys.executable, "-m", "boxkit", *argv])
+
+
+def _start_helper(path: str) -> None:
+    env = dict(os.environ)
+    parent = os.path.dirname(HERE)
+    env["PYTHONPATH"] = parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                nul = os.open("/dev/null", os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(nul, fd)
+                os.closerange(3, 1024)
+                os.execve(sys.executable, [sys.executable, "-m", "boxkit.cli_warm"], env)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _connect(path: str):
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    try:
+        s.connect(path)
+    except OSError:
+        s.close()
+        return None
+    return s
+
+
+def main(argv: list) -> int:
+    if not argv or argv[0] != "run" or "--rm" not in argv:
+        _full(argv)
+    path = os.path.join(_root(), "warm.sock")
+    s = _connect(path)
+    if s is None:
+        _start_helper(path)
+        for _ in range(200):   # the helper's first start imports everything: up to a few seconds
+            s = _connect(path)
+            if s is not None:
+                break
+            os.sched_yield()
+            _sleep(0.02)
+        else:
+            _full(argv)
+    msg = b"\0".join([b"run", os.getcwd().encode(), *(a.encode() for a in argv)])
+    cmsg = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, (0).to_bytes(4, sys.byteorder)
+             + (1).to_bytes(4, sys.byteorder) + (2).to_bytes(4, sys.byteorder))]
+    pending: list = []
+
+    def caught(n, _frame):
+        # raised, not queued: recv() is retried after a handler that returns (PEP 475)
+        raise _Signal(n)
+
+    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+        _signal.signal(sig, caught)
+    try:
+        s.sendmsg([msg], cmsg)
+    except OSError:
+        _full(argv)
+    interrupts = 0
+    started = False
+    while True:
+        try:
+            reply = s.recv(65536)
+        except _Signal as e:
+            pending.append(e.args[0])
+            reply = None
+        while pending:
+            n = pending.pop(0)
+            interrupts += n == _signal.SIGINT
+            if interrupts >= 2:
+                os.write(2, b"boxkit: second interrupt: killing the container\n")
+                n = 9
+            if started:
+                s.send(b"kill\0" + str(n).encode())
+        if reply is None:
+            continue
+        words = reply.decode(errors="replace").split(" ", 2)
+        if not reply:
+            return 125 if started else _full(argv) or 125
+        if words[0] == "fallback":
+            s.close()
+            _full(argv)
+        if words[0] == "ok":
+            started = True
+            for n in pending:
+                s.send(b"kill\0" + str(n).encode())
+            continue
+        if words[0] == "err":
+            if len(words) > 2 and words[2]:
+                os.write(2, words[2].encode() + b"\n")
+            return int(words[1])
+        if words[0] == "exit":
+            return int(words[1])
+
+
+class _Signal(Exception):
+    pass
+
+
+def _sleep(t: float) -> None:
+    import select
+
+    select.select([], [], [], t)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
