@@ -230,3 +230,15 @@ def _apply_v2(group: Group, res: dict) -> None:
 
 def open_dirs(cid: str, dirs: dict[str, str]) -> Group:
     return Group(cid, detect(), dirs)
+
+
+def remove_default_parent(dirs: dict[str, str]) -> None:
+    """The last container in ``boxkit-runtime/`` takes the directory with it (the host's cgroup
+    tree holds nothing of ours after delete); another container still in it keeps it (EBUSY)."""
+    for d in set(dirs.values()):
+        parent = os.path.dirname(d)
+        if os.path.basename(parent) == DEFAULT_PARENT:
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass

@@ -32,21 +32,12 @@ def _hook_env(h: dict) -> dict:
     return dict(e.split("=", 1) for e in h["env"] if "=" in e)
 
 
-def run_hooks(kind: str, hooks: list[dict], state_json: dict, *, mntns_of: int | None = None,
-              fatal: bool = True) -> None:
+def run_hooks(kind: str, hooks: list[dict], state_json: dict, *, fatal: bool = True) -> None:
     data = json.dumps(state_json).encode()
     for h in hooks:
-        pre = None
-        if mntns_of:
-            pid = mntns_of
-
-            def pre(pid=pid):   # createContainer: in the container's mount namespace
-                fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
-                _sys.SYS.setns(fd, _sys.CLONE_NEWNS)
-                os.close(fd)
         try:
             r = subprocess.run(h["args"], executable=h["path"], input=data, env=_hook_env(h),
-                               timeout=h.get("timeout"), preexec_fn=pre, stdout=subprocess.DEVNULL,
+                               timeout=h.get("timeout"), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, check=False)
             err = None if r.returncode == 0 else f"exit status {r.returncode}: {r.stderr.decode(errors='replace')[:200]}"
         except subprocess.TimeoutExpired:
@@ -82,6 +73,18 @@ def _write_maps(pid: int, maps: dict) -> None:
         except OSError as e:
             raise BoxkitError(f"cannot write {f} of", f"/proc/{pid}", errno=e.errno,
                               hint="check linux.uidMappings and linux.gidMappings") from e
+
+
+def _connect_console(path: str) -> int:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise BoxkitError("cannot connect to the console socket", path, errno=e.errno) from e
+    fd = s.detach()
+    os.set_inheritable(fd, False)
+    return fd
 
 
 def _send_console(path: str, master: int) -> None:
@@ -138,8 +141,9 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
         plan["keep_fds"] = [*range(3, 3 + preserve_fds), gate]
         stdio = [0, 1, 2]
         if plan["terminal"]:
-            master, slave = _pty(plan.get("console_size"))
-            stdio = [slave, slave, slave]
+            con = _connect_console(console_socket)
+            plan["console_fd"] = con
+            plan["keep_fds"].append(con)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         mount_root = process.bind_root(plan["merged"])
         pid = os.fork()
@@ -148,6 +152,8 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
             init.stage1(plan, child, stdio, mount_root)
         child.close()
         os.close(gate)
+        if plan.get("console_fd") is not None:
+            os.close(plan["console_fd"])
         msg = init.recv(parent)
         if "userns" in msg:
             _write_maps(msg["userns"], plan["id_maps"])
@@ -165,17 +171,15 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
             store.write(cid, record)
         elif plan["cgroups_path"] or plan["resources"]:
             raise SpecError("config.json field linux.resources", "...", "cgroups need root")
-        init.send(parent, {"go": True, "update": {}})
+        st = store.spec_state(cid, record)
+        run_hooks("prestart", plan["hooks"]["prestart"], st)
+        run_hooks("createRuntime", plan["hooks"]["createRuntime"], st)
+        # createContainer hooks run in PID 1, after its mounts and before the pivot (process.py)
+        init.send(parent, {"go": True, "update": {"hook_state": json.dumps(st)}})
         msg = init.recv(parent)
         if not msg.get("created"):
             raise _error(plan, msg or {"error": "set up", "detail": "the container's first process ended"})
         parent.close()
-        if master >= 0:
-            _send_console(console_socket, master)
-        st = store.spec_state(cid, record)
-        run_hooks("prestart", plan["hooks"]["prestart"], st)
-        run_hooks("createRuntime", plan["hooks"]["createRuntime"], st)
-        run_hooks("createContainer", plan["hooks"]["createContainer"], st, mntns_of=pid1)
         record["status"] = "created"
         store.write(cid, record)
         if pid_file:
@@ -264,6 +268,7 @@ def delete(store: Store, cid: str, force: bool) -> None:
             g.remove()
         except OSError:
             pass
+        cgroup.remove_default_parent(st["cgroup"])
     _remove_dir(store.dir(cid))
     run_hooks("poststop", st.get("hooks", {}).get("poststop", []),
               {**store.spec_state(cid, {**st, "pid": 0}), "status": "stopped"}, fatal=False)

@@ -199,6 +199,8 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
     if "uts" in plan["ns"] and plan.get("hostname"):
         _step("set hostname", SYS.sethostname, plan["hostname"])
     os.setsid()
+    if plan.get("console_fd") is not None:
+        stdio = _step("set up terminal", process.open_console, plan)
     _set_stdio(stdio)
     if plan.get("terminal"):
         _step("set controlling terminal", process.set_ctty)

@@ -12,9 +12,17 @@ because an earlier mount may have put a symlink on the way (runc CVE-2021-30465 
 
 from __future__ import annotations
 
+import array
 import errno
+import fcntl
+import json
 import os
+import resource
+import select
+import socket
 import stat
+import struct
+import termios
 
 from .. import _sys
 from .._sys import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, SYS
@@ -173,7 +181,6 @@ def after_pivot(plan: dict, sys: _sys.Sys | None = None) -> None:
 
 
 def set_rlimits(rlimits: list) -> None:
-    import resource
 
     for kind, soft, hard in rlimits:
         resource.setrlimit(kind, (soft, hard))
@@ -211,7 +218,6 @@ def wait_gate(fd: int) -> None:
     """The start gate (``create`` → ``start``): block until ``boxkit-runtime start`` opens the fifo for
     writing and writes a byte. The fd was opened ``O_RDONLY|O_NONBLOCK`` before the pivot; ``poll``
     waits for the writer (a fifo reports POLLHUP only after a writer has come and gone)."""
-    import select
 
     os.set_blocking(fd, True)
     p = select.poll()
@@ -239,6 +245,8 @@ def setup_bundle_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None) -> 
     mount_root(root)
     mount_entries(root, plan.get("mount_entries", []), sys)
     make_devices(root, plan.get("devices", []), "user" in plan["ns"], sys)
+    if plan.get("hook_state"):
+        run_hooks_here(plan.get("hooks", {}).get("createContainer", []), plan["hook_state"].encode())
     os.chdir(root)
     if plan.get("no_pivot"):
         sys.mount(root, "/", None, _sys.MS_MOVE)
@@ -264,11 +272,54 @@ def bind_root(root: str):
     return mount_root
 
 
+def open_console(plan: dict) -> list[int]:
+    """``process.terminal``: a pty made *inside* the container (its own devpts instance, so the slave
+    is /dev/pts/0 in there and ``tty`` names it), whose master goes to the caller's console socket
+    with SCM_RIGHTS, as runc does. The socket was connected by ``create`` before the pivot."""
+
+    master, slave = os.openpty()
+    size = plan.get("console_size")
+    if size:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size["height"], size["width"], 0, 0))
+    con = socket.socket(fileno=plan["console_fd"])
+    try:
+        con.sendmsg([b"console"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]))])
+    finally:
+        con.close()
+        os.close(master)
+    return [slave, slave, slave]
+
+
+def run_hooks_here(hooks: list[dict], state: bytes) -> None:
+    """``createContainer`` hooks: in the container's mount namespace after its mounts, before the
+    pivot (host paths still resolve, as the spec wants). The state JSON goes to stdin."""
+    for hook in hooks:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(w)
+                os.dup2(r, 0)
+                env = dict(e.split("=", 1) for e in hook["env"] if "=" in e)
+                os.execve(hook["path"], hook["args"], env)
+            except OSError:
+                pass
+            os._exit(127)
+        os.close(r)
+        try:
+            os.write(w, state)
+        except OSError:
+            pass
+        os.close(w)
+        _p, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise OSError(errno.ECANCELED, f"createContainer hook failed ({os.waitstatus_to_exitcode(status)})",
+                          hook["path"])
+
+
 def set_ctty() -> None:
     """Make the terminal on fd 0 (the pty's slave) our controlling terminal: we are a session
     leader without one (setsid)."""
-    import fcntl
-    import termios
 
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
@@ -276,7 +327,6 @@ def set_ctty() -> None:
 def created_then_wait(plan: dict, sock) -> None:
     """Tell ``create`` the container is set up, let go of the socket (``create`` returns now), wait
     at the start gate, then run the ``startContainer`` hooks here, in the container."""
-    import json
 
     sock.send(json.dumps({"created": True}).encode())
     sock.close()
