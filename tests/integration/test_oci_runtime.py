@@ -243,7 +243,10 @@ def test_errors_are_runc_like(tmp_path, root):
     assert json.loads(log.read_text())["msg"].startswith('container "ghost" does not exist')
     p = rt(root, "--systemd-cgroup", "state", "dup")
     assert p.returncode != 0 and "--systemd-cgroup" in p.stderr
-    rt(root, "delete", "dup", check=True)   # created, never started: delete without --force (as runc)
+    p = rt(root, "delete", "dup")
+    assert p.returncode != 0 and "created" in p.stderr, "the spec: delete of a container not stopped fails"
+    assert state(root, "dup")["status"] == "created", "... and has no effect on it"
+    rt(root, "delete", "--force", "dup", check=True)
 
 
 def test_resources_are_written_to_the_cgroup(tmp_path, root):
