@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import signal
 import sys
 
 from .. import __version__ as _version
@@ -170,7 +169,6 @@ def run(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     a = argparse.Namespace(log=None, log_format="text")
     for i, arg in enumerate(argv):   # the log options, for errors the parser itself reports
         if arg == "--log" and i + 1 < len(argv):

@@ -98,15 +98,31 @@ def _send_console(path: str, master: int) -> None:
         s.close()
 
 
-def _pty(console_size: dict | None) -> tuple[int, int]:
+TIOCSPTLCK, TIOCGPTPEER = 0x40045431, 0x5441
+
+
+def _container_pty(pid1: int, console_size: dict | None) -> tuple[int, int]:
+    """A pty of the container's own devpts instance (so the process in there sees /dev/pts/N), opened
+    from the host through ``/proc/PID/root`` on the devpts node itself, never through the container's
+    /dev/ptmx symlink (its target would resolve on the host); the slave by ``TIOCGPTPEER`` (4.13), not
+    by a path the container could swap."""
     import fcntl
     import struct
     import termios
 
-    master, slave = os.openpty()
-    if console_size:
-        fcntl.ioctl(slave, termios.TIOCSWINSZ,
-                    struct.pack("HHHH", console_size["height"], console_size["width"], 0, 0))
+    master = os.open(f"/proc/{pid1}/root/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if _sys.SYS.statfs_type(f"/proc/self/fd/{master}") != 0x1CD1:   # DEVPTS_SUPER_MAGIC
+            raise BoxkitError("cannot open the container's terminal", f"/proc/{pid1}/root/dev/pts/ptmx",
+                              detail="it is not a devpts file system")
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+        if console_size:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", console_size["height"], console_size["width"], 0, 0))
+    except BaseException:
+        os.close(master)
+        raise
     return master, slave
 
 
@@ -231,10 +247,25 @@ def start(store: Store, cid: str) -> None:
         raise BoxkitError(f'cannot start container "{cid}"', errno=e.errno, hint="it is no longer waiting") from e
     try:
         os.write(fd, b"0")
+        os.unlink(fifo)
+        _wait_no_reader(fd, st)
     finally:
         os.close(fd)
-    os.unlink(fifo)
     run_hooks("poststart", st.get("hooks", {}).get("poststart", []), store.spec_state(cid, st), fatal=False)
+
+
+def _wait_no_reader(fd: int, st: dict) -> None:
+    """Until PID 1 has exec'd the command: its read end of the fifo is close-on-exec, and a fifo's
+    writer sees POLLERR once no reader is left. poststart hooks run after this, as the spec says."""
+    import select
+
+    p = select.poll()
+    p.register(fd, select.POLLERR)
+    while True:
+        if any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in p.poll(100)):
+            return
+        if not rstate.alive(st["pid"], st.get("starttime")):
+            return
 
 
 def kill(store: Store, cid: str, sig: int, all_: bool = False) -> None:
@@ -296,7 +327,7 @@ def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None
     if proc.get("terminal"):
         if not console_socket:
             raise SpecError("process.terminal", True, "a terminal needs --console-socket")
-        master, slave = _pty(proc.get("console_size"))
+        master, slave = _container_pty(pid1, proc.get("console_size"))
         stdio = [slave] * 3
     if not detach:   # the process is our grandchild: re-parented to us when the joiner exits
         _sys.SYS.prctl(_sys.PR_SET_CHILD_SUBREAPER, 1)

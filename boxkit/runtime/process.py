@@ -41,20 +41,20 @@ def _make_target(full: str, is_dir: bool) -> None:
         os.close(os.open(full, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
 
 
-def mount_entries(root: str, entries: list[dict], sys: _sys.Sys | None = None) -> None:
+def mount_entries(root: str, entries: list[dict], sys: _sys.Sys | None = None, cgroupns: bool = True) -> None:
     """The bundle's ``mounts`` in their order, below ``root`` (not yet pivoted into)."""
     sys = sys or SYS
     for m in entries:
         try:
-            _mount_one(root, m, sys)
+            _mount_one(root, m, sys, cgroupns)
         except OSError as e:
             raise OSError(e.errno, e.strerror, m["destination"]) from e
 
 
-def _mount_one(root: str, m: dict, sys: _sys.Sys) -> None:
+def _mount_one(root: str, m: dict, sys: _sys.Sys, cgroupns: bool) -> None:
     target = secure_join(root, m["destination"])
     if m["type"] in ("cgroup", "cgroup2"):
-        _mount_cgroup(target, m, sys)
+        _mount_cgroup(target, m, sys, cgroupns)
         return
     is_dir = not m["bind"] or os.path.isdir(m["source"])
     _make_target(target, is_dir)
@@ -81,9 +81,21 @@ def _mount_one(root: str, m: dict, sys: _sys.Sys) -> None:
         sys.mount(None, target, None, m["propagation"])
 
 
-def _mount_cgroup(target: str, m: dict, sys: _sys.Sys) -> None:
+def _own_cgroups() -> dict[str, str]:
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _n, ctrls, path = line.rstrip("\n").split(":", 2)
+            for c in ctrls.split(",") if ctrls else ["unified"]:
+                own[c] = path
+    return own
+
+
+def _mount_cgroup(target: str, m: dict, sys: _sys.Sys, cgroupns: bool) -> None:
     """``type: cgroup``: the host's cgroup file systems as the container's cgroup namespace sees them.
-    v2 (or a ``cgroup2`` entry): one mount. v1: a tmpfs holding one mount per hierarchy, as runc does."""
+    v2 (or a ``cgroup2`` entry): one mount. v1: a tmpfs holding one mount per hierarchy, as runc does.
+    Without a cgroup namespace a fresh mount would show the host's whole tree: the container's own
+    group is bind-mounted instead (runc does the same), so /sys/fs/cgroup/memory is its group."""
     os.makedirs(target, exist_ok=True)
     ro = m["flags"] & MS_RDONLY
     base = MS_NOSUID | MS_NODEV | MS_NOEXEC
@@ -100,8 +112,18 @@ def _mount_cgroup(target: str, m: dict, sys: _sys.Sys) -> None:
                 v1.append((os.path.basename(fields[4]), ",".join(opts)))
             elif rfields[0] == "cgroup2":
                 unified = os.path.basename(fields[4]) if fields[4] != "/sys/fs/cgroup" else ""
+    own = {} if cgroupns else _own_cgroups()
+
+    def bind_own(d: str, host_mnt: str, key: str) -> None:
+        src = secure_join(host_mnt, own.get(key, "/"))
+        sys.mount(src, d, None, MS_BIND | MS_REC)
+        sys.mount(None, d, None, MS_BIND | MS_REMOUNT | base | ro)
+
     if m["type"] == "cgroup2" or (not v1 and unified == ""):
-        sys.mount("cgroup2", target, "cgroup2", base | (m["flags"] & MS_RDONLY))
+        if own:
+            bind_own(target, "/sys/fs/cgroup", "unified")
+        else:
+            sys.mount("cgroup2", target, "cgroup2", base | (m["flags"] & MS_RDONLY))
         return
     sys.mount("tmpfs", target, "tmpfs", base, "mode=755")
     for name, opts in v1:
@@ -109,14 +131,21 @@ def _mount_cgroup(target: str, m: dict, sys: _sys.Sys) -> None:
         if os.path.islink(d):
             continue
         os.makedirs(d, exist_ok=True)
-        sys.mount("cgroup", d, "cgroup", base | ro, opts)
+        if own:
+            key = next((o for o in opts.split(",") if o in own), name)
+            bind_own(d, os.path.join("/sys/fs/cgroup", name), key)
+        else:
+            sys.mount("cgroup", d, "cgroup", base | ro, opts)
         for part in name.split(","):   # cpu,cpuacct is reachable as cpu and as cpuacct
             if part != name and not os.path.lexists(os.path.join(target, part)):
                 os.symlink(name, os.path.join(target, part))
     if unified:
         d = os.path.join(target, unified)
         os.makedirs(d, exist_ok=True)
-        sys.mount("cgroup2", d, "cgroup2", base | ro)
+        if own:
+            bind_own(d, os.path.join("/sys/fs/cgroup", unified), "unified")
+        else:
+            sys.mount("cgroup2", d, "cgroup2", base | ro)
     if ro:
         _remount_ro(target, sys, base)
 
@@ -218,6 +247,7 @@ def wait_gate(fd: int) -> None:
     """The start gate (``create`` → ``start``): block until ``boxkit-runtime start`` opens the fifo for
     writing and writes a byte. The fd was opened ``O_RDONLY|O_NONBLOCK`` before the pivot; ``poll``
     waits for the writer (a fifo reports POLLHUP only after a writer has come and gone)."""
+    # why not a blocking open(O_WRONLY) as runc: after the pivot the fifo's host path is gone
 
     os.set_blocking(fd, True)
     p = select.poll()
@@ -229,7 +259,8 @@ def wait_gate(fd: int) -> None:
         except InterruptedError:
             continue
     data = os.read(fd, 1)
-    os.close(fd)
+    # the fd stays open, close-on-exec: `start` waits until the fifo has no reader left, which is
+    # the moment of the execve (the startContainer hooks' own execs close their copies)
     if data != b"0":
         os._exit(0)   # start never came: delete removed the container
 
@@ -243,7 +274,7 @@ def setup_bundle_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None) -> 
     root = plan["merged"]
     sys.mount(None, "/", None, MS_REC | _sys.MS_PRIVATE)
     mount_root(root)
-    mount_entries(root, plan.get("mount_entries", []), sys)
+    mount_entries(root, plan.get("mount_entries", []), sys, cgroupns="cgroup" in plan["ns"])
     make_devices(root, plan.get("devices", []), "user" in plan["ns"], sys)
     if plan.get("hook_state"):
         run_hooks_here(plan.get("hooks", {}).get("createContainer", []), plan["hook_state"].encode())
