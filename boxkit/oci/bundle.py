@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 
@@ -130,8 +131,9 @@ def load(bundle: str) -> dict:
 def to_plan(cid: str, bundle: str, cfg: dict) -> dict:
     """config.json → plan. Raises :class:`SpecError` naming the first field it cannot honour."""
     bundle = os.path.realpath(bundle)
-    if not isinstance(cfg.get("ociVersion"), str):
-        raise refuse("ociVersion", cfg.get("ociVersion"), "expected the spec version as a string")
+    version = cfg.get("ociVersion")
+    if not isinstance(version, str) or not re.fullmatch(r"1\.\d+\.\d+(-[0-9A-Za-z.+-]+)?", version):
+        raise refuse("ociVersion", version, "expected a 1.x.y version of the runtime spec")
     for (sect, key), why in REFUSED.items():
         sub = cfg.get(sect)
         if isinstance(sub, dict) and sub.get(key) not in (None, "", {}, []):
@@ -178,7 +180,7 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> dict:
         raise refuse("linux.cgroupsPath", plan["cgroups_path"], "expected a path without '..'")
     plan["resources"] = _typed(linux, "resources", dict, "linux.resources", {})
     plan["hooks"] = _hooks(cfg)
-    if plan["hostname"] and "uts" not in plan["ns"]:
+    if plan["hostname"] and "uts" not in plan["ns"] and "uts" not in plan["join"]:
         raise refuse("hostname", plan["hostname"], "setting a hostname needs a uts namespace of its own")
     return plan
 
@@ -206,8 +208,10 @@ def _namespaces(linux: dict) -> dict:
             join[name] = _path_in(f"linux.namespaces[{i}].path", path)
         else:
             ns.append(name)
-    if "mount" not in ns:
-        raise refuse("linux.namespaces", "mount", "boxkit-runtime needs a new mount namespace for each container")
+    if "mount" not in ns and "mount" not in join:
+        # the root set-up (/ made private, pivot_root) would change the host's own mount table
+        raise refuse("linux.namespaces", "mount", "boxkit-runtime needs a mount namespace of the container's "
+                     "own, new or joined by path")
     maps = {}
     for key in ("uidMappings", "gidMappings"):
         rows = []

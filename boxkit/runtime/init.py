@@ -392,6 +392,8 @@ def _oci_stage1(plan: dict) -> None:
         fd = _step("open namespace", os.open, join[n], os.O_RDONLY | os.O_CLOEXEC, path=join[n])
         _step("join namespace", SYS.setns, fd, _sys.NAMESPACE_FLAGS[n], path=join[n])
         os.close(fd)
+    if "uts" in join and plan.get("hostname"):
+        _step("set hostname", SYS.sethostname, plan["hostname"])
 
 
 def _exec_started(argv: list[str], env: dict) -> None:

@@ -212,6 +212,7 @@ def test_a_failing_prestart_hook_fails_create_and_leaves_nothing(tmp_path, root)
 
 @pytest.mark.parametrize("field,change", [
     ("linux.seccomp", lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW"})),
+    ("ociVersion", lambda c: c.update(ociVersion="invalid")),
     ("process.apparmorProfile", lambda c: c["process"].update(apparmorProfile="x")),
     ("root.path", lambda c: c["root"].update(path="missing")),
     ("process.args", lambda c: c["process"].update(args=[])),
