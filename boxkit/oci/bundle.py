@@ -146,9 +146,8 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> dict:
     if not os.path.isdir(rootfs):
         raise refuse("root.path", rpath, f"{rootfs} is not a directory")
     linux = _typed(cfg, "linux", dict, "linux", {})
+    # no process: create sets the container up, start refuses (runtime.md: start MUST fail then)
     proc = _typed(cfg, "process", dict, "process", None)
-    if proc is None:
-        raise refuse("process", None, "create needs a process to run")
     plan: dict = {
         "id": cid, "oci": True, "bundle": bundle, "merged": rootfs,
         "readonly": _typed(root, "readonly", bool, "root.readonly", False),
@@ -157,7 +156,10 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> dict:
         "network": "none", "files": {},
     }
     plan.update(_namespaces(linux))
-    plan.update(_process(proc))
+    if proc is None:
+        plan.update(_process({"args": ["/"], "capabilities": {}}), no_process=True)
+    else:
+        plan.update(_process(proc))
     plan["mount_entries"] = [_mount(i, m) for i, m in enumerate(_typed(cfg, "mounts", list, "mounts", []))]
     plan["masked"] = [_path_in("linux.maskedPaths", p) for p in _strings("linux.maskedPaths",
                                                                          linux.get("maskedPaths"))]

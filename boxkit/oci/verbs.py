@@ -143,7 +143,8 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
     record = {"id": cid, "pid": 0, "bundle": plan["bundle"], "rootfs": plan["merged"],
               "annotations": plan["annotations"], "status": "creating",
               "created_iso": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
-              "hooks": {k: plan["hooks"][k] for k in ("poststart", "poststop")}}
+              "hooks": {k: plan["hooks"][k] for k in ("poststart", "poststop")},
+              "no_process": bool(plan.get("no_process"))}
     store.write(cid, record)
     pid1 = 0
     group = None
@@ -240,6 +241,11 @@ def start(store: Store, cid: str) -> None:
     status = store.status(cid, st)
     if status != "created":
         raise BoxkitError(f'cannot start container "{cid}"', detail=f"it is {status}, not created", errno=22)
+    if st.get("no_process"):
+        # nothing to start: the container that waits at the gate is ended, so it reads stopped
+        rstate.kill(st["pid"], signal.SIGKILL)
+        raise BoxkitError(f'cannot start container "{cid}"', detail="its config.json has no process",
+                          errno=22, hint="delete it and create it again with a process")
     fifo = store.fifo(cid)
     try:
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)

@@ -322,3 +322,15 @@ def test_terminal_goes_over_the_console_socket(tmp_path, root):
     assert b"/dev/pts/0" in out and b"hi-from-tty" in out, out
     wait_status(root, "c8", "stopped")
     rt(root, "delete", "c8", check=True)
+
+
+def test_start_without_a_process_fails_and_the_container_stops(tmp_path, root):
+    bundle, cfg = make_bundle(tmp_path, ["true"])
+    del cfg["process"]
+    write(bundle, cfg)
+    rt(root, "create", "--bundle", bundle, "np", check=True)
+    assert state(root, "np")["status"] == "created"
+    p = rt(root, "start", "np")
+    assert p.returncode != 0 and "no process" in p.stderr
+    assert wait_status(root, "np", "stopped")["status"] == "stopped"
+    rt(root, "delete", "np", check=True)

@@ -108,3 +108,9 @@ def test_container_ids_cannot_leave_the_root(cid, tmp_path):
     with pytest.raises(SpecError):
         Store(str(tmp_path)).dir(cid)
     assert check_id("ok-id_1.2") == "ok-id_1.2"
+
+
+def test_a_config_without_process_is_created_but_marked(bdir):
+    cfg = bundle.example_config(["true"])
+    del cfg["process"]
+    assert plan_of(bdir, cfg)["no_process"] is True
