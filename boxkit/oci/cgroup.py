@@ -78,6 +78,7 @@ def create(cid: str, cgroups_path: str, resources: dict, pid: int, devices: list
             group.remove()
         except OSError:
             pass
+        remove_default_parent(group.dirs)
         raise
     return group
 

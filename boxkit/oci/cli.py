@@ -188,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    for w in verbs._log_warning:
-        _log(a, "warning", w)
+    if a.log_format != "json":   # podman parses a json log as one object: the error alone goes there
+        for w in verbs._log_warning:
+            _log(a, "warning", w)
     return code
 
 

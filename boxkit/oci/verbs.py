@@ -210,6 +210,7 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
                 group.remove()
             except OSError:
                 pass
+            cgroup.remove_default_parent(group.dirs)
         _remove_dir(d)
         raise
     finally:
