@@ -144,7 +144,8 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
               "annotations": plan["annotations"], "status": "creating",
               "created_iso": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
               "hooks": {k: plan["hooks"][k] for k in ("poststart", "poststop")},
-              "no_process": bool(plan.get("no_process"))}
+              "no_process": bool(plan.get("no_process")),
+              "exec_caps": plan["caps"]["permitted"] if plan["caps"] is not None else None}
     store.write(cid, record)
     pid1 = 0
     group = None
@@ -328,6 +329,11 @@ def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None
           if os.path.exists(f"/proc/{pid1}/ns/{f}") and
           os.readlink(f"/proc/{pid1}/ns/{f}") != os.readlink(f"/proc/self/ns/{f}")]
     plan = {"id": cid, "ns": ns, "argv": proc["argv"]}
+    # an exec'd process gets the capabilities its process.json asks, else the container's own, never more
+    # than docker's default set boxkit exec gives
+    exec_caps = proc["caps"]["permitted"] if proc.get("caps") is not None else st.get("exec_caps")
+    if exec_caps is not None:
+        plan["exec_caps"] = exec_caps
     procs = [os.path.join(d, "cgroup.procs") for d in sorted(set((st.get("cgroup") or {}).values()))]
     master = slave = -1
     stdio = [0, 1, 2]

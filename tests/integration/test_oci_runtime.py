@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from boxkit import _sys
 from boxkit.oci.bundle import example_config
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
@@ -287,6 +288,9 @@ def test_exec_joins_the_running_container(tmp_path, root):
     proc = tmp_path / "process.json"
     proc.write_text(json.dumps({"args": ["sh", "-c", "exit 7"], "cwd": "/", "env": ["PATH=/bin"]}))
     assert rt(root, "exec", "--process", str(proc), "c7").returncode == 7
+    p = rt(root, "exec", "c7", "grep", "CapBnd", "/proc/self/status")
+    want = f"{_sys.cap_mask(['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE']):016x}"
+    assert p.stdout.split() == ["CapBnd:", want], "an exec'd process gets the container's capabilities, no more"
     rt(root, "delete", "--force", "c7", check=True)
 
 
