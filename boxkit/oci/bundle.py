@@ -74,7 +74,13 @@ REFUSED = {
     ("process", "ioPriority"): "I/O priorities are not supported; remove process.ioPriority",
     ("process", "scheduler"): "scheduler settings are not supported; remove process.scheduler",
     ("process", "execCPUAffinity"): "exec CPU affinity is not supported; remove process.execCPUAffinity",
+    ("linux", "timeOffsets"): "time namespace offsets are not supported; remove linux.timeOffsets",
+    ("linux", "netDevices"): "moving network devices in is not supported; remove linux.netDevices",
+    ("linux", "memoryPolicy"): "NUMA memory policies are not supported; remove linux.memoryPolicy",
 }
+# inside linux.resources: written nowhere by this runtime, so refused rather than dropped
+REFUSED_RESOURCES = {"unified": "cgroup v2 files by name are not supported",
+                     "rdma": "the rdma controller is not supported"}
 
 
 def refuse(field: str, value: object, why: str) -> SpecError:
@@ -181,6 +187,11 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> dict:
     if "\0" in plan["cgroups_path"] or ".." in plan["cgroups_path"].split("/"):
         raise refuse("linux.cgroupsPath", plan["cgroups_path"], "expected a path without '..'")
     plan["resources"] = _typed(linux, "resources", dict, "linux.resources", {})
+    for key, why in REFUSED_RESOURCES.items():
+        if plan["resources"].get(key):
+            raise refuse(f"linux.resources.{key}", "...", f"{why}; remove it")
+    if cfg.get("domainname"):
+        raise refuse("domainname", cfg["domainname"], "setting the NIS domain name is not supported; remove it")
     plan["hooks"] = _hooks(cfg)
     if plan["hostname"] and "uts" not in plan["ns"] and "uts" not in plan["join"]:
         raise refuse("hostname", plan["hostname"], "setting a hostname needs a uts namespace of its own")

@@ -62,6 +62,9 @@ def test_bind_options_and_propagation(bdir, tmp_path):
     ("linux.sysctl", lambda c: c["linux"].update(sysctl={"net/../../x": "1"})),
     ("hooks.prestart[0].path", lambda c: c.update(hooks={"prestart": [{"path": "relative"}]})),
     ("ociVersion", lambda c: c.update(ociVersion="2")),
+    ("linux.timeOffsets", lambda c: c["linux"].update(timeOffsets={"monotonic": {"secs": 1}})),
+    ("linux.resources.unified", lambda c: c["linux"]["resources"].update(unified={"memory.high": "1"})),
+    ("domainname", lambda c: c.update(domainname="example")),
 ])
 def test_refused_fields_are_named(bdir, field, change):
     cfg = bundle.example_config(["true"])
