@@ -54,14 +54,19 @@ def limits_of(pid: int) -> dict[str, tuple[str, str]]:
     return out
 
 
-def podman_limits(rootfs: str, memory: str, cpus: float, pids: int) -> dict[str, tuple[str, str]] | str:
+def podman_limits(rootfs: str, memory: str, cpus: float, pids: int,
+                  runtime: str | None = None) -> dict[str, tuple[str, str]] | str:
     """Start ``podman run --memory --cpus --pids-limit`` on ``rootfs``, read its group's files, remove
     it and podman's store (:class:`boxkit.podman.Podman`: nothing stays mounted or in the cgroup trees).
     Returns the table, or a sentence saying why podman could not be compared here."""
     if not shutil.which("podman"):
         return "podman is not installed (apt-get install podman)"
     with Podman() as podman:
-        r = podman.run("run", "-d", "--rm", "--network", "none",
+        extra = []
+        if runtime:   # another OCI runtime in runc's seat (boxkit-runtime refuses linux.seccomp for now)
+            podman.runtime = runtime
+            extra = ["--security-opt", "seccomp=unconfined"]
+        r = podman.run("run", "-d", "--rm", "--network", "none", *extra,
                        "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
                        "--memory", memory, "--cpus", str(cpus), "--pids-limit", str(pids), "--rootfs", rootfs,
                        "sleep", "30")

@@ -38,7 +38,7 @@ import socket
 
 from .. import _sys
 from .._sys import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
-from . import caps, rootfs, rootless
+from . import caps, process, rootfs, rootless
 
 STAGE_FAIL = 125
 
@@ -98,6 +98,8 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
                   path="/proc/self/uid_map")
         else:
             _sys.SYS.prctl(PR_SET_DUMPABLE, 0)
+        if plan.get("oci"):
+            _oci_stage1(plan)
         if plan.get("join_net"):
             fd = _step("open network namespace", os.open, plan["join_net"], os.O_RDONLY | os.O_CLOEXEC,
                        path=plan["join_net"])
@@ -185,7 +187,10 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
         _step("bring up lo", _bring_lo_up, plan)
     if not prebuilt:
         try:
-            rootfs.setup_rootfs(plan, mount_root, staged=staged, files_later=early)
+            if "mount_entries" in plan:   # an OCI bundle's own mounts (boxkit.oci)
+                process.setup_bundle_rootfs(plan, mount_root)
+            else:
+                rootfs.setup_rootfs(plan, mount_root, staged=staged, files_later=early)
         except OSError as e:
             raise Step("set up root file system", e) from e
     if early:
@@ -197,10 +202,12 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
     if "uts" in plan["ns"] and plan.get("hostname"):
         _step("set hostname", SYS.sethostname, plan["hostname"])
     os.setsid()
+    if plan.get("console_fd") is not None:
+        stdio = _step("set up terminal", process.open_console, plan)
     _set_stdio(stdio)
-    if plan.get("tty"):   # boxkit run -t: the pty given as stdio, job control and ^C with it
+    if plan.get("tty") or plan.get("terminal"):   # boxkit run -t, or an OCI process.terminal
         _step("set controlling terminal", SYS.set_controlling_tty, 0)
-    _close_fds_but({0, 1, 2, sock.fileno()})
+    _close_fds_but({0, 1, 2, sock.fileno(), *plan.get("keep_fds", ())})
     if early:
         go = recv(sock)
         if not go.get("go"):
@@ -216,12 +223,20 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
         except OSError as e:
             raise Step("write container files", e) from e
     argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
-    _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK, None, staged is not None)
-    user = plan.get("user")
-    if user:
-        _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
-    _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
+    if plan.get("caps") is not None:   # an OCI bundle's own capability sets and user
+        _step("set user and capabilities", process.switch_user_keep_caps, plan)
+    else:
+        _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK, None, staged is not None)
+        user = plan.get("user")
+        if user:
+            _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
+    if plan.get("no_new_privs", True):
+        _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
     _step("change to working directory", _chdir_checked, cwd, path=cwd)
+    if plan.get("gate_fd") is not None:
+        # OCI create: set up and stopped before the command until `start` (see boxkit.oci)
+        process.created_then_wait(plan, sock)
+        _exec_started(argv, env)
     if plan.get("init"):
         _reaper(argv, env, sock)
     _exec(argv, env, sock)
@@ -365,6 +380,32 @@ def _chdir_checked(cwd: str) -> None:
         os.chdir(cwd)
     if os.path.realpath(os.getcwd()) != os.path.realpath(cwd) or not os.getcwd().startswith("/"):
         raise OSError(13, "working directory is outside the container root", cwd)
+
+
+def _oci_stage1(plan: dict) -> None:
+    """What an OCI bundle asks before the namespaces: process limits and the OOM score (inherited
+    by stage 2), and the namespaces it joins by path (the user namespace first: it decides what the
+    others may be joined as)."""
+    _step("set resource limits", process.set_rlimits, plan.get("rlimits", []))
+    if plan.get("oom_score_adj") is not None:
+        _step("set oom_score_adj", process.set_oom_score_adj, plan["oom_score_adj"],
+              path="/proc/self/oom_score_adj")
+    join = plan.get("join", {})
+    for n in sorted(join, key=lambda n: n != "user"):
+        fd = _step("open namespace", os.open, join[n], os.O_RDONLY | os.O_CLOEXEC, path=join[n])
+        _step("join namespace", SYS.setns, fd, _sys.NAMESPACE_FLAGS[n], path=join[n])
+        os.close(fd)
+    if "uts" in join and plan.get("hostname"):
+        _step("set hostname", SYS.sethostname, plan["hostname"])
+
+
+def _exec_started(argv: list[str], env: dict) -> None:
+    """After the start gate nobody listens on the set-up socket: a failed exec is told on stderr."""
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as e:
+        os.write(2, f"boxkit-runtime: cannot execute {argv[0]}: {os.strerror(e.errno or 0).lower()}\n".encode())
+        os._exit(127 if e.errno == 2 else 126)
 
 
 def _exec(argv: list[str], env: dict, sock: socket.socket) -> None:

@@ -474,7 +474,7 @@ def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs)
                 if plan.get("tty"):   # boxkit exec -t
                     SYS.set_controlling_tty(0)
                 init._close_fds_but({0, 1, 2, sock.fileno()})
-                caps.drop_to(caps.DEFAULT_MASK)
+                caps.drop_to(plan.get("exec_caps", caps.DEFAULT_MASK))   # an OCI bundle's own set
                 if user:
                     init._switch_user(user[0], user[1])
                 SYS.prctl(PR_SET_NO_NEW_PRIVS, 1)

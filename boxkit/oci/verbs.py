@@ -1,0 +1,386 @@
+"""The OCI lifecycle on boxkit's stages: create, start, kill, delete, exec.
+
+``create`` is a short-lived supervisor: it forks stage 1 of :mod:`boxkit.runtime.init` with the
+bundle's plan, writes the id maps when a user namespace asks for them, puts PID 1 into the bundle's
+cgroup, lets it build the root, and waits for its "created" — PID 1 is then stopped at the start gate
+(``exec.fifo``, see :func:`boxkit.runtime.process.wait_gate`), right before ``execve``. ``create``
+exits; PID 1 is re-parented to the caller's sub-reaper (conmon) or to init. ``start`` opens the fifo
+and writes one byte. Hooks get the spec's state JSON on stdin, as the spec says.
+"""
+
+from __future__ import annotations
+
+import array
+import datetime
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from .. import _sys
+from ..errors import BoxkitError, ContainerError, SpecError
+from ..runtime import init, process
+from ..runtime import state as rstate
+from . import bundle as bundlemod
+from . import cgroup
+from .state import Store
+
+
+def _hook_env(h: dict) -> dict:
+    return dict(e.split("=", 1) for e in h["env"] if "=" in e)
+
+
+def run_hooks(kind: str, hooks: list[dict], state_json: dict, *, fatal: bool = True) -> None:
+    data = json.dumps(state_json).encode()
+    for h in hooks:
+        try:
+            r = subprocess.run(h["args"], executable=h["path"], input=data, env=_hook_env(h),
+                               timeout=h.get("timeout"), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, check=False)
+            err = None if r.returncode == 0 else f"exit status {r.returncode}: {r.stderr.decode(errors='replace')[:200]}"
+        except subprocess.TimeoutExpired:
+            err = f"timed out after {h.get('timeout')} s"
+        except OSError as e:
+            err = os.strerror(e.errno or 0).lower()
+        if err:
+            if fatal:
+                raise ContainerError(f"{kind} hook failed:", h["path"], detail=err, hint="see the hook's output")
+            log_warning(f"{kind} hook {h['path']} failed: {err}")
+
+
+_log_warning = []
+
+
+def log_warning(msg: str) -> None:
+    _log_warning.append(msg)
+
+
+def _recv_ids(sock: socket.socket) -> dict:
+    return init.recv(sock)
+
+
+def _write_maps(pid: int, maps: dict) -> None:
+    for key, f in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
+        rows = maps.get(key) or []
+        if not rows:
+            continue
+        text = "".join(f"{c} {h} {s}\n" for c, h, s in rows)
+        try:
+            with open(f"/proc/{pid}/{f}", "w") as fh:
+                fh.write(text)
+        except OSError as e:
+            raise BoxkitError(f"cannot write {f} of", f"/proc/{pid}", errno=e.errno,
+                              hint="check linux.uidMappings and linux.gidMappings") from e
+
+
+def _connect_console(path: str) -> int:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise BoxkitError("cannot connect to the console socket", path, errno=e.errno) from e
+    fd = s.detach()
+    os.set_inheritable(fd, False)
+    return fd
+
+
+def _send_console(path: str, master: int) -> None:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        s.sendmsg([b"console"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]))])
+    except OSError as e:
+        raise BoxkitError("cannot send the terminal to the console socket", path, errno=e.errno) from e
+    finally:
+        s.close()
+
+
+TIOCSPTLCK, TIOCGPTPEER = 0x40045431, 0x5441
+
+
+def _container_pty(pid1: int, console_size: dict | None) -> tuple[int, int]:
+    """A pty of the container's own devpts instance (so the process in there sees /dev/pts/N), opened
+    from the host through ``/proc/PID/root`` on the devpts node itself, never through the container's
+    /dev/ptmx symlink (its target would resolve on the host); the slave by ``TIOCGPTPEER`` (4.13), not
+    by a path the container could swap."""
+    import fcntl
+    import struct
+    import termios
+
+    master = os.open(f"/proc/{pid1}/root/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if _sys.SYS.statfs_type(f"/proc/self/fd/{master}") != 0x1CD1:   # DEVPTS_SUPER_MAGIC
+            raise BoxkitError("cannot open the container's terminal", f"/proc/{pid1}/root/dev/pts/ptmx",
+                              detail="it is not a devpts file system")
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+        if console_size:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", console_size["height"], console_size["width"], 0, 0))
+    except BaseException:
+        os.close(master)
+        raise
+    return master, slave
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_socket: str | None,
+           no_pivot: bool, preserve_fds: int) -> None:
+    cfg = bundlemod.load(bundle)
+    plan = bundlemod.to_plan(cid, bundle, cfg)
+    if plan["terminal"] and not console_socket:
+        raise SpecError("config.json field process.terminal", True, "a terminal needs --console-socket")
+    d = store.make(cid)
+    record = {"id": cid, "pid": 0, "bundle": plan["bundle"], "rootfs": plan["merged"],
+              "annotations": plan["annotations"], "status": "creating",
+              "created_iso": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
+              "hooks": {k: plan["hooks"][k] for k in ("poststart", "poststop")},
+              "no_process": bool(plan.get("no_process")),
+              "exec_caps": plan["caps"]["permitted"] if plan["caps"] is not None else None}
+    store.write(cid, record)
+    pid1 = 0
+    group = None
+    slave = master = -1
+    try:
+        fifo = store.fifo(cid)
+        os.mkfifo(fifo, 0o600)
+        gate = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        plan["gate_fd"] = gate
+        plan["no_pivot"] = no_pivot
+        plan["keep_fds"] = [*range(3, 3 + preserve_fds), gate]
+        stdio = [0, 1, 2]
+        if plan["terminal"]:
+            con = _connect_console(console_socket)
+            plan["console_fd"] = con
+            plan["keep_fds"].append(con)
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        mount_root = process.bind_root(plan["merged"])
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
+            init.stage1(plan, child, stdio, mount_root)
+        child.close()
+        os.close(gate)
+        if plan.get("console_fd") is not None:
+            os.close(plan["console_fd"])
+        msg = init.recv(parent)
+        if "userns" in msg:
+            _write_maps(msg["userns"], plan["id_maps"])
+            init.send(parent, {"mapped": True})
+            msg = init.recv(parent)
+        os.waitpid(pid, 0)
+        if "pid" not in msg:
+            raise _error(plan, msg)
+        pid1 = msg["pid"]
+        record.update(pid=pid1, starttime=rstate.starttime(pid1))
+        store.write(cid, record)
+        if os.geteuid() == 0:
+            group = cgroup.create(cid, plan["cgroups_path"], plan["resources"], pid1, plan["devices"])
+            record["cgroup"] = group.dirs
+            store.write(cid, record)
+        elif plan["cgroups_path"] or plan["resources"]:
+            raise SpecError("config.json field linux.resources", "...", "cgroups need root")
+        st = store.spec_state(cid, record)
+        run_hooks("prestart", plan["hooks"]["prestart"], st)
+        run_hooks("createRuntime", plan["hooks"]["createRuntime"], st)
+        # createContainer hooks run in PID 1, after its mounts and before the pivot (process.py)
+        init.send(parent, {"go": True, "update": {"hook_state": json.dumps(st)}})
+        msg = init.recv(parent)
+        if not msg.get("created"):
+            raise _error(plan, msg or {"error": "set up", "detail": "the container's first process ended"})
+        parent.close()
+        record["status"] = "created"
+        store.write(cid, record)
+        if pid_file:
+            write_pid_file(pid_file, pid1)
+    except BaseException:
+        if pid1:
+            rstate.kill(pid1)
+        if group is not None:
+            try:
+                group.kill()
+                group.remove()
+            except OSError:
+                pass
+            cgroup.remove_default_parent(group.dirs)
+        _remove_dir(d)
+        raise
+    finally:
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _error(plan: dict, msg: dict) -> BoxkitError:
+    from ..runtime.supervisor import _step_error
+
+    return _step_error(plan, msg)
+
+
+def _remove_dir(d: str) -> None:
+    for name in ("exec.fifo", "state.json", ".state.json.tmp"):
+        try:
+            os.unlink(os.path.join(d, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(d)
+    except OSError:
+        pass
+
+
+def start(store: Store, cid: str) -> None:
+    st = store.read(cid)
+    status = store.status(cid, st)
+    if status != "created":
+        raise BoxkitError(f'cannot start container "{cid}"', detail=f"it is {status}, not created", errno=22)
+    if st.get("no_process"):
+        # nothing to start: the container that waits at the gate is ended, so it reads stopped
+        rstate.kill(st["pid"], signal.SIGKILL)
+        raise BoxkitError(f'cannot start container "{cid}"', detail="its config.json has no process",
+                          errno=22, hint="delete it and create it again with a process")
+    fifo = store.fifo(cid)
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:   # ENXIO: nobody reads, the first process is gone
+        raise BoxkitError(f'cannot start container "{cid}"', errno=e.errno, hint="it is no longer waiting") from e
+    try:
+        os.write(fd, b"0")
+        os.unlink(fifo)
+        _wait_no_reader(fd, st)
+    finally:
+        os.close(fd)
+    run_hooks("poststart", st.get("hooks", {}).get("poststart", []), store.spec_state(cid, st), fatal=False)
+
+
+def _wait_no_reader(fd: int, st: dict) -> None:
+    """Until PID 1 has exec'd the command: its read end of the fifo is close-on-exec, and a fifo's
+    writer sees POLLERR once no reader is left. poststart hooks run after this, as the spec says."""
+    import select
+
+    p = select.poll()
+    p.register(fd, select.POLLERR)
+    while True:
+        if any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in p.poll(100)):
+            return
+        if not rstate.alive(st["pid"], st.get("starttime")):
+            return
+
+
+def kill(store: Store, cid: str, sig: int, all_: bool = False) -> None:
+    st = store.read(cid)
+    status = store.status(cid, st)
+    if status not in ("created", "running"):
+        raise BoxkitError(f'cannot kill container "{cid}"', detail=f"it is {status}", errno=3)
+    if all_ and st.get("cgroup"):
+        for p in cgroup.open_dirs(cid, st["cgroup"]).pids():
+            rstate.kill(p, sig)
+        return
+    os.kill(st["pid"], sig)
+
+
+def delete(store: Store, cid: str, force: bool) -> None:
+    st = store.read(cid)
+    status = store.status(cid, st)
+    # the spec: delete of a container that is not stopped is an error (runc 1.1 deletes a created one);
+    # podman always passes --force
+    if status in ("created", "running", "creating") and not force:
+        raise BoxkitError(f'cannot delete container "{cid}"', detail=f"it is {status}",
+                          hint="stop it first or use --force", errno=16)
+    if status in ("created", "running", "creating") and st.get("pid"):
+        rstate.kill(st["pid"], signal.SIGKILL)
+        for _ in range(200):
+            if not rstate.alive(st["pid"], st.get("starttime")):
+                break
+            time.sleep(0.005)
+    if st.get("cgroup"):
+        g = cgroup.open_dirs(cid, st["cgroup"])
+        try:
+            g.kill()
+            g.remove()
+        except OSError:
+            pass
+        cgroup.remove_default_parent(st["cgroup"])
+    _remove_dir(store.dir(cid))
+    run_hooks("poststop", st.get("hooks", {}).get("poststop", []),
+              {**store.spec_state(cid, {**st, "pid": 0}), "status": "stopped"}, fatal=False)
+
+
+def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None,
+          console_socket: str | None) -> int:
+    """runc exec: a process joins the running container's namespaces and cgroup (boxkit exec's
+    join, :func:`boxkit.runtime.supervisor._exec_child`)."""
+    from ..runtime.supervisor import _exec_child
+
+    st = store.read(cid)
+    if store.status(cid, st) != "running":
+        raise BoxkitError(f'cannot exec in container "{cid}"', detail="it is not running", errno=22)
+    pid1 = st["pid"]
+    ns = [n for n, f in _sys.NAMESPACE_FILES.items()
+          if os.path.exists(f"/proc/{pid1}/ns/{f}") and
+          os.readlink(f"/proc/{pid1}/ns/{f}") != os.readlink(f"/proc/self/ns/{f}")]
+    plan = {"id": cid, "ns": ns, "argv": proc["argv"]}
+    # an exec'd process gets the capabilities its process.json asks, else the container's own, never more
+    # than docker's default set boxkit exec gives
+    exec_caps = proc["caps"]["permitted"] if proc.get("caps") is not None else st.get("exec_caps")
+    if exec_caps is not None:
+        plan["exec_caps"] = exec_caps
+    procs = [os.path.join(d, "cgroup.procs") for d in sorted(set((st.get("cgroup") or {}).values()))]
+    master = slave = -1
+    stdio = [0, 1, 2]
+    if proc.get("terminal"):
+        if not console_socket:
+            raise SpecError("process.terminal", True, "a terminal needs --console-socket")
+        master, slave = _container_pty(pid1, proc.get("console_size"))
+        stdio = [slave] * 3
+    if not detach:   # the process is our grandchild: re-parented to us when the joiner exits
+        _sys.SYS.prctl(_sys.PR_SET_CHILD_SUBREAPER, 1)
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        parent.close()
+        _exec_child(pid1, plan, proc["argv"], proc["env"], proc["cwd"],
+                    proc["user"] if proc.get("user") else None, stdio, child, procs)
+    child.close()
+    try:
+        msg = init.recv(parent)
+        os.waitpid(pid, 0)
+        if "pid" not in msg:
+            raise _error(plan, msg or {"error": "exec", "detail": "exited early"})
+        epid = msg["pid"]
+        if master >= 0:
+            _send_console(console_socket, master)
+        if pid_file:
+            write_pid_file(pid_file, epid)
+        msg = init.recv(parent)
+        if msg:
+            raise _error(plan, msg)
+    finally:
+        parent.close()
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+    if detach:
+        return 0
+    # not detached: wait for it. It is our grandchild; become a sub-reaper so it is re-parented to us
+    return _wait_foreign(epid)
+
+
+def _wait_foreign(pid: int) -> int:
+    try:
+        _p, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code
+    except ChildProcessError:
+        while rstate.starttime(pid) is not None:
+            time.sleep(0.01)
+        return 0

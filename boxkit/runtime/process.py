@@ -1,0 +1,369 @@
+"""Container set-up steps a plan may spell out itself instead of taking boxkit's defaults.
+
+``boxkit run`` decides the container's mounts, masked paths, capabilities and limits itself (docker's
+defaults). An OCI bundle (:mod:`boxkit.oci.bundle`) lists them: its own mounts in order, its own
+device nodes, masked and read-only paths, sysctls, the five capability sets, resource limits of the
+process (``setrlimit``), the OOM score and supplementary groups. These run inside the same stages
+(:mod:`.init`), each only when the plan carries its key, so a plan without them is unchanged.
+
+Mount targets are resolved inside the new root with :func:`.rootfs.secure_join` — before each mount,
+because an earlier mount may have put a symlink on the way (runc CVE-2021-30465 raced exactly that).
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import fcntl
+import json
+import os
+import resource
+import select
+import socket
+import stat
+import struct
+import termios
+
+from .. import _sys
+from .._sys import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, SYS
+from .rootfs import DEV_LINKS, _remount_ro, secure_join
+
+PR_CAP_AMBIENT_RAISE = 2
+_DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+                    ("urandom", 1, 9), ("tty", 5, 0))
+
+
+def _make_target(full: str, is_dir: bool) -> None:
+    if is_dir:
+        os.makedirs(full, exist_ok=True)
+    elif not os.path.lexists(full):
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        os.close(os.open(full, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+
+
+def mount_entries(root: str, entries: list[dict], sys: _sys.Sys | None = None, cgroupns: bool = True) -> None:
+    """The bundle's ``mounts`` in their order, below ``root`` (not yet pivoted into)."""
+    sys = sys or SYS
+    for m in entries:
+        try:
+            _mount_one(root, m, sys, cgroupns)
+        except OSError as e:
+            raise OSError(e.errno, e.strerror, m["destination"]) from e
+
+
+def _mount_one(root: str, m: dict, sys: _sys.Sys, cgroupns: bool) -> None:
+    target = secure_join(root, m["destination"])
+    if m["type"] in ("cgroup", "cgroup2"):
+        _mount_cgroup(target, m, sys, cgroupns)
+        return
+    is_dir = not m["bind"] or os.path.isdir(m["source"])
+    _make_target(target, is_dir)
+    flags = m["flags"]
+    if m["bind"]:
+        sys.mount(m["source"], target, None, flags & (MS_BIND | MS_REC))
+        if flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC):
+            # bind mounts take their flags on a remount only
+            if flags & MS_RDONLY:
+                _remount_ro(target, sys, flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC))
+            else:
+                sys.mount(None, target, None, MS_BIND | MS_REMOUNT |
+                          (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)))
+    else:
+        try:
+            sys.mount(m["source"], target, m["type"], flags & ~MS_REMOUNT, m["data"] or None)
+        except OSError as e:
+            # sysfs in a user namespace that does not own its network namespace: the host's, read-only
+            if m["type"] != "sysfs" or e.errno not in (errno.EPERM, errno.EACCES):
+                raise
+            sys.mount("/sys", target, None, MS_BIND | MS_REC)
+            _remount_ro(target, sys)
+    if m["propagation"]:
+        sys.mount(None, target, None, m["propagation"])
+
+
+def _own_cgroups() -> dict[str, str]:
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _n, ctrls, path = line.rstrip("\n").split(":", 2)
+            for c in ctrls.split(",") if ctrls else ["unified"]:
+                own[c] = path
+    return own
+
+
+def _mount_cgroup(target: str, m: dict, sys: _sys.Sys, cgroupns: bool) -> None:
+    """``type: cgroup``: the host's cgroup file systems as the container's cgroup namespace sees them.
+    v2 (or a ``cgroup2`` entry): one mount. v1: a tmpfs holding one mount per hierarchy, as runc does.
+    Without a cgroup namespace a fresh mount would show the host's whole tree: the container's own
+    group is bind-mounted instead (runc does the same), so /sys/fs/cgroup/memory is its group."""
+    os.makedirs(target, exist_ok=True)
+    ro = m["flags"] & MS_RDONLY
+    base = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    v1 = []
+    unified = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, rfields = left.split(), right.split()
+            if len(rfields) < 3 or not fields[4].startswith("/sys/fs/cgroup"):
+                continue
+            if rfields[0] == "cgroup":
+                opts = [o for o in rfields[2].split(",") if o not in ("rw", "ro")]
+                v1.append((os.path.basename(fields[4]), ",".join(opts)))
+            elif rfields[0] == "cgroup2":
+                unified = os.path.basename(fields[4]) if fields[4] != "/sys/fs/cgroup" else ""
+    own = {} if cgroupns else _own_cgroups()
+
+    def bind_own(d: str, host_mnt: str, key: str) -> None:
+        src = secure_join(host_mnt, own.get(key, "/"))
+        sys.mount(src, d, None, MS_BIND | MS_REC)
+        sys.mount(None, d, None, MS_BIND | MS_REMOUNT | base | ro)
+
+    if m["type"] == "cgroup2" or (not v1 and unified == ""):
+        if own:
+            bind_own(target, "/sys/fs/cgroup", "unified")
+        else:
+            sys.mount("cgroup2", target, "cgroup2", base | (m["flags"] & MS_RDONLY))
+        return
+    sys.mount("tmpfs", target, "tmpfs", base, "mode=755")
+    for name, opts in v1:
+        d = os.path.join(target, name)
+        if os.path.islink(d):
+            continue
+        os.makedirs(d, exist_ok=True)
+        if own:
+            key = next((o for o in opts.split(",") if o in own), name)
+            bind_own(d, os.path.join("/sys/fs/cgroup", name), key)
+        else:
+            sys.mount("cgroup", d, "cgroup", base | ro, opts)
+        for part in name.split(","):   # cpu,cpuacct is reachable as cpu and as cpuacct
+            if part != name and not os.path.lexists(os.path.join(target, part)):
+                os.symlink(name, os.path.join(target, part))
+    if unified:
+        d = os.path.join(target, unified)
+        os.makedirs(d, exist_ok=True)
+        if own:
+            bind_own(d, os.path.join("/sys/fs/cgroup", unified), "unified")
+        else:
+            sys.mount("cgroup2", d, "cgroup2", base | ro)
+    if ro:
+        _remount_ro(target, sys, base)
+
+
+def make_devices(root: str, devices: list[dict], userns: bool, sys: _sys.Sys | None = None) -> None:
+    """docker's six safe nodes, the bundle's ``linux.devices`` and /dev's symlinks. In a user
+    namespace ``mknod`` is refused, so the host's node is bind-mounted instead (as runc does)."""
+    sys = sys or SYS
+    dev = secure_join(root, "/dev")
+    if not os.path.isdir(dev):
+        return
+    wanted = [{"path": f"/dev/{n}", "type": "c", "major": ma, "minor": mi, "mode": 0o666, "uid": 0, "gid": 0}
+              for n, ma, mi in _DEFAULT_DEVICES]
+    paths = {d["path"] for d in devices}
+    for d in [w for w in wanted if w["path"] not in paths] + devices:
+        full = secure_join(root, d["path"])
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d["type"]]
+        if os.path.lexists(full):
+            if stat.S_ISDIR(os.lstat(full).st_mode):
+                raise OSError(errno.EEXIST, "a directory stands where a device node goes", d["path"])
+            os.unlink(full)
+        if userns and kind != stat.S_IFIFO:
+            _make_target(full, False)
+            sys.mount(os.path.join("/dev", os.path.relpath(d["path"], "/dev")) if d["path"].startswith("/dev/")
+                      else d["path"], full, None, MS_BIND)
+            continue
+        os.mknod(full, kind | (d["mode"] & 0o7777), os.makedev(d["major"], d["minor"]))
+        os.chmod(full, d["mode"] & 0o7777)   # mknod applies the umask
+        os.chown(full, d["uid"], d["gid"], follow_symlinks=False)
+    for name, target in DEV_LINKS.items():
+        link = os.path.join(dev, name)
+        if name == "core" or os.path.lexists(link):
+            continue
+        if name == "ptmx" and not os.path.isdir(os.path.join(dev, "pts")):
+            continue
+        os.symlink(target, link)
+
+
+def after_pivot(plan: dict, sys: _sys.Sys | None = None) -> None:
+    """Inside the new root: sysctls first (/proc/sys is made read-only next), then read-only and masked
+    paths — runc's order."""
+    sys = sys or SYS
+    for key, value in plan.get("sysctl", {}).items():
+        path = secure_join("/proc/sys", key.replace(".", "/"))
+        with open(path, "w") as f:
+            f.write(value)
+    for p in plan.get("readonly_paths", []):
+        full = secure_join("/", p)
+        if not os.path.lexists(full):
+            continue
+        sys.mount(full, full, None, MS_BIND | MS_REC)
+        _remount_ro(full, sys, MS_REC)
+    for p in plan.get("masked", []):
+        full = secure_join("/", p)
+        if not os.path.lexists(full):
+            continue
+        if os.path.isdir(full):
+            sys.mount("tmpfs", full, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+        else:
+            sys.mount("/dev/null", full, None, MS_BIND)
+
+
+def set_rlimits(rlimits: list) -> None:
+
+    for kind, soft, hard in rlimits:
+        resource.setrlimit(kind, (soft, hard))
+
+
+def set_oom_score_adj(value: int) -> None:
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write(str(value))
+
+
+def switch_user_keep_caps(plan: dict) -> None:
+    """The bundle's user and capability sets. Capabilities survive the uid change only with
+    ``PR_SET_KEEPCAPS``; the effective set is set again after it, then the ambient ones are raised
+    (each must be in permitted and inheritable, else EPERM)."""
+    caps = plan["caps"]
+    uid, gid = plan["ids"]
+    SYS.drop_bounding(caps["bounding"])
+    SYS.prctl(_sys.PR_SET_KEEPCAPS, 1)
+    os.setgroups(list(plan.get("additional_gids") or []))
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    SYS.prctl(_sys.PR_SET_KEEPCAPS, 0)
+    SYS.clear_ambient()
+    SYS.capset(effective=caps["effective"], permitted=caps["permitted"], inheritable=caps["inheritable"])
+    for name in _sys.cap_names(caps["ambient"]):
+        try:
+            SYS.prctl(_sys.PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, _sys.CAPABILITIES[name])
+        except OSError as e:
+            # EPERM: not in the inheritable set (runc's own default config asks this); skipped as runc does
+            if e.errno not in (errno.EPERM, errno.EINVAL):
+                raise
+
+
+def wait_gate(fd: int) -> None:
+    """The start gate (``create`` → ``start``): block until ``boxkit-runtime start`` opens the fifo for
+    writing and writes a byte. The fd was opened ``O_RDONLY|O_NONBLOCK`` before the pivot; ``poll``
+    waits for the writer (a fifo reports POLLHUP only after a writer has come and gone)."""
+    # why not a blocking open(O_WRONLY) as runc: after the pivot the fifo's host path is gone
+
+    os.set_blocking(fd, True)
+    p = select.poll()
+    p.register(fd, select.POLLIN | select.POLLHUP)
+    while True:
+        try:
+            if p.poll():
+                break
+        except InterruptedError:
+            continue
+    data = os.read(fd, 1)
+    # the fd stays open, close-on-exec: `start` waits until the fifo has no reader left, which is
+    # the moment of the execve (the startContainer hooks' own execs close their copies)
+    if data != b"0":
+        os._exit(0)   # start never came: delete removed the container
+
+
+def setup_bundle_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None) -> None:
+    """:func:`.rootfs.setup_rootfs` for a plan that lists its own mounts: ``/`` private (or the
+    bundle's ``rootfsPropagation``), the root, the listed mounts, the device nodes, then
+    ``pivot_root`` — or, with ``no_pivot``, ``MS_MOVE`` onto ``/`` and ``chroot`` (for a root on a
+    ramfs, where pivot_root is refused; it leaves the old root reachable to CAP_SYS_CHROOT)."""
+    sys = sys or SYS
+    root = plan["merged"]
+    sys.mount(None, "/", None, MS_REC | _sys.MS_PRIVATE)
+    mount_root(root)
+    mount_entries(root, plan.get("mount_entries", []), sys, cgroupns="cgroup" in plan["ns"])
+    make_devices(root, plan.get("devices", []), "user" in plan["ns"], sys)
+    if plan.get("hook_state"):
+        run_hooks_here(plan.get("hooks", {}).get("createContainer", []), plan["hook_state"].encode())
+    os.chdir(root)
+    if plan.get("no_pivot"):
+        sys.mount(root, "/", None, _sys.MS_MOVE)
+        os.chroot(".")
+    else:
+        sys.pivot_root(".", ".")
+        sys.umount2(".", _sys.MNT_DETACH)
+    os.chdir("/")
+    if plan.get("rootfs_propagation"):
+        sys.mount(None, "/", None, plan["rootfs_propagation"])
+    after_pivot(plan, sys)
+    if plan.get("readonly"):
+        _remount_ro("/", sys)
+    if plan.get("umask") is not None:
+        os.umask(plan["umask"])
+
+
+def bind_root(root: str):
+    """The bundle's root directory as the container's root mount: a bind of itself (pivot_root needs
+    a mount point), ``nodev`` left to the bundle's own mounts as in runc."""
+    def mount_root(target: str) -> None:
+        SYS.mount(root, target, None, MS_BIND | MS_REC)
+    return mount_root
+
+
+def open_console(plan: dict) -> list[int]:
+    """``process.terminal``: a pty made *inside* the container (its own devpts instance, so the slave
+    is /dev/pts/0 in there and ``tty`` names it), whose master goes to the caller's console socket
+    with SCM_RIGHTS, as runc does. The socket was connected by ``create`` before the pivot."""
+
+    master, slave = os.openpty()
+    size = plan.get("console_size")
+    if size:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size["height"], size["width"], 0, 0))
+    con = socket.socket(fileno=plan["console_fd"])
+    try:
+        con.sendmsg([b"console"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]))])
+    finally:
+        con.close()
+        os.close(master)
+    return [slave, slave, slave]
+
+
+def run_hooks_here(hooks: list[dict], state: bytes) -> None:
+    """``createContainer`` hooks: in the container's mount namespace after its mounts, before the
+    pivot (host paths still resolve, as the spec wants). The state JSON goes to stdin."""
+    for hook in hooks:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(w)
+                os.dup2(r, 0)
+                env = dict(e.split("=", 1) for e in hook["env"] if "=" in e)
+                os.execve(hook["path"], hook["args"], env)
+            except OSError:
+                pass
+            os._exit(127)
+        os.close(r)
+        try:
+            os.write(w, state)
+        except OSError:
+            pass
+        os.close(w)
+        _p, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise OSError(errno.ECANCELED, f"createContainer hook failed ({os.waitstatus_to_exitcode(status)})",
+                          hook["path"])
+
+
+def created_then_wait(plan: dict, sock) -> None:
+    """Tell ``create`` the container is set up, let go of the socket (``create`` returns now), wait
+    at the start gate, then run the ``startContainer`` hooks here, in the container."""
+
+    sock.send(json.dumps({"created": True}).encode())
+    sock.close()
+    wait_gate(plan["gate_fd"])
+    for hook in plan.get("hooks", {}).get("startContainer", []):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                env = dict(e.split("=", 1) for e in hook["env"] if "=" in e)
+                os.execve(hook["path"], hook["args"], env)
+            except OSError:
+                os._exit(127)
+        _p, status = os.waitpid(pid, 0)
+        if status != 0:
+            os.write(2, f"boxkit-runtime: startContainer hook {hook['path']} failed\n".encode())
+            os._exit(1)
