@@ -38,6 +38,7 @@ import socket
 
 from .. import _sys
 from .._sys import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
+from ..security import seccomp
 from . import caps, rootfs, rootless
 
 STAGE_FAIL = 125
@@ -211,15 +212,40 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
         except OSError as e:
             raise Step("write container files", e) from e
     argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
-    _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK, None, staged is not None)
-    user = plan.get("user")
-    if user:
-        _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
-    _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
+    confine(plan, staged is not None)
     _step("change to working directory", _chdir_checked, cwd, path=cwd)
+    if plan.get("seccomp") and plan.get("nnp", True):
+        _step("load seccomp filter", seccomp.load, plan["seccomp"])
     if plan.get("init"):
         _reaper(argv, env, sock)
     _exec(argv, env, sock)
+
+
+def confine(plan: dict, bounding_done: bool = False) -> None:
+    """Capabilities, user, no_new_privs: the container's and every exec's. The seccomp filter comes
+    after, as the last step before ``execve`` (as runc does), so that nothing boxkit itself calls
+    needs to be allowed by the profile — except without no_new_privs: then loading a filter needs
+    CAP_SYS_ADMIN, so it is loaded here, first, and the profile must allow capset, setresuid,
+    prctl, chdir and execve (docker's and boxkit's do)."""
+    nnp = plan.get("nnp", True)
+    if plan.get("seccomp") and not nnp:
+        _step("load seccomp filter", seccomp.load, plan["seccomp"])
+    mask = plan.get("caps", caps.DEFAULT_MASK)
+    if plan.get("privileged"):
+        mask &= SYS.capget()[1]   # "all" is all that boxkit holds (a host may withhold some)
+    user = plan.get("user")
+    if user:
+        # the ids first, while CAP_SETUID/CAP_SETGID are held (--cap-drop ALL -u 0 must work); a
+        # non-root uid loses every capability here, so the capset below only empties inheritable
+        if not bounding_done:
+            _step("drop capabilities", SYS.drop_bounding, mask)
+            bounding_done = True
+        _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
+        if user[0] != 0:
+            mask = 0
+    _step("drop capabilities", caps.drop_to, mask, None, bounding_done)
+    if nnp:
+        _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
 
 
 # --- the spare: a container made before it is asked for -----------------------------------------
