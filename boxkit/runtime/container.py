@@ -601,7 +601,7 @@ def run(image: str | None = None, argv: list[str] | str | None = None, *, detach
     running :class:`Container`). ``options`` are those of :meth:`ContainerSpec.create`:
     ``rootfs, env, cwd, user, hostname, name, namespaces, userns, uid_map, time_offset, readonly,
     volumes, init, network, publish, memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit,
-    cpuset_cpus``."""
+    cpuset_cpus, cap_add, cap_drop, security_opt, privileged``."""
     spec = ContainerSpec.create(image, argv, **options)
     c = Container(spec, stream=stream, stdin=stdin)
     if detach:

@@ -90,7 +90,8 @@ class Profile:
         self.default_action = self._action(data.get("defaultAction"), "defaultAction")
         self.default_errno = self._errno(data.get("defaultErrnoRet"), "defaultErrnoRet")
         self.arch_map = self._arch_map(data)
-        rules = data.get("syscalls") or []
+        rules = data.get("syscalls")
+        rules = [] if rules is None else rules
         if not isinstance(rules, list):
             self._bad("syscalls", "must be a list")
         self.rules = [self._rule(r, f"syscalls[{i}]") for i, r in enumerate(rules)]
