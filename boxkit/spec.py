@@ -259,6 +259,7 @@ class Limits:
     cpu_shares: int | None = None      # docker's 2..262144 (cpu.shares; cpu.weight on v2)
     pids: int | None = None            # pids.max
     cpuset: str | None = None          # cpuset.cpus
+    all_devices: bool | None = None    # --privileged: every device node (v1 devices.allow "a")
 
     @classmethod
     def parse(cls, memory=None, memory_high=None, memory_swap=None, cpus=None, cpu_shares=None,
@@ -356,11 +357,13 @@ class ContainerSpec:
         elif "net" not in ns and not network.startswith("container:"):
             ns = ns + ("net",)
         mounts = [m if isinstance(m, Mount) else Mount.parse(m) for m in (volumes or [])]
+        limits = Limits.parse(memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit, cpuset_cpus)
         sec = parse_security_opts(security_opt)
         privileged = bool(privileged)
         if privileged:
             from ._sys import CAPABILITIES
             caps = tuple(CAPABILITIES)   # as docker: --cap-add/--cap-drop are ignored
+            limits.all_devices = True
         else:
             caps = parse_caps(cap_add, cap_drop)
         return cls(
@@ -369,9 +372,7 @@ class ContainerSpec:
             hostname=parse_hostname(hostname), name=parse_name(name), namespaces=ns,
             uid_map=uid_map if "user" in ns else None, time_offset=float(time_offset), readonly=readonly,
             mounts=mounts, init=init, network=network, publish=list(publish or []),
-            limits=Limits.parse(memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit,
-                                cpuset_cpus),
-            caps=caps, seccomp=parse_seccomp(sec.get("seccomp"), privileged), privileged=privileged,
+            limits=limits, caps=caps, seccomp=parse_seccomp(sec.get("seccomp"), privileged), privileged=privileged,
             # boxkit sets no_new_privs unless told not to; --privileged, as docker's, does not
             no_new_privileges=sec.get("no_new_privileges", not privileged),
         )
