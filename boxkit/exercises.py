@@ -19,6 +19,8 @@ asked instead:
   on a second network, and pings between them, and between them and the host.
 * :func:`shop_orders` (notebook 05) runs the capstone's shop under your memory limit and sends orders
   until the OOM killer ends it; each order keeps 32 KiB, so the count follows from the limit.
+* :func:`root_can` (notebook 06) tries each of a list of actions as root in a default container
+  (chown, port 80, a raw socket, mount, hostname, a user namespace, /proc/sys) and compares.
 
 Every checker prints one line — ``✓ right: <why>`` or ``✗ not yet: <hint>`` — and returns a
 :class:`Verdict`. The ``judge_*`` functions hold the logic apart from the measuring, so the unit
@@ -486,3 +488,49 @@ def _get(url: str, timeout: float) -> bool:
     except Exception:   # refused, reset, cut short: the shop is not answering
         return False
 
+
+
+# --- notebook 06: what root in a box may do --------------------------------------------------------
+
+# each action as a shell command in the ``host`` image; exit 0 means root in the container could do it
+ROOT_ACTIONS = {
+    "chown a file": "touch /tmp/f && chown 1234:1234 /tmp/f",
+    "listen on port 80": "{py} -c \"import socket; socket.socket().bind(('0.0.0.0', 80))\"",
+    "open a raw socket": "{py} -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\"",
+    "mount a tmpfs": "mount -t tmpfs x /tmp",
+    "change the hostname": "hostname other-name",
+    "create a user namespace": "unshare -U true",
+    "write /proc/sys": "echo 1 > /proc/sys/net/ipv4/ip_forward",
+}
+
+
+def judge_root_can(predicted: dict, measured: dict[str, bool]) -> Verdict:
+    unknown = sorted(set(predicted) - set(measured))
+    if unknown:
+        return Verdict(False, f"not an action of this exercise: {_few(unknown)} (the actions: {', '.join(measured)})")
+    open_ = [a for a in measured if predicted.get(a) is None]
+    if open_:
+        return Verdict(False, f"predict True or False for every action; still open: {_few(open_)}")
+    wrong = [a for a in measured if bool(predicted[a]) != measured[a]]
+    if wrong:
+        return Verdict(False, f"{len(measured) - len(wrong)} of {len(measured)} right; look again at: "
+                       f"{_few(wrong)} (which layer decides each?)")
+    can = [a for a in measured if measured[a]]
+    return Verdict(True, f"all {len(measured)} right: root in a box could {', '.join(can)}, and nothing else")
+
+
+def root_can(predicted: dict, *, image: str = "host") -> Verdict:
+    """Run each action of :data:`ROOT_ACTIONS` as root in its own default container."""
+    import sys
+
+    import boxkit
+
+    py = os.path.realpath(sys.executable)
+    measured = {}
+    try:
+        for action, cmd in ROOT_ACTIONS.items():
+            r = boxkit.run(image, cmd.format(py=py), timeout=30)
+            measured[action] = r.exit_code == 0
+    except BoxkitError as e:
+        return _say(Verdict(False, f"boxkit could not run the check: {e}"))
+    return _say(judge_root_can(predicted, measured))

@@ -277,3 +277,15 @@ def test_rootless_gets_the_filter():
             pytest.skip(f"needs unprivileged user namespaces: {out['skip']}")
         assert status(out["pid1"], "Seccomp") == "2" and status(out["exec"], "Seccomp") == "2"
         assert out["nested"][0] != 0 and "Operation not permitted" in out["nested"][1], out["nested"]
+
+
+def test_root_can_exercise_right_and_wrong(capsys):
+    from boxkit import exercises as ex
+
+    right = {"chown a file": True, "listen on port 80": True, "open a raw socket": True,
+             "mount a tmpfs": False, "change the hostname": False, "create a user namespace": False,
+             "write /proc/sys": False}
+    assert ex.root_can(right).ok
+    assert capsys.readouterr().out.startswith("✓ right: all 7 right")
+    assert not ex.root_can({**right, "create a user namespace": True}).ok
+    assert "look again at: create a user namespace" in capsys.readouterr().out
