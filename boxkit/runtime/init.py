@@ -16,9 +16,10 @@ Two processes take part, because two namespaces only apply to the *next* child o
   session (no controlling terminal, so no ``TIOCSTI`` into the host's tty), drops capabilities to
   Docker's default set, switches user, sets ``no_new_privs``, closes every inherited fd but 0-2,
   changes to the working directory and checks ``getcwd()`` (runc CVE-2024-21626 leaked a host
-  directory fd as the cwd), and finally ``execve``\\ s the command, which therefore is PID 1 — as in
-  Docker. With ``init=True`` stage 2 stays PID 1 instead, forks the command, forwards signals to it
-  and reaps every zombie (docker's ``--init``).
+  directory fd as the cwd), loads the seccomp filter (:mod:`boxkit.security.seccomp`; last, as runc
+  does, so nothing boxkit calls itself needs the profile's leave), and finally ``execve``\\ s the
+  command, which therefore is PID 1 — as in Docker. With ``init=True`` stage 2 stays PID 1 instead,
+  forks the command, forwards signals to it and reaps every zombie (docker's ``--init``).
 
 The supervisor's *spare* (see the section below) is made the same way ahead of time, with two
 differences: its PID 1 shares the first process's memory instead of copying it (``_spare_pid1``), and

@@ -41,7 +41,7 @@ import os
 from functools import lru_cache
 
 from .. import _sys
-from ..errors import SpecError
+from ..errors import HostError, SpecError
 
 DEFAULT_PROFILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp-default.json")
 EPERM = 1
@@ -288,7 +288,13 @@ def program(profile: Profile, cap_mask: int) -> str:
     key = (profile.digest, cap_mask)
     prog = _programs.get(key)
     if prog is None:
-        prog = base64.b64encode(profile.compile(set(_sys.cap_names(cap_mask)))).decode()
+        try:
+            raw = profile.compile(set(_sys.cap_names(cap_mask)))
+        except OSError as e:   # no libseccomp.so.2, or it refused the whole filter
+            raise HostError("cannot compile seccomp profile", profile.where, errno=e.errno or None,
+                            detail=e.strerror or str(e),
+                            hint="install libseccomp2, or run with --security-opt seccomp=unconfined") from None
+        prog = base64.b64encode(raw).decode()
         _programs[key] = prog
     return prog
 
