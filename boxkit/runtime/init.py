@@ -231,9 +231,11 @@ def confine(plan: dict, bounding_done: bool = False) -> None:
     nnp = plan.get("nnp", True)
     if plan.get("seccomp") and not nnp:
         _step("load seccomp filter", seccomp.load, plan["seccomp"])
-    mask = plan.get("caps", caps.DEFAULT_MASK)
-    if plan.get("privileged"):
-        mask &= SYS.capget()[1]   # "all" is all that boxkit holds (a host may withhold some)
+    mask = plan.get("caps")
+    if mask is None:
+        mask = caps.DEFAULT_MASK
+    else:   # --cap-add ALL, --privileged: "all" is all that boxkit holds (a host may withhold some)
+        mask &= SYS.capget()[1]
     user = plan.get("user")
     if user:
         # the ids first, while CAP_SETUID/CAP_SETGID are held (--cap-drop ALL -u 0 must work); a

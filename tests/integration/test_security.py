@@ -153,6 +153,8 @@ def test_cap_drop_all_and_names_as_docker_spells_them():
                    cap_drop=["ALL"], cap_add=["cap_chown"])
     assert int(status(r.stdout, "CapEff"), 16) == 1 << _sys.CAPABILITIES["CAP_CHOWN"]
     assert "chowned" in r.stdout, r
+    r = boxkit.run("host", ["grep", "CapEff", "/proc/self/status"], timeout=30, cap_add=["ALL"])
+    assert int(status(r.stdout, "CapEff"), 16) == _sys.SYS.capget()[1]   # all that the host gives
     r = boxkit.run("host", "chown 1 /tmp && echo chowned", timeout=30, cap_drop=["CHOWN"])
     assert "chowned" not in r.stdout and "Operation not permitted" in r.stderr, r
 
