@@ -39,19 +39,21 @@ def __getattr__(name: str):
 
 def gc(verbose: bool = False) -> list[str]:
     """Remove what a killed kernel left behind: containers, cgroups, network leases."""
-    from .runtime import state
+    from .runtime import collector, state
 
-    return state.gc(verbose=verbose)
+    with collector.exclusive():   # never beside a background collector
+        return state.gc(verbose=verbose)
 
 
 def _gc_on_import() -> None:
-    # a kernel killed outright cannot clean up; the next import does (cheap when nothing is there)
+    # a kernel killed outright cannot clean up; the next import has it collected, in the background:
+    # the import itself only looks (boxkit/runtime/collector.py says why and what it costs)
     if _os.environ.get("BOXKIT_NO_GC"):
         return
     from . import paths
 
     left = False
-    for d in (paths.containers_dir(), paths.podman_dir()):
+    for d in (paths.containers_dir(), paths.podman_dir(), _os.path.join(paths.root(), "spare")):
         try:
             left = left or bool(_os.listdir(d))
         except OSError:
@@ -59,7 +61,10 @@ def _gc_on_import() -> None:
     if not left:
         return
     try:
-        gc()
+        from .runtime import collector
+
+        if collector.orphans():
+            collector.spawn()
     except Exception:  # never break an import over housekeeping; boxkit gc reports errors
         pass
 

@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 
+from .cli_parser import Parser, normalize
 from .errors import BoxkitError
 
 # subpackages add their verbs with register(subparsers); a missing one just means fewer verbs
@@ -157,7 +158,7 @@ def cmd_ps(a) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="boxkit", description="Real Linux containers for learning.")
+    ap = Parser(prog="boxkit", description="Real Linux containers for learning.")
     sub = ap.add_subparsers(dest="verb", metavar="COMMAND")
     _add_run(sub)
     g = sub.add_parser("gc", help="remove what killed kernels left behind")
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
         check_linux()
         ap = parser()
-        a = ap.parse_args(argv)
+        a = ap.parse_args(normalize(ap, argv))
         if not getattr(a, "func", None):
             ap.print_help()
             return 0

@@ -22,6 +22,12 @@ Every notebook's first cell calls :func:`start` with the topic it teaches. It sh
 A cell's recording is found by a hash of its source (:func:`key`) with directive lines left out, so
 marking a cell does not invalidate the recording it already has.
 
+An **exercise** is never replayed: its cells say ``# boxkit: exercise`` and run as themselves in every
+mode, so the learner's own answer is what gets judged. Where the host cannot measure
+(:func:`replaying`), the checker in :mod:`boxkit.exercises` judges that answer with the same pure
+``judge_*`` functions against measurements recorded on a real kernel (:func:`recorded_measurements`,
+the ``exercises`` part of the recording, made by ``tools/record.py``).
+
 Replay works below the notebook: an IPython input transformer replaces a cell's code by a call to
 :func:`replay` with the hash of its source, which prints the recorded streams and shows the recorded
 figures and tables, each with a RECORDED badge. A cell the learner changed has no recording; it
@@ -48,6 +54,9 @@ NEEDS = ("root", "cgroups", "network")   # what a directive may name
 # "# boxkit: needs root" / "# boxkit: needs cgroups, network" — a whole line, anywhere in the cell
 _DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*boxkit:[ \t]*needs[ \t]+(?P<what>[a-z, \t]+?)[ \t]*(?:\n|$)", re.M)
 
+# "# boxkit: exercise": a cell of an exercise, run as itself in every mode (never replayed)
+_EXERCISE = re.compile(r"^[ \t]*#[ \t]*boxkit:[ \t]*exercise[ \t]*$", re.M)
+
 # have: what the host gives in rootless mode; None while every cell is replayed (recorded mode)
 _state: dict = {"active": False, "reason": "", "recording": None, "badge": None, "have": None}
 
@@ -59,6 +68,30 @@ def directives(source: str) -> set[str]:
     for m in _DIRECTIVE.finditer(source):
         out.update(w for w in re.split(r"[,\s]+", m.group("what")) if w)
     return out
+
+
+def is_exercise(source: str) -> bool:
+    """Is this a cell of an exercise (``# boxkit: exercise``), run as itself in every mode?"""
+    return bool(_EXERCISE.search(source))
+
+
+def replaying(needs=()) -> bool:
+    """Would a cell that needs ``needs`` be replayed here? True in recorded mode, and in rootless mode
+    when the host lacks one of them; False live (and outside a course notebook)."""
+    if not _state["active"]:
+        return False
+    have = _state["have"]
+    return have is None or not set(needs) <= have
+
+
+def recorded_measurements(name: str):
+    """What ``tools/record.py`` measured for exercise ``name`` on a real kernel (None if nothing)."""
+    return load().get("exercises", {}).get(name)
+
+
+def recorded_on() -> str:
+    meta = load().get("meta", {})
+    return f"linux {meta.get('kernel', '?')}, {meta.get('date', '?')}"
 
 
 def strip_directives(source: str) -> str:
@@ -188,16 +221,15 @@ def deactivate() -> None:
 def _transform(lines: list[str]) -> list[str]:
     source = "".join(lines)
     have = _state["have"]
-    # an exercise's check replays the verdict on the committed answer: say so, whatever the learner typed
-    exercise = "exercises." in strip_directives(source)
+    if is_exercise(source):
+        return lines   # the learner's answer is judged, live or against recorded measurements
     if have is None:
-        return [f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r}, '', {exercise})\n"]
+        return [f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r}, '')\n"]
     lacking = sorted(directives(source) - have)
     if not lacking:
         return lines   # rootless mode: this cell runs live
     return _imports(source) + [
-        f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r}, {', '.join(lacking)!r}, "
-        f"{exercise})\n"]
+        f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r}, {', '.join(lacking)!r})\n"]
 
 
 def _imports(source: str) -> list[str]:
@@ -226,13 +258,9 @@ def _badge(text: str = "RECORDED") -> bytes:
     return badges[text]
 
 
-EXERCISE_BADGE = "RECORDED: the verdict on the committed answer, not on yours"
-
-
-def replay(cell_key: str, needs: str = "", exercise: bool = False) -> None:
+def replay(cell_key: str, needs: str = "") -> None:
     """Show a cell's recorded outputs with the RECORDED badge; ``needs`` names what the host lacks
-    (rootless mode) for the message shown when the cell has no recording. An exercise's check cell
-    (``exercise``) gets a second badge: its verdict was recorded for the answer in the notebook."""
+    (rootless mode) for the message shown when the cell has no recording."""
     from IPython.display import publish_display_data
 
     outputs = load()["cells"].get(cell_key)
@@ -243,9 +271,6 @@ def replay(cell_key: str, needs: str = "", exercise: bool = False) -> None:
         return
     publish_display_data({"image/png": base64.b64encode(_badge()).decode()},   # only a skipped mimetype
                          metadata={"boxkit": "recorded"})
-    if exercise:
-        publish_display_data({"image/png": base64.b64encode(_badge(EXERCISE_BADGE)).decode()},
-                             metadata={"boxkit": "recorded-exercise"})
     for out in outputs:
         kind = out.get("output_type")
         if kind == "stream":
@@ -259,8 +284,9 @@ def replay(cell_key: str, needs: str = "", exercise: bool = False) -> None:
     sys.stdout.flush()
 
 
-def record(notebooks: list[str], out: str = RECORDING) -> int:
-    """Collect the outputs of executed notebooks into the recording (tools/record.py)."""
+def record(notebooks: list[str], out: str = RECORDING, exercises: dict | None = None) -> int:
+    """Collect the outputs of executed notebooks into the recording (tools/record.py), with the
+    exercises' measurements (``exercises``; None keeps the ones the recording already has)."""
     import platform
     import time
 
@@ -285,6 +311,12 @@ def record(notebooks: list[str], out: str = RECORDING) -> int:
     os.makedirs(os.path.dirname(out), exist_ok=True)
     meta = {"kernel": platform.release(), "date": time.strftime("%Y-%m-%d"),
             "notebooks": [os.path.basename(p) for p in notebooks]}
+    if exercises is None:
+        try:
+            with open(out) as f:
+                exercises = json.load(f).get("exercises", {})
+        except (OSError, ValueError):
+            exercises = {}
     with open(out, "w") as f:
-        json.dump({"meta": meta, "cells": cells}, f, separators=(",", ":"))
+        json.dump({"meta": meta, "cells": cells, "exercises": exercises}, f, separators=(",", ":"))
     return len(cells)

@@ -22,6 +22,7 @@ __all__ = [
     "HostError",
     "ContainerError",
     "ExecError",
+    "UsageError",
     "check_linux",
 ]
 
@@ -73,6 +74,14 @@ class SpecError(BoxkitError, ValueError):
     def __init__(self, what: str, value: object, why: str, hint: str | None = None):
         super().__init__(f"invalid {what}", repr(value) if not isinstance(value, str) else f"'{value}'",
                          errno=_errno.EINVAL, detail=why, hint=hint)
+
+
+class UsageError(SpecError):
+    """A command line argparse could not read: a missing argument, an unknown option or verb."""
+
+    def __init__(self, prog: str, message: str):
+        BoxkitError.__init__(self, f"invalid use of {prog}", errno=_errno.EINVAL, detail=message,
+                             hint=f"see {prog} --help")
 
 
 class NotFoundError(BoxkitError):

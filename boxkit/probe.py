@@ -33,7 +33,7 @@ it means for the course: which demos run **live** and which replay a **RECORDED*
 
     >>> import boxkit
     >>> report = boxkit.probe()          # a table in a notebook
-    >>> report.mode                      # 'live', 'partial' or 'recorded'
+    >>> report.mode                      # 'live', 'rootless' or 'recorded'
     >>> report.live_for("cgroups")       # can the cgroups notebook run live here?
 """
 
@@ -168,7 +168,8 @@ class HostReport:
     def summary(self) -> str:
         return {
             "live": "every demo runs live on this host",
-            "partial": "some demos run live here; the rest replay RECORDED runs from a real kernel",
+            "rootless": "no root, but user namespaces: most demos run live in a user namespace of your own; "
+                        "the rest replay RECORDED runs from a real kernel",
             "recorded": "nothing can run live here: every demo replays a RECORDED run from a real kernel",
         }[self.mode]
 
@@ -197,7 +198,7 @@ class HostReport:
                 f"<b>{marks[c.status]}</b></td>"
                 f"<td style='text-align:left'>{html.escape(c.why)}</td>"
                 f"<td style='text-align:left'>{html.escape(c.means)}</td></tr>")
-        mode_color = {"live": "#1a7f37", "partial": "#9a6700", "recorded": "#cf222e"}[self.mode]
+        mode_color = {"live": "#1a7f37", "rootless": "#9a6700", "recorded": "#cf222e"}[self.mode]
         return (
             "<div class='boxkit-probe'>"
             f"<p><b>boxkit probe</b>: mode <b style='color:{mode_color}'>{self.mode.upper()}</b> — "
@@ -415,7 +416,7 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
     if live:
         run_mode = "live"
     elif all(namespaces.get(n) in ("ok", "userns") for n in ("mount", "pid", "uts")):
-        run_mode = "partial"
+        run_mode = "rootless"
     else:
         run_mode = "recorded"
     return HostReport(

@@ -11,7 +11,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("probe", help="show what this host allows (live, partial or recorded)",
+    p = subparsers.add_parser("probe", help="show what this host allows (live, rootless or recorded)",
                               description="Try each kernel feature the course needs and say what runs live.")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_probe)

@@ -95,6 +95,45 @@ def parse_cpuset(value: str, ncpu: int | None = None) -> str:
     return s
 
 
+_PORT_RE = re.compile(r"^(\d{1,5}):(\d{1,5})(?:/(tcp|udp))?$")
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """``HOSTPORT:CTRPORT[/tcp|udp]``, the ``-p`` option of ``boxkit run``."""
+
+    host_port: int
+    container_port: int
+    proto: str = "tcp"
+
+    @classmethod
+    def parse(cls, value: str) -> PortSpec:
+        m = _PORT_RE.match(value.strip().lower()) if isinstance(value, str) else None
+        if not m:
+            raise SpecError("port mapping", value, "expected HOSTPORT:CONTAINERPORT[/tcp|udp]",
+                            hint="for example -p 8080:80 or -p 5353:53/udp")
+        hp, cp = int(m.group(1)), int(m.group(2))
+        for p in (hp, cp):
+            if not 1 <= p <= 65535:
+                raise SpecError("port mapping", value, f"port {p} is outside 1-65535")
+        return cls(hp, cp, m.group(3) or "tcp")
+
+    def __str__(self) -> str:
+        return f"{self.host_port}:{self.container_port}/{self.proto}"
+
+
+def parse_publish(values: list[str] | tuple[str, ...] | None) -> list[PortSpec]:
+    """Parse every ``-p`` value and refuse one host port given twice."""
+    specs = [PortSpec.parse(v) for v in (values or [])]
+    seen: set[tuple[str, int]] = set()
+    for s in specs:
+        key = (s.proto, s.host_port)
+        if key in seen:
+            raise SpecError("port mapping", str(s), f"host port {s.host_port}/{s.proto} is given twice")
+        seen.add(key)
+    return specs
+
+
 def parse_env(items: list[str] | dict[str, str] | None) -> dict[str, str]:
     if not items:
         return {}
@@ -357,6 +396,7 @@ class ContainerSpec:
         elif "net" not in ns and not network.startswith("container:"):
             ns = ns + ("net",)
         mounts = [m if isinstance(m, Mount) else Mount.parse(m) for m in (volumes or [])]
+        parse_publish(publish)   # a bad -p stops here, whatever the network (it was ignored with none)
         limits = Limits.parse(memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit, cpuset_cpus)
         sec = parse_security_opts(security_opt)
         privileged = bool(privileged)

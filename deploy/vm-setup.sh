@@ -26,7 +26,6 @@ cd "$dest"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[course]"
-.venv/bin/python -m ipykernel install --sys-prefix --name boxkit --display-name "boxkit (root)" >/dev/null
 
 if [ -z "$token" ]; then
   token=$(cat /etc/boxkit-token 2>/dev/null || python3 -c 'import secrets; print(secrets.token_hex(16))')

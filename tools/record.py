@@ -4,7 +4,10 @@
     .venv/bin/python tools/record.py        # after tools/notebooks.py ran them live on a real kernel
 
 The recording is what a host without privileges replays (see boxkit/course.py). It is made only from
-notebooks executed for real; tools/notebooks.py calls this after every build.
+notebooks executed for real; tools/notebooks.py calls this after every build. On a host that runs the
+course live it also measures every exercise (boxkit.exercises.record_measurements, a few seconds):
+what a recorded-mode learner's own answer is judged against. Elsewhere it keeps the measurements the
+recording already has.
 """
 
 from __future__ import annotations
@@ -21,8 +24,14 @@ from boxkit.course import record  # noqa: E402
 
 def main() -> int:
     nbs = sorted(glob.glob(os.path.join(HERE, "notebooks", "[0-9][0-9]-*.ipynb")))
-    n = record(nbs)
-    print(f"recorded {n} cells from {len(nbs)} notebooks")
+    from boxkit import exercises, probe
+
+    measured = None
+    if probe().live_for("containers") and os.environ.get("BOXKIT_MODE") in (None, "live"):
+        measured = exercises.record_measurements()
+    n = record(nbs, exercises=measured)
+    print(f"recorded {n} cells from {len(nbs)} notebooks"
+          + (f", measured {len(measured)} exercises" if measured else ", kept the exercises' measurements"))
     return 0
 
 

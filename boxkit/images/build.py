@@ -252,6 +252,13 @@ def _copy_layer(store: Store, sources: list[str], dest: str, workdir: str) -> tu
         else:
             dst = os.path.join(target, os.path.basename(src)) if as_dir else target
             shutil.copy2(src, dst, follow_symlinks=True)
+    # the directories made to hold the copy (/app of "COPY app.sh /app/") take the newest source's mtime,
+    # not the clock's: the same sources then pack into the same tar, hence the same layer (content
+    # addressing dedupes it), build after build
+    stamp = max(os.lstat(src).st_mtime_ns for src in sources)
+    made = [os.path.join(tree, *parts[:i]) for i in range(len(parts) + (1 if as_dir else 0))]
+    for d in reversed(made):
+        os.utime(d, ns=(stamp, stamp))
     try:
         return store.add_layer_dir(tree)
     finally:
@@ -289,7 +296,12 @@ def run_step(store: Store, layers: list[tuple[dict, str]], config: ImageConfig, 
 
 
 def build(steps: list[Instruction], tag: str | None = None, context: str = ".", *,
-          log: Callable[[str], None] | None = print, no_cache: bool = False) -> BuildResult:
+          log: Callable[[str], None] | None = print, no_cache: bool = False,
+          cache_scope: str = "") -> BuildResult:
+    """Run the steps; ``no_cache`` builds every step (and refreshes the cache, like ``docker build
+    --no-cache``). ``cache_scope`` starts a cache of its own: its keys share nothing with other scopes,
+    so the first build in a new scope builds every step and later builds in it hit what that one made
+    (the course gives each run of a lesson a fresh scope, so a learner sees layers being built)."""
     t0 = time.monotonic()
     lines: list[str] = []
 
@@ -314,7 +326,8 @@ def build(steps: list[Instruction], tag: str | None = None, context: str = ".", 
     config = ImageConfig.from_dict(base_cfg.get("config") or {})
     history = list(base_cfg.get("history") or [])
     say(f" ---> {base.digest[7:19] if base.digest else base.ref}")
-    key = hashlib.sha256(f"{CACHE_VERSION}\nFROM {base.digest}".encode()).hexdigest()
+    scope = f"\nscope {cache_scope}" if cache_scope else ""
+    key = hashlib.sha256(f"{CACHE_VERSION}{scope}\nFROM {base.digest}".encode()).hexdigest()
     cached = built = 0
     for i, ins in enumerate(steps[1:], 2):
         say(f"Step {i}/{len(steps)} : {ins.text()}")

@@ -100,9 +100,25 @@ def _data(seed: int, size: int) -> bytes:
     return bytes(rnd.getrandbits(8) for _ in range(size))
 
 
-def build_seed_app(workdir: str, name: str = "seed-app", log=None) -> tuple[str, str]:
+SEED_MTIME = 1767225600   # 2026-01-01T00:00:00Z: the context's files carry it, so the layers are the same every run
+
+
+def _pin_mtimes(root: str) -> None:
+    """Give every file and directory under ``root`` the same mtime: a layer's tar records mtimes, so
+    files rewritten with the same bytes then pack into the same tar, the same diff id, the same layer
+    (content addressing dedupes it in the store, run after run)."""
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            os.utime(os.path.join(d, n), (SEED_MTIME, SEED_MTIME), follow_symlinks=False)
+    os.utime(root, (SEED_MTIME, SEED_MTIME))
+
+
+def build_seed_app(workdir: str, name: str = "seed-app", log=None, *, cache_scope: str = "",
+                   results: list | None = None) -> tuple[str, str]:
     """Build ``NAME:1.0`` and ``NAME:2.0``: busybox + dependency A + dependency B + the app. Only the
-    app differs between the versions. Returns the two refs."""
+    app differs between the versions. Returns the two refs; each build's BuildResult is appended to
+    ``results``. A new ``cache_scope`` makes 1.0 a first build (every step built) whatever the store
+    built before."""
     from .build import build_file
 
     ctx = os.path.join(workdir, "seed-app")
@@ -119,8 +135,11 @@ def build_seed_app(workdir: str, name: str = "seed-app", log=None) -> tuple[str,
             f.write(f'echo "app {version} using $(ls /deps | tr "\\n" " ")"\n')
             if version == "2.0":
                 f.write('echo "new feature: $(date -u +%Y)"\n')
+        _pin_mtimes(ctx)
         ref = f"{name}:{version}"
-        build_file(os.path.join(ctx, "Boxfile"), ref, ctx, log=log)
+        r = build_file(os.path.join(ctx, "Boxfile"), ref, ctx, log=log, cache_scope=cache_scope)
+        if results is not None:
+            results.append(r)
         refs.append(ref)
     return refs[0], refs[1]
 

@@ -16,6 +16,7 @@ last, so a failed load leaves no image behind (unreferenced blobs go at the next
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -58,6 +59,7 @@ def _link_or_copy(src: str, dst: str) -> None:
 def save_oci(refs: list[str], dest: str, store: Store | None = None) -> None:
     """Write images ``refs`` as an OCI image layout at directory ``dest`` (created or added to)."""
     store = store or Store()
+    _resolve_all(refs)   # an unknown image stops the save before anything is written at dest
     os.makedirs(os.path.join(dest, "blobs", "sha256"), exist_ok=True)
     with open(os.path.join(dest, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
@@ -67,12 +69,9 @@ def save_oci(refs: list[str], dest: str, store: Store | None = None) -> None:
             index = json.load(f)
     except (OSError, ValueError):
         index = {"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": []}
-    from . import resolve
-
     for ref in refs:
         name, tag = parse_ref(ref)
         ref = f"{name}:{tag}"
-        resolve(ref)  # base images are built on first use
         mdigest, manifest, config = store.manifest_of(ref)
         blobs = [store.blob_path(mdigest), store.blob_path(manifest["config"]["digest"])]
         for desc, diff in zip(manifest["layers"], config["rootfs"]["diff_ids"], strict=True):
@@ -92,8 +91,27 @@ def save_oci(refs: list[str], dest: str, store: Store | None = None) -> None:
 def save_docker(refs: list[str], dest: str, store: Store | None = None) -> None:
     """Write images ``refs`` as a ``docker save`` archive (uncompressed layers) at file ``dest``."""
     store = store or Store()
+    _resolve_all(refs)
     entries = []
     tmp = dest + ".tmp"
+    try:
+        _write_docker_archive(refs, tmp, store, entries)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    os.replace(tmp, dest)
+
+
+def _resolve_all(refs: list[str]) -> None:
+    from . import resolve
+
+    for ref in refs:
+        name, tag = parse_ref(ref)
+        resolve(f"{name}:{tag}")  # base images are built on first use
+
+
+def _write_docker_archive(refs: list[str], tmp: str, store: Store, entries: list[dict]) -> None:
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tf:
         written: set[str] = set()
 
@@ -110,11 +128,8 @@ def save_docker(refs: list[str], dest: str, store: Store | None = None) -> None:
                 with open(path, "rb") as f:
                     tf.addfile(ti, f)
 
-        from . import resolve
-
         for ref in refs:
             name, tag = parse_ref(ref)
-            resolve(f"{name}:{tag}")  # base images are built on first use
             _m, manifest, config = store.manifest_of(f"{name}:{tag}")
             cfg_digest = manifest["config"]["digest"]
             add_file(f"blobs/sha256/{cfg_digest[7:]}", store.blob_path(cfg_digest))
@@ -134,7 +149,6 @@ def save_docker(refs: list[str], dest: str, store: Store | None = None) -> None:
             entries.append({"Config": f"blobs/sha256/{cfg_digest[7:]}", "RepoTags": [f"{name}:{tag}"],
                             "Layers": layers})
         add_file("manifest.json", data=json.dumps(entries).encode())
-    os.replace(tmp, dest)
 
 
 def _gunzip(data: bytes) -> bytes:

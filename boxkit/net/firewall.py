@@ -65,9 +65,9 @@ import re
 import shutil
 import socket
 import subprocess
-from dataclasses import dataclass
 
 from ..errors import BoxkitError, HostError, SpecError
+from ..spec import PortSpec, parse_publish  # noqa: F401  (parsed with every other typed value)
 
 TABLE = "boxkit"
 
@@ -100,45 +100,6 @@ table ip boxkit {
   }
 }
 """
-
-_PORT_RE = re.compile(r"^(\d{1,5}):(\d{1,5})(?:/(tcp|udp))?$")
-
-
-@dataclass(frozen=True)
-class PortSpec:
-    """``HOSTPORT:CTRPORT[/tcp|udp]``, the ``-p`` option of ``boxkit run``."""
-
-    host_port: int
-    container_port: int
-    proto: str = "tcp"
-
-    @classmethod
-    def parse(cls, value: str) -> PortSpec:
-        m = _PORT_RE.match(value.strip().lower()) if isinstance(value, str) else None
-        if not m:
-            raise SpecError("port mapping", value, "expected HOSTPORT:CONTAINERPORT[/tcp|udp]",
-                            hint="for example -p 8080:80 or -p 5353:53/udp")
-        hp, cp = int(m.group(1)), int(m.group(2))
-        for p in (hp, cp):
-            if not 1 <= p <= 65535:
-                raise SpecError("port mapping", value, f"port {p} is outside 1-65535")
-        return cls(hp, cp, m.group(3) or "tcp")
-
-    def __str__(self) -> str:
-        return f"{self.host_port}:{self.container_port}/{self.proto}"
-
-
-def parse_publish(values: list[str] | tuple[str, ...] | None) -> list[PortSpec]:
-    """Parse every ``-p`` value and refuse one host port given twice."""
-    specs = [PortSpec.parse(v) for v in (values or [])]
-    seen: set[tuple[str, int]] = set()
-    for s in specs:
-        key = (s.proto, s.host_port)
-        if key in seen:
-            raise SpecError("port mapping", str(s), f"host port {s.host_port}/{s.proto} is given twice")
-        seen.add(key)
-    return specs
-
 
 def check_free(spec: PortSpec) -> None:
     """Bind the host port for a moment: a listener already there would lose its traffic to DNAT."""

@@ -150,18 +150,13 @@ def gc(*, verbose: bool = False) -> list[str]:
     try:
         from .. import cgroups
 
-        if hasattr(cgroups, "gc"):
-            done += [f"removed cgroup {p}" for p in cgroups.gc(live, dead=dead)]
-    except ImportError:
-        pass
+        done += [f"removed cgroup {p}" for p in cgroups.gc(live, dead=dead)]
     except OSError:
         pass
     if os.path.isdir(os.path.join(paths.root(), "net")) or os.path.isdir(paths.locks_dir()):
         try:
             from .. import net
-
-            if hasattr(net, "gc"):
-                done += [f"released network of {c}" for c in net.gc(live)]
-        except ImportError:
-            pass
+        except ImportError:   # pyroute2 is missing: then no network was ever set up either
+            return done
+        done += [f"released network of {c}" for c in net.gc(live)]
     return done

@@ -236,15 +236,10 @@ class Supervisor:
     def _cgroup(self, plan: dict, pid: int):
         if os.environ.get("BOXKIT_NO_CGROUPS") or plan.get("rootless"):
             return None
-        try:
-            from .. import cgroups
-        except ImportError:
-            return None
+        from .. import cgroups  # no guard: a limit that cannot be set must fail the start, never vanish
         from ..spec import Limits
 
         lim = Limits(**plan.get("limits", {}))
-        if not hasattr(cgroups, "create"):
-            return None
         group = cgroups.create(plan["id"], lim)
         try:
             group.add(pid)

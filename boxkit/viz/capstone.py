@@ -11,14 +11,16 @@ def usage_figure(series, title: str = "container usage"):
     t = series.t
     ax_m.plot(t, [m / 2**20 for m in series.memory_current], color="#1f6fb2", label="memory in use")
     if series.memory_limit:
-        ax_m.axhline(series.memory_limit / 2**20, color="#c0392b", ls="--", label="limit")
+        ax_m.axhline(series.memory_limit / 2**20, color="#c0392b", ls="--",
+                     label=f"limit {series.memory_limit / 2**20:.0f} MiB")
+    ax_m.set_ylim(bottom=0)   # from 0: the rise is read against the whole limit, not magnified
     ax_m.set_xlabel("seconds")
     ax_m.set_ylabel("MiB")
     ax_m.set_title("memory")
     ax_m.legend(loc="lower right")
     ax_c.plot(t[1:], series.cores(), color="#1a7f37", label="CPU used (cores)")
     if series.cpu_limit:
-        ax_c.axhline(series.cpu_limit, color="#c0392b", ls="--", label="quota")
+        ax_c.axhline(series.cpu_limit, color="#c0392b", ls="--", label=f"quota {series.cpu_limit:g} cores")
     ax_c.set_ylim(bottom=0)
     ax_c.set_xlabel("seconds")
     ax_c.set_ylabel("cores")

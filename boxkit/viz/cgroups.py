@@ -43,16 +43,25 @@ def _title(fig, text: str, series) -> None:
     fig.suptitle(text + (" (RECORDED)" if getattr(series, "recorded", False) else ""))
 
 
-def oom_time(series, result=None) -> float | None:
-    """When the OOM killer acted: the first sample after ``oom_kill`` went up, else the last sample of
-    a container whose result says it was OOM-killed; None if it was not."""
+def oom_window(series, result=None) -> tuple[float, float] | None:
+    """The sampling interval in which the OOM killer acted: from the last sample before ``oom_kill``
+    went up to the first after it (the kill, and the kernel freeing the victim's memory, both fall
+    inside); for a container OOM-killed after the last sample, that sample twice. None if not killed."""
     before = series.oom_kills[0] if series.oom_kills else 0
-    for t, n in zip(series.t, series.oom_kills, strict=False):
+    for i, (t, n) in enumerate(zip(series.t, series.oom_kills, strict=False)):
         if n > before:
-            return t
+            return (series.t[i - 1] if i else t), t
     if result is not None and result.oom_killed and series.t:
-        return series.t[-1]
+        return series.t[-1], series.t[-1]
     return None
+
+
+def oom_time(series, result=None) -> float | None:
+    """Where the ✖ goes: the last sample before ``oom_kill`` went up (the highest the hog got, as far
+    as the samples show; by the next sample its memory is already being freed), else the last sample
+    of a container whose result says it was OOM-killed; None if it was not."""
+    w = oom_window(series, result)
+    return None if w is None else w[0]
 
 
 def memory_figure(series, result=None, *, title: str = "memory against its limit", fig=None):
@@ -62,7 +71,10 @@ def memory_figure(series, result=None, *, title: str = "memory against its limit
     if series.memory_limit:
         ax.axhline(series.memory_limit / MiB, color=LIMIT, ls="--", label=f"limit {series.memory_limit // MiB} MiB")
     t_oom = oom_time(series, result)
-    if t_oom is not None:
+    window = oom_window(series, result)
+    if t_oom is not None and window is not None:
+        if window[1] > window[0]:
+            ax.axvspan(*window, color=LIMIT, alpha=0.12, lw=0, label="the kill falls in this sample interval")
         ax.axvline(t_oom, color="#333", ls=":", lw=1)
         y = (series.memory_limit or series.peak_memory) / MiB
         ax.plot([t_oom], [y], marker="X", ms=14, color=LIMIT, ls="none", label="OOM kill (SIGKILL, exit 137)")
@@ -391,7 +403,7 @@ def draw_docs_figures(img_dir: str) -> None:
     """docs/img/cgroups-{memory,cpu,shares,pids}.png from real runs on this host."""
     from ..cgroups import experiments
 
-    r, s = experiments.memory_oom("500M", 900)
+    r, s = experiments.memory_oom("500M", 900, step_mb=10, hz=50)   # as notebook 02 draws it
     memory_figure(s, r, title="500 MiB limit: the hog is OOM-killed").savefig(
         os.path.join(img_dir, "cgroups-memory.png"), bbox_inches="tight")
     _, s = experiments.cpu_quota(0.5, 4)

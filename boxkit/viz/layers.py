@@ -61,7 +61,7 @@ def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new:
             ax.add_patch(FancyBboxPatch((x0, row + 0.08), 8, 0.8, boxstyle="round,pad=0.02", fc=colour,
                                         ec="#c0392b" if new else "#333", lw=2.5 if new else 1))
             ax.text(x0 + 0.3, row + 0.55, _label(layer["created_by"]), fontsize=9.5, va="center")
-            ax.text(x0 + 7.7, row + 0.28, f"{_size(layer['size'])}  {d[7:19]}", fontsize=8, va="center",
+            ax.text(x0 + 7.7, row + 0.28, f"{_size(layer['size'])} tar  {d[7:19]}", fontsize=8, va="center",
                     ha="right", family="monospace", color="#222")
             if new:
                 ax.text(x0 + 8.2, row + 0.48, "new", color="#c0392b", fontsize=9, weight="bold", va="center")

@@ -7,11 +7,11 @@
 #
 # | # | notebook | the idea | what you will see |
 # |---|---|---|---|
-# | 1 | [01-namespaces](01-namespaces.ipynb) | **namespaces**: what a process can *see* | `ps` showing PID 1, a private hostname, mounts the host never sees, root that is nobody outside |
+# | 1 | [01-namespaces](01-namespaces.ipynb) | **namespaces**: what a process can *see* | `ps` showing PID 1, a private hostname, mounts the host never sees, a root inside that is an ordinary uid outside |
 # | 2 | [02-cgroups](02-cgroups.ipynb) | **cgroups**: what a process can *use* | a 500 MB limit enforced by the OOM killer, CPU quota, a fork bomb stopped cold |
 # | 3 | [03-overlay](03-overlay.ipynb) | **overlay file system**: what a process is *made of* | two versions of an app sharing their dependency layers on disk |
 # | 4 | [04-network](04-network.ipynb) | **network namespaces, veth and bridges** | two containers talking by name |
-# | 5 | [05-capstone](05-capstone.ipynb) | **build your own docker** | all of it together |
+# | 5 | [05-capstone](05-capstone.ipynb) | **one service, every mechanism** | build, run under limits, watch, commit: all of it together |
 # | 6 | [06-security](06-security.ipynb) | **security layers**: what root in a box may *do* | capabilities, seccomp, no_new_privs, masked paths each refusing, then removed one by one |
 #
 # Read them in order. Every demo ends with a cell that prints the facts it proved.
@@ -35,13 +35,19 @@ import boxkit
 report = boxkit.probe()   # the same report, as an object: its fields answer questions
 
 # %% [markdown]
-# The course runs **live** when every row the demos need is *ok*, **partial** when some demos must be
-# replayed, and **recorded** on a host without the privileges (the public mybinder.org, for one).
+# The course runs **live** when every row the demos need is *ok*; **rootless** without root where the
+# kernel lets a user make user namespaces (most demos run live in a user namespace of your own, the rest
+# are replayed); and **recorded** on a host without either (the public mybinder.org, for one).
 
 # %%
-print("course mode is one of live/partial/recorded:", report.mode in ("live", "partial", "recorded"))
-print("the probe tried every namespace type:", all(
-    any(c.name == f"{ns} namespace" for c in report.checks) for ns in ("mount", "pid", "net", "user")))
+# NBVAL_IGNORE_OUTPUT
+print(f"this host's course mode: {report.mode}")
+print("namespace types the probe tried:", ", ".join(f"{ns} {state}" for ns, state in report.namespaces.items()))
+
+# %%
+KINDS = ("mount", "uts", "ipc", "pid", "net", "user", "cgroup", "time")
+print(f"namespace types the probe tried: {sum(k in report.namespaces for k in KINDS)} of {len(KINDS)}:",
+      all(k in report.namespaces for k in KINDS))
 
 # %% [markdown]
 # ## Your first container
@@ -53,23 +59,33 @@ print("the probe tried every namespace type:", all(
 r = boxkit.run("busybox", ["sh", "-c", "echo hello from $(hostname); ps"], hostname="first")
 print(r.stdout)
 
+# %% [markdown]
+# One process, and it is `ps`: `{ps} sh -c echo hello…` means a process whose name is `ps` but whose
+# command line is still the shell's. busybox `sh` runs the *last* command of `-c` by `exec`, without a
+# fork — the shell *became* `ps` — so PID 1 of this container is `ps` itself, listing the only process
+# its PID namespace holds: itself.
+
 # %%
-print("exit code:", r.exit_code)
-print("the container saw itself as PID 1:", r.stdout.splitlines()[2].split()[0] == "1")
+first = r.stdout.splitlines()[2].split()
+print(f"exit code {r.exit_code}:", r.exit_code == 0)
+print(f"processes the container saw: {len(r.stdout.splitlines()) - 2}, PID 1 among them ({first[0]} {first[2]}):",
+      first[0] == "1" and first[2] == "{ps}")
 
 # %% [markdown]
 # ## What to try next
 #
-# Every notebook ends with what it proved and an **exercise**: you set a variable or two, and a check cell
-# starts real containers and answers `✓ right` or `✗ not yet`, from what the kernel did.
+# Every notebook ends with what it proved and an **exercise**: you replace each `...` with your
+# prediction, and a check cell starts real containers and answers *right* or *not yet*, from what the
+# kernel did (with a hint that says why, never the answer). On a host that cannot run them (recorded
+# mode), your answer is judged against measurements recorded on a real kernel.
 #
 # | notebook | the exercise |
 # |---|---|
 # | [01-namespaces](01-namespaces.ipynb#Exercise) | pick the namespaces of a container that sees the host's processes but has its own hostname |
-# | [02-cgroups](02-cgroups.ipynb#Exercise) | the smallest memory limit under which a 300 MB hog finishes |
+# | [02-cgroups](02-cgroups.ipynb#Exercise) | which of three programs a 48 MiB limit kills: one that fills its heap, one that writes a file, one that writes to `/dev/shm` |
 # | [03-overlay](03-overlay.ipynb#Exercise) | what a command leaves in the upper dir: whiteouts, copy-ups, new files |
 # | [04-network](04-network.ipynb#Exercise) | which pings answer across two networks and the host |
-# | [05-capstone](05-capstone.ipynb#Exercise) | how many orders the shop serves under 30 MB before the OOM killer ends it |
+# | [05-capstone](05-capstone.ipynb#Exercise) | how many orders the shop serves under 30 MiB before the OOM killer ends it |
 # | [06-security](06-security.ipynb#Exercise) | which actions root in a default container can do |
 #
 # Next: [01 — namespaces](01-namespaces.ipynb), where each of those isolations is taken apart.

@@ -11,7 +11,7 @@
 # | `mnt` | the mount table — the file system view | `CLONE_NEWNS` |
 # | `uts` | hostname | `CLONE_NEWUTS` |
 # | `net` | interfaces, addresses, routes, ports | `CLONE_NEWNET` |
-# | `user` | user and group ids — root inside, nobody outside | `CLONE_NEWUSER` |
+# | `user` | user and group ids — root inside can be an ordinary unprivileged uid outside | `CLONE_NEWUSER` |
 # | `ipc` | System V IPC, POSIX message queues | `CLONE_NEWIPC` |
 # | `cgroup` | the cgroup tree's root | `CLONE_NEWCGROUP` |
 # | `time` | the boot and monotonic clocks | `CLONE_NEWTIME` |
@@ -49,9 +49,9 @@ print("host PID:", c.pid, "  NSpid:", nsinfo.nspid(c.pid))
 
 # %%
 inside_pid = int(c.exec(["sh", "-c", "ps -o pid,comm | awk '$2==\"sleep\"{print $1}'"]).stdout)
-print("PID inside:", inside_pid)
-print("host PID != 1:", c.pid != 1)
-print("NSpid ends with the inside PID:", nsinfo.nspid(c.pid)[-1] == inside_pid)
+print(f"PID inside: {inside_pid}, the container's first process:", inside_pid == 1)
+print(f"the same process on the host is an ordinary PID ({c.pid}):", c.pid != 1)
+print(f"NSpid {nsinfo.nspid(c.pid)} ends with the inside PID:", nsinfo.nspid(c.pid)[-1] == inside_pid)
 
 # %% [markdown]
 # The same process has two numbers. The host sees every process; the container sees only its own.
@@ -66,13 +66,23 @@ table = nsinfo.table(c.pid)
 table
 
 # %%
-# boxkit: needs root
+# NBVAL_IGNORE_OUTPUT
 print("own namespaces:", sorted(r.type for r in table if r.isolated))
 print("shared with the host:", sorted(r.type for r in table if not r.isolated))
 
 # %% [markdown]
-# `user` and `time` are shared unless asked for — as in Docker. Here is the picture the seed notes
-# describe, drawn from this container's own `/proc` data (the same code draws `docs/img/namespace.png`):
+# Run as root, a container shares `user` and `time` with the host unless asked for. Docker's defaults
+# differ in two ways: on a cgroup v1 or hybrid host (like this one) it shares the `cgroup` namespace too
+# (`--cgroupns=private` is its default only on cgroup v2), and it has no option for a time namespace at
+# all. A **rootless** container (a learner without root) always has a `user` namespace of its own: that
+# is how it gets a root inside at all — so on such a host the table above lists `user` as its own.
+#
+# Here is the picture the seed notes describe, drawn from this container's own `/proc` data (the same
+# code draws `docs/img/namespace.png`, where PID 1 is `boxkit-init`: that figure's container was started
+# with `init=True`, a tiny init that reaps zombies and forwards signals, like `docker run --init`).
+# If the host panel's PID 1 is not `systemd` or `init` but something like `process_api`, the "host" is
+# itself a container (the machine the course was recorded on is a sandbox): containers nest, and the
+# host of one container can be another container's PID namespace.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -85,7 +95,8 @@ namespace_figure(nsinfo.snapshot(c.pid, hostname="box"))
 
 # %%
 host_name = open("/proc/sys/kernel/hostname").read().strip()
-print("hostname inside:", c.exec(["hostname"]).stdout.strip())
+inside_name = c.exec(["hostname"]).stdout.strip()
+print(f"hostname inside: {inside_name}, the one it was given:", inside_name == "box")
 print("host's hostname unchanged:", host_name != "box")
 
 # %% [markdown]
@@ -102,47 +113,72 @@ import tempfile
 vol = tempfile.mkdtemp(prefix="boxkit-vol-")
 with open(os.path.join(vol, "note.txt"), "w") as f:
     f.write("written on the host\n")
-r = boxkit.run("busybox", ["sh", "-c", "cat /data/note.txt; grep ' /data ' /proc/self/mountinfo | wc -l; "
-                           "grep -c 'shared:' /proc/self/mountinfo"], volumes=[f"{vol}:/data:ro"])
+host_before = open("/proc/self/mountinfo").read().splitlines()
+m = boxkit.run("busybox", ["sleep", "300"], detach=True, volumes=[f"{vol}:/data:ro"])
+r = m.exec(["sh", "-c", "cat /data/note.txt; grep ' /data ' /proc/self/mountinfo | wc -l; "
+                        "grep -c 'shared:' /proc/self/mountinfo"])
 print(r.stdout)
 
 # %%
+# while the container runs: a leaked mount would show on the host as a new line whose mount point is
+# under the container's root (.../<id>/merged/data), and the host's count of mounts would grow
+host_now = open("/proc/self/mountinfo").read().splitlines()
+leaked = [line for line in host_now if m.id in line.split()[4]]
 lines = r.stdout.split("\n")
-host_sees_it = any(" /data " in line for line in open("/proc/self/mountinfo"))
 print("the container sees the volume:", lines[0] == "written on the host" and lines[1] == "1")
-print("the host sees the container's mount:", host_sees_it)
-print("shared (propagating) mounts inside:", int(lines[2]))
+print(f"host mounts under the container's root: {len(leaked)}; the host sees the container's mounts:",
+      len(leaked) > 0)
+print(f"shared (propagating) mounts inside: {int(lines[2])}; none:", int(lines[2]) == 0)
+m.remove()
 
 # %% [markdown]
 # ## Net: an empty network stack
 #
 # A new network namespace holds one interface, the loopback `lo`, which boxkit brings up. No route
-# out, no other container, no host interface. (Notebook 04 wires containers together.)
+# out, no other container, no host interface: `ip route` prints nothing, and a packet to any address
+# outside fails before it is sent — the kernel has no route for it. (Notebook 04 wires containers
+# together.)
 
 # %%
-r = boxkit.run("busybox", ["sh", "-c", "ip -o link | cut -d: -f2; wget -T 1 -q -O- http://10.0.0.1 || echo unreachable"])
+r = boxkit.run("busybox", ["sh", "-c", "ip -o link | cut -d: -f2; echo routes: $(ip route | wc -l); "
+                           "ping -c 1 -W 1 8.8.8.8 2>&1 | tail -1"])
 print(r.stdout)
 
 # %%
-print("interfaces:", [x.strip() for x in r.stdout.splitlines()[:-1]])
-print("outside reachable:", "unreachable" not in r.stdout)
+out = r.stdout.splitlines()
+links = [x.strip() for x in out[:-2]]
+routes = int(out[-2].split()[1])
+print(f"interfaces: {links}, only the loopback:", links == ["lo"])
+print(f"routes in the namespace: {routes}, none:", routes == 0)
+print("a ping out fails with 'Network is unreachable':", "Network is unreachable" in out[-1])
 
 # %% [markdown]
-# ## User: root inside, nobody special outside
+# ## User: root inside, an ordinary uid outside
 #
 # With a user namespace (`userns=True`, Docker's `--userns-remap`), uid 0 inside is mapped to uid
-# 100000 outside (`/proc/PID/uid_map` holds the map). Root inside owns its files and namespaces, and
-# nothing on the host. A file created inside lands in the container's overlay *upper* directory on the
-# host — owned by 100000.
+# 100000 outside (`/proc/PID/uid_map` holds the map: 65536 ids from 100000). Root inside owns its files
+# and namespaces, and nothing on the host: uid 100000 is just an unprivileged uid there. A file created
+# inside lands in the container's overlay *upper* directory on the host — owned by 100000.
+#
+# The other direction is where *nobody* comes from: a host id **outside** the map has no name inside, and
+# the kernel shows it as the overflow id 65534 (`nobody`, `/proc/sys/kernel/overflowuid`). We bind a
+# directory owned by the host's root (uid 0, unmapped: the map starts at 100000; mode 0700) into the
+# container: inside it belongs to 65534, and root inside may not even open it.
 
 # %%
 # boxkit: needs root
 # NBVAL_IGNORE_OUTPUT
-u = boxkit.run("busybox", ["sh", "-c", "touch /tmp/made-inside; sleep 300"], userns=True, detach=True)
-print(u.exec(["sh", "-c", "id; ls -ln /tmp/made-inside"]).stdout)
+hostfile = tempfile.mkdtemp(prefix="boxkit-owned-")
+with open(os.path.join(hostfile, "root-owned"), "w") as f:
+    f.write("owned by the host's root\n")
+u = boxkit.run("busybox", ["sh", "-c", "touch /tmp/made-inside; sleep 300"], userns=True, detach=True,
+               volumes=[f"{hostfile}:/hostdir:ro"])
+shown = u.exec(["sh", "-c", "id; ls -ln /tmp/made-inside; ls -lnd /hostdir; cat /hostdir/root-owned 2>&1"])
+print(shown.stdout)
 
 # %%
 # boxkit: needs root
+import shutil
 import time
 
 made = os.path.join(u.upper_dir, "tmp", "made-inside")
@@ -150,10 +186,16 @@ for _ in range(100):
     if os.path.exists(made):
         break
     time.sleep(0.05)
-print("uid inside:", u.exec(["id", "-u"]).stdout.strip())
-print("uid map:", nsinfo.id_map(u.pid))
-print("owner of the file on the host:", os.stat(made).st_uid)
+uid_inside = u.exec(["id", "-u"]).stdout.strip()
+seen_inside = int(u.exec(["stat", "-c", "%u", "/hostdir"]).stdout)
+print(f"uid inside: {uid_inside}, root:", uid_inside == "0")
+print("uid map (inside, outside, count):", nsinfo.id_map(u.pid))
+print(f"owner on the host of the file made inside: {os.stat(made).st_uid}, the mapped uid:",
+      os.stat(made).st_uid == nsinfo.id_map(u.pid)[0][1])
+print(f"owner inside of the host root's directory: {seen_inside}, the overflow uid (nobody):", seen_inside == 65534)
+print("root inside may not read it:", "Permission denied" in shown.stdout)
 u.remove()
+shutil.rmtree(hostfile)
 
 # %% [markdown]
 # ## IPC: message queues of its own
@@ -197,7 +239,8 @@ year = 365 * 24 * 3600
 r = boxkit.run("busybox", ["cat", "/proc/uptime"], time_offset=year)
 inside_up = float(r.stdout.split()[0])
 host_up = float(open("/proc/uptime").read().split()[0])
-print("uptime difference is one year:", abs(inside_up - host_up - year) < 60)
+print(f"uptime inside {inside_up / 86400:.1f} days, on the host {host_up / 86400:.1f} days: "
+      f"{(inside_up - host_up) / 86400:.2f} days apart, one year:", abs(inside_up - host_up - year) < 60)
 
 # %% [markdown]
 # ## Why `pivot_root`, not `chroot`
@@ -251,8 +294,10 @@ print("containers left running by this notebook:", sum(1 for x in [c, a, b] if x
 # * A container's command is PID 1 inside and an ordinary PID outside.
 # * Each namespace is an inode in `/proc/PID/ns`; a container has its own `mnt`, `pid`, `net`, `uts`,
 #   `ipc` and `cgroup` namespaces, and `user`/`time` on request.
-# * Mounts stay inside because `/` is made private first; root inside can be uid 100000 outside.
-# * `chroot` is escapable; `pivot_root` plus detaching the old root is not.
+# * Mounts stay inside because `/` is made private first; root inside can be uid 100000 outside, and
+#   a host id outside the map shows as 65534 (nobody) inside.
+# * `chroot` is escapable by the classic `..` climb; `pivot_root` plus detaching the old root stops that
+#   climb (other escapes are what capabilities, seccomp and LSMs are for).
 #
 # ## Exercise
 #
@@ -262,15 +307,18 @@ print("containers left running by this notebook:", sum(1 for x in [c, a, b] if x
 # for its hostname and the host's processes, and compares the namespace inodes.
 
 # %%
-my_namespaces = ["mount", "uts"]
-my_own = {"mnt", "uts", "net"}
+# boxkit: exercise
+my_namespaces = ...   # a list of names as boxkit.run takes them, like ["mount", ...]
+my_own = ...          # a set of /proc/PID/ns names, like {"mnt", ...}
 
 # %%
-# boxkit: needs root
+# boxkit: exercise
 from boxkit import exercises
 
 exercises.namespaces(my_namespaces, my_own)
 
 # %% [markdown]
+# Stuck after a few tries? `exercises.solution("namespaces")` shows one answer and the reasoning behind it.
+#
 # **Try next:** add `"ipc"` and predict again; then add `"pid"` too and read what the check says.
 # Continue with [02 — cgroups](02-cgroups.ipynb).

@@ -110,6 +110,12 @@ shutil.rmtree(demo)
 # Copy-up copies the **whole file**, whatever the size of the write. Appending one byte to a large
 # lower file (a database, a log) is expensive the first time — one reason containers keep such data
 # in volumes, not in the image.
+#
+# That holds on the file systems here. Two exceptions: where the upper dir's file system can *reflink*
+# (xfs, btrfs), overlayfs clones the file's blocks instead of copying them, and copy-up is cheap
+# whatever the size; and an overlay mounted with `metacopy=on` copies only the metadata for a
+# `chmod`/`chown`, and the data only on the first write. Below, only the file's size varies: the
+# write is always one byte.
 
 # %%
 # boxkit: needs root
@@ -125,7 +131,8 @@ copyup_figure(points)
 
 # %%
 # boxkit: needs root
-print("copy-up of 128 MiB slower than of 4 KiB:", points[-1][1] > 5 * points[0][1])
+print(f"copy-up of 128 MiB {points[-1][1] * 1000:.1f} ms, of 4 KiB {points[0][1] * 1000:.2f} ms; more than 5x slower:",
+      points[-1][1] > 5 * points[0][1])
 
 # %% [markdown]
 # ## The seed's story: version 1.0 and version 2.0
@@ -142,7 +149,8 @@ print("copy-up of 128 MiB slower than of 4 KiB:", points[-1][1] > 5 * points[0][
 #
 # Each `COPY` makes a layer. Version 2.0 changes only `app.sh`. Every step gets a cache key from its
 # parent and its inputs: the base and both dependency steps are unchanged, so the second build says
-# `CACHED` for them and makes one new layer.
+# `CACHED` for them and makes one new layer. The first build runs in a build cache of its own (a new
+# `cache_scope` for each run of this notebook), so it builds every step, as a first build anywhere would.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -151,12 +159,22 @@ import tempfile
 from boxkit.images.measure import build_seed_app, shared_layers
 from boxkit.images.store import Store
 
+import uuid
+
 work = tempfile.mkdtemp(prefix="bk-seed-", dir="/var/tmp")
-v1, v2 = build_seed_app(work, log=print)
+builds = []
+v1, v2 = build_seed_app(work, log=print, cache_scope=f"overlay-{uuid.uuid4().hex[:12]}", results=builds)
+
+# %%
+b1, b2 = builds
+print(f"1.0: {b1.built_steps} layer steps built, {b1.cached_steps} cached:", b1.built_steps == 3 and b1.cached_steps == 0)
+print(f"2.0: {b2.built_steps} built (the changed COPY app.sh), {b2.cached_steps} cached:",
+      b2.built_steps == 1 and b2.cached_steps == 2)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(boxkit.run(v1).stdout, boxkit.run(v2).stdout)
+print(f"{'layer':<13} {'on disk':>9}  step")
 for h in Store().history(v2):
     print(f"{(h['diff_id'] or 'sha256:<none>')[7:19]:<13} {h['size']:>9}  {h['created_by'][:60]}")
 
@@ -173,12 +191,17 @@ share = shared_layers(v1, v2)
 print("shared layers:", share["shared"], "(busybox + 2 dependencies)")
 print("dependency layers shared:", share["shared"] - 1)
 print("new layers in 2.0:", share["added"])
-print("v2 added bytes under 16 kB:", share["added_bytes"] < 16_000)
-print("v2 added less than 1% of what it shares:", share["added_bytes"] < share["shared_bytes"] / 100)
+print(f"v2 added a {share['added_bytes']:,}-byte layer tar, under 16 kB:", share["added_bytes"] < 16_000)
+print(f"v2 added less than 1% of the {share['shared_bytes']:,} bytes it shares:",
+      share["added_bytes"] < share["shared_bytes"] / 100)
 
 # %% [markdown]
-# `docs/img/overlay1.png` and `overlay2.png` (the seed's figures) are drawn by this same code from these
-# images (`tools/figures.py overlay`).
+# Two sizes appear: the history lists each layer's bytes **on disk** (its unpacked directory, in whole
+# file-system blocks), the figure each layer's **tar** (what a registry stores and sends). And why can
+# 2.0 share 1.0's layers at all? Layers are **content-addressed**: a layer's name is the SHA-256 of its
+# uncompressed tar (the *diff id* above), so the same files, packed the same way, are the same layer whichever build
+# made them — the store keeps it once. `docs/img/overlay1.png` and `overlay2.png` (the seed's figures) are
+# drawn by this same code from these images (`tools/figures.py overlay`).
 #
 # ## Ten containers of 2.0
 #
@@ -196,8 +219,12 @@ containers_figure(cost)
 
 # %%
 print("containers:", cost["containers"])
-print("every upper dir smaller than the image:", max(cost["upper_bytes"]) < cost["image_bytes"])
-print("ten containers cost less than two copies of the image:", cost["total_bytes"] < 2 * cost["image_bytes"])
+print(f"largest upper dir {max(cost['upper_bytes']):,} B, image {cost['image_bytes']:,} B; every upper dir smaller:",
+      max(cost["upper_bytes"]) < cost["image_bytes"])
+print(f"ten containers cost {cost['total_bytes']:,} B, less than two copies of the image:",
+      cost["total_bytes"] < 2 * cost["image_bytes"])
+print(f"without shared layers they would cost {cost['without_sharing_bytes']:,} B:",
+      cost["without_sharing_bytes"] > cost["total_bytes"])
 
 # %%
 shutil.rmtree(work)
@@ -208,9 +235,10 @@ print("done")
 #
 # * Writing a lower file copied it whole into the upper dir; deleting one left a whiteout (a character
 #   device 0/0); a directory made anew over a lower one was marked opaque. The lower dir never changed.
-# * Copy-up costs time in proportion to the file's size, not to the write's.
-# * Version 2.0 reused the base and dependency layers of 1.0 (the build said `CACHED`) and added one
-#   small layer.
+# * Copy-up of a one-byte write cost time in proportion to the file's size (here, without reflink or
+#   metacopy).
+# * Version 1.0 built every step; 2.0 reused the base and dependency layers of 1.0 (the build said
+#   `CACHED`) and built one small new layer.
 # * Ten containers of one image shared its layers on disk; each cost only its own small upper dir.
 #
 # ## Exercise
@@ -221,14 +249,18 @@ print("done")
 # and reads its upper dir before and after.
 
 # %%
+# boxkit: exercise
 my_command = "rm /bin/ls; echo admin >> /etc/passwd; echo hi > /tmp/note"
-my_prediction = {"bin/ls": "whiteout", "etc/passwd": "copy-up", "tmp/note": "new"}
+my_prediction = ...   # a dict: path in the upper dir (like "etc/hosts") -> its kind
 
 # %%
+# boxkit: exercise
 from boxkit import exercises
 
 exercises.overlay_upper(my_command, my_prediction)
 
 # %% [markdown]
+# Stuck after a few tries? `exercises.solution("overlay")` shows one answer and the reasoning behind it.
+#
 # **Try next:** replace a whole directory (`rm -r /home; mkdir /home; touch /home/me`) and predict again.
 # Continue with [04 — networks](04-network.ipynb).

@@ -90,7 +90,7 @@ rtts
 
 # %%
 # boxkit: needs network
-print("reachable:", len(rtts) == 5)
+print(f"pings answered: {len(rtts)} of 5:", len(rtts) == 5)
 
 # %% [markdown]
 # When the namespace's last process exits, the kernel frees the namespace, and with it its end of the
@@ -151,8 +151,8 @@ rtt_figure(rtt)
 
 # %%
 # boxkit: needs network
-print("reachable by name:", len(rtt["client → web (bridge)"]) == 20)
-print("reachable from the host:", len(rtt["host → web"]) == 20)
+print(f"reachable by name: {len(rtt['client → web (bridge)'])} of 20 pings:", len(rtt["client → web (bridge)"]) == 20)
+print(f"reachable from the host: {len(rtt['host → web'])} of 20 pings:", len(rtt["host → web"]) == 20)
 
 # %% [markdown]
 # ## HTTP by name, and through a published port
@@ -169,10 +169,39 @@ print("by name:", by_name.strip())
 print("from the host:", from_host.strip())
 
 # %% [markdown]
+# How does `127.0.0.1:8080` reach a container? No process listens on 8080: one nftables rule rewrites the
+# packet's destination (**DNAT**) before routing, from a map of published ports. A packet from
+# 127.0.0.1 may not normally leave through another interface (the kernel drops it as a *martian*), so
+# boxkit sets `route_localnet=1` on the bridge and masquerades such packets to the bridge's gateway
+# address, so that the reply comes back. (A `guard` chain drops 127/8 packets arriving *from* a bridge:
+# `route_localnet` alone would let a container reach the host's 127.0.0.1 services, CVE-2020-8558.)
+# Here is the table, as `nft list table ip boxkit` prints it:
+
+# %%
+# boxkit: needs network
+# NBVAL_IGNORE_OUTPUT
+from boxkit.net import firewall as fw
+
+table = subprocess.run([fw.nft_path(), "list", "table", "ip", fw.TABLE], capture_output=True, text=True).stdout
+print(table)
+bridge = ipam.bridge_name("bridge")
+print(f"route_localnet on {bridge}:", open(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet").read().strip())
+
+# %%
+# boxkit: needs network
+print("port 8080 is in the DNAT map, to web's port 80:", fw.published().get(("tcp", 8080), ("", 0))[1] == 80)
+print("127/8 traffic into the bridge is masqueraded (route_localnet):",
+      open(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet").read().strip() == "1")
+
+# %% [markdown]
 # ## Isolation
 #
 # A second network is a second bridge with another subnet. Its containers are not plugged into the
-# first switch, and the host does not route between the two.
+# first switch. Could the host carry packets between the two bridges? That is not a property of
+# bridges: a Linux host routes between its interfaces only when `net.ipv4.ip_forward` is 1. boxkit
+# leaves it at 0 unless a network asks for outbound NAT (`--nat`); and once it is on (docker turns it on
+# too), boxkit's nftables `forward` chain drops traffic from one boxkit bridge to another — what
+# docker's `DOCKER-ISOLATION` chains do.
 
 # %%
 # boxkit: needs network
@@ -184,8 +213,21 @@ print(private.subnet, loner.exec(["ip", "-4", "-o", "addr", "show", "eth0"]).std
 # %%
 # boxkit: needs network
 r = loner.exec(["ping", "-c", "1", "-W", "1", web_ip])
-print("isolated container reachable:", r.exit_code == 0)
+print(f"isolated container reachable: ping exit {r.exit_code}:", r.exit_code == 0)
 print("isolated container knows the name web:", "web" in loner.exec(["cat", "/etc/hosts"]).stdout)
+
+# %%
+# boxkit: needs network
+# NBVAL_IGNORE_OUTPUT
+forward = subprocess.run([fw.nft_path(), "list", "chain", "ip", fw.TABLE, "forward"], capture_output=True, text=True)
+print("net.ipv4.ip_forward =", int(fw.ip_forward()))
+print(forward.stdout or forward.stderr)
+
+# %%
+# boxkit: needs network
+drops = "drop" in forward.stdout
+print("the host forwards nothing (ip_forward 0), or its forward chain drops bridge to bridge:",
+      not fw.ip_forward() or drops)
 
 # %% [markdown]
 # ## Throughput
@@ -210,9 +252,12 @@ throughput_figure(mbps)
 
 # %%
 # boxkit: needs network
+import statistics
+
 nc_mbps, py_mbps = mbps.values()
-print("every stream measured:", len(nc_mbps) == 3 and len(py_mbps) == 3)
-print("the path is faster than the busybox tool:", min(py_mbps) > max(nc_mbps))
+print(f"streams measured: {len(nc_mbps)} + {len(py_mbps)}, every one:", len(nc_mbps) == 3 and len(py_mbps) == 3)
+print(f"the path is faster than the busybox tool: median {statistics.median(py_mbps):.0f} against "
+      f"{statistics.median(nc_mbps):.0f} MB/s:", min(py_mbps) > max(nc_mbps))
 
 # %% [markdown]
 # ## Cleanup
@@ -250,20 +295,23 @@ print("bridges of this notebook left on the host:", sorted(ours & set(links.brid
 # address on the source's bridge. The check starts the three containers and pings each pair once.
 
 # %%
-my_prediction = {
-    ("a", "b"): True,
-    ("a", "c"): False,
-    ("c", "host"): True,
-    ("host", "c"): True,
+# boxkit: exercise
+my_prediction = {   # True (it answers) or False
+    ("a", "b"): ...,
+    ("a", "c"): ...,
+    ("c", "host"): ...,
+    ("host", "c"): ...,
 }
 
 # %%
-# boxkit: needs network
+# boxkit: exercise
 from boxkit import exercises
 
 exercises.reachability(my_prediction)
 
 # %% [markdown]
+# Stuck after a few tries? `exercises.solution("network")` shows one answer and the reasoning behind it.
+#
 # **Try next:** predict `("c", "a")`, and then ask `c` to ping the host's address on the *other* bridge
 # (`10.213.0.1`): the host does not forward between the bridges, but does it answer itself?
 #

@@ -234,26 +234,30 @@ for layer, probe, refused, works_without in verdicts:
 #
 # ## Exercise
 #
-# Which of these can root in a *default* container do? Set each to `True` or `False`. The check runs
+# Which of these can root in a *default* container do? Replace each `...` by `True` or `False`. The check runs
 # each action in its own container and compares.
 
 # %%
+# boxkit: exercise
 my_prediction = {
-    "chown a file": None,
-    "listen on port 80": None,
-    "open a raw socket": None,
-    "mount a tmpfs": None,
-    "change the hostname": None,
-    "create a user namespace": None,
-    "write /proc/sys": None,
+    "chown a file": ...,
+    "listen on port 80": ...,
+    "open a raw socket": ...,
+    "mount a tmpfs": ...,
+    "change the hostname": ...,
+    "create a user namespace": ...,
+    "write /proc/sys": ...,
 }
 
 # %%
+# boxkit: exercise
 from boxkit import exercises
 
 exercises.root_can(my_prediction)
 
 # %% [markdown]
+# Stuck after a few tries? `exercises.solution("security")` shows one answer and the reasoning behind it.
+#
 # **Try next:** write a profile of your own — `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls":
 # [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}` — and run
 # `boxkit.run("busybox", "mkdir /tmp/x", security_opt=["seccomp=/path/to/it.json"])`. Which error does

@@ -68,7 +68,7 @@ def test_boxkit_probe_in_the_binder_env_as_root(binder_venv):
                        capture_output=True, text=True, timeout=120, cwd="/")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout[r.stdout.index("{"):])  # binder/start may print the cgroup-nest line first
-    assert d["root"] is True and d["mode"] in ("live", "partial", "recorded")
+    assert d["root"] is True and d["mode"] in ("live", "rootless", "recorded")
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_binder_start_gives_a_learner_a_private_boxkit_root(binder_venv, learner
     r = run_as(learner, [f"{REPO}/binder/start", f"{binder_venv}/bin/boxkit", "probe", "--json"])
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["root"] is False and d["live"] is False and d["mode"] in ("partial", "recorded")
+    assert d["root"] is False and d["live"] is False and d["mode"] in ("rootless", "recorded")
 
 
 def _notebooks() -> list[str]:
@@ -105,7 +105,7 @@ def test_notebooks_pass_nbval_as_a_learner_without_root(binder_venv, learner):
     nbs = _notebooks()
     if not nbs:
         nb = tiny_notebook(learner.home, [
-            ("import boxkit\nr = boxkit.probe()\nprint(r.root, r.mode in ('partial', 'recorded'))",
+            ("import boxkit\nr = boxkit.probe()\nprint(r.root, r.mode in ('rootless', 'recorded'))",
              "False True\n")])
         nbs = [nb]
     args = [f"{REPO}/binder/start", f"{binder_venv}/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider",

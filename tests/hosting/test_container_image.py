@@ -18,6 +18,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import uuid
 
@@ -65,19 +66,40 @@ def podman():
         yield store
 
 
+def _is_tar(path: str) -> bool:
+    """A cached base must be what its name says: a regular file that tar can read (a directory or a
+    truncated file left by an earlier run is rebuilt, never trusted)."""
+    if not os.path.isfile(path) or os.path.islink(path):
+        return False
+    try:
+        with tarfile.open(path) as t:
+            return t.next() is not None
+    except (OSError, tarfile.TarError):
+        return False
+
+
 def _base_tar() -> str:
-    """A minimal Debian 12 root as a tar, made once and kept in CACHE."""
+    """A minimal Debian 12 root as a tar, made once and kept in CACHE (CI points CACHE at a new empty
+    directory, so this path is what a fresh machine runs)."""
     tar = os.path.join(CACHE, "bookworm-minbase.tar")
-    if os.path.exists(tar):
+    if _is_tar(tar):
         return tar
+    if os.path.lexists(tar):
+        (shutil.rmtree if os.path.isdir(tar) and not os.path.islink(tar) else os.unlink)(tar)
     if not shutil.which("mmdebstrap"):
         pytest.skip("needs mmdebstrap to make a base image offline (apt-get install mmdebstrap)")
     os.makedirs(CACHE, exist_ok=True)
-    r = subprocess.run(["mmdebstrap", "--variant=minbase", "--quiet", "bookworm", tar + ".part"],
+    # mmdebstrap picks its output format from the target's name unless told: "x.tar.part" is not a name
+    # it knows, so it wrote a directory there, which the rename then put where the tar belongs
+    part = tar + ".part"
+    if os.path.lexists(part):
+        (shutil.rmtree if os.path.isdir(part) and not os.path.islink(part) else os.unlink)(part)
+    r = subprocess.run(["mmdebstrap", "--variant=minbase", "--format=tar", "--quiet", "bookworm", part],
                        capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         pytest.skip(f"needs the Debian mirror for mmdebstrap: {r.stderr.strip()[-300:]}")
-    os.rename(tar + ".part", tar)
+    assert _is_tar(part), f"mmdebstrap --format=tar did not write a tar at {part}"
+    os.rename(part, tar)
     return tar
 
 

@@ -98,8 +98,10 @@ def _series(n: int = 5, **kw) -> Series:
     return s
 
 
-def test_oom_time_is_the_first_sample_after_oom_kill_rose():
-    assert viz.oom_time(_series(oom_kills=[0, 0, 0, 1, 1])) == pytest.approx(0.3)
+def test_oom_time_is_the_last_sample_before_oom_kill_rose():
+    # the sample that sees the counter rise already sees the victim's memory freed: the ✖ goes before it
+    assert viz.oom_time(_series(oom_kills=[0, 0, 0, 1, 1])) == pytest.approx(0.2)
+    assert viz.oom_window(_series(oom_kills=[0, 0, 0, 1, 1])) == (pytest.approx(0.2), pytest.approx(0.3))
     assert viz.oom_time(_series()) is None
 
 

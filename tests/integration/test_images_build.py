@@ -114,3 +114,26 @@ def test_commit_a_running_container(tmp_path):
         assert hist[0]["created_by"].startswith("boxkit commit") and hist[0]["size"] > 0
     finally:
         _rmi("bk-test-committed:1")
+
+
+def test_a_new_cache_scope_builds_every_step_and_the_same_sources_make_the_same_layers(tmp_path):
+    """The course's first builds: a fresh cache_scope builds (no CACHED from an earlier run), the next
+    build in that scope is all CACHED, and a COPY layer's directories take the sources' mtime, not
+    the clock's, so another scope's build of the same files yields the very same layer ids."""
+    (tmp_path / "app.sh").write_text("echo hi\n")
+    os.utime(tmp_path / "app.sh", (1767225600, 1767225600))
+    (tmp_path / "Boxfile").write_text("FROM busybox\nCOPY app.sh /app/\nCMD [\"sh\", \"/app/app.sh\"]\n")
+    scope = f"test-{time.monotonic_ns()}"
+    try:
+        first = build_file(str(tmp_path / "Boxfile"), "scope-test:1", str(tmp_path), log=None, cache_scope=scope)
+        again = build_file(str(tmp_path / "Boxfile"), "scope-test:1", str(tmp_path), log=None, cache_scope=scope)
+        assert (first.built_steps, first.cached_steps) == (1, 0)
+        assert (again.built_steps, again.cached_steps) == (0, 1) and again.digest == first.digest
+        time.sleep(1.1)   # a clock-stamped /app would now differ by a second
+        other = build_file(str(tmp_path / "Boxfile"), "scope-test:2", str(tmp_path), log=None,
+                           cache_scope=scope + "-other")
+        assert other.built_steps == 1
+        s = Store()
+        assert [r["diff_id"] for r in s.layers_of("scope-test:2")] == [r["diff_id"] for r in s.layers_of("scope-test:1")]
+    finally:
+        _rmi("scope-test:1", "scope-test:2")

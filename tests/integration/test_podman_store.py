@@ -86,6 +86,9 @@ os.kill(os.getpid(), signal.SIGKILL)
         # the next `import boxkit` (a new kernel) collects it: gc on import sees a store left
         env = {k: v for k, v in os.environ.items() if k != "BOXKIT_NO_GC"}
         subprocess.run([sys.executable, "-c", "import boxkit"], env=env, timeout=120, check=True)
+        from boxkit.runtime import collector
+
+        assert collector.wait(120), "the collector the import started is still at work after 120 s"
         done = podman.gc()
     assert done == [], f"import left this to a second gc: {done}"
     assert _stores() == stores, "graph root and run root removed"

@@ -313,6 +313,62 @@ def test_killed_kernel_is_collected(rootfs, tmp_path):
     assert state.starttime(int(pid)) is None, "the orphaned container process is gone"
 
 
+def _orphan(rootfs, tmp_path) -> tuple[str, int]:
+    """A container whose caller and zygote were killed outright; (id, PID 1)."""
+    from boxkit.runtime import state
+
+    script = tmp_path / "orphan.py"
+    script.write_text(
+        "import sys, boxkit\n"
+        f"c = boxkit.run(rootfs={rootfs!r}, argv=['sleep', '60'], detach=True, memory='64M')\n"
+        "from boxkit.runtime.container import client\n"
+        "print(c.id, c.pid, client().proc.pid, flush=True)\n"
+        "sys.stdin.read()\n")
+    p = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         env={**os.environ, "BOXKIT_NO_GC": "1"})
+    cid, pid, zpid = p.stdout.readline().split()
+    os.kill(int(zpid), signal.SIGKILL)
+    p.kill()
+    p.wait()
+    deadline = time.time() + 10
+    while state.starttime(int(zpid)) is not None and time.time() < deadline:
+        time.sleep(0.05)
+    return cid, int(pid)
+
+
+def test_the_import_has_leftovers_collected_in_the_background(rootfs, tmp_path):
+    """``import boxkit`` only looks for leftovers and starts a collector (a killed CLI's leftovers once
+    cost each later command up to 2 s); the collector removes the container, its cgroups and its
+    directory, and a second import meanwhile starts no second collector."""
+    from boxkit import cgroups, paths
+    from boxkit.runtime import collector, state
+
+    cid, pid = _orphan(rootfs, tmp_path)
+    assert paths.container_dir(cid) in collector.orphans()
+    with collector.exclusive():
+        assert collector.spawn() is False, "a collector started while another held the lock"
+    env = {k: v for k, v in os.environ.items() if k != "BOXKIT_NO_GC"}
+    out = subprocess.run([sys.executable, "-c", "import boxkit"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert collector.wait(30), "the collector is still at work after 30 s"
+    assert not os.path.exists(paths.container_dir(cid))
+    assert state.starttime(pid) is None, "the orphaned container process is gone"
+    if cgroups.detect().mode != "none":
+        assert [d for d in glob.glob(f"/sys/fs/cgroup/*/boxkit/{cid}")] == []
+    assert collector.orphans() == []
+
+
+def test_a_live_owners_containers_are_no_leftovers(rootfs):
+    import boxkit
+    from boxkit import paths
+    from boxkit.runtime import collector
+
+    with boxkit.run(rootfs=rootfs, argv=["sleep", "30"], detach=True) as c:
+        assert paths.container_dir(c.id) not in collector.orphans()
+        assert c.exec(["true"]).exit_code == 0
+
+
 def test_cli_exit_status_and_errors(rootfs):
     cli = [sys.executable, "-m", "boxkit", "run", "--rootfs"]
     assert subprocess.run(cli + [rootfs, "sh", "-c", "exit 7"]).returncode == 7

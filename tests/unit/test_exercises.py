@@ -39,11 +39,13 @@ def test_namespaces_goal_not_met():
     assert not v.ok and "UTS namespace" in v.why
 
 
-def test_namespaces_prediction_wrong_names_the_difference():
+def test_namespaces_prediction_wrong_says_why_not_which():
     v = ex.judge_namespaces({"mnt", "uts", "net"}, {"mnt", "uts"}, True, True)
-    assert not v.ok and "net is its own too" in v.why and "adds a namespace" in v.why
+    assert not v.ok and "1 link(s) you predicted shared" in v.why and "adds a namespace" in v.why
+    assert "net" not in v.why.replace("namespace", "")   # the hint never names the measured answer
     v = ex.judge_namespaces({"mnt", "uts", "net"}, {"mnt", "uts", "net", "ipc"}, True, True)
-    assert not v.ok and "ipc is shared with the host" in v.why and "adds" not in v.why
+    assert not v.ok and "1 link(s) you predicted its own are the host's" in v.why and "adds" not in v.why
+    assert "ipc" not in v.why
 
 
 def test_namespaces_bad_prediction_starts_nothing(monkeypatch, capsys):
@@ -53,6 +55,19 @@ def test_namespaces_bad_prediction_starts_nothing(monkeypatch, capsys):
     v = ex.namespaces(["mount"], ["mnt", "bogus"])
     assert not v.ok
     assert capsys.readouterr().out.startswith("✗ not yet: unknown namespace 'bogus'")
+    assert ex.namespaces(..., ...) is None and ex.namespaces(["mount"], ...) is None
+    assert capsys.readouterr().out.count("✎ your turn: replace each ...") == 2
+
+
+def test_recorded_namespaces_combines_the_single_runs():
+    rec = {"mount": {"own": ["mnt", "net"]}, "mount+pid": {"own": ["mnt", "net", "pid"]},
+           "mount+uts": {"own": ["mnt", "net", "uts"]}, "without-mount": {"refused": "needs mount"}}
+    assert ex.recorded_namespaces(["mount", "uts"], rec) == {
+        "own": ["mnt", "net", "uts"], "sees_host_processes": True, "own_hostname": True}
+    m = ex.recorded_namespaces(["mount", "uts", "pid"], rec)
+    assert m["own"] == ["mnt", "net", "pid", "uts"] and not m["sees_host_processes"]
+    assert ex.recorded_namespaces(["uts"], rec) == {"refused": "needs mount"}
+    assert ex.recorded_namespaces(["mount", "ipc"], rec) is None     # not recorded
 
 
 # --- 02 ---------------------------------------------------------------------------------------------
@@ -60,49 +75,32 @@ def test_namespaces_bad_prediction_starts_nothing(monkeypatch, capsys):
 M = 1 << 20
 
 
-def test_memory_limit_judgements():
-    assert ex.judge_memory_limit(350 * M, 50 * M, True, False).why == \
-        "the hog finished under 350M and was OOM-killed under 300M"
-    assert not ex.judge_memory_limit(300 * M, 50 * M, False, None).ok
-    v = ex.judge_memory_limit(400 * M, 50 * M, True, True)
-    assert not v.ok and "under 350M too" in v.why
-    assert ex.judge_memory_limit(50 * M, 50 * M, True, None).ok
+CHARGED = {"heap": {"exit_code": 137, "oom_killed": True, "peak": 48 * M},
+           "file": {"exit_code": 0, "oom_killed": False, "peak": 47 * M},
+           "shm": {"exit_code": 137, "oom_killed": True, "peak": 48 * M}}
 
 
-@pytest.fixture
-def fake_hog(monkeypatch):
-    """memory_oom replaced by a rule: the hog finishes under 320 MiB or more; records each limit."""
-    from boxkit.cgroups import experiments
-    from boxkit.runtime.container import Result
-
-    limits: list[int] = []
-
-    def memory_oom(memory, target_mb):
-        limits.append(memory)
-        ok = memory >= 320 * M
-        return Result(exit_code=0 if ok else 137, oom_killed=not ok), None
-    monkeypatch.setattr(experiments, "memory_oom", memory_oom)
-    return limits
+def test_memory_charge_judgements():
+    v = ex.judge_memory_charge({"heap": "killed", "file": "finishes", "shm": "killed"}, CHARGED)
+    assert v.ok and "heap 48 MiB, file 47 MiB, shm 48 MiB" in v.why
+    v = ex.judge_memory_charge({"heap": "killed", "file": "killed", "shm": "finishes"}, CHARGED)
+    assert not v.ok and v.why.startswith("2 of 3 predictions differ") and "reclaims" in v.why
+    assert "\"file\"" not in v.why and "shm" not in v.why and "finishes" not in v.why   # why, never which
+    assert "not 'gone'" in ex.judge_memory_charge({"heap": "gone", "file": "finishes", "shm": "killed"}, CHARGED).why
+    assert "shm is left" in ex.judge_memory_charge({"heap": "killed", "file": "finishes"}, CHARGED).why
+    assert "the programs are" in ex.judge_memory_charge({"stack": "killed"}, CHARGED).why
 
 
-def test_memory_limit_runs_the_limit_and_the_step_below(fake_hog, capsys):
-    assert ex.memory_limit("350M").ok
-    assert fake_hog == [350 * M, 300 * M]
-    assert capsys.readouterr().out == "✓ right: the hog finished under 350M and was OOM-killed under 300M\n"
-
-
-def test_memory_limit_too_high_and_too_low(fake_hog):
-    assert not ex.memory_limit("400M").ok
-    assert not ex.memory_limit("300M").ok
-    assert fake_hog == [400 * M, 350 * M, 300 * M]   # a limit that fails is not tried lower
-
-
-def test_memory_limit_off_step_and_bad_size_run_nothing(fake_hog, capsys):
-    assert not ex.memory_limit("320M").ok
-    assert not ex.memory_limit("lots").ok
-    assert fake_hog == []
+def test_memory_charge_measures_only_a_whole_answer(monkeypatch, capsys):
+    monkeypatch.setattr(ex.runs, "measure_memory_charge", lambda memory=ex.CHARGE_LIMIT: pytest.fail("measured"))
+    assert ex.memory_charge({"heap": ..., "file": "finishes", "shm": "killed"}) is None
+    assert not ex.memory_charge({"heap": "killed"}).ok
+    assert not ex.memory_charge("killed").ok
     out = capsys.readouterr().out.splitlines()
-    assert "not a step of 50M" in out[0] and out[1].startswith("✗ not yet: ")
+    assert out[0].startswith("✎ your turn") and out[1].startswith("✗ not yet: predict every program")
+    assert out[2] == '✗ not yet: give a dict: program → "finishes" or "killed"'
+    monkeypatch.setattr(ex.runs, "measure_memory_charge", lambda memory=ex.CHARGE_LIMIT: CHARGED)
+    assert ex.memory_charge(ex.SOLUTIONS["memory"][0]["predicted"]).ok
 
 
 # --- 03 ---------------------------------------------------------------------------------------------
@@ -135,7 +133,11 @@ def test_judge_upper():
     assert v.ok and v.why == "the upper dir holds exactly bin/ls (whiteout), etc/passwd (copy-up), tmp/note (new)"
     v = ex.judge_upper(found, {"bin/ls": "new", "etc/passwd": "copy-up", "tmp/other": "new"})
     assert not v.ok
-    assert v.why == "bin/ls is whiteout, not new; tmp/note (new) is in the upper dir too; tmp/other is not in the upper dir"
+    assert v.why == ("bin/ls: a new entry is one the image never had — is that what the command did to it?; "
+                     "1 more path(s) are in the upper dir: every change lands there, a changed or deleted "
+                     "image file as much as a new one; tmp/other is not in the upper dir: does the command "
+                     "write, delete or make it?")
+    assert "whiteout" not in v.why and "tmp/note" not in v.why   # why, never the measured kinds or paths
     v = ex.judge_upper(found, {"bin/ls": "deleted"})
     assert not v.ok and "'deleted' is not one of" in v.why
 
@@ -175,6 +177,16 @@ def test_whiteouts_and_opaque_dirs_in_layers(tmp_path):
     assert seen["gone"].kind == "char0" and seen["d"].opaque
 
 
+def test_a_rootless_overlays_opaque_mark_is_read_too(tmp_path):
+    # overlay mounted with userxattr (rootless) marks opaque dirs user.overlay.opaque
+    (tmp_path / "d").mkdir()
+    try:
+        os.setxattr(tmp_path / "d", "user.overlay.opaque", b"y")
+    except OSError as e:
+        pytest.skip(f"this file system takes no user.* xattrs: {e}")
+    assert ex.scan_upper(str(tmp_path))["d"].opaque
+
+
 # --- 04 ---------------------------------------------------------------------------------------------
 
 def test_parse_pairs_accepts_tuples_and_arrows():
@@ -194,24 +206,29 @@ def test_judge_reachability():
     v = ex.judge_reachability({("a", "b"): True, ("a", "c"): False}, measured)
     assert v.ok and v.why == "all 2 predictions match what ping measured: a → b answers; a → c does not answer"
     v = ex.judge_reachability({("a", "b"): True, ("a", "c"): True}, measured)
-    assert not v.ok and v.why == "1 of 2 predictions differ from what ping measured: a → c does not answer"
+    assert not v.ok and v.why.startswith("1 of 2 predictions differ from what ping measured. Think again about: ")
+    assert "ip_forward" in v.why and "a → c" not in v.why and "does not answer" not in v.why
 
 
-def test_reachability_bad_prediction_starts_nothing(monkeypatch):
+def test_reachability_bad_prediction_starts_nothing(monkeypatch, capsys):
     import boxkit
 
     monkeypatch.setattr(boxkit, "run", lambda *a, **k: pytest.fail("started a container"), raising=False)
     assert not ex.reachability({("a", "z"): True}).ok
+    assert ex.reachability({("a", "b"): ..., ("a", "c"): False}) is None
+    assert "✎ your turn" in capsys.readouterr().out
 
 
 # --- 05 ---------------------------------------------------------------------------------------------
 
 def test_judge_shop():
     assert ex.judge_shop(640, 650, True, False, "30M").why == \
-        "the OOM killer (exit 137) ended the shop within 20% of the 640 orders you predicted under 30M"
+        "the OOM killer (exit 137) ended the shop after 650 orders under 30M, within 20% of the 640 you predicted"
     v = ex.judge_shop(1000, 650, True, False, "30M")
-    assert not v.ok and "after 650 orders, not within 20% of 1000" in v.why
-    assert "survived all 1380 orders" in ex.judge_shop(640, 1380, False, True, "1G").why
+    assert not v.ok and "not within 20% of 1000 orders under 30M: too many" in v.why and "650" not in v.why
+    v = ex.judge_shop(300, 650, True, False, "30M")
+    assert not v.ok and "too few" in v.why and "650" not in v.why
+    assert "survived every order" in ex.judge_shop(640, 1380, False, True, "1G").why
     assert "before its first order" in ex.judge_shop(640, 0, True, False, "8M").why
     assert "not by the OOM killer" in ex.judge_shop(640, 10, False, False, "30M").why
     assert not ex.judge_shop(640, 10, False, False, "30M").ok
@@ -225,5 +242,72 @@ def test_shop_orders_refuses_bad_answers_before_starting(monkeypatch, capsys):
     assert not ex.shop_orders("30M", 0).ok
     assert not ex.shop_orders("30M", True).ok
     assert not ex.shop_orders("lots", 500).ok
+    assert ex.shop_orders("30M", ...) is None
     out = capsys.readouterr().out
     assert out.count("✗ not yet: predict a whole number") == 3 and "expected a size like 500M" in out
+    assert out.count("✎ your turn") == 1
+
+
+# --- placeholders, solutions, and recorded mode ------------------------------------------------------
+
+def test_unanswered_finds_a_placeholder_anywhere():
+    assert ex.unanswered(...) and ex.unanswered({"a": ...}) and ex.unanswered({...: "new"})
+    assert ex.unanswered([1, ...]) and ex.unanswered("x", {("a", "b"): ...})
+    assert not ex.unanswered("30M", 640, {"a": "b"}, ["mount"], {("a", "b"): True})
+
+
+def test_solution_prints_the_reference_and_returns_it(capsys):
+    answer = ex.solution("shop")
+    assert answer == {"memory": "30M", "predicted": 640}
+    out = capsys.readouterr().out
+    assert "predicted = 640" in out and "32 KiB" in out
+    with pytest.raises(ValueError, match="the exercises are namespaces, memory, overlay, network, shop"):
+        ex.solution("nope")
+
+
+@pytest.fixture
+def recorded_mode(monkeypatch):
+    """A Binder-like kernel: every cell replayed, exercises judged against this recording."""
+    from boxkit import course
+
+    rec = {"cells": {}, "meta": {"kernel": "6.18-test", "date": "2026-12-03"}, "exercises": {
+        "namespaces": {"mount": {"own": ["mnt", "net"]}, "mount+uts": {"own": ["mnt", "net", "uts"]},
+                       "mount+pid": {"own": ["mnt", "net", "pid"]}},
+        "memory": CHARGED,
+        "overlay": {ex.UPPER_COMMANDS[0]: {"found": {"bin/ls": "whiteout", "etc/passwd": "copy-up",
+                                                     "tmp/note": "new"}}},
+        "network": {f"{s}->{d}": s != "c" and d != "c" or "host" in (s, d)
+                    for s in ex.PLACES for d in ex.PLACES if s != d},
+        "shop": {"30M": {"served": 645, "oom_killed": True, "survived": False}}}}
+    monkeypatch.setitem(course._state, "recording", rec)
+    monkeypatch.setitem(course._state, "active", True)
+    monkeypatch.setitem(course._state, "have", None)
+    import boxkit
+
+    monkeypatch.setattr(boxkit, "run", lambda *a, **k: pytest.fail("started a container"), raising=False)
+    return rec
+
+
+@pytest.mark.parametrize("name, checker", [("namespaces", ex.namespaces), ("memory", ex.memory_charge),
+                                           ("overlay", ex.overlay_upper), ("network", ex.reachability),
+                                           ("shop", ex.shop_orders)])
+def test_recorded_mode_judges_the_learners_answer(recorded_mode, capsys, name, checker):
+    right = ex.SOLUTIONS[name][0]
+    v = checker(**right)
+    line = capsys.readouterr().out
+    assert v.ok and line.startswith("✓ right: ") and "recorded on linux 6.18-test, 2026-12-03" in line
+    wrong = {k: v for k, v in right.items()}
+    key = list(wrong)[-1]
+    wrong[key] = {"namespaces": {"mnt"}, "memory": {"heap": "finishes", "file": "finishes", "shm": "finishes"},
+                  "overlay": {"bin/ls": "new"}, "network": {("a", "c"): True}, "shop": 100}[name]
+    v = checker(**wrong)
+    line = capsys.readouterr().out
+    assert not v.ok and line.startswith("✗ not yet: ") and "recorded on linux" in line
+
+
+def test_recorded_mode_says_what_it_has_no_measurement_for(recorded_mode, capsys):
+    assert not ex.shop_orders("40M", 900).ok
+    assert not ex.overlay_upper("touch /x", {"x": "new"}).ok
+    assert not ex.namespaces(["mount", "ipc"], {"mnt", "ipc", "net"}).ok
+    out = capsys.readouterr().out.splitlines()
+    assert all("the recording has no measurement for" in line for line in out) and len(out) == 3

@@ -197,7 +197,7 @@ def test_rootless_with_userns_is_partial(tmp_path):
                "userns.unprivileged": ALL_OK["ns.user"], "overlay.userns": ALL_OK["overlay"],
                "veth": {"ok": False, "errno": 1, "detail": "a veth pair to the host needs root"}}
     r = build(tmp_path, trials, euid=1000, cgroup=([], False, "mkdir x: permission denied"))
-    assert not r.root and not r.live and r.mode == "partial"
+    assert not r.root and not r.live and r.mode == "rootless"
     assert r.namespaces["pid"] == "userns" and r.namespaces["user"] == "ok"
     assert r.live_for("namespaces") and r.live_for("rootless") and r.live_for("overlay")
     assert not r.live_for("cgroups") and not r.live_for("network")
@@ -263,7 +263,7 @@ def test_html_is_a_table_and_escapes(tmp_path):
     h = r._repr_html_()
     assert h.count("<tr>") == len(r.checks) + 1
     assert "<script>" not in h and "&lt;script&gt;" in h
-    assert "PARTIAL" in h and "✘ missing" in h
+    assert "ROOTLESS" in h and "✘ missing" in h
 
 
 def test_json_round_trip(tmp_path):

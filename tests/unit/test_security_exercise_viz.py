@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import pytest
 
 from boxkit import exercises as ex
 from boxkit.viz.security import ALLOWED, REFUSED, layer_order, stack_figure
@@ -15,11 +16,19 @@ MEASURED = {"chown a file": True, "mount a tmpfs": False, "create a user namespa
 def test_judge_root_can():
     assert ex.judge_root_can(dict(MEASURED), MEASURED).ok
     v = ex.judge_root_can({**MEASURED, "mount a tmpfs": True}, MEASURED)
-    assert not v.ok and "2 of 3 right" in v.why and "mount a tmpfs" in v.why
-    v = ex.judge_root_can({"chown a file": True, "mount a tmpfs": None}, MEASURED)
-    assert not v.ok and "still open" in v.why and "create a user namespace" in v.why
+    assert not v.ok and "2 of 3 predictions match" in v.why and "mount a tmpfs" not in v.why   # no give-away
+    v = ex.judge_root_can({"chown a file": True, "mount a tmpfs": "no"}, MEASURED)
+    assert not v.ok and "True or False" in v.why and "create a user namespace" in v.why
     v = ex.judge_root_can({"fly": True}, MEASURED)
     assert not v.ok and "not an action" in v.why
+
+
+def test_the_placeholder_measures_nothing(capsys, monkeypatch):
+    import boxkit
+
+    monkeypatch.setattr(boxkit, "run", lambda *a, **k: pytest.fail("started a container"), raising=False)
+    assert ex.root_can({a: ... for a in ex.ROOT_ACTIONS}) is None
+    assert capsys.readouterr().out.startswith(ex.YOUR_TURN)
 
 
 def test_every_action_has_a_command():

@@ -1,0 +1,284 @@
+"""The measuring half of the course's exercises: the runs that start real containers.
+
+Each ``measure_*`` function sets up one exercise's experiment on this kernel and returns what it saw
+as plain data (JSON-able: lists, dicts, numbers), which :mod:`boxkit.exercises` hands to its pure
+``judge_*`` functions together with the learner's answer. The same data, measured on a live host by
+:func:`record_measurements` (``tools/record.py``), is stored in the course recording, so a host that
+cannot start containers (recorded mode) judges a learner's answer against a real run. Everything a run
+starts, it removes, even when it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterable
+
+from .errors import BoxkitError
+from .images.upper import classify, in_layers, scan_upper
+
+
+def _end(c) -> None:
+    """Kill, reap and remove a container; never raises (a checker's clean-up must not hide its answer)."""
+    try:
+        if c.running:
+            c.kill()
+            c.wait(10)
+    except BoxkitError:
+        pass
+    finally:
+        c.remove()
+
+
+RUN_NAMES = ("mount", "pid", "net", "uts", "ipc", "user", "cgroup", "time")
+
+
+EXERCISE_HOSTNAME = "exercise"
+
+
+def measure_namespaces(namespaces: Iterable[str], *, image: str = "busybox") -> dict:
+    """Start ``image`` with ``namespaces``: ``{"own": [...], "sees_host_processes", "own_hostname"}``,
+    or ``{"refused": "<why>"}`` when boxkit refuses the request."""
+    import boxkit
+
+    from . import nsinfo
+
+    try:
+        c = boxkit.run(image, ["sleep", "60"], detach=True, namespaces=list(namespaces),
+                       hostname=EXERCISE_HOSTNAME)
+    except BoxkitError as e:
+        return {"refused": str(e)}
+    try:
+        own = sorted(row.type for row in nsinfo.compare(c.pid) if row.isolated)
+        # this kernel's PID is a host PID: it is under /proc inside only if the PID namespace is shared
+        probe = c.exec(["sh", "-c", f"hostname; test -d /proc/{os.getpid()} && echo host-pids"]).stdout.split()
+    finally:
+        _end(c)
+    return {"own": own, "sees_host_processes": "host-pids" in probe,
+            "own_hostname": bool(probe) and probe[0] == EXERCISE_HOSTNAME}
+
+
+CHARGE_LIMIT = "48M"
+
+
+CHARGE_MIB = 100
+
+
+# each program puts 100 MiB somewhere; (image, argv)
+CHARGE_PROGRAMS = {
+    "heap": ("host", ["python3", "-c", f"x = b'x' * ({CHARGE_MIB} << 20)"]),
+    "file": ("busybox", ["dd", "if=/dev/zero", "of=/tmp/big", "bs=1M", f"count={CHARGE_MIB}"]),
+    "shm": ("busybox", ["dd", "if=/dev/zero", "of=/dev/shm/big", "bs=1M", f"count={CHARGE_MIB}"]),
+}
+
+
+def measure_memory_charge(memory: str = CHARGE_LIMIT) -> dict[str, dict]:
+    """Run each of CHARGE_PROGRAMS under ``memory``: program → exit code, OOM-killed, peak bytes."""
+    import boxkit
+
+    out = {}
+    for name, (image, argv) in CHARGE_PROGRAMS.items():
+        c = boxkit.run(image, argv, detach=True, memory=memory)
+        try:
+            r = c.wait(60)
+        finally:
+            _end(c)
+        out[name] = {"exit_code": r.exit_code, "oom_killed": r.oom_killed, "peak": r.stats.get("memory_peak") or 0}
+    return out
+
+
+def measure_upper(command: str, *, image: str = "busybox") -> dict:
+    """Run ``command`` (a shell line) in a container of ``image``: ``{"found": path → kind}`` as the
+    upper dir shows it, or ``{"failed": "<why>"}``."""
+    import boxkit
+
+    from .images import resolve
+
+    layers = resolve(image).layers
+    c = boxkit.run(image, ["sleep", "60"], detach=True)
+    try:
+        before = scan_upper(c.upper_dir)   # boxkit's own files (/etc/hosts, /etc/hostname) are already here
+        r = c.exec(["sh", "-c", command])
+        after = scan_upper(c.upper_dir)
+    finally:
+        _end(c)
+    if r.exit_code != 0:
+        first = (r.stderr.strip().splitlines() or [""])[0]
+        return {"failed": f"the command failed in the container (exit {r.exit_code})" + (f": {first}" if first else "")}
+    return {"found": classify(before, after, in_layers(layers))}
+
+
+UPPER_COMMANDS = ("rm /bin/ls; echo admin >> /etc/passwd; echo hi > /tmp/note",   # the exercise's
+                  "rm -r /home; mkdir /home; touch /home/me")                      # its "try next"
+
+
+PLACES = ("a", "b", "c", "host")
+
+
+SECOND_NETWORK = "exercise"
+
+
+ALL_PAIRS = [(s, d) for s in PLACES for d in PLACES if s != d]
+
+
+def measure_reachability(pairs: Iterable[tuple[str, str]], *, image: str = "busybox") -> dict[tuple[str, str], bool]:
+    """Containers ``a`` and ``b`` on the network ``bridge``, ``c`` on a second network; ping every pair
+    once (one second to answer). "host" as a target is the host's address on the source's bridge (its
+    gateway)."""
+    import boxkit
+    import boxkit.net as bn
+
+    pairs = list(pairs)
+    made = SECOND_NETWORK not in {n["name"] for n in bn.list_networks()}
+    if made:
+        bn.create_network(SECOND_NETWORK)
+    started: dict[str, object] = {}
+    measured = {}
+    try:
+        for name, net in (("a", "bridge"), ("b", "bridge"), ("c", SECOND_NETWORK)):
+            started[name] = boxkit.run(image, ["sleep", "60"], detach=True, network=net)
+        addr = {n: c.exec(["sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]).stdout.strip()
+                for n, c in started.items()}
+        gateway = {n: c.exec(["sh", "-c", "ip route | awk '/^default/{print $3}'"]).stdout.strip()
+                   for n, c in started.items()}
+        for src, dst in pairs:
+            target = gateway[src] if dst == "host" else addr[dst]
+            argv = ["ping", "-c", "1", "-W", "1", target]
+            if src == "host":
+                measured[(src, dst)] = subprocess.run(["busybox", *argv], capture_output=True, timeout=10).returncode == 0
+            else:
+                measured[(src, dst)] = started[src].exec(argv).exit_code == 0
+    finally:
+        for c in started.values():
+            _end(c)
+        if made:
+            _remove_network(SECOND_NETWORK)
+    return measured
+
+
+def _remove_network(name: str, wait: float = 10) -> None:
+    """The runtime releases a container's lease after it exited, off the caller's path: retry a moment."""
+    import boxkit.net as bn
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            bn.remove_network(name)
+            return
+        except BoxkitError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+ORDER_BYTES = 32 << 10   # what boxkit/examples/shop/app.py keeps per order
+
+
+SHOP_IMAGE = "shop:1.0"
+
+
+MAX_ORDERS = 3000        # ~94 MiB of orders, ~4 s on 2 cores
+
+
+def _shop_image() -> str:
+    from .errors import NotFoundError
+    from .images import resolve
+
+    try:
+        resolve(SHOP_IMAGE)
+    except NotFoundError:
+        from . import examples
+        from .images.build import build_file
+
+        ctx = examples.path("shop")
+        build_file(os.path.join(ctx, "Boxfile"), SHOP_IMAGE, ctx)
+    return SHOP_IMAGE
+
+
+SHOP_MEMORY = "30M"   # the exercise's limit (and the one recorded)
+
+
+def measure_shop(memory: str, *, port: int = 18089) -> dict:
+    """Run the shop under ``memory`` and send orders one by one until it dies, or has taken more orders
+    than the limit could hold (at most MAX_ORDERS): served, oom_killed, survived; or refused."""
+    import boxkit
+
+    from .spec import parse_size
+
+    limit = parse_size(memory)
+    # no more orders than the limit could ever hold, and never more than a few seconds' worth
+    cap = MAX_ORDERS if limit is None else min(limit // ORDER_BYTES + 100, MAX_ORDERS)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        c = boxkit.run(_shop_image(), detach=True, network="bridge", publish=[f"{port}:8000"], memory=memory)
+    except BoxkitError as e:
+        return {"refused": str(e)}
+    served = 0
+    try:
+        group = c.cgroup
+        deadline = time.monotonic() + 15   # python needs a moment before it listens
+        up = False
+        while not up and time.monotonic() < deadline:
+            up = _get(url, 1)
+            if not up:
+                if group is not None and group.oom_killed():   # killed while starting: stop waiting
+                    break
+                time.sleep(0.05)
+        served = int(up)
+        while up and served < cap and _get(url, 5):
+            served += 1
+        survived = up and served >= cap
+        oom = False if survived else c.wait(10).oom_killed
+    finally:
+        _end(c)
+    return {"served": served, "oom_killed": oom, "survived": survived}
+
+
+def _get(url: str, timeout: float) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            r.read()
+        return True
+    except Exception:   # refused, reset, cut short: the shop is not answering
+        return False
+
+
+# notebook 06: each action as a shell command in the ``host`` image; exit 0: root in the container could
+ROOT_ACTIONS = {
+    "chown a file": "touch /tmp/f && chown 1234:1234 /tmp/f",
+    "listen on port 80": "{py} -c \"import socket; socket.socket().bind(('0.0.0.0', 80))\"",
+    "open a raw socket": "{py} -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\"",
+    "mount a tmpfs": "mount -t tmpfs x /tmp",
+    "change the hostname": "hostname other-name",
+    "create a user namespace": "unshare -U true",
+    "write /proc/sys": "echo 1 > /proc/sys/net/ipv4/ip_forward",
+}
+
+
+def measure_root_actions(*, image: str = "host") -> dict[str, bool]:
+    """Each action of :data:`ROOT_ACTIONS` as root in a default container of its own: did it work?"""
+    import sys
+
+    import boxkit
+
+    py = os.path.realpath(sys.executable)   # the host image holds this python at its host path
+    return {action: boxkit.run(image, cmd.format(py=py), timeout=30).exit_code == 0
+            for action, cmd in ROOT_ACTIONS.items()}
+
+
+def record_measurements() -> dict:
+    """Measure every exercise on this (live) host, for the recording: what a host that cannot measure
+    judges a learner's answer against. Run by tools/record.py after the notebooks ran live."""
+    ns = {"mount": measure_namespaces(["mount"]), "without-mount": measure_namespaces(["uts"])}
+    for t in RUN_NAMES[1:]:
+        ns[f"mount+{t}"] = measure_namespaces(["mount", t])
+    return {
+        "namespaces": ns,
+        "memory": measure_memory_charge(),
+        "overlay": {cmd: measure_upper(cmd) for cmd in UPPER_COMMANDS},
+        "network": {f"{s}->{d}": ok for (s, d), ok in measure_reachability(ALL_PAIRS).items()},
+        "shop": {SHOP_MEMORY: measure_shop(SHOP_MEMORY)},
+        "security": measure_root_actions(),
+    }
