@@ -10,7 +10,8 @@ so drifting background load hits them alike. Absolute times on shared machines a
 ratios. boxkit prepares its next container while idle (see boxkit.runtime.init, "the spare"); the gap
 gives every runtime the same idle time, and a last row shows boxkit back to back, with no gap, where
 the spare is still being made when the next start arrives; "image switched" alternates two root
-directories (so the spare prebuilt on the last one never fits) with the same gap.
+directories (so the spare prebuilt on the last one never fits) with the same gap. "boxkit (warm
+process)" loads boxkit's default seccomp filter; "seccomp=unconfined" is the same start without it.
 
 Peers (skipped, with the reason, where missing): crun, runc (OCI bundles made with ``runc spec``),
 bubblewrap, ``unshare`` + ``chroot`` (util-linux; the least isolation, a floor), podman (``--rootfs``).
@@ -180,6 +181,11 @@ def main() -> int:
             r = boxkit.run(rootfs=root, argv=["/bin/true"], **lim)
             assert r.exit_code == 0, r
         runners["boxkit (warm process)"] = boxkit_warm
+
+        def boxkit_unconfined() -> None:   # the same start without the seccomp filter: its cost
+            r = boxkit.run(rootfs=root, argv=["/bin/true"], security_opt=["seccomp=unconfined"], **lim)
+            assert r.exit_code == 0, r
+        runners["boxkit (seccomp=unconfined)"] = boxkit_unconfined
         cli = [sys.executable, "-m", "boxkit", "run", "--rm"]
         if a.limits:   # options before the image: everything after it is the command
             cli += ["--memory", "500M", "--cpus", "0.5", "--pids-limit", "100"]

@@ -283,3 +283,136 @@ def cap_mask(names: list[str] | tuple[str, ...]) -> int:
 
 def cap_names(mask: int) -> list[str]:
     return [n for n, bit in CAPABILITIES.items() if mask & (1 << bit)]
+
+
+# --- seccomp: libseccomp compiles, the kernel loads ----------------------------------------------
+#
+# A seccomp filter is a classic-BPF program the kernel runs on every system call of the process
+# (and of every child and every program it execs: filters are inherited and can never be removed).
+# libseccomp turns rules ("allow socket when arg0 != AF_VSOCK") into that program, for each
+# architecture's syscall numbers; boxkit only calls it. ``seccomp_export_bpf`` writes the program
+# out, so it is compiled once in the supervisor and the container's last step before ``execve`` is
+# a single ``prctl(PR_SET_SECCOMP)``, with no libseccomp in the child.
+
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+SCMP_ACT_KILL_PROCESS = 0x80000000
+SCMP_ACT_KILL_THREAD = 0x00000000
+SCMP_ACT_TRAP = 0x00030000
+SCMP_ACT_ERRNO = 0x00050000      # | errno
+SCMP_ACT_TRACE = 0x7FF00000      # | message
+SCMP_ACT_LOG = 0x7FFC0000
+SCMP_ACT_ALLOW = 0x7FFF0000
+SCMP_FLTATR_CTL_NNP = 3          # libseccomp's own no_new_privs on load: off, boxkit sets it itself
+SCMP_CMP = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
+            "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+
+
+class ScmpArgCmp(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
+                ("datum_b", ctypes.c_uint64)]
+
+
+_libseccomp: ctypes.CDLL | None = None
+
+
+def libseccomp() -> ctypes.CDLL:
+    """libseccomp.so.2, loaded on first use (never on the start path: programs are cached)."""
+    global _libseccomp
+    if _libseccomp is None:
+        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+        lib.seccomp_init.restype = ctypes.c_void_p
+        lib.seccomp_init.argtypes = [ctypes.c_uint32]
+        lib.seccomp_release.argtypes = [ctypes.c_void_p]
+        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
+        lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
+        lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
+        lib.seccomp_arch_native.restype = ctypes.c_uint32
+        lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+        lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
+                                               ctypes.c_uint, ctypes.POINTER(ScmpArgCmp)]
+        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        _libseccomp = lib
+    return _libseccomp
+
+
+def _scmp_check(ret: int, what: str) -> int:
+    if ret < 0:   # libseccomp returns -errno
+        raise OSError(-ret, f"{what}: {os.strerror(-ret)}")
+    return ret
+
+
+class SeccompFilter:
+    """One libseccomp filter context: ``add`` rules, then ``export`` the BPF program as bytes."""
+
+    def __init__(self, default_action: int, arches: list[str]) -> None:
+        self.lib = libseccomp()
+        self.ctx = self.lib.seccomp_init(default_action)
+        if not self.ctx:
+            raise OSError(22, "seccomp_init: invalid default action")
+        _scmp_check(self.lib.seccomp_attr_set(self.ctx, SCMP_FLTATR_CTL_NNP, 0), "seccomp_attr_set")
+        for name in arches:
+            token = self.lib.seccomp_arch_resolve_name(name.encode())
+            if token:
+                ret = self.lib.seccomp_arch_add(self.ctx, token)
+                if ret != -17:   # EEXIST: the native one, there from seccomp_init
+                    _scmp_check(ret, f"seccomp_arch_add({name})")
+
+    def syscall_nr(self, name: str) -> int | None:
+        """The number libseccomp knows for a name (on any arch), None for a name it does not know."""
+        nr = self.lib.seccomp_syscall_resolve_name(name.encode())
+        return None if nr == -1 else nr   # __NR_SCMP_ERROR
+
+    def add(self, action: int, nr: int, args: list[tuple[int, int, int, int]]) -> None:
+        arr = (ScmpArgCmp * max(len(args), 1))(*[ScmpArgCmp(*a) for a in args])
+        _scmp_check(self.lib.seccomp_rule_add_array(self.ctx, action, nr, len(args), arr),
+                    f"seccomp_rule_add(syscall {nr})")
+
+    def export(self) -> bytes:
+        r, w = os.pipe()
+        try:
+            # the program is a few KB, far below a pipe's 64 KB buffer
+            _scmp_check(self.lib.seccomp_export_bpf(self.ctx, w), "seccomp_export_bpf")
+            os.close(w)
+            w = -1
+            chunks = []
+            while chunk := os.read(r, 65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+
+    def close(self) -> None:
+        if self.ctx:
+            self.lib.seccomp_release(self.ctx)
+            self.ctx = None
+
+
+def seccomp_available() -> bool:
+    """Whether this kernel has seccomp filters (``Seccomp:`` in /proc/self/status) and libseccomp loads."""
+    try:
+        with open("/proc/self/status") as f:
+            if "Seccomp:" not in f.read():
+                return False
+        libseccomp()
+        return True
+    except OSError:
+        return False
+
+
+def load_seccomp(program: bytes) -> None:
+    """``prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &sock_fprog)``: from here on the kernel runs
+    ``program`` on every system call of this process and its descendants. Needs no_new_privs or
+    CAP_SYS_ADMIN (so that a setuid program cannot be run under a filter that fools it)."""
+    buf = ctypes.create_string_buffer(program, len(program))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    prog = SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p).value)
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+                       ctypes.cast(ctypes.pointer(prog), ctypes.c_void_p).value or 0, 0, 0),
+           "prctl(PR_SET_SECCOMP)")

@@ -58,6 +58,12 @@ def _add_run(sub) -> None:
     p.add_argument("--cpu-shares", "-c")
     p.add_argument("--pids-limit")
     p.add_argument("--cpuset-cpus")
+    p.add_argument("--cap-add", action="append", default=[], metavar="CAP")
+    p.add_argument("--cap-drop", action="append", default=[], metavar="CAP")
+    p.add_argument("--security-opt", action="append", default=[],
+                   metavar="seccomp=unconfined|PROFILE.json|no-new-privileges[=false]")
+    p.add_argument("--privileged", action="store_true",
+                   help="all capabilities, no seccomp, all host devices, /sys and /proc writable")
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_run)
@@ -75,7 +81,8 @@ def spec_from_args(a) -> object:
         time_offset=a.time_offset, readonly=a.read_only, volumes=a.volume, init=a.init,
         network=a.network, publish=a.publish, memory=a.memory, memory_high=a.memory_high,
         memory_swap=a.memory_swap, cpus=a.cpus, cpu_shares=a.cpu_shares, pids_limit=a.pids_limit,
-        cpuset_cpus=a.cpuset_cpus)
+        cpuset_cpus=a.cpuset_cpus, cap_add=a.cap_add, cap_drop=a.cap_drop,
+        security_opt=a.security_opt, privileged=a.privileged)
 
 
 def cmd_run(a) -> int:

@@ -245,6 +245,29 @@ def _get(url: str, timeout: float) -> bool:
         return False
 
 
+# notebook 06: each action as a shell command in the ``host`` image; exit 0: root in the container could
+ROOT_ACTIONS = {
+    "chown a file": "touch /tmp/f && chown 1234:1234 /tmp/f",
+    "listen on port 80": "{py} -c \"import socket; socket.socket().bind(('0.0.0.0', 80))\"",
+    "open a raw socket": "{py} -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\"",
+    "mount a tmpfs": "mount -t tmpfs x /tmp",
+    "change the hostname": "hostname other-name",
+    "create a user namespace": "unshare -U true",
+    "write /proc/sys": "echo 1 > /proc/sys/net/ipv4/ip_forward",
+}
+
+
+def measure_root_actions(*, image: str = "host") -> dict[str, bool]:
+    """Each action of :data:`ROOT_ACTIONS` as root in a default container of its own: did it work?"""
+    import sys
+
+    import boxkit
+
+    py = os.path.realpath(sys.executable)   # the host image holds this python at its host path
+    return {action: boxkit.run(image, cmd.format(py=py), timeout=30).exit_code == 0
+            for action, cmd in ROOT_ACTIONS.items()}
+
+
 def record_measurements() -> dict:
     """Measure every exercise on this (live) host, for the recording: what a host that cannot measure
     judges a learner's answer against. Run by tools/record.py after the notebooks ran live."""
@@ -257,4 +280,5 @@ def record_measurements() -> dict:
         "overlay": {cmd: measure_upper(cmd) for cmd in UPPER_COMMANDS},
         "network": {f"{s}->{d}": ok for (s, d), ok in measure_reachability(ALL_PAIRS).items()},
         "shop": {SHOP_MEMORY: measure_shop(SHOP_MEMORY)},
+        "security": measure_root_actions(),
     }

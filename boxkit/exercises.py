@@ -22,6 +22,8 @@ stored answer when the kernel can be asked instead:
   on a second network, and pings between them, and between them and the host.
 * :func:`shop_orders` (notebook 05) runs the capstone's shop under a memory limit and sends orders
   until the OOM killer ends it; each order keeps 32 KiB, so the count follows from the limit.
+* :func:`root_can` (notebook 06) tries each of a list of actions as root in a default container
+  (chown, port 80, a raw socket, mount, hostname, a user namespace, /proc/sys) and compares.
 
 A checker prints one line: ``✎ your turn`` while a ``...`` is left, else ``✓ right: <why>`` or
 ``✗ not yet: <hint>``; a hint says *why* to look again and never prints the measured answer. The
@@ -49,6 +51,7 @@ from .exercise_runs import (  # noqa: F401  (the exercises' settings, part of th
     MAX_ORDERS,
     ORDER_BYTES,
     PLACES,
+    ROOT_ACTIONS,
     RUN_NAMES,
     SECOND_NETWORK,
     SHOP_IMAGE,
@@ -445,6 +448,42 @@ def shop_orders(memory: str, predicted, *, port: int = 18089, tolerance: float =
 
 # --- the reference answers, and the measurements a recorded run judges against ---------------------
 
+# --- 06: what root in a box may do ---------------------------------------------------------------
+
+
+def judge_root_can(predicted: dict, measured: dict[str, bool]) -> Verdict:
+    """A wrong answer is told how many actions differ and to ask which layer decides each — never
+    which action (with yes/no answers, naming it would give the answer away)."""
+    unknown = sorted(set(predicted) - set(measured))
+    if unknown:
+        return Verdict(False, f"not an action of this exercise: {_few(unknown)} (the actions: {', '.join(measured)})")
+    missing = [a for a in measured if not isinstance(predicted.get(a), bool)]
+    if missing:
+        return Verdict(False, f"predict True or False for every action; not yet: {_few(missing)}")
+    wrong = [a for a in measured if predicted[a] != measured[a]]
+    if wrong:
+        return Verdict(False, f"{len(measured) - len(wrong)} of {len(measured)} predictions match what root "
+                              "in a default container could do; for each action, ask which layer decides it: "
+                              "a capability (CapEff), the seccomp filter, or a read-only mount")
+    can = [a for a in measured if measured[a]]
+    return Verdict(True, f"all {len(measured)} right: root in a default container could {', '.join(can)}, "
+                         "and nothing else of the list")
+
+
+def root_can(predicted, *, image: str = "host") -> Verdict | None:
+    """Predict for each action of :data:`ROOT_ACTIONS` whether root in a default container can do it;
+    the check tries each in a container of its own."""
+    if unanswered(predicted):
+        return _your_turn()
+    if not isinstance(predicted, dict):
+        return _say(Verdict(False, "give a dict: action → True or False"))
+    recorded = _recorded("security", set())
+    if recorded is not None and not recorded:
+        return _say(_not_recorded("the actions"))
+    v = judge_root_can(predicted, recorded or runs.measure_root_actions(image=image))
+    return _say(_from_recording(v) if recorded is not None else v)
+
+
 SOLUTIONS = {
     "namespaces": ({"namespaces": ["mount", "uts"], "own": {"mnt", "uts", "net"}},
                    "Leave out pid so the container shares the host's PID namespace (ps shows every host "
@@ -470,11 +509,18 @@ SOLUTIONS = {
     "shop": ({"memory": SHOP_MEMORY, "predicted": 640},
              "Under 30 MiB the idle shop already uses about 10 MiB (python and the HTTP server), which leaves "
              "about 20 MiB, and 20 MiB / 32 KiB per order is 640 orders."),
+    "security": ({"predicted": {"chown a file": True, "listen on port 80": True, "open a raw socket": True,
+                                "mount a tmpfs": False, "change the hostname": False,
+                                "create a user namespace": False, "write /proc/sys": False}},
+                 "Docker's 14 capabilities include CAP_CHOWN, CAP_NET_BIND_SERVICE and CAP_NET_RAW, so chown, "
+                 "port 80 and a raw socket work. mount and sethostname need CAP_SYS_ADMIN, which is dropped; "
+                 "unshare(CLONE_NEWUSER) needs no capability, but the seccomp filter refuses it without "
+                 "CAP_SYS_ADMIN; /proc/sys is mounted read-only."),
 }
 
 
 def solution(name: str) -> dict:
-    """Show the reference answer of exercise ``name`` (namespaces, memory, overlay, network, shop) and
+    """Show the reference answer of exercise ``name`` (namespaces, memory, overlay, network, shop, security) and
     why it is right; returns it as the checker's keyword arguments. Try first: the check will tell you."""
     if name not in SOLUTIONS:
         raise ValueError(f"no exercise {name!r}: the exercises are {', '.join(SOLUTIONS)}")
@@ -483,5 +529,3 @@ def solution(name: str) -> dict:
         print(f"{k} = {v!r}")
     print(why)
     return answer
-
-

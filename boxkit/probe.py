@@ -388,6 +388,12 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
                                                                                       ["namespaces"]),
                                 "run as root to start containers; every demo replays a RECORDED run"))
 
+    sc = t.get("seccomp") or {}
+    checks.append(Check("seccomp", "seccomp filters", bool(sc.get("ok")),
+                        _why(sc, "") if sc.get("ok") else f"seccomp filter failed: {_why(sc, 'not tried')}",
+                        "every container gets boxkit's default filter (docker's decisions)" if sc.get("ok")
+                        else "containers start only with --security-opt seccomp=unconfined"))
+
     # kernel, container, busybox
     checks.append(Check("kernel", "kernel", None, f"linux {release}",
                         "overlay in user namespaces needs 5.11+, time namespaces 5.6+"))

@@ -169,6 +169,26 @@ def _t_userns_nobody() -> str:
     return "uid 65534 (nobody) created a user namespace and became root inside"
 
 
+def _t_seccomp() -> str:
+    """Compile boxkit's default profile with libseccomp, load it with no_new_privs, and see the
+    kernel refuse ``unshare(CLONE_NEWUSER)`` with EPERM while ``getpid`` still works."""
+    from . import _sys
+    from .runtime import caps
+    from .security import seccomp
+
+    prog = seccomp.program(seccomp.default_profile(), caps.DEFAULT_MASK)
+    _sys.SYS.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
+    seccomp.load(prog)
+    os.getpid()
+    try:
+        _sys.SYS.unshare(_sys.CLONE_NEWUSER)
+    except OSError as e:
+        if e.errno == 1:
+            return f"libseccomp compiled the default profile ({len(prog) * 3 // 4} bytes of BPF); loaded, it refused unshare(CLONE_NEWUSER) with EPERM"
+        raise
+    raise OSError(0, "the filter loaded but unshare(CLONE_NEWUSER) still worked")
+
+
 def _trial(fn, *args, **kw) -> dict:
     """Run ``fn`` in a forked process; its namespaces and mounts die with it."""
     import signal
@@ -213,6 +233,7 @@ def run_trials() -> dict[str, dict]:
             out[f"userns.{ns}"] = _trial(_t_ns, ns, in_userns=True)
     out["overlay"] = _trial(_t_overlay, in_userns=not root)
     out["pivot_root"] = _trial(_t_pivot_root, in_userns=not root)
+    out["seccomp"] = _trial(_t_seccomp)
     if root:
         out["userns.unprivileged"] = _trial(_t_userns_nobody)
         out["overlay.userns"] = _trial(_t_overlay, in_userns=True, as_nobody=True)

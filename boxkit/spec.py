@@ -193,6 +193,74 @@ def parse_name(value: str | None) -> str | None:
     return value
 
 
+def parse_caps(cap_add=None, cap_drop=None) -> tuple[str, ...]:
+    """docker's ``--cap-add``/``--cap-drop`` over its default 14: names with or without ``CAP_``, any
+    case, and ``ALL``. As docker: ``--cap-add ALL`` starts from every capability (then drops),
+    ``--cap-drop ALL`` from none (then adds)."""
+    from ._sys import CAPABILITIES
+    from .runtime.caps import DEFAULT_CAPS
+
+    def names(values, flag: str) -> list[str]:
+        if isinstance(values, str):
+            values = [values]
+        out = []
+        for v in values or []:
+            n = str(v).strip().upper()
+            if n == "ALL":
+                out.append(n)
+                continue
+            n = n if n.startswith("CAP_") else "CAP_" + n
+            if n not in CAPABILITIES:
+                raise SpecError(flag, v, "not a capability name; see capabilities(7), e.g. NET_ADMIN")
+            out.append(n)
+        return out
+
+    add, drop = names(cap_add, "cap-add"), names(cap_drop, "cap-drop")
+    if "ALL" in add:
+        base = set(CAPABILITIES) - set(drop)
+    elif "ALL" in drop:
+        base = set(add)
+    else:
+        base = (set(DEFAULT_CAPS) | set(add)) - set(drop)
+    base.discard("ALL")
+    return tuple(n for n in CAPABILITIES if n in base)
+
+
+def parse_security_opts(opts) -> dict:
+    """docker's ``--security-opt``: ``seccomp=unconfined``, ``seccomp=PROFILE.json`` (checked and
+    parsed here), ``no-new-privileges[=true|false]`` (also ``no-new-privileges:true``)."""
+    if isinstance(opts, str):
+        opts = [opts]
+    out: dict = {}
+    for opt in opts or []:
+        m = re.fullmatch(r"(seccomp|no-new-privileges)(?:[=:](.*))?", str(opt), re.S)
+        if not m:
+            raise SpecError("security option", opt,
+                            "known: seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges[=true|false]")
+        key, value = m.group(1), m.group(2)
+        if key == "no-new-privileges":
+            value = "true" if value is None else value
+            if value.lower() not in ("true", "false"):
+                raise SpecError("security option", opt, "no-new-privileges takes true or false")
+            out["no_new_privileges"] = value.lower() == "true"
+        elif key == "seccomp":
+            if not value:
+                raise SpecError("security option", opt, "give seccomp=unconfined or seccomp=PROFILE.json")
+            out["seccomp"] = value
+    return out
+
+
+def parse_seccomp(value: str | None, privileged: bool):
+    """None (no filter) for unconfined or --privileged; else a checked :class:`Profile`."""
+    from .security import seccomp
+
+    if privileged or value == "unconfined":
+        return None
+    if value is None or value == "default":
+        return seccomp.default_profile()
+    return seccomp.load_profile(value)
+
+
 @dataclass(frozen=True)
 class Mount:
     """A host directory or file bound into the container (``-v HOST:CTR[:ro]``)."""
@@ -230,6 +298,7 @@ class Limits:
     cpu_shares: int | None = None      # docker's 2..262144 (cpu.shares; cpu.weight on v2)
     pids: int | None = None            # pids.max
     cpuset: str | None = None          # cpuset.cpus
+    all_devices: bool | None = None    # --privileged: every device node (v1 devices.allow "a")
 
     @classmethod
     def parse(cls, memory=None, memory_high=None, memory_swap=None, cpus=None, cpu_shares=None,
@@ -278,6 +347,10 @@ class ContainerSpec:
     limits: Limits = field(default_factory=Limits)
     network: str = "none"
     publish: list[str] = field(default_factory=list)
+    caps: tuple[str, ...] = ()                    # the capabilities root keeps (parse_caps)
+    seccomp: object | None = None                 # a security.seccomp.Profile; None: unconfined
+    no_new_privileges: bool = True
+    privileged: bool = False
 
     @classmethod
     def create(cls, image: str | None = None, argv: list[str] | str | None = None, *,
@@ -286,7 +359,8 @@ class ContainerSpec:
                userns: bool = False, uid_map=None, time_offset: float = 0.0, readonly: bool = False,
                volumes=None, init: bool = False, network: str = "none", publish=None,
                memory=None, memory_high=None, memory_swap=None, cpus=None, cpu_shares=None,
-               pids_limit=None, cpuset_cpus=None) -> ContainerSpec:
+               pids_limit=None, cpuset_cpus=None, cap_add=None, cap_drop=None, security_opt=None,
+               privileged: bool = False) -> ContainerSpec:
         if (image is None) == (rootfs is None):
             raise SpecError("container source", image or rootfs, "give exactly one of image or rootfs")
         if rootfs is not None and not os.path.isdir(rootfs):
@@ -323,12 +397,22 @@ class ContainerSpec:
             ns = ns + ("net",)
         mounts = [m if isinstance(m, Mount) else Mount.parse(m) for m in (volumes or [])]
         parse_publish(publish)   # a bad -p stops here, whatever the network (it was ignored with none)
+        limits = Limits.parse(memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit, cpuset_cpus)
+        sec = parse_security_opts(security_opt)
+        privileged = bool(privileged)
+        if privileged:
+            from ._sys import CAPABILITIES
+            caps = tuple(CAPABILITIES)   # as docker: --cap-add/--cap-drop are ignored
+            limits.all_devices = True
+        else:
+            caps = parse_caps(cap_add, cap_drop)
         return cls(
             image=image, rootfs=os.path.realpath(rootfs) if rootfs else None, argv=argv,
             env=parse_env(env), cwd=os.path.normpath(cwd), user=parse_user(user),
             hostname=parse_hostname(hostname), name=parse_name(name), namespaces=ns,
             uid_map=uid_map if "user" in ns else None, time_offset=float(time_offset), readonly=readonly,
             mounts=mounts, init=init, network=network, publish=list(publish or []),
-            limits=Limits.parse(memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit,
-                                cpuset_cpus),
+            limits=limits, caps=caps, seccomp=parse_seccomp(sec.get("seccomp"), privileged), privileged=privileged,
+            # boxkit sets no_new_privs unless told not to; --privileged, as docker's, does not
+            no_new_privileges=sec.get("no_new_privileges", not privileged),
         )

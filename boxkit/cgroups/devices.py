@@ -33,6 +33,9 @@ def v1_apply(dirs: dict[str, str], lim) -> None:
     d = dirs.get("devices")
     if not d:
         return
+    if getattr(lim, "all_devices", None):
+        write(f"{d}/devices.allow", "a")   # --privileged, as docker's: every device node
+        return
     write(f"{d}/devices.deny", "a")
     for rule in RULES:
         write(f"{d}/devices.allow", rule)

@@ -34,3 +34,20 @@ def drop_to(mask: int, sys: _sys.Sys | None = None, bounding_done: bool = False)
         sys.drop_bounding(mask)
     sys.clear_ambient()
     sys.capset(effective=mask, permitted=mask, inheritable=0)
+
+
+def plan_security(spec) -> dict:
+    """The plan's security fields, only those that differ from the defaults (a spare fits a plan
+    without ``caps`` or ``privileged``): the capability mask, the compiled seccomp program (None
+    when unconfined), no_new_privs off, ``--privileged``."""
+    from ..security import seccomp
+
+    mask = _sys.cap_mask(spec.caps)
+    out: dict = {"seccomp": seccomp.program(spec.seccomp, mask) if spec.seccomp is not None else None}
+    if mask != DEFAULT_MASK:
+        out["caps"] = mask
+    if not spec.no_new_privileges:
+        out["nnp"] = False
+    if spec.privileged:
+        out["privileged"] = True
+    return out

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from .. import paths
 from ..errors import BoxkitError, ContainerError, ExecError, HostError, SpecError
 from ..spec import DEFAULT_PATH, ContainerSpec
-from . import rootless
+from . import caps, rootless
 
 
 @dataclass
@@ -274,6 +274,7 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> dict:
         "init": spec.init, "network": spec.network if not join_net else "none", "join_net": join_net,
         "publish": spec.publish, "files": files,
         "limits": {k: v for k, v in vars(spec.limits).items() if v is not None},
+        **caps.plan_security(spec),
     }
     # without root: a user namespace of the caller's own, and nothing that needs the host's root
     return rootless.adapt(plan, spec) if rootless.wanted() else plan
@@ -600,7 +601,7 @@ def run(image: str | None = None, argv: list[str] | str | None = None, *, detach
     running :class:`Container`). ``options`` are those of :meth:`ContainerSpec.create`:
     ``rootfs, env, cwd, user, hostname, name, namespaces, userns, uid_map, time_offset, readonly,
     volumes, init, network, publish, memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit,
-    cpuset_cpus``."""
+    cpuset_cpus, cap_add, cap_drop, security_opt, privileged``."""
     spec = ContainerSpec.create(image, argv, **options)
     c = Container(spec, stream=stream, stdin=stdin)
     if detach:

@@ -16,9 +16,10 @@ Two processes take part, because two namespaces only apply to the *next* child o
   session (no controlling terminal, so no ``TIOCSTI`` into the host's tty), drops capabilities to
   Docker's default set, switches user, sets ``no_new_privs``, closes every inherited fd but 0-2,
   changes to the working directory and checks ``getcwd()`` (runc CVE-2024-21626 leaked a host
-  directory fd as the cwd), and finally ``execve``\\ s the command, which therefore is PID 1 — as in
-  Docker. With ``init=True`` stage 2 stays PID 1 instead, forks the command, forwards signals to it
-  and reaps every zombie (docker's ``--init``).
+  directory fd as the cwd), loads the seccomp filter (:mod:`boxkit.security.seccomp`; last, as runc
+  does, so nothing boxkit calls itself needs the profile's leave), and finally ``execve``\\ s the
+  command, which therefore is PID 1 — as in Docker. With ``init=True`` stage 2 stays PID 1 instead,
+  forks the command, forwards signals to it and reaps every zombie (docker's ``--init``).
 
 The supervisor's *spare* (see the section below) is made the same way ahead of time, with two
 differences: its PID 1 shares the first process's memory instead of copying it (``_spare_pid1``), and
@@ -38,6 +39,7 @@ import socket
 
 from .. import _sys
 from .._sys import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
+from ..security import seccomp
 from . import caps, process, rootfs, rootless
 
 STAGE_FAIL = 125
@@ -223,23 +225,52 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
         except OSError as e:
             raise Step("write container files", e) from e
     argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
-    if plan.get("caps") is not None:   # an OCI bundle's own capability sets and user
+    if isinstance(plan.get("caps"), dict):   # an OCI bundle's own capability sets and user
         _step("set user and capabilities", process.switch_user_keep_caps, plan)
+        if plan.get("no_new_privs", True):
+            _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
     else:
-        _step("drop capabilities", caps.drop_to, caps.DEFAULT_MASK, None, staged is not None)
-        user = plan.get("user")
-        if user:
-            _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
-    if plan.get("no_new_privs", True):
-        _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
+        confine(plan, staged is not None)
     _step("change to working directory", _chdir_checked, cwd, path=cwd)
     if plan.get("gate_fd") is not None:
         # OCI create: set up and stopped before the command until `start` (see boxkit.oci)
         process.created_then_wait(plan, sock)
+    if plan.get("seccomp") and plan.get("nnp", True):
+        _step("load seccomp filter", seccomp.load, plan["seccomp"])   # last, as runc loads it
+    if plan.get("gate_fd") is not None:
         _exec_started(argv, env)
     if plan.get("init"):
         _reaper(argv, env, sock)
     _exec(argv, env, sock)
+
+
+def confine(plan: dict, bounding_done: bool = False) -> None:
+    """Capabilities, user, no_new_privs: the container's and every exec's. The seccomp filter comes
+    after, as the last step before ``execve`` (as runc does), so that nothing boxkit itself calls
+    needs to be allowed by the profile — except without no_new_privs: then loading a filter needs
+    CAP_SYS_ADMIN, so it is loaded here, first, and the profile must allow capset, setresuid,
+    prctl, chdir and execve (docker's and boxkit's do)."""
+    nnp = plan.get("nnp", True)
+    if plan.get("seccomp") and not nnp:
+        _step("load seccomp filter", seccomp.load, plan["seccomp"])
+    mask = plan.get("caps")
+    if mask is None:
+        mask = caps.DEFAULT_MASK
+    else:   # --cap-add ALL, --privileged: "all" is all that boxkit holds (a host may withhold some)
+        mask &= SYS.capget()[1]
+    user = plan.get("user")
+    if user:
+        # the ids first, while CAP_SETUID/CAP_SETGID are held (--cap-drop ALL -u 0 must work); a
+        # non-root uid loses every capability here, so the capset below only empties inheritable
+        if not bounding_done:
+            _step("drop capabilities", SYS.drop_bounding, mask)
+            bounding_done = True
+        _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
+        if user[0] != 0:
+            mask = 0
+    _step("drop capabilities", caps.drop_to, mask, None, bounding_done)
+    if nnp:
+        _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
 
 
 # --- the spare: a container made before it is asked for -----------------------------------------

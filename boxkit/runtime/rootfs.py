@@ -147,7 +147,7 @@ def write_file_in(root: str, path: str, content: str) -> None:
 def mount_dev(root: str, plan: dict, sys: _sys.Sys) -> None:
     dev = _mkdir_in(root, "/dev")
     sys.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=65536k")
-    for name in SAFE_DEVICES:
+    for name in host_devices() if plan.get("privileged") else SAFE_DEVICES:
         node = os.path.join(dev, name)
         os.close(os.open(node, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
         sys.mount(f"/dev/{name}", node, None, MS_BIND)
@@ -169,7 +169,7 @@ def mount_proc_sys(root: str, plan: dict, sys: _sys.Sys) -> None:
     proc = _mkdir_in(root, "/proc")
     sys.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     sysdir = _mkdir_in(root, "/sys")
-    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (0 if plan.get("privileged") else MS_RDONLY)
     try:
         sys.mount("sysfs", sysdir, "sysfs", flags)
     except OSError as e:
@@ -178,7 +178,23 @@ def mount_proc_sys(root: str, plan: dict, sys: _sys.Sys) -> None:
         if e.errno not in (errno.EPERM, errno.EACCES):
             raise
         sys.mount("/sys", sysdir, None, MS_BIND | MS_REC)
-        _remount_ro(sysdir, sys)
+        if not plan.get("privileged"):
+            _remount_ro(sysdir, sys)
+
+
+def host_devices() -> list[str]:
+    """--privileged: every device node at the top of the host's /dev (disks too), as docker's."""
+    import stat
+
+    out = []
+    for name in sorted(os.listdir("/dev")):
+        try:
+            mode = os.lstat(os.path.join("/dev", name)).st_mode
+        except OSError:
+            continue
+        if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and name not in ("ptmx", "console"):
+            out.append(name)
+    return out
 
 
 def mask_paths(root: str, sys: _sys.Sys) -> None:
@@ -238,7 +254,7 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
     if not files_later:
         for path, content in plan.get("files", {}).items():
             write_file_in(root, path, content)
-    if staged is None:
+    if staged is None and not plan.get("privileged"):
         mask_paths(root, sys)
     os.chdir(root)
     sys.pivot_root(".", ".")

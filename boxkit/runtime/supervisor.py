@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass, field
 
 from .. import _sys, paths
-from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
-from . import caps, init, rootfs, rootless, state
+from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, SYS
+from . import init, rootfs, rootless, state
 from .spare import Spares
 
 
@@ -474,11 +474,13 @@ def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs)
                 if plan.get("tty"):   # boxkit exec -t
                     SYS.set_controlling_tty(0)
                 init._close_fds_but({0, 1, 2, sock.fileno()})
-                caps.drop_to(plan.get("exec_caps", caps.DEFAULT_MASK))   # an OCI bundle's own set
-                if user:
-                    init._switch_user(user[0], user[1])
-                SYS.prctl(PR_SET_NO_NEW_PRIVS, 1)
+                mask = plan["exec_caps"] if plan.get("exec_caps") is not None else plan.get("caps")
+                init.confine({**plan, "user": user, "caps": mask})   # exec_caps: an OCI bundle's own set
                 init._chdir_checked(cwd)
+                if plan.get("seccomp") and plan.get("nnp", True):
+                    init.seccomp.load(plan["seccomp"])   # the container's filter, last, as in init
+            except init.Step as e:
+                init._fail(sock, f"prepare exec: {e.step}", OSError(e.errno, os.strerror(e.errno)), e.path)
             except OSError as e:
                 init._fail(sock, "prepare exec", e)
             init._exec(argv, env, sock)

@@ -12,6 +12,7 @@
 # | 3 | [03-overlay](03-overlay.ipynb) | **overlay file system**: what a process is *made of* | two versions of an app sharing their dependency layers on disk |
 # | 4 | [04-network](04-network.ipynb) | **network namespaces, veth and bridges** | two containers talking by name |
 # | 5 | [05-capstone](05-capstone.ipynb) | **one service, every mechanism** | build, run under limits, watch, commit: all of it together |
+# | 6 | [06-security](06-security.ipynb) | **security layers**: what root in a box may *do* | capabilities, seccomp, no_new_privs, masked paths each refusing, then removed one by one |
 #
 # Read them in order. Every demo ends with a cell that prints the facts it proved.
 #
@@ -85,5 +86,6 @@ print(f"processes the container saw: {len(r.stdout.splitlines()) - 2}, PID 1 amo
 # | [03-overlay](03-overlay.ipynb#Exercise) | what a command leaves in the upper dir: whiteouts, copy-ups, new files |
 # | [04-network](04-network.ipynb#Exercise) | which pings answer across two networks and the host |
 # | [05-capstone](05-capstone.ipynb#Exercise) | how many orders the shop serves under 30 MiB before the OOM killer ends it |
+# | [06-security](06-security.ipynb#Exercise) | which actions root in a default container can do |
 #
 # Next: [01 — namespaces](01-namespaces.ipynb), where each of those isolations is taken apart.
