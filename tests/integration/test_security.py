@@ -233,23 +233,23 @@ def podman_decision(prof: dict, name: str) -> int:
 def test_malformed_profile_is_one_sentence_and_125(tmp_path, content, field):
     bad = tmp_path / "bad.json"
     bad.write_text(content)
-    r = cli("run", "--security-opt", f"seccomp={bad}", "host", "true")
+    r = cli("run", "--rm", "--security-opt", f"seccomp={bad}", "host", "true")
     assert r.returncode == 125, r
     assert str(bad) in r.stderr and field in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_cli_flags():
-    r = cli("run", "--cap-add", "NET_ADMIN", "--security-opt", "seccomp=unconfined", "host",
+    r = cli("run", "--rm", "--cap-add", "NET_ADMIN", "--security-opt", "seccomp=unconfined", "host",
             "sh", "-c", "grep -E 'Seccomp:|CapEff' /proc/self/status")
     assert r.returncode == 0, r.stderr
     assert status(r.stdout, "Seccomp") == "0"
     assert int(status(r.stdout, "CapEff"), 16) & 1 << _sys.CAPABILITIES["CAP_NET_ADMIN"]
-    r = cli("run", "--privileged", "host", "grep", "Seccomp:", "/proc/self/status")
+    r = cli("run", "--rm", "--privileged", "host", "grep", "Seccomp:", "/proc/self/status")
     assert r.returncode == 0 and status(r.stdout, "Seccomp") == "0", r
     for bad in (["--cap-add", "NOT_A_CAP"], ["--security-opt", "apparmor=x"],
                 ["--security-opt", "no-new-privileges=maybe"]):
-        r = cli("run", *bad, "host", "true")
+        r = cli("run", "--rm", *bad, "host", "true")
         assert r.returncode == 125 and len(r.stderr.strip().splitlines()) == 1, (bad, r)
 
 
