@@ -65,7 +65,6 @@ RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.start
 
 # fields this runtime knows and does not honour: refused rather than ignored
 REFUSED = {
-    ("linux", "seccomp"): "seccomp filters are not supported by boxkit-runtime yet; remove linux.seccomp",
     ("linux", "intelRdt"): "Intel RDT is not supported; remove linux.intelRdt",
     ("linux", "personality"): "execution domains are not supported; remove linux.personality",
     ("linux", "mountLabel"): "SELinux is not supported; remove linux.mountLabel",
@@ -187,6 +186,13 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> dict:
     if "\0" in plan["cgroups_path"] or ".." in plan["cgroups_path"].split("/"):
         raise refuse("linux.cgroupsPath", plan["cgroups_path"], "expected a path without '..'")
     plan["resources"] = _typed(linux, "resources", dict, "linux.resources", {})
+    sc = _typed(linux, "seccomp", dict, "linux.seccomp", None)
+    if sc:   # the same checks and compiler as boxkit run's profiles (boxkit/security/seccomp.py)
+        from ..security import seccomp
+
+        caps = (plan.get("caps") or {}).get("bounding")
+        plan["seccomp"] = seccomp.program(seccomp.Profile(sc, "linux.seccomp"),
+                                          caps if caps is not None else _sys.cap_mask(list(_sys.CAPABILITIES)))
     for key, why in REFUSED_RESOURCES.items():
         if plan["resources"].get(key):
             raise refuse(f"linux.resources.{key}", "...", f"{why}; remove it")

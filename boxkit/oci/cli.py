@@ -123,7 +123,7 @@ def features() -> dict:
             "namespaces": sorted(bundlemod.NAMESPACES),
             "capabilities": sorted(_sys.CAPABILITIES),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
-            "seccomp": {"enabled": False},
+            "seccomp": {"enabled": True},
             "apparmor": {"enabled": False}, "selinux": {"enabled": False},
         },
         "annotations": {"org.opencontainers.runc.version": _version},

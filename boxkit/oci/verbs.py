@@ -145,7 +145,8 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
               "created_iso": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
               "hooks": {k: plan["hooks"][k] for k in ("poststart", "poststop")},
               "no_process": bool(plan.get("no_process")),
-              "exec_caps": plan["caps"]["permitted"] if plan["caps"] is not None else None}
+              "exec_caps": plan["caps"]["permitted"] if plan["caps"] is not None else None,
+              "seccomp": plan.get("seccomp")}
     store.write(cid, record)
     pid1 = 0
     group = None
@@ -334,6 +335,8 @@ def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None
     exec_caps = proc["caps"]["permitted"] if proc.get("caps") is not None else st.get("exec_caps")
     if exec_caps is not None:
         plan["exec_caps"] = exec_caps
+    if st.get("seccomp"):
+        plan["seccomp"] = st["seccomp"]   # an exec'd process is under the container's filter too
     procs = [os.path.join(d, "cgroup.procs") for d in sorted(set((st.get("cgroup") or {}).values()))]
     master = slave = -1
     stdio = [0, 1, 2]

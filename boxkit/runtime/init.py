@@ -225,7 +225,11 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
         except OSError as e:
             raise Step("write container files", e) from e
     argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
-    if isinstance(plan.get("caps"), dict):   # an OCI bundle's own capability sets and user
+    oci = isinstance(plan.get("caps"), dict)
+    late_filter = plan.get("no_new_privs", True) if oci else plan.get("nnp", True)
+    if oci:   # an OCI bundle's own capability sets and user
+        if plan.get("seccomp") and not late_filter:   # without no_new_privs loading needs CAP_SYS_ADMIN
+            _step("load seccomp filter", seccomp.load, plan["seccomp"])
         _step("set user and capabilities", process.switch_user_keep_caps, plan)
         if plan.get("no_new_privs", True):
             _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
@@ -235,7 +239,7 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
     if plan.get("gate_fd") is not None:
         # OCI create: set up and stopped before the command until `start` (see boxkit.oci)
         process.created_then_wait(plan, sock)
-    if plan.get("seccomp") and plan.get("nnp", True):
+    if plan.get("seccomp") and late_filter:
         _step("load seccomp filter", seccomp.load, plan["seccomp"])   # last, as runc loads it
     if plan.get("gate_fd") is not None:
         _exec_started(argv, env)

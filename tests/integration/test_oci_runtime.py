@@ -212,7 +212,7 @@ def test_a_failing_prestart_hook_fails_create_and_leaves_nothing(tmp_path, root)
 
 
 @pytest.mark.parametrize("field,change", [
-    ("linux.seccomp", lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW"})),
+    ("linux.seccomp", lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_NOPE"})),
     ("ociVersion", lambda c: c.update(ociVersion="invalid")),
     ("process.apparmorProfile", lambda c: c["process"].update(apparmorProfile="x")),
     ("root.path", lambda c: c["root"].update(path="missing")),
@@ -338,3 +338,29 @@ def test_start_without_a_process_fails_and_the_container_stops(tmp_path, root):
     assert p.returncode != 0 and "no process" in p.stderr
     assert wait_status(root, "np", "stopped")["status"] == "stopped"
     rt(root, "delete", "np", check=True)
+
+
+def test_linux_seccomp_is_in_force_in_the_container_and_in_exec(tmp_path, root):
+    """The bundle's filter (boxkit's own compiler, boxkit/security) is loaded after the start gate:
+    mkdir gets the profile's errno in PID 1 and in an exec'd process; a call it allows still works."""
+    bundle, cfg = make_bundle(tmp_path, ["sh", "-c", "grep Seccomp: /proc/self/status; mkdir /tmp/d; echo rc=$?; "
+                                          "exec sleep 30"])
+    cfg["root"]["readonly"] = False
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                                             "errnoRet": 13}]}
+    write(bundle, cfg)
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        rt(root, "create", "--bundle", bundle, "sc", check=True, stdout=f)
+    try:
+        rt(root, "start", "sc", check=True)
+        deadline = time.monotonic() + 10
+        while "rc=" not in out.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = out.read_text()
+        assert "Seccomp:\t2" in text and "rc=1" in text, text
+        p = rt(root, "exec", "sc", "sh", "-c", "mkdir /tmp/e || echo refused; grep Seccomp: /proc/self/status")
+        assert "refused" in p.stdout and "Seccomp:\t2" in p.stdout, (p.stdout, p.stderr)
+    finally:
+        rt(root, "delete", "--force", "sc")

@@ -47,7 +47,6 @@ def test_bind_options_and_propagation(bdir, tmp_path):
 
 
 @pytest.mark.parametrize("field,change", [
-    ("linux.seccomp", lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ERRNO"})),
     ("linux.intelRdt", lambda c: c["linux"].update(intelRdt={"closID": "x"})),
     ("process.selinuxLabel", lambda c: c["process"].update(selinuxLabel="x")),
     ("mounts[0].options", lambda c: c["mounts"][0].update(options=["size=1,mode=7"])),
@@ -117,3 +116,18 @@ def test_a_config_without_process_is_created_but_marked(bdir):
     cfg = bundle.example_config(["true"])
     del cfg["process"]
     assert plan_of(bdir, cfg)["no_process"] is True
+
+
+def test_linux_seccomp_is_compiled_into_the_plan_and_a_bad_one_is_named(bdir):
+    """linux.seccomp goes through boxkit's own profile checks and compiler (boxkit/security)."""
+    cfg = bundle.example_config(["true"])
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                               "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}
+    try:
+        plan = plan_of(bdir, cfg)
+    except OSError as e:   # no libseccomp here: the one sentence says so
+        pytest.skip(f"needs libseccomp: {e}")
+    assert plan["seccomp"] and isinstance(plan["seccomp"], str)
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_NOPE"}
+    with pytest.raises(SpecError, match="linux.seccomp"):
+        plan_of(bdir, cfg)
