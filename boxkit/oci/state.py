@@ -24,6 +24,17 @@ from ..runtime import state as rstate
 
 OCI_VERSION = "1.0.2"
 DEFAULT_ROOT = "/run/boxkit-runtime"
+
+
+def default_root() -> str:
+    """runc's choice: ``/run/boxkit-runtime`` for root; for anyone else ``$XDG_RUNTIME_DIR/boxkit-runtime``
+    (their own tmpfs), or a directory of their uid's under ``/tmp`` where no session set one."""
+    if os.geteuid() == 0:
+        return DEFAULT_ROOT
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime_dir and os.path.isdir(runtime_dir):
+        return os.path.join(runtime_dir, "boxkit-runtime")
+    return f"/tmp/boxkit-runtime-{os.geteuid()}"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$")
 
 
@@ -43,7 +54,7 @@ def check_id(cid: str) -> str:
 
 class Store:
     def __init__(self, root: str | None):
-        self.root = root or DEFAULT_ROOT
+        self.root = root or default_root()
 
     def dir(self, cid: str) -> str:
         return os.path.join(self.root, check_id(cid))
@@ -53,6 +64,12 @@ class Store:
 
     def make(self, cid: str) -> str:
         os.makedirs(self.root, 0o700, exist_ok=True)
+        st = os.lstat(self.root)
+        # a root under /tmp could have been made by another user first (or be their symlink): the
+        # state of our containers (PIDs the other verbs signal) must be ours alone
+        if not os.path.isdir(self.root) or os.path.islink(self.root) or st.st_uid != os.geteuid():
+            raise BoxkitError("cannot use the runtime's state directory", self.root, errno=1,
+                              detail="it is not a directory of this user's", hint="remove it or pass --root DIR")
         d = self.dir(cid)
         try:
             os.mkdir(d, 0o700)

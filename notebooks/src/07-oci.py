@@ -38,11 +38,13 @@ work = tempfile.mkdtemp(prefix="oci-")
 # runs the command. Nothing of the runtime stays behind in between: the verbs read `state.json`.
 
 # %%
+# boxkit: needs root
 rows = demo.walk_state_machine(work)
 for command, status, note in rows:
     print(f"boxkit-runtime {command:26} -> {status:34} {note}")
 
 # %%
+# boxkit: needs root
 statuses = [status for _c, status, _n in rows]
 print("created -> running -> stopped:", statuses[:3] == ["created", "running", "stopped"], f"({' -> '.join(statuses[:3])})")
 print("PID 1 was not the command before start:", "python" in rows[0][2], f"({rows[0][2].split(',')[0]})")
@@ -56,6 +58,7 @@ print("after delete the container is gone:", "does not exist" in statuses[3])
 # it — the same dict `boxkit run` builds from its own flags.
 
 # %%
+# boxkit: needs root
 rootfs = os.path.join(work, "bundle", "rootfs")
 config, plan = demo.podman_bundle(rootfs, "--memory", "64m", "--pids-limit", "50")
 width = max(len(k) for k in config)
@@ -66,6 +69,7 @@ for k, v in plan.items():
     print(f"plan[{k!r}]".ljust(width + 2), v)
 
 # %%
+# boxkit: needs root
 print("podman asked for 64 MiB:", config["linux.resources.memory"]["limit"] == 64 << 20,
       f"({config['linux.resources.memory']['limit']} bytes)")
 print("no cgroup namespace on cgroup v1 (podman's default):", "cgroup" not in plan["ns"], f"({', '.join(plan['ns'])})")
@@ -80,10 +84,12 @@ print("the plan has the bundle's mounts:", plan["mount_entries"] == len(config["
 # (`PR_SET_CHILD_SUBREAPER`), so conmon learns its exit status. The tree, read from `/proc`:
 
 # %%
+# boxkit: needs root
 tree = demo.process_tree(rootfs)
 print("\n".join(tree))
 
 # %%
+# boxkit: needs root
 print("the container's parent is conmon:", tree[0] == "conmon", f"({tree[0]})")
 print("conmon's child is the command itself:", tree[-1].endswith("sleep"), f"({tree[-1].strip(' └─')})")
 
@@ -94,12 +100,14 @@ print("conmon's child is the command itself:", tree[-1].endswith("sleep"), f"({t
 # limit is a number in a cgroup file, and both runtimes write the same numbers.
 
 # %%
+# boxkit: needs root
 mine = compare.podman_limits(rootfs, "64m", 0.5, 50, runtime=demo.runtime_path())
 runc = compare.podman_limits(rootfs, "64m", 0.5, 50)
 for what in mine:
     print(f"{what:13} {os.path.basename(mine[what][0]):24} boxkit-runtime {mine[what][1]:>10}   runc {runc[what][1]:>10}")
 
 # %%
+# boxkit: needs root
 print("the same files, the same values:", all(mine[w][1] == runc[w][1] for w in mine),
       f"({len(mine)} files)")
 

@@ -22,6 +22,11 @@ def _tree(tmp_path, name, files):
     for rel, data in files.items():
         (d / rel).parent.mkdir(parents=True, exist_ok=True)
         (d / rel).write_bytes(data)
+    # a layer's tar carries mtimes: trees made a second apart must still be the same content
+    for dirpath, dirnames, filenames in os.walk(d, topdown=False):
+        for name in dirnames + filenames:
+            os.utime(os.path.join(dirpath, name), (1_700_000_000, 1_700_000_000))
+    os.utime(d, (1_700_000_000, 1_700_000_000))
     return str(d)
 
 

@@ -9,9 +9,9 @@ import signal
 import pytest
 
 from boxkit import _sys
-from boxkit.errors import SpecError
+from boxkit.errors import BoxkitError, SpecError
 from boxkit.oci import bundle
-from boxkit.oci.state import Store, check_id
+from boxkit.oci.state import DEFAULT_ROOT, Store, check_id, default_root
 
 
 @pytest.fixture
@@ -110,6 +110,31 @@ def test_container_ids_cannot_leave_the_root(cid, tmp_path):
     with pytest.raises(SpecError):
         Store(str(tmp_path)).dir(cid)
     assert check_id("ok-id_1.2") == "ok-id_1.2"
+
+
+def test_the_default_state_root_is_runcs(monkeypatch, tmp_path):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert default_root() == DEFAULT_ROOT
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert default_root() == str(tmp_path / "boxkit-runtime")
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert default_root() == "/tmp/boxkit-runtime-4242"
+
+
+def test_a_state_root_of_someone_else_or_a_symlink_is_refused(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(BoxkitError, match="state directory"):
+        Store(str(tmp_path / "link")).make("c1")
+    assert Store(str(tmp_path / "mine")).make("c1") == str(tmp_path / "mine" / "c1")
+    if os.geteuid() != 0:
+        pytest.skip("giving a directory to another uid needs root")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 4242, 4242)
+    with pytest.raises(BoxkitError, match="not a directory of this user's"):
+        Store(str(theirs)).make("c1")
 
 
 def test_a_config_without_process_is_created_but_marked(bdir):
