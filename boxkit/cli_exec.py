@@ -56,8 +56,8 @@ def container_env(st: dict) -> dict[str, str]:
 
 def run_exec(st: dict, a) -> int:
     from .cli_containers import _Signals
-    from .cli_terminal import Relay, open_pty
-    from .runtime import init
+    from .cli_terminal import Relay, copy_window_size
+    from .runtime import init, process
     from .runtime.supervisor import _exec_child, _step_error
     from .spec import parse_env, parse_user
 
@@ -86,7 +86,9 @@ def run_exec(st: dict, a) -> int:
     master = -1
     opened = []
     if a.tty:
-        master, slave = open_pty(0)
+        # the container's own devpts: the process in there sees /dev/pts/N as docker exec -t gives
+        master, slave = process.container_pty(pid1, None)
+        copy_window_size(0, slave)
         stdio = [slave] * 3
         opened.append(slave)
     else:

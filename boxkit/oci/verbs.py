@@ -98,34 +98,6 @@ def _send_console(path: str, master: int) -> None:
         s.close()
 
 
-TIOCSPTLCK, TIOCGPTPEER = 0x40045431, 0x5441
-
-
-def _container_pty(pid1: int, console_size: dict | None) -> tuple[int, int]:
-    """A pty of the container's own devpts instance (so the process in there sees /dev/pts/N), opened
-    from the host through ``/proc/PID/root`` on the devpts node itself, never through the container's
-    /dev/ptmx symlink (its target would resolve on the host); the slave by ``TIOCGPTPEER`` (4.13), not
-    by a path the container could swap."""
-    import fcntl
-    import struct
-    import termios
-
-    master = os.open(f"/proc/{pid1}/root/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        if _sys.SYS.statfs_type(f"/proc/self/fd/{master}") != 0x1CD1:   # DEVPTS_SUPER_MAGIC
-            raise BoxkitError("cannot open the container's terminal", f"/proc/{pid1}/root/dev/pts/ptmx",
-                              detail="it is not a devpts file system")
-        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
-        slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
-        if console_size:
-            fcntl.ioctl(slave, termios.TIOCSWINSZ,
-                        struct.pack("HHHH", console_size["height"], console_size["width"], 0, 0))
-    except BaseException:
-        os.close(master)
-        raise
-    return master, slave
-
-
 def write_pid_file(path: str, pid: int) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
@@ -343,7 +315,7 @@ def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None
     if proc.get("terminal"):
         if not console_socket:
             raise SpecError("process.terminal", True, "a terminal needs --console-socket")
-        master, slave = _container_pty(pid1, proc.get("console_size"))
+        master, slave = process.container_pty(pid1, proc.get("console_size"))
         stdio = [slave] * 3
     if not detach:   # the process is our grandchild: re-parented to us when the joiner exits
         _sys.SYS.prctl(_sys.PR_SET_CHILD_SUBREAPER, 1)

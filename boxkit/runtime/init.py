@@ -187,6 +187,8 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
         _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
     if not early:   # a spare did this ahead
         _step("bring up lo", _bring_lo_up, plan)
+    if plan.get("tty") and plan.get("console_fd") is None:   # boxkit run -t: a pty of the host's
+        plan = {**plan, "console_from": stdio[0]}
     if not prebuilt:
         try:
             if "mount_entries" in plan:   # an OCI bundle's own mounts (boxkit.oci)

@@ -26,6 +26,7 @@ import termios
 
 from .. import _sys
 from .._sys import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, SYS
+from ..errors import BoxkitError
 from .rootfs import DEV_LINKS, _remount_ro, secure_join
 
 PR_CAP_AMBIENT_RAISE = 2
@@ -319,6 +320,30 @@ def open_console(plan: dict) -> list[int]:
         con.close()
         os.close(master)
     return [slave, slave, slave]
+
+
+TIOCSPTLCK, TIOCGPTPEER = 0x40045431, 0x5441
+
+
+def container_pty(pid1: int, console_size: dict | None) -> tuple[int, int]:
+    """A pty of the container's own devpts instance (so the process in there sees /dev/pts/N), opened
+    from the host through ``/proc/PID/root`` on the devpts node itself, never through the container's
+    /dev/ptmx symlink (its target would resolve on the host); the slave by ``TIOCGPTPEER`` (4.13), not
+    by a path the container could swap."""
+    master = os.open(f"/proc/{pid1}/root/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if _sys.SYS.statfs_type(f"/proc/self/fd/{master}") != 0x1CD1:   # DEVPTS_SUPER_MAGIC
+            raise BoxkitError("cannot open the container's terminal", f"/proc/{pid1}/root/dev/pts/ptmx",
+                              detail="it is not a devpts file system")
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+        if console_size:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", console_size["height"], console_size["width"], 0, 0))
+    except BaseException:
+        os.close(master)
+        raise
+    return master, slave
 
 
 def run_hooks_here(hooks: list[dict], state: bytes) -> None:

@@ -165,6 +165,24 @@ def mount_dev(root: str, plan: dict, sys: _sys.Sys) -> None:
         os.symlink(target, os.path.join(dev, name))
 
 
+def bind_console(root: str, fd: int, sys: _sys.Sys) -> None:
+    """``boxkit run -t``: the terminal's slave is a pty of the host's devpts (the client made it before
+    the container existed), a node the container's own devpts instance does not have, so ``tty`` and
+    ``ttyname()`` found no name for stdin. Bound at ``/dev/console`` — where runc binds a container's
+    console — it is found: glibc's ``ttyname`` falls back to a scan of ``/dev`` for the same inode.
+    Before the pivot: a bind's source must be a mount of this namespace, and the host's devpts is
+    gone after it (EINVAL). ``/dev`` is the container's fresh tmpfs: nothing of the image's is there."""
+    # by its path in this namespace's copy of the host's /dev/pts: an fd opened in the caller's
+    # namespace names that namespace's mount, which a bind here refuses (EINVAL)
+    source = os.readlink(f"/proc/self/fd/{fd}")
+    st, want = os.stat(source), os.fstat(fd)
+    if (st.st_rdev, st.st_ino) != (want.st_rdev, want.st_ino):
+        raise OSError(errno.ENODEV, "the terminal is not where its fd says", source)
+    target = os.path.join(root, "dev", "console")
+    os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+    sys.mount(source, target, None, MS_BIND)
+
+
 def mount_proc_sys(root: str, plan: dict, sys: _sys.Sys) -> None:
     proc = _mkdir_in(root, "/proc")
     sys.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -256,6 +274,8 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
             write_file_in(root, path, content)
     if staged is None and not plan.get("privileged"):
         mask_paths(root, sys)
+    if plan.get("console_from") is not None:
+        bind_console(root, plan["console_from"], sys)
     os.chdir(root)
     sys.pivot_root(".", ".")
     sys.umount2(".", MNT_DETACH)

@@ -315,8 +315,9 @@ def spare_kind(plan: dict, spare_ns, own_ids) -> bool:
 
 def built_for(guess: dict, plan: dict) -> bool:
     """Whether a prebuilt spare's root is this plan's: the same layers, the same directories on disk,
-    and no volumes (the spare can no longer reach the host's paths)."""
-    if plan.get("mounts") or plan["layers"] != guess["layers"]:
+    and no volumes and no host terminal to bind at /dev/console (the spare can no longer reach the
+    host's paths)."""
+    if plan.get("mounts") or plan.get("tty") or plan["layers"] != guess["layers"]:
         return False
     try:
         return stamps(plan["layers"]) == guess["stamps"]

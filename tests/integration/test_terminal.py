@@ -137,6 +137,8 @@ def test_run_it_shell_prompt_pid1_job_control_window_and_exit_code(rootfs):
     t.expect(b"# ")
     t.send(b"echo pid=$$\r")
     assert b"pid=1\r\n" in t.expect(b"# ")
+    t.send(b"tty\r")   # its terminal has a name in there (it was "not a tty": the host's /dev/pts/N)
+    assert b"/dev/console\r\n" in t.expect(b"# ")
     t.send(b"stty size\r")
     assert b"30 100" in t.expect(b"# ")
     t.resize(40, 120)   # the command gets SIGWINCH and passes the size on
@@ -358,6 +360,8 @@ def test_exec_into_a_container_a_notebook_owns(rootfs):
         t.expect(b"# ")
         t.send(b"cat /proc/1/cmdline; echo\r")
         assert b"sleep1000" in t.expect(b"# ").replace(b"\x00", b"")
+        t.send(b"tty\r")   # a pty of the container's own devpts, as docker exec -t gives
+        assert b"/dev/pts/0\r\n" in t.expect(b"# ")
         t.send(b"exit 2\r")
         assert t.wait() == 2
         assert c.running and alive(c.pid), "the notebook still owns a running container"
