@@ -13,7 +13,6 @@ import tempfile
 
 import pytest
 
-
 # The first network namespace anyone names on a boot (``ip netns add``, podman's bridge network in
 # test_oci_podman) makes /run/netns a shared bind mount of itself and leaves it for the next one, by
 # design. Namespaces left inside it still count (the netns row), and so does a second mount on it.
