@@ -79,7 +79,8 @@ def walk_state_machine(directory: str) -> list[tuple[str, str, str]]:
         runtime(root, "create", "--bundle", bundle, "demo")
         s, pid = status()
         # the runtime's own init, before execve: python3 or python by how the venv was made
-        init = "python" if os.path.basename(comm(pid)).startswith("python") else os.path.basename(comm(pid))
+        name = os.path.basename(comm(pid))
+        init = "python" if name.startswith("python") else name
         rows.append(("create --bundle DIR demo", s, f"PID 1 runs {init}, waiting at the fifo"))
         runtime(root, "start", "demo")
         s, pid = status()
