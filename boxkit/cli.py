@@ -108,13 +108,9 @@ def parser() -> argparse.ArgumentParser:
     _add_run(sub)
     g = sub.add_parser("gc", help="remove what killed kernels left behind")
     g.set_defaults(func=cmd_gc)
+    # no guard: a verb module that fails to import is a bug to see, not a verb to drop silently
     for mod in _EXTENSIONS:
-        try:
-            m = importlib.import_module(mod)
-        except ImportError:
-            continue
-        if hasattr(m, "register"):
-            m.register(sub)
+        importlib.import_module(mod).register(sub)
     return ap
 
 

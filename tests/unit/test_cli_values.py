@@ -79,3 +79,16 @@ def test_the_walk_wrote_nothing_in_the_working_directory(tmp_path, monkeypatch, 
         cli.main([*path, *req, flag, "-5M", *pos])
     capsys.readouterr()
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_a_verb_module_that_fails_to_import_is_not_dropped(monkeypatch):
+    # it was swallowed: a broken module's verbs vanished from --help and "invalid choice" was all one saw
+    monkeypatch.setattr(cli, "_EXTENSIONS", cli._EXTENSIONS + ("boxkit.no_such_verbs",))
+    with pytest.raises(ModuleNotFoundError, match="boxkit.no_such_verbs"):
+        cli.parser()
+
+
+def test_every_verb_module_registers_its_verbs():
+    verbs = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name in ("run", "exec", "ps", "probe", "build", "network", "stats"):   # one per module at least
+        assert name in verbs, sorted(verbs)
