@@ -229,15 +229,22 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
     argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
     oci = isinstance(plan.get("caps"), dict)
     late_filter = plan.get("no_new_privs", True) if oci else plan.get("nnp", True)
+    early_filter = bool(plan.get("seccomp")) and not late_filter
+    if early_filter:
+        # the filter is loaded before the capabilities go (see confine), so the working directory is
+        # checked first: the check's getcwd may be a call the profile denies (runtime-tools'
+        # linux_seccomp denies exactly that one)
+        _step("change to working directory", _chdir_checked, cwd, path=cwd)
     if oci:   # an OCI bundle's own capability sets and user
-        if plan.get("seccomp") and not late_filter:   # without no_new_privs loading needs CAP_SYS_ADMIN
+        if early_filter:   # without no_new_privs loading needs CAP_SYS_ADMIN
             _step("load seccomp filter", seccomp.load, plan["seccomp"])
         _step("set user and capabilities", process.switch_user_keep_caps, plan)
         if plan.get("no_new_privs", True):
             _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
     else:
         confine(plan, staged is not None)
-    _step("change to working directory", _chdir_checked, cwd, path=cwd)
+    # again as the container's user when the filter came first: its permission to enter is what counts
+    _step("change to working directory", os.chdir if early_filter else _chdir_checked, cwd, path=cwd)
     if plan.get("gate_fd") is not None:
         # OCI create: set up and stopped before the command until `start` (see boxkit.oci)
         process.created_then_wait(plan, sock)

@@ -364,3 +364,25 @@ def test_linux_seccomp_is_in_force_in_the_container_and_in_exec(tmp_path, root):
         assert "refused" in p.stdout and "Seccomp:\t2" in p.stdout, (p.stdout, p.stderr)
     finally:
         rt(root, "delete", "--force", "sc")
+
+
+def test_a_filter_without_no_new_privs_may_deny_what_the_set_up_calls(tmp_path, root):
+    """Without noNewPrivileges the filter is loaded while CAP_SYS_ADMIN is still held, before the user
+    and the working directory are set: a profile denying getcwd (runtime-tools' linux_seccomp) must
+    not fail boxkit's own working-directory check. It failed create with 'operation not permitted'."""
+    bundle, cfg = make_bundle(tmp_path, ["sh", "-c", "echo started; pwd -P | grep -q tmp && echo cwd-seen || echo getcwd-denied"])
+    cfg["process"]["noNewPrivileges"] = False
+    cfg["process"]["cwd"] = "/tmp"
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                               "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    write(bundle, cfg)
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        rt(root, "create", "--bundle", bundle, "gc1", check=True, stdout=f)
+    try:
+        rt(root, "start", "gc1", check=True)
+        assert wait_status(root, "gc1", "stopped")["status"] == "stopped"
+        text = out.read_text()
+        assert "started" in text and "getcwd-denied" in text, text
+    finally:
+        rt(root, "delete", "--force", "gc1")
