@@ -161,6 +161,9 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> dict:
         "network": "none", "files": {},
     }
     plan.update(_namespaces(linux))
+    if "mount" not in plan["ns"] and "mount" not in plan["join"] and rootfs == "/":
+        raise refuse("root.path", rpath, "a container in the runtime's own mount namespace needs a root "
+                     "other than the host's /")
     if proc is None:
         plan.update(_process({"args": ["/"], "capabilities": {}}), no_process=True)
     else:
@@ -227,10 +230,11 @@ def _namespaces(linux: dict) -> dict:
             join[name] = _path_in(f"linux.namespaces[{i}].path", path)
         else:
             ns.append(name)
-    if "mount" not in ns and "mount" not in join:
-        # the root set-up (/ made private, pivot_root) would change the host's own mount table
-        raise refuse("linux.namespaces", "mount", "boxkit-runtime needs a mount namespace of the container's "
-                     "own, new or joined by path")
+    if "mount" not in ns and "mount" not in join and ("user" in ns or "user" in join):
+        # the spec lets a container inherit the runtime's mount namespace (see process.setup_bundle_rootfs);
+        # a user namespace's root may not mount in a namespace its user namespace does not own
+        raise refuse("linux.namespaces", "user", "a user namespace needs a mount namespace of the container's "
+                     "own too")
     maps = {}
     for key in ("uidMappings", "gidMappings"):
         rows = []

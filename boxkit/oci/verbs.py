@@ -14,6 +14,7 @@ import array
 import datetime
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -119,6 +120,12 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
               "no_process": bool(plan.get("no_process")),
               "exec_caps": plan["caps"]["permitted"] if plan["caps"] is not None else None,
               "seccomp": plan.get("seccomp")}
+    if "mount" not in plan["ns"] and "mount" not in plan.get("join", {}):
+        # its mounts go into the host's table: delete takes those, and only those (a root that a
+        # client mounted before calling us, as podman mounts its overlay, is not ours to take)
+        with open("/proc/self/mountinfo") as f:
+            record["host_mounts"] = {"root": plan["merged"],
+                                     "before": [i for i, _ in mounts_under(plan["merged"], f.read())]}
     store.write(cid, record)
     pid1 = 0
     group = None
@@ -185,6 +192,8 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
             except OSError:
                 pass
             cgroup.remove_default_parent(group.dirs)
+        if record.get("host_mounts"):
+            unmount_host_mounts(record["host_mounts"])
         _remove_dir(d)
         raise
     finally:
@@ -197,6 +206,38 @@ def _error(plan: dict, msg: dict) -> BoxkitError:
     from ..runtime.supervisor import _step_error
 
     return _step_error(plan, msg)
+
+
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def mounts_under(root: str, mountinfo: str) -> list[tuple[int, str]]:
+    """(mount id, mount point) of the mounts at or below ``root`` in a mountinfo text, the last mounted
+    first. The kernel writes space, tab, newline and backslash in a path as octal escapes."""
+    found = []
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 5 or not fields[0].isdigit():
+            continue
+        point = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), fields[4])
+        if point == root or point.startswith(root.rstrip("/") + "/"):
+            found.append((int(fields[0]), point))
+    return found[::-1]
+
+
+def unmount_host_mounts(record: dict) -> None:
+    """A container that shared the runtime's mount namespace left its root and its mounts in the host's
+    table (process.setup_bundle_rootfs): each one it made is detached, children before parents."""
+    with open("/proc/self/mountinfo") as f:
+        found = mounts_under(record["root"], f.read())
+    before = set(record.get("before", []))
+    for mid, point in found:
+        if mid in before:
+            continue
+        try:
+            _sys.SYS.umount2(point, _sys.MNT_DETACH)
+        except OSError:
+            pass   # gone with its parent already
 
 
 def _remove_dir(d: str) -> None:
@@ -283,6 +324,8 @@ def delete(store: Store, cid: str, force: bool) -> None:
         except OSError:
             pass
         cgroup.remove_default_parent(st["cgroup"])
+    if st.get("host_mounts"):
+        unmount_host_mounts(st["host_mounts"])
     _remove_dir(store.dir(cid))
     run_hooks("poststop", st.get("hooks", {}).get("poststop", []),
               {**store.spec_state(cid, {**st, "pid": 0}), "status": "stopped"}, fatal=False)

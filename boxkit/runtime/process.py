@@ -273,14 +273,25 @@ def setup_bundle_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None) -> 
     ramfs, where pivot_root is refused; it leaves the old root reachable to CAP_SYS_CHROOT)."""
     sys = sys or SYS
     root = plan["merged"]
-    sys.mount(None, "/", None, MS_REC | _sys.MS_PRIVATE)
-    mount_root(root)
+    host_ns = "mount" not in plan["ns"] and "mount" not in plan.get("join", {})
+    if host_ns:
+        # the bundle inherits the runtime's mount namespace (the spec allows it; runtime-tools'
+        # linux_ns_itype asks it): the host's / must keep its propagation, so only the container's own
+        # root mount is made private, and nothing mounted below it reaches the host's peers. The
+        # mounts stay in the host's table until `delete` (verbs.unmount_host_mounts), runc leaves them.
+        mount_root(root)
+        sys.mount(None, root, None, MS_REC | _sys.MS_PRIVATE)
+    else:
+        sys.mount(None, "/", None, MS_REC | _sys.MS_PRIVATE)
+        mount_root(root)
     mount_entries(root, plan.get("mount_entries", []), sys, cgroupns="cgroup" in plan["ns"])
     make_devices(root, plan.get("devices", []), "user" in plan["ns"], sys)
     if plan.get("hook_state"):
         run_hooks_here(plan.get("hooks", {}).get("createContainer", []), plan["hook_state"].encode())
     os.chdir(root)
-    if plan.get("no_pivot"):
+    if host_ns:
+        os.chroot(".")   # pivot_root or MS_MOVE onto / would swap the host's own root
+    elif plan.get("no_pivot"):
         sys.mount(root, "/", None, _sys.MS_MOVE)
         os.chroot(".")
     else:

@@ -64,6 +64,8 @@ def test_bind_options_and_propagation(bdir, tmp_path):
     ("linux.timeOffsets", lambda c: c["linux"].update(timeOffsets={"monotonic": {"secs": 1}})),
     ("linux.resources.unified", lambda c: c["linux"]["resources"].update(unified={"memory.high": "1"})),
     ("domainname", lambda c: c.update(domainname="example")),
+    # the runtime's mount namespace may be inherited, but not from inside a user namespace
+    ("linux.namespaces", lambda c: c["linux"].update(namespaces=[{"type": "user"}])),
 ])
 def test_refused_fields_are_named(bdir, field, change):
     cfg = bundle.example_config(["true"])
@@ -156,3 +158,25 @@ def test_linux_seccomp_is_compiled_into_the_plan_and_a_bad_one_is_named(bdir):
     cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_NOPE"}
     with pytest.raises(SpecError, match="linux.seccomp"):
         plan_of(bdir, cfg)
+
+
+def test_a_config_without_a_mount_namespace_inherits_the_runtimes(bdir):
+    cfg = bundle.example_config(["true"])
+    cfg["linux"]["namespaces"] = [{"type": "pid"}, {"type": "uts"}]
+    p = plan_of(bdir, cfg)
+    assert "mount" not in p["ns"] and "mount" not in p["join"]
+    cfg["root"]["path"] = "/"   # its mounts would go over the host's own root
+    with pytest.raises(SpecError, match="root.path"):
+        plan_of(bdir, cfg)
+
+
+def test_mounts_under_a_root_come_deepest_first_with_escapes_decoded():
+    from boxkit.oci.verbs import mounts_under
+
+    info = ("22 1 0:21 / / rw - ext4 /dev/vda rw\n"
+            "40 22 0:30 / /var/b\\040x rw - none none rw\n"
+            "41 40 0:31 / /var/b\\040x/proc rw - proc proc rw\n"
+            "42 22 0:32 / /var/b\\040xy rw - tmpfs tmpfs rw\n"
+            "43 40 0:33 / /var/b\\040x/dev\\012n rw - tmpfs tmpfs rw\n")
+    assert mounts_under("/var/b x", info) == [
+        (43, "/var/b x/dev\nn"), (41, "/var/b x/proc"), (40, "/var/b x")]
