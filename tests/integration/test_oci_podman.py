@@ -1,9 +1,9 @@
 """podman drives boxkit-runtime: Debian's podman 4.3 with ``--runtime boxkit-runtime``, on a store of
 boxkit's own (boxkit/podman.py: podman left to its defaults leaks mounts and cgroups).
 
-Every run passes ``--security-opt seccomp=unconfined`` (boxkit-runtime refuses ``linux.seccomp`` until
-seccomp is wired in) and 1024:1024 for nofile and nproc: podman asks for a hard limit of 1048576, which
-needs CAP_SYS_RESOURCE, missing on this machine kind — runc fails the same way without them."""
+Every run keeps podman's own seccomp profile (``linux.seccomp`` in the bundle, loaded by boxkit-runtime)
+and passes 1024:1024 for nofile and nproc: podman asks for a hard limit of 1048576, which needs
+CAP_SYS_RESOURCE, missing on this machine kind — runc fails the same way without them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import tarfile
 import pytest
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
-FLAGS = ["--security-opt", "seccomp=unconfined", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+FLAGS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="podman with an OCI runtime as root: needs root"),
@@ -67,6 +67,16 @@ def test_run_rm_prints_hi(podman):
     r = podman.run("run", "--rm", *FLAGS, "bkbusybox", "echo", "hi")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "hi\n"
+
+
+def test_podmans_seccomp_profile_is_in_force(podman):
+    # podman writes its default profile (containers-common) into linux.seccomp; unconfined leaves it out
+    r = podman.run("run", "--rm", *FLAGS, "bkbusybox", "sh", "-c", "grep Seccomp: /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Seccomp:\t2\n", "PID 1 runs under a filter (mode 2)"
+    r = podman.run("run", "--rm", *FLAGS, "--security-opt", "seccomp=unconfined", "bkbusybox", "sh", "-c",
+                   "grep Seccomp: /proc/self/status")
+    assert r.stdout == "Seccomp:\t0\n", (r.stdout, r.stderr)
 
 
 def test_run_detached_exec_logs_stop_rm(podman):
