@@ -13,6 +13,7 @@
 # | 4 | [04-network](04-network.ipynb) | **network namespaces, veth and bridges** | two containers talking by name |
 # | 5 | [05-capstone](05-capstone.ipynb) | **one service, every mechanism** | build, run under limits, watch, commit: all of it together |
 # | 6 | [06-security](06-security.ipynb) | **security layers**: what root in a box may *do* | capabilities, seccomp, no_new_privs, masked paths each refusing, then removed one by one |
+# | 7 | [07-oci](07-oci.ipynb) | **the OCI chain**: what `docker run` really calls | a bundle walked through create, start, kill, delete by hand; podman driving `boxkit-runtime` in runc's seat |
 #
 # Read them in order. Every demo ends with a cell that prints the facts it proved.
 #
