@@ -151,12 +151,12 @@ def orphans(init):
 
 
 pid1, states, zombies = orphans(init=False)
-print(f"PID 1: {pid1}; the orphans' states: {' '.join(states)}")
+print(f"the orphans' states: {' '.join(states)}; PID 1 is {pid1}, not a reaper: {pid1 != 'boxkit-init'}")
 print(f"zombies under a PID 1 that does not reap: {len(zombies)} — {len(zombies) == 3}")
 
 # %%
 pid1, states, zombies = orphans(init=True)
-print(f"PID 1: {pid1}; the orphans' states: {' '.join(states)}")
+print(f"the orphans' states: {' '.join(states)}; PID 1 is {pid1}: {pid1 == 'boxkit-init'}")
 print(f"zombies under boxkit-init: {len(zombies)} — {len(zombies) == 0}")
 print(f"every orphan reaped (gone from /proc): {states == ['gone'] * 3}")
 
