@@ -8,6 +8,8 @@ mounts and the network. Values that people type (``500M``, ``0.5``, ``1000:1000`
 
 Namespaces, as in ``docker run``: pid, mount, uts, ipc, net and cgroup by default; ``user`` (root
 inside mapped to an unprivileged uid outside) and ``time`` (a different boot clock) on request.
+``cgroupfs=True`` mounts the container's own cgroup files read-only at ``/sys/fs/cgroup``, as docker
+does, for programs that read their limits there (:func:`boxkit.runtime.rootfs.mount_cgroupfs`).
 """
 
 from __future__ import annotations
