@@ -288,8 +288,8 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
 
 def mount_cgroupfs(root: str, plan: dict, sys: _sys.Sys | None = None) -> None:
     """``cgroupfs=True``: the container's cgroup files, read-only, at ``/sys/fs/cgroup`` — as docker
-    mounts them, so that a cgroup-aware program (a JVM, Go's automaxprocs, ``nproc`` does not) reads
-    its real memory and CPU limits there. In a cgroup namespace (the default) a fresh mount of each
+    mounts them, so that a cgroup-aware program (a JVM, .NET, Go with automaxprocs — not ``nproc``,
+    which counts the CPUs it may run on) reads its real memory and CPU limits there. In a cgroup namespace (the default) a fresh mount of each
     hierarchy has the container's own group as its root; without one, its group is bound. Before
     the pivot, while the host's cgroup mounts still say which hierarchies exist."""
     from .process import mount_entries  # process imports this module

@@ -4,8 +4,9 @@
 # Two things the earlier notebooks took for granted.
 #
 # **PID 1 is special.** The first process of a PID namespace is that namespace's *init*, and the kernel
-# treats it as such: a signal it has no handler for is dropped (nobody may kill init by accident — not
-# even root, except with `SIGKILL`), every orphan of the namespace becomes its child and must be waited
+# treats it as such: a signal it has no handler for is dropped (nobody kills init by accident: from
+# inside the namespace not even `SIGKILL` reaches it, from the host only `SIGKILL` and `SIGSTOP` do),
+# every orphan of the namespace becomes its child and must be waited
 # for by it, and when it exits the kernel kills everything else in the namespace. A container's command
 # *is* PID 1, and most commands were never written to be an init.
 #
@@ -224,7 +225,7 @@ print(f"boot id the same as the host's: {inside_boot == host_boot}")
 #
 # A container limited to **500 MB** of memory and **0.5 CPU** (notebook 02 showed both enforced) asks
 # the kernel how big the machine is. `/proc/meminfo` and the CPU count are not namespaced: it is told
-# the host's totals. A JVM before Java 10 (8u191) sized its default heap as a quarter of `MemTotal` and
+# the host's totals. A JVM before Java 10 (and 8u191 for Java 8) sized its default heap as a quarter of `MemTotal` and
 # its thread pools by the CPU count — inside a 500 MB container on a large host it planned for the
 # host, and was OOM-killed. The same holds for `nproc`, `os.cpu_count()`, `free` and most runtimes'
 # defaults.
@@ -274,8 +275,8 @@ print(f"a quarter of MemTotal: {mem_inside_kb // 4 // 1024} MiB; the container m
 #
 # The `busybox` image has one file of the host's (the static `busybox` binary, linked the same way);
 # everything else is its own: `/bin/sh` there is a link to busybox, not the host's `dash`, and its
-# `/etc/passwd` is its own. An image pulled from a registry (notebook 07) brings its own copy of every
-# file.
+# `/etc/passwd` is its own. An image pulled from a registry (`boxkit pull`) or built from a Dockerfile
+# brings its own copy of every file: its layers are unpacked into the image store.
 
 # %%
 # boxkit: needs root
