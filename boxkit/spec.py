@@ -8,6 +8,8 @@ mounts and the network. Values that people type (``500M``, ``0.5``, ``1000:1000`
 
 Namespaces, as in ``docker run``: pid, mount, uts, ipc, net and cgroup by default; ``user`` (root
 inside mapped to an unprivileged uid outside) and ``time`` (a different boot clock) on request.
+``cgroupfs=True`` mounts the container's own cgroup files read-only at ``/sys/fs/cgroup``, as docker
+does, for programs that read their limits there (:func:`boxkit.runtime.rootfs.mount_cgroupfs`).
 """
 
 from __future__ import annotations
@@ -344,6 +346,7 @@ class ContainerSpec:
     readonly: bool = False
     mounts: list[Mount] = field(default_factory=list)
     init: bool = False
+    cgroupfs: bool = False                        # the container's cgroup files at /sys/fs/cgroup (ro)
     limits: Limits = field(default_factory=Limits)
     network: str = "none"
     publish: list[str] = field(default_factory=list)
@@ -360,7 +363,7 @@ class ContainerSpec:
                volumes=None, init: bool = False, network: str = "none", publish=None,
                memory=None, memory_high=None, memory_swap=None, cpus=None, cpu_shares=None,
                pids_limit=None, cpuset_cpus=None, cap_add=None, cap_drop=None, security_opt=None,
-               privileged: bool = False) -> ContainerSpec:
+               privileged: bool = False, cgroupfs: bool = False) -> ContainerSpec:
         if (image is None) == (rootfs is None):
             raise SpecError("container source", image or rootfs, "give exactly one of image or rootfs")
         if rootfs is not None and not os.path.isdir(rootfs):
@@ -411,7 +414,7 @@ class ContainerSpec:
             env=parse_env(env), cwd=os.path.normpath(cwd), user=parse_user(user),
             hostname=parse_hostname(hostname), name=parse_name(name), namespaces=ns,
             uid_map=uid_map if "user" in ns else None, time_offset=float(time_offset), readonly=readonly,
-            mounts=mounts, init=init, network=network, publish=list(publish or []),
+            mounts=mounts, init=init, cgroupfs=bool(cgroupfs), network=network, publish=list(publish or []),
             limits=limits, caps=caps, seccomp=parse_seccomp(sec.get("seccomp"), privileged), privileged=privileged,
             # boxkit sets no_new_privs unless told not to; --privileged, as docker's, does not
             no_new_privileges=sec.get("no_new_privileges", not privileged),

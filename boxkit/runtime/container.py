@@ -42,6 +42,10 @@ class Result:
     wall_time: float = 0.0
     stats: dict = field(default_factory=dict)
     id: str = ""
+    # set by Container.stop(): seconds from its SIGTERM to the container's end, and whether the
+    # grace period ran out so that it had to send SIGKILL (docker stop's "did not stop in time")
+    stop_time: float | None = None
+    sigkill_after_grace: bool = False
 
     @property
     def ok(self) -> bool:
@@ -56,6 +60,9 @@ class Result:
         if self.timed_out:
             bits.append("timed_out=True")
         bits.append(f"wall_time={self.wall_time:.3f}s")
+        if self.stop_time is not None:
+            bits.append(f"stop_time={self.stop_time:.3f}s")
+            bits.append(f"sigkill_after_grace={self.sigkill_after_grace}")
         if self.stdout:
             bits.append(f"stdout={self.stdout[:60]!r}")
         return f"Result({', '.join(bits)})"
@@ -271,7 +278,7 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> dict:
         "hostname": hostname, "ns": list(spec.namespaces),
         "uid_map": list(spec.uid_map) if spec.uid_map else None, "time_offset": spec.time_offset,
         "readonly": spec.readonly, "mounts": [[m.source, m.target, m.readonly] for m in spec.mounts],
-        "init": spec.init, "network": spec.network if not join_net else "none", "join_net": join_net,
+        "init": spec.init, "cgroupfs": spec.cgroupfs, "network": spec.network if not join_net else "none", "join_net": join_net,
         "publish": spec.publish, "files": files,
         "limits": {k: v for k, v in vars(spec.limits).items() if v is not None},
         **caps.plan_security(spec),
@@ -475,17 +482,26 @@ class Container:
 
     def stop(self, timeout: float = 10) -> Result:
         """SIGTERM, then SIGKILL after ``timeout`` seconds (PID 1 ignores signals it has no handler
-        for, so a plain command as PID 1 often needs the SIGKILL — as in ``docker stop``)."""
+        for, so a plain command as PID 1 often needs the SIGKILL — as in ``docker stop``). The
+        result tells which it took (``sigkill_after_grace``) and how long (``stop_time``)."""
         if self.result is not None:
             return self.result
-        self.kill(signal.SIGTERM)
+        if self.pid is None:
+            raise ContainerError("cannot stop container", self.id, hint="call start() first")
         cl = client()
-        info = cl.wait_event(self.id, self.pid, timeout) if self.pid else None
-        if info is not None:
-            cl.events.setdefault(self.id, []).append({"pid": self.pid, "info": info})
-        else:
+        t0 = time.monotonic()
+        self.kill(signal.SIGTERM)
+        info = cl.wait_event(self.id, self.pid, timeout)
+        escalated = info is None
+        if escalated:
             self.kill(signal.SIGKILL)
-        return self.wait()
+            info = cl.wait_event(self.id, self.pid, None)
+        took = time.monotonic() - t0
+        with cl.cond:   # put the exit back for wait(), which collects the output with it
+            cl.events.setdefault(self.id, []).append({"pid": self.pid, "info": info})
+        result = self.wait()
+        result.stop_time, result.sigkill_after_grace = took, escalated
+        return result
 
     def remove(self) -> None:
         """Kill if running and remove everything: cgroup, network, upper dir."""
@@ -601,7 +617,7 @@ def run(image: str | None = None, argv: list[str] | str | None = None, *, detach
     running :class:`Container`). ``options`` are those of :meth:`ContainerSpec.create`:
     ``rootfs, env, cwd, user, hostname, name, namespaces, userns, uid_map, time_offset, readonly,
     volumes, init, network, publish, memory, memory_high, memory_swap, cpus, cpu_shares, pids_limit,
-    cpuset_cpus, cap_add, cap_drop, security_opt, privileged``."""
+    cpuset_cpus, cap_add, cap_drop, security_opt, privileged, cgroupfs``."""
     spec = ContainerSpec.create(image, argv, **options)
     c = Container(spec, stream=stream, stdin=stdin)
     if detach:

@@ -471,10 +471,13 @@ def _reaper(argv: list[str], env: dict, sock: socket.socket) -> None:
         for s in _FORWARDED:
             signal.signal(s, signal.SIG_DFL)
         _exec(argv, env, sock)
-    sock.close()
-    SYS.set_comm("boxkit-init")
+    # the handlers before the set-up socket closes: its EOF tells the caller that the container
+    # runs, and a SIGTERM sent from then on must be forwarded — PID 1 drops a signal it has no
+    # handler for, so one arriving a moment earlier would be lost and a stop() need its SIGKILL
     for s in _FORWARDED:
         signal.signal(s, lambda signum, _f: _forward(child, signum))
+    sock.close()
+    SYS.set_comm("boxkit-init")
     status = 0
     while True:
         try:

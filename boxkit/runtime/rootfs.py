@@ -269,6 +269,8 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
         for d in ("proc", "sys", "dev"):
             sys.mount(os.path.join(staged, d), _mkdir_in(root, "/" + d), None, MS_MOVE)
     bind_volumes(root, plan, sys)
+    if plan.get("cgroupfs"):
+        mount_cgroupfs(root, plan, sys)
     if not files_later:
         for path, content in plan.get("files", {}).items():
             write_file_in(root, path, content)
@@ -282,6 +284,18 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
     os.chdir("/")
     if plan.get("readonly") and not files_later:
         _remount_ro("/", sys)
+
+
+def mount_cgroupfs(root: str, plan: dict, sys: _sys.Sys | None = None) -> None:
+    """``cgroupfs=True``: the container's cgroup files, read-only, at ``/sys/fs/cgroup`` — as docker
+    mounts them, so that a cgroup-aware program (a JVM, .NET, Go with automaxprocs — not ``nproc``,
+    which counts the CPUs it may run on) reads its real memory and CPU limits there. In a cgroup namespace (the default) a fresh mount of each
+    hierarchy has the container's own group as its root; without one, its group is bound. Before
+    the pivot, while the host's cgroup mounts still say which hierarchies exist."""
+    from .process import mount_entries  # process imports this module
+
+    mount_entries(root, [{"type": "cgroup", "destination": "/sys/fs/cgroup", "flags": MS_RDONLY}],
+                  sys, cgroupns="cgroup" in plan["ns"])
 
 
 def write_files(files: dict[str, str]) -> None:

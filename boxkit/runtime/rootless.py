@@ -88,6 +88,9 @@ def adapt(plan: dict, spec) -> dict:
         names = ", ".join(sorted(plan["limits"]))
         raise SpecError("limits", names, "memory, CPU and pids limits need cgroups, which a rootless "
                         "container (not root) does not get", hint=_NEEDS_ROOT_HINT)
+    if plan.get("cgroupfs"):
+        raise SpecError("cgroupfs", "True", "a rootless container (not root) has no cgroup of its own "
+                        "to mount at /sys/fs/cgroup", hint=_NEEDS_ROOT_HINT)
     if spec.uid_map is not None and tuple(spec.uid_map) != (0, 100000, 65536):
         raise SpecError("uid map", spec.uid_map, "a rootless container (not root) maps only your own uid, "
                         "to root inside", hint=_NEEDS_ROOT_HINT)

@@ -310,7 +310,9 @@ def spare_kind(plan: dict, spare_ns, own_ids) -> bool:
     return (set(plan["ns"]) - {"cgroup"} == set(spare_ns) and plan.get("rootless") == own_ids
             and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset")
             # a spare's bounding set is dropped to the default and its /proc, /sys and /dev are made
-            and "caps" not in plan and not plan.get("privileged"))
+            and "caps" not in plan and not plan.get("privileged")
+            # its cgroup files are mounted in the cgroup namespace, which a spare creates last
+            and not plan.get("cgroupfs"))
 
 
 def built_for(guess: dict, plan: dict) -> bool:

@@ -270,7 +270,7 @@ class Supervisor:
             from ..errors import ContainerError
 
             raise ContainerError("cannot exec in container", cid, hint="it is not running")
-        pid1 = run.pid
+        pid1 = _joinable(run)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         procs = list(getattr(run.cgroup, "procs_files", []) or [])
         pid = os.fork()
@@ -435,6 +435,20 @@ def _step_error(plan: dict, msg: dict):
     return ContainerError(f"cannot {step} for container", plan["id"], errno=eno,
                           detail=None if eno else msg.get("detail"),
                           hint=(f"at {msg['path']}; " if msg.get("path") else "") + "see boxkit probe")
+
+
+def _joinable(run: Running) -> int:
+    """The process whose namespaces and root an exec joins: PID 1, or with ``init=True`` the command
+    it started. boxkit-init never execs, so it stays non-dumpable and its /proc/PID/ns files belong
+    to the host's root: a rootless supervisor may not open them (the command, exec'd, may be)."""
+    if not run.plan.get("init"):
+        return run.pid
+    try:
+        with open(f"/proc/{run.pid}/task/{run.pid}/children") as f:
+            children = f.read().split()
+    except OSError:
+        return run.pid
+    return int(children[0]) if children else run.pid
 
 
 def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs) -> None:

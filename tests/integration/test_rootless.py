@@ -230,3 +230,21 @@ def test_rootless_cli_run_d_ps_exec_stop_rm(learner):
     while pids_of(learner.uid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not pids_of(learner.uid), "a keeper or container outlived rm"
+
+
+def test_rootless_exec_into_an_init_container_and_stop_it(learner):
+    # boxkit-init never execs, so it stays non-dumpable and its /proc/PID/ns files are the host root's:
+    # an exec joins the command's namespaces instead (it was refused: permission denied at ns/user)
+    code = textwrap.dedent("""
+        import boxkit
+        c = boxkit.run("busybox", ["sleep", "300"], detach=True, init=True)
+        try:
+            print(c.exec(["cat", "/proc/1/comm", "/proc/2/comm"]).stdout.split())
+            r = c.stop(timeout=20)
+            print(r.exit_code, r.sigkill_after_grace)
+        finally:
+            c.remove()
+    """)
+    r = _run(learner, code)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.splitlines() == ["['boxkit-init', 'sleep']", "143 False"], r.stdout

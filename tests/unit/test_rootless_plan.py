@@ -53,6 +53,7 @@ def test_userns_true_is_the_rootless_user_namespace(tmp_path, as_learner):
     ({"cpus": 0.5, "pids_limit": 20}, "limits", "cgroups"),
     ({"userns": True, "uid_map": (0, 200000, 1000)}, "uid map", "your own uid"),
     ({"user": "1000:1000"}, "user", "only uid 0"),
+    ({"cgroupfs": True}, "cgroupfs", "no cgroup of its own"),
 ])
 def test_what_a_rootless_container_cannot_have_is_one_clear_sentence(tmp_path, as_learner, options, what, says):
     spec, plan = _plan(tmp_path, as_learner, **options)

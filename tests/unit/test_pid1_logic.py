@@ -1,0 +1,130 @@
+"""What issue 16 added to the library, checked without root: stop()'s report (SIGTERM was enough, or
+the grace period ran out and SIGKILL was sent, and how long it took) against a fake zygote, and the
+``cgroupfs=True`` mounts against a recording fake of the kernel seam."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from boxkit import _sys
+from boxkit.runtime import container, rootfs
+from boxkit.runtime.spare import SPARE_NS, spare_kind
+from boxkit.spec import ContainerSpec
+
+
+class FakeZygote:
+    """Answers kill requests; the container ends on the signals in ``dies_on`` (PID 1 ignores the rest)."""
+
+    def __init__(self, dies_on):
+        self.dies_on = set(dies_on)
+        self.sent: list[int] = []
+        self.events: dict[str, list] = {}
+        self.cond = threading.Condition()
+
+    def call(self, msg, fds=None):
+        assert msg["op"] == "kill"
+        self.sent.append(msg["signal"])
+        if msg["signal"] in self.dies_on:
+            with self.cond:
+                self.events.setdefault(msg["id"], []).append(
+                    {"pid": 42, "info": {"exit_code": 128 + msg["signal"], "signal": msg["signal"]}})
+                self.cond.notify_all()
+        return {"ok": True}
+
+    wait_event = container._Client.wait_event
+
+    alive = True
+
+
+@pytest.fixture
+def started(monkeypatch):
+    def make(dies_on):
+        fake = FakeZygote(dies_on)
+        monkeypatch.setattr(container, "client", lambda: fake)
+        c = container.Container(ContainerSpec(image="busybox", argv=["sleep", "30"]))
+        c.pid = 42
+        return c, fake
+    return make
+
+
+def test_stop_that_sigterm_ends_reports_no_sigkill(started):
+    c, fake = started({signal.SIGTERM})
+    r = c.stop(timeout=5)
+    assert fake.sent == [signal.SIGTERM]
+    assert r.signal == signal.SIGTERM and not r.sigkill_after_grace
+    assert r.stop_time is not None and r.stop_time < 5
+
+
+def test_stop_after_the_grace_period_sends_sigkill_and_says_so(started):
+    c, fake = started({signal.SIGKILL})   # a PID 1 without a SIGTERM handler
+    r = c.stop(timeout=0.3)
+    assert fake.sent == [signal.SIGTERM, signal.SIGKILL]
+    assert r.signal == signal.SIGKILL and r.sigkill_after_grace
+    assert r.stop_time >= 0.3, "SIGKILL only after the whole grace period"
+    assert "sigkill_after_grace=True" in repr(r)
+
+
+def test_a_result_not_from_stop_has_no_stop_report():
+    r = container.Result(exit_code=0)
+    assert r.stop_time is None and not r.sigkill_after_grace and "stop_time" not in repr(r)
+
+
+def test_cgroupfs_is_off_by_default_and_reaches_the_plan():
+    assert not ContainerSpec.create("busybox", ["true"]).cgroupfs
+    assert ContainerSpec.create("busybox", ["true"], cgroupfs=True).cgroupfs
+
+
+def test_a_cgroupfs_plan_never_takes_a_spare():
+    plan = {"ns": list(SPARE_NS), "layers": ["/x"], "mounts": []}
+    assert spare_kind(plan, SPARE_NS, None)
+    assert not spare_kind({**plan, "cgroupfs": True}, SPARE_NS, None)
+
+
+class RecordingSys:
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def mount(self, source, target, fstype, flags=0, data=None):
+        self.calls.append(("mount", source, target, fstype, flags, data))
+
+    def umount2(self, target, flags=0):
+        self.calls.append(("umount2", target, flags))
+
+    def pivot_root(self, new, old):
+        self.calls.append(("pivot_root", new, old))
+
+
+def _host_has_cgroupfs() -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(" - cgroup" in line for line in f)
+
+
+@pytest.mark.skipif(not _host_has_cgroupfs(), reason="the host mounts no cgroup file system")
+@pytest.mark.parametrize("asked", [False, True])
+def test_cgroupfs_mounts_read_only_before_the_pivot(tmp_path, asked):
+    cwd = os.getcwd()
+    fake = RecordingSys()
+    plan = {"merged": str(tmp_path), "ns": ["pid", "mount", "uts", "ipc", "net", "cgroup"], "mounts": [],
+            "files": {}, "cgroupfs": asked}
+    try:
+        rootfs.setup_rootfs(plan, lambda t: None, sys=fake)
+    finally:
+        os.chdir(cwd)
+    target = str(tmp_path / "sys" / "fs" / "cgroup")
+    under = [c for c in fake.calls if c[0] == "mount" and str(c[2]).startswith(target)]
+    if not asked:
+        assert under == []
+        return
+    fresh = [c for c in under if c[3] in ("cgroup", "cgroup2")]
+    assert fresh, "a fresh mount of each hierarchy: in a cgroup namespace its root is the container's group"
+    v2_only = under[0][3] == "cgroup2"
+    assert v2_only or (under[0][2], under[0][3]) == (target, "tmpfs")
+    assert all(c[4] & _sys.MS_RDONLY for c in fresh if c[3] == "cgroup2") or not v2_only
+    kinds = [c[0] for c in fake.calls]
+    assert max(fake.calls.index(c) for c in under) < kinds.index("pivot_root")
+    # read-only: the v1 tmpfs and its hierarchies are remounted with MS_RDONLY
+    assert any(c[4] & _sys.MS_RDONLY and c[4] & _sys.MS_REMOUNT for c in under) or v2_only
