@@ -440,8 +440,9 @@ def _step_error(plan: dict, msg: dict):
 def _joinable(run: Running) -> int:
     """The process whose namespaces and root an exec joins: PID 1, or with ``init=True`` the command
     it started. boxkit-init never execs, so it stays non-dumpable and its /proc/PID/ns files belong
-    to the host's root: a rootless supervisor may not open them (the command, exec'd, may be)."""
-    if not run.plan.get("init"):
+    to the host's root: a rootless supervisor may not open them (the command, exec'd, may be).
+    As root, PID 1's, as docker exec joins tini's: the command may have made namespaces of its own."""
+    if not run.plan.get("init") or not run.plan.get("rootless"):
         return run.pid
     try:
         with open(f"/proc/{run.pid}/task/{run.pid}/children") as f:
