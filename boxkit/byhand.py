@@ -122,6 +122,16 @@ class Change:
         b, a = keys(before), keys(after)
         return cls(step, before, after, [k for k in a if k not in b], [k for k in b if k not in a])
 
+    @property
+    def added(self) -> list[dict]:
+        """The mounts this step made, as :func:`parse_mountinfo` dicts."""
+        return [m for m in self.after.get("mounts", []) if f"{m['point']} ({m['fstype']})" in self.mounts_added]
+
+    @property
+    def new_namespaces(self) -> list[str]:
+        b = self.before.get("ns", {})
+        return [n for n, link in self.after.get("ns", {}).items() if b.get(n) != link]
+
     def differs(self, what: str) -> bool:
         return self.before.get(what) != self.after.get(what)
 
@@ -130,14 +140,17 @@ class Change:
         for what in ("pid", "hostname", "cap_eff"):
             if self.differs(what):
                 lines.append(f"  {what}: {self.before.get(what)} -> {self.after.get(what)}")
-        changed_ns = [n for n in self.after.get("ns", {}) if self.before.get("ns", {}).get(n) != self.after["ns"][n]]
-        if changed_ns:
-            lines.append("  new namespaces: " + ", ".join(changed_ns))
+        if self.new_namespaces:
+            lines.append("  new namespaces: " + ", ".join(self.new_namespaces))
+        counts = [len(s.get("mounts", [])) for s in (self.before, self.after)]
+        if counts[0] != counts[1]:
+            lines.append(f"  mount table: {counts[0]} -> {counts[1]} lines")
         shared = [sum(1 for m in s.get("mounts", []) if m["shared"]) for s in (self.before, self.after)]
         if shared[0] != shared[1]:
             lines.append(f"  shared mounts: {shared[0]} -> {shared[1]}")
         if self.mounts_added:
-            lines.append("  mounted: " + ", ".join(self.mounts_added))
+            more = f" and {len(self.mounts_added) - 4} more" if len(self.mounts_added) > 4 else ""
+            lines.append("  mounted: " + ", ".join(self.mounts_added[:4]) + more)
         if self.mounts_removed:
             lines.append(f"  unmounted: {len(self.mounts_removed)} mounts")
         if self.differs("ls"):
@@ -329,7 +342,7 @@ def _look(merged: str | None = None) -> dict:
 def _driver(cmd_fd: int, rep_fd: int) -> None:
     from . import _sys
     from ._sys import SYS
-    from .runtime.caps import DEFAULT_MASK   # now: after pivot_root no module of the host can be imported
+    from .runtime.caps import DEFAULT_MASK  # now: after pivot_root no module of the host can be imported
 
     SYS.prctl(_sys.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:   # the kernel ended before the prctl
