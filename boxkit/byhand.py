@@ -243,6 +243,9 @@ class Box:
                 return None   # EOF: the helper exec'd (the pipe is close-on-exec) or died
             line += chunk
         reply = json.loads(line)
+        if not reply.get("ok") and reply.get("step") == "exec":
+            raise BoxkitError("cannot execute", reply.get("error"),
+                              hint="check the command exists in the image; the box has ended")
         if not reply.get("ok"):
             raise BoxkitError(f"step {reply.get('step')} failed:", reply.get("error"),
                               hint="the box has ended; make a new Box and look at the error")
@@ -414,6 +417,8 @@ def _driver(cmd_fd: int, rep_fd: int) -> None:
             reply({"ok": True, "step": name, "state": _look(merged)})
         except Exception as e:   # reported to the Box, which ends the helper
             what = f"{e.strerror} ({e.filename or name})" if isinstance(e, OSError) and e.strerror else repr(e)
+            if name == "exec" and isinstance(e, OSError):
+                what = f"{arg[0]}: {(e.strerror or str(e)).lower()}"
             reply({"ok": False, "step": name, "error": what})
             os._exit(1)
 
