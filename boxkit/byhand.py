@@ -182,6 +182,17 @@ def _end(proc: subprocess.Popen | None, tmp: str | None, fds: list[int]) -> None
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _sweep() -> None:
+    """Remove the directories of boxes whose owner was killed outright (SIGKILL runs no finalizer).
+    Their helpers died with the owner (PR_SET_PDEATHSIG), and with them their mounts."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        parts = name.split("-")
+        if name.startswith("boxkit-byhand-") and len(parts) >= 4 and parts[2].isdigit():
+            if not os.path.exists(f"/proc/{parts[2]}"):
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
 class Box:
     """A container made step by step: ``Box("busybox")``, then :meth:`step` for each of :data:`STEPS`,
     :meth:`look` at any time, and :meth:`exec` last."""
@@ -195,7 +206,8 @@ class Box:
         self.ns: list[str] = []
         self.proc: subprocess.Popen | None = None
         self._fds: list[int] = []
-        self.tmp = tempfile.mkdtemp(prefix="boxkit-byhand-")
+        _sweep()
+        self.tmp = tempfile.mkdtemp(prefix=f"boxkit-byhand-{os.getpid()}-")
         self._finalizer = weakref.finalize(self, _end, None, self.tmp, self._fds)
         try:
             self._spawn()

@@ -114,3 +114,44 @@ def test_exec_of_a_missing_command_says_so(host_mounts):
         with pytest.raises(BoxkitError, match="cannot execute no-such-program"):
             box.exec(["no-such-program"])
     assert box.closed
+
+
+def test_an_interrupted_step_leaves_nothing(host_mounts):
+    import signal
+
+    box = byhand.Box("busybox")
+    helper = box.proc.pid
+    box.step("unshare", ["mount", "pid"])
+    os.killpg(helper, signal.SIGSTOP)   # the helper cannot answer: the step hangs until ^C
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            box.step("private")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert box.closed and _gone(helper) and not os.path.exists(box.tmp)
+
+
+def test_the_helper_dies_with_its_owner(host_mounts, tmp_path):
+    import subprocess
+    import sys
+
+    owner = subprocess.run([sys.executable, "-c", """
+import os, signal
+from boxkit import byhand
+box = byhand.Box("busybox")
+box.step("unshare", ["mount", "pid"]); box.step("private"); box.step("overlay")
+print(box.proc.pid, box.tmp, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)   # no finalizer, no atexit
+"""], capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    helper, tmp = owner.stdout.split()
+    assert _gone(int(helper)), "the helper outlived its owner"
+    assert os.path.exists(tmp)   # nobody ran to remove it ...
+    with byhand.Box("busybox"):
+        assert not os.path.exists(tmp)   # ... until the next Box swept it
