@@ -211,7 +211,6 @@ class Box:
         self._finalizer = weakref.finalize(self, _end, None, self.tmp, self._fds)
         try:
             self._spawn()
-            self.state = self._call({"step": "look"})
         except BaseException:
             self.close()
             raise
@@ -221,6 +220,7 @@ class Box:
         rep_r, rep_w = os.pipe()
         os.set_inheritable(cmd_r, True)
         os.set_inheritable(rep_w, True)
+        self._fds[:] = [cmd_w, rep_r]   # closed by the finalizer from here on, whatever fails
         for sub in ("upper", "work", "merged"):
             os.mkdir(os.path.join(self.tmp, sub), 0o755)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BOXKIT_NO_GC": "1",
@@ -233,12 +233,12 @@ class Box:
         finally:
             os.close(cmd_r)
             os.close(rep_w)
-        self._fds[:] = [cmd_w, rep_r]
         self._reply = os.fdopen(rep_r, "rb", buffering=0, closefd=False)
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _end, self.proc, self.tmp, self._fds)
-        self._send({"step": "setup", "layers": self.layers, "tmp": self.tmp})
-        self._read()
+        # the helper starts with PR_SET_PDEATHSIG, which fires when the *thread* that started it ends:
+        # a notebook runs cells on its main thread, which lives as long as the kernel
+        self.state = self._call({"step": "setup", "layers": self.layers, "tmp": self.tmp})
 
     # --- the pipe ----------------------------------------------------------------------------------
     def _send(self, msg: dict) -> None:
