@@ -22,8 +22,10 @@ ALL = [("unshare", ["mount", "uts", "ipc", "pid"]), ("private", None), ("overlay
 
 
 def _mountinfo() -> list[str]:
+    """The host's mounts that name a by-hand box's directory (its overlay and /proc, had they leaked).
+    Not the whole table: other test sessions on this host (podman, ip netns) mount beside us."""
     with open("/proc/self/mountinfo") as f:
-        return sorted(line.split()[4] for line in f)
+        return sorted(line for line in f if "boxkit-byhand-" in line)
 
 
 def _gone(pid: int) -> bool:
