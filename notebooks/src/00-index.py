@@ -14,6 +14,8 @@
 # | 5 | [05-capstone](05-capstone.ipynb) | **one service, every mechanism** | build, run under limits, watch, commit: all of it together |
 # | 6 | [06-security](06-security.ipynb) | **security layers**: what root in a box may *do* | capabilities, seccomp, no_new_privs, masked paths each refusing, then removed one by one |
 # | 7 | [07-oci](07-oci.ipynb) | **the OCI chain**: what `docker run` really calls | a bundle walked through create, start, kill, delete by hand; podman driving `boxkit-runtime` in runc's seat |
+# | 8 | [08-by-hand](08-by-hand.ipynb) | **a container by hand**: the system calls, one per cell | `unshare`, `/` private, overlay, `/proc`, `pivot_root`, capabilities, `execve`, each followed by what it changed; then what boxkit adds and why |
+# | 9 | [09-pid1](09-pid1.ipynb) | **PID 1, signals, and what is shared** | a PID 1 that ignores SIGTERM, zombies reaped by an init, and one kernel under every container |
 #
 # Read them in order. Every demo ends with a cell that prints the facts it proved.
 #
