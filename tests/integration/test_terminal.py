@@ -421,6 +421,30 @@ def test_the_fast_client_and_its_warm_helper(rootfs):
     assert container_dirs() == before
 
 
+def test_the_boxkit_command_is_the_fast_client(rootfs):
+    """./course links the venv's boxkit to bin/boxkit-fast: the command a learner types takes the warm
+    path for run --rm (the target: 0.8x runc, bench/startup.py's CLI row) and the full command line
+    for everything else, with the same exit codes."""
+    from boxkit import cli_warm as warm
+
+    typed = os.path.join(os.path.dirname(sys.executable), "boxkit")
+    if not os.path.realpath(typed).endswith("bin/boxkit-fast"):
+        pytest.skip(f"{typed} is pip's entry point: this venv was not made by ./course")
+    before = container_dirs()
+    try:
+        r = subprocess.run([typed, "run", "--rm", "--rootfs", rootfs, "sh", "-c", "echo hi; exit 3"],
+                           capture_output=True, timeout=60)
+        assert (r.returncode, r.stdout) == (3, b"hi\n"), r
+        assert os.path.exists(warm.sock_path()), "no warm helper: the run took the slow way"
+        r = subprocess.run([typed, "ps", "-a", "--json"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and isinstance(json.loads(r.stdout), list), r.stderr   # the full CLI
+        assert subprocess.run([typed, "no-such-verb"], capture_output=True).returncode == 125
+    finally:
+        pid = warm.stop()
+    assert pid is not None and not alive(pid)
+    assert container_dirs() == before
+
+
 def test_a_run_without_rm_is_kept_stopped_for_ps_logs_and_rm(rootfs):
     name = f"kept{os.getpid()}"
     r = bk("run", "--name", name, "--rootfs", rootfs, "sh", "-c", "echo out; exit 3")
