@@ -191,11 +191,11 @@ def main() -> int:
             cli += ["--memory", "500M", "--cpus", "0.5", "--pids-limit", "100"]
         cli += ["--rootfs", root]
         runners["boxkit (python -m boxkit)"] = sh(cli + ["/bin/true"])
-        # the command as typed: ./course links .venv/bin/boxkit to the fast client (bin/boxkit-fast:
-        # python -I -S and a warm helper that outlives the command, boxkit/cli_warm.py)
+        # the command as typed: ./course writes .venv/bin/boxkit as the fast client (boxkit/fastrun.py
+        # under python -I -S, and a warm helper that outlives the command, boxkit/cli_warm.py)
         typed = os.path.join(os.path.dirname(sys.executable), "boxkit")
-        if not os.path.realpath(typed).endswith("boxkit-fast"):   # a plain pip install: pip's entry point
-            print(f"note: {typed} is pip's entry point, not the fast client (./course links it)")
+        if "fastrun" not in open(typed, errors="replace").read(400):   # a plain pip install: pip's entry point
+            print(f"note: {typed} is pip's entry point, not the fast client (./course writes it)")
         runners["boxkit (CLI)"] = sh([typed, *cli[3:], "/bin/true"])
 
         bundle = None

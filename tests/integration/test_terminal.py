@@ -422,13 +422,13 @@ def test_the_fast_client_and_its_warm_helper(rootfs):
 
 
 def test_the_boxkit_command_is_the_fast_client(rootfs):
-    """./course links the venv's boxkit to bin/boxkit-fast: the command a learner types takes the warm
-    path for run --rm (the target: 0.8x runc, bench/startup.py's CLI row) and the full command line
-    for everything else, with the same exit codes."""
+    """./course writes the venv's boxkit as the fast client (python -IS boxkit/fastrun.py): the command
+    a learner types takes the warm path for run --rm (the target: 0.8x runc, bench/startup.py's CLI
+    row) and the full command line for everything else, with the same exit codes."""
     from boxkit import cli_warm as warm
 
     typed = os.path.join(os.path.dirname(sys.executable), "boxkit")
-    if not os.path.realpath(typed).endswith("bin/boxkit-fast"):
+    if "fastrun" not in open(typed, errors="replace").read(400):
         pytest.skip(f"{typed} is pip's entry point: this venv was not made by ./course")
     before = container_dirs()
     try:
