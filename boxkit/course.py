@@ -49,10 +49,12 @@ import sys
 from dataclasses import dataclass
 
 RECORDING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recordings", "course.json")
-NEEDS = ("root", "cgroups", "network")   # what a directive may name
+# what a directive may name; cgroup2: the host's cgroups are v2 (memory.high, PSI), which no v1 host
+# has at all: there such a cell replays a run recorded in the v2 VM (python -m tools.v2vm --record)
+NEEDS = ("root", "cgroups", "network", "cgroup2")
 
 # "# boxkit: needs root" / "# boxkit: needs cgroups, network" — a whole line, anywhere in the cell
-_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*boxkit:[ \t]*needs[ \t]+(?P<what>[a-z, \t]+?)[ \t]*(?:\n|$)", re.M)
+_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*boxkit:[ \t]*needs[ \t]+(?P<what>[a-z0-9, \t]+?)[ \t]*(?:\n|$)", re.M)
 
 # "# boxkit: exercise": a cell of an exercise, run as itself in every mode (never replayed)
 _EXERCISE = re.compile(r"^[ \t]*#[ \t]*boxkit:[ \t]*exercise[ \t]*$", re.M)
@@ -131,7 +133,15 @@ def _have(report) -> frozenset[str]:
         got.add("cgroups")
     if report.live_for("network"):
         got.add("network")
+    if "cgroups" in got and getattr(report, "cgroup_mode", None) == "v2":
+        got.add("cgroup2")
     return frozenset(got)
+
+
+def _live_have(report) -> frozenset[str]:
+    """What a live host gives: everything, but cgroup v2 only where the host is v2."""
+    v2 = getattr(report, "cgroup_mode", None) == "v2"
+    return frozenset(NEEDS) if v2 else frozenset(NEEDS) - {"cgroup2"}
 
 
 def decide(report, topic: str = "containers", forced: str | None = None) -> Mode:
@@ -140,10 +150,10 @@ def decide(report, topic: str = "containers", forced: str | None = None) -> Mode
     if forced is not None:
         if forced not in ("live", "rootless", "recorded"):
             forced = "recorded"
-        have = frozenset(NEEDS) if forced == "live" else _have(report) - {"root"}
+        have = _live_have(report) if forced == "live" else _have(report) - {"root"}
         return Mode(forced, f"BOXKIT_MODE={forced}", have if forced != "recorded" else frozenset())
     if report.live_for(topic):
-        return Mode("live", "", frozenset(NEEDS))
+        return Mode("live", "", _live_have(report))
     if getattr(report, "rootless", False):
         have = _have(report)
         lacking = [n for n in NEEDS if n not in have]
@@ -173,6 +183,8 @@ def start(topic: str = "containers", *, force: str | None = None):
     mode = decide(report, topic, force or os.environ.get("BOXKIT_MODE"))
     if mode.name == "live":
         display(HTML("<b style='color:#1a7f37'>LIVE</b>: the cells below start real containers on this kernel."))
+        if "cgroup2" not in mode.have:   # only the cells that need cgroup v2 replay, with their badge
+            activate(f"this host's cgroups are {getattr(report, 'cgroup_mode', '?')}, not v2", have=mode.have)
         return None
     meta = load().get("meta", {})
     if mode.name == "rootless":
@@ -290,6 +302,11 @@ def record(notebooks: list[str], out: str = RECORDING, exercises: dict | None = 
     import platform
     import time
 
+    try:
+        with open(out) as f:
+            before = json.load(f)
+    except (OSError, ValueError):
+        before = {}
     cells: dict[str, list] = {}
     for path in notebooks:
         with open(path) as f:
@@ -307,16 +324,51 @@ def record(notebooks: list[str], out: str = RECORDING, exercises: dict | None = 
                     o["data"] = {k: "".join(v) if isinstance(v, list) else v for k, v in o["data"].items()}
                 o.pop("execution_count", None)
                 outs.append(o)
-            cells[key(src)] = outs
+            k = key(src)
+            if any(o.get("metadata", {}).get("boxkit") == "recorded" for o in outs):
+                # a replay here (a cgroup v2 cell on a v1 host): the run it replayed stays the recording
+                if k in before.get("cells", {}):
+                    cells[k] = before["cells"][k]
+                continue
+            cells[k] = outs
     os.makedirs(os.path.dirname(out), exist_ok=True)
     meta = {"kernel": platform.release(), "date": time.strftime("%Y-%m-%d"),
             "notebooks": [os.path.basename(p) for p in notebooks]}
     if exercises is None:
-        try:
-            with open(out) as f:
-                exercises = json.load(f).get("exercises", {})
-        except (OSError, ValueError):
-            exercises = {}
+        exercises = before.get("exercises", {})
     with open(out, "w") as f:
         json.dump({"meta": meta, "cells": cells, "exercises": exercises}, f, separators=(",", ":"))
     return len(cells)
+
+
+def record_from(notebook: str, need: str, out: str = RECORDING) -> list[str]:
+    """Put the outputs of the cells of an executed ``notebook`` that say ``# boxkit: needs ... need``
+    into the recording (the cgroup v2 cells, executed in the v2 VM); returns their keys. A cell that
+    was itself replayed there, or failed, is refused: a recording is made only of real runs."""
+    with open(notebook) as f:
+        nb = json.load(f)
+    with open(out) as f:
+        rec = json.load(f)
+    taken = []
+    for c in nb["cells"]:
+        src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        if c.get("cell_type") != "code" or need not in directives(src):
+            continue
+        outs = []
+        for o in c.get("outputs", []):
+            o = dict(o)
+            if o.get("output_type") == "error" or o.get("metadata", {}).get("boxkit") == "recorded":
+                raise ValueError(f"cannot record cell {key(src)} of {notebook}: it "
+                                 f"{'failed' if o.get('output_type') == 'error' else 'was replayed'} there")
+            if "text" in o and isinstance(o["text"], list):
+                o["text"] = "".join(o["text"])
+            if "data" in o:
+                o["data"] = {k: "".join(v) if isinstance(v, list) else v for k, v in o["data"].items()}
+            o.pop("execution_count", None)
+            outs.append(o)
+        rec["cells"][key(src)] = outs
+        taken.append(key(src))
+    with open(out, "w") as f:
+        json.dump(rec, f, separators=(",", ":"))
+    _state["recording"] = None
+    return taken

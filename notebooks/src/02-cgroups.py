@@ -26,6 +26,7 @@ course.start("cgroups")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+import os
 import subprocess
 
 import boxkit
@@ -150,19 +151,27 @@ print("the host went on forking while it ran (a process outside the group):",
 # cgroup v2 has a second memory line, `memory.high`: above it the kernel does not kill, it slows the group
 # down and reclaims its memory, and the stall shows up as *memory pressure* (PSI, `memory.pressure`).
 # cgroup v1 has no equivalent (`memory.soft_limit_in_bytes`, docker's `--memory-reservation`, only acts when
-# the whole machine runs short; runc writes that reservation to `memory.low` on v2),
-# so on a v1 or hybrid host this cell says so and the picture is shown on v2 hosts.
+# the whole machine runs short; runc writes that reservation to `memory.low` on v2).
+# So the next cell needs a cgroup v2 host: on a v1 or hybrid one it replays a run recorded on cgroup v2
+# (the course's own v2 VM, `python -m tools.v2vm --record`), with the RECORDED badge.
+#
+# A hog grows towards 300 MB with `memory.high` at 200 MB and `memory.max` at 400 MB: it is not killed,
+# it is held near the high line, and the time its tasks spend stalled on memory rises (PSI's
+# `some avg10`, the share of the last 10 s in which at least one task waited for memory).
 
 # %%
-# boxkit: needs cgroups
+# boxkit: needs cgroups, cgroup2
 # NBVAL_IGNORE_OUTPUT
 from IPython.display import display
 
-if host.version == 2:
-    r, s, psi = experiments.memory_high(high="200M", memory="400M", target_mb=300)
-    display(viz.memory_high_figure(s, psi, 200 * 2**20))
-else:
-    print(f"this host is cgroup {host.mode}: memory.high and PSI are shown on cgroup v2 hosts")
+MiB = 2**20
+r, s, psi = experiments.memory_high(high="200M", memory="400M", target_mb=300)
+display(viz.memory_high_figure(s, psi, 200 * MiB))
+print(f"cgroup {host.mode}, kernel {os.uname().release}")
+print(f"OOM-killed: {r.oom_killed} — memory.high throttles, it does not kill: {not r.oom_killed}")
+print(f"peak {s.peak_memory / MiB:.0f} MiB, under memory.max (400 MiB): {s.peak_memory <= 400 * MiB}")
+top = max((p for _, p in psi), default=None)
+print(f"memory pressure (PSI some avg10) at its highest: {top} % — above 0: {bool(top)}")
 
 # %% [markdown]
 # ## The same limits, two file layouts

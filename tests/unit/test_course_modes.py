@@ -13,8 +13,10 @@ from boxkit import course
 
 
 class Host:
-    def __init__(self, *, root: bool, rootless: bool = False, topics: tuple[str, ...] = ()):
+    def __init__(self, *, root: bool, rootless: bool = False, topics: tuple[str, ...] = (),
+                 cgroup_mode: str = "hybrid"):
         self.root = root
+        self.cgroup_mode = cgroup_mode
         self.rootless = rootless
         self.topics = set(topics)
         self.checks: list = []
@@ -52,7 +54,16 @@ def test_directives_name_what_a_cell_needs():
 
 def test_root_on_a_full_host_runs_live():
     m = course.decide(FULL, "cgroups")
-    assert m.name == "live" and m.have == frozenset(course.NEEDS)
+    assert m.name == "live" and m.have == frozenset(course.NEEDS) - {"cgroup2"}
+
+
+def test_only_a_cgroup_v2_host_runs_the_cgroup2_cells_live():
+    v2 = Host(root=True, topics=FULL.topics, cgroup_mode="v2")
+    assert course.decide(v2, "cgroups").have == frozenset(course.NEEDS)
+    assert "cgroup2" in course.decide(Host(root=False, rootless=True, topics=("cgroups",), cgroup_mode="v2"),
+                                      "containers").have
+    assert "cgroup2" not in course.decide(FULL, "containers", "live").have   # forced live on v1: still no v2
+    assert course.directives("# boxkit: needs cgroups, cgroup2\nx") == {"cgroups", "cgroup2"}
 
 
 def test_a_laptop_without_root_runs_rootless_and_lacks_root_cgroups_network():

@@ -73,3 +73,35 @@ def test_replaying_follows_the_mode(monkeypatch):
     assert course.replaying(set())                                   # recorded: nothing measured here
     monkeypatch.setitem(course._state, "have", frozenset({"network"}))
     assert course.replaying({"cgroups", "network"}) and not course.replaying({"network"})
+
+
+V2_CELL = "# boxkit: needs cgroups, cgroup2\nprint('memory.high held:', True)\n"
+V2_OUT = [{"output_type": "stream", "name": "stdout", "text": "memory.high held: True\n"}]
+BADGE = {"output_type": "display_data", "data": {"image/png": "iVBOR"}, "metadata": {"boxkit": "recorded"}}
+
+
+def test_a_cell_recorded_in_the_v2_vm_survives_a_v1_rebuild(tmp_path):
+    out = tmp_path / "rec.json"
+    course.record([_nb(tmp_path / "02-x.ipynb", [("x = 1", [])])], str(out))
+    vm = _nb(tmp_path / "vm.ipynb", [(V2_CELL, V2_OUT), ("x = 1", [])])
+    assert course.record_from(vm, "cgroup2", str(out)) == [course.key(V2_CELL)]
+    # the v1 host's own run of the notebook replayed that cell: its badge must not become the recording
+    v1 = _nb(tmp_path / "02-x.ipynb", [(V2_CELL, [BADGE, *V2_OUT]), ("x = 1", [])])
+    course.record([v1], str(out))
+    assert json.loads(out.read_text())["cells"][course.key(V2_CELL)] == V2_OUT
+
+
+def test_only_real_runs_are_recorded_from_the_vm(tmp_path):
+    out = tmp_path / "rec.json"
+    course.record([_nb(tmp_path / "02-x.ipynb", [("x = 1", [])])], str(out))
+    failed = [{"output_type": "error", "ename": "HostError", "evalue": "no v2", "traceback": []}]
+    for outs in (failed, [BADGE]):
+        with pytest.raises(ValueError, match="cannot record cell"):
+            course.record_from(_nb(tmp_path / "vm.ipynb", [(V2_CELL, outs)]), "cgroup2", str(out))
+
+
+def test_live_on_a_v1_host_replays_only_the_cgroup2_cells(monkeypatch):
+    monkeypatch.setitem(course._state, "have", frozenset(course.NEEDS) - {"cgroup2"})
+    assert course._transform(["print(1)\n"]) == ["print(1)\n"]
+    (code,) = course._transform([V2_CELL])
+    assert "replay" in code and "cgroup2" in code

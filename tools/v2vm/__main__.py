@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 
 from . import runner
 from .runner import VMConfig, run_vm
@@ -26,15 +29,31 @@ def main(argv: list[str] | None = None) -> int:
                          "or virtme-ng (no 9p cache: python starts ~3x slower)")
     ap.add_argument("--full", action="store_true",
                     help="run the whole of the three test files (~13 min under TCG) instead of the lean default")
+    ap.add_argument("--record", action="store_true",
+                    help="execute notebook 02 in the VM and put its cgroup v2 cells (memory.high, PSI) into "
+                         "boxkit/recordings/course.json, which v1 hosts replay")
     ap.add_argument("--verbose", action="store_true", help="kernel messages on the console")
     ap.add_argument("--quiet", action="store_true", help="do not stream the console; print the inner output at the end")
     args, rest = ap.parse_known_args(argv)
     if rest and rest[0] == "--":
         rest = rest[1:]
+    collect = tempfile.mkdtemp(prefix="v2vm-out-") if args.record else None
+    if args.record:
+        rest = ["tools/v2vm/execute_notebooks.py"]
     cfg = VMConfig(kernel=args.kernel, cpus=args.cpus, memory=args.memory, timeout=args.timeout,
-                   verbose=args.verbose, echo=not args.quiet, initramfs=args.initramfs,
+                   verbose=args.verbose, echo=not args.quiet, initramfs=args.initramfs, collect=collect,
                    pytest_args=rest or list(runner.FULL_TESTS if args.full else runner.DEFAULT_TESTS))
     res = run_vm(cfg)
+    if collect:
+        try:
+            if res.exit_code == 0:
+                from boxkit import course
+
+                for name in sorted(os.listdir(collect)):
+                    keys = course.record_from(os.path.join(collect, name), "cgroup2")
+                    print(f"v2vm: recorded {len(keys)} cgroup v2 cell(s) of {name}: {', '.join(keys)}")
+        finally:
+            shutil.rmtree(collect, ignore_errors=True)
     if res.skipped:
         print(f"v2vm: skipped: {res.skipped}")
         return 1 if args.strict else 0

@@ -70,6 +70,7 @@ class VMConfig:
     qemu: str = "qemu-system-x86_64"
     echo: bool = True                   # stream the console to stdout while it runs
     initramfs: str = "own"              # "own" (boxkit builder) or "virtme" (virtme-ng, falls back to own)
+    collect: str | None = None          # a host directory: what the guest wrote to /run/v2vm/out lands here
 
 
 @dataclass
@@ -125,6 +126,7 @@ if [ ! -d {shlex.quote(REPO)}/tools/v2vm ]; then
         v2vmrepo {shlex.quote(REPO)} || echo "v2vm: cannot mount the checkout share"
 fi
 cd {shlex.quote(REPO)} || {{ echo 253 > /run/v2vm/rc; exit; }}
+mkdir -p /run/v2vm/out
 export HOME=/tmp BOXKIT_ROOT=/var/lib/boxkit-test BOXKIT_EXPECT_CGROUP=v2
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MPLCONFIGDIR=/tmp/mpl XDG_CACHE_HOME=/tmp/cache
 export TERM=dumb COLUMNS=120 LANG=C.UTF-8
@@ -205,6 +207,10 @@ def run_vm(cfg: VMConfig) -> Result:
             res.guest_boot_s = float(open(os.path.join(io_dir, "boot_uptime")).read())
         except (OSError, ValueError):
             pass
+        if cfg.collect and os.path.isdir(os.path.join(io_dir, "out")):
+            os.makedirs(cfg.collect, exist_ok=True)
+            for name in os.listdir(os.path.join(io_dir, "out")):
+                shutil.copy(os.path.join(io_dir, "out", name), os.path.join(cfg.collect, name))
         try:
             res.status = int(open(os.path.join(io_dir, "rc")).read())
         except (OSError, ValueError):
