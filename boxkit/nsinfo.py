@@ -121,9 +121,33 @@ def _comm(pid: int | str) -> str:
         return "?"
 
 
+def ppid(pid: int | str) -> int:
+    """The parent's PID (``PPid:`` of /proc/PID/status, as the host numbers it); 0 for PID 1."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("PPid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def ancestry(pid: int) -> list[int]:
+    """The host PIDs from PID 1 down to ``pid``'s parent: the branch of the host's process tree that
+    the container hangs from."""
+    chain = []
+    p = ppid(pid)
+    while p > 0 and len(chain) < 32:
+        chain.append(p)
+        p = ppid(p)
+    return list(reversed(chain))
+
+
 def snapshot(pid: int, hostname: str | None = None) -> dict:
-    """What the namespace figure draws: the container's processes with both PIDs, a few host
-    processes for contrast, and the namespace table — all read from /proc now."""
+    """What the namespace figure draws, all read from /proc now: the container's processes with both
+    PIDs (``pids`` is NSpid, host first) and their parents, the branch of host processes from PID 1
+    down to the container, and the namespace inodes of both sides (``rows``)."""
     mine = ns_inodes(pid)
     inside = []
     for entry in os.listdir("/proc"):
@@ -131,10 +155,13 @@ def snapshot(pid: int, hostname: str | None = None) -> dict:
             continue
         try:
             if ns_inodes(entry).get("pid") == mine.get("pid"):
-                inside.append({"host_pid": int(entry), "pids": nspid(int(entry)), "comm": _comm(entry)})
+                inside.append({"host_pid": int(entry), "pids": nspid(int(entry)), "comm": _comm(entry),
+                               "ppid": ppid(entry)})
         except OSError:
             continue
-    host = [{"host_pid": p, "comm": _comm(p)} for p in (1, os.getpid())]
+    inner = {p["host_pid"] for p in inside}
+    top = min(inside, key=lambda d: d["pids"][-1])["host_pid"] if inside else pid
+    host = [{"host_pid": p, "comm": _comm(p), "ppid": ppid(p)} for p in ancestry(top) if p not in inner]
     try:
         with open("/proc/sys/kernel/hostname") as f:
             host_name = f.read().strip()

@@ -32,9 +32,20 @@ def namespace() -> None:
     fig.savefig(os.path.join(IMG, "namespace.png"), bbox_inches="tight")
 
 
+def userns() -> None:
+    import boxkit
+    from boxkit import nsinfo
+    from boxkit.viz.namespaces import idmap_figure
+
+    with boxkit.run("busybox", ["sleep", "300"], detach=True, userns=True) as c:
+        fig = idmap_figure(nsinfo.id_map(c.pid))
+    fig.savefig(os.path.join(IMG, "userns-idmap.png"), bbox_inches="tight")
+
+
 # name -> "module:function" (module functions take the output directory)
 FIGURES: dict[str, object] = {
     "namespace": namespace,
+    "userns": userns,
     "overlay": "boxkit.viz.layers:draw_docs_figures",
     "cgroups": "boxkit.viz.cgroups:draw_docs_figures",
     "topology": "boxkit.viz.topology:draw_docs_figures",
