@@ -102,6 +102,49 @@ def mounts(pid: int | str = "self") -> list[dict]:
     return out
 
 
+def propagation_lab(container_pid: int, where: str = "/var/tmp") -> dict:
+    """Mount propagation, measured: a tmpfs made *shared* on the host, a mount namespace copied from
+    the host with its propagation unchanged (``unshare -m --propagation unchanged``), and then a second
+    tmpfs mounted under the first, on the host. The copy's mount is a peer of the host's (same
+    ``shared:N``), so the later mount appears in the copy too; ``container_pid``'s namespace (made
+    private first) gets nothing. Returns the three mount tables (trimmed to the story) and what each
+    side saw; everything is unmounted before returning."""
+    import tempfile
+    import time
+
+    from . import _sys
+
+    demo = tempfile.mkdtemp(prefix="boxkit-prop-", dir=where)
+    later = os.path.join(demo, "later")
+    keep = {"/", "/proc", "/sys", "/dev"}
+
+    def trim(rows: list[dict]) -> list[dict]:
+        return [m for m in rows if m["target"] in keep or m["target"].startswith(demo)]
+
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "boxkit-prop", demo], check=True)
+    copy = None
+    try:
+        subprocess.run(["mount", "--make-shared", demo], check=True)
+        copy = subprocess.Popen(["unshare", "-m", "--propagation", "unchanged", "sleep", "60"])
+        for _ in range(200):   # until the copy exists: its mount namespace differs from ours
+            if ns_inodes(copy.pid).get("mnt") != ns_inodes().get("mnt"):
+                break
+            time.sleep(0.01)
+        os.mkdir(later)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "boxkit-prop2", later], check=True)
+        host, copied, box = mounts(), mounts(copy.pid), mounts(container_pid)
+        return {"trees": {"host": trim(host), "unshare -m --propagation unchanged": trim(copied),
+                          "boxkit container": [m for m in box if m["target"].count("/") <= 1]},
+                "later": later, "copy_sees_later": any(m["target"] == later for m in copied),
+                "container_shared": sum(1 for m in box if m["shared"] is not None)}
+    finally:
+        if copy is not None:
+            copy.kill()
+            copy.wait()
+        _sys.SYS.umount2(demo, _sys.MNT_DETACH)
+        os.rmdir(demo)
+
+
 def table(pid: int) -> NamespaceTable:
     return NamespaceTable(compare(pid))
 

@@ -79,41 +79,15 @@ def overlay_by_hand() -> None:
 
 
 def mounts() -> None:
-    """A shared mount on the host, a namespace copied with propagation unchanged (its copy is a peer,
-    and a mount made on the host afterwards appears in it), and a boxkit container (all private)."""
-    import subprocess
-    import tempfile
-    import time
-
+    """nsinfo.propagation_lab: a shared tmpfs, a copy with propagation unchanged, a boxkit container."""
     import boxkit
-    from boxkit import _sys, nsinfo
+    from boxkit import nsinfo
     from boxkit.viz.mounts import propagation_figure
 
-    demo = tempfile.mkdtemp(prefix="bk-fig-prop-", dir="/var/tmp")
-    sub = os.path.join(demo, "later")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "bkprop", demo], check=True)
-    copy = None
-    try:
-        subprocess.run(["mount", "--make-shared", demo], check=True)
-        copy = subprocess.Popen(["unshare", "-m", "--propagation", "unchanged", "sleep", "60"])
-        time.sleep(0.3)
-        os.mkdir(sub)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "bkprop2", sub], check=True)
-        with boxkit.run("busybox", ["sleep", "60"], detach=True) as c:
-            keep = {"/", "/proc", "/sys", "/dev"}
-            fig = propagation_figure({
-                "host": [m for m in nsinfo.mounts() if m["target"] in keep or m["target"].startswith(demo)],
-                "unshare -m --propagation unchanged": [
-                    m for m in nsinfo.mounts(copy.pid) if m["target"] in keep or m["target"].startswith(demo)],
-                "boxkit container": [m for m in nsinfo.mounts(c.pid) if m["target"].count("/") <= 1]},
-                title="Mount propagation: 'later' was mounted on the host after the copy was made, and "
-                      "appeared in it (peers); the container is private")
-    finally:
-        if copy is not None:
-            copy.kill()
-            copy.wait()
-        _sys.SYS.umount2(demo, _sys.MNT_DETACH)
-        os.rmdir(demo)
+    with boxkit.run("busybox", ["sleep", "60"], detach=True) as c:
+        lab = nsinfo.propagation_lab(c.pid)
+    fig = propagation_figure(lab["trees"], title="Mount propagation: 'later' was mounted on the host after "
+                             "the copy was made, and appeared in it (peers); the container is private")
     fig.savefig(os.path.join(IMG, "mount-propagation.png"), bbox_inches="tight")
 
 
