@@ -5,9 +5,13 @@ Every process has a link per namespace type in ``/proc/PID/ns/`` (``mnt``, ``pid
 the inode of the namespace in the kernel's internal ``nsfs``: two processes are in the same namespace
 exactly when the numbers match. ``/proc/PID/status`` has a line ``NSpid:`` listing the process's PID in
 every PID namespace it is visible in, outermost first — the host's PID and, last, the container's
-(``1`` for its init). ``/proc/PID/uid_map`` shows how a user namespace maps ids to the outside.
+(``1`` for its init), and ``PPid:`` its parent, which is how the host's process tree is rebuilt.
+``/proc/PID/uid_map`` shows how a user namespace maps ids to the outside. ``/proc/PID/mountinfo`` lists
+the mounts of the process's mount namespace; its optional fields (``shared:N``, ``master:N``) say which
+peer group a mount propagates to, which is why a container's ``/`` is made private first.
 
-This module only reads those files; notebook 01 and :mod:`boxkit.viz.namespaces` show the results.
+This module only reads those files (:func:`propagation_lab` also makes the mounts it reads); notebook
+01, :mod:`boxkit.viz.namespaces` and :mod:`boxkit.viz.mounts` show the results.
 """
 
 from __future__ import annotations
