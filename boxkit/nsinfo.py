@@ -5,9 +5,13 @@ Every process has a link per namespace type in ``/proc/PID/ns/`` (``mnt``, ``pid
 the inode of the namespace in the kernel's internal ``nsfs``: two processes are in the same namespace
 exactly when the numbers match. ``/proc/PID/status`` has a line ``NSpid:`` listing the process's PID in
 every PID namespace it is visible in, outermost first — the host's PID and, last, the container's
-(``1`` for its init). ``/proc/PID/uid_map`` shows how a user namespace maps ids to the outside.
+(``1`` for its init), and ``PPid:`` its parent, which is how the host's process tree is rebuilt.
+``/proc/PID/uid_map`` shows how a user namespace maps ids to the outside. ``/proc/PID/mountinfo`` lists
+the mounts of the process's mount namespace; its optional fields (``shared:N``, ``master:N``) say which
+peer group a mount propagates to, which is why a container's ``/`` is made private first.
 
-This module only reads those files; notebook 01 and :mod:`boxkit.viz.namespaces` show the results.
+This module only reads those files (:func:`propagation_lab` also makes the mounts it reads); notebook
+01, :mod:`boxkit.viz.namespaces` and :mod:`boxkit.viz.mounts` show the results.
 """
 
 from __future__ import annotations
@@ -84,6 +88,67 @@ class NamespaceTable(list):
         return "\n".join(lines)
 
 
+def mounts(pid: int | str = "self") -> list[dict]:
+    """The mount table of ``pid``'s mount namespace, from ``/proc/PID/mountinfo``: one dict per mount
+    with its id, its parent's id, where it is mounted, its file system type and its propagation. The
+    optional fields before `` - `` say how mounts propagate: ``shared:N`` (a member of peer group N: a
+    mount or unmount under any peer happens under all of them), ``master:N`` (a slave: receives from
+    group N, sends nothing back); neither means private."""
+    out = []
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            a = left.split()
+            opt = {k: int(v) for k, _, v in (x.partition(":") for x in a[6:]) if v.isdigit()}
+            out.append({"id": int(a[0]), "parent": int(a[1]), "target": a[4].replace("\\040", " "),
+                        "fstype": right.split()[0] if right else "?", "shared": opt.get("shared"),
+                        "master": opt.get("master")})
+    return out
+
+
+def propagation_lab(container_pid: int, where: str = "/var/tmp") -> dict:
+    """Mount propagation, measured: a tmpfs made *shared* on the host, a mount namespace copied from
+    the host with its propagation unchanged (``unshare -m --propagation unchanged``), and then a second
+    tmpfs mounted under the first, on the host. The copy's mount is a peer of the host's (same
+    ``shared:N``), so the later mount appears in the copy too; ``container_pid``'s namespace (made
+    private first) gets nothing. Returns the three mount tables (trimmed to the story) and what each
+    side saw; everything is unmounted before returning."""
+    import tempfile
+    import time
+
+    from . import _sys
+
+    demo = tempfile.mkdtemp(prefix="boxkit-prop-", dir=where)
+    later = os.path.join(demo, "later")
+    keep = {"/", "/proc", "/sys", "/dev"}
+
+    def trim(rows: list[dict]) -> list[dict]:
+        return [m for m in rows if m["target"] in keep or m["target"].startswith(demo)]
+
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "boxkit-prop", demo], check=True)
+    copy = None
+    try:
+        subprocess.run(["mount", "--make-shared", demo], check=True)
+        copy = subprocess.Popen(["unshare", "-m", "--propagation", "unchanged", "sleep", "60"])
+        for _ in range(200):   # until the copy exists: its mount namespace differs from ours
+            if ns_inodes(copy.pid).get("mnt") != ns_inodes().get("mnt"):
+                break
+            time.sleep(0.01)
+        os.mkdir(later)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "boxkit-prop2", later], check=True)
+        host, copied, box = mounts(), mounts(copy.pid), mounts(container_pid)
+        return {"trees": {"host": trim(host), "unshare -m --propagation unchanged": trim(copied),
+                          "boxkit container": [m for m in box if m["target"].count("/") <= 1]},
+                "later": later, "copy_sees_later": any(m["target"] == later for m in copied),
+                "container_shared": sum(1 for m in box if m["shared"] is not None)}
+    finally:
+        if copy is not None:
+            copy.kill()
+            copy.wait()
+        _sys.SYS.umount2(demo, _sys.MNT_DETACH)
+        os.rmdir(demo)
+
+
 def table(pid: int) -> NamespaceTable:
     return NamespaceTable(compare(pid))
 
@@ -121,9 +186,33 @@ def _comm(pid: int | str) -> str:
         return "?"
 
 
+def ppid(pid: int | str) -> int:
+    """The parent's PID (``PPid:`` of /proc/PID/status, as the host numbers it); 0 for PID 1."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("PPid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def ancestry(pid: int) -> list[int]:
+    """The host PIDs from PID 1 down to ``pid``'s parent: the branch of the host's process tree that
+    the container hangs from."""
+    chain = []
+    p = ppid(pid)
+    while p > 0 and len(chain) < 32:
+        chain.append(p)
+        p = ppid(p)
+    return list(reversed(chain))
+
+
 def snapshot(pid: int, hostname: str | None = None) -> dict:
-    """What the namespace figure draws: the container's processes with both PIDs, a few host
-    processes for contrast, and the namespace table — all read from /proc now."""
+    """What the namespace figure draws, all read from /proc now: the container's processes with both
+    PIDs (``pids`` is NSpid, host first) and their parents, the branch of host processes from PID 1
+    down to the container, and the namespace inodes of both sides (``rows``)."""
     mine = ns_inodes(pid)
     inside = []
     for entry in os.listdir("/proc"):
@@ -131,10 +220,13 @@ def snapshot(pid: int, hostname: str | None = None) -> dict:
             continue
         try:
             if ns_inodes(entry).get("pid") == mine.get("pid"):
-                inside.append({"host_pid": int(entry), "pids": nspid(int(entry)), "comm": _comm(entry)})
+                inside.append({"host_pid": int(entry), "pids": nspid(int(entry)), "comm": _comm(entry),
+                               "ppid": ppid(entry)})
         except OSError:
             continue
-    host = [{"host_pid": p, "comm": _comm(p)} for p in (1, os.getpid())]
+    inner = {p["host_pid"] for p in inside}
+    top = min(inside, key=lambda d: d["pids"][-1])["host_pid"] if inside else pid
+    host = [{"host_pid": p, "comm": _comm(p), "ppid": ppid(p)} for p in ancestry(top) if p not in inner]
     try:
         with open("/proc/sys/kernel/hostname") as f:
             host_name = f.read().strip()

@@ -105,3 +105,19 @@ def classify(before: dict[str, UpperEntry], after: dict[str, UpperEntry],
         else:
             out[rel] = "copy-up" if in_image(rel) else "new"
     return out
+
+
+def overlay_kinds(root: str) -> dict[str, str]:
+    """Every path below ``root`` (any layer of an overlay, or its merged view) with what it is to
+    overlayfs: ``"file"``, ``"dir"``, ``"whiteout"`` (a char device 0/0) or ``"opaque"`` (a dir
+    marked opaque). The by-hand overlay figure (:func:`boxkit.viz.overlay.overlay_figure`) draws these."""
+    names = {"char0": "whiteout", "file": "file"}
+    return {p: ("opaque" if e.opaque else "dir") if e.kind == "dir" else names[e.kind]
+            for p, e in scan_upper(root).items()}
+
+
+def scan_overlay(lower: str, upper: str, work: str, merged: str) -> dict[str, dict[str, str]]:
+    """:func:`overlay_kinds` of the four directories of one mounted overlay (read while mounted: the
+    merged view exists only then)."""
+    return {"lower": overlay_kinds(lower), "upper": overlay_kinds(upper), "work": overlay_kinds(work),
+            "merged": overlay_kinds(merged)}

@@ -261,6 +261,13 @@ def set_route_localnet(bridge: str) -> None:
         f.write("1")
 
 
+def dnat_rule(chain: str = "prerouting") -> str:
+    """The DNAT rule of ``chain`` as ``nft list chain`` prints it (empty without a table)."""
+    r = subprocess.run([nft_path(), "list", "chain", "ip", TABLE, chain], capture_output=True, text=True,
+                       timeout=20)
+    return next((line.strip() for line in r.stdout.splitlines() if "dnat" in line), "")
+
+
 def published() -> dict[tuple[str, int], tuple[str, int]]:
     """The live port map: ``{("tcp", 8080): ("10.213.0.2", 80)}`` (empty without a table)."""
     import json

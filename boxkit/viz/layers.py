@@ -2,7 +2,8 @@
 
 * :func:`layers_figure` — one or more images as stacks of layers (bottom first, as overlayfs stacks
   them); a layer that two images share is drawn once per image in the same colour, with a line
-  joining the two; its width shows its size. The seed notes' ``overlay1.png`` (an app and its two
+  joining the two; its width is its bytes on disk. Under it: what the store holds (each distinct
+  layer once) against the sum of the images' sizes, and what a layer id is (a content digest). The seed notes' ``overlay1.png`` (an app and its two
   dependencies) and ``overlay2.png`` (2.0 reuses them, only the app layer is new) are this figure.
 * :func:`copyup_figure` — the first write to a lower file against its size (copy-up copies the file).
 * :func:`containers_figure` — N containers of one image: the image once plus N small upper dirs,
@@ -35,48 +36,88 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
+MIN_W = 0.12   # a layer too small to see at scale is drawn this wide (and says so)
+MAX_W = 5.0    # the largest layer of the figure
+
+
+def _bytes(layer: dict) -> int:
+    """Bytes on disk (the unpacked directory) where the store measured them, else the tar's."""
+    return int(layer.get("disk") or layer.get("size") or 0)
+
+
+def layer_width(nbytes: int, largest: int) -> float:
+    """A layer's box width: in proportion to its bytes on disk, never thinner than :data:`MIN_W`."""
+    return max(MIN_W, MAX_W * nbytes / largest) if largest else MIN_W
+
+
+def disk_totals(images: dict[str, list[dict]]) -> dict:
+    """What the images cost: ``stored`` (each distinct layer once, as the store keeps them) against
+    ``summed`` (each image's size added up, as if nothing were shared)."""
+    distinct = {r["diff_id"]: _bytes(r) for rows in images.values() for r in rows}
+    return {"stored": sum(distinct.values()), "summed": sum(_bytes(r) for rows in images.values() for r in rows),
+            "layers": len(distinct)}
+
+
 def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new: bool = True):
-    """``images``: ref → :meth:`boxkit.images.store.Store.layers_of` rows (bottom first)."""
+    """``images``: ref → :meth:`boxkit.images.store.Store.layers_of` rows (bottom first). Each layer is
+    a box as wide as its bytes on disk; a layer two images share is drawn in each, in one colour,
+    joined by a dashed line; below, what the store holds against the sum of the images' sizes."""
     from matplotlib.patches import FancyBboxPatch
 
     from . import new_figure
 
     refs = list(images)
     depth = max(len(v) for v in images.values())
-    fig = new_figure(figsize=(4.2 * len(refs) + 1, 1.0 * depth + 1.6), dpi=100)
+    largest = max(_bytes(r) for v in images.values() for r in v) or 1
+    fig = new_figure(figsize=(4.6 * len(refs) + 1, 1.0 * depth + 2.6), dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 10 * len(refs))
-    ax.set_ylim(-0.6, depth + 1.4)
+    ax.set_ylim(-1.9, depth + 1.4)
     ax.axis("off")
     colours: dict[str, str] = {}
     seen_before: set[str] = set()
-    centres: dict[tuple[int, str], tuple[float, float]] = {}
+    ends: dict[tuple[int, str], tuple[float, float, float]] = {}
     for col, ref in enumerate(refs):
-        x0 = col * 10 + 1
-        ax.text(x0 + 4, depth + 0.55, ref, ha="center", fontsize=13, weight="bold")
+        x0 = col * 10 + 0.6
+        total = sum(_bytes(r) for r in images[ref])
+        ax.text(x0 + 4.3, depth + 0.55, f"{ref}  ({_size(total)})", ha="center", fontsize=12, weight="bold")
         for row, layer in enumerate(images[ref]):
             d = layer["diff_id"]
             colour = colours.setdefault(d, _PALETTE[len(colours) % len(_PALETTE)])
             new = highlight_new and col > 0 and d not in seen_before
-            ax.add_patch(FancyBboxPatch((x0, row + 0.08), 8, 0.8, boxstyle="round,pad=0.02", fc=colour,
-                                        ec="#c0392b" if new else "#333", lw=2.5 if new else 1))
-            ax.text(x0 + 0.3, row + 0.55, _label(layer["created_by"]), fontsize=9.5, va="center")
-            ax.text(x0 + 7.7, row + 0.28, f"{_size(layer['size'])} tar  {d[7:19]}", fontsize=8, va="center",
-                    ha="right", family="monospace", color="#222")
+            w = layer_width(_bytes(layer), largest)
+            ax.add_patch(FancyBboxPatch((x0, row + 0.1), w, 0.76, boxstyle="round,pad=0.02", fc=colour,
+                                        ec="#c0392b" if new else "#333", lw=2.5 if new else 1,
+                                        gid=f"layer:{col}:{d}"))
+            tiny = " (not to scale)" if w == MIN_W and _bytes(layer) * MAX_W / largest < MIN_W else ""
+            tx = x0 + w + 0.15
+            ax.text(tx, row + 0.62, _label(layer["created_by"]), fontsize=9.5, va="center")
+            ax.text(tx, row + 0.3, f"{_size(_bytes(layer))} on disk{tiny}  {d[:19]}", fontsize=7.5,
+                    va="center", family="monospace", color="#333")
             if new:
-                ax.text(x0 + 8.2, row + 0.48, "new", color="#c0392b", fontsize=9, weight="bold", va="center")
-            centres[(col, d)] = (x0, row + 0.48)
+                ax.text(x0 - 0.1, row + 0.48, "new", color="#c0392b", fontsize=9, weight="bold", va="center",
+                        ha="right")
+            ends[(col, d)] = (x0, x0 + w, row + 0.48)
         seen_before.update(r["diff_id"] for r in images[ref])
     for col in range(1, len(refs)):
         for layer in images[refs[col]]:
-            a, b = centres.get((col - 1, layer["diff_id"])), centres.get((col, layer["diff_id"]))
+            a, b = ends.get((col - 1, layer["diff_id"])), ends.get((col, layer["diff_id"]))
             if a and b:
-                ax.annotate("", xy=(b[0], b[1]), xytext=(a[0] + 8, a[1]),
+                ax.annotate("", xy=(b[0], b[2]), xytext=(col * 10 - 0.3, a[2]),
                             arrowprops={"arrowstyle": "-", "color": "#555", "ls": "--"})
     if title:
         ax.text(5 * len(refs), depth + 1.1, title, ha="center", fontsize=12)
-    ax.text(0.2, -0.4, "layers bottom first, as overlayfs stacks them; a dashed line joins a layer stored once "
-            "and used by both", fontsize=8.5, color="#555")
+    note = "layers bottom first, as overlayfs stacks them; a box is as wide as its bytes on disk"
+    if len(refs) > 1:
+        t = disk_totals(images)
+        note += "; a dashed line joins a layer stored once and used by both"
+        ax.text(0.3, -0.75, f"on disk: {_size(t['stored'])} for both images ({t['layers']} distinct layers, "
+                f"each stored once), not the {_size(t['summed'])} their sizes add up to",
+                fontsize=10, weight="bold", color="#1f4e89", gid="totals")
+    ax.text(0.3, -0.35, note, fontsize=8.5, color="#555")
+    ax.text(0.3, -1.35, "a layer's id is its content digest: sha256 of its uncompressed tar (the diff id);"
+            + ("\n" if len(refs) == 1 else " ") + "the same files packed the same way are the same layer, "
+            "whichever build made them", fontsize=8.5, color="#555", va="center", gid="digest-note")
     return fig
 
 

@@ -1,65 +1,166 @@
-"""The namespace figure: one container's processes seen from inside and from the host.
+"""Namespace figures: one container's processes seen from both sides, and a user namespace's id map.
 
-Drawn from :func:`boxkit.nsinfo.snapshot` of a real container: the container's processes carry two
-PIDs (the host's and their own, where the first is 1), and the namespace table says which namespaces
-are the container's own (a different inode) and which it shares with the host.
+* :func:`namespace_figure` — drawn from :func:`boxkit.nsinfo.snapshot`. The host's process tree is
+  the branch from PID 1 down to the container; the container's processes are a subtree of it, boxed
+  because they are in a PID namespace of their own. Each of them has two PIDs (``NSpid`` in
+  ``/proc/PID/status``: the host's number and the container's, where the first is 1), and the figure
+  joins the two. Beside it, the inode of every namespace (``/proc/PID/ns/*``) on both sides: the same
+  number means the same namespace (shared), a different one means the container has its own.
+  The host sees the container's processes (they are in its tree); the container sees only the box.
+* :func:`idmap_figure` — drawn from ``/proc/PID/uid_map`` (:func:`boxkit.nsinfo.id_map`). A map line
+  ``inside outside count`` says that ids ``inside … inside+count-1`` in the namespace are ids
+  ``outside …`` on the host. The figure draws both id ranges as bars on their own axes, joined, and the
+  overflow id (65534, ``nobody``) that every unmapped host id shows as inside.
 """
 
 from __future__ import annotations
 
+OWN, SHARED, BOX_EC, BOX_FC = "#1a7f37", "#888888", "#1f6fb2", "#e8f1fb"
 
-def namespace_figure(snap: dict, recorded: bool = False):
-    from matplotlib.patches import FancyBboxPatch
+
+def _tree_rows(snap: dict) -> list[dict]:
+    """Rows top to bottom: the host branch, then the container's subtree in depth-first order, each
+    with its depth and whether it is inside the container."""
+    rows = [{**p, "depth": k, "inside": False} for k, p in enumerate(snap["host"])]
+    inside = snap["container"]
+    pids = {p["host_pid"] for p in inside}
+    kids: dict[int, list[dict]] = {}
+    for p in inside:
+        kids.setdefault(p.get("ppid", 0) if p.get("ppid", 0) in pids else 0, []).append(p)
+    base = len(rows)
+
+    def walk(parent: int, depth: int) -> None:
+        for p in sorted(kids.get(parent, []), key=lambda d: d["pids"][-1]):
+            rows.append({**p, "depth": depth, "inside": True})
+            walk(p["host_pid"], depth + 1)
+
+    walk(0, base)
+    return rows
+
+
+def namespace_figure(snap: dict, recorded: bool = False, max_inside: int = 8):
+    """``snap``: :func:`boxkit.nsinfo.snapshot` (or the same keys made by hand)."""
+    from matplotlib.patches import FancyBboxPatch, Rectangle
 
     from . import new_figure
 
-    fig = new_figure(figsize=(10, 5.6), dpi=100)
+    rows = _tree_rows(snap)
+    inside = [r for r in rows if r["inside"]][:max_inside]
+    rows = [r for r in rows if not r["inside"]] + inside
+    n = len(rows)
+    height = max(5.2, 1.9 + 0.42 * n)
+    fig = new_figure(figsize=(12, height), dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, 60)
+    ax.set_xlim(0, 120)
+    top = 10 * height
+    ax.set_ylim(0, top)
     ax.axis("off")
-    title = "A container is a process in its own namespaces"
+    title = "A container is a subtree of the host's processes, in namespaces of its own"
     if recorded:
         title += " (RECORDED)"
-    ax.text(50, 57.5, title, ha="center", va="center", fontsize=14, weight="bold")
+    ax.text(60, top - 3, title, ha="center", va="center", fontsize=13, weight="bold")
 
-    # the host: the whole kernel
-    ax.add_patch(FancyBboxPatch((2, 2), 96, 52, boxstyle="round,pad=0.4", fc="#f4f6f8", ec="#555"))
-    ax.text(4, 51.5, f"host  ({snap.get('host_hostname', 'host')})  — one Linux kernel", fontsize=11,
+    # left: the host's process tree, one row per process, indented by depth
+    ax.text(2, top - 8, f"host ({snap.get('host_hostname', 'host')}): PID as the host numbers it",
+            fontsize=10, weight="bold", va="center")
+    ax.text(50, top - 8, "PID inside", fontsize=10, weight="bold", va="center", color=BOX_EC, ha="center")
+    step = 4.2
+    y0 = top - 13
+    ys = {}
+    for k, r in enumerate(rows):
+        y = y0 - k * step
+        x = 3 + 2.2 * r["depth"]
+        ys[r["host_pid"]] = (x, y)
+        ax.text(x, y, f"{r['host_pid']}", family="monospace", fontsize=9.5, va="center", ha="left",
+                weight="bold" if r["inside"] else "normal", gid=f"hostpid:{r['host_pid']}")
+        ax.text(x + 6.5, y, r["comm"], fontsize=9, va="center", color="#333")
+        parent = ys.get(r.get("ppid")) if k else None
+        if parent is None and k:
+            parent = ys.get(rows[k - 1]["host_pid"]) if not r["inside"] else None
+        if parent:
+            ax.plot([parent[0] + 0.6, parent[0] + 0.6, x - 0.3], [parent[1] - 1.2, y, y], color="#999", lw=0.8)
+        if r["inside"]:
+            # the same process, numbered again by the container's PID namespace
+            ax.annotate("", xy=(48, y), xytext=(x + 6.5 + 1.1 * len(r["comm"]), y),
+                        arrowprops={"arrowstyle": "<->", "color": BOX_EC, "lw": 1, "ls": ":"})
+            ax.text(50, y, f"{r['pids'][-1]}", family="monospace", fontsize=10, va="center", ha="center",
+                    color=BOX_EC, weight="bold", gid=f"innerpid:{r['pids'][-1]}")
+    if inside:
+        yt = ys[inside[0]["host_pid"]][1] + 2.1
+        yb = ys[inside[-1]["host_pid"]][1] - 4.5   # room for the box's caption under the last row
+        xl = ys[inside[0]["host_pid"]][0] - 1.2
+        ax.add_patch(FancyBboxPatch((xl, yb), 56 - xl, yt - yb, boxstyle="round,pad=0.3", fc=BOX_FC,
+                                    ec=BOX_EC, lw=2, zorder=0, gid="container-box"))
+        ax.text(55, yb + 1.1, f"container ({snap.get('hostname') or 'container'}): its own PID namespace",
+                fontsize=8.5, color=BOX_EC, ha="right", va="center", style="italic")
+    more = len([r for r in _tree_rows(snap) if r["inside"]]) - len(inside)
+    if more > 0:
+        ax.text(3, y0 - n * step, f"… and {more} more in the container", fontsize=8.5, color="#555")
+
+    # right: every namespace inode, host beside container
+    x0 = 62
+    ax.text(x0, top - 8, "namespace   host inode     container inode", family="monospace", fontsize=9.5,
             weight="bold", va="center")
-    y = 46
-    for p in snap["host"]:
-        ax.text(5, y, f"PID {p['host_pid']:>6}  {p['comm']}", family="monospace", fontsize=9.5, va="center")
-        y -= 3.2
-    ax.text(5, y, "…every other host process", fontsize=9, color="#666", va="center", style="italic")
-
-    # the container: a namespace boundary inside the same kernel
-    cx, cy, cw, ch = 36, 6, 60, 43
-    ax.add_patch(FancyBboxPatch((cx, cy), cw, ch, boxstyle="round,pad=0.4", fc="#e8f1fb", ec="#1f6fb2", lw=2))
-    name = snap.get("hostname") or "container"
-    ax.text(cx + 2, cy + ch - 2.5, f"container  ({name})", fontsize=11, weight="bold", color="#1f6fb2",
-            va="center")
-    ax.text(cx + 2, cy + ch - 6.5, "PID inside   PID on host   command", family="monospace", fontsize=9,
-            color="#333", va="center")
-    y = cy + ch - 10
-    for p in snap["container"][:6]:
-        ax.text(cx + 2, y, f"{p['pids'][-1]:>10}   {p['host_pid']:>11}   {p['comm']}", family="monospace",
-                fontsize=9.5, va="center", weight="bold" if p["pids"][-1] == 1 else "normal")
-        y -= 3.2
-    # namespace table
-    y = cy + 17
-    ax.text(cx + 2, y + 3.5, "namespace          inode in the container", family="monospace", fontsize=9,
-            color="#333", va="center")
-    for i, r in enumerate(snap["rows"]):
-        col, row = i // 4, i % 4
+    for k, r in enumerate(snap["rows"]):
         own = r["host"] != r["container"]
-        x = cx + 2 + col * 29
-        yy = y - row * 3.4
-        mark = "own" if own else "shared"
-        ax.text(x, yy, f"{r['type']:<6} {mark:<6}", family="monospace", fontsize=9, va="center",
-                color="#1a7f37" if own else "#888", weight="bold" if own else "normal")
-        ax.text(x + 12, yy, f"{r['container']}", family="monospace", fontsize=8, va="center",
-                color="#1a7f37" if own else "#888")
-    ax.text(cx + 2, cy + 1.5, "own = a different inode than the host process beside it (/proc/PID/ns/*)",
+        y = top - 13 - k * step
+        colour = OWN if own else SHARED
+        ax.add_patch(Rectangle((x0 - 1, y - 1.8), 56, 3.6, fc="#eef7f0" if own else "#f6f6f6", ec="none"))
+        ax.text(x0, y, f"{r['type']:<8}", family="monospace", fontsize=9.5, va="center", color="#222")
+        ax.text(x0 + 12, y, f"{r['host']}", family="monospace", fontsize=9.5, va="center", color="#222")
+        ax.text(x0 + 27, y, f"{r['container']}", family="monospace", fontsize=9.5, va="center", color=colour,
+                weight="bold" if own else "normal")
+        ax.text(x0 + 44, y, "own" if own else "shared", fontsize=9.5, va="center", color=colour,
+                weight="bold" if own else "normal")
+    yk = top - 13 - len(snap["rows"]) * step
+    ax.text(x0, yk, "own: a different inode than the host's (/proc/PID/ns/*); shared: the same namespace",
             fontsize=8, color="#555", va="center")
+    ax.text(x0, yk - 3, "left: the host sees the whole tree; the container sees only its box, from 1",
+            fontsize=8, color="#555", va="center")
+    return fig
+
+
+def idmap_figure(lines: list[tuple[int, int, int]], kind: str = "uid", overflow: int = 65534,
+                 unmapped_example: int | None = 0, recorded: bool = False):
+    """``lines``: the ``(inside, outside, count)`` rows of ``/proc/PID/{kind}_map``. Each range is a
+    bar on the inside axis (top) and on the host's axis (bottom), joined by a band; the overflow id
+    is marked inside, with ``unmapped_example`` (a host id outside every range) pointing to it."""
+    from matplotlib.patches import Polygon, Rectangle
+
+    from . import new_figure
+
+    fig = new_figure(figsize=(11, 3.4), dpi=100)
+    ax = fig.add_axes((0.06, 0.18, 0.9, 0.62))
+    hi = max([o + c for _i, o, c in lines] + [i + c for i, _o, c in lines] + [overflow + 1])
+    xmax = hi * 1.04
+    ax.set_xlim(0, xmax)
+    ax.set_ylim(0, 10)
+    ax.set_yticks([2, 8], [f"host {kind}s", f"{kind}s inside"])
+    ax.set_xlabel(f"{kind}")
+    for s in ("top", "right", "left"):
+        ax.spines[s].set_visible(False)
+    ax.axhline(2, color="#bbb", lw=0.8, zorder=0)
+    ax.axhline(8, color="#bbb", lw=0.8, zorder=0)
+    for i, o, c in lines:
+        ax.add_patch(Rectangle((i, 7.2), c, 1.6, fc="#7fb3d5", ec="#1f6fb2", gid=f"inside:{i}:{c}"))
+        ax.add_patch(Rectangle((o, 1.2), c, 1.6, fc="#f0b27a", ec="#b9770e", gid=f"outside:{o}:{c}"))
+        ax.add_patch(Polygon([(i, 7.2), (i + c, 7.2), (o + c, 2.8), (o, 2.8)], closed=True, fc="#ddd",
+                             ec="none", alpha=0.6, zorder=0))
+        ax.text(i + c / 2, 9.4, f"{i} – {i + c - 1}", ha="center", fontsize=9, color="#1f6fb2")
+        ax.text(o + c / 2, 0.2, f"{o} – {o + c - 1}", ha="center", fontsize=9, color="#b9770e")
+        ax.text((i + o + c) / 2, 4.3, f"{kind}_map line: {i} {o} {c}", ha="center", va="center", fontsize=9,
+                family="monospace")
+    mapped = [o + overflow - i for i, o, c in lines if i <= overflow < i + c]
+    ax.plot([overflow], [8], marker="v", color="#c0392b", ms=9, zorder=5)
+    ax.text(overflow, 6.3, f"{overflow} (nobody): what an\nunmapped host {kind} shows as",
+            ha="right", fontsize=8.5, color="#c0392b", va="center")
+    if unmapped_example is not None and not any(o <= unmapped_example < o + c for _i, o, c in lines):
+        ax.plot([unmapped_example], [2], marker="^", color="#c0392b", ms=9, zorder=5)
+        ax.annotate(f"host {kind} {unmapped_example}: in no range", xy=(unmapped_example, 2.1),
+                    xytext=(unmapped_example + hi * 0.02, 4), fontsize=8.5, color="#c0392b",
+                    arrowprops={"arrowstyle": "->", "color": "#c0392b"})
+    title = f"A user namespace's {kind} map" + (" (RECORDED)" if recorded else "")
+    if mapped:
+        title += f"; {overflow} inside is also host {kind} {mapped[0]}"
+    fig.suptitle(title, fontsize=12, weight="bold", y=0.97)
     return fig

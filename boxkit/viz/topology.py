@@ -4,7 +4,9 @@ Drawn from :func:`boxkit.net.topology.snapshot`, i.e. from what the kernel repor
 the moment of the call: a bridge is a bar in the host's namespace, each veth pair is a line from a
 bridge port (the host end, ``bkv...``) down to ``eth0`` in a container's box, and every interface
 carries its addresses and state. A namespace with no cable (``network="none"``) is a box holding only
-``lo``: the picture shows isolation as the absence of a line.
+``lo``: the picture shows isolation as the absence of a line. A published port is a dashed arrow from
+the host's port to the container it is rewritten to (DNAT: no process listens on the host's port; the
+nat hook changes the packet's destination before routing), with the nftables rule that does it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ def _iface_line(i: dict) -> str:
     return f"{i['name']} ({state}) {addrs}".rstrip()
 
 
-def topology_figure(snap: dict | None = None, title: str | None = None, recorded: bool = False):
-    """A Figure of ``snap`` (default: a fresh :func:`~boxkit.net.topology.snapshot`)."""
+def topology_figure(snap: dict | None = None, title: str | None = None, recorded: bool = False,
+                    ports: dict | None = None, rule: str | None = None):
+    """A Figure of ``snap`` (default: a fresh :func:`~boxkit.net.topology.snapshot`). ``ports`` is the
+    published-port map (:func:`boxkit.net.firewall.published`: ``{("tcp", 8080): ("10.213.0.2", 80)}``)
+    and ``rule`` the DNAT rule that reads it (:func:`boxkit.net.firewall.dnat_rule`): each published
+    port is drawn on the host and joined to the container that holds the address it rewrites to."""
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
     from . import new_figure
@@ -28,6 +34,7 @@ def topology_figure(snap: dict | None = None, title: str | None = None, recorded
         from ..net.topology import snapshot
 
         snap = snapshot()
+    published = ports or {}   # ``ports`` is reused below for a bridge's port positions
     spaces = snap["namespaces"]
     host = next(s for s in spaces if s["pid"] is None)
     others = [s for s in spaces if s["pid"] is not None]
@@ -99,7 +106,32 @@ def topology_figure(snap: dict | None = None, title: str | None = None, recorded
             ax.plot([px, px], [6.15, y], color="#234", lw=1.5)
     if not bridges:
         ax.text(width / 2, 7.4, "no boxkit bridge", ha="center", fontsize=9, color="#777", style="italic")
+    _draw_ports(ax, others, centers, published)
+    if rule:
+        ax.text(0.4, 8.4, f"nft DNAT rule: {rule}", fontsize=7.5, family="monospace", color=DNAT_C,
+                va="center", gid="dnat-rule")
     return fig
+
+
+DNAT_C = "#c0392b"
+
+
+def _draw_ports(ax, others: list[dict], centers: dict, ports: dict) -> None:
+    """No process listens on a published port: the kernel's nat hook rewrites the destination of a
+    packet to the host's port (DNAT) before routing, so it is drawn as an arrow from the host's port
+    to the container that holds the rewritten address."""
+    owner = {a.split("/")[0]: s["label"] for s in others for i in s["ifaces"] for a in i["addresses"]}
+    for k, ((proto, hport), (addr, cport)) in enumerate(sorted(ports.items())):
+        label = owner.get(addr)
+        cx = centers.get(label) if label else None
+        text = f"host :{hport}/{proto}  DNAT → {addr}:{cport}" + ("" if cx is not None else " (no such container)")
+        x = (cx + 0.85) if cx is not None else 0.6 + 2.5 * k
+        ax.text(x, 8.0 - 0.3 * k, text, fontsize=8, color=DNAT_C, weight="bold", va="center",
+                family="monospace", gid=f"port:{proto}:{hport}")
+        if cx is not None:
+            ax.annotate("", xy=(cx + 0.8, 3.75), xytext=(cx + 0.8, 8.0 - 0.3 * k), gid=f"dnat:{hport}:{label}",
+                        arrowprops={"arrowstyle": "->", "color": DNAT_C, "lw": 1.6, "ls": "--"})
+
 
 
 def rtt_figure(series: dict[str, list[float]], recorded: bool = False):
@@ -143,3 +175,25 @@ def throughput_figure(series: dict[str, list[float]], recorded: bool = False):
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def draw_docs_figures(outdir: str) -> None:
+    """``docs/img/topology.png``: two containers on the default bridge, ``web`` publishing 18080:80."""
+    import os
+
+    import boxkit
+
+    from ..net import firewall
+    from ..net.topology import snapshot
+
+    web = boxkit.run("busybox", ["sleep", "120"], detach=True, network="bridge", name="web",
+                     publish=["18080:80"])
+    try:
+        client = boxkit.run("busybox", ["sleep", "120"], detach=True, network="bridge", name="client")
+        try:
+            fig = topology_figure(snapshot(), ports=firewall.published(), rule=firewall.dnat_rule())
+        finally:
+            client.remove()
+    finally:
+        web.remove()
+    fig.savefig(os.path.join(outdir, "topology.png"), bbox_inches="tight")

@@ -63,12 +63,12 @@ print(f"NSpid {nsinfo.nspid(c.pid)} ends with the inside PID:", nsinfo.nspid(c.p
 # %%
 # NBVAL_IGNORE_OUTPUT
 table = nsinfo.table(c.pid)
-table
-
-# %%
-# NBVAL_IGNORE_OUTPUT
 print("own namespaces:", sorted(r.type for r in table if r.isolated))
 print("shared with the host:", sorted(r.type for r in table if not r.isolated))
+
+# %%
+pid_row = next(r for r in table if r.type == "pid")
+print(f"pid namespace: host {pid_row.host}, container {pid_row.container}; different:", pid_row.isolated)
 
 # %% [markdown]
 # Run as root, a container shares `user` and `time` with the host unless asked for. Docker's defaults
@@ -77,8 +77,9 @@ print("shared with the host:", sorted(r.type for r in table if not r.isolated))
 # all. A **rootless** container (a learner without root) always has a `user` namespace of its own: that
 # is how it gets a root inside at all — so on such a host the table above lists `user` as its own.
 #
-# Here is the picture the seed notes describe, drawn from this container's own `/proc` data (the same
-# code draws `docs/img/namespace.png`, where PID 1 is `boxkit-init`: that figure's container was started
+# Here is the picture the seed notes describe, drawn from this container's own `/proc` data: the host's
+# process tree from PID 1 down to the container, the container's processes boxed with both of their PIDs
+# joined (`NSpid`), and every namespace inode on both sides (the same code draws `docs/img/namespace.png`, where PID 1 is `boxkit-init`: that figure's container was started
 # with `init=True`, a tiny init that reaps zombies and forwards signals, like `docker run --init`).
 # If the host panel's PID 1 is not `systemd` or `init` but something like `process_api`, the "host" is
 # itself a container (the machine the course was recorded on is a sandbox): containers nest, and the
@@ -118,6 +119,26 @@ m = boxkit.run("busybox", ["sleep", "300"], detach=True, volumes=[f"{vol}:/data:
 r = m.exec(["sh", "-c", "cat /data/note.txt; grep ' /data ' /proc/self/mountinfo | wc -l; "
                         "grep -c 'shared:' /proc/self/mountinfo"])
 print(r.stdout)
+
+# %% [markdown]
+# Why must `/` be made private? A mount namespace starts as a **copy** of its parent's, and a copy of a
+# *shared* mount joins the same **peer group** (`shared:N` in `/proc/PID/mountinfo`): a mount under one
+# peer is repeated under every other. We measure it: a tmpfs made shared on the host, a namespace copied
+# with `unshare -m --propagation unchanged` (what a runtime would be without that first mount call), then
+# a second mount made on the host *after* the copy — and our container `m` beside them.
+
+# %%
+# boxkit: needs root
+# NBVAL_IGNORE_OUTPUT
+from boxkit.viz.mounts import propagation_figure
+
+lab = nsinfo.propagation_lab(m.pid)
+propagation_figure(lab["trees"])
+
+# %%
+# boxkit: needs root
+print("the copy's mounts are peers of the host's, the later mount appeared in it:", lab["copy_sees_later"])
+print(f"shared mounts in the boxkit container: {lab['container_shared']}; none:", lab["container_shared"] == 0)
 
 # %%
 # while the container runs: a leaked mount would show on the host as a new line whose mount point is
@@ -176,6 +197,17 @@ u = boxkit.run("busybox", ["sh", "-c", "touch /tmp/made-inside; sleep 300"], use
 shown = u.exec(["sh", "-c", "id; ls -ln /tmp/made-inside; ls -lnd /hostdir; cat /hostdir/root-owned 2>&1"])
 print(shown.stdout)
 
+# %% [markdown]
+# The map as a picture: the ids inside (top) and the host's (bottom), joined where the map joins them;
+# the host's uid 0 is in no range, so inside it shows as 65534.
+
+# %%
+# boxkit: needs root
+# NBVAL_IGNORE_OUTPUT
+from boxkit.viz.namespaces import idmap_figure
+
+idmap_figure(nsinfo.id_map(u.pid))
+
 # %%
 # boxkit: needs root
 import shutil
@@ -189,7 +221,9 @@ for _ in range(100):
 uid_inside = u.exec(["id", "-u"]).stdout.strip()
 seen_inside = int(u.exec(["stat", "-c", "%u", "/hostdir"]).stdout)
 print(f"uid inside: {uid_inside}, root:", uid_inside == "0")
-print("uid map (inside, outside, count):", nsinfo.id_map(u.pid))
+inside0, outside0, count = nsinfo.id_map(u.pid)[0]
+print(f"uid map: {count} ids from {inside0} inside to {outside0} outside; 0 to 100000:",
+      (inside0, outside0) == (0, 100000))
 print(f"owner on the host of the file made inside: {os.stat(made).st_uid}, the mapped uid:",
       os.stat(made).st_uid == nsinfo.id_map(u.pid)[0][1])
 print(f"owner inside of the host root's directory: {seen_inside}, the overflow uid (nobody):", seen_inside == 65534)

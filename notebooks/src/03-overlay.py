@@ -93,6 +93,27 @@ print("merged docs/:", sorted(os.listdir(f"{demo}/merged/docs")))
 print("lower docs/ intact:", sorted(os.listdir(f"{demo}/lower/docs")))
 print("opaque:", os.getxattr(f"{demo}/upper/docs", "trusted.overlay.opaque"))
 
+# %% [markdown]
+# All three markers in one picture, read from the four directories while the overlay is mounted: one
+# column per path, the rows as the kernel resolves a name (upper first, lower where upper has nothing).
+
+# %%
+# boxkit: needs root
+# NBVAL_IGNORE_OUTPUT
+from boxkit.images.upper import scan_overlay
+from boxkit.viz.overlay import overlay_figure
+
+scan = scan_overlay(f"{demo}/lower", f"{demo}/upper", f"{demo}/work", f"{demo}/merged")
+overlay_figure(scan)
+
+# %%
+# boxkit: needs root
+print(f"upper holds {sum(k == 'whiteout' for k in scan['upper'].values())} whiteout, etc/old:",
+      scan["upper"].get("etc/old") == "whiteout")
+print(f"opaque dirs in upper: {sum(k == 'opaque' for k in scan['upper'].values())}, docs:",
+      scan["upper"].get("docs") == "opaque")
+print("lower docs/a.txt missing from merged:", "docs/a.txt" in scan["lower"] and "docs/a.txt" not in scan["merged"])
+
 # %%
 # boxkit: needs root
 _sys.SYS.umount2(f"{demo}/merged", _sys.MNT_DETACH)
@@ -187,6 +208,11 @@ layers_figure({v1: store.layers_of(v1), v2: store.layers_of(v2)},
               "version 2.0 reuses the dependencies; only the app layer is new")
 
 # %%
+from boxkit.viz.layers import disk_totals
+
+totals = disk_totals({v1: store.layers_of(v1), v2: store.layers_of(v2)})
+print(f"both images on disk {totals['stored']:,} B, their sizes add up to {totals['summed']:,} B; "
+      "the store holds less than the sum:", totals["stored"] < totals["summed"])
 share = shared_layers(v1, v2)
 print("shared layers:", share["shared"], "(busybox + 2 dependencies)")
 print("dependency layers shared:", share["shared"] - 1)
@@ -196,8 +222,9 @@ print(f"v2 added less than 1% of the {share['shared_bytes']:,} bytes it shares:"
       share["added_bytes"] < share["shared_bytes"] / 100)
 
 # %% [markdown]
-# Two sizes appear: the history lists each layer's bytes **on disk** (its unpacked directory, in whole
-# file-system blocks), the figure each layer's **tar** (what a registry stores and sends). And why can
+# Two sizes exist: the history and the figure give each layer's bytes **on disk** (its unpacked
+# directory, in whole file-system blocks; each box is as wide as that), a registry stores and sends the
+# layer's **tar** (`Store().layers_of(ref)` has both). And why can
 # 2.0 share 1.0's layers at all? Layers are **content-addressed**: a layer's name is the SHA-256 of its
 # uncompressed tar (the *diff id* above), so the same files, packed the same way, are the same layer whichever build
 # made them — the store keeps it once. `docs/img/overlay1.png` and `overlay2.png` (the seed's figures) are

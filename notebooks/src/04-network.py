@@ -127,10 +127,23 @@ print(client.exec(["ip", "-4", "-o", "addr"]).stdout)
 print(client.exec(["ip", "route"]).stdout)
 print(client.exec(["cat", "/etc/hosts"]).stdout)
 
+# %% [markdown]
+# The topology as the kernel reports it, with the published port: a dashed arrow from the host's port
+# 8080 to the container whose address the DNAT rule rewrites it to (the rule is explained below).
+
 # %%
 # boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
-topology_figure(snapshot())
+from boxkit.net import firewall as fw
+
+ports = fw.published()
+topology_figure(snapshot(), ports=ports, rule=fw.dnat_rule())
+
+# %%
+# boxkit: needs network
+web_eth0 = web.exec(["sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]).stdout.strip()
+print(f"port 8080 is rewritten to {ports.get(('tcp', 8080), ('?', 0))[0]}, web's eth0 ({web_eth0}):",
+      ports.get(("tcp", 8080), ("", 0))[0] == web_eth0)
 
 # %% [markdown]
 # ## Round trips
