@@ -311,6 +311,24 @@ shutil.rmtree(secret)
 shutil.rmtree(jail)
 
 # %% [markdown]
+# ## Try it: untick a namespace
+#
+# Each box is one namespace type. **Run** starts a real container with exactly the ticked ones (its own
+# mount namespace always: without one its root would be mounted over the host's) and puts four
+# answers beside the host's: the processes `ps` sees, the hostname, the network links, the mounts.
+# Untick `pid` and the host's processes appear; untick `net` and the host's links do; untick `uts` and
+# the container answers with the host's name.
+
+# %%
+# boxkit: needs root
+# NBVAL_IGNORE_OUTPUT
+from boxkit.viz.explorer import namespace_explorer
+
+explorer = namespace_explorer()
+explorer.run()   # once with every box ticked; then click Run yourself
+explorer
+
+# %% [markdown]
 # ## Clean up
 #
 # `remove()` ends the container and deletes what it made; a `with` block does it for you.

@@ -1,0 +1,104 @@
+"""The namespace explorer: tick the namespaces a container gets, run it, see what each one hides.
+
+Each namespace type answers one question differently inside than outside, and one command per type
+shows it: ``ps`` (pid: the host's processes, or only the container's, PID 1 first), ``hostname`` (uts),
+``ip link`` (net: the host's links, or only ``lo``), the mount table (mount: always the container's own,
+since boxkit refuses a container without one: its root would be the host's). The panel runs a real
+container with exactly the ticked set and puts the four answers beside the host's own, so a learner can
+untick ``pid`` and watch the host's processes appear.
+
+:func:`summarize` reads the container's output (pure, unit-tested); :func:`namespace_explorer` is the
+ipywidgets panel around it.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import socket
+
+# mount is not offered: a container without its own mount namespace would mount over the host's tree
+OPTIONAL = ("pid", "uts", "net", "ipc", "cgroup")
+PROBE = ("echo '== ps'; ps -o pid,comm; echo '== hostname'; hostname; echo '== ip link'; ip -o link; "
+         "echo '== mounts'; cat /proc/self/mountinfo")
+
+
+def summarize(stdout: str) -> dict:
+    """The probe's output as ``{"processes": n, "pid1": comm, "hostname": s, "links": [names],
+    "mounts": n}``; a section the output lacks is None."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in stdout.splitlines():
+        if line.startswith("== "):
+            current = line[3:].strip()
+            sections[current] = []
+        elif current is not None and line.strip():
+            sections[current].append(line)
+    ps = sections.get("ps")
+    rows = [r.split(None, 1) for r in ps[1:]] if ps else None   # after the PID COMMAND header
+    pid1 = next((r[1] for r in rows or [] if r[0] == "1" and len(r) > 1), None)
+    links = None
+    if "ip link" in sections:
+        links = [r.split(":")[1].strip().split("@")[0] for r in sections["ip link"] if r.count(":") >= 2]
+    return {"processes": len(rows) if rows is not None else None, "pid1": pid1,
+            "hostname": (sections.get("hostname") or [None])[0],
+            "links": links, "mounts": len(sections["mounts"]) if "mounts" in sections else None}
+
+
+def host_view() -> dict:
+    """The same four answers for the host (this process)."""
+    procs = sum(1 for d in os.listdir("/proc") if d.isdigit())
+    with open("/proc/self/mountinfo") as f:
+        mounts = sum(1 for line in f if line.strip())
+    links = sorted(name for _, name in socket.if_nameindex())
+    with open("/proc/1/comm") as f:
+        pid1 = f.read().strip()
+    return {"processes": procs, "pid1": pid1, "hostname": socket.gethostname(), "links": links,
+            "mounts": mounts}
+
+
+def table_html(inside: dict, host: dict, ns: tuple[str, ...]) -> str:
+    def links(v):
+        return "?" if v is None else f"{len(v)}: {', '.join(v[:6])}{' …' if len(v) > 6 else ''}"
+
+    rows = [("pid", "processes it sees (PID 1)", f"{inside['processes']} ({inside['pid1']})",
+             f"{host['processes']} ({host['pid1']})"),
+            ("uts", "hostname", inside["hostname"], host["hostname"]),
+            ("net", "network links", links(inside["links"]), links(host["links"])),
+            ("mount", "mounts in its table", inside["mounts"], host["mounts"])]
+    body = "".join(
+        f"<tr><td><code>{n}</code> {'✔ own' if n in ns else '✘ shared'}</td><td>{html.escape(what)}</td>"
+        f"<td>{html.escape(str(a))}</td><td>{html.escape(str(b))}</td></tr>" for n, what, a, b in rows)
+    return ("<table><thead><tr><th>namespace</th><th>question</th><th>inside</th><th>the host</th></tr>"
+            f"</thead><tbody>{body}</tbody></table>")
+
+
+def namespace_explorer(image: str = "busybox", run=None):
+    """Check-boxes for the namespace types, a Run button, and the answers inside and on the host.
+    ``run`` defaults to :func:`boxkit.run` (tests pass their own)."""
+    import ipywidgets as w
+
+    if run is None:
+        from .. import run
+    boxes = {n: w.Checkbox(value=True, description=n, indent=False, layout=w.Layout(width="80px"))
+             for n in OPTIONAL}
+    button = w.Button(description="Run", button_style="primary", icon="play")
+    result = w.HTML("tick or untick, then Run: a real container starts with exactly those namespaces")
+
+    def go(_=None) -> None:
+        ns = ("mount", *(n for n, b in boxes.items() if b.value))
+        button.disabled = True
+        try:
+            r = run(image, ["sh", "-c", PROBE], namespaces=ns, hostname="explorer" if "uts" in ns else None,
+                    timeout=30)
+            result.value = (f"<p>namespaces: <code>{', '.join(ns)}</code> — exit {r.exit_code}</p>"
+                            + table_html(summarize(r.stdout), host_view(), ns))
+        except Exception as e:   # shown in the panel, not lost in a callback's log
+            result.value = f"<b style='color:#cf222e'>{html.escape(type(e).__name__)}: {html.escape(str(e))}</b>"
+        finally:
+            button.disabled = False
+
+    button.on_click(go)
+    panel = w.VBox([w.HBox([w.HTML("<b>mount</b> ✔ (always)&nbsp;"), *boxes.values(), button]), result])
+    panel.run, panel.boxes, panel.result = go, boxes, result   # tests and notebooks may click it in code
+    return panel
