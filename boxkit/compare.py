@@ -62,11 +62,9 @@ def podman_limits(rootfs: str, memory: str, cpus: float, pids: int,
     if not shutil.which("podman"):
         return "podman is not installed (apt-get install podman)"
     with Podman() as podman:
-        extra = []
-        if runtime:   # another OCI runtime in runc's seat (boxkit-runtime refuses linux.seccomp for now)
+        if runtime:   # another OCI runtime in runc's seat, given podman's default seccomp profile as runc is
             podman.runtime = runtime
-            extra = ["--security-opt", "seccomp=unconfined"]
-        r = podman.run("run", "-d", "--rm", "--network", "none", *extra,
+        r = podman.run("run", "-d", "--rm", "--network", "none",
                        "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
                        "--memory", memory, "--cpus", str(cpus), "--pids-limit", str(pids), "--rootfs", rootfs,
                        "sleep", "30")
