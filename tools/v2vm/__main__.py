@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     guest = f"{res.guest_boot_s:.1f} s" if res.guest_boot_s is not None else "n/a"
     print(f"v2vm: boot {boot} (host clock, qemu start -> init running; guest uptime then {guest}), "
           f"total {res.total_s:.1f} s")
+    if res.retried:
+        print(f"v2vm: the first boot was killed ({res.retried}); this is the second boot's result")
     if res.error:
         print(f"v2vm: error: {res.error}")
     print(f"v2vm: inner result: {res.summary or 'no pytest summary'}; exit status {res.exit_code}")
