@@ -126,7 +126,7 @@ def bench_overlay(work: str) -> None:
 
 
 def bench_build(work: str) -> None:
-    from boxkit.images.build import build_file
+    from boxkit.build import build_file
 
     print("\n3. cached rebuild (median of 10)")
     ctx = os.path.join(work, "ctx")
@@ -147,7 +147,7 @@ def bench_build(work: str) -> None:
 
 def bench_start(work: str) -> None:
     import boxkit
-    from boxkit.images import Build
+    from boxkit.build import Build
 
     print("\n4. container start, 1 vs 20 layers (median of 20)")
     ctx = os.path.join(work, "ctx20")

@@ -192,7 +192,7 @@ def main() -> int:
         cli += ["--rootfs", root]
         runners["boxkit (python -m boxkit)"] = sh(cli + ["/bin/true"])
         # the command as typed: ./course writes .venv/bin/boxkit as the fast client (boxkit/fastrun.py
-        # under python -I -S, and a warm helper that outlives the command, boxkit/cli_warm.py)
+        # under python -I -S, and a warm helper that outlives the command, boxkit/cli/warm.py)
         typed = os.path.join(os.path.dirname(sys.executable), "boxkit")
         if "fastrun" not in open(typed, errors="replace").read(400):   # a plain pip install: pip's entry point
             print(f"note: {typed} is pip's entry point, not the fast client (./course writes it)")
@@ -261,7 +261,7 @@ def main() -> int:
     finally:
         if podman_store is not None:
             podman_store.close()
-        from boxkit import cli_warm as warm
+        from boxkit.cli import warm
 
         warm.stop()   # the fast client's helper: it outlives every command, not the bench
         shutil.rmtree(d, ignore_errors=True)

@@ -37,12 +37,11 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'boxkit' has no attribute {name!r}")
 
 
-def gc(verbose: bool = False) -> list[str]:
-    """Remove what a killed kernel left behind: containers, cgroups, network leases."""
-    from .runtime import collector, state
+def gc() -> list[str]:
+    """Remove what a killed kernel left behind: containers, cgroups, network leases, podman stores."""
+    from . import collect  # lazy: it loads cgroups, net and podman
 
-    with collector.exclusive():   # never beside a background collector
-        return state.gc(verbose=verbose)
+    return collect.gc()
 
 
 def _gc_on_import() -> None:

@@ -357,7 +357,9 @@ def _look(merged: str | None = None) -> dict:
 def _driver(cmd_fd: int, rep_fd: int) -> None:
     from . import _sys
     from ._sys import SYS
-    from .runtime.caps import DEFAULT_MASK  # now: after pivot_root no module of the host can be imported
+    from .security.capabilities import (
+        DEFAULT_MASK,  # now: after pivot_root no module of the host can be imported
+    )
 
     SYS.prctl(_sys.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:   # the kernel ended before the prctl

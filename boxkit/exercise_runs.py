@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from .errors import BoxkitError
 from .images.upper import classify, in_layers, scan_upper
+from .runtime import run
 
 
 def _end(c) -> None:
@@ -41,12 +42,11 @@ EXERCISE_HOSTNAME = "exercise"
 def measure_namespaces(namespaces: Iterable[str], *, image: str = "busybox") -> dict:
     """Start ``image`` with ``namespaces``: ``{"own": [...], "sees_host_processes", "own_hostname"}``,
     or ``{"refused": "<why>"}`` when boxkit refuses the request."""
-    import boxkit
 
     from . import nsinfo
 
     try:
-        c = boxkit.run(image, ["sleep", "60"], detach=True, namespaces=list(namespaces),
+        c = run(image, ["sleep", "60"], detach=True, namespaces=list(namespaces),
                        hostname=EXERCISE_HOSTNAME)
     except BoxkitError as e:
         return {"refused": str(e)}
@@ -76,11 +76,10 @@ CHARGE_PROGRAMS = {
 
 def measure_memory_charge(memory: str = CHARGE_LIMIT) -> dict[str, dict]:
     """Run each of CHARGE_PROGRAMS under ``memory``: program → exit code, OOM-killed, peak bytes."""
-    import boxkit
 
     out = {}
     for name, (image, argv) in CHARGE_PROGRAMS.items():
-        c = boxkit.run(image, argv, detach=True, memory=memory)
+        c = run(image, argv, detach=True, memory=memory)
         try:
             r = c.wait(60)
         finally:
@@ -92,12 +91,11 @@ def measure_memory_charge(memory: str = CHARGE_LIMIT) -> dict[str, dict]:
 def measure_upper(command: str, *, image: str = "busybox") -> dict:
     """Run ``command`` (a shell line) in a container of ``image``: ``{"found": path → kind}`` as the
     upper dir shows it, or ``{"failed": "<why>"}``."""
-    import boxkit
 
     from .images import resolve
 
     layers = resolve(image).layers
-    c = boxkit.run(image, ["sleep", "60"], detach=True)
+    c = run(image, ["sleep", "60"], detach=True)
     try:
         before = scan_upper(c.upper_dir)   # boxkit's own files (/etc/hosts, /etc/hostname) are already here
         r = c.exec(["sh", "-c", command])
@@ -127,7 +125,6 @@ def measure_reachability(pairs: Iterable[tuple[str, str]], *, image: str = "busy
     """Containers ``a`` and ``b`` on the network ``bridge``, ``c`` on a second network; ping every pair
     once (one second to answer). "host" as a target is the host's address on the source's bridge (its
     gateway)."""
-    import boxkit
     import boxkit.net as bn
 
     pairs = list(pairs)
@@ -138,7 +135,7 @@ def measure_reachability(pairs: Iterable[tuple[str, str]], *, image: str = "busy
     measured = {}
     try:
         for name, net in (("a", "bridge"), ("b", "bridge"), ("c", SECOND_NETWORK)):
-            started[name] = boxkit.run(image, ["sleep", "60"], detach=True, network=net)
+            started[name] = run(image, ["sleep", "60"], detach=True, network=net)
         addr = {n: c.exec(["sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]).stdout.strip()
                 for n, c in started.items()}
         gateway = {n: c.exec(["sh", "-c", "ip route | awk '/^default/{print $3}'"]).stdout.strip()
@@ -190,7 +187,7 @@ def _shop_image() -> str:
         resolve(SHOP_IMAGE)
     except NotFoundError:
         from . import examples
-        from .images.build import build_file
+        from .build import build_file
 
         ctx = examples.path("shop")
         build_file(os.path.join(ctx, "Boxfile"), SHOP_IMAGE, ctx)
@@ -203,7 +200,6 @@ SHOP_MEMORY = "30M"   # the exercise's limit (and the one recorded)
 def measure_shop(memory: str, *, port: int = 18089) -> dict:
     """Run the shop under ``memory`` and send orders one by one until it dies, or has taken more orders
     than the limit could hold (at most MAX_ORDERS): served, oom_killed, survived; or refused."""
-    import boxkit
 
     from .spec import parse_size
 
@@ -212,7 +208,7 @@ def measure_shop(memory: str, *, port: int = 18089) -> dict:
     cap = MAX_ORDERS if limit is None else min(limit // ORDER_BYTES + 100, MAX_ORDERS)
     url = f"http://127.0.0.1:{port}/"
     try:
-        c = boxkit.run(_shop_image(), detach=True, network="bridge", publish=[f"{port}:8000"], memory=memory)
+        c = run(_shop_image(), detach=True, network="bridge", publish=[f"{port}:8000"], memory=memory)
     except BoxkitError as e:
         return {"refused": str(e)}
     served = 0
@@ -261,10 +257,9 @@ def measure_root_actions(*, image: str = "host") -> dict[str, bool]:
     """Each action of :data:`ROOT_ACTIONS` as root in a default container of its own: did it work?"""
     import sys
 
-    import boxkit
 
     py = os.path.realpath(sys.executable)   # the host image holds this python at its host path
-    return {action: boxkit.run(image, cmd.format(py=py), timeout=30).exit_code == 0
+    return {action: run(image, cmd.format(py=py), timeout=30).exit_code == 0
             for action, cmd in ROOT_ACTIONS.items()}
 
 

@@ -2,7 +2,7 @@
 
 Run as a script by its path, not imported: importing ``boxkit`` would cost the imports this exists to
 skip. It loads only builtin modules (``_socket``, ``_signal``, ``os``), connects to the user's warm
-helper (:mod:`boxkit.cli_warm`, started here on first use), passes its argv, working directory and
+helper (:mod:`boxkit.cli.warm`, started here on first use), passes its argv, working directory and
 stdin/stdout/stderr, forwards SIGINT, SIGTERM and SIGHUP (a second SIGINT sends SIGKILL), and exits
 with the container's code. Whatever the helper does not take (``-d``, ``-t``, no ``--rm``, any other
 verb) and any failure to reach it ends in ``exec`` of the full command line, so the result is the
@@ -44,7 +44,7 @@ def _start_helper(path: str) -> None:
                 for fd in (0, 1, 2):
                     os.dup2(nul, fd)
                 os.closerange(3, 1024)
-                os.execve(sys.executable, [sys.executable, "-m", "boxkit.cli_warm"], env)
+                os.execve(sys.executable, [sys.executable, "-m", "boxkit.cli.warm"], env)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)

@@ -30,8 +30,11 @@ import shutil
 import subprocess
 import time
 
-from . import paths
+from . import cgroups, paths, proc
+from ._sys import MNT_DETACH, SYS
+from .errors import HostError
 from .probe_host import parse_mountinfo
+from .runtime.rootless import remove_tree
 
 # subcommands that make containers (``build`` makes one per RUN step) and so take a cgroup parent
 _MAKES_CONTAINERS = ("run", "create", "build")
@@ -54,10 +57,8 @@ class Podman:
     which shares layers instead of copying them."""
 
     def __init__(self, driver: str = "vfs"):
-        from .runtime.state import starttime
-
         me = os.getpid()
-        self.name = f"{me}-{starttime(me)}-{next(_serial)}"   # gc tells a dead owner by pid and start
+        self.name = f"{me}-{proc.starttime(me)}-{next(_serial)}"   # gc tells a dead owner by pid and start
         self.dir = os.path.join(paths.podman_dir(), self.name)
         self.run_dir = _run_dir(self.name)
         self.cgroup_parent = f"/boxkit-podman-{self.name}"   # _remove_store knows it by the name
@@ -114,19 +115,13 @@ def _cgroup_mounts() -> list[str]:
 
 
 def _remove_store(name: str, store: str, wait: float = 10.0) -> list[str]:
-    from . import cgroups
-    from ._sys import MNT_DETACH, SYS
-    from .errors import HostError
-    from .runtime.rootless import remove_tree
-    from .runtime.state import kill
-
     done: list[str] = []
     # conmon and the cleanup it starts name the store's graph root in their arguments
     deadline = time.monotonic() + wait
     while (late := _procs_naming(store + "/")) and time.monotonic() < deadline:
         time.sleep(0.05)
     for pid in late:
-        kill(pid)
+        proc.kill(pid)
         done.append(f"killed podman process {pid}")
     # podman's groups nest (the parent, conmon, libpod-<id>): one Group per directory, children first
     host = cgroups.detect()
@@ -163,13 +158,11 @@ def _remove_store(name: str, store: str, wait: float = 10.0) -> list[str]:
 
 def gc() -> list[str]:
     """Remove the stores of processes that died before closing them."""
-    from .runtime.state import alive
-
     done: list[str] = []
     base = paths.podman_dir()
     for name in os.listdir(base) if os.path.isdir(base) else []:
         pid, start = (name.split("-") + ["", ""])[:2]
-        if pid.isdigit() and alive(int(pid), int(start) if start.isdigit() else None):
+        if pid.isdigit() and proc.alive(int(pid), int(start) if start.isdigit() else None):
             continue
         done += _remove_store(name, os.path.join(base, name), wait=0.0)
     return done

@@ -46,6 +46,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from .cgroups.host import detect
 from .probe_host import (
     _cap_sys_admin,
     _read,
@@ -241,10 +242,8 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
     if root_dir == "/":
         # on the real host, the same answer the cgroup driver acts on (statfs magic, as runc does)
         try:
-            from .cgroups.host import detect
-
             mode = detect().mode
-        except (ImportError, OSError, AttributeError):
+        except OSError:
             pass
     ctrls, cg_ok, cg_why = cgroup if cgroup is not None else cgroup_access(mode, mountinfo, root_dir, euid=euid)
     hints = container_hints(root_dir)

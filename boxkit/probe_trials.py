@@ -173,10 +173,10 @@ def _t_seccomp() -> str:
     """Compile boxkit's default profile with libseccomp, load it with no_new_privs, and see the
     kernel refuse ``unshare(CLONE_NEWUSER)`` with EPERM while ``getpid`` still works."""
     from . import _sys
-    from .runtime import caps
     from .security import seccomp
+    from .security.capabilities import DEFAULT_MASK
 
-    prog = seccomp.program(seccomp.default_profile(), caps.DEFAULT_MASK)
+    prog = seccomp.program(seccomp.default_profile(), DEFAULT_MASK)
     _sys.SYS.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
     seccomp.load(prog)
     os.getpid()

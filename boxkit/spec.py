@@ -9,7 +9,7 @@ mounts and the network. Values that people type (``500M``, ``0.5``, ``1000:1000`
 Namespaces, as in ``docker run``: pid, mount, uts, ipc, net and cgroup by default; ``user`` (root
 inside mapped to an unprivileged uid outside) and ``time`` (a different boot clock) on request.
 ``cgroupfs=True`` mounts the container's own cgroup files read-only at ``/sys/fs/cgroup``, as docker
-does, for programs that read their limits there (:func:`boxkit.runtime.rootfs.mount_cgroupfs`).
+does, for programs that read their limits there (:func:`boxkit.runtime.cgroupfs.mount_cgroupfs`).
 """
 
 from __future__ import annotations
@@ -199,9 +199,9 @@ def parse_caps(cap_add=None, cap_drop=None) -> tuple[str, ...]:
     """docker's ``--cap-add``/``--cap-drop`` over its default 14: names with or without ``CAP_``, any
     case, and ``ALL``. As docker: ``--cap-add ALL`` starts from every capability (then drops),
     ``--cap-drop ALL`` from none (then adds)."""
+    # lazy: _sys loads ctypes (~13 ms), and ``import boxkit`` imports this module; only caps need it
     from ._sys import CAPABILITIES
-    from .runtime.caps import DEFAULT_CAPS
-
+    from .security.capabilities import DEFAULT_CAPS
     def names(values, flag: str) -> list[str]:
         if isinstance(values, str):
             values = [values]
@@ -254,7 +254,7 @@ def parse_security_opts(opts) -> dict:
 
 def parse_seccomp(value: str | None, privileged: bool):
     """None (no filter) for unconfined or --privileged; else a checked :class:`Profile`."""
-    from .security import seccomp
+    from .security import seccomp  # lazy, as parse_caps: the compiler loads _sys and libseccomp
 
     if privileged or value == "unconfined":
         return None

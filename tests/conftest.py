@@ -80,7 +80,7 @@ def _procs() -> set[str]:
                 comm = f.read().strip()
         except OSError:
             continue
-        if "boxkit.runtime" in cmd or "boxkit.cli_warm" in cmd or "/boxkit/" in cg or comm == "boxkit-keeper":
+        if "boxkit.runtime" in cmd or "boxkit.cli.warm" in cmd or "/boxkit/" in cg or comm == "boxkit-keeper":
             found.add(f"{pid} {cmd.strip()[:80]}")
     return found
 

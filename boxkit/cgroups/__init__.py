@@ -29,6 +29,7 @@ import signal
 import time
 from dataclasses import dataclass, fields
 
+from .. import proc
 from ..errors import HostError
 from . import cpuset, devices, memory
 from .controllers import (
@@ -459,31 +460,13 @@ def gc(alive: set[str], dead: set[str] | None = None, host: CgroupHost | None = 
     return removed
 
 
-_PF_EXITING = 0x4   # include/linux/sched.h: the task is in do_exit()
-
-
-def _dying(pid: int) -> bool:
-    """Exiting already, or a SIGKILL is pending (delivered a moment after kill() returns)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            rest = f.read().rsplit(b")", 1)[1].split()
-        with open(f"/proc/{pid}/status") as f:
-            status = dict(line.split(":", 1) for line in f if ":" in line)
-    except (OSError, IndexError):
-        return True   # gone
-    if rest[0] in (b"Z", b"X") or int(rest[7]) & _PF_EXITING:
-        return True
-    sigkill = 1 << (signal.SIGKILL - 1)
-    return any(int(status.get(k, "0").strip() or "0", 16) & sigkill for k in ("SigPnd", "ShdPnd"))
-
-
 def _collectable(g: Group, grace: float = 60.0, wait: float = 2.0) -> bool:
     deadline = time.monotonic() + wait
     while True:
         pids = g.pids()
         if not pids:
             break
-        if not all(_dying(p) for p in pids) or time.monotonic() > deadline:
+        if not all(proc.dying(p) for p in pids) or time.monotonic() > deadline:
             return False   # a live container, maybe of another BOXKIT_ROOT: not ours to judge
         time.sleep(0.02)
     if _used(g):

@@ -5,7 +5,8 @@ deleted — plus a small *config* (environment, command, working directory, user
 :func:`resolve` for an image by name, gets the unpacked layer directories bottom first, and mounts them
 with overlayfs (:mod:`boxkit.images.overlay`) under a per-container writable upper dir.
 
-Importing this package is cheap: the store, the builder and the registry client load on first use.
+Importing this package is cheap: the store and the registry client load on first use. Building and
+committing run containers, so they live a layer up, in :mod:`boxkit.build`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..errors import NotFoundError, SpecError
 
-__all__ = ["ImageConfig", "ResolvedImage", "resolve", "parse_ref", "Build"]
+__all__ = ["ImageConfig", "ResolvedImage", "resolve", "parse_ref"]
 
 
 @dataclass
@@ -107,11 +108,3 @@ def resolve(ref: str) -> ResolvedImage:
             return found
     raise NotFoundError("image", ref, hint="boxkit images lists the local images; boxkit pull or boxkit "
                                            "build makes one")
-
-
-def __getattr__(name: str):
-    if name == "Build":  # the builder loads on first use
-        from .build import Build
-
-        return Build
-    raise AttributeError(f"module 'boxkit.images' has no attribute {name!r}")

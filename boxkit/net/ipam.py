@@ -44,7 +44,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
-from .. import paths
+from .. import paths, proc
 from ..errors import BoxkitError, NotFoundError, SpecError
 
 POOL = ipaddress.IPv4Network("10.213.0.0/16")
@@ -60,10 +60,8 @@ _NET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 
 def proc_starttime(pid: int) -> int | None:
     """The start time of ``pid`` in clock ticks since boot, or None when the process is gone (or a
-    zombie): the same reading the runtime's state files use."""
-    from ..runtime.state import starttime
-
-    return starttime(pid)
+    zombie): the same reading the runtime's state files use (:mod:`boxkit.proc`)."""
+    return proc.starttime(pid)
 
 
 def process_alive(pid: int, starttime: int | None) -> bool:

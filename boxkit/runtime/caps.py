@@ -16,14 +16,10 @@ setuid, net_bind_service, ...) and loses the rest — ``CAP_SYS_ADMIN`` (mount, 
 from __future__ import annotations
 
 from .. import _sys
+from ..security import seccomp
+from ..security.capabilities import DEFAULT_CAPS, DEFAULT_MASK
 
-# moby/oci/caps/defaults.go
-DEFAULT_CAPS = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-)
-DEFAULT_MASK = _sys.cap_mask(DEFAULT_CAPS)
+__all__ = ["DEFAULT_CAPS", "DEFAULT_MASK", "drop_to", "plan_security"]
 
 
 def drop_to(mask: int, sys: _sys.Sys | None = None, bounding_done: bool = False) -> None:
@@ -40,8 +36,6 @@ def plan_security(spec) -> dict:
     """The plan's security fields, only those that differ from the defaults (a spare fits a plan
     without ``caps`` or ``privileged``): the capability mask, the compiled seccomp program (None
     when unconfined), no_new_privs off, ``--privileged``."""
-    from ..security import seccomp
-
     mask = _sys.cap_mask(spec.caps)
     out: dict = {"seccomp": seccomp.program(spec.seccomp, mask) if spec.seccomp is not None else None}
     if mask != DEFAULT_MASK:

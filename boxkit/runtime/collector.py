@@ -13,7 +13,8 @@ time landed on whoever came next: after a batch of killed CLIs one ``bench/start
 So the import only *looks*, with nothing but ``/proc`` and a few small JSON files (:func:`orphans`: a
 container whose supervisor's (pid, start time) pair is gone, a state-less directory older than 30 s,
 a podman store or a spare's staging whose owner is gone), and when it finds one, it starts a
-collector — ``python -m boxkit.runtime.collector`` in a session of its own, so a terminal's ^C does not
+collector — ``python -m boxkit.collect`` (:mod:`boxkit.collect`: it calls the layers above the
+runtime too) in a session of its own, so a terminal's ^C does not
 reach it — and returns. A live notebook's containers are not leftovers: a command started beside a
 running kernel does no collection at all.
 
@@ -22,7 +23,7 @@ the open file to the child, which holds it until it is done (an ``flock`` belong
 the child's inherited copy keeps it after the parent closes its own). A second import meanwhile sees
 the lock taken and starts nothing; ``boxkit gc`` and :func:`wait` block on the same lock, so an explicit
 collection never runs beside a background one. A collector killed half-way leaves only what the next
-one finds again: every step of :func:`boxkit.runtime.state.gc` starts from what is on the host.
+one finds again: every step of :func:`boxkit.collect.gc` starts from what is on the host.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def spawn() -> bool:
         # that started it (nice 10, not 19 or SCHED_IDLE: under a CPU-burning demo it must still finish). sh starts the collector in the background and exits at once: the collector is re-parented to
         # init (or a subreaper) and never becomes a zombie of a long-lived notebook kernel that does
         # not wait for it; a background job of a non-interactive shell ignores SIGINT as well
-        subprocess.run(["/bin/sh", "-c", 'exec nice -n 10 "$0" -m boxkit.runtime.collector </dev/null >/dev/null 2>&1 &',
+        subprocess.run(["/bin/sh", "-c", 'exec nice -n 10 "$0" -m boxkit.collect </dev/null >/dev/null 2>&1 &',
                         sys.executable], env=env, pass_fds=(fd,), start_new_session=True, check=True,
                        timeout=10)
         return True
@@ -148,20 +149,3 @@ def exclusive(timeout: float = 60.0):
         yield
     finally:
         os.close(fd)
-
-
-def main() -> int:
-    fd = int(os.environ.get("BOXKIT_GC_LOCK_FD", "-1"))
-    try:
-        state.gc()
-    except Exception:   # a background job has no one to tell; boxkit gc reports the same errors
-        return 1
-    finally:
-        if fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

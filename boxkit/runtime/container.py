@@ -291,7 +291,7 @@ def _image_user(text: str, layers: list[str]) -> tuple[int, int]:
     """An image's ``User``: numbers, or names looked up in the image's own /etc/passwd and /etc/group
     (the top-most layer that has the file; read without following symlinks out of the layer)."""
     from ..spec import parse_user
-    from .rootfs import secure_join
+    from .inroot import secure_join
 
     name, _, group = text.partition(":")
     if name.isdigit() and (not group or group.isdigit()):

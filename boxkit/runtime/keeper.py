@@ -23,14 +23,14 @@ the next ``gc``. A detached (``-d``) command hangs up on purpose and the keeper 
 Why a monitor per container (conmon's way) and not a service (docker's daemon): a service is one more
 long-lived process that must be started, found, upgraded and trusted with every user's containers; a
 killed service takes them all with it. A monitor holds one container, dies with it, and a monitor
-killed outright loses nothing that :func:`.state.gc` cannot collect: ``state.json`` names the keeper
+killed outright loses nothing that :func:`boxkit.collect.gc` cannot collect: ``state.json`` names the keeper
 (PID and start time) as the container's owner, so ``ps`` reports the container as not running once the
 keeper is gone and ``gc`` kills and removes what it left. Measured here (2 cores, shared): a keeper
 costs 17 MB resident per running container, 12 MB of it private (the command's Python heap, copied
 on write and no longer shared once the command exits; conmon, in C, needs ~1 MB), and a start has no
 warm spare (see :mod:`.spare`): ``boxkit run --rm true`` takes 130-150 ms, of which the interpreter
 and imports are ~85 ms (``boxkit ps`` alone). A service keeps spares warm and costs one process for
-all containers: that is the fast path, :mod:`boxkit.cli_warm` (a per-user helper started on first use, for
+all containers: that is the fast path, :mod:`boxkit.cli.warm` (a per-user helper started on first use, for
 foreground ``run --rm`` from the ``python -I -S`` client; 22.5 ms against runc's 30.1 ms in one bench
 run). Containers that outlive their command stay with a keeper each, so a killed helper takes only
 foreground runs whose commands die with it anyway.

@@ -6,7 +6,7 @@ device nodes, masked and read-only paths, sysctls, the five capability sets, res
 process (``setrlimit``), the OOM score and supplementary groups. These run inside the same stages
 (:mod:`.init`), each only when the plan carries its key, so a plan without them is unchanged.
 
-Mount targets are resolved inside the new root with :func:`.rootfs.secure_join` — before each mount,
+Mount targets are resolved inside the new root with :func:`.inroot.secure_join` — before each mount,
 because an earlier mount may have put a symlink on the way (runc CVE-2021-30465 raced exactly that).
 """
 
@@ -27,7 +27,10 @@ import termios
 from .. import _sys
 from .._sys import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, SYS
 from ..errors import BoxkitError
-from .rootfs import DEV_LINKS, _remount_ro, secure_join
+from .cgroupfs import mount_cgroup
+from .inroot import remount_ro as _remount_ro
+from .inroot import secure_join
+from .rootfs import DEV_LINKS
 
 PR_CAP_AMBIENT_RAISE = 2
 _DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
@@ -55,7 +58,7 @@ def mount_entries(root: str, entries: list[dict], sys: _sys.Sys | None = None, c
 def _mount_one(root: str, m: dict, sys: _sys.Sys, cgroupns: bool) -> None:
     target = secure_join(root, m["destination"])
     if m["type"] in ("cgroup", "cgroup2"):
-        _mount_cgroup(target, m, sys, cgroupns)
+        mount_cgroup(target, m, sys, cgroupns)
         return
     is_dir = not m["bind"] or os.path.isdir(m["source"])
     _make_target(target, is_dir)
@@ -80,75 +83,6 @@ def _mount_one(root: str, m: dict, sys: _sys.Sys, cgroupns: bool) -> None:
             _remount_ro(target, sys)
     if m["propagation"]:
         sys.mount(None, target, None, m["propagation"])
-
-
-def _own_cgroups() -> dict[str, str]:
-    own = {}
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _n, ctrls, path = line.rstrip("\n").split(":", 2)
-            for c in ctrls.split(",") if ctrls else ["unified"]:
-                own[c] = path
-    return own
-
-
-def _mount_cgroup(target: str, m: dict, sys: _sys.Sys, cgroupns: bool) -> None:
-    """``type: cgroup``: the host's cgroup file systems as the container's cgroup namespace sees them.
-    v2 (or a ``cgroup2`` entry): one mount. v1: a tmpfs holding one mount per hierarchy, as runc does.
-    Without a cgroup namespace a fresh mount would show the host's whole tree: the container's own
-    group is bind-mounted instead (runc does the same), so /sys/fs/cgroup/memory is its group."""
-    os.makedirs(target, exist_ok=True)
-    ro = m["flags"] & MS_RDONLY
-    base = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    v1 = []
-    unified = None
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            fields, rfields = left.split(), right.split()
-            if len(rfields) < 3 or not fields[4].startswith("/sys/fs/cgroup"):
-                continue
-            if rfields[0] == "cgroup":
-                opts = [o for o in rfields[2].split(",") if o not in ("rw", "ro")]
-                v1.append((os.path.basename(fields[4]), ",".join(opts)))
-            elif rfields[0] == "cgroup2":
-                unified = os.path.basename(fields[4]) if fields[4] != "/sys/fs/cgroup" else ""
-    own = {} if cgroupns else _own_cgroups()
-
-    def bind_own(d: str, host_mnt: str, key: str) -> None:
-        src = secure_join(host_mnt, own.get(key, "/"))
-        sys.mount(src, d, None, MS_BIND | MS_REC)
-        sys.mount(None, d, None, MS_BIND | MS_REMOUNT | base | ro)
-
-    if m["type"] == "cgroup2" or (not v1 and unified == ""):
-        if own:
-            bind_own(target, "/sys/fs/cgroup", "unified")
-        else:
-            sys.mount("cgroup2", target, "cgroup2", base | (m["flags"] & MS_RDONLY))
-        return
-    sys.mount("tmpfs", target, "tmpfs", base, "mode=755")
-    for name, opts in v1:
-        d = os.path.join(target, name)
-        if os.path.islink(d):
-            continue
-        os.makedirs(d, exist_ok=True)
-        if own:
-            key = next((o for o in opts.split(",") if o in own), name)
-            bind_own(d, os.path.join("/sys/fs/cgroup", name), key)
-        else:
-            sys.mount("cgroup", d, "cgroup", base | ro, opts)
-        for part in name.split(","):   # cpu,cpuacct is reachable as cpu and as cpuacct
-            if part != name and not os.path.lexists(os.path.join(target, part)):
-                os.symlink(name, os.path.join(target, part))
-    if unified:
-        d = os.path.join(target, unified)
-        os.makedirs(d, exist_ok=True)
-        if own:
-            bind_own(d, os.path.join("/sys/fs/cgroup", unified), "unified")
-        else:
-            sys.mount("cgroup2", d, "cgroup2", base | ro)
-    if ro:
-        _remount_ro(target, sys, base)
 
 
 def make_devices(root: str, devices: list[dict], userns: bool, sys: _sys.Sys | None = None) -> None:

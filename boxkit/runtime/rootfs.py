@@ -51,6 +51,9 @@ from .._sys import (
     MS_REMOUNT,
     MS_STRICTATIME,
 )
+from .cgroupfs import mount_cgroupfs
+from .inroot import remount_ro as _remount_ro
+from .inroot import secure_join
 
 # Docker's defaults (moby/oci/defaults.go)
 MASKED_PATHS = (
@@ -69,43 +72,6 @@ DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc
 VOLATILE = ",volatile" if tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2]) >= (5, 10) else ""
 
 
-_ST_FLAGS = {os.ST_RDONLY: MS_RDONLY, os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV,
-             os.ST_NOEXEC: MS_NOEXEC}
-
-
-def secure_join(root: str, path: str, *, max_links: int = 40) -> str:
-    """Resolve ``path`` as if ``root`` were ``/``: ``..`` and symlinks (absolute or relative) can never
-    leave ``root``. Components that do not exist are appended as they are (the caller creates them).
-    Like Go's filepath-securejoin, which runc uses for the same job."""
-    root = os.path.realpath(root)
-    todo = [c for c in path.split("/") if c not in ("", ".")]
-    done: list[str] = []
-    links = 0
-    while todo:
-        comp = todo.pop(0)
-        if comp == "..":
-            if done:
-                done.pop()
-            continue
-        cand = os.path.join(root, *done, comp)
-        try:
-            st = os.lstat(cand)
-        except FileNotFoundError:
-            done.append(comp)
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > max_links:
-                raise OSError(errno.ELOOP, "too many symlinks", os.path.join("/", *done, comp))
-            target = os.readlink(cand)
-            if target.startswith("/"):
-                done = []
-            todo = [c for c in target.split("/") if c not in ("", ".")] + todo
-            continue
-        done.append(comp)
-    return os.path.join(root, *done)
-
-
 def _mkdir_in(root: str, path: str) -> str:
     full = secure_join(root, path)
     os.makedirs(full, exist_ok=True)
@@ -118,20 +84,6 @@ def _touch_in(root: str, path: str) -> str:
         os.makedirs(os.path.dirname(full), exist_ok=True)
         os.close(os.open(full, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
     return full
-
-
-def _remount_ro(target: str, sys: _sys.Sys, extra: int = 0) -> None:
-    """Bind mounts ignore MS_RDONLY on the first call; a remount makes them read-only. The flags the
-    mount already has must be repeated, or a locked mount (user namespace) refuses with EPERM."""
-    keep = 0
-    try:
-        fl = os.statvfs(target).f_flag
-        for st_bit, ms_bit in _ST_FLAGS.items():
-            if fl & st_bit:
-                keep |= ms_bit
-    except OSError:
-        pass
-    sys.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep | extra)
 
 
 def write_file_in(root: str, path: str, content: str) -> None:
@@ -202,7 +154,6 @@ def mount_proc_sys(root: str, plan: dict, sys: _sys.Sys) -> None:
 
 def host_devices() -> list[str]:
     """--privileged: every device node at the top of the host's /dev (disks too), as docker's."""
-    import stat
 
     out = []
     for name in sorted(os.listdir("/dev")):
@@ -284,18 +235,6 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
     os.chdir("/")
     if plan.get("readonly") and not files_later:
         _remount_ro("/", sys)
-
-
-def mount_cgroupfs(root: str, plan: dict, sys: _sys.Sys | None = None) -> None:
-    """``cgroupfs=True``: the container's cgroup files, read-only, at ``/sys/fs/cgroup`` — as docker
-    mounts them, so that a cgroup-aware program (a JVM, .NET, Go with automaxprocs — not ``nproc``,
-    which counts the CPUs it may run on) reads its real memory and CPU limits there. In a cgroup namespace (the default) a fresh mount of each
-    hierarchy has the container's own group as its root; without one, its group is bound. Before
-    the pivot, while the host's cgroup mounts still say which hierarchies exist."""
-    from .process import mount_entries  # process imports this module
-
-    mount_entries(root, [{"type": "cgroup", "destination": "/sys/fs/cgroup", "flags": MS_RDONLY}],
-                  sys, cgroupns="cgroup" in plan["ns"])
 
 
 def write_files(files: dict[str, str]) -> None:

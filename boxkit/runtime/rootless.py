@@ -52,6 +52,7 @@ import shutil
 
 from .. import _sys
 from ..errors import HostError, SpecError
+from ..probe import probe
 
 # what a container spec asks that a rootless container cannot have
 _NEEDS_ROOT_HINT = "run as root (sudo), or see boxkit probe for what runs here"
@@ -67,8 +68,6 @@ def require() -> None:
     that an unprivileged user may create user namespaces (and the others inside one)."""
     if not wanted():
         return
-    from ..probe import probe
-
     report = probe()
     if report.rootless:
         return

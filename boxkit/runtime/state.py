@@ -7,9 +7,10 @@ process, the pair cannot), and the same pair for the supervisor that owns it. A 
 ``"status": "exited"`` with its exit code, and gc leaves it for ``boxkit rm``.
 
 A supervisor that exits normally removes its containers. One that was killed outright (``kill -9`` of a
-Jupyter kernel's process group, an OOM kill) leaves them behind: :func:`gc` — run on ``import boxkit``
-as root and by ``boxkit gc`` — finds every container whose supervisor is gone, kills its processes (only
-if PID and start time still match), and removes its directory, cgroup and network leases. Mounts need no
+Jupyter kernel's process group, an OOM kill) leaves them behind: :func:`collect_containers` — the first step of
+:func:`boxkit.collect.gc`, run in the background after ``import boxkit`` and by ``boxkit gc`` — finds
+every container whose supervisor is gone, kills its processes (only if PID and start time still
+match) and removes its directory; the collector then releases its cgroups and network leases. Mounts need no
 collection: they live only in the container's mount namespace and vanish with its last process.
 """
 
@@ -18,46 +19,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
+from dataclasses import dataclass
 
 from .. import paths
-
-
-def _stat(pid: int) -> list[bytes] | None:
-    """/proc/PID/stat from field 3 (the state letter) on; None when the process does not exist."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    return data[data.rindex(b")") + 2:].split()
-
-
-def starttime(pid: int) -> int | None:
-    """Start time of a live process; None when it does not exist or is a zombie (dead, not reaped:
-    a killed supervisor whose parent has not waited for it yet)."""
-    rest = _stat(pid)
-    if rest is None or rest[0] in (b"Z", b"X"):
-        return None
-    return int(rest[19])
-
-
-def proc_state(pid: int) -> str | None:
-    """A process's state letter (R, S, D, t stopped by ptrace, Z ...); None when it does not exist."""
-    rest = _stat(pid)
-    return rest[0].decode() if rest else None
-
-
-def kill(pid: int, sig: int = signal.SIGKILL) -> None:
-    """Signal a process that may have ended already."""
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def alive(pid: int, start: int | None) -> bool:
-    return start is not None and starttime(pid) == start
+from ..proc import alive, kill, proc_state, starttime  # noqa: F401 (re-exported: the identity a state file records)
 
 
 def write(cid: str, data: dict) -> None:
@@ -108,8 +74,24 @@ def find_by_name(name: str) -> dict | None:
     return None
 
 
-def gc(*, verbose: bool = False) -> list[str]:
-    """Remove what dead supervisors left. Returns one line per thing removed."""
+@dataclass
+class Collected:
+    """What :func:`collect_containers` did and found: the lines it reports, the containers still owned
+    (``live``: their cgroups and network leases stay) and those it removed (``dead``: theirs may go)."""
+
+    done: list[str]
+    live: set[str]
+    dead: set[str]
+
+
+def collect_containers() -> Collected:
+    """Kill and remove the containers (and spare staging directories) whose owners are dead. The
+    cgroups, network leases and podman stores they leave are the next steps, above this layer
+    (:func:`boxkit.collect.gc`)."""
+    # lazy: rootless loads ctypes (boxkit._sys), and ``import boxkit`` reads this module to look for
+    # leftovers on every command
+    from .rootless import remove_tree
+
     done: list[str] = []
     live: set[str] = set()
     dead: set[str] = set()   # ours and orphaned: their cgroups may be killed outright
@@ -125,8 +107,6 @@ def gc(*, verbose: bool = False) -> list[str]:
             # a directory without state: a start that died between mkdir and the state write.
             # Leave very young ones alone: their supervisor may be writing the state right now.
             try:
-                import time
-
                 if time.time() - os.stat(d).st_mtime < 30:
                     live.add(cid)
                     continue
@@ -139,34 +119,12 @@ def gc(*, verbose: bool = False) -> list[str]:
             except ProcessLookupError:
                 pass
         dead.add(cid)
-        from .rootless import remove_tree
-
         remove_tree(d)
         done.append(f"removed {d}")
     spare_dir = os.path.join(paths.root(), "spare")
     for name in os.listdir(spare_dir) if os.path.isdir(spare_dir) else []:
         zpid, zstart = name.split("-")[:2]
         if not alive(int(zpid), int(zstart) if zstart.isdigit() else None):
-            from .rootless import remove_tree
-
             remove_tree(os.path.join(spare_dir, name))   # a prebuilt spare's has overlay dirs
             done.append(f"removed spare staging {name}")
-    try:
-        from .. import podman
-
-        done += podman.gc()   # comparisons with podman: its store, mount and cgroups (boxkit/podman.py)
-    except OSError:
-        pass
-    try:
-        from .. import cgroups
-
-        done += [f"removed cgroup {p}" for p in cgroups.gc(live, dead=dead)]
-    except OSError:
-        pass
-    if os.path.isdir(os.path.join(paths.root(), "net")) or os.path.isdir(paths.locks_dir()):
-        try:
-            from .. import net
-        except ImportError:   # pyroute2 is missing: then no network was ever set up either
-            return done
-        done += [f"released network of {c}" for c in net.gc(live)]
-    return done
+    return Collected(done, live, dead)

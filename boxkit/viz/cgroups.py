@@ -10,7 +10,7 @@
 * :func:`memory_high_figure` — v2 only: memory against ``memory.high`` and ``memory.max``, with the
   memory pressure (PSI ``some avg10``) on a second axis.
 
-:func:`live` runs an experiment from :mod:`boxkit.cgroups.experiments` and redraws its figure while the
+:func:`live` runs an experiment from :mod:`boxkit.cgroup_experiments` and redraws its figure while the
 container runs, through one IPython display handle (``display(fig, display_id=True)`` then
 ``handle.update(fig)`` from the sampler's callback, a few times a second — never a ``clear_output``
 loop). It blocks until the container ends and returns ``(figure, series, result)``; outside IPython it
@@ -123,7 +123,7 @@ def _step(series) -> float:
 
 
 def shares_figure(series: list, shares: list[int], *, skip: float = 1.0, title: str = "", fig=None):
-    from ..cgroups.experiments import measured_shares
+    from ..cgroup_experiments import measured_shares
 
     fig = _figure(fig, (10, 4))
     ax, bx = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
@@ -248,7 +248,7 @@ def _snapshot(series):
 
 
 def live(experiment, draw, *, refresh_hz: float = 4, **kwargs):
-    """Run ``experiment(on_sample=..., **kwargs)`` (a function of :mod:`boxkit.cgroups.experiments`
+    """Run ``experiment(on_sample=..., **kwargs)`` (a function of :mod:`boxkit.cgroup_experiments`
     returning ``(Result, Series)``) and show ``draw(series, fig=fig)`` while it runs.
 
     The sampler's callback only hands over the series; a drawing thread redraws the figure from a copy
@@ -310,19 +310,19 @@ def _draw_final(draw, series, result, fig) -> None:
 
 def live_memory(memory: str | int = "500M", target_mb: int = 900, **kwargs):
     """The seed's example, live: a hog climbs past ``memory`` and is OOM-killed."""
-    from ..cgroups import experiments
+    from .. import cgroup_experiments as experiments
 
     return live(experiments.memory_oom, memory_figure, memory=memory, target_mb=target_mb, **kwargs)
 
 
 def live_cpu(cpus: float | str = 0.5, seconds: float = 4, **kwargs):
-    from ..cgroups import experiments
+    from .. import cgroup_experiments as experiments
 
     return live(experiments.cpu_quota, cpu_figure, cpus=cpus, seconds=seconds, **kwargs)
 
 
 def live_pids(pids_limit: int = 20, seconds: float = 3, **kwargs):
-    from ..cgroups import experiments
+    from .. import cgroup_experiments as experiments
 
     return live(experiments.fork_bomb, pids_figure, pids_limit=pids_limit, seconds=seconds, **kwargs)
 
@@ -363,7 +363,7 @@ def panel(hog_mb: int = 600, seconds: float = 3):
     import ipywidgets as w
     from IPython.display import display
 
-    from ..cgroups import experiments
+    from .. import cgroup_experiments as experiments
 
     mem = w.IntSlider(value=400, min=100, max=1000, step=50, description="memory MiB",
                       style={"description_width": "initial"}, continuous_update=False)
@@ -401,7 +401,7 @@ def panel(hog_mb: int = 600, seconds: float = 3):
 
 def draw_docs_figures(img_dir: str) -> None:
     """docs/img/cgroups-{memory,cpu,shares,pids}.png from real runs on this host."""
-    from ..cgroups import experiments
+    from .. import cgroup_experiments as experiments
 
     r, s = experiments.memory_oom("500M", 900, step_mb=10, hz=50)   # as notebook 02 draws it
     memory_figure(s, r, title="500 MiB limit: the hog is OOM-killed").savefig(

@@ -79,7 +79,7 @@ def namespace_explorer(image: str = "busybox", run=None):
     import ipywidgets as w
 
     if run is None:
-        from .. import run
+        from ..runtime import run
     boxes = {n: w.Checkbox(value=True, description=n, indent=False, layout=w.Layout(width="80px"))
              for n in OPTIONAL}
     button = w.Button(description="Run", button_style="primary", icon="play")

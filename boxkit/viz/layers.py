@@ -159,7 +159,7 @@ def draw_docs_figures(outdir: str) -> None:
     import shutil
     import tempfile
 
-    from ..images.measure import build_seed_app
+    from ..image_experiments import build_seed_app
     from ..images.store import Store
 
     work = tempfile.mkdtemp(prefix="bk-fig-", dir="/var/tmp")

@@ -181,15 +181,14 @@ def draw_docs_figures(outdir: str) -> None:
     """``docs/img/topology.png``: two containers on the default bridge, ``web`` publishing 18080:80."""
     import os
 
-    import boxkit
-
     from ..net import firewall
     from ..net.topology import snapshot
+    from ..runtime import run
 
-    web = boxkit.run("busybox", ["sleep", "120"], detach=True, network="bridge", name="web",
+    web = run("busybox", ["sleep", "120"], detach=True, network="bridge", name="web",
                      publish=["18080:80"])
     try:
-        client = boxkit.run("busybox", ["sleep", "120"], detach=True, network="bridge", name="client")
+        client = run("busybox", ["sleep", "120"], detach=True, network="bridge", name="client")
         try:
             fig = topology_figure(snapshot(), ports=firewall.published(), rule=firewall.dnat_rule())
         finally:

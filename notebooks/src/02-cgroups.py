@@ -31,7 +31,7 @@ import subprocess
 
 import boxkit
 from boxkit import cgroups
-from boxkit.cgroups import experiments
+from boxkit import cgroup_experiments as experiments
 from boxkit.viz import cgroups as viz
 
 host = cgroups.detect()

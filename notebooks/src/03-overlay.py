@@ -141,7 +141,7 @@ shutil.rmtree(demo)
 # %%
 # boxkit: needs root
 # NBVAL_IGNORE_OUTPUT
-from boxkit.images.measure import copy_up_latency
+from boxkit.image_experiments import copy_up_latency
 from boxkit.viz.layers import copyup_figure
 
 sizes = [4 << 10, 256 << 10, 4 << 20, 32 << 20, 128 << 20]
@@ -177,7 +177,7 @@ print(f"copy-up of 128 MiB {points[-1][1] * 1000:.1f} ms, of 4 KiB {points[0][1]
 # NBVAL_IGNORE_OUTPUT
 import tempfile
 
-from boxkit.images.measure import build_seed_app, shared_layers
+from boxkit.image_experiments import build_seed_app, shared_layers
 from boxkit.images.store import Store
 
 import uuid
@@ -237,7 +237,7 @@ print(f"v2 added less than 1% of the {share['shared_bytes']:,} bytes it shares:"
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from boxkit.images.measure import containers_cost
+from boxkit.image_experiments import containers_cost
 from boxkit.viz.layers import containers_figure
 
 cost = containers_cost(v2, n=10)

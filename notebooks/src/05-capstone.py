@@ -21,7 +21,7 @@ import tempfile
 import boxkit
 from boxkit import compare, examples, loadgen
 from boxkit.images import resolve
-from boxkit.images.build import build_file
+from boxkit.build import build_file
 
 # %% [markdown]
 # ## 1. Build
@@ -120,7 +120,7 @@ print("the shop is still running:", shop.running)
 # %%
 # boxkit: needs network, cgroups
 # NBVAL_IGNORE_OUTPUT
-from boxkit.images.commit import commit_container
+from boxkit.build.commit import commit_container
 from boxkit.images.store import Store
 
 shop.exec(["sh", "-c", "echo 1.1 > /app/VERSION"])

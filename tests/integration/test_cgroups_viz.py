@@ -9,8 +9,8 @@ import os
 
 import pytest
 
+from boxkit import cgroup_experiments as experiments
 from boxkit import cgroups
-from boxkit.cgroups import experiments
 from boxkit.cgroups.sampler import Series
 from boxkit.viz import cgroups as viz
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from boxkit.build import build_file
 from boxkit.errors import NotFoundError, SpecError
-from boxkit.images.build import build_file
 from boxkit.images.store import Store
 
 pytestmark = [pytest.mark.integration,
@@ -92,7 +92,7 @@ def test_failed_run_and_missing_copy_leave_no_image(ctx):
 
 def test_commit_a_running_container(tmp_path):
     import boxkit
-    from boxkit.images.commit import commit_container
+    from boxkit.build.commit import commit_container
 
     # the note is written last: once it is in the upper dir, so is the whiteout of /bin/ls
     c = boxkit.run("busybox", ["sh", "-c", "rm /bin/ls; echo committed > /note.tmp; mv /note.tmp /note; sleep 30"],

@@ -42,7 +42,7 @@ def _tree(root):
 @pytest.fixture
 def image(tmp_root, tmp_path):
     """busybox plus a layer that adds a file, deletes one and replaces a directory."""
-    from boxkit.images.commit import commit_upper
+    from boxkit.build.commit import commit_upper
 
     resolve("busybox")
     upper = tmp_path / "upper"

@@ -140,7 +140,7 @@ auth:
 @pytest.fixture(scope="module")
 def seeded(registry, tmp_path_factory):
     """busybox and a two-layer app from boxkit's own store, pushed with skopeo."""
-    from boxkit.images.build import Build
+    from boxkit.build.builder import Build
     from boxkit.images.transfer import save_oci
 
     ctx = tmp_path_factory.mktemp("ctx")

@@ -389,7 +389,7 @@ FAST = [sys.executable, "-I", "-S", os.path.join(os.path.dirname(os.path.dirname
 def test_the_fast_client_and_its_warm_helper(rootfs):
     """python -I -S boxkit/fastrun.py: the same exit codes and stdio through the warm helper; a killed
     client takes its container along; what the helper does not take falls back to the full command."""
-    from boxkit import cli_warm as warm
+    from boxkit.cli import warm
 
     before = container_dirs()
     try:
@@ -425,7 +425,7 @@ def test_the_boxkit_command_is_the_fast_client(rootfs):
     """./course writes the venv's boxkit as the fast client (python -IS boxkit/fastrun.py): the command
     a learner types takes the warm path for run --rm (the target: 0.8x runc, bench/startup.py's CLI
     row) and the full command line for everything else, with the same exit codes."""
-    from boxkit import cli_warm as warm
+    from boxkit.cli import warm
 
     typed = os.path.join(os.path.dirname(sys.executable), "boxkit")
     if "fastrun" not in open(typed, errors="replace").read(400):

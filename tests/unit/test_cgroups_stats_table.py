@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from boxkit.cgroups import commands
+from boxkit.cli import cgroups as commands
 from boxkit.errors import NotFoundError, SpecError
 
 ROWS = [{"id": "a1b2c3d4e5f6", "name": "web"}, {"id": "a1ffffffffff", "name": ""}, {"id": "0123456789ab"}]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from boxkit.build.builder import Build, parse
 from boxkit.errors import SpecError
-from boxkit.images.build import Build, parse
 
 
 def test_forms_and_continuations():

@@ -8,7 +8,7 @@ import pytest
 
 from boxkit import _sys
 from boxkit.runtime import rootfs
-from boxkit.runtime.rootfs import secure_join
+from boxkit.runtime.inroot import secure_join
 
 
 class RecordingSys:

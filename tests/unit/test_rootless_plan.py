@@ -86,7 +86,6 @@ def test_default_root_for_a_learner_is_in_their_home(monkeypatch, tmp_path):
 
 
 def test_neither_root_nor_rootless_points_at_boxkit_probe(monkeypatch, as_learner):
-    from boxkit import probe as probe_mod
     from boxkit.errors import HostError
     from boxkit.probe import Check
 
@@ -99,7 +98,7 @@ def test_neither_root_nor_rootless_points_at_boxkit_probe(monkeypatch, as_learne
                          "cannot run containers without root: no unprivileged user namespaces", "")
 
     as_learner()
-    monkeypatch.setattr(probe_mod, "probe", lambda refresh=False: Report())
+    monkeypatch.setattr(rootless, "probe", lambda refresh=False: Report())
     with pytest.raises(HostError) as err:
         rootless.require()
     msg = str(err.value)

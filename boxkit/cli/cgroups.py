@@ -64,7 +64,7 @@ def _size(n: int | None) -> str:
 
 def snapshot(rows: list[dict], interval: float) -> list[dict]:
     """Two readings ``interval`` seconds apart; one dict per container still running."""
-    from . import open_group
+    from ..cgroups import open_group
 
     groups = {r["id"]: open_group(r["id"]) for r in rows}
     first = {cid: (time.monotonic(), g.stats()) for cid, g in groups.items() if g is not None}

@@ -21,7 +21,12 @@ import socket
 import sys
 import time
 
-from .errors import ContainerError, SpecError
+from ..errors import ContainerError, SpecError
+from .run_args import spec_from_args
+from .terminal import Relay, Signals, open_pty
+
+# The library is imported inside the verbs that drive it (boxkit.runtime.container alone is ~30 ms of
+# imports): ``boxkit ps`` or ``boxkit logs`` must not pay for the start path.
 
 
 class NoSuchContainer(ContainerError):
@@ -38,7 +43,7 @@ class WrongState(ContainerError):
 # --- looking containers up ---------------------------------------------------------------------------
 
 def records() -> list[dict]:
-    from .runtime import state
+    from ..runtime import state
 
     out = []
     for cid in state.list_ids():
@@ -66,7 +71,7 @@ def resolve(ref: str) -> dict:
 
 
 def status(st: dict) -> str:
-    from .runtime import state
+    from ..runtime import state
 
     if state.running(st):
         return "running"
@@ -84,9 +89,8 @@ def _running(st: dict) -> dict:
 # --- run -------------------------------------------------------------------------------------------
 
 def cmd_run(a) -> int:
-    from .cli import spec_from_args
-    from .runtime import rootless
-    from .runtime.container import build_plan
+    from ..runtime import rootless
+    from ..runtime.container import build_plan
 
     spec = spec_from_args(a)
     rootless.require()   # root, or a user namespace of our own (boxkit probe says which)
@@ -103,7 +107,7 @@ def cmd_run(a) -> int:
 
 
 def _detached(plan: dict, rm: bool, tty: bool, interactive: bool, restart: bool = False) -> int:
-    from .runtime import keeper
+    from ..runtime import keeper
 
     sock, first = keeper.spawn(plan, [], detach=True, rm=rm, tty=tty, interactive=interactive, restart=restart)
     sock.close()
@@ -114,50 +118,16 @@ def _detached(plan: dict, rm: bool, tty: bool, interactive: bool, restart: bool 
 
 def _check_started(first: dict) -> None:
     if not first.get("ok"):
-        from .runtime.container import _rebuild_error
+        from ..runtime.container import _rebuild_error
 
         raise _rebuild_error(first.get("error", {}))
-
-
-class _Signals:
-    """SIGINT, SIGTERM and SIGHUP caught and queued, read in the select loop through a wake-up pipe."""
-
-    FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-    def __init__(self) -> None:
-        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.pending: list[int] = []
-
-    def __enter__(self) -> _Signals:
-        for s in self.FORWARDED:
-            signal.signal(s, lambda n, _f: self.pending.append(n))
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.set_wakeup_fd(self.w)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        signal.set_wakeup_fd(-1)
-        for s in (*self.FORWARDED, signal.SIGCHLD):
-            signal.signal(s, signal.SIG_DFL)
-        os.close(self.r)
-        os.close(self.w)
-
-    def take(self) -> list[int]:
-        try:
-            while os.read(self.r, 512):
-                pass
-        except BlockingIOError:
-            pass
-        out, self.pending = self.pending, []
-        return out
 
 
 def foreground(plan: dict, *, rm: bool, tty: bool, interactive: bool, memory=None,
                restart: bool = False) -> int:
     """The container in the foreground: its stdio is ours (or a pty's), its exit code ours; SIGINT,
     SIGTERM and SIGHUP go to it, a second ^C kills it (docker compose's "press Ctrl+C again")."""
-    from .cli_terminal import Relay, open_pty
-    from .runtime import keeper
+    from ..runtime import keeper
 
     master = -1
     opened: list[int] = []
@@ -170,7 +140,7 @@ def foreground(plan: dict, *, rm: bool, tty: bool, interactive: bool, memory=Non
         if stdin:
             opened.append(stdin)
         stdio = [stdin, 1, 2]
-    with _Signals() as sigs:
+    with Signals() as sigs:
         try:
             sock, first = keeper.spawn(plan, stdio, detach=False, rm=rm, tty=tty, interactive=interactive,
                                        restart=restart)
@@ -254,7 +224,7 @@ def parse_signal(text: str) -> int:
 
 
 def _signal(st: dict, sig: int) -> None:
-    from .runtime import keeper, state
+    from ..runtime import keeper, state
 
     conn = keeper.connect(st["id"])
     if conn is not None:
@@ -267,7 +237,7 @@ def _signal(st: dict, sig: int) -> None:
 
 def wait_exit(st: dict, timeout: float | None) -> dict | None:
     """Wait until the container ends; its exit info ({"exit_code": ...}), None on timeout."""
-    from .runtime import keeper, state
+    from ..runtime import keeper, state
 
     deadline = None if timeout is None else time.monotonic() + timeout
     conn = keeper.connect(st["id"]) if status(st) == "running" else None
@@ -343,8 +313,8 @@ def cmd_wait(a) -> int:
 
 
 def cmd_rm(a) -> int:
-    from .runtime import keeper, state
-    from .runtime.rootless import remove_tree
+    from ..runtime import keeper, state
+    from ..runtime.rootless import remove_tree
 
     code = 0
     for ref in a.containers:
@@ -369,7 +339,9 @@ def cmd_rm(a) -> int:
                 print(f"boxkit: container {st['id']} belongs to a notebook kernel, which removes "
                       "its directory", file=sys.stderr)
             elif what == "dead":
-                state.gc()
+                from ..collect import gc  # the collector loads cgroups, net and podman
+
+                gc()
             else:
                 remove_tree(os.path.dirname(keeper.sock_path(st["id"])))
             print(ref)
@@ -380,7 +352,7 @@ def cmd_rm(a) -> int:
 
 
 def cmd_start(a) -> int:
-    from .runtime import keeper
+    from ..runtime import keeper
 
     code = 0
     for ref in a.containers:
@@ -429,7 +401,7 @@ def cmd_ps(a) -> int:
 
 
 def cmd_logs(a) -> int:
-    from .runtime import keeper
+    from ..runtime import keeper
 
     st = resolve(a.container)
     path = keeper.log_path(st["id"])
@@ -469,7 +441,7 @@ def _iso(t) -> str:
 
 
 def inspect_record(st: dict) -> dict:
-    from .runtime import keeper
+    from ..runtime import keeper
 
     plan = keeper.read_plan(st["id"]) or {}
     what = status(st)
@@ -543,14 +515,14 @@ def cmd_top(a) -> int:
 # --- exec ------------------------------------------------------------------------------------------------
 
 def cmd_exec(a) -> int:
-    from .cli_exec import run_exec
+    from .exec import run_exec  # lazy: it loads ctypes (boxkit._sys), which the other verbs do not need
 
     if a.command and a.command[0] == "--":
         a.command = a.command[1:]
     if not a.command:
         raise SpecError("command", "", "is missing", hint="boxkit exec CONTAINER CMD [ARG...]")
     # the values first, as run does: a bad -e/-u/-w is bad input (125) whatever the container
-    from .spec import parse_env, parse_user
+    from ..spec import parse_env, parse_user
 
     parse_env(a.env)
     parse_user(a.user)

@@ -15,7 +15,7 @@ It sits in the command-line layer (it parses command lines, then drives the runt
 does). The same promises as the keeper's (:mod:`boxkit.runtime.keeper`): the socket is mode 0600 and every peer's
 credentials must be root's or ours (``SO_PEERCRED``); a client that dies (its socket closes) takes
 its container with it at once; the helper is the owner in each container's ``state.json``, so one
-killed outright leaves what :func:`boxkit.runtime.state.gc` collects. It exits after :data:`IDLE_EXIT` seconds with
+killed outright leaves what :func:`boxkit.collect.gc` collects. It exits after :data:`IDLE_EXIT` seconds with
 nothing to do.
 """
 
@@ -30,8 +30,9 @@ import socket
 import sys
 import time
 
-from . import paths
-from .runtime.keeper import peer_allowed
+from .. import paths
+from ..errors import BoxkitError
+from ..runtime.keeper import peer_allowed
 
 IDLE_EXIT = 600.0
 SOCK = "warm.sock"
@@ -43,7 +44,7 @@ def sock_path() -> str:
 
 class Warm:
     def __init__(self, listener: socket.socket) -> None:
-        from .runtime.supervisor import Supervisor
+        from ..runtime.supervisor import Supervisor
 
         self.listener = listener
         self._parser = None
@@ -132,9 +133,9 @@ class Warm:
                 os.close(fd)
 
     def _run(self, conn: socket.socket, argv: list[str], cwd: str, fds: list[int]) -> None:
-        from .cli import parser, spec_from_args
-        from .errors import BoxkitError
-        from .runtime.container import build_plan
+        from ..runtime.container import build_plan  # lazy: the helper's start, not the client's
+        from .run_args import spec_from_args
+        from .verbs import parser
 
         if self._parser is None:   # built once: every verb's sub-parser costs ~4 ms a request
             self._parser = parser()
@@ -188,7 +189,7 @@ class Warm:
 
 
 def _name_taken(name: str) -> bool:
-    from .runtime import state
+    from ..runtime import state
 
     return any((state.read(c) or {}).get("name") == name for c in state.list_ids())
 
@@ -211,7 +212,7 @@ def stop(timeout: float = 10.0) -> int | None:
         return None
     finally:
         s.close()
-    from .runtime import state
+    from ..runtime import state
 
     start = state.starttime(pid)
     state.kill(pid, signal.SIGTERM)
@@ -233,7 +234,7 @@ def main() -> int:
         os.umask(old)
     listener.listen(64)
     warm = Warm(listener)
-    from .runtime.zygote import _freeze
+    from ..runtime.zygote import _freeze
 
     _freeze()
     os.replace(new, path)   # only now may clients find it: it answers at once

@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 
 
 def cmd_ls(a: argparse.Namespace) -> int:
-    from . import list_networks
+    from ..net import list_networks
 
     rows = list_networks()
     if getattr(a, "json", False):
@@ -54,7 +54,7 @@ def cmd_ls(a: argparse.Namespace) -> int:
 
 
 def cmd_create(a: argparse.Namespace) -> int:
-    from . import create_network
+    from ..net import create_network
 
     n = create_network(a.name, subnet=a.subnet, nat=a.nat)
     print(f"{n.name} {n.subnet} bridge {n.bridge}" + (" nat" if n.nat else ""))
@@ -62,7 +62,7 @@ def cmd_create(a: argparse.Namespace) -> int:
 
 
 def cmd_rm(a: argparse.Namespace) -> int:
-    from . import remove_network
+    from ..net import remove_network
 
     for name in a.names:
         remove_network(name)
@@ -71,7 +71,7 @@ def cmd_rm(a: argparse.Namespace) -> int:
 
 
 def cmd_inspect(a: argparse.Namespace) -> int:
-    from . import ipam
+    from ..net import ipam
 
     print(json.dumps(ipam.load(a.name).to_json(), indent=1, sort_keys=True))
     return 0

@@ -32,8 +32,11 @@ import signal
 import time
 from collections.abc import Callable
 
-from .. import workloads
-from .sampler import Series
+from . import workloads
+from .cgroups import detect
+from .cgroups.sampler import Series
+from .errors import HostError
+from .runtime import run
 
 OnSample = Callable[[Series], None] | None
 
@@ -41,9 +44,8 @@ OnSample = Callable[[Series], None] | None
 def _run_sampled(image: str, argv: list[str], *, hz: float, on_sample: OnSample, timeout: float,
                  **limits) -> tuple:
     """Start ``argv`` detached with ``limits``, sample until it ends, remove it (even on Ctrl-C)."""
-    import boxkit
 
-    c = boxkit.run(image, argv, detach=True, **limits)
+    c = run(image, argv, detach=True, **limits)
     try:
         sampler = c.sample(hz=hz, on_sample=on_sample)
         try:
@@ -84,13 +86,12 @@ def cpu_weights(shares: tuple[int, ...] = (256, 768), seconds: float = 4, cpuset
     for ``seconds`` and then killed (their loops would run longer: the window holds only contention).
     Returns ``(results, series)`` in the order of ``shares``; :func:`measured_shares` turns the series
     into fractions of the CPU time used."""
-    import boxkit
 
     started = []
     samplers = []
     try:
         for s in shares:
-            started.append(boxkit.run("busybox", workloads.cpuburn(seconds + 30, 1), detach=True,
+            started.append(run("busybox", workloads.cpuburn(seconds + 30, 1), detach=True,
                                       cpu_shares=s, cpuset_cpus=cpuset))
         samplers = [c.sample(hz=hz, on_sample=on_sample if i == 0 else None) for i, c in enumerate(started)]
         time.sleep(seconds)
@@ -120,10 +121,8 @@ def memory_high(high: str = "200M", memory: str = "400M", target_mb: int = 300, 
                 timeout: float = 60) -> tuple:
     """v2 only: a hog grows past ``memory.high`` but stays under ``memory.max``; returns
     ``(Result, Series, psi)`` where ``psi`` lists ``(t, memory some avg10)`` read at each sample."""
-    from . import detect
 
     if detect().version != 2:
-        from ..errors import HostError
 
         raise HostError("cannot show memory.high on", "/sys/fs/cgroup", hint="it needs a cgroup v2 host",
                         detail="v1 has no memory.high (soft_limit_in_bytes acts only under global pressure)")

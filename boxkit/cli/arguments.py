@@ -21,7 +21,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-from .errors import UsageError
+from ..errors import UsageError
 
 
 class Parser(argparse.ArgumentParser):

@@ -18,15 +18,16 @@ import time
 
 from .. import paths
 from ..errors import BoxkitError, NotFoundError
-from . import ImageConfig
-from .store import MT_LAYER, Store
+from ..images import ImageConfig, resolve
+from ..images.layer import write_tar
+from ..images.store import MT_LAYER, Store
+from ..runtime import state
 
 RUNTIME_FILES = frozenset({"etc/hostname", "etc/hosts", "etc/resolv.conf"})
 
 
 def layer_from_upper(upper: str, store: Store | None = None) -> tuple[dict, str]:
     """Store ``upper`` (an overlay upper dir) as a layer; returns ``(descriptor, diff_id)``."""
-    from .layer import write_tar
 
     store = store or Store()
     if not os.path.isdir(upper):
@@ -61,7 +62,6 @@ def commit_upper(upper: str, base_ref: str, ref: str | None, *, comment: str = "
 
 def commit_container(container: str, ref: str, *, comment: str = "") -> str:
     """``boxkit commit CONTAINER NAME[:TAG]``: find the container by name or id and commit it."""
-    from ..runtime import state
 
     st = state.find_by_name(container) or state.read(container)
     if st is None:
@@ -71,7 +71,6 @@ def commit_container(container: str, ref: str, *, comment: str = "") -> str:
     if not image or image.startswith("/"):
         raise BoxkitError("cannot commit container", cid, detail="it runs a root directory, not an image",
                           hint="start it from an image (boxkit run IMAGE ...) to commit it")
-    from . import resolve
 
     resolve(image)  # base images are built on demand: make sure the base is in the store
     return commit_upper(os.path.join(paths.container_dir(cid), "upper"), image, ref, comment=comment)

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_probe(a: argparse.Namespace) -> int:
-    from .probe import probe
+    from ..probe import probe
 
     report = probe()
     print(report.to_json() if a.json else report.text())

@@ -19,8 +19,9 @@ import signal
 import socket
 import sys
 
-from ._sys import NAMESPACE_FILES, PR_SET_CHILD_SUBREAPER, SYS
-from .errors import SpecError
+from .._sys import NAMESPACE_FILES, PR_SET_CHILD_SUBREAPER, SYS
+from ..errors import SpecError
+from .terminal import Relay, Signals, copy_window_size
 
 
 def namespaces_of(pid: int) -> list[str]:
@@ -36,7 +37,7 @@ def namespaces_of(pid: int) -> list[str]:
 
 def container_env(st: dict) -> dict[str, str]:
     """The container's environment: its plan's (a keeper's container), else PID 1's own."""
-    from .runtime import keeper
+    from ..runtime import keeper
 
     plan = keeper.read_plan(st["id"])
     if plan and isinstance(plan.get("env"), dict):
@@ -55,11 +56,9 @@ def container_env(st: dict) -> dict[str, str]:
 
 
 def run_exec(st: dict, a) -> int:
-    from .cli_containers import _Signals
-    from .cli_terminal import Relay, copy_window_size
-    from .runtime import init, process
-    from .runtime.supervisor import _exec_child, _step_error
-    from .spec import parse_env, parse_user
+    from ..runtime import init, process
+    from ..runtime.supervisor import _exec_child, _step_error
+    from ..spec import parse_env, parse_user
 
     pid1 = st["pid"]
     ns = namespaces_of(pid1)
@@ -77,7 +76,7 @@ def run_exec(st: dict, a) -> int:
     procs: list[str] = []
     if os.geteuid() == 0 and not rootless:
         try:
-            from .cgroups import open_group
+            from ..cgroups import open_group
 
             group = open_group(st["id"])
             procs = list(group.procs_files) if group is not None else []
@@ -97,7 +96,7 @@ def run_exec(st: dict, a) -> int:
             opened.append(stdin)
         stdio = [stdin, 1, 2]
     SYS.prctl(PR_SET_CHILD_SUBREAPER, 1)
-    with _Signals() as sigs:
+    with Signals() as sigs:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -152,7 +151,7 @@ def run_exec(st: dict, a) -> int:
 
 
 def _plan_cwd(st: dict) -> str | None:
-    from .runtime import keeper
+    from ..runtime import keeper
 
     plan = keeper.read_plan(st["id"])
     return plan.get("cwd") if plan else None
@@ -160,7 +159,7 @@ def _plan_cwd(st: dict) -> str | None:
 
 def _poll(pid: int, done: dict) -> None:
     """Reap what ended (orphans the exec'd process left come to us too); note the exec'd one's code."""
-    from .runtime.supervisor import decode_status
+    from ..runtime.supervisor import decode_status
 
     while True:
         try:

@@ -21,12 +21,16 @@ import shutil
 import tempfile
 import time
 
-from .. import _sys
+from . import _sys
+from .build import build_file
+from .images import resolve
+from .images.overlay import mount_overlay
+from .images.store import Store, dir_size
+from .runtime import run
 
 
 def copy_up_latency(sizes: list[int], workdir: str | None = None, repeat: int = 3) -> list[tuple[int, float]]:
     """Seconds of the first one-byte append to a lower file of each size (median of ``repeat``)."""
-    from .overlay import mount_overlay
 
     base = tempfile.mkdtemp(prefix="bk-copyup-", dir=workdir or "/var/tmp")
     out = []
@@ -64,7 +68,6 @@ def copy_up_latency(sizes: list[int], workdir: str | None = None, repeat: int = 
 
 
 def _disk(path: str) -> int:
-    from .store import dir_size
 
     return dir_size(path)
 
@@ -72,16 +75,13 @@ def _disk(path: str) -> int:
 def containers_cost(ref: str, n: int = 10, write_bytes: int = 4096) -> dict:
     """Start ``n`` containers of ``ref``, each writing ``write_bytes`` to a new file; measure the upper
     dirs (what the containers cost) against the image's layers (paid once)."""
-    import boxkit
 
-    from . import resolve
-    from .store import Store
 
     image_bytes = sum(r["disk"] for r in Store().layers_of(resolve(ref).ref))
     cs = []
     try:
         for i in range(n):
-            cs.append(boxkit.run(ref, ["sh", "-c", f"head -c {write_bytes} /dev/zero > /tmp/out{i}; sleep 60"],
+            cs.append(run(ref, ["sh", "-c", f"head -c {write_bytes} /dev/zero > /tmp/out{i}; sleep 60"],
                                  detach=True))
         deadline = time.monotonic() + 10
         for i, c in enumerate(cs):
@@ -119,7 +119,6 @@ def build_seed_app(workdir: str, name: str = "seed-app", log=None, *, cache_scop
     app differs between the versions. Returns the two refs; each build's BuildResult is appended to
     ``results``. A new ``cache_scope`` makes 1.0 a first build (every step built) whatever the store
     built before."""
-    from .build import build_file
 
     ctx = os.path.join(workdir, "seed-app")
     for dep, size, seed in (("dep-a", 96 * 1024, 1), ("dep-b", 160 * 1024, 2)):
@@ -146,7 +145,6 @@ def build_seed_app(workdir: str, name: str = "seed-app", log=None, *, cache_scop
 
 def shared_layers(a: str, b: str) -> dict:
     """Which layers two images share and how many bytes the second adds."""
-    from .store import Store
 
     la, lb = Store().layers_of(a), Store().layers_of(b)
     ids_a = {r["diff_id"] for r in la}

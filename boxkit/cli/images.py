@@ -84,8 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_build(a: argparse.Namespace) -> int:
+    from ..build import build_file
     from ..errors import NotFoundError
-    from .build import build_file
 
     if not os.path.isdir(a.context):
         raise NotFoundError("build context", a.context, hint="give the directory COPY reads from")
@@ -99,7 +99,7 @@ def cmd_build(a: argparse.Namespace) -> int:
 
 
 def cmd_images(a: argparse.Namespace) -> int:
-    from .store import Store
+    from ..images.store import Store
 
     rows = Store().images()
     if a.json:
@@ -113,8 +113,8 @@ def cmd_images(a: argparse.Namespace) -> int:
 
 
 def cmd_history(a: argparse.Namespace) -> int:
-    from . import resolve
-    from .store import Store
+    from ..images import resolve
+    from ..images.store import Store
 
     resolve(a.image)  # base images appear on first use
     print(f"{'LAYER':<14} {'SIZE':>9}  CREATED BY")
@@ -125,7 +125,7 @@ def cmd_history(a: argparse.Namespace) -> int:
 
 
 def cmd_pull(a: argparse.Namespace) -> int:
-    from .registry import progress_printer, pull
+    from ..images.registry import progress_printer, pull
 
     password = sys.stdin.readline().rstrip("\n") if a.password_stdin else None
     ref = pull(a.ref, tag=a.tag, username=a.username, password=password, insecure=a.insecure or None,
@@ -135,7 +135,7 @@ def cmd_pull(a: argparse.Namespace) -> int:
 
 
 def cmd_save(a: argparse.Namespace) -> int:
-    from .transfer import save_docker, save_oci
+    from ..images.transfer import save_docker, save_oci
 
     fmt = a.format or ("docker" if a.output.endswith(".tar") else "oci")
     (save_docker if fmt == "docker" else save_oci)(a.images, a.output)
@@ -143,7 +143,7 @@ def cmd_save(a: argparse.Namespace) -> int:
 
 
 def cmd_load(a: argparse.Namespace) -> int:
-    from .transfer import load
+    from ..images.transfer import load
 
     for ref in load(a.input, tag=a.tag):
         print(f"Loaded image: {ref}")
@@ -152,8 +152,8 @@ def cmd_load(a: argparse.Namespace) -> int:
 
 def cmd_rmi(a: argparse.Namespace) -> int:
     from ..errors import BoxkitError
+    from ..images.store import Store
     from ..runtime import state
-    from .store import Store
 
     store = Store()
     for ref in a.images:
@@ -170,14 +170,14 @@ def cmd_rmi(a: argparse.Namespace) -> int:
 
 
 def cmd_commit(a: argparse.Namespace) -> int:
-    from .commit import commit_container
+    from ..build.commit import commit_container
 
     print(commit_container(a.container, a.ref, comment=a.message))
     return 0
 
 
 def cmd_df(a: argparse.Namespace) -> int:
-    from .store import Store
+    from ..images.store import Store
 
     df = Store().df()
     if a.json:

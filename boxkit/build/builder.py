@@ -18,7 +18,7 @@ key, and so does every step after it (their parent changed), while the steps bef
 what changes least first.
 
 ``RUN`` executes in a real boxkit container started from the image built so far; its upper dir
-becomes the layer (:mod:`boxkit.images.commit`).
+becomes the layer (:mod:`boxkit.build.commit`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import BoxkitError, NotFoundError, SpecError
-from . import ImageConfig, parse_ref
-from .store import Store, canonical
+from ..images import ImageConfig, parse_ref, resolve
+from ..images.store import Store, canonical
+from ..runtime import Container
+from ..spec import ContainerSpec
+from .commit import layer_from_upper
 
 CACHE_VERSION = "boxkit-build-1"  # bump when a step's meaning changes: old cache entries then miss
 INSTRUCTIONS = ("FROM", "COPY", "RUN", "ENV", "WORKDIR", "CMD", "ENTRYPOINT")
@@ -268,9 +271,6 @@ def _copy_layer(store: Store, sources: list[str], dest: str, workdir: str) -> tu
 def run_step(store: Store, layers: list[tuple[dict, str]], config: ImageConfig, history: list[dict],
              argv: list[str], log: Callable[[str], None]) -> tuple[dict, str]:
     """Run ``argv`` in a container of the image built so far; its upper dir becomes the layer."""
-    from ..runtime import Container
-    from ..spec import ContainerSpec
-    from .commit import layer_from_upper
 
     tmp_ref = f"boxkit-build-{secrets.token_hex(4)}:step"
     store.write_image(layers, config, history, ref=tmp_ref)
@@ -316,7 +316,6 @@ def build(steps: list[Instruction], tag: str | None = None, context: str = ".", 
     if not os.path.isdir(context):
         raise NotFoundError("build context", context, hint="give the directory COPY reads from")
     store = Store()
-    from . import resolve
 
     base_ref = steps[0].args[0]
     say(f"Step 1/{len(steps)} : FROM {base_ref}")

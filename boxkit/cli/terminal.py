@@ -135,3 +135,36 @@ def _readable(fd: int) -> bool:
     except OSError:
         return False
     return True
+
+
+class Signals:
+    """SIGINT, SIGTERM and SIGHUP caught and queued, read in the select loop through a wake-up pipe."""
+
+    FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.pending: list[int] = []
+
+    def __enter__(self) -> Signals:
+        for s in self.FORWARDED:
+            signal.signal(s, lambda n, _f: self.pending.append(n))
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.w)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.set_wakeup_fd(-1)
+        for s in (*self.FORWARDED, signal.SIGCHLD):
+            signal.signal(s, signal.SIG_DFL)
+        os.close(self.r)
+        os.close(self.w)
+
+    def take(self) -> list[int]:
+        try:
+            while os.read(self.r, 512):
+                pass
+        except BlockingIOError:
+            pass
+        out, self.pending = self.pending, []
+        return out
