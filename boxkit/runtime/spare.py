@@ -30,7 +30,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from .. import _sys, paths
+from .. import _sys, cgroups, paths
 from .._sys import SYS
 from . import init, rootfs, rootless, state
 
@@ -183,8 +183,6 @@ class Spares:
             sp.ready = False
             return
         if msg.get("group"):
-            from .. import cgroups
-
             sp.group = cgroups.Group(sp.name, cgroups.detect(), msg["group"])
         if sp.guess is not None:
             # its directory becomes a container's by a rename: with its PID 1 on record in there, a
@@ -251,10 +249,8 @@ class Spares:
         rootless.remove_tree(sp.staging)   # a prebuilt one holds an overlay's work dir
         if sp.group is None and sp.name and not os.environ.get("BOXKIT_NO_CGROUPS") and not self.own_ids:
             try:   # it may have made its group and died before saying so
-                from .. import cgroups
-
                 sp.group = cgroups.open_group(sp.name)
-            except (ImportError, OSError):
+            except OSError:
                 pass
         if sp.group is not None:
             try:
@@ -358,10 +354,8 @@ def _join_new_group(name: str, pid: int | None = None) -> dict | None:
     forked next, is born inside it (see cgroups.prepare); or, with ``pid`` 0, PID 1 moves itself in.
     Returns its directories; None (the group is then made at start) when the host has none to give."""
     try:
-        from .. import cgroups
-
         group = cgroups.prepare(name)
-    except (ImportError, AttributeError, OSError):
+    except OSError:
         return None
     if group is None:
         return None

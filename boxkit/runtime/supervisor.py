@@ -28,7 +28,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from .. import _sys, paths
+from .. import _sys, cgroups, paths
 from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, SYS
 from . import init, rootfs, rootless, state
 from .spare import Spares
@@ -245,7 +245,7 @@ class Supervisor:
     def _cgroup(self, plan: dict, pid: int):
         if os.environ.get("BOXKIT_NO_CGROUPS") or plan.get("rootless"):
             return None
-        from .. import cgroups  # no guard: a limit that cannot be set must fail the start, never vanish
+        # no guard: a limit that cannot be set must fail the start, never vanish
         from ..spec import Limits
 
         lim = Limits(**plan.get("limits", {}))
@@ -369,10 +369,8 @@ class Supervisor:
         self.reap_network()
         if os.geteuid() == 0 and not os.environ.get("BOXKIT_NO_CGROUPS"):
             try:
-                from .. import cgroups
-
                 cgroups.remove_empty_bases()   # the last container of this host leaves no boxkit/ dir
-            except (ImportError, OSError):
+            except OSError:
                 pass
 
     def reap_network(self) -> None:
