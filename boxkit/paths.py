@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 
 DEFAULT_ROOT = "/var/lib/boxkit"
-OVERLAYFS_MAGIC = 0x794C7630
 
 
 def root() -> str:

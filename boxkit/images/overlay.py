@@ -120,6 +120,12 @@ def mount_overlay(layers: list[str], upper: str | None, work: str | None, target
                           hint=hint) from e
 
 
+def unmount_overlay(target: str) -> None:
+    """Detach the overlay at ``target`` (``MNT_DETACH``: a process still inside keeps its view until it
+    leaves; the upper dir keeps every change either way)."""
+    SYS.umount2(target, _sys.MNT_DETACH)
+
+
 def _mount_short(lowers: list[str], upper: str | None, work: str | None, target: str, flags: int,
                  sys: _sys.Sys, extra: str = "") -> None:
     """Mount with short relative names: a temp dir of symlinks ``0 1 2 ...``, entered with chdir.

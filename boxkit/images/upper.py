@@ -22,6 +22,8 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .layer import OPAQUE_XATTR, USER_OPAQUE_XATTR, is_opaque
+
 
 @dataclass(frozen=True)
 class UpperEntry:
@@ -44,7 +46,7 @@ def scan_upper(upper: str) -> dict[str, UpperEntry]:
             if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
                 found[rel] = UpperEntry("char0", stamp=stamp)
             elif stat.S_ISDIR(st.st_mode):
-                found[rel] = UpperEntry("dir", _opaque(path), stamp)
+                found[rel] = UpperEntry("dir", is_opaque(path, follow_symlinks=False), stamp)
             else:
                 found[rel] = UpperEntry("file", stamp=stamp)
     return found
@@ -52,17 +54,7 @@ def scan_upper(upper: str) -> dict[str, UpperEntry]:
 
 # overlayfs marks an opaque dir with trusted.overlay.opaque; mounted with userxattr (a rootless overlay,
 # in a user namespace, 5.11+) it writes and reads user.overlay.opaque instead
-OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
-
-
-def _opaque(path: str) -> bool:
-    for name in OPAQUE_XATTRS:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass
-    return False
+OPAQUE_XATTRS = (OPAQUE_XATTR, USER_OPAQUE_XATTR)
 
 
 def in_layers(layers: list[str]) -> Callable[[str], bool]:
@@ -81,7 +73,7 @@ def in_layers(layers: list[str]) -> Callable[[str], bool]:
                     return False
                 if i == len(parts):
                     return True
-                if stat.S_ISDIR(st.st_mode) and _opaque(p):
+                if stat.S_ISDIR(st.st_mode) and is_opaque(p, follow_symlinks=False):
                     return False
         return False
     return exists

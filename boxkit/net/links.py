@@ -53,7 +53,6 @@ from ..errors import BoxkitError
 
 NETLINK_ROUTE = 0
 MAIN_TABLE = 254
-LOCAL_TABLE = 255
 
 
 def _err(op: str, path: str, e: NetlinkError | OSError, hint: str | None = None) -> BoxkitError:

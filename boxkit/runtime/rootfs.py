@@ -51,6 +51,7 @@ from .._sys import (
     MS_REMOUNT,
     MS_STRICTATIME,
 )
+from ..images.overlay import escape, mount_overlay
 from .cgroupfs import mount_cgroupfs
 from .inroot import remount_ro as _remount_ro
 from .inroot import secure_join
@@ -260,18 +261,13 @@ def root_mounter(plan: dict):
     extra = (",userxattr" if plan.get("rootless") else "") + VOLATILE
     if len(plan["layers"]) == 1:
         def mount_dir(target: str) -> None:
-            opts = f"lowerdir={_ovl_escape(plan['layers'][0])},upperdir={_ovl_escape(plan['upper'])}," \
-                   f"workdir={_ovl_escape(plan['work'])}{extra}"
+            opts = f"lowerdir={escape(plan['layers'][0])},upperdir={escape(plan['upper'])}," \
+                   f"workdir={escape(plan['work'])}{extra}"
             _sys.SYS.mount("overlay", target, "overlay", MS_NODEV, opts)
         return mount_dir
-    from ..images.overlay import mount_overlay
 
     def mount_root(target: str) -> None:
         mount_overlay(plan["layers"], plan["upper"], plan["work"], target, flags=MS_NODEV,
                       extra=extra.lstrip(","))
     return mount_root
 
-
-def _ovl_escape(path: str) -> str:
-    # overlayfs splits its options at ',' and lower dirs at ':'; both may be escaped with a backslash
-    return path.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")

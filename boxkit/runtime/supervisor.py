@@ -502,6 +502,3 @@ def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs)
     except BaseException as e:
         init._fail(sock, "join container", e)
 
-
-def dumps(obj) -> bytes:
-    return json.dumps(obj).encode()

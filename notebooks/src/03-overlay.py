@@ -34,8 +34,7 @@ import shutil
 import stat
 
 import boxkit
-from boxkit import _sys
-from boxkit.images.overlay import mount_overlay
+from boxkit.images.overlay import mount_overlay, unmount_overlay
 
 demo = "/var/tmp/boxkit-overlay-demo"
 shutil.rmtree(demo, ignore_errors=True)
@@ -116,7 +115,7 @@ print("lower docs/a.txt missing from merged:", "docs/a.txt" in scan["lower"] and
 
 # %%
 # boxkit: needs root
-_sys.SYS.umount2(f"{demo}/merged", _sys.MNT_DETACH)
+unmount_overlay(f"{demo}/merged")
 print("upper holds only the changes:", sorted(
     os.path.relpath(os.path.join(d, n), f"{demo}/upper") for d, ds, fs in os.walk(f"{demo}/upper") for n in fs + ds))
 shutil.rmtree(demo)

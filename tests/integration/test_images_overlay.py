@@ -121,7 +121,9 @@ def test_merged_view_equals_flattened_reference(tmp_path, mnt):
     import io
     import tarfile
 
-    from boxkit.images.layer import apply_tar, flatten
+    from layer_reference import flatten
+
+    from boxkit.images.layer import apply_tar
 
     def tar(*entries):
         raw = io.BytesIO()

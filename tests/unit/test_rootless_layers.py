@@ -10,8 +10,9 @@ import os
 import tarfile
 
 import pytest
+from layer_reference import flatten
 
-from boxkit.images.layer import USER_OPAQUE_XATTR, LayerError, apply_tar, flatten, write_tar
+from boxkit.images.layer import USER_OPAQUE_XATTR, LayerError, apply_tar, write_tar
 from boxkit.images.overlay import overlay_options
 
 
