@@ -24,6 +24,8 @@ __all__ = [
     "ExecError",
     "UsageError",
     "check_linux",
+    "to_wire",
+    "from_wire",
 ]
 
 _ERRNO_HINTS = {
@@ -107,6 +109,48 @@ class ExecError(ContainerError):
         hint = ("check the command exists in the image" if errno == _errno.ENOENT
                 else "check the file is an executable for this machine")
         super().__init__("cannot execute", argv0, errno=errno, hint=hint)
+
+
+_WIRE_TYPES: dict[str, type[BoxkitError]] = {}
+
+
+def _wire_types() -> dict[str, type[BoxkitError]]:
+    if not _WIRE_TYPES:
+        for cls in (BoxkitError, SpecError, UsageError, NotFoundError, HostError, ContainerError, ExecError):
+            _WIRE_TYPES[cls.__name__] = cls
+    return _WIRE_TYPES
+
+
+def to_wire(err: BaseException, op: str = "cannot start container") -> dict:
+    """An error as JSON for the helper's socket, whole: its class (the nearest one :func:`from_wire`
+    knows, e.g. ``SpecError`` for an images ``LayerError``), operation, path, errno, detail, hint and
+    exit code. An ``OSError`` that is not ours becomes ``op`` with its file name and errno; anything
+    else ``op`` with its type and text."""
+    if isinstance(err, BoxkitError):
+        kind = next(c.__name__ for c in type(err).__mro__ if c.__name__ in _wire_types()
+                    and issubclass(c, BoxkitError))
+        return {"type": kind, "name": type(err).__name__, "op": err.op, "path": err.path,
+                "errno": err.errno or 0, "detail": err.detail, "hint": err.hint,
+                "exit_code": getattr(err, "exit_code", 125), "message": str(err)}
+    if isinstance(err, OSError):
+        return to_wire(BoxkitError(op, err.filename, errno=err.errno or 0,
+                                   hint="see boxkit probe" if err.errno not in _ERRNO_HINTS else None))
+    return to_wire(BoxkitError(op, detail=f"{type(err).__name__}: {err}"))
+
+
+def from_wire(d: dict) -> BoxkitError:
+    """The error :func:`to_wire` described, as the same class with the same fields. A payload from an
+    older helper (only ``message``) still gives a ``ContainerError`` saying what it said."""
+    cls = _wire_types().get(d.get("type", ""), ContainerError)
+    e = cls.__new__(cls)
+    if "op" in d:
+        BoxkitError.__init__(e, d["op"], d.get("path"), errno=d.get("errno") or 0, hint=d.get("hint"),
+                             detail=d.get("detail"))
+    else:
+        BoxkitError.__init__(e, d.get("message", "the boxkit helper failed"), hint="")
+        e.errno = d.get("errno") or 0
+    e.exit_code = d.get("exit_code", 125)
+    return e
 
 
 def check_linux() -> None:

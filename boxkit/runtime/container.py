@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import paths
-from ..errors import BoxkitError, ContainerError, ExecError, HostError, SpecError
+from ..errors import BoxkitError, ContainerError, HostError, SpecError, from_wire
 from ..spec import DEFAULT_PATH, ContainerSpec
 from . import caps, rootless
 
@@ -190,16 +190,7 @@ class _Interrupted(KeyboardInterrupt):
 
 
 def _rebuild_error(err: dict) -> BoxkitError:
-    msg = err.get("message", "the boxkit helper failed")
-    code = err.get("exit_code", 125)
-    e = ContainerError(msg)
-    e.exit_code = code
-    if err.get("type") == "ExecError" or code in (126, 127):
-        e = ExecError.__new__(ExecError)
-        BoxkitError.__init__(e, msg)
-        e.exit_code = code
-    e.errno = err.get("errno") or 0
-    return e
+    return from_wire(err)   # the class, op, path, errno and hint the helper raised with
 
 
 _client: _Client | None = None

@@ -423,6 +423,11 @@ def _plain(obj) -> dict:
         return dict(vars(obj))
 
 
+# what a stage's own failure (not one of its named steps) means, in words: "cannot stage 1 for ..." said nothing
+_STAGE_SENTENCES = {"stage 1": "create the namespaces", "stage 2": "set up the root file system and process",
+                    "start": "start the first process"}
+
+
 def _step_error(plan: dict, msg: dict):
     from ..errors import ContainerError, ExecError
 
@@ -430,6 +435,7 @@ def _step_error(plan: dict, msg: dict):
     eno = msg.get("errno") or None
     if step == "exec":
         return ExecError(msg.get("path") or plan["argv"][0], eno or 2)
+    step = _STAGE_SENTENCES.get(step, step)
     return ContainerError(f"cannot {step} for container", plan["id"], errno=eno,
                           detail=None if eno else msg.get("detail"),
                           hint=(f"at {msg['path']}; " if msg.get("path") else "") + "see boxkit probe")

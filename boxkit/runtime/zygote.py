@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 
-from ..errors import BoxkitError
+from ..errors import to_wire
 from . import supervisor
 
 MAX_MSG = 1 << 20
@@ -30,15 +30,7 @@ GRACE = 0.005
 
 
 def _error_payload(err: BaseException) -> dict:
-    if isinstance(err, BoxkitError):
-        return {"type": type(err).__name__, "message": str(err), "errno": err.errno,
-                "exit_code": getattr(err, "exit_code", 125)}
-    if isinstance(err, OSError):
-        path = f" {err.filename}" if err.filename else ""
-        return {"type": "BoxkitError", "errno": err.errno, "exit_code": 125,
-                "message": f"cannot start container{path}: {(err.strerror or str(err)).lower()} — see boxkit probe"}
-    return {"type": "BoxkitError", "errno": 0, "exit_code": 125,
-            "message": f"cannot start container: {type(err).__name__}: {err}"}
+    return to_wire(err, "cannot start container")
 
 
 class Zygote:
