@@ -1,5 +1,6 @@
-"""Applying layers: OCI semantics and hostile archives. Runs as root (owners, devices, trusted xattrs);
-the hostile cases check that nothing outside the layer directory changed."""
+"""Applying layers: OCI semantics and hostile archives. Three tests need root (owners, device-node
+whiteouts, trusted xattrs); the hostile cases run without, and check that nothing outside the layer
+directory changed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from layer_reference import flatten
 
 from boxkit.images.layer import OPAQUE_XATTR, LayerError, apply_tar, write_tar
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: owners, devices, trusted xattrs")
+ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: owners, devices, trusted xattrs")
 
 
 def mktar(*entries, gz=False) -> io.BytesIO:
@@ -60,6 +61,7 @@ def box(tmp_path):
     assert sorted(os.listdir(tmp_path / "outside")) == ["canary"]
 
 
+@ROOT
 def test_round_trip_keeps_modes_owners_links_and_digest(tmp_path):
     src = tmp_path / "src"
     (src / "bin").mkdir(parents=True)
@@ -99,6 +101,7 @@ def test_gzip_layer_reports_both_digests(box):
     assert applied.gzip and applied.blob_digest != applied.diff_id and applied.tar_size > applied.blob_size
 
 
+@ROOT
 def test_whiteout_and_opaque_from_markers(box):
     layer, _ = box
     apply_tar(mktar(("d", "dir"), ("d/.wh..wh..opq", "file"), ("d/keep", "file", b"k"),
@@ -172,6 +175,7 @@ def test_corrupt_gzip_and_garbage_fail_with_a_sentence(box):
         apply_tar(io.BytesIO(b"this is not a tar" * 100), str(layer))
 
 
+@ROOT
 def test_flatten_applies_whiteouts_and_opaque(tmp_path):
     l1, l2, out = tmp_path / "l1", tmp_path / "l2", tmp_path / "out"
     for d in (l1, l2):
