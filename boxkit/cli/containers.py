@@ -118,9 +118,9 @@ def _detached(plan: dict, rm: bool, tty: bool, interactive: bool, restart: bool 
 
 def _check_started(first: dict) -> None:
     if not first.get("ok"):
-        from ..runtime.container import _rebuild_error
+        from ..errors import from_wire
 
-        raise _rebuild_error(first.get("error", {}))
+        raise from_wire(first.get("error", {}))
 
 
 def foreground(plan: dict, *, rm: bool, tty: bool, interactive: bool, memory=None,

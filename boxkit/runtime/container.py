@@ -11,23 +11,20 @@ removes everything it made before re-raising. ``with Container(...) as c:`` does
 
 from __future__ import annotations
 
-import atexit
-import json
 import os
 import queue
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
 from .. import paths
-from ..errors import BoxkitError, ContainerError, HostError, SpecError, from_wire
+from ..errors import ContainerError, SpecError
 from ..spec import DEFAULT_PATH, ContainerSpec
 from . import caps, rootless
+from .client import _Interrupted, _rebuild_error, _shutdown, client  # noqa: F401 (_rebuild_error, _shutdown: re-exported)
 
 
 @dataclass
@@ -66,155 +63,6 @@ class Result:
         if self.stdout:
             bits.append(f"stdout={self.stdout[:60]!r}")
         return f"Result({', '.join(bits)})"
-
-
-# --- the zygote connection ---------------------------------------------------------------------
-
-class _Client:
-    """One zygote per Python process; requests are serialised, events are dispatched by a thread."""
-
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = dict(os.environ)
-        pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "boxkit.runtime.zygote", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-        theirs.close()
-        self.sock = ours
-        self.root = paths.root()
-        self.lock = threading.Lock()
-        self.req = 0
-        self.replies: dict[int, queue.Queue] = {}
-        self.events: dict[str, list] = {}
-        self.cond = threading.Condition()
-        self.alive = True
-        self.reader = threading.Thread(target=self._read, name="boxkit-zygote", daemon=True)
-        self.reader.start()
-        self.call({"op": "ping"})
-
-    def _read(self) -> None:
-        while True:
-            try:
-                data = self.sock.recv(1 << 20)
-            except OSError:
-                data = b""
-            if not data:
-                with self.cond:
-                    self.alive = False
-                    self.cond.notify_all()
-                for q in list(self.replies.values()):
-                    q.put({"ok": False, "error": {"message": "the boxkit helper process ended"}})
-                return
-            msg = json.loads(data)
-            if "req" in msg:
-                q = self.replies.get(msg["req"])
-                if q is not None:
-                    q.put(msg)
-            elif msg.get("event") == "exited":
-                with self.cond:
-                    self.events.setdefault(msg["id"], []).append(msg)
-                    self.cond.notify_all()
-
-    def call(self, msg: dict, fds: list[int] | None = None) -> dict:
-        if not self.alive:
-            raise HostError("cannot reach the boxkit helper process", str(self.proc.pid),
-                            hint="restart the kernel or run boxkit gc")
-        with self.lock:
-            self.req += 1
-            msg = {**msg, "req": self.req}
-            q: queue.Queue = queue.Queue()
-            self.replies[self.req] = q
-            socket.send_fds(self.sock, [json.dumps(msg).encode()], fds or [])
-        try:
-            try:
-                reply = q.get()
-            except KeyboardInterrupt:
-                # the zygote answers within milliseconds, and without its answer (the new PID) the
-                # caller could not clean up what the request made
-                raise _Interrupted(q.get(timeout=60)) from None
-        finally:
-            self.replies.pop(msg["req"], None)
-        if not reply.get("ok"):
-            raise _rebuild_error(reply.get("error", {}))
-        return reply
-
-    def notify(self, msg: dict) -> None:
-        """A request whose answer nobody waits for."""
-        if not self.alive:
-            raise HostError("cannot reach the boxkit helper process", str(self.proc.pid),
-                            hint="restart the kernel or run boxkit gc")
-        with self.lock:
-            socket.send_fds(self.sock, [json.dumps({**msg, "noreply": True}).encode()], [])
-
-    def wait_event(self, cid: str, pid: int, timeout: float | None) -> dict | None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for ev in self.events.get(cid, []):
-                    if ev["pid"] == pid:
-                        self.events[cid].remove(ev)
-                        return ev["info"]
-                if not self.alive:
-                    raise HostError("the boxkit helper process ended while waiting for", cid,
-                                    hint="restart the kernel; boxkit gc removes leftovers")
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return None
-                self.cond.wait(left)
-
-    def close(self) -> None:
-        try:
-            # shutdown, not just close: the reader thread is blocked in recv() on this socket, and a
-            # close() alone leaves the socket alive under that call — the zygote would never see EOF
-            try:
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self.sock.close()
-        finally:
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-class _Interrupted(KeyboardInterrupt):
-    """Ctrl-C (a notebook's stop button) arrived while a request was in flight; carries its reply."""
-
-    def __init__(self, reply: dict):
-        super().__init__()
-        self.reply = reply
-
-
-def _rebuild_error(err: dict) -> BoxkitError:
-    return from_wire(err)   # the class, op, path, errno and hint the helper raised with
-
-
-_client: _Client | None = None
-_client_lock = threading.Lock()
-
-
-def client() -> _Client:
-    global _client
-    with _client_lock:
-        if _client is not None and _client.root != paths.root():
-            _client.close()   # the zygote keeps the root it was started with: start one for the new root
-            _client = None
-        if _client is None or not _client.alive:
-            rootless.require()
-            _client = _Client()
-            atexit.register(_shutdown)
-        return _client
-
-
-def _shutdown() -> None:
-    global _client
-    if _client is not None:
-        _client.close()
-        _client = None
 
 
 # --- plans -------------------------------------------------------------------------------------

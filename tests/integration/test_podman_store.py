@@ -44,9 +44,9 @@ def _own_spares(dirs: set[str]) -> set[str]:
     """The groups this process's warm helper makes for its spares, named spare-<helper pid>-<n>: it makes
     and retires them in the background whenever it likes (a CI run once caught one half made), so they
     are no sign of podman's; the session's leak check sees that the helper takes them with it."""
-    from boxkit.runtime import container
+    from boxkit.runtime import client
 
-    helper = container._client
+    helper = client._client
     if helper is None or not helper.alive:
         return set()
     mark = f"/spare-{helper.proc.pid}-"

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from boxkit import _sys
-from boxkit.runtime import container, rootfs
+from boxkit.runtime import client, container, rootfs
 from boxkit.runtime.spare import SPARE_NS, spare_kind
 from boxkit.spec import ContainerSpec
 
@@ -35,7 +35,7 @@ class FakeZygote:
                 self.cond.notify_all()
         return {"ok": True}
 
-    wait_event = container._Client.wait_event
+    wait_event = client._Client.wait_event
 
     alive = True
 
