@@ -52,7 +52,6 @@ import shutil
 
 from .. import _sys
 from ..errors import HostError, SpecError
-from ..probe import probe
 
 # what a container spec asks that a rootless container cannot have
 _NEEDS_ROOT_HINT = "run as root (sudo), or see boxkit probe for what runs here"
@@ -68,6 +67,10 @@ def require() -> None:
     that an unprivileged user may create user namespaces (and the others inside one)."""
     if not wanted():
         return
+    # lazy: only a start without root asks, and the probe's modules add ~8 ms to every import of the
+    # runtime (measured with -X importtime), which root never needs
+    from ..probe import probe
+
     report = probe()
     if report.rootless:
         return

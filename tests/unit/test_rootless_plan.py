@@ -86,6 +86,7 @@ def test_default_root_for_a_learner_is_in_their_home(monkeypatch, tmp_path):
 
 
 def test_neither_root_nor_rootless_points_at_boxkit_probe(monkeypatch, as_learner):
+    from boxkit import probe as probe_mod
     from boxkit.errors import HostError
     from boxkit.probe import Check
 
@@ -98,7 +99,7 @@ def test_neither_root_nor_rootless_points_at_boxkit_probe(monkeypatch, as_learne
                          "cannot run containers without root: no unprivileged user namespaces", "")
 
     as_learner()
-    monkeypatch.setattr(rootless, "probe", lambda refresh=False: Report())
+    monkeypatch.setattr(probe_mod, "probe", lambda refresh=False: Report())
     with pytest.raises(HostError) as err:
         rootless.require()
     msg = str(err.value)
