@@ -20,10 +20,14 @@ import signal
 import socket
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from ..errors import ContainerError, SpecError
 from .run_args import spec_from_args
 from .terminal import Relay, Signals, open_pty
+
+if TYPE_CHECKING:
+    from ..runtime.plan import Plan
 
 # The library is imported inside the verbs that drive it (boxkit.runtime.container alone is ~30 ms of
 # imports): ``boxkit ps`` or ``boxkit logs`` must not pay for the start path.
@@ -100,19 +104,19 @@ def cmd_run(a) -> int:
                 raise SpecError("container name", spec.name, f"is already in use by container {st['id']}",
                                 hint="choose another --name, or boxkit rm that container")
     plan = build_plan(spec)
-    plan["tty"] = bool(a.tty)
+    plan.tty = bool(a.tty)
     if a.detach:
         return _detached(plan, a.rm, a.tty, a.interactive)
     return foreground(plan, rm=a.rm, tty=a.tty, interactive=a.interactive, memory=a.memory)
 
 
-def _detached(plan: dict, rm: bool, tty: bool, interactive: bool, restart: bool = False) -> int:
+def _detached(plan: Plan, rm: bool, tty: bool, interactive: bool, restart: bool = False) -> int:
     from ..runtime import keeper
 
     sock, first = keeper.spawn(plan, [], detach=True, rm=rm, tty=tty, interactive=interactive, restart=restart)
     sock.close()
     _check_started(first)
-    print(plan["id"])
+    print(plan.id)
     return 0
 
 
@@ -123,7 +127,7 @@ def _check_started(first: dict) -> None:
         raise from_wire(first.get("error", {}))
 
 
-def foreground(plan: dict, *, rm: bool, tty: bool, interactive: bool, memory=None,
+def foreground(plan: Plan, *, rm: bool, tty: bool, interactive: bool, memory=None,
                restart: bool = False) -> int:
     """The container in the foreground: its stdio is ours (or a pty's), its exit code ours; SIGINT,
     SIGTERM and SIGHUP go to it, a second ^C kills it (docker compose's "press Ctrl+C again")."""
@@ -191,7 +195,7 @@ def foreground(plan: dict, *, rm: bool, tty: bool, interactive: bool, memory=Non
                 sel.close()
             info = result["info"]
             if info.get("oom_killed"):
-                print(f"boxkit: container {plan['id']} was killed by the kernel's OOM killer "
+                print(f"boxkit: container {plan.id} was killed by the kernel's OOM killer "
                       f"(memory limit {memory})", file=sys.stderr)
             return int(info["exit_code"])
         finally:
@@ -364,11 +368,11 @@ def cmd_start(a) -> int:
         if plan is None:
             raise WrongState("cannot start container", st["id"], "it was not started by boxkit run",
                              hint="start it again from its notebook")
-        plan["restart"] = True
+        plan.restart = True
         if a.attach:
-            return foreground(plan, rm=bool(st.get("rm")), tty=bool(plan.get("tty")), interactive=False,
+            return foreground(plan, rm=bool(st.get("rm")), tty=bool(plan.tty), interactive=False,
                               restart=True)
-        sock, first = keeper.spawn(plan, [], detach=True, rm=bool(st.get("rm")), tty=bool(plan.get("tty")),
+        sock, first = keeper.spawn(plan, [], detach=True, rm=bool(st.get("rm")), tty=bool(plan.tty),
                                    interactive=bool(st.get("interactive")), restart=True)
         sock.close()
         _check_started(first)
@@ -442,10 +446,12 @@ def _iso(t) -> str:
 
 def inspect_record(st: dict) -> dict:
     from ..runtime import keeper
+    from ..runtime.plan import Plan
 
-    plan = keeper.read_plan(st["id"]) or {}
+    # no plan on record (a container of boxkit.run, which has no keeper): nothing but the state file
+    plan = keeper.read_plan(st["id"]) or Plan(cwd="", network="")
     what = status(st)
-    lim = plan.get("limits", {})
+    lim = plan.limits
     return {
         "Id": st["id"], "Name": "/" + (st.get("name") or st["id"]), "Created": _iso(st.get("created")),
         "Path": (st.get("argv") or [""])[0], "Args": (st.get("argv") or [])[1:],
@@ -454,25 +460,25 @@ def inspect_record(st: dict) -> dict:
                   "OOMKilled": bool(st.get("oom_killed")), "StartedAt": _iso(st.get("started_at") or st.get("created")),
                   "FinishedAt": _iso(st.get("finished_at"))},
         "Image": st.get("image"), "LogPath": st.get("log") or "",
-        "Config": {"Hostname": plan.get("hostname", ""), "User": ":".join(map(str, plan["user"])) if plan.get("user") else "",
+        "Config": {"Hostname": plan.hostname or "", "User": ":".join(map(str, plan.user)) if plan.user else "",
                    "Tty": bool(st.get("tty")), "OpenStdin": bool(st.get("interactive")),
-                   "Env": [f"{k}={v}" for k, v in plan.get("env", {}).items()], "Cmd": st.get("argv"),
-                   "Image": st.get("image"), "WorkingDir": plan.get("cwd", "")},
-        "HostConfig": {"AutoRemove": bool(st.get("rm")), "ReadonlyRootfs": bool(plan.get("readonly")),
-                       "NetworkMode": plan.get("network", ""), "Init": bool(plan.get("init")),
+                   "Env": [f"{k}={v}" for k, v in plan.env.items()], "Cmd": st.get("argv"),
+                   "Image": st.get("image"), "WorkingDir": plan.cwd},
+        "HostConfig": {"AutoRemove": bool(st.get("rm")), "ReadonlyRootfs": bool(plan.readonly),
+                       "NetworkMode": plan.network, "Init": bool(plan.init),
                        "Memory": lim.get("memory") or 0, "MemoryReservation": lim.get("memory_high") or 0,
                        "MemorySwap": lim.get("memory_swap") or 0,
                        "NanoCpus": int(float(lim["cpus"]) * 1e9) if lim.get("cpus") else 0,
                        "CpuShares": lim.get("cpu_shares") or 0, "PidsLimit": lim.get("pids_limit"),
                        "CpusetCpus": lim.get("cpuset_cpus") or ""},
         "Mounts": [{"Type": "bind", "Source": m[0], "Destination": m[1], "RW": not m[2]}
-                   for m in plan.get("mounts", [])],
-        "NetworkSettings": {"Networks": {plan["network"]: {}} if plan.get("network") else {},
-                            "Ports": {p: None for p in plan.get("publish", [])} if isinstance(plan.get("publish"), list)
-                            and all(isinstance(p, str) for p in plan.get("publish", [])) else {},
+                   for m in plan.mounts],
+        "NetworkSettings": {"Networks": {plan.network: {}} if plan.network else {},
+                            "Ports": {p: None for p in plan.publish} if isinstance(plan.publish, list)
+                            and all(isinstance(p, str) for p in plan.publish) else {},
                             "SandboxKey": f"/proc/{st['pid']}/ns/net" if what == "running" else ""},
-        "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": plan.get("upper", ""),
-                                                    "LowerDir": ":".join(plan.get("layers", []))}},
+        "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": plan.upper,
+                                                    "LowerDir": ":".join(plan.layers)}},
     }
 
 

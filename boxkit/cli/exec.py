@@ -40,8 +40,8 @@ def container_env(st: dict) -> dict[str, str]:
     from ..runtime import keeper
 
     plan = keeper.read_plan(st["id"])
-    if plan and isinstance(plan.get("env"), dict):
-        return dict(plan["env"])
+    if plan and isinstance(plan.env, dict):
+        return dict(plan.env)
     try:
         with open(f"/proc/{st['pid']}/environ", "rb") as f:
             items = f.read().split(b"\0")
@@ -57,13 +57,15 @@ def container_env(st: dict) -> dict[str, str]:
 
 def run_exec(st: dict, a) -> int:
     from ..runtime import init, process
+    from ..runtime.plan import Plan
     from ..runtime.supervisor import _exec_child, _step_error
     from ..spec import parse_env, parse_user
 
     pid1 = st["pid"]
     ns = namespaces_of(pid1)
     rootless = bool(st.get("rootless")) or ("user" in ns and os.geteuid() != 0)
-    plan = {"id": st["id"], "ns": ns, "rootless": rootless, "tty": bool(a.tty), "argv": a.command}
+    plan = Plan(id=st["id"], ns=ns, rootless=[os.geteuid(), os.getegid()] if rootless else None,
+                tty=bool(a.tty), argv=a.command)
     env = container_env(st)
     env.update(parse_env(a.env))
     user = parse_user(a.user)
@@ -154,7 +156,7 @@ def _plan_cwd(st: dict) -> str | None:
     from ..runtime import keeper
 
     plan = keeper.read_plan(st["id"])
-    return plan.get("cwd") if plan else None
+    return plan.cwd if plan else None
 
 
 def _poll(pid: int, done: dict) -> None:

@@ -6,12 +6,12 @@ root file system must be a directory of the bundle's (a symlink out of it is res
 still exist as a directory). What boxkit cannot do, it refuses with a sentence naming the field —
 the spec lets a runtime ignore *unknown* properties, never known ones it does not honour.
 
-The plan is the same dict :mod:`boxkit.runtime.init` executes for ``boxkit run``, with keys the OCI
-front adds (each read with ``.get`` there, so the CLI's plans are unchanged):
+The plan is the same :class:`~boxkit.runtime.plan.Plan` :mod:`boxkit.runtime.init` executes for
+``boxkit run``, with the fields the OCI front fills (their defaults are ``boxkit run``'s behaviour):
 
 * ``mount_entries`` — the bundle's mounts in order, replacing boxkit's own /proc, /dev, /sys set;
 * ``masked`` / ``readonly_paths`` — replacing docker's defaults; ``devices``, ``sysctl``;
-* ``caps`` — the five capability sets as masks; ``no_new_privs``; ``rlimits``; ``oom_score_adj``;
+* ``cap_sets`` — the five capability sets as masks; ``no_new_privs``; ``rlimits``; ``oom_score_adj``;
   ``additional_gids``; ``join`` (namespaces joined by path); ``id_maps`` (multi-range maps);
 * ``rootfs_propagation``, ``no_pivot``, ``terminal``.
 """
@@ -26,6 +26,7 @@ import signal
 
 from .. import _sys
 from ..errors import SpecError
+from ..runtime.plan import Plan
 
 CONFIG_MAX = 4 << 20   # bytes: a config.json is a few KiB; a huge one is not a config
 
@@ -133,7 +134,7 @@ def load(bundle: str) -> dict:
     return cfg
 
 
-def to_plan(cid: str, bundle: str, cfg: dict) -> dict:
+def to_plan(cid: str, bundle: str, cfg: dict) -> Plan:
     """config.json → plan. Raises :class:`SpecError` naming the first field it cannot honour."""
     bundle = os.path.realpath(bundle)
     version = cfg.get("ociVersion")
@@ -153,57 +154,52 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> dict:
     linux = _typed(cfg, "linux", dict, "linux", {})
     # no process: create sets the container up, start refuses (runtime.md: start MUST fail then)
     proc = _typed(cfg, "process", dict, "process", None)
-    plan: dict = {
-        "id": cid, "oci": True, "bundle": bundle, "merged": rootfs,
-        "readonly": _typed(root, "readonly", bool, "root.readonly", False),
-        "hostname": _typed(cfg, "hostname", str, "hostname", None),
-        "annotations": _annotations(cfg),
-        "network": "none", "files": {},
-    }
-    plan.update(_namespaces(linux))
-    if "mount" not in plan["ns"] and "mount" not in plan["join"] and rootfs == "/":
+    namespaces = _namespaces(linux)
+    if "mount" not in namespaces["ns"] and "mount" not in namespaces["join"] and rootfs == "/":
         raise refuse("root.path", rpath, "a container in the runtime's own mount namespace needs a root "
                      "other than the host's /")
-    if proc is None:
-        plan.update(_process({"args": ["/"], "capabilities": {}}), no_process=True)
-    else:
-        plan.update(_process(proc))
-    plan["mount_entries"] = [_mount(i, m) for i, m in enumerate(_typed(cfg, "mounts", list, "mounts", []))]
-    plan["masked"] = [_path_in("linux.maskedPaths", p) for p in _strings("linux.maskedPaths",
+    process = _process(proc if proc is not None else {"args": ["/"], "capabilities": {}})
+    plan = Plan(id=cid, oci=True, bundle=bundle, merged=rootfs,
+                readonly=_typed(root, "readonly", bool, "root.readonly", False),
+                hostname=_typed(cfg, "hostname", str, "hostname", None),
+                annotations=_annotations(cfg), network="none", no_process=proc is None,
+                **namespaces, **process)
+    plan.mount_entries = [_mount(i, m) for i, m in enumerate(_typed(cfg, "mounts", list, "mounts", []))]
+    plan.masked = [_path_in("linux.maskedPaths", p) for p in _strings("linux.maskedPaths",
                                                                          linux.get("maskedPaths"))]
-    plan["readonly_paths"] = [_path_in("linux.readonlyPaths", p)
+    plan.readonly_paths = [_path_in("linux.readonlyPaths", p)
                               for p in _strings("linux.readonlyPaths", linux.get("readonlyPaths"))]
-    plan["devices"] = [_device(d) for d in _typed(linux, "devices", list, "linux.devices", [])]
+    plan.devices = [_device(d) for d in _typed(linux, "devices", list, "linux.devices", [])]
     sysctl = _typed(linux, "sysctl", dict, "linux.sysctl", {})
     for k, v in sysctl.items():
         if not isinstance(v, str):
             raise refuse(f"linux.sysctl.{k}", v, "expected a string value")
         if ".." in k or k.startswith(".") or "\0" in k or "\0" in v:
             raise refuse(f"linux.sysctl.{k}", v, "not a sysctl name")
-    plan["sysctl"] = dict(sysctl)
+    plan.sysctl = dict(sysctl)
     prop = _typed(linux, "rootfsPropagation", str, "linux.rootfsPropagation", "")
     if prop and prop not in PROPAGATION:
         raise refuse("linux.rootfsPropagation", prop, "expected one of " + ", ".join(PROPAGATION))
-    plan["rootfs_propagation"] = PROPAGATION.get(prop, 0)
-    plan["cgroups_path"] = _typed(linux, "cgroupsPath", str, "linux.cgroupsPath", "")
-    if "\0" in plan["cgroups_path"] or ".." in plan["cgroups_path"].split("/"):
-        raise refuse("linux.cgroupsPath", plan["cgroups_path"], "expected a path without '..'")
-    plan["resources"] = _typed(linux, "resources", dict, "linux.resources", {})
+    plan.rootfs_propagation = PROPAGATION.get(prop, 0)
+    plan.cgroups_path = _typed(linux, "cgroupsPath", str, "linux.cgroupsPath", "")
+    if "\0" in plan.cgroups_path or ".." in plan.cgroups_path.split("/"):
+        raise refuse("linux.cgroupsPath", plan.cgroups_path, "expected a path without '..'")
+    plan.resources = _typed(linux, "resources", dict, "linux.resources", {})
     sc = _typed(linux, "seccomp", dict, "linux.seccomp", None)
     if sc:   # the same checks and compiler as boxkit run's profiles (boxkit/security/seccomp.py)
         from ..security import seccomp
 
-        caps = (plan.get("caps") or {}).get("bounding")
-        plan["seccomp"] = seccomp.program(seccomp.Profile(sc, "linux.seccomp"),
+        caps = (plan.cap_sets or {}).get("bounding")
+        plan.seccomp = seccomp.program(seccomp.Profile(sc, "linux.seccomp"),
                                           caps if caps is not None else _sys.cap_mask(list(_sys.CAPABILITIES)))
     for key, why in REFUSED_RESOURCES.items():
-        if plan["resources"].get(key):
+        if plan.resources.get(key):
             raise refuse(f"linux.resources.{key}", "...", f"{why}; remove it")
     if cfg.get("domainname"):
         raise refuse("domainname", cfg["domainname"], "setting the NIS domain name is not supported; remove it")
-    plan["hooks"] = _hooks(cfg)
-    if plan["hostname"] and "uts" not in plan["ns"] and "uts" not in plan["join"]:
-        raise refuse("hostname", plan["hostname"], "setting a hostname needs a uts namespace of its own")
+    plan.hooks = _hooks(cfg)
+    if plan.hostname and "uts" not in plan.ns and "uts" not in plan.join:
+        raise refuse("hostname", plan.hostname, "setting a hostname needs a uts namespace of its own")
     return plan
 
 
@@ -297,7 +293,7 @@ def _process(proc: dict) -> dict:
             raise refuse(f"process.rlimits[{i}]", r, "expected soft and hard as numbers")
         if soft > hard:
             raise refuse(f"process.rlimits[{i}]", r, "soft is above hard")
-        rlimits.append((RLIMITS[r["type"]], soft, hard))
+        rlimits.append([RLIMITS[r["type"]], soft, hard])
     oom = proc.get("oomScoreAdj")
     if oom is not None and (not isinstance(oom, int) or isinstance(oom, bool) or not -1000 <= oom <= 1000):
         raise refuse("process.oomScoreAdj", oom, "expected a number from -1000 to 1000")
@@ -305,7 +301,7 @@ def _process(proc: dict) -> dict:
     if cs is not None and not (isinstance(cs, dict) and all(isinstance(cs.get(k), int) for k in ("height", "width"))):
         raise refuse("process.consoleSize", cs, "expected height and width as numbers")
     return {"argv": args, "env": env, "cwd": cwd, "user": ids if ids != [0, 0] or gids else None,
-            "ids": ids, "additional_gids": gids, "umask": umask, "caps": caps, "rlimits": rlimits,
+            "ids": ids, "additional_gids": gids, "umask": umask, "cap_sets": caps, "rlimits": rlimits,
             "no_new_privs": _typed(proc, "noNewPrivileges", bool, "process.noNewPrivileges", False),
             "oom_score_adj": oom, "terminal": _typed(proc, "terminal", bool, "process.terminal", False),
             "console_size": cs}

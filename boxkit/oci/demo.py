@@ -132,9 +132,9 @@ def podman_bundle(rootfs: str, *flags: str) -> tuple[dict, dict]:
         finally:
             p.run("rm", "-f", "-t", "0", cid)
     keep = ("argv", "ns", "readonly", "hostname", "no_new_privs", "cgroups_path")
-    short_plan = {k: plan[k] for k in keep}
-    short_plan["mount_entries"] = len(plan["mount_entries"])
-    short_plan["caps.bounding"] = bin(plan["caps"]["bounding"]).count("1") if plan["caps"] else None
+    short_plan = {k: getattr(plan, k) for k in keep}
+    short_plan["mount_entries"] = len(plan.mount_entries)
+    short_plan["caps.bounding"] = bin(plan.cap_sets["bounding"]).count("1") if plan.cap_sets else None
     short_plan["cgroups_path"] = "/…/" + short_plan["cgroups_path"].rsplit("/", 1)[-1][:19] + "…"
     return _short_config(cfg), short_plan
 

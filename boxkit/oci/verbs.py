@@ -24,6 +24,7 @@ from .. import _sys
 from ..errors import BoxkitError, ContainerError, SpecError
 from ..runtime import init, process
 from ..runtime import state as rstate
+from ..runtime.plan import Plan
 from . import bundle as bundlemod
 from . import cgroup
 from .state import Store
@@ -110,22 +111,22 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
            no_pivot: bool, preserve_fds: int) -> None:
     cfg = bundlemod.load(bundle)
     plan = bundlemod.to_plan(cid, bundle, cfg)
-    if plan["terminal"] and not console_socket:
+    if plan.terminal and not console_socket:
         raise SpecError("config.json field process.terminal", True, "a terminal needs --console-socket")
     d = store.make(cid)
-    record = {"id": cid, "pid": 0, "bundle": plan["bundle"], "rootfs": plan["merged"],
-              "annotations": plan["annotations"], "status": "creating",
+    record = {"id": cid, "pid": 0, "bundle": plan.bundle, "rootfs": plan.merged,
+              "annotations": plan.annotations, "status": "creating",
               "created_iso": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
-              "hooks": {k: plan["hooks"][k] for k in ("poststart", "poststop")},
-              "no_process": bool(plan.get("no_process")),
-              "exec_caps": plan["caps"]["permitted"] if plan["caps"] is not None else None,
-              "seccomp": plan.get("seccomp")}
-    if "mount" not in plan["ns"] and "mount" not in plan.get("join", {}):
+              "hooks": {k: plan.hooks[k] for k in ("poststart", "poststop")},
+              "no_process": bool(plan.no_process),
+              "exec_caps": plan.cap_sets["permitted"] if plan.cap_sets is not None else None,
+              "seccomp": plan.seccomp}
+    if "mount" not in plan.ns and "mount" not in plan.join:
         # its mounts go into the host's table: delete takes those, and only those (a root that a
         # client mounted before calling us, as podman mounts its overlay, is not ours to take)
         with open("/proc/self/mountinfo") as f:
-            record["host_mounts"] = {"root": plan["merged"],
-                                     "before": [i for i, _ in mounts_under(plan["merged"], f.read())]}
+            record["host_mounts"] = {"root": plan.merged,
+                                     "before": [i for i, _ in mounts_under(plan.merged, f.read())]}
     store.write(cid, record)
     pid1 = 0
     group = None
@@ -134,27 +135,27 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
         fifo = store.fifo(cid)
         os.mkfifo(fifo, 0o600)
         gate = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        plan["gate_fd"] = gate
-        plan["no_pivot"] = no_pivot
-        plan["keep_fds"] = [*range(3, 3 + preserve_fds), gate]
+        plan.gate_fd = gate
+        plan.no_pivot = no_pivot
+        plan.keep_fds = [*range(3, 3 + preserve_fds), gate]
         stdio = [0, 1, 2]
-        if plan["terminal"]:
+        if plan.terminal:
             con = _connect_console(console_socket)
-            plan["console_fd"] = con
-            plan["keep_fds"].append(con)
+            plan.console_fd = con
+            plan.keep_fds.append(con)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        mount_root = process.bind_root(plan["merged"])
+        mount_root = process.bind_root(plan.merged)
         pid = os.fork()
         if pid == 0:
             parent.close()
             init.stage1(plan, child, stdio, mount_root)
         child.close()
         os.close(gate)
-        if plan.get("console_fd") is not None:
-            os.close(plan["console_fd"])
+        if plan.console_fd is not None:
+            os.close(plan.console_fd)
         msg = init.recv(parent)
         if "userns" in msg:
-            _write_maps(msg["userns"], plan["id_maps"])
+            _write_maps(msg["userns"], plan.id_maps)
             init.send(parent, {"mapped": True})
             msg = init.recv(parent)
         os.waitpid(pid, 0)
@@ -164,14 +165,14 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
         record.update(pid=pid1, starttime=rstate.starttime(pid1))
         store.write(cid, record)
         if os.geteuid() == 0:
-            group = cgroup.create(cid, plan["cgroups_path"], plan["resources"], pid1, plan["devices"])
+            group = cgroup.create(cid, plan.cgroups_path, plan.resources, pid1, plan.devices)
             record["cgroup"] = group.dirs
             store.write(cid, record)
-        elif plan["cgroups_path"] or plan["resources"]:
+        elif plan.cgroups_path or plan.resources:
             raise SpecError("config.json field linux.resources", "...", "cgroups need root")
         st = store.spec_state(cid, record)
-        run_hooks("prestart", plan["hooks"]["prestart"], st)
-        run_hooks("createRuntime", plan["hooks"]["createRuntime"], st)
+        run_hooks("prestart", plan.hooks["prestart"], st)
+        run_hooks("createRuntime", plan.hooks["createRuntime"], st)
         # createContainer hooks run in PID 1, after its mounts and before the pivot (process.py)
         init.send(parent, {"go": True, "update": {"hook_state": json.dumps(st)}})
         msg = init.recv(parent)
@@ -202,7 +203,7 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
                 os.close(fd)
 
 
-def _error(plan: dict, msg: dict) -> BoxkitError:
+def _error(plan: Plan, msg: dict) -> BoxkitError:
     from ..runtime.supervisor import _step_error
 
     return _step_error(plan, msg)
@@ -344,14 +345,14 @@ def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None
     ns = [n for n, f in _sys.NAMESPACE_FILES.items()
           if os.path.exists(f"/proc/{pid1}/ns/{f}") and
           os.readlink(f"/proc/{pid1}/ns/{f}") != os.readlink(f"/proc/self/ns/{f}")]
-    plan = {"id": cid, "ns": ns, "argv": proc["argv"]}
+    plan = Plan(id=cid, ns=ns, argv=proc["argv"])
     # an exec'd process gets the capabilities its process.json asks, else the container's own, never more
     # than docker's default set boxkit exec gives
     exec_caps = proc["caps"]["permitted"] if proc.get("caps") is not None else st.get("exec_caps")
     if exec_caps is not None:
-        plan["exec_caps"] = exec_caps
+        plan.exec_caps = exec_caps
     if st.get("seccomp"):
-        plan["seccomp"] = st["seccomp"]   # an exec'd process is under the container's filter too
+        plan.seccomp = st["seccomp"]   # an exec'd process is under the container's filter too
     procs = [os.path.join(d, "cgroup.procs") for d in sorted(set((st.get("cgroup") or {}).values()))]
     master = slave = -1
     stdio = [0, 1, 2]

@@ -35,13 +35,13 @@ def drop_to(mask: int, sys: _sys.Sys | None = None, bounding_done: bool = False)
 def plan_security(spec) -> dict:
     """The plan's security fields, only those that differ from the defaults (a spare fits a plan
     without ``caps`` or ``privileged``): the capability mask, the compiled seccomp program (None
-    when unconfined), no_new_privs off, ``--privileged``."""
+    when unconfined), no_new_privs off, ``--privileged`` (keyword arguments of :class:`.plan.Plan`)."""
     mask = _sys.cap_mask(spec.caps)
     out: dict = {"seccomp": seccomp.program(spec.seccomp, mask) if spec.seccomp is not None else None}
     if mask != DEFAULT_MASK:
         out["caps"] = mask
     if not spec.no_new_privileges:
-        out["nnp"] = False
+        out["no_new_privs"] = False
     if spec.privileged:
         out["privileged"] = True
     return out

@@ -16,6 +16,7 @@ import os
 from .. import _sys
 from .._sys import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT
 from .inroot import remount_ro, secure_join
+from .plan import Plan
 
 
 def own_cgroups() -> dict[str, str]:
@@ -87,7 +88,7 @@ def mount_cgroup(target: str, m: dict, sys: _sys.Sys, cgroupns: bool) -> None:
         remount_ro(target, sys, base)
 
 
-def mount_cgroupfs(root: str, plan: dict, sys: _sys.Sys | None = None) -> None:
+def mount_cgroupfs(root: str, plan: Plan, sys: _sys.Sys | None = None) -> None:
     """``cgroupfs=True``: the container's cgroup files, read-only, at ``/sys/fs/cgroup`` — as docker
     mounts them, so that a cgroup-aware program (a JVM, .NET, Go with automaxprocs — not ``nproc``,
     which counts the CPUs it may run on) reads its real memory and CPU limits there. In a cgroup
@@ -95,4 +96,4 @@ def mount_cgroupfs(root: str, plan: dict, sys: _sys.Sys | None = None) -> None:
     the pivot, while the host's cgroup mounts still say which hierarchies exist."""
     sys = sys or _sys.SYS
     mount_cgroup(secure_join(root, "/sys/fs/cgroup"), {"type": "cgroup", "flags": MS_RDONLY}, sys,
-                 cgroupns="cgroup" in plan["ns"])
+                 cgroupns="cgroup" in plan.ns)

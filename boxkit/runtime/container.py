@@ -25,6 +25,7 @@ from ..errors import ContainerError, SpecError
 from ..spec import DEFAULT_PATH, ContainerSpec
 from . import caps, rootless
 from .client import _Interrupted, _rebuild_error, _shutdown, client  # noqa: F401 (_rebuild_error, _shutdown: re-exported)
+from .plan import Plan
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Result:
 
 # --- plans -------------------------------------------------------------------------------------
 
-def build_plan(spec: ContainerSpec, cid: str | None = None) -> dict:
+def build_plan(spec: ContainerSpec, cid: str | None = None) -> Plan:
     """Resolve the image and turn the spec into the data the container side needs."""
     cid = cid or secrets.token_hex(6)
     if spec.image is not None:
@@ -109,19 +110,19 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> dict:
         if not st:
             raise SpecError("network", spec.network, f"no running container named {other}")
         join_net = f"/proc/{st['pid']}/ns/net"
-    plan = {
-        "id": cid, "name": spec.name, "image": spec.image or spec.rootfs,
-        "layers": layers, "upper": os.path.join(d, "upper"), "work": os.path.join(d, "work"),
-        "merged": os.path.join(d, "merged"),
-        "argv": argv, "env": env, "cwd": cwd, "user": list(user) if user else None,
-        "hostname": hostname, "ns": list(spec.namespaces),
-        "uid_map": list(spec.uid_map) if spec.uid_map else None, "time_offset": spec.time_offset,
-        "readonly": spec.readonly, "mounts": [[m.source, m.target, m.readonly] for m in spec.mounts],
-        "init": spec.init, "cgroupfs": spec.cgroupfs, "network": spec.network if not join_net else "none", "join_net": join_net,
-        "publish": spec.publish, "files": files,
-        "limits": {k: v for k, v in vars(spec.limits).items() if v is not None},
+    plan = Plan(
+        id=cid, name=spec.name, image=spec.image or spec.rootfs,
+        layers=layers, upper=os.path.join(d, "upper"), work=os.path.join(d, "work"),
+        merged=os.path.join(d, "merged"),
+        argv=argv, env=env, cwd=cwd, user=list(user) if user else None,
+        hostname=hostname, ns=list(spec.namespaces),
+        uid_map=list(spec.uid_map) if spec.uid_map else None, time_offset=spec.time_offset,
+        readonly=spec.readonly, mounts=[[m.source, m.target, m.readonly] for m in spec.mounts],
+        init=spec.init, cgroupfs=spec.cgroupfs, network=spec.network if not join_net else "none",
+        join_net=join_net, publish=list(spec.publish), files=files,
+        limits={k: v for k, v in vars(spec.limits).items() if v is not None},
         **caps.plan_security(spec),
-    }
+    )
     # without root: a user namespace of the caller's own, and nothing that needs the host's root
     return rootless.adapt(plan, spec) if rootless.wanted() else plan
 
@@ -176,7 +177,7 @@ class Container:
         self.id = secrets.token_hex(6)
         self.name = spec.name
         self.pid: int | None = None
-        self.plan: dict = {}
+        self.plan = Plan()
         self.result: Result | None = None
         self._out: list[bytes] = []
         self._err: list[bytes] = []
@@ -200,7 +201,7 @@ class Container:
         in_r, in_w = os.pipe2(os.O_CLOEXEC)
         self._t0 = time.monotonic()
         try:
-            reply = cl.call({"op": "run", "plan": self.plan}, [in_r, out_w, err_w])
+            reply = cl.call({"op": "run", "plan": self.plan.to_wire()}, [in_r, out_w, err_w])
         except BaseException as e:
             for fd in (out_r, err_r, in_w):
                 os.close(fd)
@@ -274,7 +275,7 @@ class Container:
             raise ContainerError("cannot exec in container", self.id, hint="it is not running")
         if isinstance(argv, str):
             argv = ["/bin/sh", "-c", argv]
-        e = dict(self.plan["env"])
+        e = dict(self.plan.env)
         e.update(parse_env(env))
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -283,7 +284,7 @@ class Container:
         cl = client()
         try:
             u = parse_user(user)
-            if u and self.plan.get("rootless"):
+            if u and self.plan.rootless:
                 if tuple(u) != (0, 0):
                     raise SpecError("user", user, "a rootless container (not root) has only uid 0 inside",
                                     hint="leave user unset, or run as root")
@@ -365,14 +366,14 @@ class Container:
 
         group = self.cgroup
         if group is None:
-            why = ("a rootless container (not root) has no cgroup; see boxkit probe" if self.plan.get("rootless")
+            why = ("a rootless container (not root) has no cgroup; see boxkit probe" if self.plan.rootless
                    else "it has no cgroup (not running?)")
             raise ContainerError("cannot sample container", self.id, hint=why)
         return Sampler(group, hz, on_sample).start()
 
     @property
     def upper_dir(self) -> str:
-        return self.plan["upper"]
+        return self.plan.upper
 
     @property
     def running(self) -> bool:

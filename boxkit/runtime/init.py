@@ -41,6 +41,7 @@ from .. import _sys
 from .._sys import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
 from ..security import seccomp
 from . import caps, process, rootfs, rootless
+from .plan import Plan
 
 STAGE_FAIL = 125
 
@@ -83,7 +84,7 @@ def _step(name: str, fn, *args, path: str | None = None):
         raise Step(name, e, path) from e
 
 
-def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> None:
+def stage1(plan: Plan, sock: socket.socket, stdio: list[int], mount_root) -> None:
     """Runs in the first fork. Never returns."""
     try:
         # the supervisor's signal set-up must not follow us into the container
@@ -91,8 +92,8 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
         gc.disable()   # a short life: a collection would only copy the zygote's pages (see zygote._freeze)
-        ns = plan["ns"]
-        own_ids = plan.get("rootless")
+        ns = plan.ns
+        own_ids = plan.rootless
         if own_ids:
             # rootless: our own user namespace, mapped onto our own uid (see rootless.py); while still
             # dumpable, or /proc/self/uid_map would belong to the host's root
@@ -100,12 +101,12 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
                   path="/proc/self/uid_map")
         else:
             _sys.SYS.prctl(PR_SET_DUMPABLE, 0)
-        if plan.get("oci"):
+        if plan.oci:
             _oci_stage1(plan)
-        if plan.get("join_net"):
-            fd = _step("open network namespace", os.open, plan["join_net"], os.O_RDONLY | os.O_CLOEXEC,
-                       path=plan["join_net"])
-            _step("join network namespace", SYS.setns, fd, _sys.CLONE_NEWNET, path=plan["join_net"])
+        if plan.join_net:
+            fd = _step("open network namespace", os.open, plan.join_net, os.O_RDONLY | os.O_CLOEXEC,
+                       path=plan.join_net)
+            _step("join network namespace", SYS.setns, fd, _sys.CLONE_NEWNET, path=plan.join_net)
             os.close(fd)
         if "user" in ns and not own_ids:
             _step("create user namespace", SYS.unshare, _sys.CLONE_NEWUSER)
@@ -122,8 +123,8 @@ def stage1(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
             if n not in ("user", "cgroup"):
                 flags |= _sys.NAMESPACE_FLAGS[n]
         _step("create namespaces", SYS.unshare, flags)
-        if "time" in ns and plan.get("time_offset"):
-            secs = int(plan["time_offset"])
+        if "time" in ns and plan.time_offset:
+            secs = int(plan.time_offset)
             _step("set time namespace offsets", _write, "/proc/self/timens_offsets",
                   f"monotonic {secs} 0\nboottime {secs} 0\n", path="/proc/self/timens_offsets")
         if own_ids:
@@ -150,12 +151,12 @@ def _set_stdio(stdio: list[int]) -> None:
             os.dup2(fd, target)  # dup2 clears close-on-exec on the copy
 
 
-def _bring_lo_up(plan: dict) -> None:
-    if "net" in plan["ns"] and not plan.get("join_net"):
+def _bring_lo_up(plan: Plan) -> None:
+    if "net" in plan.ns and not plan.join_net:
         SYS.link_up("lo")
 
 
-def stage2(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> None:
+def stage2(plan: Plan, sock: socket.socket, stdio: list[int], mount_root) -> None:
     """PID 1 of the container. Never returns."""
     try:
         go = recv(sock)
@@ -168,30 +169,31 @@ def stage2(plan: dict, sock: socket.socket, stdio: list[int], mount_root) -> Non
         _fail(sock, "stage 2", e)
 
 
-def _updated(plan: dict, update: dict) -> dict:
-    """The plan with what the supervisor learnt after forking us (the network's /etc files)."""
-    return {**plan, **update, "files": {**plan.get("files", {}), **update.get("files", {})}}
+def _updated(plan: Plan, update: dict) -> Plan:
+    """The plan with what the supervisor learnt after forking us: the network's /etc files (added to
+    the plan's own), an OCI create's hook state."""
+    return plan.but(**{**update, "files": {**plan.files, **update.get("files", {})}})
 
 
-def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, staged: str | None,
+def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, staged: str | None,
                prebuilt: bool = False) -> None:
     """The container's own set-up. A spare (``staged``) starts on it as soon as it has the plan, while
     the supervisor claims its cgroup and attaches its network; it then waits for "go" — with the
     files that depend on the network — before the steps that must come after those. A ``prebuilt``
     spare is already in its root (see :func:`_prebuild`)."""
     early = staged is not None
-    if plan.get("tty"):
+    if plan.tty:
         import fcntl  # noqa: F401  (imported here: after pivot_root the host's modules are gone)
         import termios  # noqa: F401
-    if "cgroup" in plan["ns"] and not early:
+    if "cgroup" in plan.ns and not early:
         _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
     if not early:   # a spare did this ahead
         _step("bring up lo", _bring_lo_up, plan)
-    if plan.get("tty") and plan.get("console_fd") is None:   # boxkit run -t: a pty of the host's
-        plan = {**plan, "console_from": stdio[0]}
+    if plan.tty and plan.console_fd is None:   # boxkit run -t: a pty of the host's
+        plan = plan.but(console_from=stdio[0])
     if not prebuilt:
         try:
-            if "mount_entries" in plan:   # an OCI bundle's own mounts (boxkit.oci)
+            if plan.mount_entries is not None:   # an OCI bundle's own mounts (boxkit.oci)
                 process.setup_bundle_rootfs(plan, mount_root)
             else:
                 rootfs.setup_rootfs(plan, mount_root, staged=staged, files_later=early)
@@ -200,36 +202,36 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
     if early:
         # inside the new root: what the plan itself says can be written while the supervisor works
         try:
-            rootfs.write_files(plan.get("files", {}))
+            rootfs.write_files(plan.files)
         except OSError as e:
             raise Step("write container files", e) from e
-    if "uts" in plan["ns"] and plan.get("hostname"):
-        _step("set hostname", SYS.sethostname, plan["hostname"])
+    if "uts" in plan.ns and plan.hostname:
+        _step("set hostname", SYS.sethostname, plan.hostname)
     os.setsid()
-    if plan.get("console_fd") is not None:
+    if plan.console_fd is not None:
         stdio = _step("set up terminal", process.open_console, plan)
     _set_stdio(stdio)
-    if plan.get("tty") or plan.get("terminal"):   # boxkit run -t, or an OCI process.terminal
+    if plan.tty or plan.terminal:   # boxkit run -t, or an OCI process.terminal
         _step("set controlling terminal", SYS.set_controlling_tty, 0)
-    _close_fds_but({0, 1, 2, sock.fileno(), *plan.get("keep_fds", ())})
+    _close_fds_but({0, 1, 2, sock.fileno(), *plan.keep_fds})
     if early:
         go = recv(sock)
         if not go.get("go"):
             os._exit(STAGE_FAIL)   # the supervisor failed or dropped us: it kills and removes the rest
         update = go.get("update", {})
         plan = _updated(plan, update)
-        if "cgroup" in plan["ns"]:
+        if "cgroup" in plan.ns:
             # after "go": the group may have been moved (a cpuset made at claim), and a cgroup
             # namespace's root is the group its creator is in at the moment of unshare
             _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
         try:
-            rootfs.finish_rootfs({"files": update.get("files", {}), "readonly": plan.get("readonly")})
+            rootfs.finish_rootfs(Plan(files=update.get("files", {}), readonly=plan.readonly))
         except OSError as e:
             raise Step("write container files", e) from e
-    argv, env, cwd = plan["argv"], plan["env"], plan["cwd"]
-    oci = isinstance(plan.get("caps"), dict)
-    late_filter = plan.get("no_new_privs", True) if oci else plan.get("nnp", True)
-    early_filter = bool(plan.get("seccomp")) and not late_filter
+    argv, env, cwd = plan.argv, plan.env, plan.cwd
+    oci = plan.cap_sets is not None
+    late_filter = plan.no_new_privs
+    early_filter = bool(plan.seccomp) and not late_filter
     if early_filter:
         # the filter is loaded before the capabilities go (see confine), so the working directory is
         # checked first: the check's getcwd may be a call the profile denies (runtime-tools'
@@ -237,41 +239,41 @@ def _container(plan: dict, sock: socket.socket, stdio: list[int], mount_root, st
         _step("change to working directory", _chdir_checked, cwd, path=cwd)
     if oci:   # an OCI bundle's own capability sets and user
         if early_filter:   # without no_new_privs loading needs CAP_SYS_ADMIN
-            _step("load seccomp filter", seccomp.load, plan["seccomp"])
+            _step("load seccomp filter", seccomp.load, plan.seccomp)
         _step("set user and capabilities", process.switch_user_keep_caps, plan)
-        if plan.get("no_new_privs", True):
+        if plan.no_new_privs:
             _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
     else:
         confine(plan, staged is not None)
     # again as the container's user when the filter came first: its permission to enter is what counts
     _step("change to working directory", os.chdir if early_filter else _chdir_checked, cwd, path=cwd)
-    if plan.get("gate_fd") is not None:
+    if plan.gate_fd is not None:
         # OCI create: set up and stopped before the command until `start` (see boxkit.oci)
         process.created_then_wait(plan, sock)
-    if plan.get("seccomp") and late_filter:
-        _step("load seccomp filter", seccomp.load, plan["seccomp"])   # last, as runc loads it
-    if plan.get("gate_fd") is not None:
+    if plan.seccomp and late_filter:
+        _step("load seccomp filter", seccomp.load, plan.seccomp)   # last, as runc loads it
+    if plan.gate_fd is not None:
         _exec_started(argv, env)
-    if plan.get("init"):
+    if plan.init:
         _reaper(argv, env, sock)
     _exec(argv, env, sock)
 
 
-def confine(plan: dict, bounding_done: bool = False) -> None:
+def confine(plan: Plan, bounding_done: bool = False) -> None:
     """Capabilities, user, no_new_privs: the container's and every exec's. The seccomp filter comes
     after, as the last step before ``execve`` (as runc does), so that nothing boxkit itself calls
     needs to be allowed by the profile — except without no_new_privs: then loading a filter needs
     CAP_SYS_ADMIN, so it is loaded here, first, and the profile must allow capset, setresuid,
     prctl, chdir and execve (docker's and boxkit's do)."""
-    nnp = plan.get("nnp", True)
-    if plan.get("seccomp") and not nnp:
-        _step("load seccomp filter", seccomp.load, plan["seccomp"])
-    mask = plan.get("caps")
+    nnp = plan.no_new_privs
+    if plan.seccomp and not nnp:
+        _step("load seccomp filter", seccomp.load, plan.seccomp)
+    mask = plan.caps
     if mask is None:
         mask = caps.DEFAULT_MASK
     else:   # --cap-add ALL, --privileged: "all" is all that boxkit holds (a host may withhold some)
         mask &= SYS.capget()[1]
-    user = plan.get("user")
+    user = plan.user
     if user:
         # the ids first, while CAP_SETUID/CAP_SETGID are held (--cap-drop ALL -u 0 must work); a
         # non-root uid loses every capability here, so the capset below only empties inheritable
@@ -377,7 +379,7 @@ def _spare_stage2(sock: socket.socket, staging: str, ns: list[str], mount_root_f
         if not data:
             os._exit(0)  # the supervisor dropped the spare
         msg = json.loads(data)
-        plan = msg["plan"]
+        plan = Plan.from_wire(msg["plan"])
         _container(plan, sock, list(fds), mount_root_for(plan), staging, prebuilt=guess is not None)
     except Step as e:
         _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
@@ -393,8 +395,10 @@ def _prebuild(guess: dict, staging: str, mount_root_for) -> None:
     create the files every container gets (/etc/hostname, /etc/hosts), so the copy-up of /etc is
     done too; the start only rewrites them. The supervisor uses this spare only for a plan with the
     same layers, unchanged on disk, and no volumes (the host's paths are gone from here)."""
+    plan = Plan(layers=guess["layers"], upper=guess["upper"], work=guess["work"], merged=guess["merged"],
+                rootless=guess["rootless"])
     try:
-        rootfs.setup_rootfs(guess, mount_root_for(guess), staged=staging, files_later=True)
+        rootfs.setup_rootfs(plan, mount_root_for(plan), staged=staging, files_later=True)
         rootfs.write_files({"/etc/hostname": "", "/etc/hosts": ""})
     except OSError as e:
         raise Step("prepare spare root file system", e) from e
@@ -426,21 +430,21 @@ def _chdir_checked(cwd: str) -> None:
         raise OSError(13, "working directory is outside the container root", cwd)
 
 
-def _oci_stage1(plan: dict) -> None:
+def _oci_stage1(plan: Plan) -> None:
     """What an OCI bundle asks before the namespaces: process limits and the OOM score (inherited
     by stage 2), and the namespaces it joins by path (the user namespace first: it decides what the
     others may be joined as)."""
-    _step("set resource limits", process.set_rlimits, plan.get("rlimits", []))
-    if plan.get("oom_score_adj") is not None:
-        _step("set oom_score_adj", process.set_oom_score_adj, plan["oom_score_adj"],
+    _step("set resource limits", process.set_rlimits, plan.rlimits)
+    if plan.oom_score_adj is not None:
+        _step("set oom_score_adj", process.set_oom_score_adj, plan.oom_score_adj,
               path="/proc/self/oom_score_adj")
-    join = plan.get("join", {})
+    join = plan.join
     for n in sorted(join, key=lambda n: n != "user"):
         fd = _step("open namespace", os.open, join[n], os.O_RDONLY | os.O_CLOEXEC, path=join[n])
         _step("join namespace", SYS.setns, fd, _sys.NAMESPACE_FLAGS[n], path=join[n])
         os.close(fd)
-    if "uts" in join and plan.get("hostname"):
-        _step("set hostname", SYS.sethostname, plan["hostname"])
+    if "uts" in join and plan.hostname:
+        _step("set hostname", SYS.sethostname, plan.hostname)
 
 
 def _exec_started(argv: list[str], env: dict) -> None:

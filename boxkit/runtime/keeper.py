@@ -52,7 +52,9 @@ import sys
 import time
 
 from .. import paths
+from ..errors import SpecError
 from . import state
+from .plan import Plan
 
 SOCK = "keeper.sock"
 LOG = "container.log"
@@ -68,11 +70,13 @@ def log_path(cid: str) -> str:
     return os.path.join(paths.container_dir(cid), LOG)
 
 
-def read_plan(cid: str) -> dict | None:
+def read_plan(cid: str) -> Plan | None:
+    """The plan a keeper wrote for its container; None when there is none or it does not read as one
+    (written by another boxkit version)."""
     try:
         with open(os.path.join(paths.container_dir(cid), PLAN)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
+            return Plan.from_wire(json.load(f))
+    except (OSError, ValueError, TypeError, SpecError):
         return None
 
 
@@ -84,7 +88,7 @@ def peer_allowed(conn: socket.socket) -> bool:
 
 # --- the command's side ----------------------------------------------------------------------------
 
-def spawn(plan: dict, stdio: list[int], *, detach: bool, rm: bool, tty: bool, interactive: bool,
+def spawn(plan: Plan, stdio: list[int], *, detach: bool, rm: bool, tty: bool, interactive: bool,
           restart: bool = False) -> tuple[socket.socket, dict]:
     """Fork the keeper and wait until the container runs. Returns the socket to the keeper and its
     first message ({"ok": True, "pid": ...} or {"ok": False, "error": ...})."""
@@ -134,10 +138,10 @@ def request(s: socket.socket, msg: dict, timeout: float | None = None) -> dict |
 # --- the keeper itself --------------------------------------------------------------------------------
 
 class Keeper:
-    def __init__(self, plan: dict, client: socket.socket, stdio: list[int], *, detach: bool, rm: bool,
+    def __init__(self, plan: Plan, client: socket.socket, stdio: list[int], *, detach: bool, rm: bool,
                  tty: bool, interactive: bool, restart: bool) -> None:
         self.plan, self.client, self.stdio = plan, client, stdio
-        self.cid = plan["id"]
+        self.cid = plan.id
         self.detach, self.rm, self.tty, self.interactive, self.restart = detach, rm, tty, interactive, restart
         self.orphaned = False     # the foreground command died, or rm -f asked: remove at the end
         self.waiters: list[socket.socket] = []
@@ -245,7 +249,7 @@ class Keeper:
         tmp = os.path.join(d, PLAN + ".tmp")
         # the plan holds the environment: the owner's only (state.json is readable by everyone)
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as f:
-            json.dump(self.plan, f)
+            json.dump(self.plan.to_wire(), f)
         os.replace(tmp, os.path.join(d, PLAN))
 
     def _serve(self, sup, listener: socket.socket, wake: int) -> dict:

@@ -30,6 +30,7 @@ from ..errors import BoxkitError
 from .cgroupfs import mount_cgroup
 from .inroot import remount_ro as _remount_ro
 from .inroot import secure_join
+from .plan import Plan
 from .rootfs import DEV_LINKS
 
 PR_CAP_AMBIENT_RAISE = 2
@@ -120,21 +121,21 @@ def make_devices(root: str, devices: list[dict], userns: bool, sys: _sys.Sys | N
         os.symlink(target, link)
 
 
-def after_pivot(plan: dict, sys: _sys.Sys | None = None) -> None:
+def after_pivot(plan: Plan, sys: _sys.Sys | None = None) -> None:
     """Inside the new root: sysctls first (/proc/sys is made read-only next), then read-only and masked
     paths — runc's order."""
     sys = sys or SYS
-    for key, value in plan.get("sysctl", {}).items():
+    for key, value in plan.sysctl.items():
         path = secure_join("/proc/sys", key.replace(".", "/"))
         with open(path, "w") as f:
             f.write(value)
-    for p in plan.get("readonly_paths", []):
+    for p in plan.readonly_paths:
         full = secure_join("/", p)
         if not os.path.lexists(full):
             continue
         sys.mount(full, full, None, MS_BIND | MS_REC)
         _remount_ro(full, sys, MS_REC)
-    for p in plan.get("masked", []):
+    for p in plan.masked:
         full = secure_join("/", p)
         if not os.path.lexists(full):
             continue
@@ -155,15 +156,15 @@ def set_oom_score_adj(value: int) -> None:
         f.write(str(value))
 
 
-def switch_user_keep_caps(plan: dict) -> None:
+def switch_user_keep_caps(plan: Plan) -> None:
     """The bundle's user and capability sets. Capabilities survive the uid change only with
     ``PR_SET_KEEPCAPS``; the effective set is set again after it, then the ambient ones are raised
     (each must be in permitted and inheritable, else EPERM)."""
-    caps = plan["caps"]
-    uid, gid = plan["ids"]
+    caps = plan.cap_sets
+    uid, gid = plan.ids
     SYS.drop_bounding(caps["bounding"])
     SYS.prctl(_sys.PR_SET_KEEPCAPS, 1)
-    os.setgroups(list(plan.get("additional_gids") or []))
+    os.setgroups(list(plan.additional_gids or []))
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     SYS.prctl(_sys.PR_SET_KEEPCAPS, 0)
@@ -200,14 +201,14 @@ def wait_gate(fd: int) -> None:
         os._exit(0)   # start never came: delete removed the container
 
 
-def setup_bundle_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None) -> None:
+def setup_bundle_rootfs(plan: Plan, mount_root, sys: _sys.Sys | None = None) -> None:
     """:func:`.rootfs.setup_rootfs` for a plan that lists its own mounts: ``/`` private (or the
     bundle's ``rootfsPropagation``), the root, the listed mounts, the device nodes, then
     ``pivot_root`` — or, with ``no_pivot``, ``MS_MOVE`` onto ``/`` and ``chroot`` (for a root on a
     ramfs, where pivot_root is refused; it leaves the old root reachable to CAP_SYS_CHROOT)."""
     sys = sys or SYS
-    root = plan["merged"]
-    host_ns = "mount" not in plan["ns"] and "mount" not in plan.get("join", {})
+    root = plan.merged
+    host_ns = "mount" not in plan.ns and "mount" not in plan.join
     if host_ns:
         # the bundle inherits the runtime's mount namespace (the spec allows it; runtime-tools'
         # linux_ns_itype asks it): the host's / must keep its propagation, so only the container's own
@@ -218,27 +219,27 @@ def setup_bundle_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None) -> 
     else:
         sys.mount(None, "/", None, MS_REC | _sys.MS_PRIVATE)
         mount_root(root)
-    mount_entries(root, plan.get("mount_entries", []), sys, cgroupns="cgroup" in plan["ns"])
-    make_devices(root, plan.get("devices", []), "user" in plan["ns"], sys)
-    if plan.get("hook_state"):
-        run_hooks_here(plan.get("hooks", {}).get("createContainer", []), plan["hook_state"].encode())
+    mount_entries(root, plan.mount_entries or [], sys, cgroupns="cgroup" in plan.ns)
+    make_devices(root, plan.devices, "user" in plan.ns, sys)
+    if plan.hook_state:
+        run_hooks_here(plan.hooks.get("createContainer", []), plan.hook_state.encode())
     os.chdir(root)
     if host_ns:
         os.chroot(".")   # pivot_root or MS_MOVE onto / would swap the host's own root
-    elif plan.get("no_pivot"):
+    elif plan.no_pivot:
         sys.mount(root, "/", None, _sys.MS_MOVE)
         os.chroot(".")
     else:
         sys.pivot_root(".", ".")
         sys.umount2(".", _sys.MNT_DETACH)
     os.chdir("/")
-    if plan.get("rootfs_propagation"):
-        sys.mount(None, "/", None, plan["rootfs_propagation"])
+    if plan.rootfs_propagation:
+        sys.mount(None, "/", None, plan.rootfs_propagation)
     after_pivot(plan, sys)
-    if plan.get("readonly"):
+    if plan.readonly:
         _remount_ro("/", sys)
-    if plan.get("umask") is not None:
-        os.umask(plan["umask"])
+    if plan.umask is not None:
+        os.umask(plan.umask)
 
 
 def bind_root(root: str):
@@ -249,16 +250,16 @@ def bind_root(root: str):
     return mount_root
 
 
-def open_console(plan: dict) -> list[int]:
+def open_console(plan: Plan) -> list[int]:
     """``process.terminal``: a pty made *inside* the container (its own devpts instance, so the slave
     is /dev/pts/0 in there and ``tty`` names it), whose master goes to the caller's console socket
     with SCM_RIGHTS, as runc does. The socket was connected by ``create`` before the pivot."""
 
     master, slave = os.openpty()
-    size = plan.get("console_size")
+    size = plan.console_size
     if size:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size["height"], size["width"], 0, 0))
-    con = socket.socket(fileno=plan["console_fd"])
+    con = socket.socket(fileno=plan.console_fd)
     try:
         con.sendmsg([b"console"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]))])
     finally:
@@ -318,14 +319,14 @@ def run_hooks_here(hooks: list[dict], state: bytes) -> None:
                           hook["path"])
 
 
-def created_then_wait(plan: dict, sock) -> None:
+def created_then_wait(plan: Plan, sock) -> None:
     """Tell ``create`` the container is set up, let go of the socket (``create`` returns now), wait
     at the start gate, then run the ``startContainer`` hooks here, in the container."""
 
     sock.send(json.dumps({"created": True}).encode())
     sock.close()
-    wait_gate(plan["gate_fd"])
-    for hook in plan.get("hooks", {}).get("startContainer", []):
+    wait_gate(plan.gate_fd)
+    for hook in plan.hooks.get("startContainer", []):
         pid = os.fork()
         if pid == 0:
             try:

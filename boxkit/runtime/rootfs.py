@@ -55,6 +55,7 @@ from ..images.overlay import escape, mount_overlay
 from .cgroupfs import mount_cgroupfs
 from .inroot import remount_ro as _remount_ro
 from .inroot import secure_join
+from .plan import Plan
 
 # Docker's defaults (moby/oci/defaults.go)
 MASKED_PATHS = (
@@ -97,21 +98,21 @@ def write_file_in(root: str, path: str, content: str) -> None:
         os.close(fd)
 
 
-def mount_dev(root: str, plan: dict, sys: _sys.Sys) -> None:
+def mount_dev(root: str, plan: Plan, sys: _sys.Sys) -> None:
     dev = _mkdir_in(root, "/dev")
     sys.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=65536k")
-    for name in host_devices() if plan.get("privileged") else SAFE_DEVICES:
+    for name in host_devices() if plan.privileged else SAFE_DEVICES:
         node = os.path.join(dev, name)
         os.close(os.open(node, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
         sys.mount(f"/dev/{name}", node, None, MS_BIND)
-    userns = "user" in plan["ns"]
+    userns = "user" in plan.ns
     os.mkdir(os.path.join(dev, "pts"), 0o755)
     pts_opts = "newinstance,ptmxmode=0666,mode=0620" + ("" if userns else ",gid=5")
     sys.mount("devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC, pts_opts)
     os.mkdir(os.path.join(dev, "shm"), 0o1777)
     sys.mount("shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
               "mode=1777,size=65536k")
-    if "ipc" in plan["ns"]:
+    if "ipc" in plan.ns:
         os.mkdir(os.path.join(dev, "mqueue"), 0o755)
         sys.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for name, target in DEV_LINKS.items():
@@ -136,11 +137,11 @@ def bind_console(root: str, fd: int, sys: _sys.Sys) -> None:
     sys.mount(source, target, None, MS_BIND)
 
 
-def mount_proc_sys(root: str, plan: dict, sys: _sys.Sys) -> None:
+def mount_proc_sys(root: str, plan: Plan, sys: _sys.Sys) -> None:
     proc = _mkdir_in(root, "/proc")
     sys.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     sysdir = _mkdir_in(root, "/sys")
-    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (0 if plan.get("privileged") else MS_RDONLY)
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (0 if plan.privileged else MS_RDONLY)
     try:
         sys.mount("sysfs", sysdir, "sysfs", flags)
     except OSError as e:
@@ -149,7 +150,7 @@ def mount_proc_sys(root: str, plan: dict, sys: _sys.Sys) -> None:
         if e.errno not in (errno.EPERM, errno.EACCES):
             raise
         sys.mount("/sys", sysdir, None, MS_BIND | MS_REC)
-        if not plan.get("privileged"):
+        if not plan.privileged:
             _remount_ro(sysdir, sys)
 
 
@@ -185,8 +186,8 @@ def mask_paths(root: str, sys: _sys.Sys) -> None:
         sys.mount(None, full, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
-def bind_volumes(root: str, plan: dict, sys: _sys.Sys) -> None:
-    for src, dst, ro in plan.get("mounts", []):
+def bind_volumes(root: str, plan: Plan, sys: _sys.Sys) -> None:
+    for src, dst, ro in plan.mounts:
         target = _mkdir_in(root, dst) if os.path.isdir(src) else _touch_in(root, dst)
         sys.mount(src, target, None, MS_BIND | MS_REC)
         if ro:
@@ -196,13 +197,13 @@ def bind_volumes(root: str, plan: dict, sys: _sys.Sys) -> None:
 def stage_api_mounts(staging: str, ns: list[str], sys: _sys.Sys | None = None) -> None:
     """Mount /proc (with its masks), /sys and /dev in ``staging`` ahead of time; see init's spare."""
     sys = sys or _sys.SYS
-    plan = {"ns": ns}
+    plan = Plan(ns=list(ns))
     mount_proc_sys(staging, plan, sys)
     mount_dev(staging, plan, sys)
     mask_paths(staging, sys)
 
 
-def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: str | None = None,
+def setup_rootfs(plan: Plan, mount_root, sys: _sys.Sys | None = None, staged: str | None = None,
                  files_later: bool = False) -> None:
     """Everything from "/ private" to the detached old root. ``mount_root(merged)`` mounts the image
     (an overlay) at ``merged``; it is passed in so the image layer code stays in :mod:`boxkit.images`.
@@ -210,7 +211,7 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
     ``files_later`` the files (/etc/hosts, ... whose content may still change) and a read-only
     remount are left to :func:`finish_rootfs`."""
     sys = sys or _sys.SYS
-    root = plan["merged"]
+    root = plan.merged
     if staged is None:
         sys.mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount_root(root)
@@ -221,20 +222,20 @@ def setup_rootfs(plan: dict, mount_root, sys: _sys.Sys | None = None, staged: st
         for d in ("proc", "sys", "dev"):
             sys.mount(os.path.join(staged, d), _mkdir_in(root, "/" + d), None, MS_MOVE)
     bind_volumes(root, plan, sys)
-    if plan.get("cgroupfs"):
+    if plan.cgroupfs:
         mount_cgroupfs(root, plan, sys)
     if not files_later:
-        for path, content in plan.get("files", {}).items():
+        for path, content in plan.files.items():
             write_file_in(root, path, content)
-    if staged is None and not plan.get("privileged"):
+    if staged is None and not plan.privileged:
         mask_paths(root, sys)
-    if plan.get("console_from") is not None:
-        bind_console(root, plan["console_from"], sys)
+    if plan.console_from is not None:
+        bind_console(root, plan.console_from, sys)
     os.chdir(root)
     sys.pivot_root(".", ".")
     sys.umount2(".", MNT_DETACH)
     os.chdir("/")
-    if plan.get("readonly") and not files_later:
+    if plan.readonly and not files_later:
         _remount_ro("/", sys)
 
 
@@ -245,29 +246,29 @@ def write_files(files: dict[str, str]) -> None:
         write_file_in("/", path, content)
 
 
-def finish_rootfs(plan: dict, sys: _sys.Sys | None = None) -> None:
+def finish_rootfs(plan: Plan, sys: _sys.Sys | None = None) -> None:
     """After :func:`setup_rootfs` with ``files_later``, inside the new root: write the files (see
     :func:`write_files`), then make the root read-only if asked."""
     sys = sys or _sys.SYS
-    write_files(plan.get("files", {}))
-    if plan.get("readonly"):
+    write_files(plan.files)
+    if plan.readonly:
         _remount_ro("/", sys)
 
 
-def root_mounter(plan: dict):
+def root_mounter(plan: Plan):
     """The container's root: an overlay with the image layers below and the container's upper dir on
     top, ``nodev`` (see "Device nodes" above). A plain root directory is a one-layer image. Rootless, the
     overlay keeps its xattrs in ``user.overlay.*`` (see :mod:`boxkit.images.overlay`)."""
-    extra = (",userxattr" if plan.get("rootless") else "") + VOLATILE
-    if len(plan["layers"]) == 1:
+    extra = (",userxattr" if plan.rootless else "") + VOLATILE
+    if len(plan.layers) == 1:
         def mount_dir(target: str) -> None:
-            opts = f"lowerdir={escape(plan['layers'][0])},upperdir={escape(plan['upper'])}," \
-                   f"workdir={escape(plan['work'])}{extra}"
+            opts = f"lowerdir={escape(plan.layers[0])},upperdir={escape(plan.upper)}," \
+                   f"workdir={escape(plan.work)}{extra}"
             _sys.SYS.mount("overlay", target, "overlay", MS_NODEV, opts)
         return mount_dir
 
     def mount_root(target: str) -> None:
-        mount_overlay(plan["layers"], plan["upper"], plan["work"], target, flags=MS_NODEV,
+        mount_overlay(plan.layers, plan.upper, plan.work, target, flags=MS_NODEV,
                       extra=extra.lstrip(","))
     return mount_root
 

@@ -52,6 +52,7 @@ import shutil
 
 from .. import _sys
 from ..errors import HostError, SpecError
+from .plan import Plan
 
 # what a container spec asks that a rootless container cannot have
 _NEEDS_ROOT_HINT = "run as root (sudo), or see boxkit probe for what runs here"
@@ -79,32 +80,31 @@ def require() -> None:
                     detail=why, hint=_NEEDS_ROOT_HINT)
 
 
-def adapt(plan: dict, spec) -> dict:
+def adapt(plan: Plan, spec) -> Plan:
     """Turn a plan into a rootless one: a user namespace mapped onto the caller's own ids, no cgroup,
     no network but an empty one. Raises :class:`SpecError` (one sentence, what to do) for what a
     rootless container cannot have."""
-    if plan.get("network") != "none" or plan.get("join_net") or plan.get("publish"):
+    if plan.network != "none" or plan.join_net or plan.publish:
         raise SpecError("network", spec.network, "a rootless container (not root) can only have --network none",
                         hint=_NEEDS_ROOT_HINT)
-    if plan.get("limits"):
-        names = ", ".join(sorted(plan["limits"]))
+    if plan.limits:
+        names = ", ".join(sorted(plan.limits))
         raise SpecError("limits", names, "memory, CPU and pids limits need cgroups, which a rootless "
                         "container (not root) does not get", hint=_NEEDS_ROOT_HINT)
-    if plan.get("cgroupfs"):
+    if plan.cgroupfs:
         raise SpecError("cgroupfs", "True", "a rootless container (not root) has no cgroup of its own "
                         "to mount at /sys/fs/cgroup", hint=_NEEDS_ROOT_HINT)
     if spec.uid_map is not None and tuple(spec.uid_map) != (0, 100000, 65536):
         raise SpecError("uid map", spec.uid_map, "a rootless container (not root) maps only your own uid, "
                         "to root inside", hint=_NEEDS_ROOT_HINT)
-    user = plan.get("user")
+    user = plan.user
     if user and (user[0] != 0 or user[1] != 0):
         raise SpecError("user", f"{user[0]}:{user[1]}", "a rootless container (not root) has only uid 0 "
                         "inside (your own uid outside)", hint=_NEEDS_ROOT_HINT)
-    ns = list(plan["ns"])
+    ns = list(plan.ns)
     if "user" not in ns:
         ns.insert(0, "user")
-    return {**plan, "ns": ns, "uid_map": None, "user": None,
-            "rootless": [os.geteuid(), os.getegid()]}
+    return plan.but(ns=ns, uid_map=None, user=None, rootless=[os.geteuid(), os.getegid()])
 
 
 def enter_userns(uid: int, gid: int, sys: _sys.Sys | None = None) -> None:

@@ -286,7 +286,7 @@ class Spares:
                 else:
                     self.enabled = False
                 self.retired.append(sp)
-            self.guess = list(plan["layers"])
+            self.guess = list(plan.layers)
             built = self._kind(prebuilt=True)
             if built is not None and (built.guess or {}).get("layers") != self.guess:
                 self.retire(built)   # built on another image: the next one is built on this plan's
@@ -303,22 +303,22 @@ class Spares:
 
 def spare_kind(plan: dict, spare_ns, own_ids) -> bool:
     """Whether a spare's namespaces and ids are this plan's."""
-    return (set(plan["ns"]) - {"cgroup"} == set(spare_ns) and plan.get("rootless") == own_ids
-            and not plan.get("join_net") and not plan.get("uid_map") and not plan.get("time_offset")
+    return (set(plan.ns) - {"cgroup"} == set(spare_ns) and plan.rootless == own_ids
+            and not plan.join_net and not plan.uid_map and not plan.time_offset
             # a spare's bounding set is dropped to the default and its /proc, /sys and /dev are made
-            and "caps" not in plan and not plan.get("privileged")
+            and plan.caps is None and not plan.privileged
             # its cgroup files are mounted in the cgroup namespace, which a spare creates last
-            and not plan.get("cgroupfs"))
+            and not plan.cgroupfs)
 
 
 def built_for(guess: dict, plan: dict) -> bool:
     """Whether a prebuilt spare's root is this plan's: the same layers, the same directories on disk,
     and no volumes and no host terminal to bind at /dev/console (the spare can no longer reach the
     host's paths)."""
-    if plan.get("mounts") or plan.get("tty") or plan["layers"] != guess["layers"]:
+    if plan.mounts or plan.tty or plan.layers != guess["layers"]:
         return False
     try:
-        return stamps(plan["layers"]) == guess["stamps"]
+        return stamps(plan.layers) == guess["stamps"]
     except OSError:
         return False
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from .. import _sys, cgroups, paths
 from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, SYS
 from . import init, rootfs, rootless, state
+from .plan import Plan
 from .spare import Spares
 
 
@@ -38,7 +39,7 @@ from .spare import Spares
 class Running:
     cid: str
     pid: int
-    plan: dict
+    plan: Plan
     started: float
     cgroup: object | None = None
     net: object | None = None
@@ -106,9 +107,9 @@ class Supervisor:
         return False
 
     # --- start ---------------------------------------------------------------------------------------
-    def prepare(self, plan: dict) -> None:
-        d = paths.ensure(paths.container_dir(plan["id"]), 0o711)
-        if plan.get("restart"):
+    def prepare(self, plan: Plan) -> None:
+        d = paths.ensure(paths.container_dir(plan.id), 0o711)
+        if plan.restart:
             # a volatile overlay's work dir says "incompat/volatile" after use, and the kernel
             # refuses to mount it again (Documentation/filesystems/overlayfs.rst): a fresh one
             rootless.remove_tree(os.path.join(d, "work"))
@@ -116,20 +117,20 @@ class Supervisor:
             try:
                 os.mkdir(os.path.join(d, sub), 0o755)
             except FileExistsError:
-                if not plan.get("restart"):   # boxkit start: a stopped container's upper dir stays
+                if not plan.restart:   # boxkit start: a stopped container's upper dir stays
                     raise
-        if plan.get("uid_map"):
+        if plan.uid_map:
             from .idshift import shifted
 
-            _inside, outside, count = plan["uid_map"]
+            _inside, outside, count = plan.uid_map
             for sub in ("upper", "work"):
                 os.chown(os.path.join(d, sub), outside, outside)
-            plan["layers"] = [shifted(layer, outside, count) for layer in plan["layers"]]
+            plan.layers = [shifted(layer, outside, count) for layer in plan.layers]
 
-    def start(self, plan: dict, stdio: list[int]) -> Running:
+    def start(self, plan: Plan, stdio: list[int]) -> Running:
         """Fork, create namespaces, join cgroup and network, build the root, exec. Returns once the
         command runs (``execve`` succeeded) or raises the step's error."""
-        cid = plan["id"]
+        cid = plan.id
         cg = net = None
         spare = self.spares.take(plan)
         if spare is not None and spare.guess is not None:
@@ -155,7 +156,7 @@ class Supervisor:
                 child.close()
                 msg = init.recv(parent)
             if "userns" in msg:
-                self._write_id_maps(msg["userns"], plan["uid_map"])
+                self._write_id_maps(msg["userns"], plan.uid_map)
                 init.send(parent, {"mapped": True})
                 msg = init.recv(parent)
             if "pid" not in msg:
@@ -168,11 +169,11 @@ class Supervisor:
                 # the plan first: the spare builds the root (a plain one, ~2 ms) or writes its files
                 # while we write the state, set its limits and attach its network; "go" below then
                 # lets it finish and exec
-                socket.send_fds(parent, [json.dumps({"plan": plan}).encode()], stdio)
+                socket.send_fds(parent, [json.dumps({"plan": plan.to_wire()}).encode()], stdio)
             self.by_pid[pid1] = (cid, "init")
-            record = {"id": cid, "name": plan.get("name"), "pid": pid1, "starttime": state.starttime(pid1),
-                      "zygote": self.zygote, "created": time.time(), "image": plan.get("image"),
-                      "argv": plan["argv"], "ns": plan["ns"], "rootless": bool(plan.get("rootless"))}
+            record = {"id": cid, "name": plan.name, "pid": pid1, "starttime": state.starttime(pid1),
+                      "zygote": self.zygote, "created": time.time(), "image": plan.image,
+                      "argv": plan.argv, "ns": plan.ns, "rootless": bool(plan.rootless)}
             prebuilt = spare is not None and spare.guess is not None
             if not prebuilt:
                 state.write(cid, record)
@@ -181,16 +182,16 @@ class Supervisor:
                 from ..spec import Limits
 
                 cg = spare.group           # already holds PID 1: its limits now, its name after "go"
-                cg.limit(cid, Limits(**plan.get("limits", {})))
+                cg.limit(cid, Limits(**plan.limits))
             else:
                 cg = self._cgroup(plan, pid1)
-            if plan.get("network") not in ("none", "host") and not plan.get("join_net"):
+            if plan.network not in ("none", "host") and not plan.join_net:
                 from .. import net as netmod
 
                 self.networks_used = True
                 # lo: a spare brought it up ahead, stage 2 does after "go"
-                net = netmod.attach(cid, pid1, plan["network"], plan.get("name"),
-                                    plan.get("hostname") or cid, plan.get("publish", []), lo_up=False)
+                net = netmod.attach(cid, pid1, plan.network, plan.name,
+                                    plan.hostname or cid, plan.publish, lo_up=False)
                 update["files"] = {"/etc/hosts": net.hosts, "/etc/resolv.conf": net.resolv_conf}
             try:
                 init.send(parent, {"go": True, "update": update})
@@ -215,7 +216,7 @@ class Supervisor:
             if cg is not None:
                 cg.remove()
             self.by_pid.pop(pid1, None)
-            if not plan.get("restart"):
+            if not plan.restart:
                 self.remove_dir(cid)
             raise
         finally:
@@ -242,14 +243,14 @@ class Supervisor:
                 raise HostError(f"cannot write {f} of", f"/proc/{pid}", errno=e.errno,
                                 hint="user namespaces may be disabled; see boxkit probe") from e
 
-    def _cgroup(self, plan: dict, pid: int):
-        if os.environ.get("BOXKIT_NO_CGROUPS") or plan.get("rootless"):
+    def _cgroup(self, plan: Plan, pid: int):
+        if os.environ.get("BOXKIT_NO_CGROUPS") or plan.rootless:
             return None
         # no guard: a limit that cannot be set must fail the start, never vanish
         from ..spec import Limits
 
-        lim = Limits(**plan.get("limits", {}))
-        group = cgroups.create(plan["id"], lim)
+        lim = Limits(**plan.limits)
+        group = cgroups.create(plan.id, lim)
         try:
             group.add(pid)
         except BaseException:
@@ -428,15 +429,15 @@ _STAGE_SENTENCES = {"stage 1": "create the namespaces", "stage 2": "set up the r
                     "start": "start the first process"}
 
 
-def _step_error(plan: dict, msg: dict):
+def _step_error(plan: Plan, msg: dict):
     from ..errors import ContainerError, ExecError
 
     step = msg.get("error", "start")
     eno = msg.get("errno") or None
     if step == "exec":
-        return ExecError(msg.get("path") or plan["argv"][0], eno or 2)
+        return ExecError(msg.get("path") or plan.argv[0], eno or 2)
     step = _STAGE_SENTENCES.get(step, step)
-    return ContainerError(f"cannot {step} for container", plan["id"], errno=eno,
+    return ContainerError(f"cannot {step} for container", plan.id, errno=eno,
                           detail=None if eno else msg.get("detail"),
                           hint=(f"at {msg['path']}; " if msg.get("path") else "") + "see boxkit probe")
 
@@ -446,7 +447,7 @@ def _joinable(run: Running) -> int:
     it started. boxkit-init never execs, so it stays non-dumpable and its /proc/PID/ns files belong
     to the host's root: a rootless supervisor may not open them (the command, exec'd, may be).
     As root, PID 1's, as docker exec joins tini's: the command may have made namespaces of its own."""
-    if not run.plan.get("init") or not run.plan.get("rootless"):
+    if not run.plan.init or not run.plan.rootless:
         return run.pid
     try:
         with open(f"/proc/{run.pid}/task/{run.pid}/children") as f:
@@ -456,7 +457,7 @@ def _joinable(run: Running) -> int:
     return int(children[0]) if children else run.pid
 
 
-def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs) -> None:
+def _exec_child(pid1: int, plan: Plan, argv, env, cwd, user, stdio, sock, procs) -> None:
     """Join a running container (docker exec). Non-dumpable first: while this process holds fds to
     the host and sits half inside the container, a process in the container must not be able to
     ptrace it or open its /proc/PID/fd (CVE-2019-5736 was a runc exec that was dumpable)."""
@@ -468,17 +469,17 @@ def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs)
         order = ["user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"]
         fds = []
         for n in order:
-            if n in plan["ns"]:
+            if n in plan.ns:
                 path = f"/proc/{pid1}/ns/{_sys.NAMESPACE_FILES[n]}"
                 fds.append((n, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
         rootfd = os.open(f"/proc/{pid1}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         for n, fd in fds:
             SYS.setns(fd, _sys.NAMESPACE_FLAGS[n])
             os.close(fd)
-        if "user" in plan["ns"]:
+        if "user" in plan.ns:
             # our host uid 0 is unmapped in there (it shows as 65534): become the namespace's root.
             # Rootless, setgroups(2) is denied in there (rootless.py) and our groups stay as they were
-            if not plan.get("rootless"):
+            if not plan.rootless:
                 os.setgroups([])
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
@@ -490,14 +491,14 @@ def _exec_child(pid1: int, plan: dict, argv, env, cwd, user, stdio, sock, procs)
             try:
                 os.setsid()
                 init._set_stdio(stdio)
-                if plan.get("tty"):   # boxkit exec -t
+                if plan.tty:   # boxkit exec -t
                     SYS.set_controlling_tty(0)
                 init._close_fds_but({0, 1, 2, sock.fileno()})
-                mask = plan["exec_caps"] if plan.get("exec_caps") is not None else plan.get("caps")
-                init.confine({**plan, "user": user, "caps": mask})   # exec_caps: an OCI bundle's own set
+                mask = plan.exec_caps if plan.exec_caps is not None else plan.caps
+                init.confine(plan.but(user=user, caps=mask))   # exec_caps: an OCI bundle's own set
                 init._chdir_checked(cwd)
-                if plan.get("seccomp") and plan.get("nnp", True):
-                    init.seccomp.load(plan["seccomp"])   # the container's filter, last, as in init
+                if plan.seccomp and plan.no_new_privs:
+                    init.seccomp.load(plan.seccomp)   # the container's filter, last, as in init
             except init.Step as e:
                 init._fail(sock, f"prepare exec: {e.step}", OSError(e.errno, os.strerror(e.errno)), e.path)
             except OSError as e:

@@ -22,6 +22,7 @@ import time
 
 from ..errors import to_wire
 from . import supervisor
+from .plan import Plan
 
 MAX_MSG = 1 << 20
 # After a start, housekeeping waits this long for the container's exit (a short command ends within a
@@ -60,7 +61,7 @@ class Zygote:
         req = msg.get("req")
         try:
             if op == "run":
-                run = self.sup.start(msg["plan"], fds)
+                run = self.sup.start(Plan.from_wire(msg["plan"]), fds)
                 self.send({"req": req, "ok": True, "pid": run.pid, "started": run.started})
             elif op == "exec":
                 pid = self.sup.exec(msg["id"], msg["argv"], msg["env"], msg["cwd"], msg.get("user"), fds)

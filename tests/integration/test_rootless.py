@@ -62,8 +62,8 @@ DRIVER = textwrap.dedent("""
         made = os.path.join(c.upper_dir, "made-inside")
         out["upper_has_it"] = os.path.exists(made) and open(made).read() == "written\\n"
         out["upper_owner"] = os.stat(made).st_uid
-        out["layers_have_it"] = [os.path.exists(os.path.join(l, "made-inside")) for l in c.plan["layers"]]
-        out["image_owner"] = os.stat(c.plan["layers"][-1] + "/bin/busybox").st_uid
+        out["layers_have_it"] = [os.path.exists(os.path.join(l, "made-inside")) for l in c.plan.layers]
+        out["image_owner"] = os.stat(c.plan.layers[-1] + "/bin/busybox").st_uid
         out["keys"] = sh("wc -c < /proc/keys; wc -c < /proc/timer_list").stdout.split()
         out["umount_mask"] = sh("umount /proc/keys; echo $?").stdout.strip()
         out["proc_sys"] = sh("echo x > /proc/sys/kernel/hostname; echo $?").stdout.strip()

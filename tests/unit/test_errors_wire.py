@@ -19,6 +19,7 @@ from boxkit.errors import (
     to_wire,
 )
 from boxkit.images.layer import LayerError
+from boxkit.runtime.plan import Plan
 from boxkit.runtime.supervisor import _step_error
 
 
@@ -62,7 +63,7 @@ def test_anything_else_says_its_type():
 
 
 def test_a_stage_failure_reads_as_a_sentence():
-    plan = {"id": "c0ffee", "argv": ["true"]}
+    plan = Plan(id="c0ffee", argv=["true"])
     e = _step_error(plan, {"error": "stage 1", "detail": "exited early"})
     assert str(e).startswith("cannot create the namespaces for container c0ffee"), str(e)
     e = _step_error(plan, {"error": "set hostname", "errno": errno.EPERM})

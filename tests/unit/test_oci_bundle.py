@@ -27,13 +27,13 @@ def plan_of(bdir, cfg: dict) -> dict:
 
 def test_the_example_config_becomes_a_plan(bdir):
     p = plan_of(bdir, bundle.example_config(["sh", "-c", "echo hi"]))
-    assert p["argv"] == ["sh", "-c", "echo hi"] and p["merged"] == os.path.realpath(bdir / "rootfs")
-    assert set(p["ns"]) == {"pid", "net", "ipc", "uts", "mount", "cgroup"} and p["join"] == {}
-    assert p["readonly"] is True and p["hostname"] == "boxkit" and p["no_new_privs"] is True
-    assert p["caps"]["bounding"] == _sys.cap_mask(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
-    proc = next(m for m in p["mount_entries"] if m["destination"] == "/sys")
+    assert p.argv == ["sh", "-c", "echo hi"] and p.merged == os.path.realpath(bdir / "rootfs")
+    assert set(p.ns) == {"pid", "net", "ipc", "uts", "mount", "cgroup"} and p.join == {}
+    assert p.readonly is True and p.hostname == "boxkit" and p.no_new_privs is True
+    assert p.cap_sets["bounding"] == _sys.cap_mask(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
+    proc = next(m for m in p.mount_entries if m["destination"] == "/sys")
     assert proc["flags"] & _sys.MS_RDONLY and proc["type"] == "sysfs" and not proc["bind"]
-    dev = next(m for m in p["mount_entries"] if m["destination"] == "/dev")
+    dev = next(m for m in p.mount_entries if m["destination"] == "/dev")
     assert dev["data"] == "mode=755,size=65536k" and dev["flags"] & _sys.MS_STRICTATIME
 
 
@@ -41,7 +41,7 @@ def test_bind_options_and_propagation(bdir, tmp_path):
     cfg = bundle.example_config(["true"])
     cfg["mounts"] = [{"destination": "/data", "type": "none", "source": str(tmp_path),
                       "options": ["rbind", "ro", "rslave", "nosuid"]}]
-    m = plan_of(bdir, cfg)["mount_entries"][0]
+    m = plan_of(bdir, cfg).mount_entries[0]
     assert m["bind"] and m["flags"] & _sys.MS_REC and m["flags"] & _sys.MS_RDONLY and m["flags"] & _sys.MS_NOSUID
     assert m["propagation"] == _sys.MS_SLAVE | _sys.MS_REC
 
@@ -142,7 +142,7 @@ def test_a_state_root_of_someone_else_or_a_symlink_is_refused(tmp_path):
 def test_a_config_without_process_is_created_but_marked(bdir):
     cfg = bundle.example_config(["true"])
     del cfg["process"]
-    assert plan_of(bdir, cfg)["no_process"] is True
+    assert plan_of(bdir, cfg).no_process is True
 
 
 def test_linux_seccomp_is_compiled_into_the_plan_and_a_bad_one_is_named(bdir):
@@ -154,7 +154,7 @@ def test_linux_seccomp_is_compiled_into_the_plan_and_a_bad_one_is_named(bdir):
         plan = plan_of(bdir, cfg)
     except OSError as e:   # no libseccomp here: the one sentence says so
         pytest.skip(f"needs libseccomp: {e}")
-    assert plan["seccomp"] and isinstance(plan["seccomp"], str)
+    assert plan.seccomp and isinstance(plan.seccomp, str)
     cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_NOPE"}
     with pytest.raises(SpecError, match="linux.seccomp"):
         plan_of(bdir, cfg)
@@ -164,7 +164,7 @@ def test_a_config_without_a_mount_namespace_inherits_the_runtimes(bdir):
     cfg = bundle.example_config(["true"])
     cfg["linux"]["namespaces"] = [{"type": "pid"}, {"type": "uts"}]
     p = plan_of(bdir, cfg)
-    assert "mount" not in p["ns"] and "mount" not in p["join"]
+    assert "mount" not in p.ns and "mount" not in p.join
     cfg["root"]["path"] = "/"   # its mounts would go over the host's own root
     with pytest.raises(SpecError, match="root.path"):
         plan_of(bdir, cfg)

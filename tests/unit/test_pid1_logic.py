@@ -12,6 +12,7 @@ import pytest
 
 from boxkit import _sys
 from boxkit.runtime import client, container, rootfs
+from boxkit.runtime.plan import Plan
 from boxkit.runtime.spare import SPARE_NS, spare_kind
 from boxkit.spec import ContainerSpec
 
@@ -79,9 +80,9 @@ def test_cgroupfs_is_off_by_default_and_reaches_the_plan():
 
 
 def test_a_cgroupfs_plan_never_takes_a_spare():
-    plan = {"ns": list(SPARE_NS), "layers": ["/x"], "mounts": []}
+    plan = Plan(ns=list(SPARE_NS), layers=["/x"])
     assert spare_kind(plan, SPARE_NS, None)
-    assert not spare_kind({**plan, "cgroupfs": True}, SPARE_NS, None)
+    assert not spare_kind(plan.but(cgroupfs=True), SPARE_NS, None)
 
 
 class RecordingSys:
@@ -108,8 +109,7 @@ def _host_has_cgroupfs() -> bool:
 def test_cgroupfs_mounts_read_only_before_the_pivot(tmp_path, asked):
     cwd = os.getcwd()
     fake = RecordingSys()
-    plan = {"merged": str(tmp_path), "ns": ["pid", "mount", "uts", "ipc", "net", "cgroup"], "mounts": [],
-            "files": {}, "cgroupfs": asked}
+    plan = Plan(merged=str(tmp_path), ns=["pid", "mount", "uts", "ipc", "net", "cgroup"], cgroupfs=asked)
     try:
         rootfs.setup_rootfs(plan, lambda t: None, sys=fake)
     finally:

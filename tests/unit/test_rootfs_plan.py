@@ -9,6 +9,7 @@ import pytest
 from boxkit import _sys
 from boxkit.runtime import rootfs
 from boxkit.runtime.inroot import secure_join
+from boxkit.runtime.plan import Plan
 
 
 class RecordingSys:
@@ -28,9 +29,7 @@ class RecordingSys:
 
 
 def _plan(root, **kw):
-    p = {"merged": str(root), "ns": ["pid", "mount", "uts", "ipc", "net"], "mounts": [], "files": {}}
-    p.update(kw)
-    return p
+    return Plan(**{"merged": str(root), "ns": ["pid", "mount", "uts", "ipc", "net"], **kw})
 
 
 @pytest.fixture

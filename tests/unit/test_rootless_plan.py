@@ -35,15 +35,15 @@ def _plan(tmp_path, become, **options):
 def test_a_rootless_plan_gets_a_user_namespace_mapped_onto_the_caller(tmp_path, as_learner):
     spec, plan = _plan(tmp_path, as_learner)
     out = rootless.adapt(plan, spec)
-    assert out["ns"][0] == "user" and set(plan["ns"]) < set(out["ns"])
-    assert out["rootless"] == [1000, 1000] and out["uid_map"] is None
-    assert "rootless" not in plan, "the plan given is left as it was"
+    assert out.ns[0] == "user" and set(plan.ns) < set(out.ns)
+    assert out.rootless == [1000, 1000] and out.uid_map is None
+    assert plan.rootless is None, "the plan given is left as it was"
 
 
 def test_userns_true_is_the_rootless_user_namespace(tmp_path, as_learner):
     spec, plan = _plan(tmp_path, as_learner, userns=True)
     out = rootless.adapt(plan, spec)
-    assert out["ns"].count("user") == 1 and out["uid_map"] is None
+    assert out.ns.count("user") == 1 and out.uid_map is None
 
 
 @pytest.mark.parametrize("options, what, says", [
@@ -66,7 +66,7 @@ def test_what_a_rootless_container_cannot_have_is_one_clear_sentence(tmp_path, a
 
 def test_root_inside_is_allowed(tmp_path, as_learner):
     spec, plan = _plan(tmp_path, as_learner, user="0:0")
-    assert rootless.adapt(plan, spec)["user"] is None
+    assert rootless.adapt(plan, spec).user is None
 
 
 def test_default_root_for_a_learner_is_in_their_home(monkeypatch, tmp_path):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 
+from boxkit.runtime.plan import Plan
 from boxkit.runtime.spare import SPARE_NS, built_for, pin, spare_kind, stamps, unpin
 
 
 def _plan(layers, **kw):
-    return {"layers": [str(x) for x in layers], "ns": list(SPARE_NS) + ["cgroup"], "mounts": [], **kw}
+    return Plan(**{"layers": [str(x) for x in layers], "ns": list(SPARE_NS) + ["cgroup"], **kw})
 
 
 def test_same_layers_unchanged_fit(tmp_path):
