@@ -10,9 +10,14 @@ system call, and all of boxkit's are here:
   the mount namespace so the host's tree can be detached entirely (``chroot`` only changes one process's
   idea of ``/`` and is escapable by a process holding ``CAP_SYS_CHROOT``).
 * ``sethostname`` sets the UTS name; ``capset``/``prctl`` shrink what root inside may do.
+* ``setresuid``/``setresgid``/``setgroups`` switch the identity, ``chroot``/``fchdir`` the root of an
+  exec, ``mknod``/``chown``/``setxattr`` make device nodes and whiteouts, owners and overlay marks. Python
+  wraps these itself (``os.*``); they pass through here anyway, so the seam is where a container's
+  set-up *order* is decided, and can be watched.
 
-Nothing else in the package calls libc. Tests of mount planning replace :data:`SYS` with a recording
-fake (see ``tests/unit``), so the logic is checked without root.
+Nothing else in the package calls libc, and the container side calls none of the above but through
+:class:`Sys`. Tests pass a recording fake instead of :data:`SYS` (``tests/fakesys.py``, which can also
+make any call fail), so the order of the steps and what a failed one stops is checked without root.
 
 Every wrapper raises ``OSError`` with the errno the kernel returned and the path it was about, so the
 layers above can turn it into a sentence (see :mod:`boxkit.errors`).
@@ -220,6 +225,56 @@ class Sys:
             flags = struct.unpack("16sh", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
             fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh", name.encode(), flags | iff_up))
 
+    # --- identity, root and nodes: thin wrappers over os.*, here so that a test can record them -----
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None:
+        """Set the real, effective and saved uid at once, so no old id is left to switch back to. In
+        a user namespace the ids are the namespace's own and must be in its ``uid_map`` (EINVAL
+        otherwise). Leaving uid 0 clears the permitted and effective capability sets unless
+        ``PR_SET_KEEPCAPS`` is set (capabilities(7), "Effect of user ID changes")."""
+        os.setresuid(ruid, euid, suid)
+
+    def setresgid(self, rgid: int, egid: int, sgid: int) -> None:
+        """The group ids, as :meth:`setresuid`; done *before* the uid, while ``CAP_SETGID`` is still
+        held (a non-root uid loses it)."""
+        os.setresgid(rgid, egid, sgid)
+
+    def setgroups(self, groups: list[int]) -> None:
+        """Replace the supplementary groups. Denied (EPERM) in a user namespace whose
+        ``/proc/PID/setgroups`` says ``deny``, as an unprivileged creator's must before it may write
+        its own ``gid_map`` (linux 3.19, CVE-2014-8989: dropping a group could *grant* access
+        through a ``---rwx`` "negative" permission)."""
+        os.setgroups(groups)
+
+    def chroot(self, path: str) -> None:
+        """Change this process's idea of ``/`` (nothing else: the mount table and the cwd stay). A
+        process with ``CAP_SYS_CHROOT`` and a cwd outside the new root can walk back out with
+        ``..``; callers ``chdir`` into the new root first, and prefer ``pivot_root``."""
+        os.chroot(path)
+
+    def fchdir(self, fd: int) -> None:
+        """``chdir`` to an open directory fd: a directory opened before a ``setns`` (in another mount
+        namespace's tree, ``/proc/PID/root``) can still be entered after it."""
+        os.fchdir(fd)
+
+    def mknod(self, path: str, mode: int, device: int = 0, *, dir_fd: int | None = None) -> None:
+        """Create a device node, fifo or overlayfs whiteout (a character device 0/0). Needs
+        ``CAP_MKNOD`` in the *initial* user namespace for devices (a user namespace's root is
+        refused, EPERM); the umask applies to ``mode``."""
+        os.mknod(path, mode, device, dir_fd=dir_fd)
+
+    def chown(self, path: str | int, uid: int, gid: int, *, dir_fd: int | None = None,
+              follow_symlinks: bool = True) -> None:
+        """``chown``, ``fchown`` (``path`` an open fd), ``lchown`` (``follow_symlinks=False``) and
+        ``fchownat`` (``dir_fd``), as :func:`os.chown` takes them. The kernel clears the setuid bit
+        (and setgid with group-execute) of a regular file whose owner changes: modes go after."""
+        os.chown(path, uid, gid, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
+
+    def setxattr(self, path: str | int, name: str, value: bytes, flags: int = 0) -> None:
+        """Set an extended attribute. ``trusted.*`` needs ``CAP_SYS_ADMIN`` in the initial user
+        namespace (overlayfs keeps its whiteouts and opaque marks there); ``user.*`` only needs
+        write permission, and is what an overlay mounted with ``userxattr`` reads instead."""
+        os.setxattr(path, name, value, flags)
+
     def statfs_type(self, path: str) -> int | None:
         """``statfs(path).f_type``: which file system a path is on (cgroup2, tmpfs, overlayfs ...)."""
         class StatFS(ctypes.Structure):
@@ -269,6 +324,10 @@ class Sys:
         except OSError as e:
             if e.errno != 22:  # linux < 4.3 has no ambient set
                 raise
+
+    def load_seccomp(self, program: bytes) -> None:
+        """Load a classic-BPF seccomp program; see the module function :func:`load_seccomp`."""
+        load_seccomp(program)
 
 
 SYS: Sys = Sys()

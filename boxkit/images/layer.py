@@ -47,6 +47,7 @@ import tarfile
 import zlib
 from collections.abc import Callable
 
+from .. import _sys
 from ..errors import BoxkitError
 
 WHITEOUT = ".wh."
@@ -59,10 +60,10 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _ROOT = os.geteuid() == 0
 
 
-def _chown(path: str | int, uid: int, gid: int, **kw) -> None:
+def _chown(sys: _sys.Sys, path: str | int, uid: int, gid: int, **kw) -> None:
     """chown as root; without root a file can only be the learner's own (and that is what it is)."""
     if _ROOT:
-        os.chown(path, uid, gid, **kw)   # a path, or an open fd (fchown)
+        sys.chown(path, uid, gid, **kw)   # a path, or an open fd (fchown)
 
 
 def is_opaque(path, **kw) -> bool:
@@ -181,7 +182,8 @@ def _components(name: str) -> list[str]:
 
 
 class _Applier:
-    def __init__(self, root: str):
+    def __init__(self, root: str, sys: _sys.Sys | None = None):
+        self.sys = sys or _sys.SYS
         self.root = root
         self.root_fd = os.open(root, _DIR_FLAGS)
         self.fds: dict[tuple[str, ...], int] = {(): self.root_fd}
@@ -268,7 +270,7 @@ class _Applier:
         elif member.issym():
             self._clear(pfd, parts, want_dir=False)
             os.symlink(member.linkname, name, dir_fd=pfd)  # the target is data: never followed here
-            _chown(name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
+            _chown(self.sys, name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
             os.utime(name, ns=(_ns(member.mtime),) * 2, dir_fd=pfd, follow_symlinks=False)
         elif member.islnk():
             target = tuple(_components(member.linkname))
@@ -292,9 +294,9 @@ class _Applier:
             if kind == stat.S_IFCHR and member.devmajor == 0 and member.devminor == 0:
                 raise LayerError("device", member.name, "a 0/0 character device is overlayfs's whiteout; "
                                                         "layers express deletions as .wh. files")
-            os.mknod(name, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor),
-                     dir_fd=pfd)
-            _chown(name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
+            self.sys.mknod(name, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor),
+                           dir_fd=pfd)
+            _chown(self.sys, name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
             os.chmod(name, member.mode & 0o7777, dir_fd=pfd)
             os.utime(name, ns=(_ns(member.mtime),) * 2, dir_fd=pfd, follow_symlinks=False)
         else:
@@ -304,7 +306,7 @@ class _Applier:
         base = parts[-1]
         pfd = self.dir_fd(parts[:-1], member.name)
         if base == OPAQUE:
-            os.setxattr(pfd, OPAQUE_XATTR if _ROOT else USER_OPAQUE_XATTR, b"y")
+            self.sys.setxattr(pfd, OPAQUE_XATTR if _ROOT else USER_OPAQUE_XATTR, b"y")
             return
         if base.startswith(WHITEOUT + WHITEOUT):
             return  # other .wh..wh. names are aufs bookkeeping (hard-link dirs): meaningless here
@@ -319,11 +321,11 @@ class _Applier:
             return  # an entry of this layer already took the name
         except FileNotFoundError:
             pass
-        os.mknod(hidden, stat.S_IFCHR | 0o600, 0, dir_fd=pfd)
+        self.sys.mknod(hidden, stat.S_IFCHR | 0o600, 0, dir_fd=pfd)
         self.whiteouts.add(target)
 
     def _meta(self, fd: int, member: tarfile.TarInfo, *, is_dir: bool, path: tuple[str, ...]) -> None:
-        _chown(fd, member.uid, member.gid)
+        _chown(self.sys, fd, member.uid, member.gid)
         os.fchmod(fd, member.mode & 0o7777)  # after chown, which clears setuid/setgid
         for key, value in member.pax_headers.items():
             if key.startswith("SCHILY.xattr."):
@@ -333,7 +335,7 @@ class _Applier:
                                                            "(overlayfs)")
                 if xname.startswith(_KEEP_XATTRS):
                     raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-                    os.setxattr(fd, xname, raw)
+                    self.sys.setxattr(fd, xname, raw)
         if is_dir:
             self.dir_times.append((path, _ns(member.mtime)))
         else:
@@ -375,11 +377,13 @@ class Applied:
 
 
 def apply_tar(fileobj, root: str, *, budget: int = DEFAULT_BUDGET,
-              progress: Callable[[int], None] | None = None) -> Applied:
+              progress: Callable[[int], None] | None = None, sys: _sys.Sys | None = None) -> Applied:
     """Apply the layer read from ``fileobj`` (tar or tar+gzip) into the existing directory ``root``,
-    preparing whiteouts and opaque dirs for overlayfs. Raises :class:`LayerError` for hostile input."""
+    preparing whiteouts and opaque dirs for overlayfs. Raises :class:`LayerError` for hostile input.
+    Owners, device nodes, whiteouts and xattrs go through ``sys`` (the kernel seam); everything else
+    is plain file I/O relative to directory fds."""
     stream = _Stream(fileobj, budget)
-    ap = _Applier(root)
+    ap = _Applier(root, sys)
     try:
         with tarfile.open(fileobj=io.BufferedReader(stream, 1 << 20), mode="r|", errorlevel=2) as tf:
             for member in tf:

@@ -109,7 +109,7 @@ def _exec_process(a) -> dict:
     parsed = bundlemod._process(proc)
     return {"argv": parsed["argv"], "env": parsed["env"], "cwd": parsed["cwd"],
             "user": parsed["ids"] if parsed["ids"] != [0, 0] else None,
-            "terminal": parsed["terminal"], "console_size": parsed["console_size"], "caps": parsed["caps"]}
+            "terminal": parsed["terminal"], "console_size": parsed["console_size"], "caps": parsed["cap_sets"]}
 
 
 def features() -> dict:

@@ -84,60 +84,69 @@ def _step(name: str, fn, *args, path: str | None = None):
         raise Step(name, e, path) from e
 
 
-def stage1(plan: Plan, sock: socket.socket, stdio: list[int], mount_root) -> None:
+def stage1(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, sys: _sys.Sys | None = None) -> None:
     """Runs in the first fork. Never returns."""
+    sys = sys or SYS
     try:
         # the supervisor's signal set-up must not follow us into the container
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
         gc.disable()   # a short life: a collection would only copy the zygote's pages (see zygote._freeze)
-        ns = plan.ns
-        own_ids = plan.rootless
-        if own_ids:
-            # rootless: our own user namespace, mapped onto our own uid (see rootless.py); while still
-            # dumpable, or /proc/self/uid_map would belong to the host's root
-            _step("create user namespace", rootless.enter_userns, own_ids[0], own_ids[1],
-                  path="/proc/self/uid_map")
-        else:
-            _sys.SYS.prctl(PR_SET_DUMPABLE, 0)
-        if plan.oci:
-            _oci_stage1(plan)
-        if plan.join_net:
-            fd = _step("open network namespace", os.open, plan.join_net, os.O_RDONLY | os.O_CLOEXEC,
-                       path=plan.join_net)
-            _step("join network namespace", SYS.setns, fd, _sys.CLONE_NEWNET, path=plan.join_net)
-            os.close(fd)
-        if "user" in ns and not own_ids:
-            _step("create user namespace", SYS.unshare, _sys.CLONE_NEWUSER)
-            send(sock, {"userns": os.getpid()})
-            if recv(sock).get("mapped") is not True:
-                os._exit(STAGE_FAIL)
-            # become root of the new namespace (mapped to an unprivileged uid outside)
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
-        flags = 0
-        for n in ns:
-            # the cgroup namespace is created in stage 2, after the supervisor moved it into its
-            # cgroup: the namespace's root is the cgroup its creator is in at that moment
-            if n not in ("user", "cgroup"):
-                flags |= _sys.NAMESPACE_FLAGS[n]
-        _step("create namespaces", SYS.unshare, flags)
-        if "time" in ns and plan.time_offset:
-            secs = int(plan.time_offset)
-            _step("set time namespace offsets", _write, "/proc/self/timens_offsets",
-                  f"monotonic {secs} 0\nboottime {secs} 0\n", path="/proc/self/timens_offsets")
-        if own_ids:
-            SYS.prctl(PR_SET_DUMPABLE, 0)   # stage 2, forked next, inherits it
+        _namespaces(plan, sock, sys)
         pid = os.fork()
         if pid == 0:
-            stage2(plan, sock, stdio, mount_root)
+            stage2(plan, sock, stdio, mount_root, sys)
         send(sock, {"pid": pid})
-        os._exit(0)
     except Step as e:
         _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
     except BaseException as e:  # never let Python unwind into the supervisor's code after fork
         _fail(sock, "stage 1", e)
+    os._exit(0)   # after the try: stage 2 never returns here, and _fail never returns
+
+
+def _namespaces(plan: Plan, sock: socket.socket, sys: _sys.Sys) -> None:
+    """Stage 1's steps, in their order: the user namespace and its maps, what an OCI bundle asks
+    first, the joined network, then every other namespace at once (each then owned by the user
+    namespace, which is why it came first); last the time offsets and the dumpable flag stage 2
+    inherits."""
+    ns = plan.ns
+    own_ids = plan.rootless
+    if own_ids:
+        # rootless: our own user namespace, mapped onto our own uid (see rootless.py); while still
+        # dumpable, or /proc/self/uid_map would belong to the host's root
+        _step("create user namespace", rootless.enter_userns, own_ids[0], own_ids[1], sys,
+              path="/proc/self/uid_map")
+    else:
+        sys.prctl(PR_SET_DUMPABLE, 0)
+    if plan.oci:
+        _oci_stage1(plan, sys)
+    if plan.join_net:
+        fd = _step("open network namespace", os.open, plan.join_net, os.O_RDONLY | os.O_CLOEXEC,
+                   path=plan.join_net)
+        _step("join network namespace", sys.setns, fd, _sys.CLONE_NEWNET, path=plan.join_net)
+        os.close(fd)
+    if "user" in ns and not own_ids:
+        _step("create user namespace", sys.unshare, _sys.CLONE_NEWUSER)
+        send(sock, {"userns": os.getpid()})
+        if recv(sock).get("mapped") is not True:
+            os._exit(STAGE_FAIL)
+        # become root of the new namespace (mapped to an unprivileged uid outside)
+        sys.setresgid(0, 0, 0)
+        sys.setresuid(0, 0, 0)
+    flags = 0
+    for n in ns:
+        # the cgroup namespace is created in stage 2, after the supervisor moved it into its
+        # cgroup: the namespace's root is the cgroup its creator is in at that moment
+        if n not in ("user", "cgroup"):
+            flags |= _sys.NAMESPACE_FLAGS[n]
+    _step("create namespaces", sys.unshare, flags)
+    if "time" in ns and plan.time_offset:
+        secs = int(plan.time_offset)
+        _step("set time namespace offsets", _write, "/proc/self/timens_offsets",
+              f"monotonic {secs} 0\nboottime {secs} 0\n", path="/proc/self/timens_offsets")
+    if own_ids:
+        sys.prctl(PR_SET_DUMPABLE, 0)   # stage 2, forked next, inherits it
 
 
 def _write(path: str, data: str) -> None:
@@ -151,18 +160,18 @@ def _set_stdio(stdio: list[int]) -> None:
             os.dup2(fd, target)  # dup2 clears close-on-exec on the copy
 
 
-def _bring_lo_up(plan: Plan) -> None:
+def _bring_lo_up(plan: Plan, sys: _sys.Sys) -> None:
     if "net" in plan.ns and not plan.join_net:
-        SYS.link_up("lo")
+        sys.link_up("lo")
 
 
-def stage2(plan: Plan, sock: socket.socket, stdio: list[int], mount_root) -> None:
+def stage2(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, sys: _sys.Sys | None = None) -> None:
     """PID 1 of the container. Never returns."""
     try:
         go = recv(sock)
         if not go.get("go"):
             os._exit(STAGE_FAIL)
-        _container(_updated(plan, go.get("update", {})), sock, stdio, mount_root, None)
+        _container(_updated(plan, go.get("update", {})), sock, stdio, mount_root, None, sys=sys)
     except Step as e:
         _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
     except BaseException as e:
@@ -176,27 +185,28 @@ def _updated(plan: Plan, update: dict) -> Plan:
 
 
 def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, staged: str | None,
-               prebuilt: bool = False) -> None:
+               prebuilt: bool = False, sys: _sys.Sys | None = None) -> None:
     """The container's own set-up. A spare (``staged``) starts on it as soon as it has the plan, while
     the supervisor claims its cgroup and attaches its network; it then waits for "go" — with the
     files that depend on the network — before the steps that must come after those. A ``prebuilt``
     spare is already in its root (see :func:`_prebuild`)."""
+    sys = sys or SYS
     early = staged is not None
     if plan.tty:
         import fcntl  # noqa: F401  (imported here: after pivot_root the host's modules are gone)
         import termios  # noqa: F401
     if "cgroup" in plan.ns and not early:
-        _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
+        _step("create cgroup namespace", sys.unshare, _sys.CLONE_NEWCGROUP)
     if not early:   # a spare did this ahead
-        _step("bring up lo", _bring_lo_up, plan)
+        _step("bring up lo", _bring_lo_up, plan, sys)
     if plan.tty and plan.console_fd is None:   # boxkit run -t: a pty of the host's
         plan = plan.but(console_from=stdio[0])
     if not prebuilt:
         try:
             if plan.mount_entries is not None:   # an OCI bundle's own mounts (boxkit.oci)
-                process.setup_bundle_rootfs(plan, mount_root)
+                process.setup_bundle_rootfs(plan, mount_root, sys)
             else:
-                rootfs.setup_rootfs(plan, mount_root, staged=staged, files_later=early)
+                rootfs.setup_rootfs(plan, mount_root, sys, staged=staged, files_later=early)
         except OSError as e:
             raise Step("set up root file system", e) from e
     if early:
@@ -206,14 +216,14 @@ def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, st
         except OSError as e:
             raise Step("write container files", e) from e
     if "uts" in plan.ns and plan.hostname:
-        _step("set hostname", SYS.sethostname, plan.hostname)
+        _step("set hostname", sys.sethostname, plan.hostname)
     os.setsid()
     if plan.console_fd is not None:
         stdio = _step("set up terminal", process.open_console, plan)
     _set_stdio(stdio)
     if plan.tty or plan.terminal:   # boxkit run -t, or an OCI process.terminal
-        _step("set controlling terminal", SYS.set_controlling_tty, 0)
-    _close_fds_but({0, 1, 2, sock.fileno(), *plan.keep_fds})
+        _step("set controlling terminal", sys.set_controlling_tty, 0)
+    _close_fds_but({0, 1, 2, sock.fileno(), *plan.keep_fds}, sys)
     if early:
         go = recv(sock)
         if not go.get("go"):
@@ -223,9 +233,9 @@ def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, st
         if "cgroup" in plan.ns:
             # after "go": the group may have been moved (a cpuset made at claim), and a cgroup
             # namespace's root is the group its creator is in at the moment of unshare
-            _step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
+            _step("create cgroup namespace", sys.unshare, _sys.CLONE_NEWCGROUP)
         try:
-            rootfs.finish_rootfs(Plan(files=update.get("files", {}), readonly=plan.readonly))
+            rootfs.finish_rootfs(Plan(files=update.get("files", {}), readonly=plan.readonly), sys)
         except OSError as e:
             raise Step("write container files", e) from e
     argv, env, cwd = plan.argv, plan.env, plan.cwd
@@ -239,19 +249,19 @@ def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, st
         _step("change to working directory", _chdir_checked, cwd, path=cwd)
     if oci:   # an OCI bundle's own capability sets and user
         if early_filter:   # without no_new_privs loading needs CAP_SYS_ADMIN
-            _step("load seccomp filter", seccomp.load, plan.seccomp)
-        _step("set user and capabilities", process.switch_user_keep_caps, plan)
+            _step("load seccomp filter", seccomp.load, plan.seccomp, sys)
+        _step("set user and capabilities", process.switch_user_keep_caps, plan, sys)
         if plan.no_new_privs:
-            _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
+            _step("set no_new_privs", sys.prctl, PR_SET_NO_NEW_PRIVS, 1)
     else:
-        confine(plan, staged is not None)
+        confine(plan, staged is not None, sys)
     # again as the container's user when the filter came first: its permission to enter is what counts
     _step("change to working directory", os.chdir if early_filter else _chdir_checked, cwd, path=cwd)
     if plan.gate_fd is not None:
         # OCI create: set up and stopped before the command until `start` (see boxkit.oci)
         process.created_then_wait(plan, sock)
     if plan.seccomp and late_filter:
-        _step("load seccomp filter", seccomp.load, plan.seccomp)   # last, as runc loads it
+        _step("load seccomp filter", seccomp.load, plan.seccomp, sys)   # last, as runc loads it
     if plan.gate_fd is not None:
         _exec_started(argv, env)
     if plan.init:
@@ -259,33 +269,34 @@ def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, st
     _exec(argv, env, sock)
 
 
-def confine(plan: Plan, bounding_done: bool = False) -> None:
+def confine(plan: Plan, bounding_done: bool = False, sys: _sys.Sys | None = None) -> None:
     """Capabilities, user, no_new_privs: the container's and every exec's. The seccomp filter comes
     after, as the last step before ``execve`` (as runc does), so that nothing boxkit itself calls
     needs to be allowed by the profile — except without no_new_privs: then loading a filter needs
     CAP_SYS_ADMIN, so it is loaded here, first, and the profile must allow capset, setresuid,
     prctl, chdir and execve (docker's and boxkit's do)."""
+    sys = sys or SYS
     nnp = plan.no_new_privs
     if plan.seccomp and not nnp:
-        _step("load seccomp filter", seccomp.load, plan.seccomp)
+        _step("load seccomp filter", seccomp.load, plan.seccomp, sys)
     mask = plan.caps
     if mask is None:
         mask = caps.DEFAULT_MASK
     else:   # --cap-add ALL, --privileged: "all" is all that boxkit holds (a host may withhold some)
-        mask &= SYS.capget()[1]
+        mask &= sys.capget()[1]
     user = plan.user
     if user:
         # the ids first, while CAP_SETUID/CAP_SETGID are held (--cap-drop ALL -u 0 must work); a
         # non-root uid loses every capability here, so the capset below only empties inheritable
         if not bounding_done:
-            _step("drop capabilities", SYS.drop_bounding, mask)
+            _step("drop capabilities", sys.drop_bounding, mask)
             bounding_done = True
-        _step("set user", _switch_user, user[0], user[1], path=f"{user[0]}:{user[1]}")
+        _step("set user", _switch_user, user[0], user[1], sys, path=f"{user[0]}:{user[1]}")
         if user[0] != 0:
             mask = 0
-    _step("drop capabilities", caps.drop_to, mask, None, bounding_done)
+    _step("drop capabilities", caps.drop_to, mask, sys, bounding_done)
     if nnp:
-        _step("set no_new_privs", SYS.prctl, PR_SET_NO_NEW_PRIVS, 1)
+        _step("set no_new_privs", sys.prctl, PR_SET_NO_NEW_PRIVS, 1)
 
 
 # --- the spare: a container made before it is asked for -----------------------------------------
@@ -404,20 +415,22 @@ def _prebuild(guess: dict, staging: str, mount_root_for) -> None:
         raise Step("prepare spare root file system", e) from e
 
 
-def _close_fds_but(keep: set[int]) -> None:
+def _close_fds_but(keep: set[int], sys: _sys.Sys | None = None) -> None:
+    sys = sys or SYS
     lo = 3
     for fd in sorted(k for k in keep if k >= 3) + [None]:
         hi = 0xFFFFFFFF if fd is None else fd - 1
         if hi >= lo:
-            SYS.close_range(lo, hi)
+            sys.close_range(lo, hi)
         if fd is not None:
             lo = fd + 1
 
 
-def _switch_user(uid: int, gid: int) -> None:
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
+def _switch_user(uid: int, gid: int, sys: _sys.Sys) -> None:
+    """No supplementary groups, then the gid while CAP_SETGID is still ours, then the uid."""
+    sys.setgroups([])
+    sys.setresgid(gid, gid, gid)
+    sys.setresuid(uid, uid, uid)
 
 
 def _chdir_checked(cwd: str) -> None:
@@ -430,7 +443,7 @@ def _chdir_checked(cwd: str) -> None:
         raise OSError(13, "working directory is outside the container root", cwd)
 
 
-def _oci_stage1(plan: Plan) -> None:
+def _oci_stage1(plan: Plan, sys: _sys.Sys) -> None:
     """What an OCI bundle asks before the namespaces: process limits and the OOM score (inherited
     by stage 2), and the namespaces it joins by path (the user namespace first: it decides what the
     others may be joined as)."""
@@ -441,10 +454,10 @@ def _oci_stage1(plan: Plan) -> None:
     join = plan.join
     for n in sorted(join, key=lambda n: n != "user"):
         fd = _step("open namespace", os.open, join[n], os.O_RDONLY | os.O_CLOEXEC, path=join[n])
-        _step("join namespace", SYS.setns, fd, _sys.NAMESPACE_FLAGS[n], path=join[n])
+        _step("join namespace", sys.setns, fd, _sys.NAMESPACE_FLAGS[n], path=join[n])
         os.close(fd)
     if "uts" in join and plan.hostname:
-        _step("set hostname", SYS.sethostname, plan.hostname)
+        _step("set hostname", sys.sethostname, plan.hostname)
 
 
 def _exec_started(argv: list[str], env: dict) -> None:

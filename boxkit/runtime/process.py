@@ -109,9 +109,9 @@ def make_devices(root: str, devices: list[dict], userns: bool, sys: _sys.Sys | N
             sys.mount(os.path.join("/dev", os.path.relpath(d["path"], "/dev")) if d["path"].startswith("/dev/")
                       else d["path"], full, None, MS_BIND)
             continue
-        os.mknod(full, kind | (d["mode"] & 0o7777), os.makedev(d["major"], d["minor"]))
+        sys.mknod(full, kind | (d["mode"] & 0o7777), os.makedev(d["major"], d["minor"]))
         os.chmod(full, d["mode"] & 0o7777)   # mknod applies the umask
-        os.chown(full, d["uid"], d["gid"], follow_symlinks=False)
+        sys.chown(full, d["uid"], d["gid"], follow_symlinks=False)
     for name, target in DEV_LINKS.items():
         link = os.path.join(dev, name)
         if name == "core" or os.path.lexists(link):
@@ -156,23 +156,24 @@ def set_oom_score_adj(value: int) -> None:
         f.write(str(value))
 
 
-def switch_user_keep_caps(plan: Plan) -> None:
+def switch_user_keep_caps(plan: Plan, sys: _sys.Sys | None = None) -> None:
     """The bundle's user and capability sets. Capabilities survive the uid change only with
     ``PR_SET_KEEPCAPS``; the effective set is set again after it, then the ambient ones are raised
     (each must be in permitted and inheritable, else EPERM)."""
+    sys = sys or SYS
     caps = plan.cap_sets
     uid, gid = plan.ids
-    SYS.drop_bounding(caps["bounding"])
-    SYS.prctl(_sys.PR_SET_KEEPCAPS, 1)
-    os.setgroups(list(plan.additional_gids or []))
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    SYS.prctl(_sys.PR_SET_KEEPCAPS, 0)
-    SYS.clear_ambient()
-    SYS.capset(effective=caps["effective"], permitted=caps["permitted"], inheritable=caps["inheritable"])
+    sys.drop_bounding(caps["bounding"])
+    sys.prctl(_sys.PR_SET_KEEPCAPS, 1)
+    sys.setgroups(list(plan.additional_gids or []))
+    sys.setresgid(gid, gid, gid)
+    sys.setresuid(uid, uid, uid)
+    sys.prctl(_sys.PR_SET_KEEPCAPS, 0)
+    sys.clear_ambient()
+    sys.capset(effective=caps["effective"], permitted=caps["permitted"], inheritable=caps["inheritable"])
     for name in _sys.cap_names(caps["ambient"]):
         try:
-            SYS.prctl(_sys.PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, _sys.CAPABILITIES[name])
+            sys.prctl(_sys.PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, _sys.CAPABILITIES[name])
         except OSError as e:
             # EPERM: not in the inheritable set (runc's own default config asks this); skipped as runc does
             if e.errno not in (errno.EPERM, errno.EINVAL):
@@ -225,10 +226,10 @@ def setup_bundle_rootfs(plan: Plan, mount_root, sys: _sys.Sys | None = None) -> 
         run_hooks_here(plan.hooks.get("createContainer", []), plan.hook_state.encode())
     os.chdir(root)
     if host_ns:
-        os.chroot(".")   # pivot_root or MS_MOVE onto / would swap the host's own root
+        sys.chroot(".")   # pivot_root or MS_MOVE onto / would swap the host's own root
     elif plan.no_pivot:
         sys.mount(root, "/", None, _sys.MS_MOVE)
-        os.chroot(".")
+        sys.chroot(".")
     else:
         sys.pivot_root(".", ".")
         sys.umount2(".", _sys.MNT_DETACH)

@@ -120,8 +120,8 @@ def enter_userns(uid: int, gid: int, sys: _sys.Sys | None = None) -> None:
         except FileNotFoundError:
             if name != "setgroups":   # /proc/PID/setgroups exists since linux 3.19
                 raise
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)
+    sys.setresgid(0, 0, 0)
+    sys.setresuid(0, 0, 0)
 
 
 def remove_tree(path: str) -> None:

@@ -457,12 +457,14 @@ def _joinable(run: Running) -> int:
     return int(children[0]) if children else run.pid
 
 
-def _exec_child(pid1: int, plan: Plan, argv, env, cwd, user, stdio, sock, procs) -> None:
+def _exec_child(pid1: int, plan: Plan, argv, env, cwd, user, stdio, sock, procs,
+                sys: _sys.Sys | None = None) -> None:
     """Join a running container (docker exec). Non-dumpable first: while this process holds fds to
     the host and sits half inside the container, a process in the container must not be able to
     ptrace it or open its /proc/PID/fd (CVE-2019-5736 was a runc exec that was dumpable)."""
+    sys = sys or SYS
     try:
-        SYS.prctl(PR_SET_DUMPABLE, 0)
+        sys.prctl(PR_SET_DUMPABLE, 0)
         for f in procs:
             with open(f, "w") as fh:
                 fh.write(str(os.getpid()))
@@ -474,17 +476,17 @@ def _exec_child(pid1: int, plan: Plan, argv, env, cwd, user, stdio, sock, procs)
                 fds.append((n, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
         rootfd = os.open(f"/proc/{pid1}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         for n, fd in fds:
-            SYS.setns(fd, _sys.NAMESPACE_FLAGS[n])
+            sys.setns(fd, _sys.NAMESPACE_FLAGS[n])
             os.close(fd)
         if "user" in plan.ns:
             # our host uid 0 is unmapped in there (it shows as 65534): become the namespace's root.
             # Rootless, setgroups(2) is denied in there (rootless.py) and our groups stay as they were
             if not plan.rootless:
-                os.setgroups([])
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
-        os.fchdir(rootfd)
-        os.chroot(".")
+                sys.setgroups([])
+            sys.setresgid(0, 0, 0)
+            sys.setresuid(0, 0, 0)
+        sys.fchdir(rootfd)
+        sys.chroot(".")
         os.close(rootfd)
         pid = os.fork()
         if pid == 0:
@@ -492,13 +494,13 @@ def _exec_child(pid1: int, plan: Plan, argv, env, cwd, user, stdio, sock, procs)
                 os.setsid()
                 init._set_stdio(stdio)
                 if plan.tty:   # boxkit exec -t
-                    SYS.set_controlling_tty(0)
-                init._close_fds_but({0, 1, 2, sock.fileno()})
+                    sys.set_controlling_tty(0)
+                init._close_fds_but({0, 1, 2, sock.fileno()}, sys)
                 mask = plan.exec_caps if plan.exec_caps is not None else plan.caps
-                init.confine(plan.but(user=user, caps=mask))   # exec_caps: an OCI bundle's own set
+                init.confine(plan.but(user=user, caps=mask), sys=sys)   # exec_caps: an OCI bundle's own set
                 init._chdir_checked(cwd)
                 if plan.seccomp and plan.no_new_privs:
-                    init.seccomp.load(plan.seccomp)   # the container's filter, last, as in init
+                    init.seccomp.load(plan.seccomp, sys)   # the container's filter, last, as in init
             except init.Step as e:
                 init._fail(sock, f"prepare exec: {e.step}", OSError(e.errno, os.strerror(e.errno)), e.path)
             except OSError as e:

@@ -299,6 +299,6 @@ def program(profile: Profile, cap_mask: int) -> str:
     return prog
 
 
-def load(encoded: str) -> None:
+def load(encoded: str, sys: _sys.Sys | None = None) -> None:
     """In the container, last before ``execve``: load a program made by :func:`program`."""
-    _sys.load_seccomp(base64.b64decode(encoded))
+    (sys or _sys.SYS).load_seccomp(base64.b64decode(encoded))

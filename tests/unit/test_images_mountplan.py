@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from fakesys import FakeSys
 
 from boxkit import _sys
 from boxkit.errors import SpecError
@@ -12,17 +13,21 @@ from boxkit.images import ImageConfig, parse_ref
 from boxkit.images.overlay import escape, mount_overlay
 
 
-class RecordingSys:
-    """Stands in for boxkit._sys.SYS: records each mount with the cwd it was made from."""
+class MountWatcher(FakeSys):
+    """The shared fake, looking at each mount as the kernel would: the cwd it was made from, and the
+    lower dirs resolved during the call (relative names resolve against that cwd)."""
 
     def __init__(self):
-        self.calls: list[tuple] = []
+        self.cwds: list[str] = []
         self.resolved: list[str] = []
+        super().__init__(hook=self._look)
 
-    def mount(self, source, target, fstype, flags=0, data=None):
-        self.calls.append(("mount", source, target, fstype, flags, data, os.getcwd()))
+    def _look(self, call) -> None:
+        if call.name != "mount":
+            return
+        self.cwds.append(os.getcwd())
+        data = call.args["data"]
         if data and data.startswith("lowerdir="):
-            # resolve every lower name now, as the kernel does during the call
             low = data.split(",", 1)[0][len("lowerdir="):]
             self.resolved = [os.path.realpath(p) for p in low.split(":")]
 
@@ -37,23 +42,23 @@ def _layers(tmp_path, n):
 
 
 def test_lowers_are_top_most_first_with_upper_and_flags(tmp_path):
-    fake = RecordingSys()
+    fake = MountWatcher()
     layers = _layers(tmp_path, 3)
     mount_overlay(layers, "/u", "/w", "/m", flags=_sys.MS_NODEV, sys=fake)
-    (_, src, target, fstype, flags, data, _cwd), = fake.calls
+    (_, src, target, fstype, flags, data), = fake.calls
     assert (src, target, fstype, flags) == ("overlay", "/m", "overlay", _sys.MS_NODEV)
     assert data == f"lowerdir={layers[2]}:{layers[1]}:{layers[0]},upperdir=/u,workdir=/w"
 
 
 def test_readonly_stack_without_upper_sets_rdonly(tmp_path):
-    fake = RecordingSys()
+    fake = MountWatcher()
     mount_overlay(_layers(tmp_path, 2), None, None, "/m", sys=fake)
     assert fake.calls[0][4] & _sys.MS_RDONLY
     assert "upperdir" not in fake.calls[0][5]
 
 
 def test_single_readonly_layer_is_a_readonly_bind(tmp_path):
-    fake = RecordingSys()
+    fake = MountWatcher()
     layer = _layers(tmp_path, 1)[0]
     mount_overlay([layer], None, None, "/m", flags=_sys.MS_NOSUID, sys=fake)
     assert fake.calls[0][1:5] == (layer, "/m", None, _sys.MS_BIND)
@@ -67,22 +72,23 @@ def test_escape_separators():
 
 def test_upper_without_work_is_refused():
     with pytest.raises(SpecError, match="upper and work"):
-        mount_overlay(["/a", "/b"], "/u", None, "/m", sys=RecordingSys())
+        mount_overlay(["/a", "/b"], "/u", None, "/m", sys=MountWatcher())
 
 
 def test_no_layers_is_refused():
     with pytest.raises(SpecError):
-        mount_overlay([], None, None, "/m", sys=RecordingSys())
+        mount_overlay([], None, None, "/m", sys=MountWatcher())
 
 
 def test_200_layers_fit_one_page_through_short_relative_names(tmp_path):
-    fake = RecordingSys()
+    fake = MountWatcher()
     layers = _layers(tmp_path, 200)
     absolute = sum(len(p) + 1 for p in layers)
     assert absolute > 4096  # the plain option string would not fit: the test proves the other route
     cwd = os.getcwd()
     mount_overlay(layers, str(tmp_path / "u"), str(tmp_path / "w"), "rel-target", sys=fake)
-    (_, _src, target, _fs, _flags, data, mount_cwd), = fake.calls
+    (_, _src, target, _fs, _flags, data), = fake.calls
+    mount_cwd, = fake.cwds
     assert len(data.encode()) < 4096
     assert target == os.path.join(cwd, "rel-target")  # relative target made absolute before chdir
     assert mount_cwd != cwd and os.getcwd() == cwd  # mounted from the links dir, cwd restored
@@ -92,7 +98,7 @@ def test_200_layers_fit_one_page_through_short_relative_names(tmp_path):
 
 def test_more_than_the_kernel_stack_limit_is_refused():
     with pytest.raises(SpecError, match="at most 500"):
-        mount_overlay([f"/l{i}" for i in range(501)], None, None, "/m", sys=RecordingSys())
+        mount_overlay([f"/l{i}" for i in range(501)], None, None, "/m", sys=MountWatcher())
 
 
 @pytest.mark.parametrize("ref,expected", [

@@ -9,6 +9,7 @@ import signal
 import threading
 
 import pytest
+from fakesys import FakeSys
 
 from boxkit import _sys
 from boxkit.runtime import client, container, rootfs
@@ -85,20 +86,6 @@ def test_a_cgroupfs_plan_never_takes_a_spare():
     assert not spare_kind(plan.but(cgroupfs=True), SPARE_NS, None)
 
 
-class RecordingSys:
-    def __init__(self):
-        self.calls: list[tuple] = []
-
-    def mount(self, source, target, fstype, flags=0, data=None):
-        self.calls.append(("mount", source, target, fstype, flags, data))
-
-    def umount2(self, target, flags=0):
-        self.calls.append(("umount2", target, flags))
-
-    def pivot_root(self, new, old):
-        self.calls.append(("pivot_root", new, old))
-
-
 def _host_has_cgroupfs() -> bool:
     with open("/proc/self/mountinfo") as f:
         return any(" - cgroup" in line for line in f)
@@ -108,7 +95,7 @@ def _host_has_cgroupfs() -> bool:
 @pytest.mark.parametrize("asked", [False, True])
 def test_cgroupfs_mounts_read_only_before_the_pivot(tmp_path, asked):
     cwd = os.getcwd()
-    fake = RecordingSys()
+    fake = FakeSys()
     plan = Plan(merged=str(tmp_path), ns=["pid", "mount", "uts", "ipc", "net", "cgroup"], cgroupfs=asked)
     try:
         rootfs.setup_rootfs(plan, lambda t: None, sys=fake)

@@ -5,27 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from fakesys import FakeSys
 
 from boxkit import _sys
 from boxkit.runtime import rootfs
 from boxkit.runtime.inroot import secure_join
 from boxkit.runtime.plan import Plan
-
-
-class RecordingSys:
-    """Stands in for boxkit._sys.SYS: records each call, changes nothing."""
-
-    def __init__(self):
-        self.calls: list[tuple] = []
-
-    def mount(self, source, target, fstype, flags=0, data=None):
-        self.calls.append(("mount", source, target, fstype, flags, data))
-
-    def umount2(self, target, flags=0):
-        self.calls.append(("umount2", target, flags))
-
-    def pivot_root(self, new, old):
-        self.calls.append(("pivot_root", new, old))
 
 
 def _plan(root, **kw):
@@ -40,7 +25,7 @@ def keep_cwd():
 
 
 def test_private_first_pivot_last(tmp_path, keep_cwd):
-    fake = RecordingSys()
+    fake = FakeSys()
     seen = []
     rootfs.setup_rootfs(_plan(tmp_path), lambda t: seen.append(t), sys=fake)
     first = fake.calls[0]
@@ -55,7 +40,7 @@ def test_private_first_pivot_last(tmp_path, keep_cwd):
 
 
 def test_dev_is_nodev_and_devices_are_binds(tmp_path, keep_cwd):
-    fake = RecordingSys()
+    fake = FakeSys()
     rootfs.setup_rootfs(_plan(tmp_path), lambda t: None, sys=fake)
     dev = [c for c in fake.calls if c[0] == "mount" and c[2] == str(tmp_path / "dev")][0]
     assert dev[4] & _sys.MS_NODEV
@@ -71,7 +56,7 @@ def test_masked_and_readonly_paths(tmp_path, keep_cwd):
     (tmp_path / "proc" / "kcore").write_text("")
     (tmp_path / "proc" / "acpi").mkdir()
     (tmp_path / "proc" / "sys").mkdir()
-    fake = RecordingSys()
+    fake = FakeSys()
     rootfs.setup_rootfs(_plan(tmp_path), lambda t: None, sys=fake)
     calls = fake.calls
     assert ("mount", "/dev/null", str(tmp_path / "proc/kcore"), None, _sys.MS_BIND, None) in calls
@@ -82,7 +67,7 @@ def test_masked_and_readonly_paths(tmp_path, keep_cwd):
 
 
 def test_userns_devpts_has_no_gid(tmp_path, keep_cwd):
-    fake = RecordingSys()
+    fake = FakeSys()
     rootfs.setup_rootfs(_plan(tmp_path, ns=["mount", "user", "pid"]), lambda t: None, sys=fake)
     pts = [c for c in fake.calls if c[0] == "mount" and c[3] == "devpts"][0]
     assert "gid=" not in pts[5]
@@ -96,7 +81,7 @@ def test_volume_targets_resolve_inside_root(tmp_path, keep_cwd):
     os.symlink("/etc", root / "data")
     src = tmp_path / "src"
     src.mkdir()
-    fake = RecordingSys()
+    fake = FakeSys()
     rootfs.setup_rootfs(_plan(root, mounts=[[str(src), "/data/x", True]]), lambda t: None, sys=fake)
     vol = [c for c in fake.calls if c[1] == str(src)][0]
     assert vol[2] == str(root / "etc" / "x")
@@ -109,7 +94,7 @@ def test_files_written_inside_root_even_through_symlinks(tmp_path, keep_cwd):
     (root / "etc").mkdir(parents=True)
     os.symlink("/../../../../tmp/escaped-hosts", root / "etc" / "hosts")
     rootfs.setup_rootfs(_plan(root, files={"/etc/hosts": "127.0.0.1 localhost\n"}), lambda t: None,
-                        sys=RecordingSys())
+                        sys=FakeSys())
     assert (root / "tmp" / "escaped-hosts").read_text() == "127.0.0.1 localhost\n"
 
 
@@ -138,12 +123,12 @@ def test_files_later_leaves_files_and_read_only_for_after_go(tmp_path, keep_cwd)
     nothing is written and / stays writable until finish_rootfs, after "go"."""
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
-    fake = RecordingSys()
+    fake = FakeSys()
     plan = _plan(root, files={"/etc/hostname": "box\n"}, readonly=True)
     rootfs.setup_rootfs(plan, lambda t: None, sys=fake, staged=str(tmp_path / "staged"), files_later=True)
     assert not (root / "etc" / "hostname").exists()
     assert not any(c[0] == "mount" and c[2] == "/" and c[4] & _sys.MS_RDONLY for c in fake.calls)
-    fake2 = RecordingSys()
+    fake2 = FakeSys()
     rootfs.setup_rootfs(_plan(root, files={"/etc/hostname": "box\n"}, readonly=True), lambda t: None, sys=fake2)
     assert (root / "etc" / "hostname").read_text() == "box\n"
     assert any(c[0] == "mount" and c[2] == "/" and c[4] & _sys.MS_RDONLY for c in fake2.calls)
