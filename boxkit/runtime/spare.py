@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from .. import _sys, cgroups, paths
 from .._sys import SYS
+from ..cgroups import pregroup
 from . import init, rootfs, rootless, state
 
 SPARE_NS = ("pid", "mount", "uts", "ipc", "net")
@@ -43,7 +44,7 @@ class Spare:
     sock: socket.socket
     staging: str
     name: str = ""
-    group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.prepare)
+    group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.pregroup)
     guess: dict | None = None     # the image it is already built on (see Spares.make)
     ready: bool | None = None     # None: not heard yet; False: it failed (see Spares.message)
     holder: int = 0               # its first process, holding PID 1's memory (see init._spare_pid1)
@@ -183,7 +184,7 @@ class Spares:
             sp.ready = False
             return
         if msg.get("group"):
-            sp.group = cgroups.Group(sp.name, cgroups.detect(), msg["group"])
+            sp.group = pregroup.PreGroup(sp.name, cgroups.detect(), msg["group"])
         if sp.guess is not None:
             # its directory becomes a container's by a rename: with its PID 1 on record in there, a
             # supervisor killed right after the rename still leaves gc what to kill and remove
@@ -351,10 +352,10 @@ def pin(layers: list[str]) -> list[int]:
 
 def _join_new_group(name: str, pid: int | None = None) -> dict | None:
     """In the spare's first stage (still in the host's namespaces): make a cgroup and move in, so PID 1,
-    forked next, is born inside it (see cgroups.prepare); or, with ``pid`` 0, PID 1 moves itself in.
+    forked next, is born inside it (see cgroups.pregroup); or, with ``pid`` 0, PID 1 moves itself in.
     Returns its directories; None (the group is then made at start) when the host has none to give."""
     try:
-        group = cgroups.prepare(name)
+        group = pregroup.prepare(name)
     except OSError:
         return None
     if group is None:
