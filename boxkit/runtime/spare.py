@@ -10,11 +10,11 @@ container runs. So the zygote keeps spares (:class:`Spares`), made while it is i
   RCU grace period). A start sends it the plan; it mounts the image and pivots (~2 ms);
 * a spare *prebuilt* on a guess, the image the last container ran: the same, and its overlay
   mounted, /proc, /sys and /dev moved in, ``pivot_root`` done and the host's tree detached (a detach
-  waits for an RCU grace period too), /etc/hostname and /etc/hosts copied up (``init._prebuild``). A
+  waits for an RCU grace period too), /etc/hostname and /etc/hosts copied up (``spare_child._prebuild``). A
   start renames its directory to the container's. A plan for another image, with volumes (the
   host's paths are gone from in there), or for layer directories changed on disk since
   (:func:`built_for`) takes the plain spare;
-* each with a PID 1 that shares its first process's memory (``init._spare_pid1``), so that its
+* each with a PID 1 that shares its first process's memory (:mod:`.spare_child`), so that its
   ``execve`` frees no address space. The first process is held by a ptrace stop and killed once PID
   1 has exec'd, when the zygote is idle.
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from .. import _sys, cgroups, paths
 from .._sys import SYS
 from ..cgroups import pregroup
-from . import init, rootfs, rootless, state
+from . import init, rootfs, rootless, spare_child, state
 
 SPARE_NS = ("pid", "mount", "uts", "ipc", "net")
 
@@ -47,7 +47,7 @@ class Spare:
     group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.pregroup)
     guess: dict | None = None     # the image it is already built on (see Spares.make)
     ready: bool | None = None     # None: not heard yet; False: it failed (see Spares.message)
-    holder: int = 0               # its first process, holding PID 1's memory (see init._spare_pid1)
+    holder: int = 0               # its first process, holding PID 1's memory (see spare_child)
 
 
 class Spares:
@@ -59,7 +59,7 @@ class Spares:
         self.enabled = enabled and not os.environ.get("BOXKIT_NO_SPARE")
         # the next spare is built on the image the last container ran (see make)
         self.prebuild = self.enabled and not os.environ.get("BOXKIT_NO_PREBUILD")
-        # PID 1 shares its first process's memory, so its execve frees none (init._spare_pid1)
+        # PID 1 shares its first process's memory, so its execve frees none (see spare_child)
         self.vfork = self.enabled and not os.environ.get("BOXKIT_NO_VFORK")
         self.pool: list[Spare] = []      # ready or being made
         self.retired: list[Spare] = []   # to drop when idle (see retire)
@@ -111,9 +111,8 @@ class Spares:
         if pid == 0:
             parent.close()
             no_group = os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids
-            init.spare_stage1(flags, child, staging, list(self.ns) + ["cgroup"], rootfs.root_mounter,
-                              None if no_group else lambda pid=None: _join_new_group(name, pid),
-                              self.own_ids, guess)
+            spare_child.stage1(flags, child, staging, list(self.ns) + ["cgroup"], rootfs.root_mounter,
+                               None if no_group else name, self.own_ids, guess)
         child.close()
         try:
             parent, seized = self._handshake(pid, parent)
@@ -130,7 +129,7 @@ class Spares:
         self.pool.append(Spare(0, parent, staging, name, guess=guess, holder=pid if seized else 0))
 
     def _handshake(self, pid: int, parent: socket.socket) -> tuple[socket.socket, bool]:
-        """Attach to the first process with ptrace (see init._spare_pid1) and tell it whether we did.
+        """Attach to the first process with ptrace (see spare_child) and tell it whether we did.
         Returns the socket to talk to PID 1 through, and whether PID 1 will share the memory."""
         seized = False
         if self.vfork:
@@ -309,7 +308,9 @@ def spare_kind(plan: dict, spare_ns, own_ids) -> bool:
             # a spare's bounding set is dropped to the default and its /proc, /sys and /dev are made
             and "caps" not in plan and not plan.get("privileged")
             # its cgroup files are mounted in the cgroup namespace, which a spare creates last
-            and not plan.get("cgroupfs"))
+            and not plan.get("cgroupfs")
+            # an OCI bundle's own mounts (it sets "caps" too): a spare builds boxkit's root
+            and "mount_entries" not in plan)
 
 
 def built_for(guess: dict, plan: dict) -> bool:
@@ -348,22 +349,3 @@ def pin(layers: list[str]) -> list[int]:
         unpin(fds)
         raise
     return fds
-
-
-def _join_new_group(name: str, pid: int | None = None) -> dict | None:
-    """In the spare's first stage (still in the host's namespaces): make a cgroup and move in, so PID 1,
-    forked next, is born inside it (see cgroups.pregroup); or, with ``pid`` 0, PID 1 moves itself in.
-    Returns its directories; None (the group is then made at start) when the host has none to give."""
-    try:
-        group = pregroup.prepare(name)
-    except OSError:
-        return None
-    if group is None:
-        return None
-    try:
-        group.add(os.getpid() if pid is None else pid)
-    except BaseException:
-        group.remove()
-        return None
-    return group.dirs
-
