@@ -24,6 +24,7 @@ A start takes a spare (:meth:`Spares.take`) or, for namespaces or id maps no spa
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import socket
@@ -48,6 +49,40 @@ class Spare:
     guess: dict | None = None     # the image it is already built on (see Spares.make)
     ready: bool | None = None     # None: not heard yet; False: it failed (see Spares.message)
     holder: int = 0               # its first process, holding PID 1's memory (see spare_child)
+
+    # --- a start's launch (see supervisor.Launch): the spare a start took -------------------------
+    @property
+    def dir_names_pid1(self) -> bool:
+        return self.guess is not None   # a prebuilt one's directory: see Spares.hello
+
+    def brings_directory(self, cid: str) -> bool:
+        """A prebuilt spare's overlay is mounted on its directories already: a rename keeps it so."""
+        if self.guess is None:
+            return False
+        paths.ensure(paths.containers_dir(), 0o711)
+        os.rename(self.guess["root"], paths.container_dir(cid))
+        return True
+
+    def begin(self, plan: dict, stdio: list[int]) -> dict:
+        return {"pid": self.pid}   # heard when it was taken (Spares.take)
+
+    def reap_setup(self) -> None:
+        pass   # never called: begin always names PID 1
+
+    def hand_over(self, plan: dict, stdio: list[int]) -> None:
+        """The plan first: the spare builds the root (a plain one, ~2 ms) or writes its files while
+        the supervisor writes the state, sets the limits and attaches the network; "go" then lets it
+        finish and exec."""
+        socket.send_fds(self.sock, [json.dumps({"plan": plan}).encode()], stdio)
+
+    def close(self) -> tuple[int, str]:
+        """Its first process (to kill when idle, 0 for none) and its staging directory (empty, its
+        mounts moved into the root; three rmdirs waited on the disk for up to 2 ms in traces, so
+        they wait for idle time too)."""
+        self.sock.close()
+        if self.guess is not None:
+            unpin(self.guess["pins"])
+        return self.holder, self.staging
 
 
 class Spares:
@@ -291,14 +326,6 @@ class Spares:
             if built is not None and (built.guess or {}).get("layers") != self.guess:
                 self.retire(built)   # built on another image: the next one is built on this plan's
         return found
-
-    def leftovers(self, sp: Spare) -> tuple[int, str]:
-        """After a start that took ``sp``: its first process (to kill when idle, 0 for none) and its
-        staging directory (empty, its mounts moved into the root; three rmdirs waited on the disk
-        for up to 2 ms in traces, so they wait for idle time too)."""
-        if sp.guess is not None:
-            unpin(sp.guess["pins"])
-        return sp.holder, sp.staging
 
 
 def spare_kind(plan: dict, spare_ns, own_ids) -> bool:
