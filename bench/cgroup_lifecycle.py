@@ -15,8 +15,8 @@ times on a shared machine are noise: read the ratios.
 Then what a *start* pays, with containers some 50 ms apart as in a notebook: moving a fresh process
 into a new group (the first write to ``cgroup.procs`` after a quiet spell waits for an RCU grace period:
 the kernel's ``cgroup_threadgroup_rwsem`` is a per-CPU rwsem whose writer must flip it to its slow
-mode) against claiming a group prepared and joined ahead of time (:func:`boxkit.cgroups.prepare`,
-:meth:`~boxkit.cgroups.Group.claim`: a rename and the limit writes, v1 only).
+mode) against claiming a group prepared and joined ahead of time (:func:`boxkit.cgroups.pregroup.prepare`,
+:meth:`~boxkit.cgroups.pregroup.PreGroup.claim`: a rename and the limit writes, v1 only).
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def floor(n: int) -> list[float]:
 def start_path(n: int, gap: float = 0.05) -> tuple[list[float], list[float] | None]:
     """(create + add of a fresh process, claim of a prepared and joined group), each after ``gap`` s idle."""
     from boxkit import cgroups
+    from boxkit.cgroups import pregroup
     from boxkit.spec import Limits
 
     lim = Limits.parse(memory="500M", cpus="0.5", pids=100)
@@ -120,7 +121,7 @@ def start_path(n: int, gap: float = 0.05) -> tuple[list[float], list[float] | No
             p.kill()
             p.wait()
             g.remove()
-        spare = cgroups.prepare(f"bench-spare-{os.getpid()}-{i}")
+        spare = pregroup.prepare(f"bench-spare-{os.getpid()}-{i}")
         if spare is None:
             continue
         p = subprocess.Popen(["sleep", "60"])

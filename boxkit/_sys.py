@@ -185,7 +185,7 @@ class Sys:
         on the caller's stack, while the caller sleeps in the kernel until the child calls ``execve``
         or exits; the child's parent is the caller's parent. Returns 0 in the child, its PID in the
         caller. The caller must never run again once woken — its stack was the child's — which is
-        :mod:`boxkit.runtime.init`'s business (a ptrace stop holds it, see ``spare_stage1``). The
+        :mod:`boxkit.runtime.spare_child`'s business (a ptrace stop holds it). The
         argument order of ``clone`` differs between architectures; every argument but the flags
         is 0 here, so it does not matter."""
         flags = CLONE_VM | CLONE_VFORK | CLONE_PARENT | signal.SIGCHLD   # the exit signal, as fork's

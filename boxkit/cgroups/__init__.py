@@ -16,9 +16,11 @@ The package, by concern: :mod:`.host` (which mode, where the trees are), one mod
 (:mod:`.memory`, :mod:`.cpu`, :mod:`.pids`, :mod:`.cpuset`, :mod:`.devices`, :mod:`.io`: each knows
 its v1 and v2 files), :mod:`.controllers` (the two drivers as a loop over them), :mod:`.files` (the
 only I/O), :mod:`.sampler` (time series), :mod:`.experiments` (the course's demos) and
-:mod:`.commands` (``boxkit stats``). This module is the life cycle: create, add, stats, kill, remove,
-gc. A group's base directory ``boxkit/`` stays between containers (making it again would cost as much
-as the group itself); :func:`gc` removes it on v1 once empty.
+:mod:`.commands` (``boxkit stats``), and :mod:`.pregroup` (a group made and joined ahead of its
+container, for the runtime's spare: why a start avoids writing ``cgroup.procs``). This module is the
+life cycle: create, add, stats, kill, remove, gc. A group's base directory ``boxkit/`` stays between
+containers (making it again would cost as much as the group itself); :func:`gc` removes it on v1 once
+empty.
 """
 
 from __future__ import annotations
@@ -31,9 +33,8 @@ from dataclasses import dataclass, fields
 
 from .. import proc
 from ..errors import HostError
-from . import cpuset, devices, memory
+from . import cpuset, memory
 from .controllers import (
-    CONTROLLERS,
     FILE_MAP,
     V1,
     V2,
@@ -45,7 +46,7 @@ from .controllers import (
 )
 from .host import BASE, SUBTREE, CgroupHost, detect
 
-__all__ = ["detect", "create", "prepare", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP"]
+__all__ = ["detect", "create", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP"]
 
 # every v1 hierarchy a boxkit group may span (cpuset only when asked for; blkio where mounted)
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "blkio", "devices", "cpuset")
@@ -175,76 +176,6 @@ class Group:
         # boxkit/ itself stays: recreating it costs as much as the group (a v1 memory cgroup is the
         # dearest mkdir here), and on v2 it carries the enabled controllers. remove_empty_bases() removes
         # it when the supervisor ends, gc() when it finds it empty.
-
-    def claim(self, cid: str, limits) -> None:
-        """Make a group from :func:`prepare` the container ``cid``'s: :meth:`limit`, then
-        :meth:`rename`."""
-        self.limit(cid, limits)
-        self.rename(cid)
-
-    def limit(self, cid: str, limits) -> None:
-        """Write the limits of container ``cid`` into a group from :func:`prepare`. A cpuset, never
-        prepared, is made now (under ``cid``'s name) and the group's processes moved in (the one
-        case that still pays for a move). The supervisor does this before the container may run
-        its command; the cosmetic :meth:`rename` can wait until the command is being exec'd."""
-        try:
-            if cpuset.wanted(limits) and "cpuset" not in self.dirs and "cpuset" in self.host.v1:
-                pids = self.pids()
-                name, self.cid = self.cid, cid
-                try:
-                    _make_v1(self, ["cpuset"])
-                finally:
-                    self.cid = name
-                for pid in pids:
-                    write(os.path.join(self.dirs["cpuset"], "cgroup.procs"), pid)
-            dirs = {c: d for c, d in self.dirs.items() if c != "devices"}   # device rules: made in prepare()
-            try:
-                memory.v1_apply(dirs, limits)
-            except OSError as e:
-                if e.errno != errno.EBUSY or "memory" not in self.dirs:
-                    raise
-                self._uncharged_memory_group()
-                memory.v1_apply(self.dirs, limits)
-            for c in CONTROLLERS:
-                if c not in (memory, devices):
-                    c.v1_apply(dirs, limits)
-        except OSError as e:
-            raise _fail("cannot set limits on cgroup", getattr(e, "filename", None) or self.paths[0], e) from e
-
-    def rename(self, cid: str) -> None:
-        """Rename the group to ``cid`` in every hierarchy (v1 only: ``cgroup1_rename``, within the
-        same parent; a process keeps its group across the rename)."""
-        renamed = dict(self.dirs)   # kept exact at every step, so remove() finds what a failure left
-        for ctrl, d in self.dirs.items():
-            new = os.path.join(os.path.dirname(d), cid)
-            if d != new and os.path.isdir(d):
-                try:
-                    os.rename(d, new)
-                except OSError as e:
-                    self.dirs = renamed
-                    raise _fail("cannot rename cgroup", d, e) from e
-            renamed[ctrl] = new
-        self.cid, self.dirs = cid, renamed
-
-    def _uncharged_memory_group(self) -> None:
-        """v1 refuses a memory limit below what the group already holds and cannot reclaim (EBUSY) — a
-        spare's own pages, charged since it joined. A *move* leaves charges behind
-        (``memory.move_charge_at_immigrate`` is 0), so the processes move to a fresh memory group and
-        the charged one goes (an empty memory cgroup may be removed with pages still charged)."""
-        d = self.dirs["memory"]
-        charged = d + "-charged"
-        os.rename(d, charged)
-        os.mkdir(d)
-        with open(os.path.join(charged, "cgroup.procs")) as f:
-            for pid in f.read().split():
-                try:
-                    write(os.path.join(d, "cgroup.procs"), pid)
-                except ProcessLookupError:
-                    pass
-        try:
-            os.rmdir(charged)
-        except OSError:
-            pass   # a process still in it: gc removes it once empty (an id nobody holds alive)
 
     def __repr__(self) -> str:
         return f"<cgroup {self.cid} v{self.host.version} {self.paths[0] if self.paths else ''}>"
@@ -378,35 +309,6 @@ def _make_v1(group: Group, hierarchies: list[str]) -> None:
         made[ctrl] = d
         if ctrl == "cpuset":
             cpuset.v1_prepare(d)
-
-
-def prepare(name: str) -> Group | None:
-    """A group made *ahead* of a container, for a pre-forked spare: the spare joins it
-    while idle, and :meth:`Group.claim` later gives it the container's id and limits.
-
-    Why: moving a process into a cgroup (a write to ``cgroup.procs``) takes the kernel's
-    ``cgroup_threadgroup_rwsem`` for writing, and that lock's first writer after a quiet spell waits
-    for an RCU grace period — about 11 ms measured here, a third of a container start, whatever the
-    limits. A process *forked* inside a group inherits it for free. So the move is done before the
-    container is asked for, and claiming is a rename plus the limit writes (~0.5 ms).
-
-    v1 only: a v1 cgroup directory may be renamed in place (``cgroup1_rename``), a v2 one may not.
-    On v2 (and without cgroups) this returns None and the runtime creates the group at start as
-    usual; there ``clone3(CLONE_INTO_CGROUP)`` (5.7+) is the way to be born inside a group.
-    """
-    host = detect()
-    if host.version != 1 or host.mode == "none":
-        return None
-    from ..spec import Limits
-
-    group = Group(name, host, {})
-    try:
-        _make_v1(group, v1_hierarchies(Limits()))
-        V1.apply(group.dirs, Limits())   # the device rules: the same for every container
-    except OSError as e:
-        group.remove()
-        raise _fail("cannot create cgroup", getattr(e, "filename", None) or BASE, e) from e
-    return group
 
 
 def open_group(cid: str) -> Group | None:

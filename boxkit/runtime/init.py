@@ -21,9 +21,10 @@ Two processes take part, because two namespaces only apply to the *next* child o
   command, which therefore is PID 1 — as in Docker. With ``init=True`` stage 2 stays PID 1 instead,
   forks the command, forwards signals to it and reaps every zombie (docker's ``--init``).
 
-The supervisor's *spare* (see the section below) is made the same way ahead of time, with two
-differences: its PID 1 shares the first process's memory instead of copying it (``_spare_pid1``), and
-it may already stand in its image's root (``_prebuild``).
+The supervisor's *spare* is made the same way ahead of time, by its own stage 1 and PID 1
+(:mod:`.spare_child`): its PID 1 shares the first process's memory instead of copying it, it may
+already stand in its image's root, and it runs the steps here — :func:`for_terminal`,
+:func:`enter_session`, :func:`confine_and_exec` — in another order around "go".
 
 Errors travel back over a ``SOCK_SEQPACKET`` socket marked close-on-exec: a successful ``execve``
 closes it (the supervisor reads EOF), a failure sends one JSON message naming the step.
@@ -171,7 +172,7 @@ def stage2(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, sys: _
         go = recv(sock)
         if not go.get("go"):
             os._exit(STAGE_FAIL)
-        _container(_updated(plan, go.get("update", {})), sock, stdio, mount_root, None, sys=sys)
+        _container(_updated(plan, go.get("update", {})), sock, stdio, mount_root, sys)
     except Step as e:
         _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
     except BaseException as e:
@@ -184,37 +185,42 @@ def _updated(plan: Plan, update: dict) -> Plan:
     return plan.but(**{**update, "files": {**plan.files, **update.get("files", {})}})
 
 
-def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, staged: str | None,
-               prebuilt: bool = False, sys: _sys.Sys | None = None) -> None:
-    """The container's own set-up. A spare (``staged``) starts on it as soon as it has the plan, while
-    the supervisor claims its cgroup and attaches its network; it then waits for "go" — with the
-    files that depend on the network — before the steps that must come after those. A ``prebuilt``
-    spare is already in its root (see :func:`_prebuild`)."""
+def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, sys: _sys.Sys | None = None) -> None:
+    """The container's own set-up, the long way: PID 1 has been told "go" (it is in its cgroup and
+    network), so every step runs in order. A spare runs the same steps in another order, the plan's
+    part while the supervisor works (:func:`boxkit.runtime.spare_child.container`)."""
     sys = sys or SYS
-    early = staged is not None
-    if plan.tty:
-        import fcntl  # noqa: F401  (imported here: after pivot_root the host's modules are gone)
-        import termios  # noqa: F401
-    if "cgroup" in plan.ns and not early:
+    plan = for_terminal(plan, stdio)
+    if "cgroup" in plan.ns:
         _step("create cgroup namespace", sys.unshare, _sys.CLONE_NEWCGROUP)
-    if not early:   # a spare did this ahead
-        _step("bring up lo", _bring_lo_up, plan, sys)
+    _step("bring up lo", _bring_lo_up, plan, sys)
+    try:
+        if plan.mount_entries is not None:   # an OCI bundle's own mounts (boxkit.oci)
+            process.setup_bundle_rootfs(plan, mount_root, sys)
+        else:
+            rootfs.setup_rootfs(plan, mount_root, sys)
+    except OSError as e:
+        raise Step("set up root file system", e) from e
+    enter_session(plan, sock, stdio, sys)
+    confine_and_exec(plan, sock, sys=sys)
+
+
+def for_terminal(plan: Plan, stdio: list[int]) -> Plan:
+    """What a terminal needs before the root is built: the modules its ioctls use (imported now:
+    after ``pivot_root`` the host's modules are gone), and for ``boxkit run -t`` the host's pty on
+    stdin, to bind at /dev/console."""
+    if plan.tty:
+        import fcntl  # noqa: F401
+        import termios  # noqa: F401
     if plan.tty and plan.console_fd is None:   # boxkit run -t: a pty of the host's
         plan = plan.but(console_from=stdio[0])
-    if not prebuilt:
-        try:
-            if plan.mount_entries is not None:   # an OCI bundle's own mounts (boxkit.oci)
-                process.setup_bundle_rootfs(plan, mount_root, sys)
-            else:
-                rootfs.setup_rootfs(plan, mount_root, sys, staged=staged, files_later=early)
-        except OSError as e:
-            raise Step("set up root file system", e) from e
-    if early:
-        # inside the new root: what the plan itself says can be written while the supervisor works
-        try:
-            rootfs.write_files(plan.files)
-        except OSError as e:
-            raise Step("write container files", e) from e
+    return plan
+
+
+def enter_session(plan: Plan, sock: socket.socket, stdio: list[int], sys: _sys.Sys | None = None) -> None:
+    """In the built root: the hostname, a new session (no controlling terminal of the host's), the
+    container's stdio (or its console) as fds 0-2, and every other inherited fd closed."""
+    sys = sys or SYS
     if "uts" in plan.ns and plan.hostname:
         _step("set hostname", sys.sethostname, plan.hostname)
     os.setsid()
@@ -224,20 +230,14 @@ def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, st
     if plan.tty or plan.terminal:   # boxkit run -t, or an OCI process.terminal
         _step("set controlling terminal", sys.set_controlling_tty, 0)
     _close_fds_but({0, 1, 2, sock.fileno(), *plan.keep_fds}, sys)
-    if early:
-        go = recv(sock)
-        if not go.get("go"):
-            os._exit(STAGE_FAIL)   # the supervisor failed or dropped us: it kills and removes the rest
-        update = go.get("update", {})
-        plan = _updated(plan, update)
-        if "cgroup" in plan.ns:
-            # after "go": the group may have been moved (a cpuset made at claim), and a cgroup
-            # namespace's root is the group its creator is in at the moment of unshare
-            _step("create cgroup namespace", sys.unshare, _sys.CLONE_NEWCGROUP)
-        try:
-            rootfs.finish_rootfs(Plan(files=update.get("files", {}), readonly=plan.readonly), sys)
-        except OSError as e:
-            raise Step("write container files", e) from e
+
+
+def confine_and_exec(plan: Plan, sock: socket.socket, bounding_done: bool = False,
+                     sys: _sys.Sys | None = None) -> None:
+    """The last steps, the same for every container: capabilities, user, no_new_privs, working
+    directory, seccomp filter, ``execve`` (or the ``init=True`` reaper). ``bounding_done``: a spare
+    dropped its capability bounding set ahead. Never returns."""
+    sys = sys or SYS
     argv, env, cwd = plan.argv, plan.env, plan.cwd
     oci = plan.cap_sets is not None
     late_filter = plan.no_new_privs
@@ -254,7 +254,7 @@ def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, st
         if plan.no_new_privs:
             _step("set no_new_privs", sys.prctl, PR_SET_NO_NEW_PRIVS, 1)
     else:
-        confine(plan, staged is not None, sys)
+        confine(plan, bounding_done, sys)
     # again as the container's user when the filter came first: its permission to enter is what counts
     _step("change to working directory", os.chdir if early_filter else _chdir_checked, cwd, path=cwd)
     if plan.gate_fd is not None:
@@ -297,122 +297,6 @@ def confine(plan: Plan, bounding_done: bool = False, sys: _sys.Sys | None = None
     _step("drop capabilities", caps.drop_to, mask, sys, bounding_done)
     if nnp:
         _step("set no_new_privs", sys.prctl, PR_SET_NO_NEW_PRIVS, 1)
-
-
-# --- the spare: a container made before it is asked for -----------------------------------------
-#
-# Creating namespaces and forking twice costs several milliseconds, and none of it depends on what the
-# next container will run. The supervisor therefore keeps *spares* (:mod:`.spare`): stage 1 and 2
-# already done for the default namespace set, ``/`` already private, and the API file systems (/proc with its masked and
-# read-only paths, /sys, /dev with its nodes) already mounted in a staging directory of its private
-# mount namespace. When a run request matches, the plan and the stdio fds are sent to the spare, which
-# mounts the image, moves the staged mounts into it (MS_MOVE), pivots and execs. A spare *prebuilt* on
-# a guessed image has done those steps too and only writes the plan's files before it execs.
-
-def spare_stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for,
-                 join_group=None, own_ids: list[int] | None = None, guess: dict | None = None) -> None:
-    """The spare's first process. When the supervisor could attach to it with ptrace it answers
-    ``{"seized": true}`` first, and PID 1 is then made by :meth:`~boxkit._sys.Sys.vfork_sibling`
-    instead of ``fork``: see :func:`_spare_pid1`."""
-    try:
-        signal.set_wakeup_fd(-1)
-        for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-            signal.signal(s, signal.SIG_DFL)
-        gc.disable()   # see stage1
-        seized = recv(sock).get("seized") is True   # before anything else: the attach needs us dumpable
-        if own_ids:
-            rootless.enter_userns(own_ids[0], own_ids[1])   # while dumpable, as in stage1
-        SYS.prctl(PR_SET_DUMPABLE, 0)
-        _close_fds_but({0, 1, 2, sock.fileno()})  # a spare lives long: hold nothing of the zygote's
-        if seized:
-            SYS.unshare(flags)
-            if SYS.vfork_sibling() == 0:
-                _spare_pid1(sock, staging, ns, mount_root_for, guess, join_group)
-            # never reached: the vfork ended and ptrace stopped us (PTRACE_O_TRACEVFORKDONE) before
-            # the return to user space, with a stack the child used; the supervisor kills us there
-            os._exit(STAGE_FAIL)
-        group = join_group() if join_group else None   # PID 1, forked below, is born inside it
-        SYS.unshare(flags)
-        pid = os.fork()
-        if pid == 0:
-            _spare_stage2(sock, staging, ns, mount_root_for, guess)
-        send(sock, {"pid": pid, "group": group})
-        os._exit(0)
-    except BaseException as e:
-        _fail(sock, "prepare spare container", e)
-
-
-def _spare_pid1(sock: socket.socket, staging: str, ns: list[str], mount_root_for, guess: dict | None,
-                join_group) -> None:
-    """PID 1 of a spare made by ``vfork_sibling``: it shares the memory of the first process, which
-    sleeps until this one calls ``execve``. Why: ``execve`` frees the caller's old address space, and
-    a forked Python process has ~15 MB of it — 86% of the samples inside ``execve`` in a profile here
-    were ``exit_mmap`` (~1.5-2 ms, the largest single step of a start). With a second user of the
-    memory, ``execve`` only drops a reference; the first process is killed later, when the
-    supervisor is idle, and frees it then.
-
-    The first process must never run again after the ``execve``: its stack is ours now. The
-    supervisor attached to it with ``PTRACE_SEIZE`` before the clone, with ``PTRACE_O_TRACEVFORKDONE``
-    (the kernel stops it at the end of the vfork, before it returns to user space) and
-    ``PTRACE_O_EXITKILL`` (if the supervisor dies, the kernel kills it instead of resuming it).
-    CLONE_PARENT makes us the supervisor's child, so our exit is reported to it as usual. We join the
-    cgroup here (the first process stays outside: it would count in ``pids.current``) and tell the
-    supervisor our PID as the host sees it (the host's /proc is still mounted here)."""
-    try:
-        _m, fds, _f, _a = socket.recv_fds(sock, 64, 1)   # our own socket (see Spares.make)
-        sock.close()
-        if not fds:
-            os._exit(STAGE_FAIL)
-        # close-on-exec, like every socket Python makes (recv_fds ignores MSG_CMSG_CLOEXEC): its end
-        # of file at our execve is what tells the supervisor that the command runs
-        os.set_inheritable(fds[0], False)
-        sock = socket.socket(fileno=fds[0])
-        group = join_group(0) if join_group else None   # 0: the writer, in any PID namespace
-        send(sock, {"pid": int(os.readlink("/proc/self")), "group": group})
-    except BaseException as e:
-        _fail(sock, "prepare spare container", e)
-    _spare_stage2(sock, staging, ns, mount_root_for, guess)
-
-
-def _spare_stage2(sock: socket.socket, staging: str, ns: list[str], mount_root_for,
-                  guess: dict | None = None) -> None:
-    try:
-        SYS.mount(None, "/", None, _sys.MS_REC | _sys.MS_PRIVATE)
-        rootfs.stage_api_mounts(staging, ns)
-        # what does not depend on the plan is done now: lo up in the new network namespace, and the
-        # bounding set (only a ceiling for later execs: the mounts below still have CAP_SYS_ADMIN)
-        SYS.link_up("lo")
-        SYS.drop_bounding(caps.DEFAULT_MASK)
-        if guess is not None:
-            _prebuild(guess, staging, mount_root_for)
-        send(sock, {"ready": True})
-        data, fds, _f, _a = socket.recv_fds(sock, 1 << 20, 3)
-        if not data:
-            os._exit(0)  # the supervisor dropped the spare
-        msg = json.loads(data)
-        plan = Plan.from_wire(msg["plan"])
-        _container(plan, sock, list(fds), mount_root_for(plan), staging, prebuilt=guess is not None)
-    except Step as e:
-        _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
-    except BaseException as e:
-        _fail(sock, "start spare container", e)
-
-
-def _prebuild(guess: dict, staging: str, mount_root_for) -> None:
-    """A spare that guesses its image (the one the last container ran, see
-    ``spare.Spares.make``): mount the overlay, move /proc, /sys and /dev in, ``pivot_root`` and
-    detach the host's tree — all before it is asked for. Detaching a mount tree waits for an RCU
-    grace period (``namespace_unlock``): 0.1 ms to 4 ms in traces here, now off the start path. Then
-    create the files every container gets (/etc/hostname, /etc/hosts), so the copy-up of /etc is
-    done too; the start only rewrites them. The supervisor uses this spare only for a plan with the
-    same layers, unchanged on disk, and no volumes (the host's paths are gone from here)."""
-    plan = Plan(layers=guess["layers"], upper=guess["upper"], work=guess["work"], merged=guess["merged"],
-                rootless=guess["rootless"])
-    try:
-        rootfs.setup_rootfs(plan, mount_root_for(plan), staged=staging, files_later=True)
-        rootfs.write_files({"/etc/hostname": "", "/etc/hosts": ""})
-    except OSError as e:
-        raise Step("prepare spare root file system", e) from e
 
 
 def _close_fds_but(keep: set[int], sys: _sys.Sys | None = None) -> None:

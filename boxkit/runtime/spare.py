@@ -10,11 +10,11 @@ container runs. So the zygote keeps spares (:class:`Spares`), made while it is i
   RCU grace period). A start sends it the plan; it mounts the image and pivots (~2 ms);
 * a spare *prebuilt* on a guess, the image the last container ran: the same, and its overlay
   mounted, /proc, /sys and /dev moved in, ``pivot_root`` done and the host's tree detached (a detach
-  waits for an RCU grace period too), /etc/hostname and /etc/hosts copied up (``init._prebuild``). A
+  waits for an RCU grace period too), /etc/hostname and /etc/hosts copied up (``spare_child._prebuild``). A
   start renames its directory to the container's. A plan for another image, with volumes (the
   host's paths are gone from in there), or for layer directories changed on disk since
   (:func:`built_for`) takes the plain spare;
-* each with a PID 1 that shares its first process's memory (``init._spare_pid1``), so that its
+* each with a PID 1 that shares its first process's memory (:mod:`.spare_child`), so that its
   ``execve`` frees no address space. The first process is held by a ptrace stop and killed once PID
   1 has exec'd, when the zygote is idle.
 
@@ -24,6 +24,7 @@ A start takes a spare (:meth:`Spares.take`) or, for namespaces or id maps no spa
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import socket
@@ -32,9 +33,21 @@ from dataclasses import dataclass
 
 from .. import _sys, cgroups, paths
 from .._sys import SYS
-from . import init, rootfs, rootless, state
+from ..cgroups import pregroup
+from . import init, rootfs, rootless, spare_child, state
+from .plan import Plan
 
 SPARE_NS = ("pid", "mount", "uts", "ipc", "net")
+
+
+@dataclass
+class Guess:
+    """What a prebuilt spare bets the next start is: ``plan`` — a plan without a command, only the
+    root its overlay is mounted on (layers and directories) — and what that bet must still hold."""
+    plan: Plan
+    stamps: list[list[int]]   # the layers' device, inode and ctime when it was built (see stamps)
+    pins: list[int]           # fds holding the layer directories, so their inodes stay unique (pin)
+    root: str                 # the directory renamed to the container's at start
 
 
 @dataclass
@@ -43,10 +56,44 @@ class Spare:
     sock: socket.socket
     staging: str
     name: str = ""
-    group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.prepare)
-    guess: dict | None = None     # the image it is already built on (see Spares.make)
+    group: object | None = None   # a cgroup made and joined ahead of time (v1; see cgroups.pregroup)
+    guess: Guess | None = None    # the image it is already built on (see Spares.make)
     ready: bool | None = None     # None: not heard yet; False: it failed (see Spares.message)
-    holder: int = 0               # its first process, holding PID 1's memory (see init._spare_pid1)
+    holder: int = 0               # its first process, holding PID 1's memory (see spare_child)
+
+    # --- a start's launch (see supervisor.Launch): the spare a start took -------------------------
+    @property
+    def dir_names_pid1(self) -> bool:
+        return self.guess is not None   # a prebuilt one's directory: see Spares.hello
+
+    def brings_directory(self, cid: str) -> bool:
+        """A prebuilt spare's overlay is mounted on its directories already: a rename keeps it so."""
+        if self.guess is None:
+            return False
+        paths.ensure(paths.containers_dir(), 0o711)
+        os.rename(self.guess.root, paths.container_dir(cid))
+        return True
+
+    def begin(self, plan: Plan, stdio: list[int]) -> dict:
+        return {"pid": self.pid}   # heard when it was taken (Spares.take)
+
+    def reap_setup(self) -> None:
+        pass   # never called: begin always names PID 1
+
+    def hand_over(self, plan: Plan, stdio: list[int]) -> None:
+        """The plan first: the spare builds the root (a plain one, ~2 ms) or writes its files while
+        the supervisor writes the state, sets the limits and attaches the network; "go" then lets it
+        finish and exec."""
+        socket.send_fds(self.sock, [json.dumps({"plan": plan.to_wire()}).encode()], stdio)
+
+    def close(self) -> tuple[int, str]:
+        """Its first process (to kill when idle, 0 for none) and its staging directory (empty, its
+        mounts moved into the root; three rmdirs waited on the disk for up to 2 ms in traces, so
+        they wait for idle time too)."""
+        self.sock.close()
+        if self.guess is not None:
+            unpin(self.guess.pins)
+        return self.holder, self.staging
 
 
 class Spares:
@@ -58,7 +105,7 @@ class Spares:
         self.enabled = enabled and not os.environ.get("BOXKIT_NO_SPARE")
         # the next spare is built on the image the last container ran (see make)
         self.prebuild = self.enabled and not os.environ.get("BOXKIT_NO_PREBUILD")
-        # PID 1 shares its first process's memory, so its execve frees none (init._spare_pid1)
+        # PID 1 shares its first process's memory, so its execve frees none (see spare_child)
         self.vfork = self.enabled and not os.environ.get("BOXKIT_NO_VFORK")
         self.pool: list[Spare] = []      # ready or being made
         self.retired: list[Spare] = []   # to drop when idle (see retire)
@@ -110,9 +157,9 @@ class Spares:
         if pid == 0:
             parent.close()
             no_group = os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids
-            init.spare_stage1(flags, child, staging, list(self.ns) + ["cgroup"], rootfs.root_mounter,
-                              None if no_group else lambda pid=None: _join_new_group(name, pid),
-                              self.own_ids, guess)
+            spare_child.stage1(flags, child, staging, list(self.ns) + ["cgroup"], rootfs.root_mounter,
+                               None if no_group else name, self.own_ids,
+                               guess.plan if guess is not None else None)
         child.close()
         try:
             parent, seized = self._handshake(pid, parent)
@@ -120,7 +167,7 @@ class Spares:
             state.kill(pid)
             parent.close()
             if guess is not None:
-                unpin(guess["pins"])
+                unpin(guess.pins)
             rootless.remove_tree(staging)
             raise
         # no waiting here: the spare makes its cgroup and namespaces on the other core while we serve
@@ -129,7 +176,7 @@ class Spares:
         self.pool.append(Spare(0, parent, staging, name, guess=guess, holder=pid if seized else 0))
 
     def _handshake(self, pid: int, parent: socket.socket) -> tuple[socket.socket, bool]:
-        """Attach to the first process with ptrace (see init._spare_pid1) and tell it whether we did.
+        """Attach to the first process with ptrace (see spare_child) and tell it whether we did.
         Returns the socket to talk to PID 1 through, and whether PID 1 will share the memory."""
         seized = False
         if self.vfork:
@@ -155,7 +202,7 @@ class Spares:
         parent.close()
         return own, True
 
-    def _guess_plan(self, staging: str, layers: list[str]) -> dict:
+    def _guess_plan(self, staging: str, layers: list[str]) -> Guess:
         """The directories of the container-to-be (renamed to the container's at start) and what
         identifies its layers on disk: a layer directory replaced since (same path, new inode) must
         not be served from the old one the spare holds mounted."""
@@ -169,9 +216,9 @@ class Spares:
         except OSError:
             unpin(pins)
             raise
-        return {"layers": list(layers), "stamps": marks, "pins": pins, "root": root,
-                "upper": os.path.join(root, "upper"), "work": os.path.join(root, "work"),
-                "merged": os.path.join(root, "merged"), "rootless": self.own_ids}
+        plan = Plan(layers=list(layers), upper=os.path.join(root, "upper"), work=os.path.join(root, "work"),
+                    merged=os.path.join(root, "merged"), rootless=self.own_ids, ns=list(self.ns))
+        return Guess(plan, marks, pins, root)
 
     def hello(self, sp: Spare) -> None:
         """Read the spare's first message: its PID 1 and the cgroup it was born in."""
@@ -183,11 +230,11 @@ class Spares:
             sp.ready = False
             return
         if msg.get("group"):
-            sp.group = cgroups.Group(sp.name, cgroups.detect(), msg["group"])
+            sp.group = pregroup.PreGroup(sp.name, cgroups.detect(), msg["group"])
         if sp.guess is not None:
             # its directory becomes a container's by a rename: with its PID 1 on record in there, a
             # supervisor killed right after the rename still leaves gc what to kill and remove
-            state.write_in(sp.guess["root"], {"pid": sp.pid, "starttime": state.starttime(sp.pid),
+            state.write_in(sp.guess.root, {"pid": sp.pid, "starttime": state.starttime(sp.pid),
                                               "zygote": self.zygote, "created": time.time()})
 
     def _recv(self, sp: Spare) -> dict:
@@ -245,7 +292,7 @@ class Spares:
             state.kill(sp.holder)
         sp.sock.close()
         if sp.guess is not None:
-            unpin(sp.guess["pins"])
+            unpin(sp.guess.pins)
         rootless.remove_tree(sp.staging)   # a prebuilt one holds an overlay's work dir
         if sp.group is None and sp.name and not os.environ.get("BOXKIT_NO_CGROUPS") and not self.own_ids:
             try:   # it may have made its group and died before saying so
@@ -259,7 +306,7 @@ class Spares:
             except OSError:
                 pass   # gc collects it once its processes are gone
 
-    def take(self, plan: dict) -> Spare | None:
+    def take(self, plan: Plan) -> Spare | None:
         """A spare for ``plan`` — the prebuilt one if it is built for it, else the plain one — once it
         is ready (its PID 1 known, its root built); None: the caller starts the long way. The plan
         becomes the next guess when a spare could serve it; a prebuilt spare on an older guess is
@@ -267,7 +314,7 @@ class Spares:
         found = None
         if spare_kind(plan, self.ns, self.own_ids):
             built = self._kind(prebuilt=True)
-            order = ([built] if built is not None and built_for(built.guess or {}, plan) else []) \
+            order = ([built] if built is not None and built.guess is not None and built_for(built.guess, plan) else []) \
                 + [sp for sp in self.pool if sp.guess is None]
             # one that is ready now before one still being built (back to back, the prebuilt one may
             # still be mounting and joining its cgroup while the plain one waits)
@@ -288,37 +335,31 @@ class Spares:
                 self.retired.append(sp)
             self.guess = list(plan.layers)
             built = self._kind(prebuilt=True)
-            if built is not None and (built.guess or {}).get("layers") != self.guess:
+            if built is not None and (built.guess.plan.layers if built.guess else None) != self.guess:
                 self.retire(built)   # built on another image: the next one is built on this plan's
         return found
 
-    def leftovers(self, sp: Spare) -> tuple[int, str]:
-        """After a start that took ``sp``: its first process (to kill when idle, 0 for none) and its
-        staging directory (empty, its mounts moved into the root; three rmdirs waited on the disk
-        for up to 2 ms in traces, so they wait for idle time too)."""
-        if sp.guess is not None:
-            unpin(sp.guess["pins"])
-        return sp.holder, sp.staging
 
-
-def spare_kind(plan: dict, spare_ns, own_ids) -> bool:
+def spare_kind(plan: Plan, spare_ns, own_ids) -> bool:
     """Whether a spare's namespaces and ids are this plan's."""
     return (set(plan.ns) - {"cgroup"} == set(spare_ns) and plan.rootless == own_ids
             and not plan.join_net and not plan.uid_map and not plan.time_offset
             # a spare's bounding set is dropped to the default and its /proc, /sys and /dev are made
             and plan.caps is None and not plan.privileged
             # its cgroup files are mounted in the cgroup namespace, which a spare creates last
-            and not plan.cgroupfs)
+            and not plan.cgroupfs
+            # an OCI bundle's own mounts (it sets its own capability sets too): a spare builds boxkit's root
+            and plan.mount_entries is None)
 
 
-def built_for(guess: dict, plan: dict) -> bool:
+def built_for(guess: Guess, plan: Plan) -> bool:
     """Whether a prebuilt spare's root is this plan's: the same layers, the same directories on disk,
     and no volumes and no host terminal to bind at /dev/console (the spare can no longer reach the
     host's paths)."""
-    if plan.mounts or plan.tty or plan.layers != guess["layers"]:
+    if plan.mounts or plan.tty or plan.layers != guess.plan.layers:
         return False
     try:
-        return stamps(plan.layers) == guess["stamps"]
+        return stamps(plan.layers) == guess.stamps
     except OSError:
         return False
 
@@ -347,22 +388,3 @@ def pin(layers: list[str]) -> list[int]:
         unpin(fds)
         raise
     return fds
-
-
-def _join_new_group(name: str, pid: int | None = None) -> dict | None:
-    """In the spare's first stage (still in the host's namespaces): make a cgroup and move in, so PID 1,
-    forked next, is born inside it (see cgroups.prepare); or, with ``pid`` 0, PID 1 moves itself in.
-    Returns its directories; None (the group is then made at start) when the host has none to give."""
-    try:
-        group = cgroups.prepare(name)
-    except OSError:
-        return None
-    if group is None:
-        return None
-    try:
-        group.add(os.getpid() if pid is None else pid)
-    except BaseException:
-        group.remove()
-        return None
-    return group.dirs
-

@@ -21,12 +21,12 @@ a dead container's cgroup and mount namespace) waits until the zygote has nothin
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .. import _sys, cgroups, paths
 from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, SYS
@@ -54,6 +54,70 @@ def decode_status(status: int) -> tuple[int, int | None]:
         sig = os.WTERMSIG(status)
         return 128 + sig, sig
     return os.WEXITSTATUS(status), None
+
+
+class Launch(Protocol):
+    """How a start gets its container's PID 1, and what it owes afterwards. :class:`LongWay` forks
+    it now (stage 1, :func:`.init.stage1`); a spare made while the zygote was idle
+    (:class:`.spare.Spare`, from :meth:`.spare.Spares.take`) has it waiting, its namespaces made. The
+    supervisor then talks to the set-up side over ``sock`` the same way for both."""
+
+    sock: socket.socket | None
+    group: object | None    # a cgroup PID 1 was born in (see cgroups.pregroup); None: the start makes one
+    dir_names_pid1: bool    # the container's directory names PID 1 for gc already: the state file may wait
+
+    def brings_directory(self, cid: str) -> bool:
+        """Make the container's directory ours (a rename); False: the start prepares one."""
+
+    def begin(self, plan: Plan, stdio: list[int]) -> dict:
+        """PID 1's first word: ``{"pid": N}``, or ``{"userns": N}`` when its id maps are to be
+        written first, or a failure report."""
+
+    def reap_setup(self) -> None:
+        """After a failure report: collect the set-up process that sent it."""
+
+    def hand_over(self, plan: Plan, stdio: list[int]) -> None:
+        """Give PID 1 the plan and stdio fds it does not have yet."""
+
+    def close(self) -> tuple[int, str | None]:
+        """After the start, failed or not: close ``sock``; what is left for idle time — a process
+        to kill (0: none) and a directory to remove (None: none)."""
+
+
+class LongWay:
+    """PID 1 made at the start: fork stage 1, which creates the namespaces and forks PID 1 (~30 ms
+    more than a spare). The fork copies the plan and stdio, so nothing is handed over later."""
+
+    group = None
+    dir_names_pid1 = False
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+        self.stage1 = 0
+
+    def brings_directory(self, cid: str) -> bool:
+        return False
+
+    def begin(self, plan: Plan, stdio: list[int]) -> dict:
+        mount_root = rootfs.root_mounter(plan)
+        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.stage1 = os.fork()
+        if self.stage1 == 0:
+            self.sock.close()
+            init.stage1(plan, child, stdio, mount_root)
+        child.close()
+        return init.recv(self.sock)
+
+    def reap_setup(self) -> None:
+        os.waitpid(self.stage1, 0)
+
+    def hand_over(self, plan: Plan, stdio: list[int]) -> None:
+        pass
+
+    def close(self) -> tuple[int, str | None]:
+        if self.sock is not None:
+            self.sock.close()
+        return 0, None
 
 
 class Supervisor:
@@ -128,63 +192,41 @@ class Supervisor:
             plan.layers = [shifted(layer, outside, count) for layer in plan.layers]
 
     def start(self, plan: Plan, stdio: list[int]) -> Running:
-        """Fork, create namespaces, join cgroup and network, build the root, exec. Returns once the
-        command runs (``execve`` succeeded) or raises the step's error."""
+        """Get PID 1, give it its id maps, state file, cgroup and network, let it build the root and
+        exec. Returns once the command runs (``execve`` succeeded) or raises the step's error."""
         cid = plan.id
-        cg = net = None
-        spare = self.spares.take(plan)
-        if spare is not None and spare.guess is not None:
-            # its overlay is mounted on these directories already; a rename keeps it so
-            paths.ensure(paths.containers_dir(), 0o711)
-            os.rename(spare.guess["root"], paths.container_dir(cid))
-        else:
+        launch = self.spares.take(plan) or LongWay()
+        if not launch.brings_directory(cid):
             self.prepare(plan)
-        if spare is not None:
-            parent = spare.sock
-        else:
-            parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cg = net = None
         pid1 = 0
         try:
-            if spare is not None:
-                msg = {"pid": spare.pid}
-            else:
-                mount_root = rootfs.root_mounter(plan)
-                pid = os.fork()
-                if pid == 0:
-                    parent.close()
-                    init.stage1(plan, child, stdio, mount_root)
-                child.close()
-                msg = init.recv(parent)
-            if "userns" in msg:
+            msg = launch.begin(plan, stdio)
+            if "userns" in msg:   # stage 1 made a user namespace: its maps are ours to write
                 self._write_id_maps(msg["userns"], plan.uid_map)
-                init.send(parent, {"mapped": True})
-                msg = init.recv(parent)
+                init.send(launch.sock, {"mapped": True})
+                msg = init.recv(launch.sock)
             if "pid" not in msg:
-                os.waitpid(pid, 0)
+                launch.reap_setup()
                 raise _step_error(plan, msg or {"error": "stage 1", "detail": "exited early"})
             # stage 1 exits by itself; the reap loop collects it (waiting here would put its exit on
             # the start path)
             pid1 = msg["pid"]
-            if spare is not None:
-                # the plan first: the spare builds the root (a plain one, ~2 ms) or writes its files
-                # while we write the state, set its limits and attach its network; "go" below then
-                # lets it finish and exec
-                socket.send_fds(parent, [json.dumps({"plan": plan.to_wire()}).encode()], stdio)
+            launch.hand_over(plan, stdio)
             self.by_pid[pid1] = (cid, "init")
             record = {"id": cid, "name": plan.name, "pid": pid1, "starttime": state.starttime(pid1),
                       "zygote": self.zygote, "created": time.time(), "image": plan.image,
                       "argv": plan.argv, "ns": plan.ns, "rootless": bool(plan.rootless)}
-            prebuilt = spare is not None and spare.guess is not None
-            if not prebuilt:
+            if not launch.dir_names_pid1:
                 state.write(cid, record)
             update: dict = {}
-            if spare is not None and spare.group is not None:
+            cg = launch.group
+            if cg is None:
+                cg = self._cgroup(plan, pid1)
+            else:   # PID 1 was born in it (see cgroups.pregroup): its limits now, its name after "go"
                 from ..spec import Limits
 
-                cg = spare.group           # already holds PID 1: its limits now, its name after "go"
                 cg.limit(cid, Limits(**plan.limits))
-            else:
-                cg = self._cgroup(plan, pid1)
             if plan.network not in ("none", "host") and not plan.join_net:
                 from .. import net as netmod
 
@@ -194,17 +236,16 @@ class Supervisor:
                                     plan.hostname or cid, plan.publish, lo_up=False)
                 update["files"] = {"/etc/hosts": net.hosts, "/etc/resolv.conf": net.resolv_conf}
             try:
-                init.send(parent, {"go": True, "update": update})
+                init.send(launch.sock, {"go": True, "update": update})
             except OSError:
-                msg = init.recv(parent)   # the spare failed while building its root: its report
+                msg = init.recv(launch.sock)   # it failed while building its root: its report
                 raise _step_error(plan, msg or {"error": "start", "detail": "its first process ended early"}) from None
-            # while the container execs (~2 ms): what only the host sees. A prebuilt spare's
-            # directory already names its PID 1 for gc (see Spares.hello)
-            if prebuilt:
+            # while the container execs (~2 ms): what only the host sees
+            if launch.dir_names_pid1:
                 state.write(cid, record)
-            if spare is not None and cg is not None:
+            if launch.group is not None:
                 cg.rename(cid)
-            msg = init.recv(parent)   # EOF: execve succeeded and closed the last copy of the socket
+            msg = init.recv(launch.sock)   # EOF: execve succeeded and closed the last copy of the socket
             if msg:
                 raise _step_error(plan, msg)
         except BaseException:
@@ -220,11 +261,10 @@ class Supervisor:
                 self.remove_dir(cid)
             raise
         finally:
-            parent.close()
-            if spare is not None:
-                holder, staging = self.spares.leftovers(spare)
-                if holder:
-                    self.to_kill.append(holder)
+            holder, staging = launch.close()
+            if holder:
+                self.to_kill.append(holder)
+            if staging:
                 self.to_delete.append(staging)
         run = Running(cid, pid1, plan, time.time(), cg, net, mntns=hold_mounts(pid1))
         self.containers[cid] = run

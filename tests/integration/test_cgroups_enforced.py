@@ -10,6 +10,7 @@ import pytest
 
 import boxkit
 from boxkit import cgroups, workloads
+from boxkit.cgroups import pregroup
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates cgroups"),
@@ -117,7 +118,7 @@ def test_prepared_group_is_claimed_by_rename_with_its_process_inside():
     """A spare's group is made and joined ahead of time; claiming renames it and writes the limits."""
     from boxkit.spec import Limits
 
-    g = cgroups.prepare(f"spare-t-{os.getpid()}")
+    g = pregroup.prepare(f"spare-t-{os.getpid()}")
     if g is None:
         pytest.skip(f"cgroup {cgroups.detect().mode}: groups are prepared on v1 only (no rename on v2)")
     p = subprocess.Popen(["sleep", "30"])
@@ -147,7 +148,7 @@ def test_claim_with_a_limit_below_what_the_spare_already_holds():
     processes to a fresh memory group, whose charge starts at zero, instead of failing the start."""
     from boxkit.spec import Limits
 
-    g = cgroups.prepare(f"spare-t2-{os.getpid()}")
+    g = pregroup.prepare(f"spare-t2-{os.getpid()}")
     if g is None:
         pytest.skip(f"cgroup {cgroups.detect().mode}: groups are prepared on v1 only (no rename on v2)")
     p = subprocess.Popen(["python3", "-c", "import sys, time; x = b'x' * (30 << 20); print(1, flush=True); "

@@ -6,21 +6,25 @@ import os
 import shutil
 
 from boxkit.runtime.plan import Plan
-from boxkit.runtime.spare import SPARE_NS, built_for, pin, spare_kind, stamps, unpin
+from boxkit.runtime.spare import SPARE_NS, Guess, built_for, pin, spare_kind, stamps, unpin
 
 
 def _plan(layers, **kw):
     return Plan(**{"layers": [str(x) for x in layers], "ns": list(SPARE_NS) + ["cgroup"], **kw})
 
 
+def _guess(layers):
+    return Guess(Plan(layers=list(layers)), stamps(list(layers)), [], "")
+
+
 def test_same_layers_unchanged_fit(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    guess = {"layers": [str(a), str(b)], "stamps": stamps([str(a), str(b)])}
+    guess = _guess([str(a), str(b)])
     assert built_for(guess, _plan([a, b]))
     (a / "d").mkdir()
-    guess = {"layers": [str(a), str(b)], "stamps": stamps([str(a), str(b)])}
+    guess = _guess([str(a), str(b)])
     (a / "d" / "new-file").write_text("x")    # below the top: the spare holds the same directory
     assert built_for(guess, _plan([a, b]))
 
@@ -30,7 +34,7 @@ def test_other_layers_order_volumes_or_a_replaced_directory_do_not(tmp_path):
     a.mkdir()
     b.mkdir()
     pins = pin([str(a), str(b)])   # as the supervisor does: a removed directory's inode stays taken
-    guess = {"layers": [str(a), str(b)], "stamps": stamps([str(a), str(b)])}
+    guess = _guess([str(a), str(b)])
     assert not built_for(guess, _plan([b, a]))
     assert not built_for(guess, _plan([a]))
     assert not built_for(guess, _plan([a, b], mounts=[["/srv", "/srv", False]]))
@@ -47,7 +51,7 @@ def test_other_layers_order_volumes_or_a_replaced_directory_do_not(tmp_path):
 def test_an_entry_added_at_the_top_of_a_layer_is_a_miss(tmp_path):
     a = tmp_path / "a"
     a.mkdir()
-    guess = {"layers": [str(a)], "stamps": stamps([str(a)])}
+    guess = _guess([str(a)])
     (a / "etc").mkdir()
     assert not built_for(guess, _plan([a]))
 

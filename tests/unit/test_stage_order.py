@@ -264,7 +264,7 @@ def test_stage2_builds_the_root_then_confines_then_filters_then_execs(world, pai
     with pytest.raises(Execd):
         # _container, below stage2's handlers: they would report the stand-in execve as a failure
         init._container(_plan(merged=str(tmp_path)), pair[0], [0, 1, 2],
-                        lambda target: fake.note("mount_root", target=target), None, sys=fake)
+                        lambda target: fake.note("mount_root", target=target), sys=fake)
     names = fake.names()
     assert fake.calls[0] == ("unshare", _sys.CLONE_NEWCGROUP), "in the cgroup the supervisor put us in"
     assert fake.calls[1] == ("link_up", "lo")
