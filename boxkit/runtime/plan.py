@@ -109,8 +109,9 @@ class Plan:
     hook_state: str | None = None              # the state JSON the createContainer hooks read
 
     def to_wire(self) -> dict:
-        """The JSON form (a dict of plain values)."""
-        return dataclasses.asdict(self)
+        """The JSON form: a dict of the fields, not copied (json.dumps copies; ``dataclasses.asdict``'s
+        deep copy cost 86 µs a plan here, twice on a spare's start path)."""
+        return {name: getattr(self, name) for name in _NAMES}
 
     @classmethod
     def from_wire(cls, data: dict) -> Plan:
@@ -128,4 +129,5 @@ class Plan:
         return dataclasses.replace(self, **changes)
 
 
-_FIELDS = frozenset(f.name for f in dataclasses.fields(Plan))
+_NAMES = tuple(f.name for f in dataclasses.fields(Plan))
+_FIELDS = frozenset(_NAMES)
