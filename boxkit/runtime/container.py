@@ -1,6 +1,6 @@
 """The caller's side: ``boxkit.run(...)`` and the :class:`Container` handle.
 
-``run`` turns a :class:`~boxkit.spec.ContainerSpec` and an image into a *plan* — plain data: the layer
+``run`` turns a :class:`~boxkit.spec.ContainerSpec` and an image into a *plan* (:class:`.plan.Plan`, JSON on the wire): the layer
 directories, the command after the image's ``ENTRYPOINT``/``CMD``, the environment, the namespaces —
 and hands it to the zygote (:mod:`.zygote`) with the container's stdio pipes. A thread collects
 stdout and stderr (and feeds stdin); the zygote reports the exit. The caller's thread never forks.
