@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os as _os
 
+from . import paths
 from .errors import BoxkitError, ContainerError, ExecError, HostError, NotFoundError, SpecError, check_linux
 from .spec import ContainerSpec, Limits, Mount
 
@@ -27,10 +28,12 @@ check_linux()
 
 def __getattr__(name: str):
     if name in ("run", "Container", "Result"):
+        # lazy: boxkit.runtime's container side costs ~30 ms; `import boxkit` stays at errors, paths and spec
         from . import runtime
 
         return getattr(runtime, name)
     if name == "probe":
+        # lazy: the probe's modules cost ~25 ms; only boxkit.probe() needs them
         from .probe import probe
 
         return probe
@@ -49,7 +52,6 @@ def _gc_on_import() -> None:
     # the import itself only looks (boxkit/runtime/collector.py says why and what it costs)
     if _os.environ.get("BOXKIT_NO_GC"):
         return
-    from . import paths
 
     left = False
     for d in (paths.containers_dir(), paths.podman_dir(), _os.path.join(paths.root(), "spare")):
@@ -60,6 +62,7 @@ def _gc_on_import() -> None:
     if not left:
         return
     try:
+        # lazy: the collector is only looked up when a collection may be due (a fresh kernel's first import)
         from .runtime import collector
 
         if collector.orphans():

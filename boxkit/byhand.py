@@ -198,6 +198,7 @@ class Box:
     :meth:`look` at any time, and :meth:`exec` last."""
 
     def __init__(self, image: str = "busybox"):
+        # lazy: boxkit.images (hashlib, the store) only when a rootfs is made
         from .images import resolve
 
         self.image = image
@@ -355,9 +356,10 @@ def _look(merged: str | None = None) -> dict:
 
 
 def _driver(cmd_fd: int, rep_fd: int) -> None:
-    from . import _sys
-    from ._sys import SYS
-    from .security.capabilities import (
+    # lazy: _sys loads ctypes (~12 ms); only the driver child (a fork) calls into the kernel
+    from . import _sys  # lazy: as above
+    from ._sys import SYS  # lazy: as above
+    from .security.capabilities import (  # lazy: loads _sys too; the driver child only
         DEFAULT_MASK,  # now: after pivot_root no module of the host can be imported
     )
 

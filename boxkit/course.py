@@ -176,6 +176,7 @@ def start(topic: str = "containers", *, force: str | None = None):
     ``force="recorded"`` (or ``BOXKIT_MODE=recorded``) replays even on a capable host."""
     from IPython.display import HTML, display
 
+    # lazy: the probe's modules cost ~25 ms; only a course mode check needs them
     from . import probe
 
     report = probe()

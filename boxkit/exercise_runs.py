@@ -16,10 +16,13 @@ import time
 import urllib.request
 from collections.abc import Iterable
 
+from . import examples, nsinfo
 from .build import build_file
-from .errors import BoxkitError
+from .errors import BoxkitError, NotFoundError
+from .images import resolve
 from .images.upper import classify, in_layers, scan_upper
 from .runtime import run
+from .spec import parse_size
 
 
 def _end(c) -> None:
@@ -44,7 +47,6 @@ def measure_namespaces(namespaces: Iterable[str], *, image: str = "busybox") -> 
     """Start ``image`` with ``namespaces``: ``{"own": [...], "sees_host_processes", "own_hostname"}``,
     or ``{"refused": "<why>"}`` when boxkit refuses the request."""
 
-    from . import nsinfo
 
     try:
         c = run(image, ["sleep", "60"], detach=True, namespaces=list(namespaces),
@@ -93,7 +95,6 @@ def measure_upper(command: str, *, image: str = "busybox") -> dict:
     """Run ``command`` (a shell line) in a container of ``image``: ``{"found": path → kind}`` as the
     upper dir shows it, or ``{"failed": "<why>"}``."""
 
-    from .images import resolve
 
     layers = resolve(image).layers
     c = run(image, ["sleep", "60"], detach=True)
@@ -181,14 +182,9 @@ MAX_ORDERS = 3000        # ~94 MiB of orders, ~4 s on 2 cores
 
 
 def _shop_image() -> str:
-    from .errors import NotFoundError
-    from .images import resolve
-
     try:
         resolve(SHOP_IMAGE)
     except NotFoundError:
-        from . import examples
-
         ctx = examples.path("shop")
         # quiet: the checker prints its one verdict line, not the build steps of a first run
         build_file(os.path.join(ctx, "Boxfile"), SHOP_IMAGE, ctx, log=None)
@@ -202,7 +198,6 @@ def measure_shop(memory: str, *, port: int = 18089) -> dict:
     """Run the shop under ``memory`` and send orders one by one until it dies, or has taken more orders
     than the limit could hold (at most MAX_ORDERS): served, oom_killed, survived; or refused."""
 
-    from .spec import parse_size
 
     limit = parse_size(memory)
     # no more orders than the limit could ever hold, and never more than a few seconds' worth

@@ -41,7 +41,9 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from . import course
 from . import exercise_runs as runs
+from .errors import SpecError
 from .exercise_runs import (  # noqa: F401  (the exercises' settings, part of this module's API)
     ALL_PAIRS,
     CHARGE_LIMIT,
@@ -60,6 +62,7 @@ from .exercise_runs import (  # noqa: F401  (the exercises' settings, part of th
     record_measurements,
 )
 from .images.upper import OPAQUE_XATTRS, UpperEntry, classify, in_layers, scan_upper  # noqa: F401
+from .spec import parse_size
 
 RIGHT, NOT_YET = "✓ right", "✗ not yet"
 
@@ -110,16 +113,12 @@ def _your_turn() -> None:
 
 def _recorded(name: str, needs: Iterable[str]):
     """None when this host measures live; else the measurements recorded for ``name`` (or {} if none)."""
-    from . import course
-
     if not course.replaying(needs):
         return None
     return course.recorded_measurements(name) or {}
 
 
 def _from_recording(v: Verdict) -> Verdict:
-    from . import course
-
     return Verdict(v.ok, f"{v.why} (judged against a run recorded on {course.recorded_on()}: this host "
                          "cannot measure it)")
 
@@ -421,9 +420,6 @@ def judge_shop(predicted: int, served: int, oom_killed: bool, survived: bool, me
 def shop_orders(memory: str, predicted, *, port: int = 18089, tolerance: float = 0.2) -> Verdict | None:
     """Run the capstone's shop under ``memory`` and send orders one by one until it dies; right when the
     OOM killer ended it within ``tolerance`` of ``predicted`` orders."""
-    from .errors import SpecError
-    from .spec import parse_size
-
     if unanswered(memory, predicted):
         return _your_turn()
     if not isinstance(predicted, int) or isinstance(predicted, bool) or predicted <= 0:

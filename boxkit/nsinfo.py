@@ -116,6 +116,7 @@ def propagation_lab(container_pid: int, where: str = "/var/tmp") -> dict:
     import tempfile
     import time
 
+    # lazy: _sys loads ctypes (~12 ms); reading /proc needs no syscall
     from . import _sys
 
     demo = tempfile.mkdtemp(prefix="boxkit-prop-", dir=where)

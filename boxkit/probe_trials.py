@@ -35,6 +35,8 @@ NAMESPACES = ("mount", "uts", "ipc", "pid", "net", "user", "cgroup", "time")
 def _enter_userns() -> None:
     """Become root of a new user namespace mapped onto our own uid/gid (one line each, which an
     unprivileged process may write; gid_map needs setgroups denied first, CVE-2014-8989)."""
+    # lazy: the trials run in the child (python -m boxkit.probe_trials); boxkit.probe imports this
+    # module in the parent for _spawn_trials, and the parent must not load ctypes (boxkit._sys)
     from ._sys import CLONE_NEWUSER, SYS
 
     uid, gid = os.geteuid(), os.getegid()
@@ -51,6 +53,7 @@ def _enter_userns() -> None:
 def _become_nobody() -> None:
     """Drop from root to uid/gid 65534 to see what an ordinary learner could do here. A uid change
     clears the dumpable flag, which would leave /proc/self/uid_map owned by root: set it again."""
+    # lazy: _sys (ctypes) in the trials' child only, as in _enter_userns
     from ._sys import PR_SET_DUMPABLE, SYS
 
     os.setgroups([])
@@ -62,6 +65,7 @@ def _become_nobody() -> None:
 def _private_tmpfs() -> str:
     """A new mount namespace with ``/`` private (so nothing propagates to the host) and a tmpfs on
     /tmp to work in; it vanishes with the process."""
+    # lazy: _sys (ctypes) in the trials' child only, as in _enter_userns
     from ._sys import CLONE_NEWNS, MS_PRIVATE, MS_REC, SYS
 
     SYS.unshare(CLONE_NEWNS)
@@ -72,6 +76,7 @@ def _private_tmpfs() -> str:
 
 
 def _t_ns(name: str, in_userns: bool = False) -> str:
+    # lazy: _sys (ctypes) in the trials' child only, as in _enter_userns
     from ._sys import CLONE_NEWNS, MS_PRIVATE, MS_REC, NAMESPACE_FLAGS, SYS
 
     if in_userns:
@@ -103,6 +108,7 @@ def _t_ns(name: str, in_userns: bool = False) -> str:
 def _t_overlay(in_userns: bool = False, as_nobody: bool = False) -> str:
     import stat
 
+    # lazy: _sys (ctypes) in the trials' child only, as in _enter_userns
     from ._sys import SYS
 
     if as_nobody:
@@ -131,6 +137,7 @@ def _t_overlay(in_userns: bool = False, as_nobody: bool = False) -> str:
 
 
 def _t_pivot_root(in_userns: bool = False) -> str:
+    # lazy: _sys (ctypes) in the trials' child only, as in _enter_userns
     from ._sys import MNT_DETACH, SYS
 
     if in_userns:
@@ -150,6 +157,7 @@ def _t_pivot_root(in_userns: bool = False) -> str:
 
 
 def _t_veth() -> str | None:
+    # lazy: _sys (ctypes) in the trials' child only, as in _enter_userns
     from ._sys import CLONE_NEWNET, SYS
 
     ip = shutil.which("ip") or ("/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else None)
@@ -172,9 +180,10 @@ def _t_userns_nobody() -> str:
 def _t_seccomp() -> str:
     """Compile boxkit's default profile with libseccomp, load it with no_new_privs, and see the
     kernel refuse ``unshare(CLONE_NEWUSER)`` with EPERM while ``getpid`` still works."""
-    from . import _sys
-    from .security import seccomp
-    from .security.capabilities import DEFAULT_MASK
+    # lazy: _sys (ctypes), the seccomp compiler (libseccomp) and the capability table: the child only
+    from . import _sys  # lazy: as above
+    from .security import seccomp  # lazy: as above
+    from .security.capabilities import DEFAULT_MASK  # lazy: as above
 
     prog = seccomp.program(seccomp.default_profile(), DEFAULT_MASK)
     _sys.SYS.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)

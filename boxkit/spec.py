@@ -201,7 +201,7 @@ def parse_caps(cap_add=None, cap_drop=None) -> tuple[str, ...]:
     ``--cap-drop ALL`` from none (then adds)."""
     # lazy: _sys loads ctypes (~13 ms), and ``import boxkit`` imports this module; only caps need it
     from ._sys import CAPABILITIES
-    from .security.capabilities import DEFAULT_CAPS
+    from .security.capabilities import DEFAULT_CAPS  # lazy: loads _sys too
     def names(values, flag: str) -> list[str]:
         if isinstance(values, str):
             values = [values]
@@ -404,6 +404,7 @@ class ContainerSpec:
         sec = parse_security_opts(security_opt)
         privileged = bool(privileged)
         if privileged:
+            # lazy: _sys loads ctypes (~13 ms); only --privileged needs the full set
             from ._sys import CAPABILITIES
             caps = tuple(CAPABILITIES)   # as docker: --cap-add/--cap-drop are ignored
             limits.all_devices = True

@@ -45,6 +45,7 @@ class CgroupHost:
 
 
 def _statfs_type(path: str) -> int | None:
+    # lazy: _sys loads ctypes (~12 ms); reading cgroup files (cli, viz) needs no syscall
     from .._sys import SYS
 
     return SYS.statfs_type(path)

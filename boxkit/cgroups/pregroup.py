@@ -34,6 +34,7 @@ from __future__ import annotations
 import errno
 import os
 
+from ..spec import Limits
 from . import Group, _fail, _make_v1, cpuset, devices, memory
 from .controllers import CONTROLLERS, V1, v1_hierarchies, write
 from .host import BASE, detect
@@ -118,7 +119,6 @@ def prepare(name: str) -> PreGroup | None:
     host = detect()
     if host.version != 1 or host.mode == "none":
         return None
-    from ..spec import Limits
 
     group = PreGroup(name, host, {})
     try:

@@ -14,6 +14,8 @@ import json
 import sys
 import time
 
+from ..errors import NotFoundError, SpecError
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("stats", help="live resource use of running containers (cgroup counters)",
@@ -28,6 +30,7 @@ def register(subparsers) -> None:
 
 def running() -> list[dict]:
     """state.json of every running container of this BOXKIT_ROOT, oldest id first."""
+    # lazy: boxkit.cli loads no runtime module, so --help and the other verbs stay light
     from ..runtime import state
 
     out = []
@@ -40,8 +43,6 @@ def running() -> list[dict]:
 
 def select(rows: list[dict], wanted: list[str]) -> list[dict]:
     """Match each wanted word to exactly one container by name, id or unique id prefix."""
-    from ..errors import NotFoundError, SpecError
-
     chosen = []
     for w in wanted:
         hits = [r for r in rows if r.get("name") == w or r["id"] == w] or [r for r in rows if r["id"].startswith(w)]
@@ -64,6 +65,7 @@ def _size(n: int | None) -> str:
 
 def snapshot(rows: list[dict], interval: float) -> list[dict]:
     """Two readings ``interval`` seconds apart; one dict per container still running."""
+    # lazy: boxkit.cgroups costs ~10 ms; only the cgroups verb reads it
     from ..cgroups import open_group
 
     groups = {r["id"]: open_group(r["id"]) for r in rows}
@@ -106,8 +108,6 @@ def table(stats: list[dict]) -> str:
 
 
 def cmd_stats(a: argparse.Namespace) -> int:
-    from ..errors import SpecError
-
     if a.interval <= 0:
         raise SpecError("interval", a.interval, "must be a positive number of seconds")
     rows = running()

@@ -22,7 +22,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from ..errors import ContainerError, SpecError
+from ..errors import ContainerError, SpecError, from_wire
+from ..spec import parse_env, parse_user
 from .run_args import spec_from_args
 from .terminal import Relay, Signals, open_pty
 
@@ -47,6 +48,7 @@ class WrongState(ContainerError):
 # --- looking containers up ---------------------------------------------------------------------------
 
 def records() -> list[dict]:
+    # lazy: boxkit.cli loads no runtime module, so --help and the other verbs stay light
     from ..runtime import state
 
     out = []
@@ -75,6 +77,7 @@ def resolve(ref: str) -> dict:
 
 
 def status(st: dict) -> str:
+    # lazy: as above, no runtime module at boxkit.cli's import
     from ..runtime import state
 
     if state.running(st):
@@ -93,8 +96,9 @@ def _running(st: dict) -> dict:
 # --- run -------------------------------------------------------------------------------------------
 
 def cmd_run(a) -> int:
+    # lazy: rootless loads ctypes (boxkit._sys); only a start needs it
     from ..runtime import rootless
-    from ..runtime.container import build_plan
+    from ..runtime.container import build_plan  # lazy: runtime.container costs ~30 ms; only a start needs it
 
     spec = spec_from_args(a)
     rootless.require()   # root, or a user namespace of our own (boxkit probe says which)
@@ -111,6 +115,7 @@ def cmd_run(a) -> int:
 
 
 def _detached(plan: Plan, rm: bool, tty: bool, interactive: bool, restart: bool = False) -> int:
+    # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper
 
     sock, first = keeper.spawn(plan, [], detach=True, rm=rm, tty=tty, interactive=interactive, restart=restart)
@@ -122,8 +127,6 @@ def _detached(plan: Plan, rm: bool, tty: bool, interactive: bool, restart: bool 
 
 def _check_started(first: dict) -> None:
     if not first.get("ok"):
-        from ..errors import from_wire
-
         raise from_wire(first.get("error", {}))
 
 
@@ -131,6 +134,7 @@ def foreground(plan: Plan, *, rm: bool, tty: bool, interactive: bool, memory=Non
                restart: bool = False) -> int:
     """The container in the foreground: its stdio is ours (or a pty's), its exit code ours; SIGINT,
     SIGTERM and SIGHUP go to it, a second ^C kills it (docker compose's "press Ctrl+C again")."""
+    # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper
 
     master = -1
@@ -228,6 +232,7 @@ def parse_signal(text: str) -> int:
 
 
 def _signal(st: dict, sig: int) -> None:
+    # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper, state
 
     conn = keeper.connect(st["id"])
@@ -241,6 +246,7 @@ def _signal(st: dict, sig: int) -> None:
 
 def wait_exit(st: dict, timeout: float | None) -> dict | None:
     """Wait until the container ends; its exit info ({"exit_code": ...}), None on timeout."""
+    # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper, state
 
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -317,8 +323,9 @@ def cmd_wait(a) -> int:
 
 
 def cmd_rm(a) -> int:
+    # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper, state
-    from ..runtime.rootless import remove_tree
+    from ..runtime.rootless import remove_tree  # lazy: rootless loads ctypes (boxkit._sys); only rm needs it
 
     code = 0
     for ref in a.containers:
@@ -356,6 +363,7 @@ def cmd_rm(a) -> int:
 
 
 def cmd_start(a) -> int:
+    # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper
 
     code = 0
@@ -405,6 +413,7 @@ def cmd_ps(a) -> int:
 
 
 def cmd_logs(a) -> int:
+    # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper
 
     st = resolve(a.container)
@@ -445,8 +454,9 @@ def _iso(t) -> str:
 
 
 def inspect_record(st: dict) -> dict:
+    # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper
-    from ..runtime.plan import Plan
+    from ..runtime.plan import Plan  # lazy: no runtime module at boxkit.cli's import (--help)
 
     # no plan on record (a container of boxkit.run, which has no keeper): nothing but the state file
     plan = keeper.read_plan(st["id"]) or Plan(cwd="", network="")
@@ -528,7 +538,6 @@ def cmd_exec(a) -> int:
     if not a.command:
         raise SpecError("command", "", "is missing", hint="boxkit exec CONTAINER CMD [ARG...]")
     # the values first, as run does: a bad -e/-u/-w is bad input (125) whatever the container
-    from ..spec import parse_env, parse_user
 
     parse_env(a.env)
     parse_user(a.user)

@@ -20,7 +20,12 @@ import socket
 import sys
 
 from .._sys import NAMESPACE_FILES, PR_SET_CHILD_SUBREAPER, SYS
+from ..cgroups import open_group
 from ..errors import SpecError
+from ..runtime import init, keeper, process
+from ..runtime.plan import Plan
+from ..runtime.supervisor import _exec_child, _step_error, decode_status
+from ..spec import parse_env, parse_user
 from .terminal import Relay, Signals, copy_window_size
 
 
@@ -37,8 +42,6 @@ def namespaces_of(pid: int) -> list[str]:
 
 def container_env(st: dict) -> dict[str, str]:
     """The container's environment: its plan's (a keeper's container), else PID 1's own."""
-    from ..runtime import keeper
-
     plan = keeper.read_plan(st["id"])
     if plan and isinstance(plan.env, dict):
         return dict(plan.env)
@@ -56,11 +59,6 @@ def container_env(st: dict) -> dict[str, str]:
 
 
 def run_exec(st: dict, a) -> int:
-    from ..runtime import init, process
-    from ..runtime.plan import Plan
-    from ..runtime.supervisor import _exec_child, _step_error
-    from ..spec import parse_env, parse_user
-
     pid1 = st["pid"]
     ns = namespaces_of(pid1)
     rootless = bool(st.get("rootless")) or ("user" in ns and os.geteuid() != 0)
@@ -78,8 +76,6 @@ def run_exec(st: dict, a) -> int:
     procs: list[str] = []
     if os.geteuid() == 0 and not rootless:
         try:
-            from ..cgroups import open_group
-
             group = open_group(st["id"])
             procs = list(group.procs_files) if group is not None else []
         except (ImportError, OSError):
@@ -153,16 +149,12 @@ def run_exec(st: dict, a) -> int:
 
 
 def _plan_cwd(st: dict) -> str | None:
-    from ..runtime import keeper
-
     plan = keeper.read_plan(st["id"])
     return plan.cwd if plan else None
 
 
 def _poll(pid: int, done: dict) -> None:
     """Reap what ended (orphans the exec'd process left come to us too); note the exec'd one's code."""
-    from ..runtime.supervisor import decode_status
-
     while True:
         try:
             got, status = os.waitpid(-1, os.WNOHANG)

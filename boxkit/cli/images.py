@@ -21,6 +21,8 @@ import json
 import os
 import sys
 
+from ..errors import BoxkitError, NotFoundError
+
 
 def _mb(n: int) -> str:
     if n >= 1 << 30:
@@ -84,8 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_build(a: argparse.Namespace) -> int:
+    # lazy: boxkit.build loads the runtime and images (~55 ms); only build needs it
     from ..build import build_file
-    from ..errors import NotFoundError
 
     if not os.path.isdir(a.context):
         raise NotFoundError("build context", a.context, hint="give the directory COPY reads from")
@@ -99,6 +101,7 @@ def cmd_build(a: argparse.Namespace) -> int:
 
 
 def cmd_images(a: argparse.Namespace) -> int:
+    # lazy: the image store (hashlib, json) only for the image verbs, not at boxkit.cli's import
     from ..images.store import Store
 
     rows = Store().images()
@@ -113,8 +116,9 @@ def cmd_images(a: argparse.Namespace) -> int:
 
 
 def cmd_history(a: argparse.Namespace) -> int:
+    # lazy: boxkit.images only for the image verbs, not at boxkit.cli's import
     from ..images import resolve
-    from ..images.store import Store
+    from ..images.store import Store  # lazy: the image store only for the image verbs
 
     resolve(a.image)  # base images appear on first use
     print(f"{'LAYER':<14} {'SIZE':>9}  CREATED BY")
@@ -125,6 +129,7 @@ def cmd_history(a: argparse.Namespace) -> int:
 
 
 def cmd_pull(a: argparse.Namespace) -> int:
+    # lazy: the registry client (urllib, ssl) only for pull
     from ..images.registry import progress_printer, pull
 
     password = sys.stdin.readline().rstrip("\n") if a.password_stdin else None
@@ -135,6 +140,7 @@ def cmd_pull(a: argparse.Namespace) -> int:
 
 
 def cmd_save(a: argparse.Namespace) -> int:
+    # lazy: transfer loads tarfile; only save needs it
     from ..images.transfer import save_docker, save_oci
 
     fmt = a.format or ("docker" if a.output.endswith(".tar") else "oci")
@@ -143,6 +149,7 @@ def cmd_save(a: argparse.Namespace) -> int:
 
 
 def cmd_load(a: argparse.Namespace) -> int:
+    # lazy: transfer loads tarfile; only load needs it
     from ..images.transfer import load
 
     for ref in load(a.input, tag=a.tag):
@@ -151,9 +158,8 @@ def cmd_load(a: argparse.Namespace) -> int:
 
 
 def cmd_rmi(a: argparse.Namespace) -> int:
-    from ..errors import BoxkitError
-    from ..images.store import Store
-    from ..runtime import state
+    from ..images.store import Store  # lazy: the image store only for the image verbs
+    from ..runtime import state  # lazy: no runtime module at boxkit.cli's import (--help)
 
     store = Store()
     for ref in a.images:
@@ -170,6 +176,7 @@ def cmd_rmi(a: argparse.Namespace) -> int:
 
 
 def cmd_commit(a: argparse.Namespace) -> int:
+    # lazy: boxkit.build loads the runtime and images (~55 ms); only commit needs it
     from ..build.commit import commit_container
 
     print(commit_container(a.container, a.ref, comment=a.message))
@@ -177,6 +184,7 @@ def cmd_commit(a: argparse.Namespace) -> int:
 
 
 def cmd_df(a: argparse.Namespace) -> int:
+    # lazy: the image store only for the image verbs
     from ..images.store import Store
 
     df = Store().df()

@@ -38,6 +38,7 @@ def register(subparsers) -> None:
 
 
 def cmd_ls(a: argparse.Namespace) -> int:
+    # lazy: boxkit.net only for the network verbs, not at boxkit.cli's import
     from ..net import list_networks
 
     rows = list_networks()
@@ -54,6 +55,7 @@ def cmd_ls(a: argparse.Namespace) -> int:
 
 
 def cmd_create(a: argparse.Namespace) -> int:
+    # lazy: boxkit.net only for the network verbs
     from ..net import create_network
 
     n = create_network(a.name, subnet=a.subnet, nat=a.nat)
@@ -62,6 +64,7 @@ def cmd_create(a: argparse.Namespace) -> int:
 
 
 def cmd_rm(a: argparse.Namespace) -> int:
+    # lazy: boxkit.net only for the network verbs
     from ..net import remove_network
 
     for name in a.names:
@@ -71,6 +74,7 @@ def cmd_rm(a: argparse.Namespace) -> int:
 
 
 def cmd_inspect(a: argparse.Namespace) -> int:
+    # lazy: ipam costs ~10 ms; only the network verbs need it
     from ..net import ipam
 
     print(json.dumps(ipam.load(a.name).to_json(), indent=1, sort_keys=True))

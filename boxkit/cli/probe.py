@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_probe(a: argparse.Namespace) -> int:
+    # lazy: the probe's modules cost ~25 ms; only boxkit probe needs them
     from ..probe import probe
 
     report = probe()

@@ -15,6 +15,7 @@ from .arguments import Parser
 
 
 def cmd_gc(a) -> int:
+    # lazy: the collector loads cgroups, net and podman (~35 ms); only gc needs it
     from ..collect import gc
 
     lines = gc()

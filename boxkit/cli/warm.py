@@ -32,7 +32,10 @@ import time
 
 from .. import paths
 from ..errors import BoxkitError
+from ..runtime import state
 from ..runtime.keeper import peer_allowed
+from .run_args import spec_from_args
+from .verbs import parser
 
 IDLE_EXIT = 600.0
 SOCK = "warm.sock"
@@ -44,6 +47,7 @@ def sock_path() -> str:
 
 class Warm:
     def __init__(self, listener: socket.socket) -> None:
+        # lazy: the supervisor costs ~50 ms; only the helper process needs it, not the client
         from ..runtime.supervisor import Supervisor
 
         self.listener = listener
@@ -134,8 +138,6 @@ class Warm:
 
     def _run(self, conn: socket.socket, argv: list[str], cwd: str, fds: list[int]) -> None:
         from ..runtime.container import build_plan  # lazy: the helper's start, not the client's
-        from .run_args import spec_from_args
-        from .verbs import parser
 
         if self._parser is None:   # built once: every verb's sub-parser costs ~4 ms a request
             self._parser = parser()
@@ -189,8 +191,6 @@ class Warm:
 
 
 def _name_taken(name: str) -> bool:
-    from ..runtime import state
-
     return any((state.read(c) or {}).get("name") == name for c in state.list_ids())
 
 
@@ -212,7 +212,6 @@ def stop(timeout: float = 10.0) -> int | None:
         return None
     finally:
         s.close()
-    from ..runtime import state
 
     start = state.starttime(pid)
     state.kill(pid, signal.SIGTERM)
@@ -234,6 +233,7 @@ def main() -> int:
         os.umask(old)
     listener.listen(64)
     warm = Warm(listener)
+    # lazy: the zygote's modules (supervisor, cgroups, images) only in the helper, not the client
     from ..runtime.zygote import _freeze
 
     _freeze()

@@ -93,12 +93,14 @@ def resolve(ref: str) -> ResolvedImage:
     Images in the local store win; ``busybox`` and ``host`` are built offline from the host on first
     use (:mod:`boxkit.images.base`)."""
     name, tag = parse_ref(ref)
+    # lazy: the store is not needed by the zygote, which imports this package for the overlay
     from .store import Store
 
     store = Store()
     found = store.resolve(name, tag)
     if found is not None:
         return found
+    # lazy: base (ELF reading) only for a base image, not for the zygote's import of this package
     from . import base
 
     if name in base.BASE_IMAGES and tag == "latest":

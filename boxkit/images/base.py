@@ -40,6 +40,9 @@ import time
 
 from .. import paths
 from ..errors import BoxkitError, NotFoundError
+from . import ImageConfig
+from .elf import closure, read_elf
+from .store import Store
 
 BASE_IMAGES = ("busybox", "host")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -66,8 +69,6 @@ HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 def ensure(name: str) -> None:
     """Build base image ``name`` into the store (tag ``NAME:latest``) unless it is there already."""
-    from .store import Store
-
     if name not in BASE_IMAGES:
         raise NotFoundError("image", name, hint="boxkit images lists the images there are")
     store = Store()
@@ -93,7 +94,6 @@ def ensure(name: str) -> None:
             what = BUSYBOX if name == "busybox" else "the host's programs, python and their libraries"
             history = [{"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "created_by": f"boxkit base image: {what}"}]
-            from . import ImageConfig
 
             store.write_image([layer], ImageConfig.from_dict(config), history, ref=ref)
         except OSError as e:
@@ -159,15 +159,11 @@ def _build_busybox(root: str) -> dict:
 
 
 def _is_static(path: str) -> bool:
-    from .elf import read_elf
-
     info = read_elf(path)
     return info is not None and info.interp is None
 
 
 def _closure(progs: list[str]) -> list[str]:
-    from .elf import closure
-
     return closure(progs)
 
 

@@ -227,6 +227,7 @@ class Store:
     def unpack_layer(self, desc: dict, diff_id: str, *, budget: int | None = None,
                      progress: Callable[[int], None] | None = None) -> str:
         """Unpack layer blob ``desc`` (already in the store) and check it yields ``diff_id``."""
+        # lazy: layer loads tarfile (~20 ms); listing and reading the store needs no tar
         from .layer import DEFAULT_BUDGET, LayerError, apply_tar
 
         if self.has_layer(diff_id):
@@ -255,6 +256,7 @@ class Store:
         """Turn directory ``tree`` (overlay-prepared: whiteouts as 0/0 devices) into a stored layer.
         The tree is *moved* into the store. Returns the layer descriptor and its DiffID. With
         ``keep_blob=False`` the tar is only hashed; :meth:`ensure_blob` recreates it when needed."""
+        # lazy: layer loads tarfile (~20 ms); only a commit or save writes one
         from .layer import write_tar
 
         self._init()
@@ -280,6 +282,7 @@ class Store:
     def ensure_blob(self, desc: dict, diff_id: str) -> str:
         """The path of a layer blob, recreating an uncompressed one from its unpacked directory (the
         tar writer is deterministic, and the result must hash to the recorded digest)."""
+        # lazy: layer loads tarfile (~20 ms); only a commit or save writes one
         from .layer import write_tar
 
         digest = check_digest(desc.get("digest"))

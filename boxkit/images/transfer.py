@@ -25,7 +25,7 @@ import tarfile
 import zlib
 
 from ..errors import BoxkitError, NotFoundError, SpecError
-from . import parse_ref
+from . import parse_ref, resolve
 from .store import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
@@ -104,8 +104,6 @@ def save_docker(refs: list[str], dest: str, store: Store | None = None) -> None:
 
 
 def _resolve_all(refs: list[str]) -> None:
-    from . import resolve
-
     for ref in refs:
         name, tag = parse_ref(ref)
         resolve(f"{name}:{tag}")  # base images are built on first use

@@ -48,6 +48,7 @@ def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,
            publish: list[str] | None = None, lo_up: bool = True) -> Attachment:
     """Connect the network namespace of process ``pid`` to ``network``; see :mod:`boxkit.net.endpoint`.
     ``lo_up=False`` when the caller brings ``lo`` up itself (the runtime's container does)."""
+    # lazy: endpoint loads ipam and firewall; `import boxkit.net` (the supervisor) stays cheap until a network is used
     from .endpoint import attach as _attach
 
     return _attach(cid, pid, network, name, hostname, publish, lo_up=lo_up)
@@ -55,6 +56,7 @@ def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,
 
 def gc(alive: set[str]) -> list[str]:
     """Reclaim leases, veths, ports and idle bridges of containers not in ``alive``; return their ids."""
+    # lazy: as attach, endpoint only when used
     from .endpoint import gc as _gc
 
     return _gc(alive)
@@ -62,24 +64,28 @@ def gc(alive: set[str]) -> list[str]:
 
 def reap() -> list[str]:
     """Remove idle bridges left up by ``Attachment.release(defer=True)``; call it when idle."""
+    # lazy: as attach, endpoint only when used
     from .endpoint import reap as _reap
 
     return _reap()
 
 
 def create_network(name: str, subnet: str | None = None, nat: bool = False):
+    # lazy: as attach, endpoint only when used
     from .endpoint import create_network as _create
 
     return _create(name, subnet=subnet, nat=nat)
 
 
 def remove_network(name: str) -> None:
+    # lazy: as attach, endpoint only when used
     from .endpoint import remove_network as _remove
 
     _remove(name)
 
 
 def list_networks() -> list[dict]:
+    # lazy: as attach, endpoint only when used
     from .endpoint import list_networks as _ls
 
     return _ls()
@@ -87,6 +93,7 @@ def list_networks() -> list[dict]:
 
 def parse_publish(values):
     """Validate ``-p`` values before anything is started (raises SpecError)."""
+    # lazy: firewall (~7 ms) only when a port is published
     from .firewall import parse_publish as _parse
 
     return _parse(values)
@@ -94,6 +101,7 @@ def parse_publish(values):
 
 def __getattr__(name: str):
     if name == "Attachment":
+        # lazy: as attach, endpoint only when used
         from .endpoint import Attachment
 
         return Attachment

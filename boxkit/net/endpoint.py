@@ -74,6 +74,7 @@ class Attachment:
 
 def _bridge_for(net: ipam.Network, undo: list[Callable[[], None]], ipr=None) -> None:
     """Make sure the network's bridge is up; clash-check (and maybe move) its subnet first."""
+    # lazy: links loads pyroute2 (~130-230 ms); only a networked container needs it
     from . import links
 
     if links.bridge_exists(net.bridge, ipr):
@@ -168,6 +169,7 @@ def _load_or_default(network: str) -> ipam.Network:
     except NotFoundError:
         if network != ipam.DEFAULT_NETWORK:
             raise
+    # lazy: links loads pyroute2 (~130-230 ms)
     from . import links
 
     return ipam.define(network, taken=links.host_networks())
@@ -196,6 +198,7 @@ def _reclaim(net: ipam.Network, cids: list[str], doomed: list[str], gone_with_ne
 
 
 def _delete_all(names: list[str]) -> None:
+    # lazy: links loads pyroute2 (~130-230 ms)
     from . import links
 
     for n in names:
@@ -205,6 +208,7 @@ def _delete_all(names: list[str]) -> None:
 
 def _retire_if_idle(net: ipam.Network) -> list[str]:
     """With no lease left, retire the bridge (and the table if no boxkit bridge remains)."""
+    # lazy: links loads pyroute2 (~130-230 ms)
     from . import links
 
     if net.leases:
@@ -249,6 +253,7 @@ def reap() -> list[str]:
     Pairs with ``release(defer=True)``: call it when idle (and before exiting) so that nothing stays
     on the host. Returns the names of the interfaces deleted.
     """
+    # lazy: links loads pyroute2 (~130-230 ms)
     from . import links
 
     doomed: list[str] = []
@@ -290,6 +295,7 @@ def gc(alive: set[str]) -> list[str]:
 # --- networks (boxkit network create/ls/rm) ------------------------------------------------------
 
 def create_network(name: str, subnet: str | None = None, nat: bool = False) -> ipam.Network:
+    # lazy: links loads pyroute2 (~130-230 ms)
     from . import links
 
     if nat:
@@ -315,6 +321,7 @@ def remove_network(name: str) -> None:
 
 def list_networks() -> list[dict]:
     """One row per network: name, bridge, subnet, gateway, nat, live containers, bridge up."""
+    # lazy: links loads pyroute2 (~130-230 ms)
     from . import links
 
     nets = ipam.all_networks()

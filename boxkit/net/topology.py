@@ -71,6 +71,7 @@ def snapshot(pids: dict[str, int] | None = None, containers: bool = True) -> dic
     "host": label}``; only boxkit's bridges and the interfaces plugged into them, plus loopback and
     every interface of the listed namespaces, are kept, so the picture stays readable on a busy host.
     """
+    # lazy: links loads pyroute2 (~130-230 ms); only a snapshot needs it
     from . import ipam, links
 
     wanted: dict[str, int] = {}

@@ -27,6 +27,7 @@ import signal
 from .. import _sys
 from ..errors import SpecError
 from ..runtime.plan import Plan
+from ..security import seccomp
 
 CONFIG_MAX = 4 << 20   # bytes: a config.json is a few KiB; a huge one is not a config
 
@@ -187,7 +188,6 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> Plan:
     plan.resources = _typed(linux, "resources", dict, "linux.resources", {})
     sc = _typed(linux, "seccomp", dict, "linux.seccomp", None)
     if sc:   # the same checks and compiler as boxkit run's profiles (boxkit/security/seccomp.py)
-        from ..security import seccomp
 
         caps = (plan.cap_sets or {}).get("bounding")
         plan.seccomp = seccomp.program(seccomp.Profile(sc, "linux.seccomp"),

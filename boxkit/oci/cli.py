@@ -15,6 +15,7 @@ import json
 import sys
 
 from .. import __version__ as _version
+from .. import _sys
 from ..errors import BoxkitError, SpecError
 from . import bundle as bundlemod
 from . import verbs
@@ -113,8 +114,6 @@ def _exec_process(a) -> dict:
 
 
 def features() -> dict:
-    from .. import _sys
-
     return {
         "ociVersionMin": "1.0.0", "ociVersionMax": OCI_VERSION,
         "hooks": list(bundlemod.HOOK_KINDS),

@@ -204,6 +204,7 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
 
 
 def _error(plan: Plan, msg: dict) -> BoxkitError:
+    # lazy: the supervisor (~50 ms with its cgroups and images) only for a start or an exec
     from ..runtime.supervisor import _step_error
 
     return _step_error(plan, msg)
@@ -336,6 +337,7 @@ def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None
           console_socket: str | None) -> int:
     """runc exec: a process joins the running container's namespaces and cgroup (boxkit exec's
     join, :func:`boxkit.runtime.supervisor._exec_child`)."""
+    # lazy: the supervisor only for exec
     from ..runtime.supervisor import _exec_child
 
     st = store.read(cid)

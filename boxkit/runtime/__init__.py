@@ -11,7 +11,7 @@ def __getattr__(name: str):
     # lazy: ``import boxkit`` looks for leftovers through .state and .collector on every command, and
     # .container (the caller's side, 30 ms of imports) is needed only to start a container
     if name in __all__:
-        from . import container
+        from . import container  # lazy: as above
 
         return getattr(container, name)
     raise AttributeError(f"module 'boxkit.runtime' has no attribute {name!r}")

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 
 from .. import paths
 from ..errors import ContainerError, SpecError
-from ..spec import DEFAULT_PATH, ContainerSpec
-from . import caps, rootless
+from ..images import resolve
+from ..spec import DEFAULT_PATH, ContainerSpec, parse_env, parse_user
+from . import caps, rootless, state
 from .client import _Interrupted, _rebuild_error, _shutdown, client  # noqa: F401 (_rebuild_error, _shutdown: re-exported)
+from .inroot import secure_join
 from .plan import Plan
 
 
@@ -72,8 +74,6 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> Plan:
     """Resolve the image and turn the spec into the data the container side needs."""
     cid = cid or secrets.token_hex(6)
     if spec.image is not None:
-        from ..images import resolve
-
         image = resolve(spec.image)
         layers, config = list(image.layers), image.config
     else:
@@ -103,8 +103,6 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> Plan:
         files["/etc/hosts"] = f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t{hostname}\n"
     join_net = None
     if spec.network.startswith("container:"):
-        from . import state
-
         other = spec.network.split(":", 1)[1]
         st = state.find_by_name(other) or state.read(other)
         if not st:
@@ -130,9 +128,6 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> Plan:
 def _image_user(text: str, layers: list[str]) -> tuple[int, int]:
     """An image's ``User``: numbers, or names looked up in the image's own /etc/passwd and /etc/group
     (the top-most layer that has the file; read without following symlinks out of the layer)."""
-    from ..spec import parse_user
-    from .inroot import secure_join
-
     name, _, group = text.partition(":")
     if name.isdigit() and (not group or group.isdigit()):
         return parse_user(text)  # type: ignore[return-value]
@@ -189,8 +184,6 @@ class Container:
     # life cycle
     def start(self) -> Container:
         if self.name:
-            from . import state
-
             if state.find_by_name(self.name):
                 raise SpecError("container name", self.name, "already in use by a running container",
                                 hint="choose another --name or stop that container")
@@ -269,8 +262,6 @@ class Container:
     def exec(self, argv: list[str] | str, *, env: dict | None = None, cwd: str = "/", user=None,
              timeout: float | None = 30) -> Result:
         """Run another process inside this running container (``docker exec``)."""
-        from ..spec import parse_env, parse_user
-
         if self.pid is None or self.result is not None:
             raise ContainerError("cannot exec in container", self.id, hint="it is not running")
         if isinstance(argv, str):
@@ -355,6 +346,7 @@ class Container:
     @property
     def cgroup(self):
         """The container's cgroup (a view for reading; the zygote owns and removes it), or None."""
+        # lazy: boxkit.cgroups costs ~10 ms; only reading a container's cgroup needs it
         from ..cgroups import open_group
 
         return open_group(self.id)
@@ -362,6 +354,7 @@ class Container:
     def sample(self, hz: float = 20.0, on_sample=None):
         """Read this container's cgroup files at ``hz`` in a thread until it ends; returns the
         running :class:`~boxkit.cgroups.sampler.Sampler` (``.stop()`` gives the series)."""
+        # lazy: the sampler (with boxkit.cgroups) only when sampling
         from ..cgroups.sampler import Sampler
 
         group = self.cgroup

@@ -150,11 +150,13 @@ class Keeper:
         self.stdin_hold = -1      # -di: the write end of the container's stdin, held open
 
     def run(self) -> int:
+        # lazy: the keeper process only; its client side (ps, exec, warm) must not load init/_sys
         from .init import _close_fds_but
 
         # nothing of the command's but our socket and the container's stdio (a terminal's master
         # side held here would keep the command's pty open after the command died)
         _close_fds_but({self.client.fileno(), *self.stdio})
+        # lazy: _sys (ctypes) in the keeper process only
         from .._sys import SYS
 
         SYS.set_comm("boxkit-keeper")   # what ps -o comm and the test suite's leak check see
@@ -164,8 +166,9 @@ class Keeper:
         rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(wfd)
+        # lazy: the supervisor (~50 ms) in the keeper process only
         from .supervisor import Supervisor
-        from .zygote import _error_payload
+        from .zygote import _error_payload  # lazy: the keeper process only
 
         sup = Supervisor()
         prior = state.read(self.cid) if self.restart else None

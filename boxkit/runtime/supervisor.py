@@ -29,8 +29,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .. import _sys, cgroups, paths
+from .. import net as netmod
 from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, SYS
+from ..errors import ContainerError, ExecError, HostError
+from ..spec import Limits
 from . import init, rootfs, rootless, state
+from .idshift import shifted
 from .plan import Plan
 from .spare import Spares
 
@@ -184,8 +188,6 @@ class Supervisor:
                 if not plan.restart:   # boxkit start: a stopped container's upper dir stays
                     raise
         if plan.uid_map:
-            from .idshift import shifted
-
             _inside, outside, count = plan.uid_map
             for sub in ("upper", "work"):
                 os.chown(os.path.join(d, sub), outside, outside)
@@ -224,12 +226,9 @@ class Supervisor:
             if cg is None:
                 cg = self._cgroup(plan, pid1)
             else:   # PID 1 was born in it (see cgroups.pregroup): its limits now, its name after "go"
-                from ..spec import Limits
 
                 cg.limit(cid, Limits(**plan.limits))
             if plan.network not in ("none", "host") and not plan.join_net:
-                from .. import net as netmod
-
                 self.networks_used = True
                 # lo: a spare brought it up ahead, stage 2 does after "go"
                 net = netmod.attach(cid, pid1, plan.network, plan.name,
@@ -278,8 +277,6 @@ class Supervisor:
                 with open(f"/proc/{pid}/{f}", "w") as fh:
                     fh.write(line)
             except OSError as e:
-                from ..errors import HostError
-
                 raise HostError(f"cannot write {f} of", f"/proc/{pid}", errno=e.errno,
                                 hint="user namespaces may be disabled; see boxkit probe") from e
 
@@ -287,7 +284,6 @@ class Supervisor:
         if os.environ.get("BOXKIT_NO_CGROUPS") or plan.rootless:
             return None
         # no guard: a limit that cannot be set must fail the start, never vanish
-        from ..spec import Limits
 
         lim = Limits(**plan.limits)
         group = cgroups.create(plan.id, lim)
@@ -308,8 +304,6 @@ class Supervisor:
     def exec(self, cid: str, argv: list[str], env: dict, cwd: str, user, stdio: list[int]) -> int:
         run = self.containers.get(cid)
         if run is None or run.exit is not None:
-            from ..errors import ContainerError
-
             raise ContainerError("cannot exec in container", cid, hint="it is not running")
         pid1 = _joinable(run)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -418,9 +412,7 @@ class Supervisor:
         """Remove bridges no container uses any more (deferred by release). Only after this supervisor
         attached a network: importing pyroute2 costs ~130-230 ms."""
         if self.networks_used and not any(r.net for r in self.containers.values()):
-            from .. import net
-
-            net.reap()
+            netmod.reap()
             self.networks_used = False
 
 
@@ -470,8 +462,6 @@ _STAGE_SENTENCES = {"stage 1": "create the namespaces", "stage 2": "set up the r
 
 
 def _step_error(plan: Plan, msg: dict):
-    from ..errors import ContainerError, ExecError
-
     step = msg.get("error", "start")
     eno = msg.get("errno") or None
     if step == "exec":

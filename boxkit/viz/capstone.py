@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from . import new_figure
+
 
 def usage_figure(series, title: str = "container usage"):
-    from . import new_figure
-
     fig = new_figure(figsize=(9, 4.2), dpi=100)
     ax_m, ax_c = fig.subplots(1, 2)
     t = series.t

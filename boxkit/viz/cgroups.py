@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import threading
 
+from . import new_figure
+
 MiB = 1 << 20
 LIMIT = "#c0392b"
 USE = "#1f6fb2"
@@ -31,8 +33,6 @@ THROTTLE = "#e67e22"
 
 
 def _figure(fig, size):
-    from . import new_figure
-
     if fig is None:
         return new_figure(figsize=size, dpi=100)
     fig.clear()
@@ -123,6 +123,7 @@ def _step(series) -> float:
 
 
 def shares_figure(series: list, shares: list[int], *, skip: float = 1.0, title: str = "", fig=None):
+    # lazy: cgroup_experiments loads the runtime (~50 ms); only this figure runs one
     from ..cgroup_experiments import measured_shares
 
     fig = _figure(fig, (10, 4))
@@ -190,6 +191,7 @@ class FileMapTable:
     (a hybrid host mounts v1 controllers, so boxkit drives v1 there)."""
 
     def __init__(self, mode: str, rows=None):
+        # lazy: viz modules import no kernel-side module until a figure is drawn
         from ..cgroups import FILE_MAP
 
         self.mode = mode
@@ -221,6 +223,7 @@ class FileMapTable:
 def file_map(mode: str | None = None) -> FileMapTable:
     """The table for ``mode`` (default: this host's, from :func:`boxkit.cgroups.detect`)."""
     if mode is None:
+        # lazy: viz modules import no kernel-side module until a figure is drawn
         from ..cgroups import detect
 
         mode = detect().mode
@@ -241,6 +244,7 @@ def _snapshot(series):
     """A consistent copy of a series the sampler is still appending to (field by field)."""
     import dataclasses
 
+    # lazy: the sampler (with boxkit.cgroups) only for this figure
     from ..cgroups.sampler import FIELDS
 
     n = min(len(series.t), *(len(getattr(series, f)) for f in FIELDS))
@@ -256,8 +260,6 @@ def live(experiment, draw, *, refresh_hz: float = 4, **kwargs):
     milliseconds, and doing it in the sampler's thread would leave gaps in the samples. Blocks until the
     container ends; returns ``(figure, series, result)``. Outside IPython nothing is shown and the figure
     is drawn once, at the end."""
-    from . import new_figure
-
     fig = new_figure(figsize=(8, 4), dpi=100)
     handle = None
     if _ipython() is not None:
@@ -310,18 +312,21 @@ def _draw_final(draw, series, result, fig) -> None:
 
 def live_memory(memory: str | int = "500M", target_mb: int = 900, **kwargs):
     """The seed's example, live: a hog climbs past ``memory`` and is OOM-killed."""
+    # lazy: cgroup_experiments loads the runtime (~50 ms); only this figure runs one
     from .. import cgroup_experiments as experiments
 
     return live(experiments.memory_oom, memory_figure, memory=memory, target_mb=target_mb, **kwargs)
 
 
 def live_cpu(cpus: float | str = 0.5, seconds: float = 4, **kwargs):
+    # lazy: cgroup_experiments loads the runtime (~50 ms)
     from .. import cgroup_experiments as experiments
 
     return live(experiments.cpu_quota, cpu_figure, cpus=cpus, seconds=seconds, **kwargs)
 
 
 def live_pids(pids_limit: int = 20, seconds: float = 3, **kwargs):
+    # lazy: cgroup_experiments loads the runtime (~50 ms)
     from .. import cgroup_experiments as experiments
 
     return live(experiments.fork_bomb, pids_figure, pids_limit=pids_limit, seconds=seconds, **kwargs)
@@ -363,6 +368,7 @@ def panel(hog_mb: int = 600, seconds: float = 3):
     import ipywidgets as w
     from IPython.display import display
 
+    # lazy: cgroup_experiments loads the runtime (~50 ms)
     from .. import cgroup_experiments as experiments
 
     mem = w.IntSlider(value=400, min=100, max=1000, step=50, description="memory MiB",
@@ -401,6 +407,7 @@ def panel(hog_mb: int = 600, seconds: float = 3):
 
 def draw_docs_figures(img_dir: str) -> None:
     """docs/img/cgroups-{memory,cpu,shares,pids}.png from real runs on this host."""
+    # lazy: cgroup_experiments loads the runtime (~50 ms)
     from .. import cgroup_experiments as experiments
 
     r, s = experiments.memory_oom("500M", 900, step_mb=10, hz=50)   # as notebook 02 draws it

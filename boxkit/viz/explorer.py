@@ -79,6 +79,7 @@ def namespace_explorer(image: str = "busybox", run=None):
     import ipywidgets as w
 
     if run is None:
+        # lazy: runtime.run loads runtime.container (~30 ms); only the explorer's button runs it
         from ..runtime import run
     boxes = {n: w.Checkbox(value=True, description=n, indent=False, layout=w.Layout(width="80px"))
              for n in OPTIONAL}

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from . import new_figure
+
 _PALETTE = ["#9aa5b1", "#7fb3d5", "#82c99a", "#f0b27a", "#c39bd3", "#f7dc6f", "#76d7c4", "#e59866"]
 
 
@@ -64,7 +66,6 @@ def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new:
     joined by a dashed line; below, what the store holds against the sum of the images' sizes."""
     from matplotlib.patches import FancyBboxPatch
 
-    from . import new_figure
 
     refs = list(images)
     depth = max(len(v) for v in images.values())
@@ -122,8 +123,6 @@ def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new:
 
 
 def copyup_figure(points: list[tuple[int, float]], recorded: bool = False):
-    from . import new_figure
-
     fig = new_figure(figsize=(7, 4), dpi=100)
     ax = fig.add_subplot()
     xs = [p[0] for p in points]
@@ -137,8 +136,6 @@ def copyup_figure(points: list[tuple[int, float]], recorded: bool = False):
 
 
 def containers_figure(cost: dict, recorded: bool = False):
-    from . import new_figure
-
     fig = new_figure(figsize=(7, 4), dpi=100)
     ax = fig.add_subplot()
     n = cost["containers"]
@@ -159,8 +156,9 @@ def draw_docs_figures(outdir: str) -> None:
     import shutil
     import tempfile
 
+    # lazy: image_experiments loads build and the runtime (~60 ms); only this figure builds
     from ..image_experiments import build_seed_app
-    from ..images.store import Store
+    from ..images.store import Store  # lazy: the image store only for this figure
 
     work = tempfile.mkdtemp(prefix="bk-fig-", dir="/var/tmp")
     old = os.environ.get("BOXKIT_ROOT")

@@ -13,6 +13,8 @@ container's mounts are in no group, and the lines between the columns are gone.
 
 from __future__ import annotations
 
+from . import new_figure
+
 SHARED_FC, SLAVE_FC, PRIVATE_FC = "#82c99a", "#f7dc6f", "#e5e5e5"
 
 
@@ -47,7 +49,6 @@ def propagation_figure(trees: dict[str, list[dict]], title: str = "", max_rows: 
     not matter to the story (the rows still say how many were left out)."""
     from matplotlib.patches import FancyBboxPatch
 
-    from . import new_figure
 
     labels = list(trees)
     cols = len(labels)

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from . import new_figure
+
 OWN, SHARED, BOX_EC, BOX_FC = "#1a7f37", "#888888", "#1f6fb2", "#e8f1fb"
 
 
@@ -42,7 +44,6 @@ def namespace_figure(snap: dict, recorded: bool = False, max_inside: int = 8):
     """``snap``: :func:`boxkit.nsinfo.snapshot` (or the same keys made by hand)."""
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
-    from . import new_figure
 
     rows = _tree_rows(snap)
     inside = [r for r in rows if r["inside"]][:max_inside]
@@ -127,7 +128,6 @@ def idmap_figure(lines: list[tuple[int, int, int]], kind: str = "uid", overflow:
     is marked inside, with ``unmapped_example`` (a host id outside every range) pointing to it."""
     from matplotlib.patches import Polygon, Rectangle
 
-    from . import new_figure
 
     fig = new_figure(figsize=(11, 3.4), dpi=100)
     ax = fig.add_axes((0.06, 0.18, 0.9, 0.62))

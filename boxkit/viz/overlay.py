@@ -12,6 +12,8 @@ is prepared, then renamed into upper in one step (so a crash never leaves half a
 
 from __future__ import annotations
 
+from . import new_figure
+
 ROWS = ("lower", "upper", "merged")
 FC = {"file": "#dbe8f5", "dir": "#eef2f6", "whiteout": "#222222", "opaque": "#f0b27a"}
 
@@ -31,7 +33,6 @@ def overlay_figure(scan: dict[str, dict[str, str]], title: str = "", recorded: b
     """``scan``: ``{"lower"|"upper"|"work"|"merged": {path: kind}}``."""
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
-    from . import new_figure
 
     paths = sorted(set().union(*(scan.get(r, {}) for r in ROWS)), key=lambda p: (p.split("/")[0], p))
     n = max(1, len(paths))

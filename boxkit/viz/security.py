@@ -8,6 +8,8 @@ Both come from real containers; the figure only draws them.
 
 from __future__ import annotations
 
+from . import new_figure
+
 REFUSED, ALLOWED, UNTRIED = "#c0392b", "#1a7f37", "#8c959f"
 
 
@@ -21,8 +23,6 @@ def layer_order(verdicts) -> list[str]:
 
 
 def stack_figure(verdicts, title: str = "what stops root in a box"):
-    from . import new_figure
-
     layers = layer_order(verdicts)
     per = {la: [v for v in verdicts if v[0] == la] for la in layers}
     width = max([len(p) for p in per.values()] + [1])

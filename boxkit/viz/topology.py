@@ -11,6 +11,8 @@ nat hook changes the packet's destination before routing), with the nftables rul
 
 from __future__ import annotations
 
+from . import new_figure
+
 HOST_FC, NS_FC, BR_FC, PORT_FC = "#eef2f6", "#fff7e6", "#4c78a8", "#dbe8f5"
 
 
@@ -28,9 +30,8 @@ def topology_figure(snap: dict | None = None, title: str | None = None, recorded
     port is drawn on the host and joined to the container that holds the address it rewrites to."""
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
-    from . import new_figure
-
     if snap is None:
+        # lazy: viz modules import no kernel-side module until a figure is drawn
         from ..net.topology import snapshot
 
         snap = snapshot()
@@ -136,8 +137,6 @@ def _draw_ports(ax, others: list[dict], centers: dict, ports: dict) -> None:
 
 def rtt_figure(series: dict[str, list[float]], recorded: bool = False):
     """Round-trip times (ms) per path, one row of points per path with its median marked."""
-    from . import new_figure
-
     fig = new_figure(figsize=(8, 0.9 + 0.7 * len(series)), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     for k, rtts in enumerate(series.values()):
@@ -158,8 +157,6 @@ def rtt_figure(series: dict[str, list[float]], recorded: bool = False):
 
 def throughput_figure(series: dict[str, list[float]], recorded: bool = False):
     """TCP throughput (MB/s) per path: a bar at the median and every run as a point."""
-    from . import new_figure
-
     fig = new_figure(figsize=(8, 0.9 + 0.7 * len(series)), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     labels = list(series)
@@ -181,9 +178,10 @@ def draw_docs_figures(outdir: str) -> None:
     """``docs/img/topology.png``: two containers on the default bridge, ``web`` publishing 18080:80."""
     import os
 
-    from ..net import firewall
-    from ..net.topology import snapshot
-    from ..runtime import run
+    # lazy: this figure runs containers; viz modules import no kernel-side module until a figure is drawn
+    from ..net import firewall  # lazy: firewall ~7 ms
+    from ..net.topology import snapshot  # lazy: see topology_figure
+    from ..runtime import run  # lazy: runtime.run loads runtime.container (~30 ms)
 
     web = run("busybox", ["sleep", "120"], detach=True, network="bridge", name="web",
                      publish=["18080:80"])
