@@ -188,7 +188,6 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> Plan:
     plan.resources = _typed(linux, "resources", dict, "linux.resources", {})
     sc = _typed(linux, "seccomp", dict, "linux.seccomp", None)
     if sc:   # the same checks and compiler as boxkit run's profiles (boxkit/security/seccomp.py)
-
         caps = (plan.cap_sets or {}).get("bounding")
         plan.seccomp = seccomp.program(seccomp.Profile(sc, "linux.seccomp"),
                                           caps if caps is not None else _sys.cap_mask(list(_sys.CAPABILITIES)))

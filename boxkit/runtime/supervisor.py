@@ -226,7 +226,6 @@ class Supervisor:
             if cg is None:
                 cg = self._cgroup(plan, pid1)
             else:   # PID 1 was born in it (see cgroups.pregroup): its limits now, its name after "go"
-
                 cg.limit(cid, Limits(**plan.limits))
             if plan.network not in ("none", "host") and not plan.join_net:
                 self.networks_used = True
@@ -284,7 +283,6 @@ class Supervisor:
         if os.environ.get("BOXKIT_NO_CGROUPS") or plan.rootless:
             return None
         # no guard: a limit that cannot be set must fail the start, never vanish
-
         lim = Limits(**plan.limits)
         group = cgroups.create(plan.id, lim)
         try:

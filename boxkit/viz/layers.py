@@ -66,7 +66,6 @@ def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new:
     joined by a dashed line; below, what the store holds against the sum of the images' sizes."""
     from matplotlib.patches import FancyBboxPatch
 
-
     refs = list(images)
     depth = max(len(v) for v in images.values())
     largest = max(_bytes(r) for v in images.values() for r in v) or 1

@@ -49,7 +49,6 @@ def propagation_figure(trees: dict[str, list[dict]], title: str = "", max_rows: 
     not matter to the story (the rows still say how many were left out)."""
     from matplotlib.patches import FancyBboxPatch
 
-
     labels = list(trees)
     cols = len(labels)
     colw = 10.0

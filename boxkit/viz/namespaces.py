@@ -44,7 +44,6 @@ def namespace_figure(snap: dict, recorded: bool = False, max_inside: int = 8):
     """``snap``: :func:`boxkit.nsinfo.snapshot` (or the same keys made by hand)."""
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
-
     rows = _tree_rows(snap)
     inside = [r for r in rows if r["inside"]][:max_inside]
     rows = [r for r in rows if not r["inside"]] + inside
@@ -127,7 +126,6 @@ def idmap_figure(lines: list[tuple[int, int, int]], kind: str = "uid", overflow:
     bar on the inside axis (top) and on the host's axis (bottom), joined by a band; the overflow id
     is marked inside, with ``unmapped_example`` (a host id outside every range) pointing to it."""
     from matplotlib.patches import Polygon, Rectangle
-
 
     fig = new_figure(figsize=(11, 3.4), dpi=100)
     ax = fig.add_axes((0.06, 0.18, 0.9, 0.62))

@@ -33,7 +33,6 @@ def overlay_figure(scan: dict[str, dict[str, str]], title: str = "", recorded: b
     """``scan``: ``{"lower"|"upper"|"work"|"merged": {path: kind}}``."""
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
-
     paths = sorted(set().union(*(scan.get(r, {}) for r in ROWS)), key=lambda p: (p.split("/")[0], p))
     n = max(1, len(paths))
     cw = 2.0   # one column per path
