@@ -275,51 +275,48 @@ def wait_exit(st: dict, timeout: float | None) -> dict | None:
     return {"exit_code": new.get("exit_code") if new.get("exit_code") is not None else 137}
 
 
-def cmd_stop(a) -> int:
+def _each(refs: list[str], act, errors: tuple = (NoSuchContainer,)) -> int:
+    """docker's way with a verb over several containers: each one that fails says why on stderr, the
+    others still happen, and the exit status is 1 if any failed."""
     code = 0
-    for ref in a.containers:
+    for ref in refs:
         try:
-            st = resolve(ref)
-        except NoSuchContainer as e:
+            act(ref)
+        except errors as e:
             print(f"boxkit: {e}", file=sys.stderr)
             code = 1
-            continue
+    return code
+
+
+def cmd_stop(a) -> int:
+    def stop(ref: str) -> None:
+        st = resolve(ref)
         if status(st) == "running":
             _signal(st, signal.SIGTERM)
             if wait_exit(st, a.time) is None:
                 _signal(st, signal.SIGKILL)   # the grace period is over, as docker stop's
                 wait_exit(st, 10)
         print(ref)
-    return code
+
+    return _each(a.containers, stop)
 
 
 def cmd_kill(a) -> int:
     sig = parse_signal(a.signal)
-    code = 0
-    for ref in a.containers:
-        try:
-            st = _running(resolve(ref))
-        except (NoSuchContainer, WrongState) as e:
-            print(f"boxkit: {e}", file=sys.stderr)
-            code = 1
-            continue
-        _signal(st, sig)
+
+    def kill(ref: str) -> None:
+        _signal(_running(resolve(ref)), sig)
         print(ref)
-    return code
+
+    return _each(a.containers, kill, (NoSuchContainer, WrongState))
 
 
 def cmd_wait(a) -> int:
-    code = 0
-    for ref in a.containers:
-        try:
-            st = resolve(ref)
-        except NoSuchContainer as e:
-            print(f"boxkit: {e}", file=sys.stderr)
-            code = 1
-            continue
-        info = wait_exit(st, None)
+    def wait(ref: str) -> None:
+        info = wait_exit(resolve(ref), None)
         print(info["exit_code"] if info else "")
-    return code
+
+    return _each(a.containers, wait)
 
 
 def cmd_rm(a) -> int:
@@ -327,39 +324,35 @@ def cmd_rm(a) -> int:
     from ..runtime import keeper, state
     from ..runtime.rootless import remove_tree  # lazy: rootless loads ctypes (boxkit._sys); only rm needs it
 
-    code = 0
-    for ref in a.containers:
-        try:
-            st = resolve(ref)
-            what = status(st)
-            if what == "running" and not a.force:
-                raise WrongState("cannot remove container", st["id"], "it is running",
-                                 hint="boxkit stop it first, or boxkit rm -f")
-            conn = keeper.connect(st["id"]) if what == "running" else None
-            if conn is not None:
-                with conn:   # the keeper kills it, removes everything, then answers
-                    conn.settimeout(30)
-                    _send(conn, {"op": "remove"})
-                    try:
-                        while conn.recv(1 << 16):
-                            pass
-                    except OSError:
+    def remove(ref: str) -> None:
+        st = resolve(ref)
+        what = status(st)
+        if what == "running" and not a.force:
+            raise WrongState("cannot remove container", st["id"], "it is running",
+                             hint="boxkit stop it first, or boxkit rm -f")
+        conn = keeper.connect(st["id"]) if what == "running" else None
+        if conn is not None:
+            with conn:   # the keeper kills it, removes everything, then answers
+                conn.settimeout(30)
+                _send(conn, {"op": "remove"})
+                try:
+                    while conn.recv(1 << 16):
                         pass
-            elif what == "running":
-                state.kill(st["pid"])   # a notebook's: its kernel removes the rest when it notices
-                print(f"boxkit: container {st['id']} belongs to a notebook kernel, which removes "
-                      "its directory", file=sys.stderr)
-            elif what == "dead":
-                from ..collect import gc  # the collector loads cgroups, net and podman
+                except OSError:
+                    pass
+        elif what == "running":
+            state.kill(st["pid"])   # a notebook's: its kernel removes the rest when it notices
+            print(f"boxkit: container {st['id']} belongs to a notebook kernel, which removes "
+                  "its directory", file=sys.stderr)
+        elif what == "dead":
+            from ..collect import gc  # the collector loads cgroups, net and podman
 
-                gc()
-            else:
-                remove_tree(os.path.dirname(keeper.sock_path(st["id"])))
-            print(ref)
-        except (NoSuchContainer, WrongState) as e:
-            print(f"boxkit: {e}", file=sys.stderr)
-            code = 1
-    return code
+            gc()
+        else:
+            remove_tree(os.path.dirname(keeper.sock_path(st["id"])))
+        print(ref)
+
+    return _each(a.containers, remove, (NoSuchContainer, WrongState))
 
 
 def cmd_start(a) -> int:
