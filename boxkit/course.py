@@ -318,13 +318,7 @@ def record(notebooks: list[str], out: str = RECORDING, exercises: dict | None = 
             src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
             outs = []
             for o in c.get("outputs", []):
-                o = dict(o)
-                if "text" in o and isinstance(o["text"], list):
-                    o["text"] = "".join(o["text"])
-                if "data" in o:
-                    o["data"] = {k: "".join(v) if isinstance(v, list) else v for k, v in o["data"].items()}
-                o.pop("execution_count", None)
-                outs.append(o)
+                outs.append(_plain_output(o))
             k = key(src)
             if any(o.get("metadata", {}).get("boxkit") == "recorded" for o in outs):
                 # a replay here (a cgroup v2 cell on a v1 host): the run it replayed stays the recording
@@ -342,6 +336,18 @@ def record(notebooks: list[str], out: str = RECORDING, exercises: dict | None = 
     return len(cells)
 
 
+def _plain_output(o: dict) -> dict:
+    """A cell output as the recording keeps it: text as one string (nbformat may split it into lines),
+    without the execution count (it differs from run to run and says nothing)."""
+    o = dict(o)
+    if "text" in o and isinstance(o["text"], list):
+        o["text"] = "".join(o["text"])
+    if "data" in o:
+        o["data"] = {k: "".join(v) if isinstance(v, list) else v for k, v in o["data"].items()}
+    o.pop("execution_count", None)
+    return o
+
+
 def record_from(notebook: str, need: str, out: str = RECORDING) -> list[str]:
     """Put the outputs of the cells of an executed ``notebook`` that say ``# boxkit: needs ... need``
     into the recording (the cgroup v2 cells, executed in the v2 VM); returns their keys. A cell that
@@ -357,16 +363,10 @@ def record_from(notebook: str, need: str, out: str = RECORDING) -> list[str]:
             continue
         outs = []
         for o in c.get("outputs", []):
-            o = dict(o)
             if o.get("output_type") == "error" or o.get("metadata", {}).get("boxkit") == "recorded":
                 raise ValueError(f"cannot record cell {key(src)} of {notebook}: it "
                                  f"{'failed' if o.get('output_type') == 'error' else 'was replayed'} there")
-            if "text" in o and isinstance(o["text"], list):
-                o["text"] = "".join(o["text"])
-            if "data" in o:
-                o["data"] = {k: "".join(v) if isinstance(v, list) else v for k, v in o["data"].items()}
-            o.pop("execution_count", None)
-            outs.append(o)
+            outs.append(_plain_output(o))
         rec["cells"][key(src)] = outs
         taken.append(key(src))
     with open(out, "w") as f:
