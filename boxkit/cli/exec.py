@@ -2,7 +2,7 @@
 
 The container's PID 1 is in ``state.json``; its namespaces are the files under ``/proc/PID/ns/``. The
 command forks a process that opens them, ``setns()``\\ es into each and forks the command inside
-(:func:`boxkit.runtime.supervisor._exec_child`, the path a zygote's exec takes too). The command is a
+(:func:`boxkit.runtime.join.start_in`, the path a zygote's exec takes too). The command is a
 child sub-reaper, so the exec'd process — a grandchild — is re-parented to it and it alone learns the
 exit status. Nothing goes through the container's owner, so exec works alike on a container a keeper
 holds and on one a notebook kernel's zygote owns: the kernel keeps owning it, and when the container
@@ -16,28 +16,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import sys
 
-from .._sys import NAMESPACE_FILES, PR_SET_CHILD_SUBREAPER, SYS
+from .._sys import PR_SET_CHILD_SUBREAPER, SYS
 from ..cgroups import open_group
 from ..errors import SpecError
-from ..runtime import init, keeper, process
+from ..runtime import keeper, process
+from ..runtime.join import namespaces_of, start_in
 from ..runtime.plan import Plan
-from ..runtime.supervisor import _exec_child, _step_error, decode_status
+from ..runtime.supervisor import decode_status
 from ..spec import parse_env, parse_user
 from .terminal import Relay, Signals, copy_window_size
-
-
-def namespaces_of(pid: int) -> list[str]:
-    out = []
-    for name, file in NAMESPACE_FILES.items():
-        try:
-            if os.readlink(f"/proc/{pid}/ns/{file}") != os.readlink(f"/proc/self/ns/{file}"):
-                out.append(name)
-        except OSError:
-            continue
-    return out
 
 
 def container_env(st: dict) -> dict[str, str]:
@@ -95,28 +83,11 @@ def run_exec(st: dict, a) -> int:
         stdio = [stdin, 1, 2]
     SYS.prctl(PR_SET_CHILD_SUBREAPER, 1)
     with Signals() as sigs:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            parent.close()
-            _exec_child(pid1, plan, a.command, env, cwd, list(user) if user else None, stdio, child, procs)
-        child.close()
-        for fd in opened:
-            os.close(fd)
         try:
-            msg = init.recv(parent)
-            os.waitpid(pid, 0)
-            if "pid" not in msg:
-                raise _step_error(plan, msg or {"error": "exec", "detail": "exited early"})
-            epid = msg["pid"]
-            msg = init.recv(parent)
-            if msg:
-                _reap(epid)
-                raise _step_error(plan, msg)
+            epid = start_in(pid1, plan, a.command, env, cwd, list(user) if user else None, stdio, procs)
         finally:
-            parent.close()
+            for fd in opened:   # the joiner's copies are what the process gets
+                os.close(fd)
         done: dict = {}
 
         def on_signal() -> None:
@@ -164,10 +135,3 @@ def _poll(pid: int, done: dict) -> None:
             return
         if got == pid:
             done["code"] = decode_status(status)[0]
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass

@@ -22,7 +22,7 @@ import time
 
 from .. import _sys
 from ..errors import BoxkitError, ContainerError, SpecError
-from ..runtime import init, process
+from ..runtime import init, join, process
 from ..runtime import state as rstate
 from ..runtime.plan import Plan
 from . import bundle as bundlemod
@@ -160,7 +160,7 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
             msg = init.recv(parent)
         os.waitpid(pid, 0)
         if "pid" not in msg:
-            raise _error(plan, msg)
+            raise init.error_of(plan, msg)
         pid1 = msg["pid"]
         record.update(pid=pid1, starttime=rstate.starttime(pid1))
         store.write(cid, record)
@@ -177,7 +177,7 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
         init.send(parent, {"go": True, "update": {"hook_state": json.dumps(st)}})
         msg = init.recv(parent)
         if not msg.get("created"):
-            raise _error(plan, msg or {"error": "set up", "detail": "the container's first process ended"})
+            raise init.error_of(plan, msg or {"error": "set up", "detail": "the container's first process ended"})
         parent.close()
         record["status"] = "created"
         store.write(cid, record)
@@ -201,13 +201,6 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
         for fd in (master, slave):
             if fd >= 0:
                 os.close(fd)
-
-
-def _error(plan: Plan, msg: dict) -> BoxkitError:
-    # lazy: the supervisor (~50 ms with its cgroups and images) only for a start or an exec
-    from ..runtime.supervisor import _step_error
-
-    return _step_error(plan, msg)
 
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
@@ -336,18 +329,12 @@ def delete(store: Store, cid: str, force: bool) -> None:
 def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None,
           console_socket: str | None) -> int:
     """runc exec: a process joins the running container's namespaces and cgroup (boxkit exec's
-    join, :func:`boxkit.runtime.supervisor._exec_child`)."""
-    # lazy: the supervisor only for exec
-    from ..runtime.supervisor import _exec_child
-
+    join, :func:`boxkit.runtime.join.start_in`)."""
     st = store.read(cid)
     if store.status(cid, st) != "running":
         raise BoxkitError(f'cannot exec in container "{cid}"', detail="it is not running", errno=22)
     pid1 = st["pid"]
-    ns = [n for n, f in _sys.NAMESPACE_FILES.items()
-          if os.path.exists(f"/proc/{pid1}/ns/{f}") and
-          os.readlink(f"/proc/{pid1}/ns/{f}") != os.readlink(f"/proc/self/ns/{f}")]
-    plan = Plan(id=cid, ns=ns, argv=proc["argv"])
+    plan = Plan(id=cid, ns=join.namespaces_of(pid1), argv=proc["argv"])
     # an exec'd process gets the capabilities its process.json asks, else the container's own, never more
     # than docker's default set boxkit exec gives
     exec_caps = proc["caps"]["permitted"] if proc.get("caps") is not None else st.get("exec_caps")
@@ -365,28 +352,16 @@ def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None
         stdio = [slave] * 3
     if not detach:   # the process is our grandchild: re-parented to us when the joiner exits
         _sys.SYS.prctl(_sys.PR_SET_CHILD_SUBREAPER, 1)
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
-    if pid == 0:
-        parent.close()
-        _exec_child(pid1, plan, proc["argv"], proc["env"], proc["cwd"],
-                    proc["user"] if proc.get("user") else None, stdio, child, procs)
-    child.close()
-    try:
-        msg = init.recv(parent)
-        os.waitpid(pid, 0)
-        if "pid" not in msg:
-            raise _error(plan, msg or {"error": "exec", "detail": "exited early"})
-        epid = msg["pid"]
+    def started(epid: int) -> None:
         if master >= 0:
             _send_console(console_socket, master)
         if pid_file:
             write_pid_file(pid_file, epid)
-        msg = init.recv(parent)
-        if msg:
-            raise _error(plan, msg)
+
+    try:
+        epid = join.start_in(pid1, plan, proc["argv"], proc["env"], proc["cwd"],
+                             proc["user"] if proc.get("user") else None, stdio, procs, on_pid=started)
     finally:
-        parent.close()
         for fd in (master, slave):
             if fd >= 0:
                 os.close(fd)

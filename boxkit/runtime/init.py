@@ -40,6 +40,7 @@ import socket
 
 from .. import _sys
 from .._sys import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
+from ..errors import BoxkitError, ContainerError, ExecError
 from ..security import seccomp
 from . import caps, process, rootfs, rootless
 from .plan import Plan
@@ -76,6 +77,23 @@ def _fail(sock: socket.socket, step: str, err: BaseException, path: str | None =
                     or getattr(err, "filename", None), "detail": str(err)[:500], "code": code})
     finally:
         os._exit(code)
+
+
+# what a stage's own failure (not one of its named steps) means, in words: "cannot stage 1 for ..." said nothing
+_STAGE_SENTENCES = {"stage 1": "create the namespaces", "stage 2": "set up the root file system and process",
+                    "start": "start the first process"}
+
+
+def error_of(plan: Plan, msg: dict) -> BoxkitError:
+    """The other end of :func:`_fail`: the error a stage's report names, as the caller raises it."""
+    step = msg.get("error", "start")
+    eno = msg.get("errno") or None
+    if step == "exec":
+        return ExecError(msg.get("path") or plan.argv[0], eno or 2)
+    step = _STAGE_SENTENCES.get(step, step)
+    return ContainerError(f"cannot {step} for container", plan.id, errno=eno,
+                          detail=None if eno else msg.get("detail"),
+                          hint=(f"at {msg['path']}; " if msg.get("path") else "") + "see boxkit probe")
 
 
 def _step(name: str, fn, *args, path: str | None = None):

@@ -36,7 +36,7 @@ run). Containers that outlive their command stay with a keeper each, so a killed
 foreground runs whose commands die with it anyway.
 
 Exec does not go through the keeper: the command joins the container's namespaces itself, from the
-PID in ``state.json`` (:func:`.supervisor._exec_child`), which works alike for containers a keeper, a
+PID in ``state.json`` (:func:`.join.start_in`), which works alike for containers a keeper, a
 notebook kernel's zygote or another process owns.
 """
 

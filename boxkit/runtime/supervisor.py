@@ -28,12 +28,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .. import _sys, cgroups, paths
+from .. import cgroups, paths
 from .. import net as netmod
-from .._sys import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, SYS
-from ..errors import ContainerError, ExecError, HostError
+from .._sys import PR_SET_CHILD_SUBREAPER, SYS
+from ..errors import ContainerError, HostError
 from ..spec import Limits
-from . import init, rootfs, rootless, state
+from . import init, join, rootfs, rootless, state
 from .idshift import shifted
 from .plan import Plan
 from .spare import Spares
@@ -210,7 +210,7 @@ class Supervisor:
                 msg = init.recv(launch.sock)
             if "pid" not in msg:
                 launch.reap_setup()
-                raise _step_error(plan, msg or {"error": "stage 1", "detail": "exited early"})
+                raise init.error_of(plan, msg or {"error": "stage 1", "detail": "exited early"})
             # stage 1 exits by itself; the reap loop collects it (waiting here would put its exit on
             # the start path)
             pid1 = msg["pid"]
@@ -237,7 +237,7 @@ class Supervisor:
                 init.send(launch.sock, {"go": True, "update": update})
             except OSError:
                 msg = init.recv(launch.sock)   # it failed while building its root: its report
-                raise _step_error(plan, msg or {"error": "start", "detail": "its first process ended early"}) from None
+                raise init.error_of(plan, msg or {"error": "start", "detail": "its first process ended early"}) from None
             # while the container execs (~2 ms): what only the host sees
             if launch.dir_names_pid1:
                 state.write(cid, record)
@@ -245,7 +245,7 @@ class Supervisor:
                 cg.rename(cid)
             msg = init.recv(launch.sock)   # EOF: execve succeeded and closed the last copy of the socket
             if msg:
-                raise _step_error(plan, msg)
+                raise init.error_of(plan, msg)
         except BaseException:
             if pid1:
                 state.kill(pid1)
@@ -303,27 +303,10 @@ class Supervisor:
         run = self.containers.get(cid)
         if run is None or run.exit is not None:
             raise ContainerError("cannot exec in container", cid, hint="it is not running")
-        pid1 = _joinable(run)
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         procs = list(getattr(run.cgroup, "procs_files", []) or [])
-        pid = os.fork()
-        if pid == 0:
-            parent.close()
-            _exec_child(pid1, run.plan, argv, env, cwd, user, stdio, child, procs)
-        child.close()
-        try:
-            msg = init.recv(parent)
-            os.waitpid(pid, 0)
-            if "pid" not in msg:
-                raise _step_error(run.plan, msg or {"error": "exec", "detail": "exited early"})
-            epid = msg["pid"]
-            self.by_pid[epid] = (cid, f"exec-{epid}")
-            run.execs[epid] = "running"
-            msg = init.recv(parent)
-            if msg:
-                raise _step_error(run.plan, msg)
-        finally:
-            parent.close()
+        epid = join.start_in(_joinable(run), run.plan, argv, env, cwd, user, stdio, procs)
+        self.by_pid[epid] = (cid, f"exec-{epid}")
+        run.execs[epid] = "running"
         return epid
 
     # --- signals and reaping ----------------------------------------------------------------------
@@ -454,22 +437,6 @@ def _plain(obj) -> dict:
         return dict(vars(obj))
 
 
-# what a stage's own failure (not one of its named steps) means, in words: "cannot stage 1 for ..." said nothing
-_STAGE_SENTENCES = {"stage 1": "create the namespaces", "stage 2": "set up the root file system and process",
-                    "start": "start the first process"}
-
-
-def _step_error(plan: Plan, msg: dict):
-    step = msg.get("error", "start")
-    eno = msg.get("errno") or None
-    if step == "exec":
-        return ExecError(msg.get("path") or plan.argv[0], eno or 2)
-    step = _STAGE_SENTENCES.get(step, step)
-    return ContainerError(f"cannot {step} for container", plan.id, errno=eno,
-                          detail=None if eno else msg.get("detail"),
-                          hint=(f"at {msg['path']}; " if msg.get("path") else "") + "see boxkit probe")
-
-
 def _joinable(run: Running) -> int:
     """The process whose namespaces and root an exec joins: PID 1, or with ``init=True`` the command
     it started. boxkit-init never execs, so it stays non-dumpable and its /proc/PID/ns files belong
@@ -483,59 +450,4 @@ def _joinable(run: Running) -> int:
     except OSError:
         return run.pid
     return int(children[0]) if children else run.pid
-
-
-def _exec_child(pid1: int, plan: Plan, argv, env, cwd, user, stdio, sock, procs,
-                sys: _sys.Sys | None = None) -> None:
-    """Join a running container (docker exec). Non-dumpable first: while this process holds fds to
-    the host and sits half inside the container, a process in the container must not be able to
-    ptrace it or open its /proc/PID/fd (CVE-2019-5736 was a runc exec that was dumpable)."""
-    sys = sys or SYS
-    try:
-        sys.prctl(PR_SET_DUMPABLE, 0)
-        for f in procs:
-            with open(f, "w") as fh:
-                fh.write(str(os.getpid()))
-        order = ["user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"]
-        fds = []
-        for n in order:
-            if n in plan.ns:
-                path = f"/proc/{pid1}/ns/{_sys.NAMESPACE_FILES[n]}"
-                fds.append((n, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
-        rootfd = os.open(f"/proc/{pid1}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        for n, fd in fds:
-            sys.setns(fd, _sys.NAMESPACE_FLAGS[n])
-            os.close(fd)
-        if "user" in plan.ns:
-            # our host uid 0 is unmapped in there (it shows as 65534): become the namespace's root.
-            # Rootless, setgroups(2) is denied in there (rootless.py) and our groups stay as they were
-            if not plan.rootless:
-                sys.setgroups([])
-            sys.setresgid(0, 0, 0)
-            sys.setresuid(0, 0, 0)
-        sys.fchdir(rootfd)
-        sys.chroot(".")
-        os.close(rootfd)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setsid()
-                init._set_stdio(stdio)
-                if plan.tty:   # boxkit exec -t
-                    sys.set_controlling_tty(0)
-                init._close_fds_but({0, 1, 2, sock.fileno()}, sys)
-                mask = plan.exec_caps if plan.exec_caps is not None else plan.caps
-                init.confine(plan.but(user=user, caps=mask), sys=sys)   # exec_caps: an OCI bundle's own set
-                init._chdir_checked(cwd)
-                if plan.seccomp and plan.no_new_privs:
-                    init.seccomp.load(plan.seccomp, sys)   # the container's filter, last, as in init
-            except init.Step as e:
-                init._fail(sock, f"prepare exec: {e.step}", OSError(e.errno, os.strerror(e.errno)), e.path)
-            except OSError as e:
-                init._fail(sock, "prepare exec", e)
-            init._exec(argv, env, sock)
-        init.send(sock, {"pid": pid})
-        os._exit(0)
-    except BaseException as e:
-        init._fail(sock, "join container", e)
 

@@ -19,8 +19,8 @@ from boxkit.errors import (
     to_wire,
 )
 from boxkit.images.layer import LayerError
+from boxkit.runtime.init import error_of
 from boxkit.runtime.plan import Plan
-from boxkit.runtime.supervisor import _step_error
 
 
 def _across(err: BaseException) -> BoxkitError:
@@ -64,7 +64,7 @@ def test_anything_else_says_its_type():
 
 def test_a_stage_failure_reads_as_a_sentence():
     plan = Plan(id="c0ffee", argv=["true"])
-    e = _step_error(plan, {"error": "stage 1", "detail": "exited early"})
+    e = error_of(plan, {"error": "stage 1", "detail": "exited early"})
     assert str(e).startswith("cannot create the namespaces for container c0ffee"), str(e)
-    e = _step_error(plan, {"error": "set hostname", "errno": errno.EPERM})
+    e = error_of(plan, {"error": "set hostname", "errno": errno.EPERM})
     assert str(e).startswith("cannot set hostname for container c0ffee: operation not permitted"), str(e)

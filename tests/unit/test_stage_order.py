@@ -24,7 +24,7 @@ import pytest
 from fakesys import FakeSys, forbid_direct_calls
 
 from boxkit import _sys
-from boxkit.runtime import caps, init
+from boxkit.runtime import caps, init, join
 from boxkit.runtime.plan import Plan
 
 PROGRAM = base64.b64encode(b"\0" * 8).decode()   # stands in for a compiled seccomp program
@@ -311,15 +311,12 @@ def test_stage2_waits_for_go(world, pair, tmp_path):
 # --- exec: joining a running container ------------------------------------------------------------
 
 def test_exec_joins_the_user_namespace_first_then_becomes_root_then_the_root(world, pair):
-    from boxkit.runtime import supervisor
-
     make, exits = world
     fake = make()
     plan = _plan(ns=["user", "mount", "pid", "net"])
     with pytest.raises(Exited):
         # our own namespace files stand in for PID 1's; the fork answers as the parent
-        supervisor._exec_child(os.getpid(), plan, ["/bin/true"], {}, "/", None, [0, 1, 2], pair[0], [],
-                               sys=fake)
+        join.joiner(os.getpid(), plan, ["/bin/true"], {}, "/", None, [0, 1, 2], pair[0], [], sys=fake)
     assert exits[0] == 0
     assert _messages(pair[1])[0] == {"pid": CHILD}
     assert [c.name if c.name != "setns" else ("setns", c.args["nstype"]) for c in fake.calls] == [
