@@ -283,7 +283,7 @@ def confine_and_exec(plan: Plan, sock: socket.socket, bounding_done: bool = Fals
     if plan.gate_fd is not None:
         _exec_started(argv, env)
     if plan.init:
-        _reaper(argv, env, sock)
+        _reaper(argv, env, sock, sys)
     _exec(argv, env, sock)
 
 
@@ -383,8 +383,9 @@ _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, sign
               signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
 
 
-def _reaper(argv: list[str], env: dict, sock: socket.socket) -> None:
+def _reaper(argv: list[str], env: dict, sock: socket.socket, sys: _sys.Sys | None = None) -> None:
     """docker --init: PID 1 forwards signals to the command and reaps every orphan."""
+    sys = sys or SYS
     child = os.fork()
     if child == 0:
         for s in _FORWARDED:
@@ -396,7 +397,7 @@ def _reaper(argv: list[str], env: dict, sock: socket.socket) -> None:
     for s in _FORWARDED:
         signal.signal(s, lambda signum, _f: _forward(child, signum))
     sock.close()
-    SYS.set_comm("boxkit-init")
+    sys.set_comm("boxkit-init")
     status = 0
     while True:
         try:

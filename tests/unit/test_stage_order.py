@@ -322,3 +322,175 @@ def test_exec_joins_the_user_namespace_first_then_becomes_root_then_the_root(wor
     assert [c.name if c.name != "setns" else ("setns", c.args["nstype"]) for c in fake.calls] == [
         "prctl", ("setns", _sys.CLONE_NEWUSER), ("setns", _sys.CLONE_NEWNET), ("setns", _sys.CLONE_NEWPID),
         ("setns", _sys.CLONE_NEWNS), "setgroups", "setresgid", "setresuid", "fchdir", "chroot", "fork"]
+
+
+# --- rootless stage 1: its own user namespace, no hand-shake ----------------------------------------
+
+class _ProcFile:
+    """``open("/proc/self/uid_map", "w")`` in a test: the write is noted in the fake's list."""
+
+    def __init__(self, fake: FakeSys, path: str, missing: set[str]):
+        if os.path.basename(path) in missing:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+        self.fake, self.path = fake, path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, text: str) -> int:
+        self.fake.note("write", path=self.path, text=text)
+        return len(text)
+
+
+def _proc_files(monkeypatch, fake: FakeSys, missing: set[str] = frozenset()) -> None:
+    from boxkit.runtime import rootless
+
+    monkeypatch.setattr(rootless, "open", lambda path, mode="r": _ProcFile(fake, path, missing), raising=False)
+
+
+def _names(calls) -> list:
+    out = []
+    for c in calls:
+        if c.name == "unshare":
+            out.append(("unshare", c.args["flags"]))
+        elif c.name == "write":
+            out.append(("write", os.path.basename(c.args["path"]), c.args["text"]))
+        elif c.name == "prctl":
+            out.append(("prctl", c.args["option"], c.args["arg2"]))
+        else:
+            out.append(c.name)
+    return out
+
+
+def test_rootless_stage1_maps_itself_becomes_root_and_only_then_turns_non_dumpable(world, pair, monkeypatch):
+    make, _exits = world
+    fake = make()
+    _proc_files(monkeypatch, fake)
+    plan = _plan(ns=["user", "mount", "uts", "ipc", "net", "pid", "cgroup"], rootless=[1000, 1001])
+    init._namespaces(plan, pair[0], fake)
+    rest = _sys.CLONE_NEWNS | _sys.CLONE_NEWUTS | _sys.CLONE_NEWIPC | _sys.CLONE_NEWNET | _sys.CLONE_NEWPID
+    assert _names(fake.calls) == [
+        ("unshare", _sys.CLONE_NEWUSER),
+        ("write", "setgroups", "deny"),   # before gid_map: an unprivileged writer must deny setgroups first
+        ("write", "uid_map", "0 1000 1\n"), ("write", "gid_map", "0 1001 1\n"),
+        "setresgid", "setresuid",
+        ("unshare", rest),   # every other namespace at once, owned by the new user namespace
+        ("prctl", _sys.PR_SET_DUMPABLE, 0)]   # last: a non-dumpable process's uid_map belongs to root
+    assert _messages(pair[1]) == []   # no supervisor writes our maps: we wrote them ourselves
+
+
+def test_rootless_stage1_goes_on_where_the_kernel_has_no_setgroups_file(world, pair, monkeypatch):
+    make, _exits = world
+    fake = make()
+    _proc_files(monkeypatch, fake, missing={"setgroups"})   # linux < 3.19
+    init._namespaces(_plan(ns=["user", "mount"], rootless=[1000, 1000]), pair[0], fake)
+    assert ("write", "uid_map", "0 1000 1\n") in _names(fake.calls)
+    assert _names(fake.calls)[-1] == ("prctl", _sys.PR_SET_DUMPABLE, 0)
+
+
+def test_rootless_stage1_without_a_uid_map_stops_and_names_the_step(world, pair, monkeypatch):
+    make, _exits = world
+    fake = make()
+    _proc_files(monkeypatch, fake, missing={"uid_map"})
+    with pytest.raises(init.Step) as e:
+        init._namespaces(_plan(ns=["user", "mount"], rootless=[1000, 1000]), pair[0], fake)
+    assert (e.value.step, e.value.errno, e.value.path) == ("create user namespace", errno.ENOENT,
+                                                           "/proc/self/uid_map")
+    assert _names(fake.calls) == [("unshare", _sys.CLONE_NEWUSER), ("write", "setgroups", "deny")]
+
+
+# --- an OCI bundle's user and capability sets -------------------------------------------------------
+
+def _oci_plan(ambient: list[str]) -> Plan:
+    sets = {"bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "effective": ["CAP_KILL", "CAP_NET_BIND_SERVICE"], "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "inheritable": ["CAP_NET_BIND_SERVICE"], "ambient": ambient}
+    return _plan(cap_sets={k: _sys.cap_mask(v) for k, v in sets.items()}, ids=[1000, 1000],
+                 additional_gids=[5, 20])
+
+
+def test_oci_user_switch_keeps_the_capabilities_across_it_then_sets_them(world):
+    from boxkit.runtime import process
+
+    make, _exits = world
+    fake = make()
+    process.switch_user_keep_caps(_oci_plan(["CAP_NET_BIND_SERVICE"]), fake)
+    caps = _oci_plan([]).cap_sets
+    assert _names(fake.calls) == [
+        "drop_bounding",
+        ("prctl", _sys.PR_SET_KEEPCAPS, 1),   # else setresuid from 0 clears permitted and effective
+        "setgroups", "setresgid", "setresuid",   # groups and gid while still root: after, EPERM
+        ("prctl", _sys.PR_SET_KEEPCAPS, 0),
+        "clear_ambient", "capset",
+        ("prctl", _sys.PR_CAP_AMBIENT, process.PR_CAP_AMBIENT_RAISE)]   # ambient last: needs inheritable
+    assert fake.calls[0].args["keep"] == caps["bounding"]
+    assert fake.calls[2].args["groups"] == [5, 20]
+    assert fake.calls[3][1:] == (1000, 1000, 1000) and fake.calls[4][1:] == (1000, 1000, 1000)
+    capset = fake.calls[7].args
+    assert (capset["effective"], capset["permitted"], capset["inheritable"]) == (
+        caps["effective"], caps["permitted"], caps["inheritable"])
+    assert fake.calls[8].args["arg3"] == _sys.CAPABILITIES["CAP_NET_BIND_SERVICE"]
+
+
+@pytest.mark.parametrize("eno, raised", [(errno.EPERM, False), (errno.EINVAL, False), (errno.EIO, True)])
+def test_oci_ambient_raise_refused_is_skipped_as_runc_does_anything_else_fails(world, eno, raised):
+    from boxkit.runtime import process
+
+    make, _exits = world
+
+    def refuse(call):
+        return eno if call.name == "prctl" and call.args["option"] == _sys.PR_CAP_AMBIENT else None
+
+    fake = make(fail=refuse)
+    plan = _oci_plan(["CAP_KILL", "CAP_NET_BIND_SERVICE"])   # CAP_KILL is not inheritable: EPERM
+    if raised:
+        with pytest.raises(OSError):
+            process.switch_user_keep_caps(plan, fake)
+        assert len(fake.failed) == 1   # the first failure stops it
+    else:
+        process.switch_user_keep_caps(plan, fake)
+        assert len(fake.failed) == 2   # both were tried
+
+
+# --- init=True: the reaper in front of the command ----------------------------------------------------
+
+class _Sock:
+    def __init__(self, fake: FakeSys):
+        self.fake = fake
+
+    def close(self) -> None:
+        self.fake.note("close set-up socket")
+
+    def fileno(self) -> int:
+        return -1
+
+
+@pytest.mark.parametrize("status, code", [(3 << 8, 3), (signal.SIGTERM, 128 + signal.SIGTERM), (0, 0)])
+def test_the_reaper_forwards_before_the_set_up_ends_reaps_orphans_and_ends_with_its_command(
+        world, monkeypatch, status, code):
+    make, exits = world
+    fake = make()
+    handlers: dict = {}
+
+    def install(signum, handler):
+        fake.note("signal", signum=signum)
+        handlers[signum] = handler
+
+    waits = iter([(777, 0), (CHILD, status)])   # an orphan the command left, then the command itself
+    killed: list = []
+    monkeypatch.setattr(signal, "signal", install)
+    monkeypatch.setattr(os, "wait", lambda: next(waits))
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    with pytest.raises(Exited):
+        init._reaper(["/bin/true"], {}, _Sock(fake), fake)
+    assert exits == [code]
+    names = [c.name for c in fake.calls]
+    assert names == ["fork"] + ["signal"] * len(init._FORWARDED) + ["close set-up socket", "set_comm"]
+    assert set(handlers) == set(init._FORWARDED)
+    handlers[signal.SIGTERM](signal.SIGTERM, None)   # docker stop: PID 1 passes it on
+    assert killed == [(CHILD, signal.SIGTERM)]
+    monkeypatch.setattr(os, "kill", lambda pid, sig: (_ for _ in ()).throw(ProcessLookupError()))
+    handlers[signal.SIGINT](signal.SIGINT, None)   # the command already gone: no error
