@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["attach", "gc", "reap", "Attachment", "create_network", "remove_network", "list_networks",
            "parse_publish", "DEFAULT_NETWORK"]
 
-DEFAULT_NETWORK = "bridge"
+DEFAULT_NETWORK = "bridge"   # docker's name; ipam and endpoint read it from here
 
 
 def attach(cid: str, pid: int, network: str, name: str | None, hostname: str,

@@ -34,22 +34,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import ipaddress
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
-from .. import paths, proc
+from .. import files, paths, proc
 from ..errors import BoxkitError, NotFoundError, SpecError
+from . import DEFAULT_NETWORK  # one name for the default network: the package's (it imports nothing)
 
 POOL = ipaddress.IPv4Network("10.213.0.0/16")
 BLOCK = 24
-DEFAULT_NETWORK = "bridge"
 LOCK_PATH = "/run/boxkit/net.lock"
 IFNAMSIZ = 15  # IFNAMSIZ - 1 in linux/if.h: interface names are at most 15 bytes
 
@@ -213,14 +211,9 @@ def _path(name: str) -> str:
 @contextlib.contextmanager
 def locked() -> Iterator[None]:
     """Hold the host-wide network lock (``flock`` dies with its holder: no stale locks)."""
-    d = os.path.dirname(LOCK_PATH)
-    os.makedirs(d, mode=0o755, exist_ok=True)
-    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    os.makedirs(os.path.dirname(LOCK_PATH), mode=0o755, exist_ok=True)
+    with files.locked(LOCK_PATH):
         yield
-    finally:
-        os.close(fd)   # closing the last fd drops the flock
 
 
 def load(name: str) -> Network:
@@ -237,16 +230,8 @@ def load(name: str) -> Network:
 
 def save(net: Network) -> None:
     """Write atomically (temp file + rename): a crash leaves the old or the new file, never half."""
-    d = paths.ensure(net_dir(), 0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{net.name}.", dir=d)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(net.to_json(), f, indent=1, sort_keys=True)
-        os.replace(tmp, _path(net.name))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    paths.ensure(net_dir(), 0o700)
+    files.write_json(_path(net.name), net.to_json(), 0o600, indent=1, sort_keys=True)
 
 
 def delete(name: str) -> None:
