@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import files
 from ..errors import BoxkitError, NotFoundError, SpecError
 from ..images import ImageConfig, parse_ref, resolve
 from ..images.store import Store, canonical
@@ -198,10 +199,7 @@ def _cache_get(store: Store, key: str) -> dict | None:
 def _cache_put(store: Store, key: str, value: dict) -> None:
     d = os.path.join(store.root, "cache")
     os.makedirs(d, 0o700, exist_ok=True)
-    tmp = f"{_cache_path(store, key)}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(value, f)
-    os.replace(tmp, _cache_path(store, key))
+    files.write_json(_cache_path(store, key), value)
 
 
 def _inside(context: str, rel: str) -> str:

@@ -29,7 +29,6 @@ reader sees either no image or the whole image.
 from __future__ import annotations
 
 import errno
-import fcntl
 import fnmatch
 import glob
 import os
@@ -38,7 +37,7 @@ import subprocess
 import sys
 import time
 
-from .. import paths
+from .. import files, paths
 from ..errors import BoxkitError, NotFoundError
 from . import ImageConfig
 from .elf import closure, read_elf
@@ -80,9 +79,7 @@ def ensure(name: str) -> None:
                             hint="install busybox-static (apt-get install -y busybox-static) or use the "
                                  "'host' image")
     lock = os.path.join(paths.ensure(paths.locks_dir()), f"image-base-{name}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with files.locked(lock):
         if ref in store.tags():  # someone else built it while we waited
             return
         tmp = store.tmpdir(f"base-{name}-")
@@ -94,7 +91,6 @@ def ensure(name: str) -> None:
             what = BUSYBOX if name == "busybox" else "the host's programs, python and their libraries"
             history = [{"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "created_by": f"boxkit base image: {what}"}]
-
             store.write_image([layer], ImageConfig.from_dict(config), history, ref=ref)
         except OSError as e:
             if isinstance(e, BoxkitError):
@@ -103,8 +99,6 @@ def ensure(name: str) -> None:
                               detail=str(e.strerror or e).lower()) from e
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        os.close(fd)
 
 
 def _skeleton(root: str) -> None:

@@ -28,7 +28,6 @@ for ``index.json``, so a crash or a concurrent writer leaves the store consisten
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -37,7 +36,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 
-from .. import paths
+from .. import files, paths
 from ..errors import BoxkitError, NotFoundError, SpecError
 from . import ImageConfig, ResolvedImage, parse_ref
 
@@ -112,22 +111,13 @@ class Store:
         self._write_atomic("oci-layout", canonical({"imageLayoutVersion": "1.0.0"}))
 
     def _write_atomic(self, rel: str, data: bytes) -> None:
-        path = os.path.join(self.root, rel)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        files.write_atomic(os.path.join(self.root, rel), data)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Serialise index writes and garbage collection between processes."""
-        lockfile = os.path.join(paths.ensure(paths.locks_dir()), "images.lock")
-        fd = os.open(lockfile, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with files.locked(os.path.join(paths.ensure(paths.locks_dir()), "images.lock")):
             yield
-        finally:
-            os.close(fd)
 
     def tmpdir(self, prefix: str) -> str:
         import tempfile
@@ -150,10 +140,7 @@ class Store:
         self._init()
         path = self.blob_path(digest)
         if not os.path.exists(path):
-            tmp = f"{path}.tmp-{os.getpid()}"
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
+            files.write_atomic(path, data)
         return digest
 
     def put_blob_stream(self, src, expected: str | None = None,

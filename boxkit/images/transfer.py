@@ -24,6 +24,7 @@ import shutil
 import tarfile
 import zlib
 
+from .. import files
 from ..errors import BoxkitError, NotFoundError, SpecError
 from . import parse_ref, resolve
 from .store import (
@@ -82,10 +83,7 @@ def save_oci(refs: list[str], dest: str, store: Store | None = None) -> None:
         index["manifests"].append({"mediaType": MT_MANIFEST, "digest": mdigest,
                                    "size": os.path.getsize(store.blob_path(mdigest)),
                                    "annotations": {OCI_REF: tag, REF_ANNOTATION: ref}})
-    tmp = index_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(index, f)
-    os.replace(tmp, index_path)
+    files.write_json(index_path, index)
 
 
 def save_docker(refs: list[str], dest: str, store: Store | None = None) -> None:

@@ -19,6 +19,7 @@ import json
 import os
 import re
 
+from .. import files
 from ..errors import BoxkitError, SpecError
 from ..runtime import state as rstate
 
@@ -78,11 +79,7 @@ class Store:
         return d
 
     def write(self, cid: str, data: dict) -> None:
-        d = self.dir(cid)
-        tmp = os.path.join(d, ".state.json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(data, f)
-        os.rename(tmp, os.path.join(d, "state.json"))
+        files.write_json(os.path.join(self.dir(cid), "state.json"), data)
 
     def read(self, cid: str) -> dict:
         try:

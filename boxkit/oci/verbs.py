@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 
-from .. import _sys
+from .. import _sys, files
 from ..errors import BoxkitError, ContainerError, SpecError
 from ..runtime import init, join, process
 from ..runtime import state as rstate
@@ -101,10 +101,7 @@ def _send_console(path: str, master: int) -> None:
 
 
 def write_pid_file(path: str, pid: int) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.rename(tmp, path)
+    files.write_atomic(path, str(pid))   # podman reads it as soon as it exists: never half written
 
 
 def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_socket: str | None,
@@ -236,7 +233,11 @@ def unmount_host_mounts(record: dict) -> None:
 
 
 def _remove_dir(d: str) -> None:
-    for name in ("exec.fifo", "state.json", ".state.json.tmp"):
+    try:
+        names = [n for n in os.listdir(d) if n in ("exec.fifo", "state.json") or files.is_temporary(n)]
+    except FileNotFoundError:
+        names = []
+    for name in names:
         try:
             os.unlink(os.path.join(d, name))
         except FileNotFoundError:

@@ -10,13 +10,12 @@ offset, cached next to the layer: simple, and it works on every kernel that has 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import stat
 
-from .. import paths
+from .. import files, paths
 
 
 def _shift_tree(src: str, dst: str, offset: int, count: int) -> None:
@@ -43,8 +42,7 @@ def shifted(layer: str, offset: int, count: int) -> str:
     dst = os.path.join(base, key)
     if os.path.isdir(dst):
         return dst
-    with open(os.path.join(base, key + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with files.locked(os.path.join(base, key + ".lock")):
         if not os.path.isdir(dst):
             tmp = dst + ".tmp"
             shutil.rmtree(tmp, ignore_errors=True)

@@ -51,7 +51,7 @@ import struct
 import sys
 import time
 
-from .. import paths
+from .. import files, paths
 from ..errors import SpecError
 from . import state
 from .plan import Plan
@@ -248,12 +248,8 @@ class Keeper:
                   interactive=self.interactive, detached=self.detach, exit_code=None, finished_at=None,
                   oom_killed=False, log=log_path(self.cid) if self.detach else None)
         state.write(self.cid, st)
-        d = paths.container_dir(self.cid)
-        tmp = os.path.join(d, PLAN + ".tmp")
         # the plan holds the environment: the owner's only (state.json is readable by everyone)
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as f:
-            json.dump(self.plan.to_wire(), f)
-        os.replace(tmp, os.path.join(d, PLAN))
+        files.write_json(os.path.join(paths.container_dir(self.cid), PLAN), self.plan.to_wire(), 0o600)
 
     def _serve(self, sup, listener: socket.socket, wake: int) -> dict:
         sel = selectors.DefaultSelector()

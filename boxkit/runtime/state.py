@@ -22,7 +22,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-from .. import paths
+from .. import files, paths
 from ..proc import alive, kill, proc_state, starttime  # noqa: F401 (re-exported: the identity a state file records)
 
 
@@ -31,13 +31,7 @@ def write(cid: str, data: dict) -> None:
 
 
 def write_in(d: str, data: dict) -> None:
-    tmp = os.path.join(d, "state.json.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, json.dumps(data).encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, os.path.join(d, "state.json"))
+    files.write_json(os.path.join(d, "state.json"), data)   # readable by all: ps and gc read it
 
 
 def read(cid: str) -> dict | None:
