@@ -15,6 +15,7 @@ has, not what a record says it should.
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 
 from .._sys import PR_SET_CHILD_SUBREAPER, SYS
@@ -66,7 +67,7 @@ def run_exec(st: dict, a) -> int:
         try:
             group = open_group(st["id"])
             procs = list(group.procs_files) if group is not None else []
-        except (ImportError, OSError):
+        except OSError:   # its group gone: the container is ending, and the join will say so
             procs = []
     master = -1
     opened = []
@@ -106,8 +107,6 @@ def run_exec(st: dict, a) -> int:
                 relay.loop(lambda: "code" in done)
             os.close(master)
         else:
-            import selectors
-
             sel = selectors.DefaultSelector()
             sel.register(sigs.r, selectors.EVENT_READ, on_signal)
             _poll(epid, done)
