@@ -455,3 +455,26 @@ def test_a_kernel_that_exits_leaves_no_cgroup_directory(rootfs, tmp_path):
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) > 0, "the kernel never had a cgroup: nothing was tested"
     assert _boxkit_cgroup_dirs() == []
+
+
+def test_an_exec_that_cannot_start_says_why_and_leaves_no_process(rootfs):
+    """The join's failure path: the process got into the container but its execve failed. It is
+    reaped then and there (no zombie under the helper), and the container takes the next exec."""
+    import boxkit
+    from boxkit.runtime.client import client
+
+    with boxkit.run(rootfs=rootfs, argv=["sleep", "30"], detach=True) as c:
+        for argv, code in ((["no-such-command"], 127), (["/etc/secret-in-image"], 126)):
+            with pytest.raises(BoxkitError) as e:
+                c.exec(argv)
+            assert e.value.exit_code == code and argv[0] in str(e.value)
+        helper = client().proc.pid
+        with open(f"/proc/{helper}/task/{helper}/children") as f:
+            children = [int(p) for p in f.read().split()]
+        zombies = []
+        for pid in children:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    zombies.append(pid)
+        assert zombies == [], f"the helper holds zombies {zombies}"
+        assert c.exec(["echo", "still here"]).stdout == "still here\n"
