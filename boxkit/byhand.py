@@ -357,9 +357,9 @@ def _look(merged: str | None = None) -> dict:
 
 def _driver(cmd_fd: int, rep_fd: int) -> None:
     # lazy: _sys loads ctypes (~12 ms); only the driver child (a fork) calls into the kernel
-    from . import _sys  # lazy: as above
-    from ._sys import SYS  # lazy: as above
-    from .security.capabilities import (  # lazy: loads _sys too; the driver child only
+    from . import _sys
+    from ._sys import SYS
+    from .security.capabilities import (  # it loads _sys too
         DEFAULT_MASK,  # now: after pivot_root no module of the host can be imported
     )
 

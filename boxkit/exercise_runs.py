@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterable
@@ -46,7 +47,6 @@ EXERCISE_HOSTNAME = "exercise"
 def measure_namespaces(namespaces: Iterable[str], *, image: str = "busybox") -> dict:
     """Start ``image`` with ``namespaces``: ``{"own": [...], "sees_host_processes", "own_hostname"}``,
     or ``{"refused": "<why>"}`` when boxkit refuses the request."""
-
     try:
         c = run(image, ["sleep", "60"], detach=True, namespaces=list(namespaces),
                        hostname=EXERCISE_HOSTNAME)
@@ -93,7 +93,6 @@ def measure_memory_charge(memory: str = CHARGE_LIMIT) -> dict[str, dict]:
 def measure_upper(command: str, *, image: str = "busybox") -> dict:
     """Run ``command`` (a shell line) in a container of ``image``: ``{"found": path → kind}`` as the
     upper dir shows it, or ``{"failed": "<why>"}``."""
-
     layers = resolve(image).layers
     c = run(image, ["sleep", "60"], detach=True)
     try:
@@ -195,7 +194,6 @@ SHOP_MEMORY = "30M"   # the exercise's limit (and the one recorded)
 def measure_shop(memory: str, *, port: int = 18089) -> dict:
     """Run the shop under ``memory`` and send orders one by one until it dies, or has taken more orders
     than the limit could hold (at most MAX_ORDERS): served, oom_killed, survived; or refused."""
-
     limit = parse_size(memory)
     # no more orders than the limit could ever hold, and never more than a few seconds' worth
     cap = MAX_ORDERS if limit is None else min(limit // ORDER_BYTES + 100, MAX_ORDERS)
@@ -248,8 +246,6 @@ ROOT_ACTIONS = {
 
 def measure_root_actions(*, image: str = "host") -> dict[str, bool]:
     """Each action of :data:`ROOT_ACTIONS` as root in a default container of its own: did it work?"""
-    import sys
-
     py = os.path.realpath(sys.executable)   # the host image holds this python at its host path
     return {action: run(image, cmd.format(py=py), timeout=30).exit_code == 0
             for action, cmd in ROOT_ACTIONS.items()}

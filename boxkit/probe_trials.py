@@ -181,9 +181,9 @@ def _t_seccomp() -> str:
     """Compile boxkit's default profile with libseccomp, load it with no_new_privs, and see the
     kernel refuse ``unshare(CLONE_NEWUSER)`` with EPERM while ``getpid`` still works."""
     # lazy: _sys (ctypes), the seccomp compiler (libseccomp) and the capability table: the child only
-    from . import _sys  # lazy: as above
-    from .security import seccomp  # lazy: as above
-    from .security.capabilities import DEFAULT_MASK  # lazy: as above
+    from . import _sys
+    from .security import seccomp
+    from .security.capabilities import DEFAULT_MASK
 
     prog = seccomp.program(seccomp.default_profile(), DEFAULT_MASK)
     _sys.SYS.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)

@@ -449,7 +449,7 @@ def _iso(t) -> str:
 def inspect_record(st: dict) -> dict:
     # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper
-    from ..runtime.plan import Plan  # lazy: no runtime module at boxkit.cli's import (--help)
+    from ..runtime.plan import Plan
 
     # no plan on record (a container of boxkit.run, which has no keeper): nothing but the state file
     plan = keeper.read_plan(st["id"]) or Plan(cwd="", network="")
@@ -531,7 +531,6 @@ def cmd_exec(a) -> int:
     if not a.command:
         raise SpecError("command", "", "is missing", hint="boxkit exec CONTAINER CMD [ARG...]")
     # the values first, as run does: a bad -e/-u/-w is bad input (125) whatever the container
-
     parse_env(a.env)
     parse_user(a.user)
     if a.workdir is not None and not a.workdir.startswith("/"):

@@ -118,7 +118,7 @@ def cmd_images(a: argparse.Namespace) -> int:
 def cmd_history(a: argparse.Namespace) -> int:
     # lazy: boxkit.images only for the image verbs, not at boxkit.cli's import
     from ..images import resolve
-    from ..images.store import Store  # lazy: the image store only for the image verbs
+    from ..images.store import Store
 
     resolve(a.image)  # base images appear on first use
     print(f"{'LAYER':<14} {'SIZE':>9}  CREATED BY")

@@ -138,7 +138,7 @@ def _build_busybox(root: str) -> dict:
     _link_or_copy(BUSYBOX, os.path.join(root, "bin/busybox"))
     tree = _Tree(root)
     if not _is_static(BUSYBOX):  # a dynamic busybox (package `busybox`) needs its libraries too
-        for lib in _closure([BUSYBOX]):
+        for lib in closure([BUSYBOX]):
             tree.add(lib)
     out = subprocess.run([BUSYBOX, "--list-full"], capture_output=True, text=True, check=True).stdout
     for rel in out.split():
@@ -155,10 +155,6 @@ def _build_busybox(root: str) -> dict:
 def _is_static(path: str) -> bool:
     info = read_elf(path)
     return info is not None and info.interp is None
-
-
-def _closure(progs: list[str]) -> list[str]:
-    return closure(progs)
 
 
 class _Tree:
@@ -237,10 +233,10 @@ def _build_host(root: str) -> dict:
         if os.path.islink(top):  # merged /usr: keep /bin/sh working for #! lines
             tree.add(top)
     exe, py_files, py_ext = _python_files()
-    needed = _closure(progs + [exe])
+    needed = closure(progs + [exe])
     for ext in py_ext:  # an extension whose library is missing (e.g. tk) is left out, not fatal
         try:
-            needed += _closure([ext])
+            needed += closure([ext])
         except FileNotFoundError:
             continue
         tree.add(ext)

@@ -353,6 +353,7 @@ def exec_(store: Store, cid: str, proc: dict, detach: bool, pid_file: str | None
         stdio = [slave] * 3
     if not detach:   # the process is our grandchild: re-parented to us when the joiner exits
         _sys.SYS.prctl(_sys.PR_SET_CHILD_SUBREAPER, 1)
+
     def started(epid: int) -> None:
         if master >= 0:
             _send_console(console_socket, master)

@@ -4,9 +4,11 @@ A container is not an object the kernel keeps; it is a set of namespaces, a root
 its processes share. To start one more process "in" it, a process makes itself a member of each:
 
 1. it writes its PID into the container's ``cgroup.procs`` files (so the limits count it too);
-2. it opens ``/proc/PID1/ns/*`` for every namespace the container has and ``setns(2)``\\ s into each;
-   the user namespace first (the others belong to it, and joining them needs its capabilities), the
-   mount namespace last (after it, ``/proc/PID1`` may no longer be reachable);
+2. it opens ``/proc/PID1/ns/*`` for every namespace the container has — all of them, and
+   ``/proc/PID1/root``, before the first join, while the host's ``/proc`` is what those paths name —
+   then ``setns(2)``\\ s into each: the user namespace first (the others belong to it, and joining
+   them needs the capabilities it gives), the mount namespace last (joining it also moves our root
+   and working directory to that namespace's root: ``mntns_install`` in fs/namespace.c);
 3. it ``fchdir``\\ s to ``/proc/PID1/root`` and ``chroot``\\ s there — the container's root, whatever
    ``pivot_root`` made of it;
 4. it **forks**: ``setns`` into a PID namespace only changes where the *children* of the caller are
@@ -34,8 +36,8 @@ from .._sys import PR_SET_DUMPABLE, SYS
 from . import init
 from .plan import Plan
 
-# the user namespace first: the others are owned by it. The mount namespace last: after it the host's
-# /proc (and so /proc/PID1/ns) may be gone from view.
+# the user namespace first: the others are owned by it. The mount namespace last: it moves our root and
+# working directory (see the module's docstring)
 JOIN_ORDER = ["user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"]
 
 

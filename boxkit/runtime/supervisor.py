@@ -450,4 +450,3 @@ def _joinable(run: Running) -> int:
     except OSError:
         return run.pid
     return int(children[0]) if children else run.pid
-
