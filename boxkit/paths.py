@@ -8,7 +8,8 @@ it at a temporary directory. The default is ``/var/lib/boxkit`` for root and, fo
     images/          the OCI image layout (blobs/sha256/..., index.json) and unpacked layers
     containers/ID/   one directory per container: state.json, upper/ and work/ (the overlay's
                      writable half), merged/ (the mount point, seen only inside the container)
-    locks/           flock files (address leases, store writes)
+    locks/           flock files (store writes, base-image builds, one collector at a time;
+                     the network leases' lock is host-wide: /run/boxkit/net.lock)
     podman/NAME/     a podman store boxkit compares with, removed after each use (boxkit/podman.py)
 
 The overlay upper dir may not sit on an overlayfs (``docker run --privileged`` gives the container an
