@@ -1,7 +1,8 @@
 """Live where the host allows it, RECORDED where it does not.
 
 Every notebook's first cell calls :func:`start` with the topic it teaches. It shows the host check
-(:func:`boxkit.probe`) and decides (:func:`decide`):
+(:func:`boxkit.probe`) — in full and in plain words in notebook 00 (``full=True``), as one line with
+the table folded away in the others — and decides (:func:`decide`):
 
 * **live** — this host can run the topic's demos (root, namespaces, overlay, cgroups as needed): every
   cell runs for real.
@@ -171,38 +172,70 @@ def _why_not(report, topic: str) -> str:
     return f"this host cannot run the {topic} demos live"
 
 
-def start(topic: str = "containers", *, force: str | None = None):
+def start(topic: str = "containers", *, force: str | None = None, full: bool = False):
     """Show the host check; switch the rest of the notebook to replay when ``topic`` cannot run live.
-    ``force="recorded"`` (or ``BOXKIT_MODE=recorded``) replays even on a capable host."""
-    from IPython.display import HTML, display
-
+    ``force="recorded"`` (or ``BOXKIT_MODE=recorded``) replays even on a capable host. ``full=True``
+    (notebook 00) shows the whole check, row by row in plain words; otherwise (01-09) one line —
+    the mode, the kernel, the cgroup mode, root or not — with the table folded away below it."""
     # lazy: the probe's modules cost ~25 ms; only a course mode check needs them
     from . import probe
 
     report = probe()
-    display(report)
     mode = decide(report, topic, force or os.environ.get("BOXKIT_MODE"))
+    _show(report, mode, full)
     if mode.name == "live":
-        display(HTML("<b style='color:#1a7f37'>LIVE</b>: the cells below start real containers on this kernel."))
         if "cgroup2" not in mode.have:   # only the cells that need cgroup v2 replay, with their badge
             activate(f"this host's cgroups are {getattr(report, 'cgroup_mode', '?')}, not v2", have=mode.have)
-        return None
-    meta = load().get("meta", {})
-    if mode.name == "rootless":
+    elif mode.name == "rootless":
         activate(mode.reason, have=mode.have)
-        display(HTML(
-            "<div style='border:2px solid #9a6700;padding:6px'><b style='color:#9a6700'>ROOTLESS</b>: "
-            f"{mode.reason}. Those cells say <code># boxkit: needs ...</code> in their first line; they "
-            f"replay a real run recorded on linux {meta.get('kernel', '?')} ({meta.get('date', '?')}) and "
-            "carry a RECORDED badge. Every other cell runs live.</div>"))
-        return None
-    reason = mode.reason
-    activate(reason)
-    display(HTML(
-        "<div style='border:2px solid #cf222e;padding:6px'><b style='color:#cf222e'>RECORDED</b>: "
-        f"{reason}. The cells below replay a real run recorded on linux {meta.get('kernel', '?')} "
-        f"({meta.get('date', '?')}); each output carries a RECORDED badge.</div>"))
+    else:
+        activate(mode.reason)
     return None
+
+
+_COLORS = {"live": "#1a7f37", "rootless": "#9a6700", "recorded": "#cf222e"}
+
+
+def mode_says(mode: Mode) -> str:
+    """What the mode means for the cells below, in one or two sentences."""
+    meta = load().get("meta", {})
+    recorded = f"linux {meta.get('kernel', '?')} ({meta.get('date', '?')})"
+    if mode.name == "live":
+        return "the cells below start real containers on this kernel."
+    if mode.name == "rootless":
+        return (f"{mode.reason}. Those cells say # boxkit: needs ... in their first line; they replay a "
+                f"real run recorded on {recorded} and carry a RECORDED badge. Every other cell runs live.")
+    return (f"{mode.reason}. The cells below replay a real run recorded on {recorded}; each output "
+            "carries a RECORDED badge.")
+
+
+def banner(report, mode: Mode) -> str:
+    """The one line 01-09 open with: the mode, the kernel, the cgroup mode, root or not."""
+    who = "root" if report.root else f"not root (uid {getattr(report, 'euid', '?')})"
+    return (f"{mode.name.upper()}: linux {getattr(report, 'kernel', '?')}, "
+            f"cgroup {getattr(report, 'cgroup_mode', '?')}, {who}")
+
+
+def _show(report, mode: Mode, full: bool) -> None:
+    """Publish the host check: as text (what nbval and a terminal see) and as HTML."""
+    import html
+
+    from IPython.display import display
+
+    line = banner(report, mode)
+    says = mode_says(mode)
+    color = _COLORS[mode.name]
+    head = (f"<b style='color:{color}'>{html.escape(mode.name.upper())}</b>"
+            f"{html.escape(line[len(mode.name):])}: {html.escape(says)}")
+    if full:
+        body = f"<div style='border:2px solid {color};padding:6px'>{head}</div>" + report.plain_html()
+        text = f"{line}: {says}\n\n{report.text()}"
+    else:
+        body = (f"<div style='border:2px solid {color};padding:6px'>{head}"
+                "<details><summary>the host check, row by row (notebook 00 explains it)</summary>"
+                f"{report.plain_html()}</details></div>")
+        text = f"{line}: {says}"
+    display({"text/plain": text, "text/html": body}, raw=True)
 
 
 def activate(reason: str, have: frozenset[str] | None = None) -> None:

@@ -73,11 +73,12 @@ __all__ = ["Check", "HostReport", "probe", "assemble", "NAMESPACES", "cgroup_mod
 _NS_MEANS = {
     "mount": "containers get their own mount table (the root file system, /proc, /dev)",
     "uts": "containers get their own hostname",
-    "ipc": "containers get their own System V IPC and POSIX message queues",
+    "ipc": "containers get their own shared memory and message queues (System V IPC, POSIX mqueues)",
     "pid": "the container's command is PID 1 and sees only its own processes",
-    "net": "containers get an empty network stack (only lo) and, as root, veth links and bridges",
+    "net": "containers start with an empty network (only loopback) and, as root, get virtual cables and "
+           "switches (veth pairs and bridges)",
     "user": "root inside a container can be an unprivileged uid outside",
-    "cgroup": "the container sees its own cgroup as /",
+    "cgroup": "the container sees its own group as the top of the tree (/)",
     "time": "the time-namespace demo (a different uptime) runs live",
 }
 _NS_MIN_KERNEL = {"cgroup": "4.6", "time": "5.6"}
@@ -188,28 +189,120 @@ class HostReport:
     def __str__(self) -> str:
         return self.text()
 
-    def _repr_html_(self) -> str:
-        colors = {"ok": "#1a7f37", "missing": "#cf222e", "info": "#57606a"}
-        marks = {"ok": "✔ ok", "missing": "✘ missing", "info": "ℹ info"}
+    def banner(self) -> str:
+        """One line: the mode, the kernel, the cgroup mode, root or not (what 01-09 show first)."""
+        who = "root" if self.root else f"not root (uid {self.euid})"
+        return f"{self.mode.upper()}: linux {self.kernel}, cgroup {self.cgroup_mode}, {who}"
+
+    def plain_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """The checks in plain words, one row each: (what boxkit asked, status, the answer, how it
+        found out, what it means for the course). The kernel's own words stay in :meth:`text`."""
         rows = []
         for c in self.checks:
+            label, how = plain(c.key)
+            if c.status == "info":
+                answer = _plain_info(self, c)
+            else:
+                answer = "yes" if c.ok else "no"
+            if c.status == "missing":
+                how = f"{how} The kernel answered: {c.why}."
+            rows.append((label, c.status, answer, how, c.means))
+        return rows
+
+    def _repr_html_(self) -> str:
+        return self.plain_html()
+
+    def plain_html(self) -> str:
+        """The whole check as a table in plain words, under the one-line banner."""
+        colors = {"ok": "#1a7f37", "missing": "#cf222e", "info": "#57606a"}
+        marks = {"ok": "✔", "missing": "✘", "info": "ℹ"}
+        rows = []
+        for label, status, answer, how, means in self.plain_rows():
             rows.append(
-                f"<tr><td style='text-align:left'>{html.escape(c.name)}</td>"
-                f"<td style='text-align:left;color:{colors[c.status]};white-space:nowrap'>"
-                f"<b>{marks[c.status]}</b></td>"
-                f"<td style='text-align:left'>{html.escape(c.why)}</td>"
-                f"<td style='text-align:left'>{html.escape(c.means)}</td></tr>")
-        mode_color = {"live": "#1a7f37", "rootless": "#9a6700", "recorded": "#cf222e"}[self.mode]
+                f"<tr><td style='text-align:left'>{html.escape(label)}</td>"
+                f"<td style='text-align:left;color:{colors[status]};white-space:nowrap'>"
+                f"<b>{marks[status]} {html.escape(answer)}</b></td>"
+                f"<td style='text-align:left'>{html.escape(how)}</td>"
+                f"<td style='text-align:left'>{html.escape(means)}</td></tr>")
         return (
             "<div class='boxkit-probe'>"
-            f"<p><b>boxkit probe</b>: mode <b style='color:{mode_color}'>{self.mode.upper()}</b> — "
-            f"{html.escape(self.summary())}<br>"
-            f"kernel {html.escape(self.kernel)}, cgroup {html.escape(self.cgroup_mode)}, "
-            f"{'root' if self.root else f'uid {self.euid}'}"
-            f"{', inside a container' if self.in_container else ''}</p>"
-            "<table><thead><tr><th style='text-align:left'>check</th><th style='text-align:left'>status</th>"
-            "<th style='text-align:left'>why</th><th style='text-align:left'>what it means for the course</th>"
+            f"<p>{self.banner_html()}</p>"
+            "<table><thead><tr><th style='text-align:left'>can this host …</th>"
+            "<th style='text-align:left'>answer</th><th style='text-align:left'>how boxkit found out</th>"
+            "<th style='text-align:left'>what it means for the course</th>"
             "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
+
+    def banner_html(self) -> str:
+        mode_color = {"live": "#1a7f37", "rootless": "#9a6700", "recorded": "#cf222e"}[self.mode]
+        who = "root" if self.root else f"not root (uid {self.euid})"
+        return (f"<b style='color:{mode_color}'>{self.mode.upper()}</b>: linux {html.escape(self.kernel)}, "
+                f"cgroup {html.escape(self.cgroup_mode)}, {who} — {html.escape(self.summary())}")
+
+
+# what each check asks, in a learner's words, and how boxkit found the answer
+_PLAIN_NS = {
+    "mount": ("give a container its own list of mounted file systems (a mount namespace)",
+              "it made a new mount namespace in a throw-away process."),
+    "uts": ("give a container its own hostname (a UTS namespace)",
+            "it made a new UTS namespace and set a hostname there."),
+    "ipc": ("give a container its own shared memory and message queues (an IPC namespace)",
+            "it made a new IPC namespace."),
+    "pid": ("give a container its own process numbers, starting at 1 (a PID namespace)",
+            "it made a new PID namespace and checked that its first child is process 1."),
+    "net": ("give a container a network of its own (a network namespace)",
+            "it made a new network namespace and brought its loopback up."),
+    "user": ("give a container user ids of its own: root inside, an ordinary user outside "
+             "(a user namespace)", "it made a new user namespace."),
+    "cgroup": ("show a container its own resource group as the top one (a cgroup namespace)",
+               "it made a new cgroup namespace."),
+    "time": ("give a container clocks of its own since boot (a time namespace)",
+             "it made a new time namespace."),
+}
+_PLAIN = {
+    "probe": ("run the host check at all", "it started a child process to try each feature."),
+    "root": ("run containers", "it read the user id this notebook runs as, and whether that user may make "
+                      "mounts and namespaces (CAP_SYS_ADMIN)."),
+    "userns.unprivileged": ("let a user without root make a private root of their own (a user namespace)",
+                            "it tried, as an ordinary user, in a throw-away process."),
+    "overlay": ("stack an image's layers under a writable layer (overlayfs)",
+                "it mounted a small overlay, wrote a file through it and deleted one."),
+    "overlay.userns": ("do the same without root",
+                       "it mounted the same overlay as an ordinary user, in a user namespace."),
+    "pivot_root": ("swap a container's root directory and cut the host's files off (pivot_root)",
+                   "it swapped the root of a throw-away process and detached the old one."),
+    "veth": ("wire containers to each other and to the host with virtual cables (veth pairs)",
+             "it made a pair in a throw-away network namespace."),
+    "cgroup.mode": ("group processes to limit them: in which layout (cgroup mode)",
+                    "it read the kernel's list of mounted file systems."),
+    "cgroup.create": ("limit a container's memory, CPU and number of processes (cgroups)",
+                      "it made an empty group and removed it again."),
+    "rootless": ("run containers without root", "it put the answers above together."),
+    "seccomp": ("filter the system calls a container may make (seccomp)",
+                "it loaded boxkit's default filter in a throw-away process and made a call the "
+                "filter must refuse."),
+    "kernel": ("tell which kernel this is", "it asked the kernel for its release."),
+    "container": ("tell whether this machine itself runs inside a container",
+                  "it looked for the marks container engines leave."),
+    "busybox": ("build the course's small test image offline (busybox-static)",
+                "it looked for a static busybox program on this machine."),
+}
+
+
+def plain(key: str) -> tuple[str, str]:
+    """What the check ``key`` asks, in a learner's words, and how boxkit found the answer."""
+    if key.startswith("ns."):
+        return _PLAIN_NS[key[3:]]
+    return _PLAIN[key]
+
+
+def _plain_info(report: HostReport, c: Check) -> str:
+    if c.key == "cgroup.mode":
+        return report.cgroup_mode
+    if c.key == "kernel":
+        return report.kernel
+    if c.key == "container":
+        return "yes" if report.in_container else "no"
+    return c.why
 
 
 # ==================================================================================================
@@ -338,7 +431,7 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
     pivot = bool(pr.get("ok"))
     checks.append(Check("pivot_root", "pivot_root", pivot,
                         _why(pr, "") if pivot else f"pivot_root failed: {_why(pr, 'not tried')}",
-                        "containers swap their root and detach the host's tree (chroot-escape demo live)"
+                        "containers leave the host's files behind (the chroot-escape demo runs live)"
                         if pivot else "containers cannot detach the host's tree; the chroot-escape demo "
                         "replays a RECORDED run"))
 
@@ -360,7 +453,7 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
                          "hybrid": "hybrid: v1 controllers plus an empty cgroup2 tree at unified/",
                          "none": "no cgroup file system is mounted"}[mode]
                         + (f"; controllers {', '.join(ctrls)}" if ctrls else ""),
-                        "the course reads and writes the files of this mode"))
+                        "the cgroup notebook reads and writes limits in this layout's files"))
     checks.append(Check("cgroup.create", "cgroup groups", cg_ok, cg_why,
                         "memory and CPU limits are enforced and plotted live" if cg_ok and root
                         else "the memory/CPU limit demos replay RECORDED runs"))

@@ -22,6 +22,7 @@ started by :func:`boxkit.probe.probe`, never in a Jupyter kernel (which runs sev
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -177,6 +178,14 @@ def _t_userns_nobody() -> str:
     return "uid 65534 (nobody) created a user namespace and became root inside"
 
 
+def bpf_size(encoded: str) -> tuple[int, int]:
+    """(instructions, bytes) of a BPF program in base64, as :func:`boxkit.security.seccomp.program`
+    returns it: decoded exactly (the ``=`` padding is no byte of the program), 8 bytes an instruction
+    (``struct sock_filter``: a 16-bit code, two 8-bit jumps, a 32-bit constant)."""
+    size = len(base64.b64decode(encoded))
+    return size // 8, size
+
+
 def _t_seccomp() -> str:
     """Compile boxkit's default profile with libseccomp, load it with no_new_privs, and see the
     kernel refuse ``unshare(CLONE_NEWUSER)`` with EPERM while ``getpid`` still works."""
@@ -186,6 +195,7 @@ def _t_seccomp() -> str:
     from .security.capabilities import DEFAULT_MASK
 
     prog = seccomp.program(seccomp.default_profile(), DEFAULT_MASK)
+    instructions, size = bpf_size(prog)
     _sys.SYS.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
     seccomp.load(prog)
     os.getpid()
@@ -193,7 +203,8 @@ def _t_seccomp() -> str:
         _sys.SYS.unshare(_sys.CLONE_NEWUSER)
     except OSError as e:
         if e.errno == 1:
-            return f"libseccomp compiled the default profile ({len(prog) * 3 // 4} bytes of BPF); loaded, it refused unshare(CLONE_NEWUSER) with EPERM"
+            return (f"libseccomp compiled the default profile into {instructions} BPF instructions "
+                    f"({size} bytes); loaded, it refused unshare(CLONE_NEWUSER) with EPERM")
         raise
     raise OSError(0, "the filter loaded but unshare(CLONE_NEWUSER) still worked")
 

@@ -188,3 +188,54 @@ def test_an_ipython_session_in_rootless_mode(monkeypatch, capsys):
     assert ip.user_ns["y"] == 2 and "z" not in ip.user_ns and ip.user_ns["json"].dumps(1) == "1"
     assert "live y" in out and "recorded z" in out and "live z" not in out
     assert "it needs cgroups" in out and "never" not in out
+
+
+# --- the host check as a notebook shows it ----------------------------------------------------------
+
+class Shown(Host):
+    euid, kernel = 0, "6.1.0-18-amd64"
+
+    def plain_html(self) -> str:
+        return "<table><tr><td>run containers</td></tr></table>"
+
+    def text(self) -> str:
+        return "boxkit probe: mode LIVE — every row"
+
+
+def _shown(monkeypatch, full: bool, mode: course.Mode) -> dict:
+    import IPython.display
+
+    got = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: got.append((obj, raw)))
+    course._show(Shown(root=True), mode, full)
+    assert len(got) == 1 and got[0][1] is True
+    return got[0][0]
+
+
+def test_chapters_show_one_line_and_fold_the_table(monkeypatch):
+    out = _shown(monkeypatch, False, course.Mode("live", "", frozenset()))
+    assert out["text/plain"] == ("LIVE: linux 6.1.0-18-amd64, cgroup hybrid, root: the cells below start "
+                                 "real containers on this kernel.")
+    html = out["text/html"]
+    assert html.index("<details>") < html.index("<table>") < html.index("</details>")
+
+
+def test_notebook_00_shows_the_whole_table(monkeypatch):
+    out = _shown(monkeypatch, True, course.Mode("recorded", "boxkit needs root", frozenset()))
+    assert out["text/plain"].startswith("RECORDED: linux 6.1.0-18-amd64, cgroup hybrid, root: boxkit needs root.")
+    assert "every row" in out["text/plain"]
+    assert "<details>" not in out["text/html"] and "<table>" in out["text/html"]
+
+
+def test_banner_says_not_root_with_the_uid():
+    h = Shown(root=False)
+    h.euid = 1000
+    assert course.banner(h, course.Mode("rootless", "", frozenset())).endswith("not root (uid 1000)")
+
+
+def test_start_keeps_its_signature():
+    import inspect
+
+    params = inspect.signature(course.start).parameters
+    assert list(params)[:1] == ["topic"] and params["force"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["full"].default is False

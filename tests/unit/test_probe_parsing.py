@@ -263,7 +263,42 @@ def test_html_is_a_table_and_escapes(tmp_path):
     h = r._repr_html_()
     assert h.count("<tr>") == len(r.checks) + 1
     assert "<script>" not in h and "&lt;script&gt;" in h
-    assert "ROOTLESS" in h and "✘ missing" in h
+    assert "ROOTLESS" in h and "✘ no" in h
+    # the learner's table: plain words, the kernel's answer only where a check failed
+    assert "cap_sys_admin" not in h.lower().replace("(cap_sys_admin)", "")
+    assert "The kernel answered: cannot mount overlay: &lt;script&gt;" in h
+
+
+def test_plain_rows_cover_every_check_in_a_learners_words(tmp_path):
+    r = build(tmp_path)
+    rows = r.plain_rows()
+    assert len(rows) == len(r.checks)
+    assert rows[0][:3] == ("run containers", "ok", "yes")
+    for (label, status, answer, how, _means), c in zip(rows, r.checks, strict=True):
+        assert status == c.status and label and how.endswith(".")
+        assert "unshare(" not in label + how and "CLONE_" not in label + how
+        if status != "info":
+            assert answer == ("yes" if c.ok else "no")
+    info = {c.key: row[2] for c, row in zip(r.checks, rows, strict=True) if c.status == "info"}
+    assert info["cgroup.mode"] == r.cgroup_mode and info["kernel"] == r.kernel
+
+
+def test_seccomp_size_is_decoded_exactly_not_estimated_from_base64():
+    import base64
+
+    from boxkit.probe_trials import bpf_size
+    # 328 instructions = 2624 bytes, whose base64 ends in one '=': 3/4 of its length says 2625
+    prog = base64.b64encode(bytes(range(256)) * 10 + bytes(64)).decode()
+    assert prog.endswith("=") and len(prog) * 3 // 4 == 2625
+    assert bpf_size(prog) == (328, 2624)
+    assert bpf_size(base64.b64encode(bytes(16)).decode()) == (2, 16)
+
+
+def test_banner_is_one_line_with_mode_kernel_cgroup_and_user(tmp_path):
+    r = build(tmp_path)
+    assert r.banner() == f"LIVE: linux {r.kernel}, cgroup {r.cgroup_mode}, root"
+    r2 = build(tmp_path, euid=1000)
+    assert r2.banner().endswith("not root (uid 1000)") and "\n" not in r2.banner()
 
 
 def test_json_round_trip(tmp_path):
