@@ -21,6 +21,20 @@ container, for the runtime's spare: why a start avoids writing ``cgroup.procs``)
 life cycle: create, add, stats, kill, remove, gc. A group's base directory ``boxkit/`` stays between
 containers (making it again would cost as much as the group itself); :func:`gc` removes it on v1 once
 empty.
+
+**Why every hierarchy, not only the ones whose limits are used.** On v1 each hierarchy's *root* group
+has a file ``release_agent``: a program the kernel runs as root *on the host* when a group with
+``notify_on_release=1`` empties. A container made with a cgroup namespace (``CLONE_NEWCGROUP``) that
+mounts a v1 hierarchy gets the group it sits in as the mount's root (``cgroup1_mount`` takes the
+namespace's root, not the hierarchy's). Where the container sits at ``/`` — in every hierarchy boxkit
+had no limit for, and in named ones like ``name=systemd`` — that mount *is* the hierarchy's root, with
+``release_agent`` in it: with ``CAP_SYS_ADMIN`` (``--cap-add SYS_ADMIN``) that is root on the host, the
+shape of CVE-2022-0492. Linux 5.17 (commit 24f600856418) checks that the writer is in the initial user
+namespace, which a root container without ``userns=True`` is. So, as runc does, every container gets a
+group of its own in *every* mounted v1 hierarchy (:func:`v1_spanned`), named ones included, before its
+cgroup namespace is made: a mount from inside then shows the container's own group, which has no
+``release_agent`` (the file exists only at a hierarchy's root). The test that attempts the escape is
+``tests/integration/test_security.py``.
 """
 
 from __future__ import annotations
@@ -46,10 +60,15 @@ from .controllers import (
 )
 from .host import BASE, SUBTREE, CgroupHost, detect
 
-__all__ = ["detect", "create", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP"]
+__all__ = ["detect", "create", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP", "v1_spanned"]
 
-# every v1 hierarchy a boxkit group may span (cpuset only when asked for; blkio where mounted)
-V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "blkio", "devices", "cpuset")
+
+def v1_spanned(host: CgroupHost, limits) -> list[str]:
+    """The v1 hierarchies a container's group spans: those its limits use, then every other one the host
+    mounts (freezer, ``name=systemd``, ...), so that the container sits at no hierarchy's root (see the
+    module's docstring)."""
+    want = [h for h in v1_hierarchies(limits) if h in host.v1]
+    return want + [h for h in host.v1 if h not in want]
 
 
 @dataclass
@@ -277,7 +296,7 @@ def create(cid: str, limits) -> Group:
         return group
     group = Group(cid, host, {})
     try:
-        _make_v1(group, v1_hierarchies(limits))
+        _make_v1(group, v1_spanned(host, limits))
         V1.apply(group.dirs, limits)
     except OSError as e:
         group.remove()
@@ -317,7 +336,7 @@ def open_group(cid: str) -> Group | None:
     if host.version == 2:
         d = os.path.join(_v2_base(host), cid)
         return Group(cid, host, {c: d for c in host.v2_controllers} or {"unified": d}) if os.path.isdir(d) else None
-    dirs = {c: d for c, d in _v1_dirs(host, cid, list(V1_CONTROLLERS)).items() if os.path.isdir(d)}
+    dirs = {c: d for c, d in _v1_dirs(host, cid, list(host.v1)).items() if os.path.isdir(d)}
     return Group(cid, host, dirs) if dirs else None
 
 

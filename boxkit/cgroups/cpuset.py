@@ -2,8 +2,10 @@
 
 ``cpuset.cpus`` is a list such as ``0`` or ``0-2,5``; the scheduler never places the group's threads
 elsewhere. The course pins two containers to one CPU to make weights visible (they only matter when a
-CPU is contended). Used only when a cpuset is asked for (``--cpuset-cpus``): every other container
-inherits all CPUs, and the directory would be one more mkdir per start.
+CPU is contended). Limited only when a cpuset is asked for (``--cpuset-cpus``); on v1 every container
+still gets a cpuset group of its own, holding its parent's CPUs, so that it never sits at the
+hierarchy's root (see :mod:`boxkit.cgroups`, "Why every hierarchy"). On v2 the controller is switched
+on only when asked for.
 
 A v1 quirk: a new cpuset group starts with *empty* ``cpuset.cpus`` and ``cpuset.mems`` and refuses
 processes (ENOSPC) until both are filled, so boxkit copies its parent's values first

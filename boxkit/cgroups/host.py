@@ -14,7 +14,9 @@ inside. Linux has two generations:
   v2 side; boxkit uses v1 for every controller the v1 side has.
 
 The mode comes from ``statfs("/sys/fs/cgroup").f_type`` (``CGROUP2_SUPER_MAGIC`` vs a tmpfs), the v1
-mount points from ``/proc/self/mountinfo``.
+mount points from ``/proc/self/mountinfo`` — every v1 hierarchy, *named* ones too (``name=systemd``,
+a tree with no controller that systemd uses to track services): boxkit gives each container a group
+in all of them (see :mod:`boxkit.cgroups`, "Why every hierarchy").
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ SUBTREE = "boxkit"   # boxkit's own subtree at the top of each hierarchy
 @dataclass
 class CgroupHost:
     mode: str                                   # "v1" | "v2" | "hybrid" | "none"
-    v1: dict[str, str] = field(default_factory=dict)   # controller -> mount point
+    # every mounted v1 hierarchy: controller (or "name=systemd" for a named one) -> mount point
+    v1: dict[str, str] = field(default_factory=dict)
     v2_root: str | None = None                  # the cgroup2 mount
     v2_controllers: list[str] = field(default_factory=list)
 
@@ -41,7 +44,8 @@ class CgroupHost:
         return 2 if self.mode == "v2" else 1
 
     def controllers(self) -> list[str]:
-        return sorted(self.v2_controllers if self.version == 2 else self.v1)
+        """The resource controllers (a named v1 hierarchy such as ``name=systemd`` controls nothing)."""
+        return sorted(self.v2_controllers if self.version == 2 else (c for c in self.v1 if "=" not in c))
 
 
 def _statfs_type(path: str) -> int | None:
@@ -63,14 +67,19 @@ def _mountinfo(path: str = "/proc/self/mountinfo") -> list[tuple[str, str, str]]
     return out
 
 
+V1_CONTROLLER_NAMES = ("memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer", "blkio",
+                       "hugetlb", "io", "net_cls", "net_prio", "perf_event", "rdma", "misc")
+
+
 def parse(mountinfo: list[tuple[str, str, str]], base_type: int | None, base: str = BASE) -> CgroupHost:
     v1: dict[str, str] = {}
     v2_root = None
     for mnt, fstype, opts in mountinfo:
         if fstype == "cgroup" and mnt.startswith(base):
             for opt in opts.split(","):
-                if opt in ("memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer", "blkio",
-                           "hugetlb", "io", "net_cls", "net_prio", "perf_event", "rdma", "misc"):
+                # a named hierarchy (name=systemd) has no controller, yet it is a tree a container
+                # must not sit at the root of: see CgroupHost.v1
+                if opt in V1_CONTROLLER_NAMES or opt.startswith("name="):
                     v1.setdefault(opt, mnt)
         elif fstype == "cgroup2" and mnt.startswith(base):
             v2_root = mnt

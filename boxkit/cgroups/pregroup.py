@@ -16,8 +16,8 @@ runtime's spare (:mod:`boxkit.runtime.spare`) makes a group while the supervisor
 is already inside. The start only has to make the group the container's:
 
 * :meth:`PreGroup.limit` writes the container's limits (~0.5 ms) before the container may run its
-  command. A cpuset, never prepared (an empty v1 cpuset refuses tasks), is made then and the group's
-  processes moved into it: the one case that still pays for a move. v1 also refuses a memory limit
+  command. The group already spans every hierarchy, cpuset included (filled from its parent's, as an
+  empty v1 cpuset refuses tasks), as every container's group must. v1 also refuses a memory limit
   below what the group already holds (``EBUSY``), the spare's own pages charged since it joined:
   :meth:`PreGroup._uncharged_memory_group` then moves the processes into a fresh memory group.
 * :meth:`PreGroup.rename` gives it the container's id, while the command is being exec'd (the name
@@ -35,8 +35,8 @@ import errno
 import os
 
 from ..spec import Limits
-from . import Group, _fail, _make_v1, cpuset, devices, memory
-from .controllers import CONTROLLERS, V1, v1_hierarchies, write
+from . import Group, _fail, _make_v1, devices, memory, v1_spanned
+from .controllers import CONTROLLERS, V1, write
 from .host import BASE, detect
 
 
@@ -49,20 +49,11 @@ class PreGroup(Group):
         self.rename(cid)
 
     def limit(self, cid: str, limits) -> None:
-        """Write the limits of container ``cid``. A cpuset, never prepared, is made now (under
-        ``cid``'s name) and the group's processes moved in (the one case that still pays for a move).
-        The supervisor does this before the container may run its command; the cosmetic
-        :meth:`rename` can wait until the command is being exec'd."""
+        """Write the limits of container ``cid`` (a cpuset too: the group spans every hierarchy from
+        :func:`prepare` on, its cpuset filled from its parent's). The supervisor does this before the
+        container may run its command; the cosmetic :meth:`rename` can wait until the command is being
+        exec'd."""
         try:
-            if cpuset.wanted(limits) and "cpuset" not in self.dirs and "cpuset" in self.host.v1:
-                pids = self.pids()
-                name, self.cid = self.cid, cid
-                try:
-                    _make_v1(self, ["cpuset"])
-                finally:
-                    self.cid = name
-                for pid in pids:
-                    write(os.path.join(self.dirs["cpuset"], "cgroup.procs"), pid)
             dirs = {c: d for c, d in self.dirs.items() if c != "devices"}   # device rules: made in prepare()
             try:
                 memory.v1_apply(dirs, limits)
@@ -122,7 +113,7 @@ def prepare(name: str) -> PreGroup | None:
 
     group = PreGroup(name, host, {})
     try:
-        _make_v1(group, v1_hierarchies(Limits()))
+        _make_v1(group, v1_spanned(host, Limits()))   # every hierarchy, as any container's group
         V1.apply(group.dirs, Limits())   # the device rules: the same for every container
     except OSError as e:
         group.remove()

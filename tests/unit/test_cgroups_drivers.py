@@ -31,6 +31,22 @@ def test_mode_detection_from_mountinfo():
     assert host.parse([], None).mode == "none"
 
 
+def test_every_v1_hierarchy_is_spanned_named_ones_included():
+    """A container's group spans every mounted v1 hierarchy, not only those its limits use: where it
+    sat at a hierarchy's root, a mount from its cgroup namespace showed that root's release_agent."""
+    mounts = [("/sys/fs/cgroup/memory", "cgroup", "rw,memory"), ("/sys/fs/cgroup/cpu,cpuacct", "cgroup", "rw,cpu,cpuacct"),
+              ("/sys/fs/cgroup/freezer", "cgroup", "rw,freezer"), ("/sys/fs/cgroup/cpuset", "cgroup", "rw,cpuset"),
+              ("/sys/fs/cgroup/systemd", "cgroup", "rw,xattr,release_agent=/x,name=systemd"),
+              ("/sys/fs/cgroup/unified", "cgroup2", "rw")]
+    h = host.parse(mounts, host.TMPFS_MAGIC)
+    assert h.v1["name=systemd"] == "/sys/fs/cgroup/systemd"
+    assert "name=systemd" not in h.controllers() and "freezer" in h.controllers()
+    spanned = cgroups.v1_spanned(h, Limits())
+    assert set(spanned) == {"memory", "cpu", "cpuacct", "freezer", "cpuset", "name=systemd"}
+    assert spanned[:3] == ["memory", "cpu", "cpuacct"]   # the limits' own first, as mounted here
+    assert set(cgroups.v1_spanned(h, Limits.parse(cpuset="0"))) == set(spanned)
+
+
 def test_v1_apply_writes_docker_equivalents(tmp_path):
     dirs = {c: str(tmp_path / c) for c in ("memory", "cpu", "pids", "devices", "cpuset")}
     _files(dirs["memory"], ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes"])
