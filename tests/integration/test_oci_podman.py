@@ -127,3 +127,20 @@ def test_default_network(podman):
     addrs = [line.split()[1] for line in r.stdout.splitlines() if " inet " in line]
     assert "lo" in addrs and any(a != "lo" for a in addrs), r.stdout   # podman's bridge gave it an interface
     assert "default via" in r.stdout
+
+
+def test_private_cgroupns_with_cap_sys_admin_reaches_no_release_agent(podman):
+    """podman --cgroupns private --cap-add SYS_ADMIN: every v1 hierarchy mounted from inside shows the
+    container's own group, named ones too (the bundle's cgroupsPath is podman's /libpod_parent/...).
+    With podman's v1 default, the host's cgroup namespace, the bundle decides: docs/oci-runtime.md."""
+    from cgroup_escape import SCRIPT, parse, v1_hierarchies
+
+    hierarchies = v1_hierarchies()
+    if not hierarchies:
+        pytest.skip("no cgroup v1 hierarchy on this host: no release_agent to reach")
+    r = podman.run("run", "--rm", *FLAGS, "--cgroupns", "private", "--cap-add", "SYS_ADMIN", "bkbusybox",
+                   "sh", "-c", SCRIPT, "sh", *hierarchies)
+    assert r.returncode == 0, r.stderr
+    seen = parse(r.stdout)
+    assert set(seen) == set(hierarchies), r.stdout
+    assert all(what == "mounted cgroup=yes release_agent=absent" for what in seen.values()), seen

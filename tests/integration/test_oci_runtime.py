@@ -417,3 +417,36 @@ def test_a_container_may_share_every_namespace_of_the_runtime(tmp_path, root):
         assert left == [os.path.join(os.path.realpath(rootfs), "tmp")], left
     finally:
         _sys.SYS.umount2(os.path.join(rootfs, "tmp"), _sys.MNT_DETACH)
+
+
+@pytest.mark.parametrize("cgroups_path", ["", "/boxkit-escape-test/c-{pid}"], ids=["default-path", "podman-like-path"])
+def test_cap_sys_admin_reaches_no_release_agent(tmp_path, root, cgroups_path):
+    """The release_agent escape attempted through the OCI front: a bundle with CAP_SYS_ADMIN and a
+    cgroup namespace mounts every v1 hierarchy of the host; each must show the container's own group
+    (no release_agent), whatever cgroupsPath says (tests/cgroup_escape.py writes only the value
+    already there)."""
+    from cgroup_escape import SCRIPT, parse, v1_hierarchies
+
+    hierarchies = v1_hierarchies()
+    if not hierarchies:
+        pytest.skip("no cgroup v1 hierarchy on this host: no release_agent to reach")
+    bundle, cfg = make_bundle(tmp_path, ["sh", "-c", SCRIPT, "sh", *hierarchies])
+    for name in ("mount", "umount"):
+        os.symlink("busybox", os.path.join(bundle, "rootfs", "bin", name))
+    for k in ("bounding", "effective", "permitted"):
+        cfg["process"]["capabilities"][k].append("CAP_SYS_ADMIN")
+    if cgroups_path:
+        cfg["linux"]["cgroupsPath"] = cgroups_path.format(pid=os.getpid())
+    write(bundle, cfg)
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        rt(root, "create", "--bundle", bundle, "esc", check=True, stdout=f)
+    with open(os.path.join(root, "esc", "state.json")) as f:
+        dirs = json.load(f)["cgroup"]
+    rt(root, "start", "esc", check=True)
+    wait_status(root, "esc", "stopped")
+    seen = parse(out.read_text())
+    assert set(seen) == set(hierarchies), out.read_text()
+    assert all(what == "mounted cgroup=yes release_agent=absent" for what in seen.values()), seen
+    rt(root, "delete", "esc", check=True)
+    assert not any(os.path.exists(d) for d in dirs.values()), "delete removes the group in every hierarchy"
