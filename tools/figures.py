@@ -98,7 +98,6 @@ FIGURES: dict[str, object] = {
     "overlay-by-hand": overlay_by_hand,
     "mounts": mounts,
     "overlay": "boxkit.viz.layers:draw_docs_figures",
-    "cgroups": "boxkit.viz.cgroups:draw_docs_figures",
     "topology": "boxkit.viz.topology:draw_docs_figures",
 }
 

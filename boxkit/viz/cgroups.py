@@ -21,7 +21,6 @@ Every function takes ``fig=`` to redraw into an existing figure (what :func:`liv
 
 from __future__ import annotations
 
-import os
 import threading
 
 from . import new_figure
@@ -186,6 +185,12 @@ def memory_high_figure(series, psi: list[tuple[float, float]], high: int, *, tit
 
 # --- the v1 <-> v2 file table --------------------------------------------------------------------
 
+# labels the table shows in place of the drivers' own: a v1 soft limit is not "reclaimed last" (under
+# global pressure the groups *above* their soft limit are reclaimed first, memory.txt section 7); that
+# is memory.low's protection on v2, and both act only when the host runs short
+LABELS = {"memory reservation (reclaimed last)": "memory reservation (acts when the host runs short)"}
+
+
 class FileMapTable:
     """:data:`boxkit.cgroups.FILE_MAP` as a table, the column of the driver this host uses highlighted
     (a hybrid host mounts v1 controllers, so boxkit drives v1 there)."""
@@ -195,7 +200,7 @@ class FileMapTable:
         from ..cgroups import FILE_MAP
 
         self.mode = mode
-        self.rows = list(rows if rows is not None else FILE_MAP)
+        self.rows = [(LABELS.get(a, a), b, c) for a, b, c in (rows if rows is not None else FILE_MAP)]
         self.column = "v2" if mode == "v2" else "v1"
 
     def __repr__(self) -> str:
@@ -362,14 +367,33 @@ def limits_figure(mem_series, mem_result, cpu_series, *, fig=None):
     return fig
 
 
-def panel(hog_mb: int = 600, seconds: float = 3):
+def panel(hog_mb: int = 600, seconds: float = 3, *, run_now: bool = False):
     """Sliders for the memory limit and the CPU quota and a Run button: each click runs a ``hog_mb``
-    hog under the memory limit and two busy loops under the quota for ``seconds``, then redraws."""
+    hog under the memory limit and two busy loops under the quota for ``seconds``, then redraws.
+
+    ``run_now`` runs once before the panel is shown. The panel's display then carries that run's
+    figure as a PNG beside the widget: JupyterLab shows the live widget, while a static view (a
+    notebook on GitHub, a saved page) and the course's RECORDED mode, which have no widget to show,
+    show the plot of that run instead of empty sliders."""
+    import base64
+    import io
+
     import ipywidgets as w
     from IPython.display import display
 
     # lazy: cgroup_experiments loads the runtime (~50 ms)
     from .. import cgroup_experiments as experiments
+
+    class Panel(w.VBox):
+        figure = None   # the last run's figure
+
+        def _repr_mimebundle_(self, **kwargs):
+            data = super()._repr_mimebundle_(**kwargs)
+            if data is not None and self.figure is not None:
+                buf = io.BytesIO()
+                self.figure.savefig(buf, format="png", bbox_inches="tight")
+                data["image/png"] = base64.b64encode(buf.getvalue()).decode()
+            return data
 
     mem = w.IntSlider(value=400, min=100, max=1000, step=50, description="memory MiB",
                       style={"description_width": "initial"}, continuous_update=False)
@@ -378,6 +402,7 @@ def panel(hog_mb: int = 600, seconds: float = 3):
     button = w.Button(description="Run", button_style="primary", icon="play")
     status = w.HTML(f"a {hog_mb} MiB hog and two busy loops for {seconds:g} s")
     out = w.Output()
+    box = Panel([w.HBox([mem, cpu, button]), status, out])
 
     def run(_=None) -> None:
         button.disabled = True
@@ -386,6 +411,7 @@ def panel(hog_mb: int = 600, seconds: float = 3):
             mr, ms = experiments.memory_oom(memory=f"{mem.value}M", target_mb=hog_mb)
             _, cs = experiments.cpu_quota(cpus=cpu.value, seconds=seconds, workers=2)
             fig = limits_figure(ms, mr, cs)
+            box.figure = fig
             with out:
                 out.clear_output(wait=True)
                 display(fig)
@@ -398,26 +424,7 @@ def panel(hog_mb: int = 600, seconds: float = 3):
             button.disabled = False
 
     button.on_click(run)
-    box = w.VBox([w.HBox([mem, cpu, button]), status, out])
     box.run = run   # tests and notebooks may click it in code
+    if run_now:
+        run()
     return box
-
-
-# --- docs/img -----------------------------------------------------------------------------------------
-
-def draw_docs_figures(img_dir: str) -> None:
-    """docs/img/cgroups-{memory,cpu,shares,pids}.png from real runs on this host."""
-    # lazy: cgroup_experiments loads the runtime (~50 ms)
-    from .. import cgroup_experiments as experiments
-
-    r, s = experiments.memory_oom("500M", 900, step_mb=10, hz=50)   # as notebook 02 draws it
-    memory_figure(s, r, title="500 MiB limit: the hog is OOM-killed").savefig(
-        os.path.join(img_dir, "cgroups-memory.png"), bbox_inches="tight")
-    _, s = experiments.cpu_quota(0.5, 4)
-    cpu_figure(s, title="--cpus 0.5: throttled to half a core").savefig(
-        os.path.join(img_dir, "cgroups-cpu.png"), bbox_inches="tight")
-    _, ss = experiments.cpu_weights((256, 768), 4)
-    shares_figure(ss, [256, 768]).savefig(os.path.join(img_dir, "cgroups-shares.png"), bbox_inches="tight")
-    _, s = experiments.fork_bomb(20, 3)
-    pids_figure(s, title="a fork bomb stopped at pids.max 20").savefig(
-        os.path.join(img_dir, "cgroups-pids.png"), bbox_inches="tight")
