@@ -55,6 +55,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# notebooks that are not the course's (the browser test's zz-tiny/zz-broken checks of the harness) are
+# served from this folder, beside notebooks/ and not in it: the file browser a screenshot shows lists
+# the course only
+HARNESS_DIR = "harness"
+
+
 @dataclass
 class Lab:
     url: str
@@ -62,15 +68,22 @@ class Lab:
     root: str
     proc: subprocess.Popen
     log: str
+    folders: dict[str, str] = field(default_factory=dict)   # notebook name -> its folder under root
+
+    def path(self, name: str) -> str:
+        """The notebook's path relative to the server's root (notebooks/NAME or harness/NAME)."""
+        return f"{self.folders.get(name, 'notebooks')}/{name}"
 
     def tree_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/notebooks/{name}?token={self.token}&reset"
+        return f"{self.url}/lab/tree/{self.path(name)}?token={self.token}&reset"
 
 
 @contextlib.contextmanager
 def jupyter_lab(notebooks: list[str], kernel: str = "python3", timeout: float = 90):
     """JupyterLab on 127.0.0.1 (a free port, a random token) serving copies of ``notebooks``; the
-    kernel of each copy is set to ``kernel`` so no kernel-choice dialog can block the page."""
+    kernel of each copy is set to ``kernel`` so no kernel-choice dialog can block the page. The
+    course's notebooks (those in the repository's notebooks/) go to notebooks/, any other to
+    harness/, so that no screenshot of the course shows a test notebook in the file browser."""
     work = tempfile.mkdtemp(prefix="boxkit-lab-")
     # a copy of the repository's layout: notebooks/ with fresh copies, docs/ linked so that markdown
     # images (../docs/img/...) still resolve
@@ -94,7 +107,12 @@ def jupyter_lab(notebooks: list[str], kernel: str = "python3", timeout: float = 
             shutil.copytree(src, os.path.join(nbdir, extra), symlinks=True)
         else:
             shutil.copy(src, nbdir)
+    course_dir = os.path.realpath(src_dir)
+    folders = {}
     for nb in notebooks:
+        name = os.path.basename(nb)
+        folders[name] = "notebooks" if os.path.dirname(os.path.realpath(nb)) == course_dir else HARNESS_DIR
+        os.makedirs(os.path.join(root, folders[name]), exist_ok=True)
         with open(nb) as f:
             data = json.load(f)
         data.setdefault("metadata", {})["kernelspec"] = {"name": kernel, "display_name": "Python 3",
@@ -104,7 +122,7 @@ def jupyter_lab(notebooks: list[str], kernel: str = "python3", timeout: float = 
             if cell.get("cell_type") == "code":
                 cell["outputs"], cell["execution_count"] = [], None
         data["metadata"].pop("widgets", None)
-        with open(os.path.join(nbdir, os.path.basename(nb)), "w") as f:
+        with open(os.path.join(root, folders[name], name), "w") as f:
             json.dump(data, f)
     port, token = free_port(), secrets.token_hex(16)
     log = os.path.join(work, "lab.log")
@@ -118,7 +136,7 @@ def jupyter_lab(notebooks: list[str], kernel: str = "python3", timeout: float = 
              f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={work}/workspaces",
              "--ServerApp.port_retries=0"],
             stdout=logf, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    lab = Lab(f"http://127.0.0.1:{port}", token, root, proc, log)
+    lab = Lab(f"http://127.0.0.1:{port}", token, root, proc, log, folders)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -279,7 +297,7 @@ def run_notebook(page, lab: Lab, name: str, timeout: float = 300, screenshot: st
              }""", timeout)
     page.wait_for_timeout(500)  # let late display updates (widgets, images) land
     res = RunResult(name=name, seconds=0.0)
-    saved = os.path.join(lab.root, "notebooks", name)
+    saved = os.path.join(lab.root, lab.path(name))
     before = os.stat(saved).st_mtime_ns
     _no_dialog(page, name)
     _menu(page, "File", "Save Notebook")
@@ -332,7 +350,7 @@ def close_notebook(page, lab: Lab, name: str) -> None:
     with urllib.request.urlopen(req, timeout=10) as r:
         sessions = json.load(r)
     for sess in sessions:
-        if sess.get("path") == f"notebooks/{name}":
+        if sess.get("path") == lab.path(name):
             urllib.request.urlopen(urllib.request.Request(
                 f"{lab.url}/api/sessions/{sess['id']}?token={lab.token}", method="DELETE"), timeout=30).close()
     with contextlib.suppress(Exception):
