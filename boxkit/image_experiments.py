@@ -1,13 +1,20 @@
 """Numbers for the overlay notebook: copy-up cost, what N containers cost, the seed's v1/v2 story.
 
-* **Copy-up.** A lower layer is read-only; the first write to one of its files makes overlayfs copy the
-  *whole* file into the upper dir before the write proceeds (data copy-up — unless the kernel was set
-  up with ``metacopy=on``, which only helps chmod/chown). Appending one byte to a 100 MB lower file
-  therefore costs a 100 MB copy once; later writes go to the upper copy. :func:`copy_up_latency`
-  measures that first write against file size on a real overlay.
+* **Copy-up.** A lower layer is read-only; the first *open for writing* of one of its files makes
+  overlayfs copy the *whole* file into the upper dir before ``open`` returns (with ``metacopy=on`` a
+  chmod/chown copies only the metadata, and the data follows at that same first open for writing).
+  Appending one byte to a 100 MB lower file therefore costs a 100 MB copy once; later writes go to the
+  upper copy. :func:`copy_up_latency` measures that first append against file size on a real overlay;
+  :func:`copy_up_at_open` shows *when* the copy happens (bytes in upper after a read-only open, then
+  after an open for writing that writes nothing).
 * **Containers are cheap on disk.** N containers of one image share its layers; each only has an upper
   dir holding what it changed. :func:`containers_cost` starts N, lets each write a little, and counts
   the bytes of the upper dirs against the image's.
+* **A registry** (:func:`registry_roundtrip`): Debian's ``docker-registry`` started on 127.0.0.1, an
+  image pushed the way ``docker push`` does it (each layer gzip'd, so the manifest names the
+  *compressed* digests; the config, unchanged, keeps the *diff ids*), pulled back with
+  :func:`boxkit.images.registry.pull` into an empty store and into the store that built it, run, and
+  everything removed.
 * **The seed's example** (``docs/img/overlay1.png``/``overlay2.png``): an app with two dependencies
   built as 1.0, then 2.0 changing only the app. :func:`build_seed_app` builds both with the real
   builder; the images share every layer but the app's.
@@ -15,17 +22,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import json
 import os
 import random
 import shutil
+import socket
+import subprocess
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 
 from . import _sys
 from .build import build_file
 from .images import resolve
 from .images.overlay import mount_overlay
-from .images.store import Store, dir_size
+from .images.registry import ACCEPT, Client, pull
+from .images.store import MT_LAYER_GZIP, MT_MANIFEST, Store, canonical, dir_size, sha256
 from .runtime import run
 
 
@@ -65,6 +80,44 @@ def copy_up_latency(sizes: list[int], workdir: str | None = None, repeat: int = 
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return out
+
+
+def copy_up_at_open(size: int = 32 << 20, workdir: str | None = None) -> dict:
+    """*When* copy-up happens. A lower file of ``size`` bytes is opened read-only (and read), then
+    opened for writing with nothing written; after each, the bytes its upper copy holds on disk
+    (allocated blocks, 0 while there is no copy)."""
+    base = tempfile.mkdtemp(prefix="bk-copyup-open-", dir=workdir or "/var/tmp")
+    try:
+        lower, upper, work, merged = (os.path.join(base, d) for d in ("lower", "upper", "work", "merged"))
+        for d in (lower, upper, work, merged):
+            os.mkdir(d)
+        with open(os.path.join(lower, "big"), "wb") as f:
+            chunk = os.urandom(1 << 20)
+            for left in range(size, 0, -len(chunk)):
+                f.write(chunk[:left])
+        copy = os.path.join(upper, "big")
+
+        def held() -> int:
+            return os.stat(copy).st_blocks * 512 if os.path.exists(copy) else 0
+
+        mount_overlay([lower], upper, work, merged)
+        try:
+            fd = os.open(os.path.join(merged, "big"), os.O_RDONLY)
+            try:
+                os.read(fd, 4096)
+                after_read = held()
+            finally:
+                os.close(fd)
+            fd = os.open(os.path.join(merged, "big"), os.O_WRONLY | os.O_APPEND)
+            try:
+                after_open = held()   # nothing written yet
+            finally:
+                os.close(fd)
+        finally:
+            _sys.SYS.umount2(merged, _sys.MNT_DETACH)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return {"size": size, "after_read_open": after_read, "after_write_open": after_open}
 
 
 def _disk(path: str) -> int:
@@ -152,3 +205,150 @@ def shared_layers(a: str, b: str) -> dict:
     added = [r for r in lb if r["diff_id"] not in ids_a]
     return {"shared": len(shared), "shared_bytes": sum(r["size"] for r in shared),
             "added": len(added), "added_bytes": sum(r["size"] for r in added)}
+
+
+# --- a registry on 127.0.0.1 -------------------------------------------------------------------------
+
+REGISTRY = "docker-registry"   # Debian's package of the CNCF distribution registry (what Docker Hub runs)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_registry(workdir: str | None = None):
+    """Debian's ``docker-registry`` on 127.0.0.1 (a free port, no authentication), its storage in a
+    new directory. Yields ``{"host", "dir", "storage"}``; on exit the registry is stopped and the
+    directory removed, and ``"exit_code"`` and ``"dir_left"`` say how that went."""
+    exe = shutil.which(REGISTRY)
+    if exe is None:
+        raise FileNotFoundError(REGISTRY)
+    d = tempfile.mkdtemp(prefix="bk-registry-", dir=workdir or "/var/tmp")
+    port = _free_port()
+    storage = os.path.join(d, "data")
+    with open(os.path.join(d, "config.yml"), "w") as f:
+        f.write(f"version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {storage}}}\n"
+                f"http: {{addr: 127.0.0.1:{port}}}\n")
+    info: dict = {"host": f"127.0.0.1:{port}", "dir": d, "storage": storage}
+    with open(os.path.join(d, "log"), "wb") as log:
+        proc = subprocess.Popen([exe, "serve", os.path.join(d, "config.yml")], stdout=log, stderr=log)
+    try:
+        for _ in range(300):   # up to about 15 s, polled by count
+            if proc.poll() is not None:
+                with open(os.path.join(d, "log"), errors="replace") as f:
+                    raise RuntimeError(f"{REGISTRY} exited: {f.read()[-300:]}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"{REGISTRY} does not listen on 127.0.0.1:{port}")
+        yield info
+    finally:
+        proc.terminate()
+        try:
+            info["exit_code"] = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            info["exit_code"] = proc.wait()
+        shutil.rmtree(d, ignore_errors=True)
+        info["dir_left"] = os.path.exists(d)
+
+
+def _send(url: str, data: bytes | None, method: str, ctype: str = "application/octet-stream"):
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": ctype})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, resp.headers
+
+
+def _upload(base: str, data: bytes) -> str:
+    """One blob, the distribution API's two requests: POST opens an upload, PUT ?digest= ends it."""
+    digest = sha256(data)
+    _status, headers = _send(f"{base}/blobs/uploads/", b"", "POST")
+    loc = urllib.parse.urljoin(base, headers["Location"])
+    status, _h = _send(loc + ("&" if "?" in loc else "?") + "digest=" + digest, data, "PUT")
+    if status != 201:
+        raise RuntimeError(f"upload of {digest} answered {status}")
+    return digest
+
+
+def push_gzip(ref: str, host: str, repo: str, tag: str, store: Store | None = None) -> dict:
+    """Push local image ``ref`` to ``host`` as ``repo:tag`` the way ``docker push`` does: each layer's
+    tar gzip'd (the store keeps them uncompressed), uploaded under the digest of the *compressed*
+    bytes; the config uploaded unchanged (its ``rootfs.diff_ids`` still name the uncompressed tars);
+    then a manifest naming both. Returns the manifest sent and, per layer, both digests and sizes."""
+    store = store or Store()
+    local_digest, manifest, config = store.manifest_of(ref)
+    base = f"http://{host}/v2/{repo}"
+    layers = []
+    for desc, diff in zip(manifest["layers"], config["rootfs"]["diff_ids"], strict=True):
+        with open(store.ensure_blob(desc, diff), "rb") as f:
+            tar = f.read()
+        gz = gzip.compress(tar, compresslevel=6, mtime=0)   # mtime 0: the same tar, the same blob
+        layers.append({"diff_id": diff, "tar_bytes": len(tar), "digest": _upload(base, gz),
+                       "gzip_bytes": len(gz)})
+    cfg = manifest["config"]
+    _upload(base, store.read_blob(cfg["digest"]))
+    sent = {"schemaVersion": 2, "mediaType": MT_MANIFEST, "config": cfg,
+            "layers": [{"mediaType": MT_LAYER_GZIP, "digest": x["digest"], "size": x["gzip_bytes"]}
+                       for x in layers]}
+    body = canonical(sent)
+    _send(f"{base}/manifests/{tag}", body, "PUT", MT_MANIFEST)
+    return {"manifest": sent, "manifest_digest": sha256(body), "local_manifest_digest": local_digest,
+            "config_digest": cfg["digest"], "layers": layers}
+
+
+def _registry_blobs(storage: str) -> set[str]:
+    """The digests a registry's file system storage holds (``.../blobs/sha256/ab/<hex>/data``)."""
+    root = os.path.join(storage, "docker", "registry", "v2", "blobs", "sha256")
+    out = set()
+    for d, _dirs, files in os.walk(root):
+        if "data" in files:
+            out.add("sha256:" + os.path.basename(d))
+    return out
+
+
+def registry_roundtrip(ref: str, repo: str = "seed-app", tag: str = "2.0",
+                       pulled: str = "seed-app:pulled") -> dict:
+    """Start a registry on 127.0.0.1, push ``ref`` (:func:`push_gzip`), read back what the registry
+    holds (the manifest, the config, the blob names on its disk), pull it with boxkit into an empty
+    store and then into this store as ``pulled``, run the pulled image, then remove the tag, the
+    empty store, the registry and its directory. ``{"missing": sentence}`` where the host has no
+    registry program."""
+    if shutil.which(REGISTRY) is None:
+        return {"missing": f"This host has no {REGISTRY} program (Debian package {REGISTRY}), so no "
+                           "registry can be started here: the cells below show nothing."}
+    out: dict = {}
+    scratch = tempfile.mkdtemp(prefix="bk-pull-", dir="/var/tmp")
+    store = Store()
+    try:
+        with local_registry() as reg:
+            out["pushed"] = push_gzip(ref, reg["host"], repo, tag, store)
+            cl = Client(reg["host"], repo)
+            manifest, raw, _ctype = cl.get_json(f"manifests/{tag}", ACCEPT)
+            out["manifest"], out["manifest_digest"] = manifest, sha256(raw)
+            out["config"] = json.loads(cl.request(f"blobs/{manifest['config']['digest']}").read())
+            out["registry_blobs"] = sorted(_registry_blobs(reg["storage"]))
+            remote = f"{reg['host']}/{repo}:{tag}"
+            # 1. a machine that has none of it: every blob comes over the wire
+            empty = Store(os.path.join(scratch, "store"))
+            got: dict[str, int] = {}
+            pull(remote, tag=pulled, store=empty, progress=lambda d, n, t: got.__setitem__(d, n))
+            out["empty_fetched"] = got
+            out["empty_diff_ids"] = [r["diff_id"] for r in empty.layers_of(pulled)]
+            # 2. this store, which built the image: only what it lacks is fetched
+            blobs = os.path.join(store.root, "blobs", "sha256")
+            before = set(os.listdir(blobs))
+            pull(remote, tag=pulled, store=store)
+            out["new_blobs"] = sorted("sha256:" + h for h in set(os.listdir(blobs)) - before)
+        out["registry_exit"], out["registry_dir_left"] = reg["exit_code"], reg["dir_left"]
+        out["run_pulled"] = run(pulled).stdout
+    finally:
+        if pulled in store.tags():
+            store.remove(pulled)
+        shutil.rmtree(scratch, ignore_errors=True)
+    out["pulled_tag_left"] = pulled in store.tags()
+    return out

@@ -5,7 +5,8 @@
   joining the two; its width is its bytes on disk. Under it: what the store holds (each distinct
   layer once) against the sum of the images' sizes, and what a layer id is (a content digest). The seed notes' ``overlay1.png`` (an app and its two
   dependencies) and ``overlay2.png`` (2.0 reuses them, only the app layer is new) are this figure.
-* :func:`copyup_figure` — the first write to a lower file against its size (copy-up copies the file).
+* :func:`copyup_figure` — the first one-byte append to a lower file against its size (the open for
+  writing copies the whole file up).
 * :func:`containers_figure` — N containers of one image: the image once plus N small upper dirs,
   against what N full copies would cost.
 """
@@ -129,7 +130,8 @@ def copyup_figure(points: list[tuple[int, float]], recorded: bool = False):
     ax.loglog(xs, ys, "o-", color="#1f6fb2")
     ax.set_xlabel("size of the lower file (bytes)")
     ax.set_ylabel("first 1-byte append (ms)")
-    ax.set_title("copy-up: the first write copies the whole file" + (" (RECORDED)" if recorded else ""))
+    ax.set_title("copy-up: the first open for writing copies the whole file"
+                 + (" (RECORDED)" if recorded else ""))
     ax.grid(True, which="both", alpha=0.3)
     return fig
 
@@ -150,20 +152,21 @@ def containers_figure(cost: dict, recorded: bool = False):
 
 
 def draw_docs_figures(outdir: str) -> None:
-    """``docs/img/overlay1.png`` and ``overlay2.png`` from the seed app built for real (in a private
-    BOXKIT_ROOT, removed afterwards)."""
+    """``docs/img/overlay1.png`` and ``overlay2.png`` from the seed app built for real, in this host's
+    image store, as notebook 03 builds it: so the figures show the same ``busybox`` base layer (its
+    diff id) as the notebook run on the same host. A new cache scope makes it a first build; the COPY
+    layers are reproducible, so their diff ids are the notebook's wherever it runs."""
     import shutil
     import tempfile
+    import uuid
 
     # lazy: image_experiments loads build and the runtime (~60 ms); only this figure builds
     from ..image_experiments import build_seed_app
     from ..images.store import Store  # lazy: the image store only for this figure
 
     work = tempfile.mkdtemp(prefix="bk-fig-", dir="/var/tmp")
-    old = os.environ.get("BOXKIT_ROOT")
-    os.environ["BOXKIT_ROOT"] = os.path.join(work, "root")
     try:
-        v1, v2 = build_seed_app(work)
+        v1, v2 = build_seed_app(work, cache_scope=f"figures-{uuid.uuid4().hex[:12]}")
         s = Store()
         f1 = layers_figure({v1: s.layers_of(v1)}, "version 1.0: an app with two dependencies")
         f1.savefig(os.path.join(outdir, "overlay1.png"), bbox_inches="tight")
@@ -171,8 +174,4 @@ def draw_docs_figures(outdir: str) -> None:
                            "version 2.0 reuses the dependencies; only the app layer is new")
         f2.savefig(os.path.join(outdir, "overlay2.png"), bbox_inches="tight")
     finally:
-        if old is None:
-            os.environ.pop("BOXKIT_ROOT", None)
-        else:
-            os.environ["BOXKIT_ROOT"] = old
         shutil.rmtree(work, ignore_errors=True)

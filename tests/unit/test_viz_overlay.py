@@ -43,3 +43,22 @@ def test_overlay_kinds_reads_a_plain_tree(tmp_path):
     os.makedirs(tmp_path / "etc")
     (tmp_path / "etc" / "f").write_text("x")
     assert overlay_kinds(str(tmp_path)) == {"etc": "dir", "etc/f": "file"}
+
+
+def test_readable_at_notebook_width_and_work_explained():
+    """At most MAX_COLUMNS paths side by side (the figure fits a notebook column at 100 px an inch,
+    labels at 8.5 pt or more), and each entry of the work dir is said in words."""
+    from boxkit.viz.overlay import MAX_COLUMNS
+
+    scan = dict(SCAN, work={"work": "dir", "work/#33a": "whiteout"},
+                lower=dict(SCAN["lower"], **{f"docs/x{i}": "file" for i in range(7)}))
+    fig = overlay_figure(scan)
+    assert fig.get_figwidth() * fig.dpi <= 1000
+    texts = fig.axes[0].texts
+    assert min(t.get_fontsize() for t in texts) >= 8.5
+    lines = [t.get_text() for t in texts]
+    assert any(t.startswith("work/#33a: a whiteout") and "hard link" in t for t in lines)
+    assert any(t.startswith("work/: scratch space") for t in lines)
+    # 7 + 3 paths under docs/ cut into panels of at most MAX_COLUMNS
+    heads = [t for t in lines if t.startswith("under ")]
+    assert heads.count("under docs/") == -(-10 // MAX_COLUMNS) and heads.count("under etc/") == 1
