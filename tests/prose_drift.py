@@ -19,6 +19,7 @@ finds the mechanical ones in a committed notebook:
   together with one of the words beside it in the prose.
 
     python tests/prose_drift.py [notebooks/NN-*.ipynb ...]     # print the findings, one a line
+    python tests/prose_drift.py --rev HEAD                       # the notebooks as committed
 
 The unit test is tests/unit/test_prose_drift.py.
 """
@@ -54,7 +55,8 @@ IPV4_RE = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?(?![\w]
 PERCENT_RE = re.compile(rf"(?<![\w.])({_NUM})\s?%")
 KERNEL_RE = re.compile(r"(?i)\b(?:linux|kernel)\s+(\d+\.\d+(?:\.\d+)?(?:-[\w.-]+)?)(\+?)")
 NUMBER_RE = re.compile(rf"(?<![\w.\-/:])({_NUM})(?![\w]|\.\d|-\w|/\d|:\d)")
-CODE_SIZE_NAME_RE = re.compile(r"\b\w*?(kib|kb|mib|mb|gib|gb)\w*\s*=\s*(\d+(?:\.\d+)?)", re.I)
+# a keyword or variable named for its unit: step_mb=10, limit_mib = 48
+CODE_SIZE_NAME_RE = re.compile(r"\b\w+_(kib|kb|mib|mb|gib|gb)\s*=\s*(\d+(?:\.\d+)?)(?![\w.])", re.I)
 
 # --- the allow-list: numbers that are teaching constants, not measurements --------------------------
 # Each entry: (name, patterns matched against the text AROUND a number (the number itself is the named
@@ -97,6 +99,8 @@ ALLOWED: list[tuple[str, tuple[str, ...], str]] = [
      "the result of arithmetic the sentence shows (1,500 × 32 KiB = 47 MiB); its operands are checked"),
     ("loopback", (r"(?P<n>127)/8", r"(?P<n>127\.0\.0\.1)", r"(?P<n>0\.0\.0\.0)"),
      "the loopback network and the any-address are fixed by RFC 1122/5735, not by this host"),
+    ("kernel ABI size", (r"(?i)struct\s+\w+`?\s+(?:of|is|takes)\s+(?P<n>\d+)\s*bytes",),
+     "the size of a kernel structure is fixed by the ABI (a sock_filter instruction is 8 bytes)"),
     ("cfs period", (r"(?P<n>100)\s*ms\s+\*?period",),
      "CFS's default period is 100 ms (cpu.cfs_period_us 100000): the unit quotas are written in"),
 ]
@@ -364,7 +368,29 @@ def course_notebooks() -> list[str]:
     return sorted(glob.glob(os.path.join(REPO, "notebooks", "[0-9][0-9]-*.ipynb")))
 
 
+def _at_revision(rev: str, directory: str) -> list[str]:
+    """The course notebooks as ``rev`` holds them, written to ``directory``."""
+    import subprocess
+
+    names = subprocess.run(["git", "-C", REPO, "ls-tree", "--name-only", rev, "notebooks/"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    paths = []
+    for rel in names:
+        if re.fullmatch(r"notebooks/\d\d-[\w-]+\.ipynb", rel):
+            path = os.path.join(directory, os.path.basename(rel))
+            with open(path, "wb") as f:
+                f.write(subprocess.run(["git", "-C", REPO, "show", f"{rev}:{rel}"], capture_output=True,
+                                       check=True).stdout)
+            paths.append(path)
+    return paths
+
+
 def main(argv: list[str]) -> int:
+    import tempfile
+
+    if argv[:1] == ["--rev"]:
+        with tempfile.TemporaryDirectory() as d:
+            return main(_at_revision(argv[1], d))
     paths = argv or course_notebooks()
     findings = check_course(paths)
     for finding in findings:

@@ -145,6 +145,7 @@ ALLOWED_EXAMPLES = {
     "exit status of a signal": "exit 137, and `128 + 15 = 143`",
     "arithmetic in the prose": "1,500 × 32 KiB = 47 MiB",
     "loopback": "127.0.0.1 is in 127/8, and 0.0.0.0 is any address",
+    "kernel ABI size": "each instruction is a `struct sock_filter` of 8 bytes",
     "cfs period": "a quota of 50 ms per 100 ms period",
 }
 
