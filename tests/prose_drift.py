@@ -7,8 +7,9 @@ outputs beside them (a bridge at ``10.213.0.1`` in the prose, ``10.213.1.1`` in 
 finds the mechanical ones in a committed notebook:
 
 * **extract** every number in the markdown with what it is: an IPv4 address or network, a size with its
-  unit (``500 MiB``, ``2.4 MB``, ``500M``), a kernel version, a percentage, or a count with the words
-  around it (``40 capabilities``, ``PID 4242``, ``15 entries``);
+  unit (``500 MiB``, ``2.4 MB``, ``500M``), a kernel version (``Linux 6.1``, ``6.18.44-fc``), an id or
+  digest in hex (a layer's ``sha256:9379295d8b52``, a mask ``0xa80425fb``), a percentage, or a count with
+  the words around it (``40 capabilities``, ``PID 4242``, ``15 entries``);
 * **drop** the teaching constants in :data:`ALLOWED` (each with its reason: ``PID 1``, ``uid 0``,
   ``65534``, chapter and section numbers, CVE ids, man page sections, the kernel version a feature
   arrived in, ...);
@@ -53,7 +54,10 @@ SIZE_RE = re.compile(rf"(?<![\w.])({_NUM})\s?(KiB|MiB|GiB|TiB|kB|KB|MB|GB|TB|byt
 SUFFIX_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)([kKmMgG])(?![\w.])")
 IPV4_RE = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?(?![\w]|\.\d)")
 PERCENT_RE = re.compile(rf"(?<![\w.])({_NUM})\s?%")
-KERNEL_RE = re.compile(r"(?i)\b(?:linux|kernel)\s+(\d+\.\d+(?:\.\d+)?(?:-[\w.-]+)?)(\+?)")
+KERNEL_RE = re.compile(r"(?i)\b(?:linux|kernel)\s+(\d+\.\d+(?:\.\d+)?(?:-[\w.-]*\w)?)(\+?)")
+VERSION3_RE = re.compile(r"(?<![\w.])(\d+\.\d+\.\d+(?:-[\w.-]*\w)?)(?![\w]|\.\d)")
+# an id or a digest (a layer's sha256, a container id, a capability mask): hex with a letter and a digit
+HEX_RE = re.compile(r"(?<![\w])(?:sha256:)?(0x[0-9a-fA-F]+|(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,})(?![\w])")
 NUMBER_RE = re.compile(rf"(?<![\w.\-/:])({_NUM})(?![\w]|\.\d|-\w|/\d|:\d)")
 # a keyword or variable named for its unit: step_mb=10, limit_mib = 48
 CODE_SIZE_NAME_RE = re.compile(r"\b\w+_(kib|kb|mib|mb|gib|gb)\s*=\s*(\d+(?:\.\d+)?)(?![\w.])", re.I)
@@ -127,7 +131,7 @@ has have had inside outside host""".split())
 @dataclass(frozen=True)
 class Claim:
     """One value written in a markdown cell."""
-    kind: str        # address, size, kernel, percent, count
+    kind: str        # address, size, kernel (a version), id (hex), percent, count
     text: str        # as written ("10.213.0.1", "500 MiB", "40")
     value: float | str
     cell: int
@@ -259,6 +263,12 @@ def extract(markdown: str, cell: int = 0) -> list[Claim]:
     for m in KERNEL_RE.finditer(text):
         if free(m.start(1), m.end(1)):
             add("kernel", m.start(1), m.end(1), m.group(1), m.group(1))
+    for m in VERSION3_RE.finditer(text):
+        if free(m.start(1), m.end(1)):
+            add("kernel", m.start(1), m.end(1), m.group(1), m.group(1))
+    for m in HEX_RE.finditer(text):
+        if free(m.start(1), m.end(1)):
+            add("id", m.start(1), m.end(1), m.group(0), m.group(1).lower())
     for m in SIZE_RE.finditer(text):
         if free(m.start(1), m.end(1)):
             unit = UNITS[m.group(2).lower()]
@@ -312,7 +322,11 @@ class Evidence:
         if c.kind == "address":
             return c.value in self.addresses
         if c.kind == "kernel":
-            return re.search(rf"(?<![\w.]){re.escape(c.value)}(?![\d])", self.output) is not None
+            return re.search(rf"(?<![\w.]){re.escape(c.value)}(?![\d])", self.output + "\n" + self.code) \
+                is not None
+        if c.kind == "id":   # a short id is the start of the full one
+            return re.search(rf"(?<![0-9a-f]){re.escape(c.value)}", (self.output + "\n" + self.code).lower()) \
+                is not None
         if c.kind == "size":
             return any(abs(s - c.value) <= c.tolerance + 1e-9 for s in self.sizes)
         # counts and percentages: a literal of the code, or in an output line beside one of its words

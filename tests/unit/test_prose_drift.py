@@ -124,6 +124,24 @@ def test_a_kernel_version_must_be_the_one_printed_and_a_feature_version_is_histo
     assert extract("A time namespace (Linux 5.6+) and, since 5.17, the check.") == []
 
 
+def test_a_kernel_release_without_the_word_linux_is_a_version_too():
+    assert values(check_notebook(nb(["The outputs come from 6.18.44-fc-v1252."], ["uname: 6.1.0\n"]))) \
+        == ["6.18.44-fc-v1252"]
+
+
+# --- ids and digests -------------------------------------------------------------------------------------
+
+def test_a_layer_id_in_the_prose_must_be_one_the_outputs_show():
+    out = ["<missing> sha256:6c8c5a9ef8e4a1b2c3d4 busybox\n"]
+    assert check_notebook(nb(["the base layer `6c8c5a9ef8e4`"], out)) == []
+    assert values(check_notebook(nb(["the base layer `sha256:9379295d8b52`"], out))) == ["sha256:9379295d8b52"]
+
+
+def test_a_capability_mask_in_the_prose_must_be_printed():
+    assert values(check_notebook(nb(["CapEff `0x000001ffffffffff`"], ["CapEff = 0x000001fffeffffff\n"]))) \
+        == ["0x000001ffffffffff"]
+
+
 # --- the allow-list -----------------------------------------------------------------------------------
 
 # one sentence per allow-list entry, each made only of teaching constants: nothing may be extracted
