@@ -3,6 +3,9 @@
     python tools/screenshots.py                      # every notebooks/*.ipynb -> docs/img/screenshots/
     python tools/screenshots.py notebooks/01-*.ipynb --out /tmp/shots
 
+Named notebooks are run and shot; the lab serves every course notebook all the same, so the file
+browser in a shot lists the whole course (and nothing else) whichever notebooks are shot.
+
 The browser check (tests/browser/test_jupyterlab.py) uses the same code. It never downloads a browser:
 Playwright drives Debian's /usr/bin/chromium through ``executable_path`` with a fresh profile and the
 network features that phone home switched off. JupyterLab serves a temporary COPY of the notebooks, so
@@ -364,13 +367,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
     ap.add_argument("--out", default=os.path.join(REPO, "docs", "img", "screenshots"))
     a = ap.parse_args(argv)
-    nbs = a.notebooks or sorted(os.path.join(REPO, "notebooks", f) for f in os.listdir(
-        os.path.join(REPO, "notebooks")) if f.endswith(".ipynb"))
+    course = sorted(os.path.join(REPO, "notebooks", f) for f in os.listdir(os.path.join(REPO, "notebooks"))
+                    if f.endswith(".ipynb"))
+    nbs = a.notebooks or course
     if not nbs:
         print("no notebooks to screenshot", file=sys.stderr)
         return 1
+    named = {os.path.basename(nb) for nb in nbs}
+    served = list(nbs) + [c for c in course if os.path.basename(c) not in named]
     status = 0
-    with jupyter_lab(nbs) as lab, chromium() as page:
+    with jupyter_lab(served) as lab, chromium() as page:
         for nb in nbs:
             name = os.path.basename(nb)
             shot = os.path.join(a.out, name.replace(".ipynb", ".png"))
