@@ -111,44 +111,77 @@ UPPER_COMMANDS = ("rm /bin/ls; echo admin >> /etc/passwd; echo hi > /tmp/note", 
                   "rm -r /home; mkdir /home; touch /home/me")                      # its "try next"
 
 
-PLACES = ("a", "b", "c", "host")
+PLACES = ("a", "b", "c", "host", "outside")     # who pings (and who can be pinged)
 
 
 SECOND_NETWORK = "exercise"
 
 
-ALL_PAIRS = [(s, d) for s in PLACES for d in PLACES if s != d]
+NETWORK_OF = {"a": "bridge", "b": "bridge", "c": SECOND_NETWORK}
+
+
+# targets only: the host's address on a network (that network's gateway), whichever network the source is on
+GATEWAYS = tuple(f"host@{n}" for n in dict.fromkeys(NETWORK_OF.values()))
+
+
+TARGETS = PLACES + GATEWAYS
+
+
+ALL_PAIRS = [(s, d) for s in PLACES for d in TARGETS if s != d and not (s == "host" and d in GATEWAYS)]
+
+
+OUTSIDE_IFNAME = "exoutside0"   # the host's end of the exercise's outside (the notebook's is outside0)
 
 
 def measure_reachability(pairs: Iterable[tuple[str, str]], *, image: str = "busybox") -> dict[tuple[str, str], bool]:
-    """Containers ``a`` and ``b`` on the network ``bridge``, ``c`` on a second network; ping every pair
-    once (one second to answer). "host" as a target is the host's address on the source's bridge (its
-    gateway)."""
+    """Containers ``a`` and ``b`` on the network ``bridge``, ``c`` on a second network (no ``--nat``),
+    and, where a pair names it, ``outside``: a network namespace behind a veth pair
+    (:class:`boxkit.net.measure.Outside`). Ping every pair once (one second to answer). ``"host"`` as a
+    target is the host's address on the source's own link (a container's gateway); ``"host@NET"`` is
+    the host's address on network NET, whichever network the source is on."""
     import boxkit.net as bn
+
+    from .net.measure import Outside
 
     pairs = list(pairs)
     made = SECOND_NETWORK not in {n["name"] for n in bn.list_networks()}
     if made:
         bn.create_network(SECOND_NETWORK)
     started: dict[str, object] = {}
+    outside = None
     measured = {}
     try:
-        for name, net in (("a", "bridge"), ("b", "bridge"), ("c", SECOND_NETWORK)):
+        if any("outside" in p for p in pairs):
+            outside = Outside(ifname=OUTSIDE_IFNAME).start()
+        for name, net in NETWORK_OF.items():
             started[name] = run(image, ["sleep", "60"], detach=True, network=net)
         addr = {n: c.exec(["sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]).stdout.strip()
                 for n, c in started.items()}
         gateway = {n: c.exec(["sh", "-c", "ip route | awk '/^default/{print $3}'"]).stdout.strip()
                    for n, c in started.items()}
+        on_net = {f"host@{net}": gateway[name] for name, net in NETWORK_OF.items()}
+
+        def address(src: str, dst: str) -> str:
+            if dst == "outside":
+                return outside.address
+            if dst == "host":
+                return outside.host_address if src == "outside" else gateway[src]
+            return on_net[dst] if dst in on_net else addr[dst]
+
         for src, dst in pairs:
-            target = gateway[src] if dst == "host" else addr[dst]
-            argv = ["ping", "-c", "1", "-W", "1", target]
+            argv = ["ping", "-c", "1", "-W", "1", address(src, dst)]
             if src == "host":
-                measured[(src, dst)] = subprocess.run(["busybox", *argv], capture_output=True, timeout=10).returncode == 0
+                ok = subprocess.run(["busybox", *argv], capture_output=True, timeout=10).returncode == 0
+            elif src == "outside":
+                ok = outside.ping_from(argv[-1])
             else:
-                measured[(src, dst)] = started[src].exec(argv).exit_code == 0
+                ok = started[src].exec(argv).exit_code == 0
+            measured[(src, dst)] = ok
     finally:
         for c in started.values():
             _end(c)
+        if outside is not None:
+            outside.close()
         if made:
             _remove_network(SECOND_NETWORK)
     return measured

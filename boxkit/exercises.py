@@ -19,7 +19,8 @@ stored answer when the kernel can be asked instead:
   with the xattr ``trusted.overlay.opaque=y`` (``user.overlay.opaque`` in a rootless overlay) is
   **opaque** (it hides everything below it).
 * :func:`reachability` (notebook 04) puts containers ``a`` and ``b`` on the network ``bridge`` and ``c``
-  on a second network, and pings between them, and between them and the host.
+  on a second network, makes a local ``outside`` (a network namespace behind a veth pair), and pings
+  between them, the host and the host's address on each network.
 * :func:`shop_orders` (notebook 05) runs the capstone's shop under a memory limit and sends orders
   until the OOM killer ends it; each order keeps 32 KiB, so the count follows from the limit.
 * :func:`root_can` (notebook 06) tries each of a list of actions as root in a default container
@@ -50,7 +51,9 @@ from .exercise_runs import (  # noqa: F401  (the exercises' settings, part of th
     CHARGE_MIB,
     CHARGE_PROGRAMS,
     EXERCISE_HOSTNAME,
+    GATEWAYS,
     MAX_ORDERS,
+    NETWORK_OF,
     ORDER_BYTES,
     PLACES,
     ROOT_ACTIONS,
@@ -58,6 +61,7 @@ from .exercise_runs import (  # noqa: F401  (the exercises' settings, part of th
     SECOND_NETWORK,
     SHOP_IMAGE,
     SHOP_MEMORY,
+    TARGETS,
     UPPER_COMMANDS,
     record_measurements,
 )
@@ -339,8 +343,10 @@ def parse_pairs(predicted: dict) -> dict[tuple[str, str], bool]:
             parts = [p.strip() for p in key.replace("→", "->").split("->")]
         else:
             parts = [str(p).strip() for p in key]
-        if len(parts) != 2 or not all(p in PLACES for p in parts) or parts == ["host", "host"]:
-            raise ValueError(f"{key!r}: give pairs of {', '.join(PLACES)} like ('a', 'b')")
+        if (len(parts) != 2 or parts[0] not in PLACES or parts[1] not in TARGETS or parts[0] == parts[1]
+                or (parts[0] == "host" and parts[1] in GATEWAYS)):
+            raise ValueError(f"{key!r}: give pairs (from, to) like ('a', 'b'): from one of {', '.join(PLACES)}; "
+                             f"to another of them or one of {', '.join(GATEWAYS)}")
         if not isinstance(value, bool):
             raise ValueError(f"{key!r}: predict True (it answers) or False (it does not)")
         out[(parts[0], parts[1])] = value
@@ -348,11 +354,22 @@ def parse_pairs(predicted: dict) -> dict[tuple[str, str], bool]:
 
 
 def _pair_reason(pair: tuple[str, str]) -> str:
-    nets = {"a": "bridge", "b": "bridge", "c": SECOND_NETWORK}
+    """What to think about for a kind of pair: a reason to look again, never whether it answers."""
     src, dst = pair
+    if dst in GATEWAYS:
+        return ("a ping to one of the host's own addresses is delivered to the host, not forwarded "
+                "through it: which chain of boxkit's nftables table would ever see that packet?")
+    if src == "outside" and dst in NETWORK_OF:
+        return ("a container's address is in a subnet private to this host: what does the outside know "
+                "about reaching it, and for which connections does NAT rewrite addresses?")
+    if dst == "outside" and src in NETWORK_OF:
+        return ("the outside knows only its own link: which source address must a packet carry for the "
+                "reply to find its way back, and who rewrites it (a network made with --nat)?")
+    if "outside" in pair:
+        return "the host and the outside are the two ends of one veth pair: is a router needed between them?"
     if "host" in pair:
-        return "the host has an address of its own on every bridge it made"
-    if nets[src] == nets[dst]:
+        return "a container's default route points at its network's gateway: who holds that address?"
+    if NETWORK_OF[src] == NETWORK_OF[dst]:
         return "a bridge passes frames between its own ports, like a switch"
     return ("between two bridges only the host could carry a packet: does it forward "
             "(net.ipv4.ip_forward), and what does boxkit's nftables forward chain say?")
@@ -384,8 +401,9 @@ def reachability(predicted, *, image: str = "busybox") -> Verdict | None:
     recorded = _recorded("network", {"network"})
     if recorded is not None:
         measured = {tuple(k.split("->")): v for k, v in recorded.items()}
-        if not measured:
-            return _say(_not_recorded("the pings"))
+        missing = [f"{s} → {d}" for s, d in pairs if (s, d) not in measured]
+        if missing:
+            return _say(_not_recorded("the pings " + ", ".join(missing)))
     else:
         measured = runs.measure_reachability(pairs, image=image)
     v = judge_reachability(pairs, measured)
@@ -497,11 +515,15 @@ SOLUTIONS = {
                 "rm leaves a whiteout (a 0/0 character device) over the image's /bin/ls; appending to "
                 "/etc/passwd copies the whole file up first; /tmp/note is new (/tmp itself is in the image, "
                 "so it is only the parent of a new entry and not listed)."),
-    "network": ({"predicted": {("a", "b"): True, ("a", "c"): False, ("c", "host"): True, ("host", "c"): True}},
-                "a and b share a bridge, which switches frames between its ports. c is on another bridge, "
-                "and the host neither forwards (ip_forward is 0) nor lets its nftables forward chain pass "
-                "bridge-to-bridge traffic. The host has an address on each bridge, so it and c reach each "
-                "other both ways."),
+    "network": ({"predicted": {("c", "host@bridge"): True, ("a", "host@exercise"): True,
+                               ("a", "outside"): False, ("outside", "c"): False}},
+                "The host's address on another network is still one of the host's own addresses: a ping to "
+                "it is delivered to the host (the input path), while boxkit keeps networks apart in its "
+                "nftables forward chain, which such a packet never passes; so c reaches host@bridge and a "
+                "reaches host@exercise. a's network has no --nat: a ping that leaves the host carries a's "
+                "own address, in a subnet private to this host, and the outside knows no route back to it, "
+                "so no reply comes. Nor can the outside begin a conversation with c: it has no route to c's "
+                "subnet, and masquerade only rewrites connections that a container starts."),
     "shop": ({"memory": SHOP_MEMORY, "predicted": 640},
              "Under 30 MiB the idle shop already uses about 10 MiB (python and the HTTP server), which leaves "
              "about 20 MiB, and 20 MiB / 32 KiB per order is 640 orders."),

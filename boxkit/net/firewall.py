@@ -24,7 +24,8 @@ about 5 ms). The table::
       set nat_nets { type ipv4_addr; flags interval }
       chain prerouting  { nat hook prerouting:  fib daddr type local dnat ip to l4proto . dport map @ports }
       chain output      { nat hook output:      the same, for connections made on the host itself }
-      chain postrouting { nat hook postrouting: masquerade 127/8 into bridges, and @nat_nets out of them }
+      chain postrouting { nat hook postrouting: masquerade 127/8 into bridges, and @nat_nets out of them;
+                          a counter on each rule counts the connections it rewrote }
       chain forward     { filter hook forward:  drop bridge-to-other-bridge }
       chain guard       { filter hook prerouting (raw): drop 127/8 arriving on a bridge }
     }
@@ -87,8 +88,8 @@ table ip boxkit {
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-    ip saddr 127.0.0.0/8 oifname @bridges masquerade
-    ip saddr @nat_nets oifname != @bridges masquerade
+    ip saddr 127.0.0.0/8 oifname @bridges counter masquerade
+    ip saddr @nat_nets oifname != @bridges counter masquerade
   }
   chain forward {
     type filter hook forward priority filter; policy accept;

@@ -1,30 +1,36 @@
-"""Measuring a container network: round-trip times with ping, throughput with dd and nc.
+"""Measuring a container network: round trips with ping, and outbound NAT toward a local "outside".
 
-Both measurements run *inside* containers, with the busybox tools of the course image, so they cross
-exactly the path a container's own traffic takes: ``eth0`` → veth → bridge → veth → ``eth0``.
+* **ping** sends ICMP echo requests from inside a container (busybox ``ping``) or from the host; the
+  time printed per reply is the round trip through both network stacks and the bridge. A veth pair
+  hands a packet to its peer by a function call, with no wire and no NIC, so a round trip stays inside
+  one kernel; at that scale ping also measures its own wake-up and the scheduler.
+* **outbound NAT** (``boxkit network create --nat``): a container's subnet is private to this host, so
+  a machine beyond the host knows no route back to it. The host therefore rewrites the source address
+  of a packet that leaves a NAT network for anywhere but a boxkit bridge to its own address on the
+  outgoing interface: **masquerade**, source NAT with the address picked per interface. The rule (in
+  the ``postrouting`` chain of the table ``ip boxkit``, see :mod:`boxkit.net.firewall`) runs for the
+  *first* packet of a connection only: connection tracking (conntrack) remembers the rewrite, applies
+  it to the rest of the connection and undoes it on the replies. So the rule's counter counts
+  connections, one packet each; :func:`masquerade_rules` reads it.
+* :class:`Outside` stands in for "the outside" without touching a real network: a network namespace
+  of its own, joined to the host by a veth pair, with addresses from TEST-NET-2 (``198.51.100.0/24``,
+  RFC 5737: a range for documentation that no host on the internet holds) and no route beyond its own
+  link. It runs a small HTTP server that answers every request with the source address it saw.
 
-* **ping** sends ICMP echo requests; the time printed per reply is the round trip through both
-  network stacks and the bridge, typically tens of microseconds on one host — the cost of the veth
-  pair is a function call, not a wire.
-* **throughput**: ``dd if=/dev/zero | nc PEER PORT`` streams zeros over TCP to a peer that throws them
-  away (``nc -l > /dev/null``). busybox ``date`` has no sub-second clock, so the time is the wall time
-  of the ``exec`` minus that of an ``exec`` of ``true`` (the cost of entering the container, a few ms).
-  Send enough (hundreds of MB) that this correction is small.
-
-busybox ``nc`` copies in small chunks with a ``poll`` per chunk and tops out near 50 MB/s on a
-small VM: it measures itself, not the network. :func:`netns_throughput` therefore also streams with
-Python sockets from a process placed (``setns``) into the sender container's network namespace to one
-in the receiver's: the same veth, bridge and TCP stacks, with large buffers. Comparing the two shows
-that the path is much faster than the busybox tool.
-
-The parsing is separate (:func:`parse_ping`) so that it is tested without containers.
+The parsing is separate (:func:`parse_ping`, :func:`parse_masquerade`) so that it is tested without
+containers.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
+import sys
+import time
+
+from ..errors import BoxkitError
 
 _RTT = re.compile(r"time[=<]([\d.]+) ?ms")
 
@@ -47,82 +53,148 @@ def ping(container, target: str, count: int = 10, interval: float = 0.2) -> list
     return parse_ping(out)
 
 
-def sink_command(port: int = 5001) -> list[str]:
-    """The command of a container that accepts TCP streams on ``port`` and discards them, one after another.
+# --- outbound NAT --------------------------------------------------------------------------------
 
-    busybox nc has no ``-k``, so a shell loop listens again after each connection. A listening nc also
-    copies its stdin to the peer and hangs up when its stdin ends; a FIFO opened read-write (``3<>``)
-    is an stdin that never ends and never sends.
-    """
-    return ["sh", "-c", f"mkfifo /tmp/.sink && exec 3<>/tmp/.sink && "
-            f"while true; do nc -l -p {port} <&3 > /dev/null; done"]
+_COUNTER = re.compile(r"counter packets (\d+)")
 
 
-def throughput(client, target: str, port: int = 5001, mbytes: int = 256, repeat: int = 3) -> list[float]:
-    """MB/s of ``repeat`` TCP streams of ``mbytes`` MB from ``client`` to ``target:port`` (a sink)."""
-    import time
-
-    blocks = mbytes * 16   # 64 KiB blocks
-    base = min(client.exec(["true"]).wall_time for _ in range(3))
-    out = []
-    for _ in range(repeat):
-        r = client.exec(["sh", "-c", f"dd if=/dev/zero bs=64k count={blocks} 2>/dev/null | nc {target} {port}"],
-                        timeout=120)
-        if r.exit_code != 0:
-            raise RuntimeError(f"stream to {target}:{port} failed: {r.stderr.strip()}")
-        out.append(mbytes / max(r.wall_time - base, 1e-6))
-        time.sleep(0.1)   # the sink listens again
+def parse_masquerade(chain_text: str) -> dict[str, tuple[str, int | None]]:
+    """The masquerade rules of ``nft list chain ip boxkit postrouting``'s output, keyed by the source
+    they match (``"127.0.0.0/8"`` or ``"@nat_nets"``): ``(the rule as nft prints it, packets its
+    counter counted)``, the count None for a rule without a counter."""
+    out: dict[str, tuple[str, int | None]] = {}
+    for line in chain_text.splitlines():
+        rule = line.strip()
+        m = re.match(r"ip saddr (\S+) .*masquerade", rule)
+        if m:
+            n = _COUNTER.search(rule)
+            out[m.group(1)] = (rule, int(n.group(1)) if n else None)
     return out
 
 
-_RECV = r"""
-import os, socket, sys, time
-from boxkit._sys import SYS, CLONE_NEWNET
-fd = os.open(f"/proc/{sys.argv[1]}/ns/net", os.O_RDONLY); SYS.setns(fd, CLONE_NEWNET)
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[2]))); s.listen(1)
-print("ready", flush=True)
-c, _ = s.accept()
-buf = bytearray(1 << 20); n = 0; t0 = None
-while True:
-    k = c.recv_into(buf)
-    if t0 is None: t0 = time.perf_counter()
-    if not k: break
-    n += k
-print(n, time.perf_counter() - t0, flush=True)
+def masquerade_rules() -> dict[str, tuple[str, int | None]]:
+    """The live masquerade rules of boxkit's table with their counters ({} when there is no table)."""
+    from . import firewall  # lazy: firewall only when NAT is measured
+
+    r = subprocess.run([firewall.nft_path(), "list", "chain", "ip", firewall.TABLE, "postrouting"],
+                       capture_output=True, text=True, timeout=20)
+    return parse_masquerade(r.stdout) if r.returncode == 0 else {}
+
+
+OUTSIDE_SUBNET = "198.51.100.0/24"   # TEST-NET-2 (RFC 5737): documentation only, never a real host
+
+_SERVER = r"""
+import http.server, sys
+
+class Seen(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (self.client_address[0] + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("0.0.0.0", int(sys.argv[1])), Seen).serve_forever()
 """
 
-_SEND = r"""
-import os, socket, sys
-from boxkit._sys import SYS, CLONE_NEWNET
-fd = os.open(f"/proc/{sys.argv[1]}/ns/net", os.O_RDONLY); SYS.setns(fd, CLONE_NEWNET)
-c = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=30)
-chunk = bytes(1 << 20)
-for _ in range(int(sys.argv[4])):
-    c.sendall(chunk)
-c.close()
-"""
 
+class Outside:
+    """A local stand-in for "the outside": a network namespace of its own behind a veth pair.
 
-def netns_throughput(src_pid: int, dst_pid: int, dst_address: str, port: int = 5002, mbytes: int = 512,
-                     repeat: int = 3) -> list[float]:
-    """MB/s of TCP streams between processes put into the network namespaces of two containers."""
-    import sys
+    ``with Outside() as out:`` makes the namespace (``unshare --net``, its process a small HTTP server
+    on ``port`` that answers with the client's address), puts one end of a veth pair into it as
+    ``eth0`` with ``address`` and keeps the other (``ifname``) on the host with ``host_address``. The
+    namespace has no route beyond that link. On exit the process is killed; the namespace, and with it
+    the whole veth pair, goes with it."""
 
-    out = []
-    for _ in range(repeat):
-        recv = subprocess.Popen([sys.executable, "-c", _RECV, str(dst_pid), str(port)], stdout=subprocess.PIPE,
-                                text=True)
+    def __init__(self, ifname: str = "outside0", subnet: str = OUTSIDE_SUBNET, port: int = 8000):
+        net = ipaddress.IPv4Network(subnet)
+        self.ifname, self.subnet, self.port = ifname, net, port
+        self.host_address, self.address = str(net[1]), str(net[2])
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Outside:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> Outside:
+        from . import links  # lazy: pyroute2
+
+        taken = [n for n in links.host_networks() if n.overlaps(self.subnet)]
+        if taken or links.link_exists(self.ifname):
+            raise BoxkitError("cannot make the outside", self.ifname, detail=f"{self.subnet} or the name is in use "
+                              f"on the host ({', '.join(map(str, taken)) or self.ifname})",
+                              hint="close the other Outside first")
+        self.proc = subprocess.Popen(["unshare", "--net", sys.executable, "-c", _SERVER, str(self.port)])
         try:
-            assert recv.stdout is not None
-            if recv.stdout.readline().strip() != "ready":
-                raise RuntimeError("the receiver did not start")
-            subprocess.run([sys.executable, "-c", _SEND, str(src_pid), dst_address, str(port), str(mbytes)],
-                           check=True, timeout=120)
-            n, secs = recv.stdout.readline().split()
-            out.append(int(n) / (1 << 20) / max(float(secs), 1e-6))
-        finally:
-            if recv.poll() is None:
-                recv.kill()
-            recv.wait()
-    return out
+            own = _netns_inode("self")
+            deadline = time.monotonic() + 5
+            while _netns_inode(self.pid) == own:   # unshare has not exec'd into the new namespace yet
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise BoxkitError("cannot make the outside", "unshare --net", detail="no new namespace")
+                time.sleep(0.005)
+            prefix = self.subnet.prefixlen
+            with links.host() as ipr:
+                ipr.link("add", ifname=self.ifname, kind="veth", peer={"ifname": "eth0", "net_ns_pid": self.pid})
+                idx = links.index(ipr, self.ifname)
+                ipr.addr("add", index=idx, address=self.host_address, prefixlen=prefix)
+                ipr.link("set", index=idx, state="up")
+            with links.inside(self.pid) as ns:
+                eth0 = links.index(ns, "eth0")
+                ns.addr("add", index=eth0, address=self.address, prefixlen=prefix)
+                ns.link("set", index=eth0, state="up")
+                ns.link("set", index=links.LOOPBACK_IFINDEX, state="up")
+            self._wait_listening()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _wait_listening(self, tries: int = 200) -> None:
+        import socket
+
+        for _ in range(tries):
+            try:
+                socket.create_connection((self.address, self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise BoxkitError("cannot make the outside", f"{self.address}:{self.port}", detail="nothing listens")
+
+    def ping_from(self, target: str) -> bool:
+        """One ping from inside the outside's namespace: did ``target`` answer within a second?"""
+        bb = shutil.which("busybox") or "busybox"
+        r = subprocess.run(["nsenter", "-t", str(self.pid), "-n", bb, "ping", "-c", "1", "-W", "1", target],
+                           capture_output=True, timeout=10)
+        return r.returncode == 0
+
+    def close(self, wait: float = 5) -> None:
+        """Kill the namespace's process; the kernel frees the namespace and the veth pair with it."""
+        from . import links  # lazy: pyroute2
+
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+        deadline = time.monotonic() + wait
+        while links.link_exists(self.ifname) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        links.delete_link(self.ifname)   # normally gone already; False then
+
+
+def _netns_inode(pid) -> int:
+    import os
+
+    return os.stat(f"/proc/{pid}/ns/net").st_ino

@@ -1,4 +1,4 @@
-"""The network pictures: the topology (host, bridges, namespaces, cables) and the measured RTT and throughput.
+"""The network pictures: the topology (host, bridges, namespaces, cables) and the measured round trips.
 
 Drawn from :func:`boxkit.net.topology.snapshot`, i.e. from what the kernel reports over netlink at
 the moment of the call: a bridge is a bar in the host's namespace, each veth pair is a line from a
@@ -150,25 +150,6 @@ def rtt_figure(series: dict[str, list[float]], recorded: bool = False):
     ax.set_xlabel("round-trip time (ms)")
     ax.set_xlim(left=0)
     ax.set_title("ping round trips" + (" (RECORDED)" if recorded else ""))
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def throughput_figure(series: dict[str, list[float]], recorded: bool = False):
-    """TCP throughput (MB/s) per path: a bar at the median and every run as a point."""
-    fig = new_figure(figsize=(8, 0.9 + 0.7 * len(series)), dpi=100)
-    ax = fig.add_subplot(1, 1, 1)
-    labels = list(series)
-    meds = [sorted(v)[len(v) // 2] if v else 0 for v in series.values()]
-    ax.barh(range(len(labels)), meds, color="#4c78a8", alpha=0.6)
-    for k, v in enumerate(series.values()):
-        ax.scatter(v, [k] * len(v), color="black", s=14, zorder=3)
-        ax.annotate(f"{meds[k]:.0f} MB/s", (meds[k], k), xytext=(6, 0), textcoords="offset points",
-                    va="center", fontsize=8)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("throughput (MB/s)")
-    ax.set_title("TCP throughput" + (" (RECORDED)" if recorded else ""))
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -3,16 +3,19 @@
 #
 # *"Network: network isolation."* A container gets a **network namespace** of its own: its own
 # interfaces, addresses, routes, ports and firewall. A new one is empty — it cannot reach anything, not
-# even the host. Docker then connects it with three kernel objects, and so does `boxkit`:
+# even the host. Docker then connects it with three kernel objects, and so does `boxkit`. Each is made
+# with a **netlink** message: netlink is the socket family through which a program asks the kernel to
+# create, change and list interfaces, addresses and routes (`ip` speaks it, and so does `boxkit`).
 #
 # | kernel object | what it is | made with (netlink message) |
 # |---|---|---|
 # | **veth pair** | two interfaces joined like the ends of a cable | `RTM_NEWLINK kind=veth` |
 # | **bridge** | a switch inside the kernel; the host holds the gateway address on it | `RTM_NEWLINK kind=bridge` |
-# | **address + route** | `10.213.0.2/24` on `eth0`, `default via 10.213.0.1` | `RTM_NEWADDR`, `RTM_NEWROUTE` |
+# | **address + route** | an address from the bridge's subnet on the container's `eth0`, and a default route via the bridge's gateway | `RTM_NEWADDR`, `RTM_NEWROUTE` |
 #
 # We build one by hand first, with [pyroute2](https://pyroute2.org) (the netlink library `boxkit`
-# uses), then let `boxkit` do it for two containers and measure what we built.
+# uses), then let `boxkit` do it for two containers and measure what we built. Then a container
+# reaches "the outside" through the host, by outbound NAT.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -22,15 +25,20 @@ course.start("containers")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+import statistics
 import subprocess
 import time
 import urllib.request
 
 import boxkit
 import boxkit.net as bn
+from boxkit.net import firewall as fw
 from boxkit.net import ipam, links, measure
 from boxkit.net.topology import snapshot
-from boxkit.viz.topology import rtt_figure, throughput_figure, topology_figure
+from boxkit.viz.topology import rtt_figure, topology_figure
+
+# a container's IPv4 address on eth0, as busybox prints it
+ADDR = "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"
 
 # %% [markdown]
 # ## Nothing: an empty network namespace
@@ -48,8 +56,9 @@ inside
 
 # %%
 # boxkit: needs root
-print("only lo:", [name for name, _ in inside] == ["lo"])
-print("lo is down:", inside[0][1] == "down")
+names = [name for name, _ in inside]
+print(f"only lo in the new namespace ({', '.join(names)}):", names == ["lo"])
+print(f"lo is down ({inside[0][1]}):", inside[0][1] == "down")
 
 # %% [markdown]
 # ## A cable by hand
@@ -62,7 +71,8 @@ print("lo is down:", inside[0][1] == "down")
 # %%
 # boxkit: needs network
 with links.host() as ipr:
-    ipr.link("add", ifname="bkdemo0", kind="veth", peer={"ifname": "eth0", "net_ns_pid": lonely.pid})
+    peer = {"ifname": "eth0", "net_ns_pid": lonely.pid}
+    ipr.link("add", ifname="bkdemo0", kind="veth", peer=peer)
     host_end = ipr.link_lookup(ifname="bkdemo0")[0]
     ipr.addr("add", index=host_end, address="10.213.250.1", prefixlen=24)
     ipr.link("set", index=host_end, state="up")
@@ -80,7 +90,8 @@ with links.inside(lonely.pid) as ns:
 # %%
 # boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
-topology_figure(snapshot({"by hand": lonely.pid}, containers=False), title="One namespace, one veth pair")
+by_hand = snapshot({"by hand": lonely.pid}, containers=False)
+topology_figure(by_hand, title="One namespace, one veth pair")
 
 # %%
 # boxkit: needs network
@@ -90,7 +101,7 @@ rtts
 
 # %%
 # boxkit: needs network
-print(f"pings answered: {len(rtts)} of 5:", len(rtts) == 5)
+print(f"pings answered ({len(rtts)} of 5):", len(rtts) == 5)
 
 # %% [markdown]
 # When the namespace's last process exits, the kernel frees the namespace, and with it its end of the
@@ -103,20 +114,24 @@ lonely.wait()
 deadline = time.monotonic() + 5
 while links.link_exists("bkdemo0") and time.monotonic() < deadline:
     time.sleep(0.01)
-print("host end gone with the namespace:", not links.link_exists("bkdemo0"))
+left = [n for n in ["bkdemo0"] if links.link_exists(n)]
+print(f"host end gone with the namespace (left: {left}):", not left)
 
 # %% [markdown]
 # ## Two containers on a bridge
 #
-# `network="bridge"` does the same with a switch in the middle: the boxkit bridge holds `10.213.0.1`,
-# each container's veth is a port of it. `name=` makes the container reachable by name: `boxkit`
-# writes `/etc/hosts` in every container of the network and rewrites it when peers come and go.
+# `network="bridge"` does the same with a switch in the middle: the boxkit bridge holds the first
+# address of its subnet (the gateway), and each container's veth is a port of it. Which subnet depends
+# on the host: boxkit takes the first free one that no route of the host uses, so the cells print the
+# addresses rather than this text. `name=` makes the container reachable by name: `boxkit` writes
+# `/etc/hosts` in every container of the network and rewrites it when peers come and go.
 # `publish=["8080:80"]` adds a destination-NAT entry in the nftables table `ip boxkit`: a connection to
 # port 8080 of the host goes to port 80 of the container.
 
 # %%
 # boxkit: needs network
-web = boxkit.run("busybox", ["sh", "-c", "mkdir -p /www && echo hello from web > /www/index.html && httpd -f -p 80 -h /www"],
+serve = "mkdir -p /www && echo hello from web > /www/index.html && httpd -f -p 80 -h /www"
+web = boxkit.run("busybox", ["sh", "-c", serve],
                  detach=True, network="bridge", name="web", publish=["8080:80"])
 client = boxkit.run("busybox", ["sleep", "600"], detach=True, network="bridge", name="client")
 
@@ -127,6 +142,13 @@ print(client.exec(["ip", "-4", "-o", "addr"]).stdout)
 print(client.exec(["ip", "route"]).stdout)
 print(client.exec(["cat", "/etc/hosts"]).stdout)
 
+# %%
+# boxkit: needs network
+gateway = {n["name"]: n["gateway"] for n in bn.list_networks()}["bridge"]
+route = client.exec(["ip", "route"]).stdout
+print(f"client's default route goes via the bridge's gateway ({gateway}):",
+      f"default via {gateway} " in route)
+
 # %% [markdown]
 # The topology as the kernel reports it, with the published port: a dashed arrow from the host's port
 # 8080 to the container whose address the DNAT rule rewrites it to (the rule is explained below).
@@ -134,27 +156,25 @@ print(client.exec(["cat", "/etc/hosts"]).stdout)
 # %%
 # boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
-from boxkit.net import firewall as fw
-
 ports = fw.published()
 topology_figure(snapshot(), ports=ports, rule=fw.dnat_rule())
 
 # %%
 # boxkit: needs network
-web_eth0 = web.exec(["sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]).stdout.strip()
-print(f"port 8080 is rewritten to {ports.get(('tcp', 8080), ('?', 0))[0]}, web's eth0 ({web_eth0}):",
-      ports.get(("tcp", 8080), ("", 0))[0] == web_eth0)
+web_ip = web.exec(["sh", "-c", ADDR]).stdout.strip()
+to = ports.get(("tcp", 8080), ("?", 0))[0]
+print(f"port 8080 is rewritten to {to}, web's eth0 ({web_ip}):", to == web_ip)
 
 # %% [markdown]
 # ## Round trips
 #
 # `ping` by name, from `client` to `web`: the packet goes `eth0` → veth → bridge → veth → `eth0`, all
-# inside one kernel. For comparison, `client` pings its own loopback and the host pings `web`.
+# inside one kernel. For comparison, `client` pings its own loopback, where the packet never leaves
+# the namespace, and the host pings `web`, across one veth pair.
 
 # %%
 # boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
-web_ip = web.exec(["sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]).stdout.strip()
 rtt = {
     "client → web (bridge)": measure.ping(client, "web", count=20, interval=0.05),
     "client → 127.0.0.1 (lo)": measure.ping(client, "127.0.0.1", count=20, interval=0.05),
@@ -164,8 +184,22 @@ rtt_figure(rtt)
 
 # %%
 # boxkit: needs network
-print(f"reachable by name: {len(rtt['client → web (bridge)'])} of 20 pings:", len(rtt["client → web (bridge)"]) == 20)
-print(f"reachable from the host: {len(rtt['host → web'])} of 20 pings:", len(rtt["host → web"]) == 20)
+bridged, loop, host_rtts = (rtt[k] for k in rtt)
+print(f"reachable by name ({len(bridged)} of 20 pings):", len(bridged) == 20)
+print(f"reachable from the host ({len(host_rtts)} of 20 pings):", len(host_rtts) == 20)
+med_bridge, med_lo = statistics.median(bridged), statistics.median(loop)
+ratio = med_bridge / med_lo
+print(f"medians: bridge {med_bridge:.3f} ms, loopback {med_lo:.3f} ms;"
+      f" the bridge path takes {ratio:.2f} times loopback's, less than twice:", ratio < 2)
+
+# %% [markdown]
+# Read the two rows of `client`. Through the bridge a ping crosses two veth pairs and the bridge, twice;
+# through `lo` it never leaves the namespace. Yet the medians are close (the ratio is printed above),
+# and on some runs the bridge row is even the lower one. A veth pair and the loopback device deliver a
+# packet the same way: the sending side puts it on the CPU's backlog queue (`netif_rx`) and the kernel
+# processes it moments later, with no wire, no network card and no copy; the bridge is one lookup on
+# the way. At this scale ping mostly measures itself (waking up, sending, being woken by the reply),
+# the same in both rows, and the order of two close medians can flip from run to run.
 
 # %% [markdown]
 # ## HTTP by name, and through a published port
@@ -175,36 +209,46 @@ print(f"reachable from the host: {len(rtt['host → web'])} of 20 pings:", len(r
 
 # %%
 # boxkit: needs network
-by_name = client.exec(["wget", "-q", "-O", "-", "http://web/"]).stdout
+by_name = client.exec(["wget", "-q", "-O", "-", "http://web/"]).stdout.strip()
 with urllib.request.urlopen("http://127.0.0.1:8080/", timeout=5) as r:
-    from_host = r.read().decode()
-print("by name:", by_name.strip())
-print("from the host:", from_host.strip())
+    from_host = r.read().decode().strip()
+print(f"client fetched web by name ({by_name!r}):", by_name == "hello from web")
+print(f"the host fetched 127.0.0.1:8080 ({from_host!r}):", from_host == "hello from web")
 
 # %% [markdown]
 # How does `127.0.0.1:8080` reach a container? No process listens on 8080: one nftables rule rewrites the
-# packet's destination (**DNAT**) before routing, from a map of published ports. A packet from
-# 127.0.0.1 may not normally leave through another interface (the kernel drops it as a *martian*), so
-# boxkit sets `route_localnet=1` on the bridge and masquerades such packets to the bridge's gateway
-# address, so that the reply comes back. (A `guard` chain drops 127/8 packets arriving *from* a bridge:
-# `route_localnet` alone would let a container reach the host's 127.0.0.1 services, CVE-2020-8558.)
-# Here is the table, as `nft list table ip boxkit` prints it:
+# packet's destination (**DNAT**, destination NAT) before routing, from a map of published ports. A
+# packet from 127.0.0.1 may not normally leave through another interface (the kernel drops it as a
+# *martian*), so boxkit sets `route_localnet=1` on the bridge. The reply must come back too, and a
+# container cannot answer 127.0.0.1 (that is its own loopback), so a `postrouting` rule
+# **masquerades** such packets: masquerade is source NAT, rewriting a packet's *source* address to
+# the host's own address on the interface it leaves by (here the bridge's gateway); connection
+# tracking (conntrack) remembers the rewrite and undoes it on the replies. (A `guard` chain drops
+# 127/8 packets arriving *from* a bridge: `route_localnet` alone would let a container reach the
+# host's 127.0.0.1 services, CVE-2020-8558.) Here is the table, as `nft list table ip boxkit` prints
+# it; each masquerade rule carries a `counter`:
 
 # %%
 # boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
-from boxkit.net import firewall as fw
-
-table = subprocess.run([fw.nft_path(), "list", "table", "ip", fw.TABLE], capture_output=True, text=True).stdout
-print(table)
+nft = [fw.nft_path(), "list", "table", "ip", fw.TABLE]
+print(subprocess.run(nft, capture_output=True, text=True).stdout)
 bridge = ipam.bridge_name("bridge")
-print(f"route_localnet on {bridge}:", open(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet").read().strip())
+localnet = open(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet").read().strip()
+print(f"route_localnet on {bridge}:", localnet)
+
+# %% [markdown]
+# The masquerade rule for 127/8 runs for the first packet of a connection only (conntrack handles the
+# rest), so its counter counts connections: the fetch from `127.0.0.1:8080` above is one.
 
 # %%
 # boxkit: needs network
-print("port 8080 is in the DNAT map, to web's port 80:", fw.published().get(("tcp", 8080), ("", 0))[1] == 80)
-print("127/8 traffic into the bridge is masqueraded (route_localnet):",
-      open(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet").read().strip() == "1")
+print("port 8080 is in the DNAT map, to web's port 80:",
+      fw.published().get(("tcp", 8080), ("", 0))[1] == 80)
+print(f"route_localnet on {bridge} ({localnet}) is 1:", localnet == "1")
+rule, counted = measure.masquerade_rules().get("127.0.0.0/8", ("", None))
+print(f"a postrouting rule masquerades 127/8 into the bridges, counted {counted} connection(s):",
+      "masquerade" in rule and (counted or 0) >= 1)
 
 # %% [markdown]
 # ## Isolation
@@ -212,9 +256,9 @@ print("127/8 traffic into the bridge is masqueraded (route_localnet):",
 # A second network is a second bridge with another subnet. Its containers are not plugged into the
 # first switch. Could the host carry packets between the two bridges? That is not a property of
 # bridges: a Linux host routes between its interfaces only when `net.ipv4.ip_forward` is 1. boxkit
-# leaves it at 0 unless a network asks for outbound NAT (`--nat`); and once it is on (docker turns it on
-# too), boxkit's nftables `forward` chain drops traffic from one boxkit bridge to another — what
-# docker's `DOCKER-ISOLATION` chains do.
+# turns it on when a network asks for outbound NAT (`--nat`, below) and leaves it on, as docker does;
+# other software on a host may have turned it on before. Once it is on, boxkit's nftables `forward`
+# chain drops traffic from one boxkit bridge to another — what docker's `DOCKER-ISOLATION` chains do.
 
 # %%
 # boxkit: needs network
@@ -226,70 +270,131 @@ print(private.subnet, loner.exec(["ip", "-4", "-o", "addr", "show", "eth0"]).std
 # %%
 # boxkit: needs network
 r = loner.exec(["ping", "-c", "1", "-W", "1", web_ip])
-print(f"isolated container reachable: ping exit {r.exit_code}:", r.exit_code == 0)
-print("isolated container knows the name web:", "web" in loner.exec(["cat", "/etc/hosts"]).stdout)
+print(f"web is out of reach from the private network (ping exit {r.exit_code}):", r.exit_code != 0)
+hosts = loner.exec(["cat", "/etc/hosts"]).stdout
+print(f"the name web is unknown there ({len(hosts.splitlines())} lines in /etc/hosts):",
+      "web" not in hosts)
+
+# %% [markdown]
+# Which of the two holds on this host? The cell prints `ip_forward` as measured, what it means here,
+# and boxkit's `forward` chain.
 
 # %%
 # boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
-forward = subprocess.run([fw.nft_path(), "list", "chain", "ip", fw.TABLE, "forward"], capture_output=True, text=True)
-print("net.ipv4.ip_forward =", int(fw.ip_forward()))
+forwarding = int(fw.ip_forward())
+nat_nets = [n["name"] for n in bn.list_networks() if n["nat"]]
+print("net.ipv4.ip_forward =", forwarding)
+if not forwarding:
+    print("Off: this host routes nothing between its interfaces, so no packet crosses bridges.")
+elif nat_nets:
+    print(f"On: the NAT network(s) {', '.join(nat_nets)} turned it on.")
+else:
+    print("On, and no boxkit network here asks for NAT: something else on this host turned it on"
+          " (or an earlier --nat network, which boxkit leaves on). The forward chain decides.")
+chain = [fw.nft_path(), "list", "chain", "ip", fw.TABLE, "forward"]
+forward = subprocess.run(chain, capture_output=True, text=True)
 print(forward.stdout or forward.stderr)
 
 # %%
 # boxkit: needs network
 drops = "drop" in forward.stdout
-print("the host forwards nothing (ip_forward 0), or its forward chain drops bridge to bridge:",
-      not fw.ip_forward() or drops)
+print(f"no path between the bridges (ip_forward {forwarding}, a drop rule in forward: {drops}):",
+      not forwarding or drops)
 
 # %% [markdown]
-# ## Throughput
+# ## Outbound NAT: a container reaches the outside
 #
-# `client` streams zeros over TCP to a `sink` container that throws them away, first with the busybox
-# tools inside the containers (`dd | nc`), then with Python sockets in two processes placed into the
-# same two network namespaces (`setns`). Same veth pairs, same bridge, same TCP stacks; the difference
-# is the tool: busybox `nc` copies in small chunks. A veth pair moves packets by a function call — no
-# wire, no NIC — so the path runs at the speed of the CPU and the network stack.
+# So far a container reached its peers and the host. Reaching *beyond* the host takes two things. The
+# host must **route** the container's packets on (`ip_forward`). And the outside must be able to
+# answer: a container's subnet is private to this host, and no machine outside knows a route back to
+# it. So the host **masquerades** (see above) every packet that leaves a NAT network toward anything
+# but a boxkit bridge: its source becomes the host's address on the outgoing interface.
+# `boxkit network create --nat` (`bn.create_network(name, nat=True)`) turns `ip_forward` on and adds
+# the network's subnet to the set `nat_nets` of the table; one `postrouting` rule masquerades what
+# comes from that set, and its counter counts the connections it rewrote.
+#
+# The outside here is local, made by this notebook: a network namespace joined to the host by a veth
+# pair, like the cable by hand above, with addresses from a range reserved for documentation
+# (RFC 5737) and no route beyond its own link. Its one process is a small web server that answers
+# every request with the source address it saw (`measure.Outside`).
 
 # %%
 # boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
-sink = boxkit.run("busybox", measure.sink_command(5001), detach=True, network="bridge", name="sink")
-time.sleep(0.3)
-sink_ip = sink.exec(["sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]).stdout.strip()
-mbps = {
-    "busybox dd | nc (in the containers)": measure.throughput(client, "sink", 5001, mbytes=64, repeat=3),
-    "python sockets (in their namespaces)": measure.netns_throughput(client.pid, sink.pid, sink_ip, mbytes=512, repeat=3),
-}
-throughput_figure(mbps)
+forwarding_before = fw.ip_forward()
+outside = measure.Outside().start()
+outbound = bn.create_network("outbound", nat=True)
+roamer = boxkit.run("busybox", ["sleep", "600"], detach=True, network="outbound", name="roamer")
+roamer_ip = roamer.exec(["sh", "-c", ADDR]).stdout.strip()
+print(f"the outside: {outside.address}; the host's end, {outside.ifname}: {outside.host_address}")
+print(f"network outbound: subnet {outbound.subnet}, nat {outbound.nat}; roamer: {roamer_ip}")
+print("net.ipv4.ip_forward =", int(fw.ip_forward()))
+print(measure.masquerade_rules()["@nat_nets"][0])
+
+# %% [markdown]
+# `roamer` fetches the outside's page five times, each a new TCP connection, then pings it three times
+# (one ICMP flow: ping keeps one identifier, and conntrack tracks the echo requests by it). The
+# counter is read before and after each.
 
 # %%
 # boxkit: needs network
-import statistics
+# NBVAL_IGNORE_OUTPUT
+FETCHES = 5
+url = f"http://{outside.address}:{outside.port}/"
+before = measure.masquerade_rules()["@nat_nets"][1]
+seen = [roamer.exec(["wget", "-q", "-O", "-", url]).stdout.strip() for _ in range(FETCHES)]
+after_fetches = measure.masquerade_rules()["@nat_nets"][1]
+pinged = roamer.exec(["ping", "-c", "3", "-i", "0.2", outside.address])
+after_ping = measure.masquerade_rules()["@nat_nets"][1]
+print("source addresses the outside saw:", seen)
+print(f"the nat_nets rule's counter: {before} -> {after_fetches} -> {after_ping} packets")
 
-nc_mbps, py_mbps = mbps.values()
-print(f"streams measured: {len(nc_mbps)} + {len(py_mbps)}, every one:", len(nc_mbps) == 3 and len(py_mbps) == 3)
-print(f"the path is faster than the busybox tool: median {statistics.median(py_mbps):.0f} against "
-      f"{statistics.median(nc_mbps):.0f} MB/s:", min(py_mbps) > max(nc_mbps))
+# %%
+# boxkit: needs network
+print(f"fetches the outside answered ({sum(map(bool, seen))} of {FETCHES}):", all(seen))
+print(f"the outside saw the host's address {sorted(set(seen))}, not roamer's {roamer_ip}:",
+      set(seen) == {outside.host_address})
+rose = after_fetches - before
+print(f"the masquerade counter rose by {rose} packets for {FETCHES} connections:", rose == FETCHES)
+rose = after_ping - after_fetches
+print(f"3 pings (exit {pinged.exit_code}), one flow: the counter rose by {rose}:",
+      pinged.exit_code == 0 and rose == 1)
+
+# %% [markdown]
+# The outside answered a host it can see on its own link; it never learned `roamer`'s address. Every
+# reply came back to the host, and conntrack rewrote its destination back to `roamer`. The counter
+# rose once per connection, not once per packet: the rule decides at a connection's first packet,
+# and conntrack applies the decision to the rest.
 
 # %% [markdown]
 # ## Cleanup
 #
 # Stopping a container frees its address and its port; the kernel deletes its veth with its namespace.
-# When the last container leaves a network, its bridge goes too: nothing stays on the host.
+# When the last container leaves a network, its bridge goes too, and the outside's veth goes with its
+# namespace. boxkit leaves `ip_forward` on after a NAT network (docker does the same: another network
+# may still need it); this notebook puts back the value it found before the NAT section.
 
 # %%
 # boxkit: needs network
-for c in (sink, loner, client, web):
+for c in (roamer, loner, client, web):
     c.kill()
     c.wait()
     c.remove()
 bn.remove_network("private")
-ours = {ipam.bridge_name("bridge"), private.bridge}
+bn.remove_network("outbound")
+outside.close()
+if not forwarding_before and fw.ip_forward():
+    with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+        f.write("0")
+ours = {ipam.bridge_name("bridge"), private.bridge, outbound.bridge}
 deadline = time.monotonic() + 5
 while ours & set(links.bridges()) and time.monotonic() < deadline:
     time.sleep(0.05)
-print("bridges of this notebook left on the host:", sorted(ours & set(links.bridges())))
+left = sorted(ours & set(links.bridges())) + [outside.ifname] * links.link_exists(outside.ifname)
+print(f"bridges and veths of this notebook left on the host ({left}):", not left)
+now = fw.ip_forward()
+print(f"net.ipv4.ip_forward as this notebook found it ({int(now)}):", now == forwarding_before)
 
 # %% [markdown]
 # ## What was proved
@@ -297,23 +402,27 @@ print("bridges of this notebook left on the host:", sorted(ours & set(links.brid
 # * A new network namespace holds only `lo`, and `lo` is down; one netlink request put a veth pair across
 #   it, and the namespace's end — and so the whole pair — went with the namespace.
 # * Two containers on a bridge reached each other by name, by ping and by HTTP; a published port took the
-#   host's connections to a container's port.
+#   host's connections to a container's port, and a counted masquerade rule brought the replies back.
+# * A round trip over a bridge costs about what one over loopback does: no wire in between.
 # * A container on a second network reached neither of them.
-# * A veth path is as fast as the tools that use it: no wire in between.
+# * A container on a `--nat` network reached a namespace outside the host, which saw only the host's
+#   address; the masquerade counter rose once per connection.
 #
 # ## Exercise
 #
-# Containers `a` and `b` join the network `bridge`, and `c` a second network, `exercise`. Which pings get
-# an answer? Set each pair in `my_prediction` to `True` or `False`. `"host"` is the host: as a target, its
-# address on the source's bridge. The check starts the three containers and pings each pair once.
+# Containers `a` and `b` join the network `bridge`, and `c` a second network, `exercise`, made
+# without `--nat`. `outside` is a namespace like the one above. `"host@bridge"` is the host's address
+# on the network `bridge` (the gateway of `a` and `b`), `"host@exercise"` its address on `exercise`
+# (the gateway of `c`). Which pings get an answer? Set each pair in `my_prediction` to `True` or
+# `False`. The check starts the three containers and the outside, and pings each pair once.
 
 # %%
 # boxkit: exercise
 my_prediction = {   # True (it answers) or False
-    ("a", "b"): ...,
-    ("a", "c"): ...,
-    ("c", "host"): ...,
-    ("host", "c"): ...,
+    ("c", "host@bridge"): ...,
+    ("a", "host@exercise"): ...,
+    ("a", "outside"): ...,
+    ("outside", "c"): ...,
 }
 
 # %%
@@ -325,7 +434,7 @@ exercises.reachability(my_prediction)
 # %% [markdown]
 # Stuck after a few tries? `exercises.solution("network")` shows one answer and the reasoning behind it.
 #
-# **Try next:** predict `("c", "a")`, and then ask `c` to ping the host's address on the *other* bridge
-# (`10.213.0.1`): the host does not forward between the bridges, but does it answer itself?
+# **Try next:** add `("c", "outside")` and `("outside", "host")` to `my_prediction`, predict, and
+# run the check again. Which of your answers would change if `exercise` were made with `--nat`?
 #
 # Next: [05 — capstone](05-capstone.ipynb), where everything so far becomes one small docker.

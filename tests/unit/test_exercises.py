@@ -190,12 +190,15 @@ def test_a_rootless_overlays_opaque_mark_is_read_too(tmp_path):
 # --- 04 ---------------------------------------------------------------------------------------------
 
 def test_parse_pairs_accepts_tuples_and_arrows():
-    assert ex.parse_pairs({("a", "b"): True, "a -> c": False, "c → host": True}) == {
-        ("a", "b"): True, ("a", "c"): False, ("c", "host"): True}
+    assert ex.parse_pairs({("a", "b"): True, "a -> c": False, "c → host": True, "c -> host@bridge": True,
+                           ("outside", "a"): False}) == {
+        ("a", "b"): True, ("a", "c"): False, ("c", "host"): True, ("c", "host@bridge"): True,
+        ("outside", "a"): False}
 
 
 @pytest.mark.parametrize("bad", [{("a", "d"): True}, {"a b": True}, {("host", "host"): True},
-                                 {("a", "b"): "yes"}])
+                                 {("a", "b"): "yes"}, {("host@bridge", "a"): True}, {("a", "a"): True},
+                                 {("host", "host@exercise"): True}])
 def test_parse_pairs_refuses(bad):
     with pytest.raises(ValueError):
         ex.parse_pairs(bad)
@@ -208,6 +211,24 @@ def test_judge_reachability():
     v = ex.judge_reachability({("a", "b"): True, ("a", "c"): True}, measured)
     assert not v.ok and v.why.startswith("1 of 2 predictions differ from what ping measured. Think again about: ")
     assert "ip_forward" in v.why and "a → c" not in v.why and "does not answer" not in v.why
+
+
+def test_reachability_hints_never_say_whether_a_pair_answers():
+    """Every kind of pair gets a reason to think about, and no reason states an outcome."""
+    for pair in ex.ALL_PAIRS:
+        why = ex._pair_reason(pair)
+        assert why and "answers" not in why and "reaches" not in why and "does not" not in why, pair
+    assert len({ex._pair_reason(p) for p in ex.ALL_PAIRS}) >= 6
+    v = ex.judge_reachability({("c", "host@bridge"): False}, {("c", "host@bridge"): True})
+    assert not v.ok and "host@bridge" not in v.why and "delivered to the host" in v.why
+
+
+def test_the_reference_pairs_were_not_measured_in_the_notebook():
+    """The exercise asks about pairs 04 does not show: the other network's gateway and the outside."""
+    pairs = set(ex.SOLUTIONS["network"][0]["predicted"])
+    shown = {("a", "b"), ("host", "a"), ("c", "a"), ("a", "c"), ("c", "b"), ("b", "c"), ("host", "b")}
+    assert not pairs & shown and len(pairs) == 4
+    assert set(ex.SOLUTIONS["network"][0]["predicted"].values()) == {True, False}
 
 
 def test_reachability_bad_prediction_starts_nothing(monkeypatch, capsys):
@@ -265,6 +286,16 @@ def test_solution_prints_the_reference_and_returns_it(capsys):
         ex.solution("nope")
 
 
+def _reaches(src: str, dst: str) -> bool:
+    """What ping measures on a live host: one network, the host (any of its addresses) and the
+    outside's own link answer; between networks, and across the outside without NAT, nothing does."""
+    if dst.startswith("host@") or "host" in (src, dst):
+        return src != "outside" or dst == "host"
+    if "outside" in (src, dst):
+        return False
+    return ex.NETWORK_OF[src] == ex.NETWORK_OF[dst]
+
+
 @pytest.fixture
 def recorded_mode(monkeypatch):
     """A Binder-like kernel: every cell replayed, exercises judged against this recording."""
@@ -276,8 +307,7 @@ def recorded_mode(monkeypatch):
         "memory": CHARGED,
         "overlay": {ex.UPPER_COMMANDS[0]: {"found": {"bin/ls": "whiteout", "etc/passwd": "copy-up",
                                                      "tmp/note": "new"}}},
-        "network": {f"{s}->{d}": s != "c" and d != "c" or "host" in (s, d)
-                    for s in ex.PLACES for d in ex.PLACES if s != d},
+        "network": {f"{s}->{d}": _reaches(s, d) for s, d in ex.ALL_PAIRS},
         "shop": {"30M": {"served": 645, "oom_killed": True, "survived": False}}}}
     monkeypatch.setitem(course._state, "recording", rec)
     monkeypatch.setitem(course._state, "active", True)

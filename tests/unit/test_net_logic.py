@@ -237,8 +237,25 @@ def test_parse_ping_reads_busybox_and_iputils():
     assert parse_ping("ping: bad address 'web'\n") == []
 
 
-def test_sink_keeps_its_stdin_open():
-    from boxkit.net.measure import sink_command
+def test_parse_masquerade_reads_each_rule_and_its_counter():
+    from boxkit.net.measure import parse_masquerade
 
-    cmd = sink_command(6000)[-1]
-    assert "nc -l -p 6000 <&3" in cmd and "3<>" in cmd
+    chain = """table ip boxkit {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		ip saddr 127.0.0.0/8 oifname @bridges counter packets 1 bytes 60 masquerade
+		ip saddr @nat_nets oifname != @bridges counter packets 7 bytes 420 masquerade
+		ip saddr 10.0.0.0/8 masquerade
+	}
+}"""
+    rules = parse_masquerade(chain)
+    assert rules["127.0.0.0/8"] == ("ip saddr 127.0.0.0/8 oifname @bridges counter packets 1 bytes 60 masquerade", 1)
+    assert rules["@nat_nets"][1] == 7 and rules["10.0.0.0/8"][1] is None
+    assert parse_masquerade("") == {}
+
+
+def test_the_table_counts_what_each_masquerade_rule_rewrote():
+    from boxkit.net import firewall
+
+    masq = [line for line in firewall._TABLE_DEF.splitlines() if "masquerade" in line]
+    assert len(masq) == 2 and all("counter masquerade" in line for line in masq)
