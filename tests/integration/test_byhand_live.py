@@ -157,3 +157,68 @@ os.kill(os.getpid(), signal.SIGKILL)   # no finalizer, no atexit
     assert os.path.exists(tmp)   # nobody ran to remove it ...
     with byhand.Box("busybox"):
         assert not os.path.exists(tmp)   # ... until the next Box swept it
+
+
+def _groups() -> list[str]:
+    hierarchy, _ = byhand.memory_controller()
+    return sorted(n for n in os.listdir(hierarchy) if n.startswith(byhand.PREFIX))
+
+
+def test_the_cgroup_step_moves_the_helper_and_its_pid_1_and_close_removes_the_group(host_mounts):
+    hierarchy, limit_file = byhand.memory_controller()
+    groups = _groups()
+    with byhand.Box("busybox") as box:
+        ch = box.step("cgroup", 48 << 20)
+        group = box.cgroups[0]
+        name = group[len(hierarchy):]
+        assert os.path.isdir(group) and group.startswith(hierarchy + "/" + byhand.PREFIX)
+        with open(f"{group}/{limit_file}") as f:
+            assert int(f.read()) == 48 << 20
+        assert any(line.endswith(":" + name) for line in ch.after["cgroup"])
+        assert not any(line.endswith(":" + name) for line in ch.before["cgroup"])
+        box.step("unshare", ["mount", "pid"])
+        with open(f"{group}/cgroup.procs") as f:
+            procs = sorted(int(p) for p in f.read().split())
+        assert procs == sorted([box.proc.pid, box.pid])   # the helper and its PID 1, a child born in it
+        helper = box.proc.pid
+    assert _gone(helper) and not os.path.exists(group)
+    assert _groups() == groups
+
+
+def test_a_failing_cgroup_step_leaves_no_group(host_mounts):
+    groups = _groups()
+    box = byhand.Box("busybox")
+    box.proc.kill()   # the PID written to cgroup.procs is gone: the write fails (ESRCH)
+    box.proc.wait()
+    with pytest.raises(BoxkitError, match="step cgroup failed"):
+        box.step("cgroup", 48 << 20)
+    assert box.closed and _groups() == groups
+
+
+def test_the_uid_map_step_makes_root_inside_an_ordinary_uid_outside(host_mounts):
+    with byhand.Box("busybox") as box:
+        ch = box.step("unshare", ["user", "mount"])
+        assert ch.after["uid"] == 65534 and ch.after["root_owner"] == 65534   # nothing is mapped yet
+        assert all(m["shared"] is None for m in ch.after["mounts"])   # a less privileged copy: slaves
+        ch = box.step("uid_map", (100000, 65536))
+        assert (ch.after["uid"], ch.after["gid"]) == (0, 0)
+        with open(f"/proc/{box.pid}/status") as f:
+            status = f.read()
+        assert byhand.status_field(status, "Uid").split() == ["100000"] * 4
+        assert byhand.status_field(status, "Gid").split() == ["100000"] * 4
+        with open(f"/proc/{box.pid}/setgroups") as f:
+            assert f.read().strip() == "deny"
+        assert int(ch.after["cap_eff"], 16) == (1 << (_sys.SYS.last_cap() + 1)) - 1   # the full set
+
+
+def test_not_strict_the_kernel_refuses_out_of_order_with_its_errno(host_mounts):
+    import errno
+
+    with byhand.Box("busybox", strict=False) as box:
+        for name, arg in ALL[:4]:
+            box.step(name, arg)
+        box.step("caps")
+        with pytest.raises(BoxkitError, match="step pivot_root failed") as e:
+            box.step("pivot_root")
+        assert e.value.errno == errno.EPERM
+    assert box.closed and not os.path.exists(box.tmp)
