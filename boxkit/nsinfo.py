@@ -110,9 +110,11 @@ def propagation_lab(container_pid: int, where: str = "/var/tmp") -> dict:
     """Mount propagation, measured: a tmpfs made *shared* on the host, a mount namespace copied from
     the host with its propagation unchanged (``unshare -m --propagation unchanged``), and then a second
     tmpfs mounted under the first, on the host. The copy's mount is a peer of the host's (same
-    ``shared:N``), so the later mount appears in the copy too; ``container_pid``'s namespace (made
-    private first) gets nothing. Returns the three mount tables (trimmed to the story) and what each
-    side saw; everything is unmounted before returning."""
+    ``shared:N``), so the later mount appears in the copy too. A copy made in a new user namespace
+    (``unshare -U -m``) is *less privileged*: its shared mounts become slaves (``master:N``,
+    mount_namespaces(7)), which still receive the later mount but send nothing back.
+    ``container_pid``'s namespace (made private first) gets nothing. Returns the four mount tables
+    (trimmed to the story) and what each side saw; everything is unmounted before returning."""
     import tempfile
     import time
 
@@ -127,23 +129,31 @@ def propagation_lab(container_pid: int, where: str = "/var/tmp") -> dict:
         return [m for m in rows if m["target"] in keep or m["target"].startswith(demo)]
 
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "boxkit-prop", demo], check=True)
-    copy = None
+    copies: list[subprocess.Popen] = []
     try:
         subprocess.run(["mount", "--make-shared", demo], check=True)
-        copy = subprocess.Popen(["unshare", "-m", "--propagation", "unchanged", "sleep", "60"])
-        for _ in range(200):   # until the copy exists: its mount namespace differs from ours
-            if ns_inodes(copy.pid).get("mnt") != ns_inodes().get("mnt"):
-                break
-            time.sleep(0.01)
+        for extra in ([], ["-U"]):   # the same user namespace; a new one (less privileged)
+            copies.append(subprocess.Popen(["unshare", *extra, "-m", "--propagation", "unchanged",
+                                            "sleep", "60"]))
+        for copy in copies:
+            for _ in range(200):   # until the copy exists: its mount namespace differs from ours
+                if ns_inodes(copy.pid).get("mnt") != ns_inodes().get("mnt"):
+                    break
+                time.sleep(0.01)
         os.mkdir(later)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "boxkit-prop2", later], check=True)
-        host, copied, box = mounts(), mounts(copy.pid), mounts(container_pid)
+        host, box = mounts(), mounts(container_pid)
+        copied, in_userns = mounts(copies[0].pid), mounts(copies[1].pid)
         return {"trees": {"host": trim(host), "unshare -m --propagation unchanged": trim(copied),
+                          "unshare -U -m (a new user namespace)": trim(in_userns),
                           "boxkit container": [m for m in box if m["target"].count("/") <= 1]},
-                "later": later, "copy_sees_later": any(m["target"] == later for m in copied),
+                "demo": demo, "later": later,
+                "copy_sees_later": any(m["target"] == later for m in copied),
+                "userns_sees_later": any(m["target"] == later for m in in_userns),
+                "userns_demo": next((m for m in in_userns if m["target"] == demo), None),
                 "container_shared": sum(1 for m in box if m["shared"] is not None)}
     finally:
-        if copy is not None:
+        for copy in copies:
             copy.kill()
             copy.wait()
         _sys.SYS.umount2(demo, _sys.MNT_DETACH)

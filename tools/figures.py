@@ -79,15 +79,17 @@ def overlay_by_hand() -> None:
 
 
 def mounts() -> None:
-    """nsinfo.propagation_lab: a shared tmpfs, a copy with propagation unchanged, a boxkit container."""
+    """nsinfo.propagation_lab: a shared tmpfs, copies with propagation unchanged (in the same user
+    namespace and in a new one), a boxkit container."""
     import boxkit
     from boxkit import nsinfo
     from boxkit.viz.mounts import propagation_figure
 
     with boxkit.run("busybox", ["sleep", "60"], detach=True) as c:
         lab = nsinfo.propagation_lab(c.pid)
-    fig = propagation_figure(lab["trees"], title="Mount propagation: 'later' was mounted on the host after "
-                             "the copy was made, and appeared in it (peers); the container is private")
+    fig = propagation_figure(lab["trees"], demo=lab["demo"],
+                             title="Mount propagation: 'later', mounted on the host after the copies, "
+                             "reached both; not the container")
     fig.savefig(os.path.join(IMG, "mount-propagation.png"), bbox_inches="tight")
 
 

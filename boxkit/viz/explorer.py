@@ -5,7 +5,8 @@ shows it: ``ps`` (pid: the host's processes, or only the container's, PID 1 firs
 ``ip link`` (net: the host's links, or only ``lo``), the mount table (mount: always the container's own,
 since boxkit refuses a container without one: its root would be the host's). The panel runs a real
 container with exactly the ticked set and puts the four answers beside the host's own, so a learner can
-untick ``pid`` and watch the host's processes appear.
+untick ``pid`` and watch the host's processes appear. Under the table, the host's links are named by
+kind (:func:`link_kinds`), so a learner knows what ``ifb0`` or another runtime's bridge is.
 
 :func:`summarize` reads the container's output (pure, unit-tested); :func:`namespace_explorer` is the
 ipywidgets panel around it.
@@ -43,6 +44,46 @@ def summarize(stdout: str) -> dict:
     return {"processes": len(rows) if rows is not None else None, "pid1": pid1,
             "hostname": (sections.get("hostname") or [None])[0],
             "links": links, "mounts": len(sections["mounts"]) if "mounts" in sections else None}
+
+
+# what a link of each kind is (``ip -d link``'s kind; a link with none is a network card, or lo)
+KIND_MEANS = {
+    "bridge": "a virtual switch (boxkit's bk* or another runtime's, such as podman's cni-podman0)",
+    "veth": "one end of a virtual cable, the other end in a container",
+    "ifb": "a virtual device for shaping incoming traffic (the kernel's ifb module makes two)",
+    "tun": "a virtual device a program reads and writes (a VPN, a VM)",
+    "dummy": "a virtual device that drops what it is sent",
+    "vxlan": "a tunnel to other hosts (an overlay network)",
+    "wireguard": "a VPN tunnel",
+}
+
+
+def link_kinds() -> dict[str, str]:
+    """The host's links with their kind, from ``ip -d -j link`` (``linkinfo.info_kind``); ``lo`` is
+    ``loopback``, a link without a kind is a network card (``card``). Empty if ``ip`` cannot say."""
+    import json
+    import subprocess
+
+    try:
+        out = subprocess.run(["ip", "-d", "-j", "link", "show"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout
+        links = json.loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {}
+    return {x["ifname"]: "loopback" if x.get("link_type") == "loopback"
+            else (x.get("linkinfo") or {}).get("info_kind") or "card" for x in links}
+
+
+def kinds_html(kinds: dict[str, str]) -> str:
+    """One line per kind of host link: which links, and what that kind is."""
+    means = {"loopback": "the host's own loopback", "card": "a network card (real or a VM's)", **KIND_MEANS}
+    by: dict[str, list[str]] = {}
+    for name, kind in sorted(kinds.items()):
+        by.setdefault(kind, []).append(name)
+    items = "".join(f"<li><code>{html.escape(', '.join(names))}</code>: {html.escape(kind)}, "
+                    f"{html.escape(means.get(kind, 'a virtual device of this kind'))}</li>"
+                    for kind, names in by.items())
+    return f"<p>the host's links, by kind (<code>ip -d link</code>):</p><ul>{items}</ul>"
 
 
 def host_view() -> dict:
@@ -90,10 +131,12 @@ def namespace_explorer(image: str = "busybox", run=None):
         ns = ("mount", *(n for n, b in boxes.items() if b.value))
         button.disabled = True
         try:
+            # boxkit.run gives a container its own net namespace unless network="host" (docker's
+            # --network): unticking net must ask for the host's network, or the box would be a lie
             r = run(image, ["sh", "-c", PROBE], namespaces=ns, hostname="explorer" if "uts" in ns else None,
-                    timeout=30)
+                    network="none" if "net" in ns else "host", timeout=30)
             result.value = (f"<p>namespaces: <code>{', '.join(ns)}</code> — exit {r.exit_code}</p>"
-                            + table_html(summarize(r.stdout), host_view(), ns))
+                            + table_html(summarize(r.stdout), host_view(), ns) + kinds_html(link_kinds()))
         except Exception as e:   # shown in the panel, not lost in a callback's log
             result.value = f"<b style='color:#cf222e'>{html.escape(type(e).__name__)}: {html.escape(str(e))}</b>"
         finally:

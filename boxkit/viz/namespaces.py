@@ -7,6 +7,8 @@
   joins the two. Beside it, the inode of every namespace (``/proc/PID/ns/*``) on both sides: the same
   number means the same namespace (shared), a different one means the container has its own.
   The host sees the container's processes (they are in its tree); the container sees only the box.
+  The host branch names its roles (:func:`fold_host`): PID 1, whatever started the notebook (folded
+  into one row), the notebook's kernel, and boxkit's helper that forks each container.
 * :func:`idmap_figure` — drawn from ``/proc/PID/uid_map`` (:func:`boxkit.nsinfo.id_map`). A map line
   ``inside outside count`` says that ids ``inside … inside+count-1`` in the namespace are ids
   ``outside …`` on the host. The figure draws both id ranges as bars on their own axes, joined, and the
@@ -15,9 +17,45 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from . import new_figure
 
 OWN, SHARED, BOX_EC, BOX_FC = "#1a7f37", "#888888", "#1f6fb2", "#e8f1fb"
+
+
+def _runs(names: list[str]) -> str:
+    """``bash, bash, bash`` as ``bash ×3``, order kept."""
+    out: list[list] = []
+    for n in names:
+        if out and out[-1][0] == n:
+            out[-1][1] += 1
+        else:
+            out.append([n, 1])
+    return ", ".join(n if k == 1 else f"{n} ×{k}" for n, k in out)
+
+
+def fold_host(host: list[dict], me: int | None) -> list[dict]:
+    """The host branch with its roles named: PID 1; the processes between PID 1 and ``me`` (whatever
+    started Jupyter: a desktop, a shell, a sandbox's supervisor) folded into one row; ``me`` (the
+    process that took the snapshot, a notebook's kernel or a script) and the processes between it and
+    the container (boxkit's helper, which forks every container) named. Unchanged when ``me`` is not in
+    the branch (a snapshot taken elsewhere)."""
+    pids = [p["host_pid"] for p in host]
+    if me not in pids:
+        return host
+    k = pids.index(me)
+    who = "this notebook's kernel" if "ipykernel" in sys.modules else "the program drawing this"
+    rows = host[:1]
+    between = host[1:k]
+    if between:
+        rows.append({"host_pid": "…", "comm": f"{len(between)} more: what started it "
+                     f"({_runs([p['comm'] for p in between])})", "ppid": host[0]["host_pid"], "folded": True})
+    if k > 0:
+        rows.append({**host[k], "comm": f"{host[k]['comm']}: {who}"})
+    rows += [{**p, "comm": f"{p['comm']}: boxkit's helper, it forks the containers"} for p in host[k + 1:]]
+    return rows
 
 
 def _tree_rows(snap: dict) -> list[dict]:
@@ -44,6 +82,7 @@ def namespace_figure(snap: dict, recorded: bool = False, max_inside: int = 8):
     """``snap``: :func:`boxkit.nsinfo.snapshot` (or the same keys made by hand)."""
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
+    snap = {**snap, "host": fold_host(snap["host"], snap.get("viewer_pid", os.getpid()))}
     rows = _tree_rows(snap)
     inside = [r for r in rows if r["inside"]][:max_inside]
     rows = [r for r in rows if not r["inside"]] + inside

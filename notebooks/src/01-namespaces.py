@@ -49,9 +49,15 @@ print("host PID:", c.pid, "  NSpid:", nsinfo.nspid(c.pid))
 
 # %%
 inside_pid = int(c.exec(["sh", "-c", "ps -o pid,comm | awk '$2==\"sleep\"{print $1}'"]).stdout)
+seen = c.exec(["ps", "-o", "comm"]).stdout.split()[1:]    # after the COMMAND header
+on_host = sum(1 for d in os.listdir("/proc") if d.isdigit())
+host_comm = open(f"/proc/{c.pid}/comm").read().strip()
 print(f"PID inside: {inside_pid}, the container's first process:", inside_pid == 1)
-print(f"the same process on the host is an ordinary PID ({c.pid}):", c.pid != 1)
-print(f"NSpid {nsinfo.nspid(c.pid)} ends with the inside PID:", nsinfo.nspid(c.pid)[-1] == inside_pid)
+print(f"host PID {c.pid} runs {host_comm}, the container's command:", host_comm == "sleep")
+ns_pids = nsinfo.nspid(c.pid)
+print(f"NSpid {ns_pids} ends with the inside PID:", ns_pids[-1] == inside_pid)
+print(f"processes ps sees inside: {len(seen)} {seen}, on the host: {on_host}; only its own:",
+      set(seen) <= {"sleep", "ps"} and on_host > len(seen))
 
 # %% [markdown]
 # The same process has two numbers. The host sees every process; the container sees only its own.
@@ -68,22 +74,40 @@ print("shared with the host:", sorted(r.type for r in table if not r.isolated))
 
 # %%
 pid_row = next(r for r in table if r.type == "pid")
-print(f"pid namespace: host {pid_row.host}, container {pid_row.container}; different:", pid_row.isolated)
+print(f"pid namespace: host {pid_row.host}, container {pid_row.container}; different:",
+      pid_row.isolated)
 
 # %% [markdown]
-# Run as root, a container shares `user` and `time` with the host unless asked for. Docker's defaults
-# differ in two ways: on a cgroup v1 or hybrid host (like this one) it shares the `cgroup` namespace too
-# (`--cgroupns=private` is its default only on cgroup v2), and it has no option for a time namespace at
-# all. A **rootless** container (a learner without root) always has a `user` namespace of its own: that
-# is how it gets a root inside at all — so on such a host the table above lists `user` as its own.
+# ### Users: the seed's claim, corrected
+#
+# The seed notes say that each container has its own users. **By default it does not.** A container
+# started by root shares the host's `user` namespace, so uid 0 inside is uid 0 on the host; as root,
+# the table above lists `user` as shared. A container gets users of its own only when asked:
+# `userns=True` here, `--userns-remap` in docker (off by default there too). The section *User*
+# below shows what that changes. `time` is shared too unless asked for (`time_offset=`).
+#
+# A **rootless** container (started by a user without root) is the exception: it always has a `user`
+# namespace of its own, because that is how it gets a root inside at all. On such a host the table
+# above lists `user` as the container's own.
+#
+# Docker's defaults differ from boxkit's in two ways. On a cgroup v1 or hybrid host it shares the
+# `cgroup` namespace too (`--cgroupns=private` is its default only on cgroup v2). And it has no option
+# for a time namespace at all.
+#
+# ### The picture
 #
 # Here is the picture the seed notes describe, drawn from this container's own `/proc` data: the host's
-# process tree from PID 1 down to the container, the container's processes boxed with both of their PIDs
-# joined (`NSpid`), and every namespace inode on both sides (the same code draws `docs/img/namespace.png`, where PID 1 is `boxkit-init`: that figure's container was started
-# with `init=True`, a tiny init that reaps zombies and forwards signals, like `docker run --init`).
-# If the host panel's PID 1 is not `systemd` or `init` but something like `process_api`, the "host" is
-# itself a container (the machine the course was recorded on is a sandbox): containers nest, and the
-# host of one container can be another container's PID namespace.
+# process tree from PID 1 down to the container, the container's processes boxed with both of their
+# PIDs joined (`NSpid`), and every namespace inode on both sides. Between the host's PID 1 and the
+# container sit this notebook's kernel and boxkit's helper, the process that forks every container;
+# the processes that started Jupyter are folded into one row.
+#
+# The same code draws `docs/img/namespace.png`, the seed's figure. There the container's PID 1 is
+# `boxkit-init`: that container was started with `init=True`, a tiny init that reaps zombies and
+# forwards signals, like `docker run --init` (notebook 09 shows why a container needs one).
+#
+# Containers nest. If the host panel's PID 1 is not `systemd` or `init` but something like
+# `process_api`, the "host" is itself a container, and boxkit's containers are made inside it.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -98,15 +122,17 @@ namespace_figure(nsinfo.snapshot(c.pid, hostname="box"))
 host_name = open("/proc/sys/kernel/hostname").read().strip()
 inside_name = c.exec(["hostname"]).stdout.strip()
 print(f"hostname inside: {inside_name}, the one it was given:", inside_name == "box")
-print("host's hostname unchanged:", host_name != "box")
+print(f"the host's hostname is still {host_name}, not box:", host_name != "box")
 
 # %% [markdown]
 # ## Mount: a mount made for the container never reaches the host
 #
 # boxkit's first mount call in a new container is `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE)`. Without
-# it, mounts would *propagate*: systemd makes `/` a shared mount, and a shared mount copies every new
-# mount to its peers — the container's overlay root, its `/proc`, its volumes would all appear on the host.
-# We bind a host directory into a container and compare the two mount tables.
+# it, mounts could *propagate*: a shared mount copies every new mount to its peers, so the container's
+# overlay root, its `/proc` and its volumes could appear on the host. On a host booted with systemd,
+# `/` is shared (systemd makes it so at boot); a host without systemd may have `/` private already.
+# The cell below prints which this host has. Then we bind a host directory into a container and
+# compare the two mount tables.
 
 # %%
 import tempfile
@@ -114,6 +140,9 @@ import tempfile
 vol = tempfile.mkdtemp(prefix="boxkit-vol-")
 with open(os.path.join(vol, "note.txt"), "w") as f:
     f.write("written on the host\n")
+root_mount = [x for x in nsinfo.mounts() if x["target"] == "/"][-1]
+print("this host's / is", f"shared (peer group {root_mount['shared']})"
+      if root_mount["shared"] is not None else "private")
 host_before = open("/proc/self/mountinfo").read().splitlines()
 m = boxkit.run("busybox", ["sleep", "300"], detach=True, volumes=[f"{vol}:/data:ro"])
 r = m.exec(["sh", "-c", "cat /data/note.txt; grep ' /data ' /proc/self/mountinfo | wc -l; "
@@ -121,11 +150,20 @@ r = m.exec(["sh", "-c", "cat /data/note.txt; grep ' /data ' /proc/self/mountinfo
 print(r.stdout)
 
 # %% [markdown]
-# Why must `/` be made private? A mount namespace starts as a **copy** of its parent's, and a copy of a
-# *shared* mount joins the same **peer group** (`shared:N` in `/proc/PID/mountinfo`): a mount under one
-# peer is repeated under every other. We measure it: a tmpfs made shared on the host, a namespace copied
-# with `unshare -m --propagation unchanged` (what a runtime would be without that first mount call), then
-# a second mount made on the host *after* the copy — and our container `m` beside them.
+# Why must `/` be made private? A mount namespace starts as a **copy** of its parent's. When the copy is
+# made in the same user namespace (a runtime running as root), a copy of a *shared* mount joins the
+# same **peer group** (`shared:N` in `/proc/PID/mountinfo`): a mount under one peer is repeated under
+# every other, in both directions.
+#
+# When the new mount namespace belongs to a new user namespace (a rootless runtime), the kernel counts
+# the copy as *less privileged* and turns its shared mounts into **slaves** (`master:N`): the host's
+# new mounts still arrive, but nothing made in the copy goes back (`man 7 mount_namespaces`). So a
+# rootless container could never push a mount to the host; a runtime running as root could.
+#
+# We measure both: a tmpfs made shared on the host; a namespace copied with `unshare -m --propagation
+# unchanged` (a runtime as root, without that first mount call); one copied the same way inside a new
+# user namespace (`unshare -U -m`); then a second mount made on the host *after* the copies. Our
+# container `m` is drawn beside them.
 
 # %%
 # boxkit: needs root
@@ -133,36 +171,52 @@ print(r.stdout)
 from boxkit.viz.mounts import propagation_figure
 
 lab = nsinfo.propagation_lab(m.pid)
-propagation_figure(lab["trees"])
+propagation_figure(lab["trees"], demo=lab["demo"])
 
 # %%
 # boxkit: needs root
-print("the copy's mounts are peers of the host's, the later mount appeared in it:", lab["copy_sees_later"])
-print(f"shared mounts in the boxkit container: {lab['container_shared']}; none:", lab["container_shared"] == 0)
+from boxkit.viz.mounts import tag
+
+copy = lab["trees"]["unshare -m --propagation unchanged"]
+demo_copy = next(x for x in copy if x["target"] == lab["demo"])
+print(f"the copy's demo mount is {tag(demo_copy)}, the later mount appeared in it:",
+      lab["copy_sees_later"])
+print(f"in the new user namespace the demo mount is {tag(lab['userns_demo'])}, a slave:",
+      lab["userns_demo"]["master"] is not None and lab["userns_demo"]["shared"] is None)
+print("the later mount reached the slave too:", lab["userns_sees_later"])
+print(f"shared mounts in the boxkit container: {lab['container_shared']}; none:",
+      lab["container_shared"] == 0)
 
 # %%
-# while the container runs: a leaked mount would show on the host as a new line whose mount point is
-# under the container's root (.../<id>/merged/data), and the host's count of mounts would grow
+# while the container runs: a leaked mount would show on the host as a new line of its mount table,
+# its mount point under the container's root (.../<id>/merged/data)
 host_now = open("/proc/self/mountinfo").read().splitlines()
+added = sorted(set(host_now) - set(host_before))
 leaked = [line for line in host_now if m.id in line.split()[4]]
 lines = r.stdout.split("\n")
-print("the container sees the volume:", lines[0] == "written on the host" and lines[1] == "1")
-print(f"host mounts under the container's root: {len(leaked)}; the host sees the container's mounts:",
-      len(leaked) > 0)
+print(f"the container reads {lines[0]!r} from its one /data mount ({lines[1]}):",
+      lines[0] == "written on the host" and lines[1] == "1")
+print(f"host mounts before the container {len(host_before)}, while it runs {len(host_now)}, "
+      f"new {len(added)}; none added:", not added)
+print(f"host mounts under the container's root: {len(leaked)}; the host's table holds none:",
+      not leaked)
 print(f"shared (propagating) mounts inside: {int(lines[2])}; none:", int(lines[2]) == 0)
 m.remove()
 
 # %% [markdown]
 # ## Net: an empty network stack
 #
-# A new network namespace holds one interface, the loopback `lo`, which boxkit brings up. No route
-# out, no other container, no host interface: `ip route` prints nothing, and a packet to any address
-# outside fails before it is sent — the kernel has no route for it. (Notebook 04 wires containers
-# together.)
+# `boxkit.run` gives every container a network namespace of its own unless you pass
+# `network="host"`, even when you list the other namespaces yourself (`namespaces=[...]`): the
+# network is chosen by `network=`, as docker's `--network` does. A new network namespace holds one
+# interface, the loopback `lo`, which boxkit brings up. No route out, no other container, no host
+# interface: `ip route` prints nothing, and a packet to any address outside fails before it is sent —
+# the kernel has no route for it. (Notebook 04 wires containers together.)
 
 # %%
-r = boxkit.run("busybox", ["sh", "-c", "ip -o link | cut -d: -f2; echo routes: $(ip route | wc -l); "
-                           "ping -c 1 -W 1 8.8.8.8 2>&1 | tail -1"])
+probe = ("ip -o link | cut -d: -f2; echo routes: $(ip route | wc -l); "
+         "ping -c 1 -W 1 8.8.8.8 2>&1 | tail -1")
+r = boxkit.run("busybox", ["sh", "-c", probe])
 print(r.stdout)
 
 # %%
@@ -171,7 +225,7 @@ links = [x.strip() for x in out[:-2]]
 routes = int(out[-2].split()[1])
 print(f"interfaces: {links}, only the loopback:", links == ["lo"])
 print(f"routes in the namespace: {routes}, none:", routes == 0)
-print("a ping out fails with 'Network is unreachable':", "Network is unreachable" in out[-1])
+print(f"a ping out says {out[-1]!r}; unreachable:", "Network is unreachable" in out[-1])
 
 # %% [markdown]
 # ## User: root inside, an ordinary uid outside
@@ -192,9 +246,10 @@ print("a ping out fails with 'Network is unreachable':", "Network is unreachable
 hostfile = tempfile.mkdtemp(prefix="boxkit-owned-")
 with open(os.path.join(hostfile, "root-owned"), "w") as f:
     f.write("owned by the host's root\n")
-u = boxkit.run("busybox", ["sh", "-c", "touch /tmp/made-inside; sleep 300"], userns=True, detach=True,
-               volumes=[f"{hostfile}:/hostdir:ro"])
-shown = u.exec(["sh", "-c", "id; ls -ln /tmp/made-inside; ls -lnd /hostdir; cat /hostdir/root-owned 2>&1"])
+u = boxkit.run("busybox", ["sh", "-c", "touch /tmp/made-inside; sleep 300"], userns=True,
+               detach=True, volumes=[f"{hostfile}:/hostdir:ro"])
+shown = u.exec(["sh", "-c", "id; ls -ln /tmp/made-inside; ls -lnd /hostdir; "
+                            "cat /hostdir/root-owned 2>&1"])
 print(shown.stdout)
 
 # %% [markdown]
@@ -226,8 +281,10 @@ print(f"uid map: {count} ids from {inside0} inside to {outside0} outside; 0 to 1
       (inside0, outside0) == (0, 100000))
 print(f"owner on the host of the file made inside: {os.stat(made).st_uid}, the mapped uid:",
       os.stat(made).st_uid == nsinfo.id_map(u.pid)[0][1])
-print(f"owner inside of the host root's directory: {seen_inside}, the overflow uid (nobody):", seen_inside == 65534)
-print("root inside may not read it:", "Permission denied" in shown.stdout)
+print(f"owner inside of the host root's directory: {seen_inside}, the overflow uid (nobody):",
+      seen_inside == 65534)
+refusal = shown.stdout.strip().splitlines()[-1]
+print(f"root inside reading it: {refusal!r}; refused:", "Permission denied" in refusal)
 u.remove()
 shutil.rmtree(hostfile)
 
@@ -259,7 +316,8 @@ print("host:   ", open(f"/proc/{c.pid}/cgroup").read().splitlines()[:3])
 
 # %%
 inside = c.exec(["cat", "/proc/self/cgroup"]).stdout.splitlines()
-print("every path inside is /:", all(line.rsplit(":", 1)[1] == "/" for line in inside))
+paths = sorted({line.rsplit(":", 1)[1] for line in inside})
+print(f"paths inside, over {len(inside)} lines: {paths}; every one is /:", paths == ["/"])
 
 # %% [markdown]
 # ## Time: a different boot clock
@@ -273,8 +331,9 @@ year = 365 * 24 * 3600
 r = boxkit.run("busybox", ["cat", "/proc/uptime"], time_offset=year)
 inside_up = float(r.stdout.split()[0])
 host_up = float(open("/proc/uptime").read().split()[0])
+apart = inside_up - host_up
 print(f"uptime inside {inside_up / 86400:.1f} days, on the host {host_up / 86400:.1f} days: "
-      f"{(inside_up - host_up) / 86400:.2f} days apart, one year:", abs(inside_up - host_up - year) < 60)
+      f"{apart / 86400:.2f} days apart, one year:", abs(apart - year) < 60)
 
 # %% [markdown]
 # ## Why `pivot_root`, not `chroot`
@@ -305,8 +364,10 @@ print("in a boxkit container:", r.stdout.strip())
 # boxkit: needs root
 import shutil
 
-print("chroot escaped:", "host secret" in nsinfo.chroot_escape_on_host(jail, os.path.join(secret, "secret")))
-print("pivot_root escaped:", "host secret" in r.stdout)
+jailed = nsinfo.chroot_escape_on_host(jail, os.path.join(secret, "secret"))
+print(f"from the chroot jail the climb read {jailed!r}; it escaped:", "host secret" in jailed)
+print(f"from the container it got {r.stdout.strip()!r}; pivot_root held:",
+      "host secret" not in r.stdout and "not reachable" in r.stdout)
 shutil.rmtree(secret)
 shutil.rmtree(jail)
 
@@ -316,8 +377,10 @@ shutil.rmtree(jail)
 # Each box is one namespace type. **Run** starts a real container with exactly the ticked ones (its own
 # mount namespace always: without one its root would be mounted over the host's) and puts four
 # answers beside the host's: the processes `ps` sees, the hostname, the network links, the mounts.
-# Untick `pid` and the host's processes appear; untick `net` and the host's links do; untick `uts` and
-# the container answers with the host's name.
+# Untick `pid` and the host's processes appear; untick `net` and the host's links do (the explorer
+# passes `network="host"` for that); untick `uts` and the container answers with the host's name.
+# Under the table, the host's links are named by kind: a host has more than `lo` and its network card
+# (a bridge another runtime made, the kernel's `ifb` devices), and none of them is the container's.
 
 # %%
 # boxkit: needs root
@@ -338,14 +401,16 @@ import shutil
 
 c.remove()
 shutil.rmtree(vol)
-print("containers left running by this notebook:", sum(1 for x in [c, a, b] if x.running))
+left = sum(1 for x in [c, a, b] if x.running)
+print(f"containers left running by this notebook: {left}; none:", left == 0)
 
 # %% [markdown]
 # ## What was proved
 #
-# * A container's command is PID 1 inside and an ordinary PID outside.
+# * A container's command is PID 1 inside and an ordinary PID outside; inside, `ps` sees only the
+#   container's processes.
 # * Each namespace is an inode in `/proc/PID/ns`; a container has its own `mnt`, `pid`, `net`, `uts`,
-#   `ipc` and `cgroup` namespaces, and `user`/`time` on request.
+#   `ipc` and `cgroup` namespaces, and `user`/`time` on request: by default it has no users of its own.
 # * Mounts stay inside because `/` is made private first; root inside can be uid 100000 outside, and
 #   a host id outside the map shows as 65534 (nobody) inside.
 # * `chroot` is escapable by the classic `..` climb; `pivot_root` plus detaching the old root stops that

@@ -47,6 +47,10 @@ def test_the_ticked_namespaces_are_what_the_container_gets():
     assert calls[-1]["namespaces"] == ("mount", "net", "ipc", "cgroup") and calls[-1]["hostname"] is None
     assert "<code>pid</code> ✘ shared" in panel.result.value and "<code>net</code> ✔ own" in panel.result.value
     assert "2 (sh)" in panel.result.value   # the container's answer is in the table
+    assert calls[-1]["network"] == "none"
+    panel.boxes["net"].value = False
+    panel.run()
+    assert "net" not in calls[-1]["namespaces"] and calls[-1]["network"] == "host"   # else run adds net
 
 
 def test_a_failing_run_is_shown_in_the_panel():
@@ -58,3 +62,14 @@ def test_a_failing_run_is_shown_in_the_panel():
     panel = explorer.namespace_explorer(run=run)
     panel.run()
     assert "PermissionError" in panel.result.value
+
+
+def test_host_links_are_named_by_kind():
+    from boxkit.viz.explorer import kinds_html
+
+    page = kinds_html({"lo": "loopback", "eth0": "card", "ifb0": "ifb", "ifb1": "ifb", "cni-podman0": "bridge",
+                       "odd0": "macsec"})
+    assert "<code>ifb0, ifb1</code>: ifb, a virtual device for shaping incoming traffic" in page
+    assert "<code>cni-podman0</code>: bridge, a virtual switch" in page
+    assert "<code>eth0</code>: card, a network card" in page
+    assert "<code>odd0</code>: macsec, a virtual device of this kind" in page

@@ -23,11 +23,31 @@ def test_peer_groups_are_joined_across_namespaces_and_private_ones_not():
     fig = propagation_figure({"host": HOST, "copy": COPY, "box": BOX})
     gids = {p.get_gid() for p in fig.axes[0].patches if p.get_gid()}
     assert {"host:1:shared:1", "copy:13:shared:7", "box:21:private", "box:23:master:7", "host:2:private"} <= gids
-    links = [t for t in fig.axes[0].texts if isinstance(t, matplotlib.text.Annotation)]
-    assert len(links) == 2                                 # groups 1 and 7, host <-> copy; the box has none
-    assert all(t.xy[0] < 20 for t in links)                # both end in the copy's column, not the box's
+    arrows = [t for t in fig.axes[0].texts if isinstance(t, matplotlib.text.Annotation)]
+    peers = [t for t in arrows if t.get_gid().startswith("peer:")]
+    slaves = [t for t in arrows if t.get_gid().startswith("slave:")]
+    assert sorted(t.get_gid() for t in peers) == ["peer:1", "peer:7"]   # host <-> copy
+    assert [t.get_gid() for t in slaves] == ["slave:7"]                  # the box's /data receives only
+    assert all(t.xy[0] < 22 for t in peers)                # both end in the copy's panel, beside the host's
+    links = next(t.get_text() for t in fig.axes[0].texts if t.get_gid() == "links")
+    assert "2 peer link(s)" in links and "1 slave link(s)" in links
     legend = next(t.get_text() for t in fig.axes[0].texts if t.get_gid() == "legend")
-    assert "2 peer link(s)" in legend
+    assert "yellow: slave" in legend and "green: shared" in legend
+
+
+def test_the_legend_names_only_what_is_drawn():
+    fig = propagation_figure({"host": HOST, "copy": COPY})
+    legend = next(t.get_text() for t in fig.axes[0].texts if t.get_gid() == "legend")
+    assert "yellow" not in legend and "green: shared" in legend and "grey: private" in legend
+
+
+def test_long_paths_under_demo_are_written_relative_and_not_cut():
+    demo = "/var/tmp/boxkit-prop-wyia_98c"
+    tree = [_m(1, 0, "/"), _m(2, 1, demo, shared=2), _m(3, 2, demo + "/later", shared=3)]
+    fig = propagation_figure({"host": tree}, demo=demo)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "demo/later" in texts and not any(t.startswith("…") for t in texts)
+    assert any(demo in t for t in texts)                   # the caption says where demo is
 
 
 def test_no_links_when_everything_is_private():

@@ -63,3 +63,22 @@ def test_idmap_draws_every_line_and_no_unmapped_arrow_when_mapped():
     gids = _gids(fig, "patches")
     assert {"inside:0:1", "outside:1000:1", "inside:1:65535", "outside:100000:65535"} <= gids
     assert "in no range" not in " ".join(t.get_text() for t in fig.axes[0].texts)
+
+
+def test_the_host_branch_names_the_kernel_and_the_helper_and_folds_what_started_them():
+    host = [{"host_pid": 1, "comm": "process_api", "ppid": 0},
+            {"host_pid": 20, "comm": "memfd:sealed-91", "ppid": 1},
+            {"host_pid": 21, "comm": "bash", "ppid": 20}, {"host_pid": 22, "comm": "bash", "ppid": 21},
+            {"host_pid": 700, "comm": "python", "ppid": 22}, {"host_pid": 710, "comm": "python", "ppid": 700}]
+    snap = {**SNAP, "host": host, "viewer_pid": 700,
+            "container": [dict(SNAP["container"][0], ppid=710), SNAP["container"][1]]}
+    texts = [t.get_text() for t in namespace_figure(snap).axes[0].texts]
+    assert "3 more: what started it (memfd:sealed-91, bash ×2)" in texts
+    assert any(t.startswith("python: ") and ("kernel" in t or "drawing" in t) for t in texts)
+    assert "python: boxkit's helper, it forks the containers" in texts
+    assert "bash" not in texts and "memfd:sealed-91" not in texts                 # folded, not drawn
+
+
+def test_a_snapshot_taken_elsewhere_is_drawn_as_it_is():
+    texts = [t.get_text() for t in namespace_figure({**SNAP, "viewer_pid": 99999}).axes[0].texts]
+    assert "systemd" in texts and "python3" in texts
