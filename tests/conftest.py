@@ -157,6 +157,15 @@ def is_root() -> bool:
 needs_root = pytest.mark.skipif(not is_root(), reason="needs root: starts real containers")
 
 
+@pytest.fixture(scope="session")
+def learner_repo():
+    """The checkout as a non-root learner may read it, wherever the clone lives (tests/learners.py)."""
+    from learners import learner_checkout
+
+    with learner_checkout() as d:
+        yield d
+
+
 @pytest.fixture
 def tmp_root(monkeypatch):
     """A private BOXKIT_ROOT for one test."""

@@ -1,4 +1,11 @@
-"""A throw-away non-root user for the tests that play a learner without root (hosting, rootless)."""
+"""A throw-away non-root user for the tests that play a learner without root (hosting, rootless), and
+the checkout as such a user may read it.
+
+Where the checkout lives must not decide a test: a clone in ``/root`` (mode 0700, as a root user on a
+fresh VM makes it) cannot be read by any other user, and neither can files a restrictive umask made
+0600. So every test that runs boxkit as a learner imports it from :func:`learner_checkout`: a copy of
+what a learner's process reads (the package, the Binder route's files, the notebooks), open to all,
+made once per session (the ``learner_repo`` fixture in conftest.py) and removed afterwards."""
 
 from __future__ import annotations
 
@@ -13,12 +20,41 @@ from dataclasses import dataclass
 
 import pytest
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# what a learner's process reads of the checkout: the package, the Binder route's files, the notebooks
+LEARNER_PATHS = ("boxkit", "binder", "deploy", "notebooks", "pyproject.toml", "README.md")
+
 
 @dataclass
 class User:
     name: str
     uid: int
     home: str
+    repo: str = REPO   # where this user imports boxkit from: a learner_checkout() for a learner
+
+
+@contextlib.contextmanager
+def learner_checkout():
+    """A copy of :data:`LEARNER_PATHS` that every user may read (directories 0755, files 0644, or 0755
+    where the owner may execute), in a new directory under the system's temporary directory."""
+    d = tempfile.mkdtemp(prefix="boxkit-learner-checkout-")
+    try:
+        for rel in LEARNER_PATHS:
+            src = os.path.join(REPO, rel)
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(d, rel), symlinks=True,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            elif os.path.exists(src):
+                shutil.copy2(src, os.path.join(d, rel))
+        for top, _dirs, files in os.walk(d):
+            os.chmod(top, 0o755)
+            for f in files:
+                p = os.path.join(top, f)
+                if not os.path.islink(p):
+                    os.chmod(p, 0o755 if os.stat(p).st_mode & 0o100 else 0o644)
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def pids_of(uid: int) -> list[int]:

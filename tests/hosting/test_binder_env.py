@@ -72,27 +72,28 @@ def test_boxkit_probe_in_the_binder_env_as_root(binder_venv):
 
 
 @pytest.fixture
-def learner():
+def learner(learner_repo):
     if os.geteuid() != 0:
         pytest.skip("needs root to create a non-root test user")
     with make_user() as user:
+        user.repo = learner_repo
         yield user
 
 
 def test_binder_start_gives_a_learner_a_private_boxkit_root(binder_venv, learner):
-    r = run_as(learner, [f"{REPO}/binder/start", "/usr/bin/env"])
+    r = run_as(learner, [f"{learner.repo}/binder/start", "/usr/bin/env"])
     assert r.returncode == 0, r.stderr
     env = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
     assert env["BOXKIT_ROOT"] == f"{learner.home}/.local/share/boxkit"
-    r = run_as(learner, [f"{REPO}/binder/start", f"{binder_venv}/bin/boxkit", "probe", "--json"])
+    r = run_as(learner, [f"{learner.repo}/binder/start", f"{binder_venv}/bin/boxkit", "probe", "--json"])
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["root"] is False and d["live"] is False and d["mode"] in ("rootless", "recorded")
 
 
-def _notebooks() -> list[str]:
-    nbs = sorted(os.path.join(REPO, "notebooks", f) for f in os.listdir(os.path.join(REPO, "notebooks"))
-                 if f.endswith(".ipynb")) if os.path.isdir(os.path.join(REPO, "notebooks")) else []
+def _notebooks(repo: str) -> list[str]:
+    nbs = sorted(os.path.join(repo, "notebooks", f) for f in os.listdir(os.path.join(repo, "notebooks"))
+                 if f.endswith(".ipynb")) if os.path.isdir(os.path.join(repo, "notebooks")) else []
     return nbs
 
 
@@ -102,15 +103,15 @@ def test_notebooks_pass_nbval_as_a_learner_without_root(binder_venv, learner):
     r = subprocess.run([f"{binder_venv}/bin/pip", "install", "-q", "nbval", "pytest"], capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    nbs = _notebooks()
+    nbs = _notebooks(learner.repo)
     if not nbs:
         nb = tiny_notebook(learner.home, [
             ("import boxkit\nr = boxkit.probe()\nprint(r.root, r.mode in ('rootless', 'recorded'))",
              "False True\n")])
         nbs = [nb]
-    args = [f"{REPO}/binder/start", f"{binder_venv}/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    args = [f"{learner.repo}/binder/start", f"{binder_venv}/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
             "-c", "/dev/null", "--rootdir", "/", "--nbval", "--nbval-cell-timeout", "300"]
-    sanitize = os.path.join(REPO, "notebooks", "sanitize.cfg")
+    sanitize = os.path.join(learner.repo, "notebooks", "sanitize.cfg")
     if os.path.exists(sanitize):
         args += ["--nbval-sanitize-with", sanitize]
     r = run_as(learner, args + ["-rf", "--color=no"] + nbs, timeout=900)
@@ -145,7 +146,7 @@ def test_a_learner_with_user_namespaces_gets_live_rootless_containers(binder_ven
             "print(course.decide(boxkit.probe()).name)\n"
             "r = boxkit.run('busybox', ['sh', '-c', 'id -u; hostname'], hostname='learnerbox')\n"
             "print(r.exit_code, r.stdout.split())\n")
-    r = run_as(learner, [f"{REPO}/binder/start", f"{binder_venv}/bin/python", "-c", code], timeout=300)
+    r = run_as(learner, [f"{learner.repo}/binder/start", f"{binder_venv}/bin/python", "-c", code], timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
     assert lines[0] == "rootless", r.stdout

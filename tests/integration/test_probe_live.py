@@ -8,9 +8,9 @@ import shutil
 import subprocess
 import sys
 import threading
-import uuid
 
 import pytest
+from learners import make_user
 
 import boxkit
 from boxkit import probe as P
@@ -86,25 +86,16 @@ def _python_for(user: str) -> str | None:
 
 @pytest.fixture
 def unprivileged_user():
-    if not shutil.which("useradd") or not shutil.which("runuser"):
-        pytest.skip("needs useradd and runuser (util-linux, passwd) to make a non-root user")
-    name = "bkt" + uuid.uuid4().hex[:8]
-    r = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"needs a non-root user: useradd failed: {r.stderr.strip()}")
-    try:
-        yield name
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
+    with make_user("bkt") as u:   # the one non-root test user of the suite (tests/learners.py)
+        yield u.name
 
 
-def test_cli_json_as_a_non_root_user(unprivileged_user):
+def test_cli_json_as_a_non_root_user(unprivileged_user, learner_repo):
     py = _python_for(unprivileged_user)
     if py is None:
         pytest.skip("needs a python the test user may execute (the venv's lives under a private home)")
     uid = int(subprocess.run(["id", "-u", unprivileged_user], capture_output=True, text=True).stdout)
-    env = ["env", f"PYTHONPATH={REPO}", "BOXKIT_ROOT=/nonexistent"]
+    env = ["env", f"PYTHONPATH={learner_repo}", "BOXKIT_ROOT=/nonexistent"]
     r = subprocess.run(["runuser", "-u", unprivileged_user, "--", *env, py, "-m", "boxkit", "probe", "--json"],
                        capture_output=True, text=True, timeout=60, cwd="/")
     assert r.returncode == 0, r.stderr

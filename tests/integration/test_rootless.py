@@ -23,10 +23,11 @@ PYTHON = "/usr/bin/python3"
 
 
 @pytest.fixture(scope="module")
-def learner():
+def learner(learner_repo):
     if not os.access(PYTHON, os.X_OK):
         pytest.skip(f"needs {PYTHON} for the test user (the venv's python may be private to root)")
     with make_user("bkrl") as u:
+        u.repo = learner_repo
         r = _run(u, "import boxkit, json; r = boxkit.probe(); "
                     "print(json.dumps({'rootless': r.rootless, 'why': r.check('rootless').why}))")
         if r.returncode != 0:
@@ -38,7 +39,7 @@ def learner():
 
 
 def _run(user, code: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return run_as(user, [PYTHON, "-c", code], timeout=timeout, env={"PYTHONPATH": REPO})
+    return run_as(user, [PYTHON, "-c", code], timeout=timeout, env={"PYTHONPATH": user.repo})
 
 
 # what the learner runs: one container looked at from inside and from the host, then the refusals
@@ -204,7 +205,7 @@ def test_a_lower_directory_replaced_inside_becomes_an_opaque_layer_entry(learner
 def test_rootless_cli_run_d_ps_exec_stop_rm(learner):
     """The container verbs as the learner: a keeper of the learner's own, its socket in their home."""
     def bk(*args):
-        return run_as(learner, [PYTHON, "-m", "boxkit", *args], env={"PYTHONPATH": REPO})
+        return run_as(learner, [PYTHON, "-m", "boxkit", *args], env={"PYTHONPATH": learner.repo})
 
     r = bk("run", "-d", "--name", "web", "busybox", "sleep", "1000")
     assert r.returncode == 0, r.stderr[-2000:]

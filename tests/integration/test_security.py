@@ -254,7 +254,7 @@ def test_cli_flags():
 
 
 @pytest.mark.skipif(not shutil.which("busybox"), reason="needs busybox-static")
-def test_rootless_gets_the_filter():
+def test_rootless_gets_the_filter(learner_repo):
     from learners import make_user, run_as
 
     python = "/usr/bin/python3"
@@ -272,7 +272,7 @@ def test_rootless_gets_the_filter():
         print(json.dumps({"exec": st, "pid1": pid1, "nested": [nested.exit_code, nested.stderr]}))
     """)
     with make_user("bksc") as u:
-        r = run_as(u, [python, "-c", code], timeout=120, env={"PYTHONPATH": REPO})
+        r = run_as(u, [python, "-c", code], timeout=120, env={"PYTHONPATH": learner_repo})
         assert r.returncode == 0, r.stderr[-2000:]
         out = json.loads(r.stdout)
         if "skip" in out:
