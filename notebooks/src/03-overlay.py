@@ -15,7 +15,7 @@
 # |---|---|
 # | `lowerdir` | read-only layers, top-most first; a file in `L2` hides the same name in `L1` |
 # | `upperdir` | every change lands here: written files are *copied up*, deletions leave *whiteouts* |
-# | `workdir` | scratch space on the upper's file system, used to make each copy-up atomic |
+# | `workdir` | scratch space on the upper's file system for each copy-up; the container never sees it |
 # | merged | what the container sees as `/` |
 #
 # We first build one by hand, then the seed's story with real images.
@@ -46,7 +46,8 @@ open(f"{demo}/lower/docs/a.txt", "w").write("a\n")
 open(f"{demo}/lower/docs/b.txt", "w").write("b\n")
 
 mount_overlay([f"{demo}/lower"], f"{demo}/upper", f"{demo}/work", f"{demo}/merged")
-print([line.split(" - ")[1] for line in open("/proc/self/mountinfo") if f"{demo}/merged" in line][0])
+mounts = [line for line in open("/proc/self/mountinfo") if f"{demo}/merged" in line]
+print(mounts[0].split(" - ")[1])
 
 # %% [markdown]
 # ## Writing a lower file: copy-up
@@ -58,9 +59,14 @@ print([line.split(" - ")[1] for line in open("/proc/self/mountinfo") if f"{demo}
 # boxkit: needs root
 with open(f"{demo}/merged/etc/config", "a") as f:
     f.write("mode=v2\n")
-print("merged sees:", open(f"{demo}/merged/etc/config").read().split())
-print("lower unchanged:", open(f"{demo}/lower/etc/config").read() == "mode=v1\n")
-print("copy in upper:", os.path.exists(f"{demo}/upper/etc/config"))
+merged_text = open(f"{demo}/merged/etc/config").read()
+lower_text = open(f"{demo}/lower/etc/config").read()
+copy = f"{demo}/upper/etc/config"
+copied = os.path.getsize(copy) if os.path.exists(copy) else 0
+print(f"merged reads {merged_text.split()}, both lines:", merged_text == "mode=v1\nmode=v2\n")
+print(f"lower still reads {lower_text.split()}, unchanged:", lower_text == "mode=v1\n")
+print(f"upper holds etc/config, {copied} bytes, the whole changed file:",
+      copied == len(merged_text))
 
 # %% [markdown]
 # ## Deleting a lower file: a whiteout
@@ -72,9 +78,13 @@ print("copy in upper:", os.path.exists(f"{demo}/upper/etc/config"))
 # boxkit: needs root
 os.unlink(f"{demo}/merged/etc/old")
 st = os.lstat(f"{demo}/upper/etc/old")
-print("gone from merged:", not os.path.exists(f"{demo}/merged/etc/old"))
-print("still in lower:", os.path.exists(f"{demo}/lower/etc/old"))
-print("whiteout is a char device 0/0:", stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
+merged_etc = sorted(os.listdir(f"{demo}/merged/etc"))
+kind = "char device" if stat.S_ISCHR(st.st_mode) else stat.filemode(st.st_mode)
+print(f"merged etc/ lists {merged_etc}, old is gone:", "old" not in merged_etc)
+print(f"lower etc/old still holds {os.path.getsize(f'{demo}/lower/etc/old')} bytes:",
+      os.path.exists(f"{demo}/lower/etc/old"))
+print(f"upper etc/old is a {kind} {os.major(st.st_rdev)}/{os.minor(st.st_rdev)}, a whiteout:",
+      stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
 
 # %% [markdown]
 # ## Replacing a directory: opaque
@@ -88,13 +98,20 @@ print("whiteout is a char device 0/0:", stat.S_ISCHR(st.st_mode) and st.st_rdev 
 shutil.rmtree(f"{demo}/merged/docs")
 os.mkdir(f"{demo}/merged/docs")
 open(f"{demo}/merged/docs/new.txt", "w").write("new\n")
-print("merged docs/:", sorted(os.listdir(f"{demo}/merged/docs")))
-print("lower docs/ intact:", sorted(os.listdir(f"{demo}/lower/docs")))
-print("opaque:", os.getxattr(f"{demo}/upper/docs", "trusted.overlay.opaque"))
+merged_docs = sorted(os.listdir(f"{demo}/merged/docs"))
+lower_docs = sorted(os.listdir(f"{demo}/lower/docs"))
+mark = os.getxattr(f"{demo}/upper/docs", "trusted.overlay.opaque")
+print(f"merged docs/ lists {merged_docs}, only the new file:", merged_docs == ["new.txt"])
+print(f"lower docs/ still lists {lower_docs}, intact:", lower_docs == ["a.txt", "b.txt"])
+print(f"upper docs/ has trusted.overlay.opaque = {mark!r}, opaque:", mark == b"y")
 
 # %% [markdown]
 # All three markers in one picture, read from the four directories while the overlay is mounted: one
-# column per path, the rows as the kernel resolves a name (upper first, lower where upper has nothing).
+# column per path, the rows as the kernel resolves a name (upper first, lower where upper has nothing),
+# one panel per top directory. Under them, what the **work** dir holds, each entry explained: besides
+# the scratch dir `work/`, the kernel keeps one whiteout of its own there (named `#` and a hex number)
+# and makes each whiteout it puts in upper a hard link to it, one inode for all of them. The cell after
+# the figure checks that by inode number.
 
 # %%
 # boxkit: needs root
@@ -107,18 +124,28 @@ overlay_figure(scan)
 
 # %%
 # boxkit: needs root
-print(f"upper holds {sum(k == 'whiteout' for k in scan['upper'].values())} whiteout, etc/old:",
-      scan["upper"].get("etc/old") == "whiteout")
-print(f"opaque dirs in upper: {sum(k == 'opaque' for k in scan['upper'].values())}, docs:",
-      scan["upper"].get("docs") == "opaque")
-print("lower docs/a.txt missing from merged:", "docs/a.txt" in scan["lower"] and "docs/a.txt" not in scan["merged"])
+whiteouts = [p for p, k in scan["upper"].items() if k == "whiteout"]
+opaques = [p for p, k in scan["upper"].items() if k == "opaque"]
+print(f"whiteouts in upper {whiteouts}, etc/old among them:", "etc/old" in whiteouts)
+print(f"opaque dirs in upper {opaques}, docs among them:", "docs" in opaques)
+hidden = sorted(p for p in scan["lower"] if p not in scan["merged"])
+print(f"lower paths missing from merged {hidden}:",
+      hidden == ["docs/a.txt", "docs/b.txt", "etc/old"])
+old = os.lstat(f"{demo}/upper/etc/old")
+spare = [p for p, k in scan["work"].items() if k == "whiteout"]
+same = [p for p in spare if os.lstat(f"{demo}/work/{p}").st_ino == old.st_ino]
+print(f"whiteouts in work: {len(spare)}, each the inode of upper etc/old ({old.st_nlink} links):",
+      same == spare)
 
 # %%
 # boxkit: needs root
 unmount_overlay(f"{demo}/merged")
-print("upper holds only the changes:", sorted(
-    os.path.relpath(os.path.join(d, n), f"{demo}/upper") for d, ds, fs in os.walk(f"{demo}/upper") for n in fs + ds))
-shutil.rmtree(demo)
+changes = sorted(os.path.relpath(os.path.join(d, n), f"{demo}/upper")
+                 for d, ds, fs in os.walk(f"{demo}/upper") for n in fs + ds)
+print(f"upper holds {changes}, only the changes:",
+      changes == ["docs", "docs/new.txt", "etc", "etc/config", "etc/old"])
+shutil.rmtree(demo, ignore_errors=True)
+print("the demo's directories removed:", not os.path.exists(demo))
 
 # %% [markdown]
 # Those three markers are exactly what an image layer stores: a layer *is* an upper dir, written as a
@@ -127,15 +154,11 @@ shutil.rmtree(demo)
 #
 # ## What copy-up costs
 #
-# Copy-up copies the **whole file**, whatever the size of the write. Appending one byte to a large
-# lower file (a database, a log) is expensive the first time — one reason containers keep such data
-# in volumes, not in the image.
-#
-# That holds on the file systems here. Two exceptions: where the upper dir's file system can *reflink*
-# (xfs, btrfs), overlayfs clones the file's blocks instead of copying them, and copy-up is cheap
-# whatever the size; and an overlay mounted with `metacopy=on` copies only the metadata for a
-# `chmod`/`chown`, and the data only on the first write. Below, only the file's size varies: the
-# write is always one byte.
+# **Predict first.** A container appends one byte to a file of its image. The next cell does that to
+# lower files of 4 KiB up to 128 MiB, each time on a fresh overlay, and times the first append
+# (open, write, close). Will the 128 MiB file take about as long as the 4 KiB one? If not, why is the
+# first write to a big lower file slow, and would a second append be slow too? Write your guess down,
+# then run the cell.
 
 # %%
 # boxkit: needs root
@@ -151,9 +174,35 @@ copyup_figure(points)
 
 # %%
 # boxkit: needs root
-print(f"copy-up of 128 MiB {points[-1][1] * 1000:.1f} ms, of 4 KiB {points[0][1] * 1000:.2f} ms; more than 5x slower:",
-      points[-1][1] > 5 * points[0][1])
+big, small = points[-1][1] * 1000, points[0][1] * 1000
+print(f"first append to 128 MiB {big:.1f} ms, to 4 KiB {small:.2f} ms; over 5 times slower:",
+      big > 5 * small)
 
+# %% [markdown]
+# The answer: the lower file is read-only, so before anything may change it the kernel **copies the
+# whole file** into the upper dir, whatever the size of the write. The time grows with the file, not
+# with the one byte. It is paid once: later writes go to the upper copy. That is one reason
+# containers keep large, changing data (a database, a log) in volumes, not in the image.
+#
+# *When* is it paid? Not at the write: at the first **open for writing**. The next cell opens a
+# 32 MiB lower file read-only, then for writing without writing a byte, and counts what the upper
+# dir holds after each.
+
+# %%
+# boxkit: needs root
+from boxkit.image_experiments import copy_up_at_open
+
+at_open = copy_up_at_open(32 << 20)
+print(f"after a read-only open, upper holds {at_open['after_read_open']:,} bytes of it:",
+      at_open["after_read_open"] == 0)
+print(f"after an open for writing, nothing written: {at_open['after_write_open']:,} bytes of "
+      f"{at_open['size']:,}, the whole file:", at_open["after_write_open"] >= at_open["size"])
+
+# %% [markdown]
+# That holds on the file systems here. Two exceptions: where the upper dir's file system can *reflink*
+# (xfs, btrfs), overlayfs clones the file's blocks instead of copying them, and copy-up is cheap
+# whatever the size; and an overlay mounted with `metacopy=on` copies only the metadata for a
+# `chmod`/`chown`, and the data later, at the first open for writing, as an ordinary copy-up does.
 # %% [markdown]
 # ## The seed's story: version 1.0 and version 2.0
 #
@@ -183,17 +232,20 @@ import uuid
 
 work = tempfile.mkdtemp(prefix="bk-seed-", dir="/var/tmp")
 builds = []
-v1, v2 = build_seed_app(work, log=print, cache_scope=f"overlay-{uuid.uuid4().hex[:12]}", results=builds)
+scope = f"overlay-{uuid.uuid4().hex[:12]}"
+v1, v2 = build_seed_app(work, log=print, cache_scope=scope, results=builds)
 
 # %%
 b1, b2 = builds
-print(f"1.0: {b1.built_steps} layer steps built, {b1.cached_steps} cached:", b1.built_steps == 3 and b1.cached_steps == 0)
+print(f"1.0: {b1.built_steps} layer steps built, {b1.cached_steps} cached:",
+      b1.built_steps == 3 and b1.cached_steps == 0)
 print(f"2.0: {b2.built_steps} built (the changed COPY app.sh), {b2.cached_steps} cached:",
       b2.built_steps == 1 and b2.cached_steps == 2)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print(boxkit.run(v1).stdout, boxkit.run(v2).stdout)
+out2 = boxkit.run(v2).stdout
+print(boxkit.run(v1).stdout, out2)
 print(f"{'layer':<13} {'on disk':>9}  step")
 for h in Store().history(v2):
     print(f"{(h['diff_id'] or 'sha256:<none>')[7:19]:<13} {h['size']:>9}  {h['created_by'][:60]}")
@@ -213,21 +265,122 @@ totals = disk_totals({v1: store.layers_of(v1), v2: store.layers_of(v2)})
 print(f"both images on disk {totals['stored']:,} B, their sizes add up to {totals['summed']:,} B; "
       "the store holds less than the sum:", totals["stored"] < totals["summed"])
 share = shared_layers(v1, v2)
-print("shared layers:", share["shared"], "(busybox + 2 dependencies)")
-print("dependency layers shared:", share["shared"] - 1)
-print("new layers in 2.0:", share["added"])
-print(f"v2 added a {share['added_bytes']:,}-byte layer tar, under 16 kB:", share["added_bytes"] < 16_000)
+print(f"layers 2.0 shares with 1.0: {share['shared']} (busybox and the 2 dependencies):",
+      share["shared"] == 3)
+print(f"new layers in 2.0: {share['added']} (the app):", share["added"] == 1)
+print(f"v2 added a {share['added_bytes']:,}-byte layer tar, under 16 kB:",
+      share["added_bytes"] < 16_000)
 print(f"v2 added less than 1% of the {share['shared_bytes']:,} bytes it shares:",
       share["added_bytes"] < share["shared_bytes"] / 100)
 
 # %% [markdown]
 # Two sizes exist: the history and the figure give each layer's bytes **on disk** (its unpacked
-# directory, in whole file-system blocks; each box is as wide as that), a registry stores and sends the
-# layer's **tar** (`Store().layers_of(ref)` has both). And why can
-# 2.0 share 1.0's layers at all? Layers are **content-addressed**: a layer's name is the SHA-256 of its
-# uncompressed tar (the *diff id* above), so the same files, packed the same way, are the same layer whichever build
-# made them — the store keeps it once. `docs/img/overlay1.png` and `overlay2.png` (the seed's figures) are
-# drawn by this same code from these images (`tools/figures.py overlay`).
+# directory, in whole file-system blocks; each box is as wide as that); the store also knows the size
+# of the layer's **tar** (`Store().layers_of(ref)` has both). And why can 2.0 share 1.0's layers at
+# all? Layers are **content-addressed**: a layer's name is the SHA-256 of its uncompressed tar (the
+# *diff id* in the history above), so the same files, packed the same way, are the same layer
+# whichever build made them — the store keeps it once.
+#
+# Careful, though: `busybox` now has two ids on screen. The build log's `FROM busybox ---> …` is not
+# a layer: it is the digest of busybox's **manifest**, the small JSON that names the image's config
+# and its layers. The history's bottom row is the **diff id** of busybox's one layer. A third,
+# the digest of the **config** (the JSON with `Cmd`, `Env` and the list of diff ids), is what docker
+# calls the *image id*. The next cell reads all three from the store.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+bb_manifest_digest, bb_manifest, bb_config = store.manifest_of("busybox")
+bb_diff = bb_config["rootfs"]["diff_ids"][0]
+from_id = next(line.split()[-1] for line in b1.log if line.startswith(" --->"))
+print(f"build log, FROM busybox --->  {from_id}")
+print(f"busybox's manifest digest     {bb_manifest_digest[7:19]}  (config + list of layers)")
+print(f"busybox's config digest       {bb_manifest['config']['digest'][7:19]}  (docker's image id)")
+print(f"its one layer's diff id       {bb_diff[7:19]}  (sha256 of the uncompressed tar)")
+
+# %%
+base_row = Store().history(v2)[-1]
+print(f"the build log names busybox's manifest ({from_id}):", from_id == bb_manifest_digest[7:19])
+print(f"the history's base layer is busybox's diff id ({base_row['diff_id'][7:19]}):",
+      base_row["diff_id"] == bb_diff)
+
+# %% [markdown]
+# `docs/img/overlay1.png` and `overlay2.png` (the seed's figures) are drawn by this same code
+# (`tools/figures.py overlay`), from the busybox image of the host that drew them. A busybox image
+# built on another host, or at another time, packs other file times (and maybe another binary), so its
+# layer has another diff id: the dependency layers, built from files with pinned times, have the same
+# ids everywhere.
+#
+# ## Push and pull: what a registry holds
+#
+# A registry (Docker Hub, or the one here) is an HTTP server that stores **blobs** by digest and
+# **manifests** by tag. `docker push` sends each layer **compressed** (gzip), so the blob, and the
+# digest the manifest lists for it, is that of the *compressed* bytes; the config travels unchanged,
+# and its `rootfs.diff_ids` still name the *uncompressed* tars. A puller downloads the compressed
+# blobs, unpacks each, and checks it against the diff id the config names.
+#
+# The next cell starts Debian's `docker-registry` on 127.0.0.1 (a free port, its storage in a new
+# directory), pushes `seed-app:2.0` to it as `docker push` would (each layer gzip'd), reads back the
+# manifest and the config, then pulls it with boxkit's `pull` (what `boxkit pull` runs): first into
+# an empty store, then into this one. It runs the pulled image, then stops the registry and removes its
+# directory, the empty store and the pulled tag.
+
+# %%
+# boxkit: needs root
+# NBVAL_IGNORE_OUTPUT
+from boxkit.image_experiments import registry_roundtrip
+
+trip = registry_roundtrip(v2, repo="seed-app", tag="2.0", pulled="seed-app:pulled")
+if "missing" in trip:
+    print(trip["missing"])
+else:
+    steps = ["base: busybox" if r["created_by"].startswith("boxkit base") else r["created_by"][:24]
+             for r in Store().layers_of(v2)]
+    tars = [x["tar_bytes"] for x in trip["pushed"]["layers"]]
+    print(f"{'layer':<25} {'diff id (config)':<17} {'tar B':>9}   "
+          f"{'digest (manifest)':<17} {'gzip B':>9}")
+    for step, diff, tar, desc in zip(steps, trip["config"]["rootfs"]["diff_ids"], tars,
+                                     trip["manifest"]["layers"]):
+        print(f"{step:<25} {diff[7:19]:<17} {tar:>9,}   "
+              f"{desc['digest'][7:19]:<17} {desc['size']:>9,}")
+    print("blobs on the registry's disk:", [d[7:19] for d in trip["registry_blobs"]])
+
+# %%
+# boxkit: needs root
+if "missing" in trip:
+    print(trip["missing"])
+else:
+    diffs = trip["config"]["rootfs"]["diff_ids"]
+    digests = [desc["digest"] for desc in trip["manifest"]["layers"]]
+    local = [r["diff_id"] for r in Store().layers_of(v2)]
+    named = set(digests) | {trip["manifest"]["config"]["digest"], trip["manifest_digest"]}
+    print(f"layer digests in the manifest that are diff ids: {len(set(digests) & set(diffs))} "
+          f"of {len(digests)}, none:", not set(digests) & set(diffs))
+    print(f"the config from the registry lists the {len(diffs)} local diff ids:", diffs == local)
+    print(f"the registry's disk holds {len(trip['registry_blobs'])} blobs: gzip'd layers, config, "
+          "manifest:", set(trip["registry_blobs"]) == named)
+    fetched = trip["empty_fetched"]
+    print(f"into an empty store: {len(fetched)} blobs fetched ({sum(fetched.values()):,} B), "
+          "each layer unpacked to its diff id:", trip["empty_diff_ids"] == diffs)
+    print(f"into this store: {len(trip['new_blobs'])} new blob, the manifest; every layer found "
+          "by its diff id:", trip["new_blobs"] == [trip["manifest_digest"]])
+    mine = trip["pushed"]["local_manifest_digest"]
+    print(f"the registry's manifest {trip['manifest_digest'][7:19]} is not the local {mine[7:19]}:",
+          trip["manifest_digest"] != mine)
+    print(f"the pulled image runs and says {trip['run_pulled'].split()}:",
+          trip["run_pulled"] == out2)
+    print(f"registry stopped (exit code {trip['registry_exit']}), its directory, the empty store "
+          "and the pulled tag removed:",
+          trip["registry_exit"] is not None and not trip["registry_dir_left"]
+          and not trip["pulled_tag_left"])
+
+# %% [markdown]
+# So a layer has two names. The manifest's digest names the bytes that travel and that the registry
+# stores (compressed); the config's diff id names the content (uncompressed), which is what a store
+# compares. That is why pulling into this store fetched no layer at all: the registry's gzip'd blobs
+# were new to it, but every diff id in the config was already here. And the manifest digest names the
+# exact upload: the registry's manifest lists gzip'd layers, so its digest is not busybox's or
+# `seed-app:2.0`'s local one. On Docker Hub you see manifest digests and compressed sizes, never
+# diff ids: those are in each image's config.
 #
 # ## Ten containers of 2.0
 #
@@ -244,17 +397,19 @@ print(f"image layers: {cost['image_bytes']:,} B, upper dirs: {cost['upper_bytes'
 containers_figure(cost)
 
 # %%
-print("containers:", cost["containers"])
-print(f"largest upper dir {max(cost['upper_bytes']):,} B, image {cost['image_bytes']:,} B; every upper dir smaller:",
-      max(cost["upper_bytes"]) < cost["image_bytes"])
+print(f"containers measured: {len(cost['upper_bytes'])} of {cost['containers']}:",
+      len(cost["upper_bytes"]) == cost["containers"])
+print(f"largest upper dir {max(cost['upper_bytes']):,} B, image {cost['image_bytes']:,} B; "
+      "every upper dir smaller:", max(cost["upper_bytes"]) < cost["image_bytes"])
 print(f"ten containers cost {cost['total_bytes']:,} B, less than two copies of the image:",
       cost["total_bytes"] < 2 * cost["image_bytes"])
 print(f"without shared layers they would cost {cost['without_sharing_bytes']:,} B:",
       cost["without_sharing_bytes"] > cost["total_bytes"])
 
 # %%
-shutil.rmtree(work)
-print("done")
+held = sum(len(files) for _d, _ds, files in os.walk(work))
+shutil.rmtree(work, ignore_errors=True)
+print(f"the build context ({held} files) removed:", not os.path.exists(work))
 
 # %% [markdown]
 # ## What was proved
@@ -262,9 +417,12 @@ print("done")
 # * Writing a lower file copied it whole into the upper dir; deleting one left a whiteout (a character
 #   device 0/0); a directory made anew over a lower one was marked opaque. The lower dir never changed.
 # * Copy-up of a one-byte write cost time in proportion to the file's size (here, without reflink or
-#   metacopy).
+#   metacopy), and the whole file was copied at the first open for writing, before a byte was written.
 # * Version 1.0 built every step; 2.0 reused the base and dependency layers of 1.0 (the build said
 #   `CACHED`) and built one small new layer.
+# * A registry stored each layer gzip'd, under the digest of the compressed bytes that its manifest
+#   lists; the config kept the diff ids. boxkit pulled the image back, checked each layer against its
+#   diff id, and fetched nothing a store already held.
 # * Ten containers of one image shared its layers on disk; each cost only its own small upper dir.
 #
 # ## Exercise
