@@ -68,11 +68,18 @@ def test_overlay_upper_sees_an_opaque_dir(capsys):
 
 
 def test_reachability_right_and_wrong(capsys):
+    from boxkit.net import links
+
     assert "all 4 predictions match" in _right("network", capsys)
     assert not ex.reachability({"a -> b": True, "c -> a": True}).ok
     line = _line(capsys)
     assert line.startswith("✗ not yet: 1 of 2 predictions differ from what ping measured") and "c → a" not in line
+    # a wrong guess about the outside: the hint names the reason (the way back), never the pair or the outcome
+    assert not ex.reachability({("a", "outside"): True, ("outside", "host"): True}).ok
+    line = _line(capsys)
+    assert line.startswith("✗ not yet: 1 of 2") and "source address" in line and "a → outside" not in line
     assert ex.SECOND_NETWORK not in {n["name"] for n in __import__("boxkit.net").net.list_networks()}
+    assert not links.link_exists(ex.runs.OUTSIDE_IFNAME)   # the outside's veth went with its namespace
 
 
 def test_shop_orders_right_and_wrong(capsys):
@@ -97,3 +104,6 @@ def test_record_measurements_holds_what_the_judges_need():
     assert m["memory"]["heap"]["oom_killed"] and not m["memory"]["file"]["oom_killed"]
     assert m["namespaces"]["mount+uts"]["own_hostname"] and "refused" in m["namespaces"]["without-mount"]
     assert m["network"]["a->b"] and not m["network"]["a->c"]
+    assert m["network"]["c->host@bridge"] and m["network"]["outside->host"]
+    assert not m["network"]["a->outside"] and not m["network"]["outside->c"]
+    assert len(m["network"]) == len(ex.ALL_PAIRS)
