@@ -55,3 +55,64 @@ def forkbomb(seconds: float) -> list[str]:
 
 def pause(seconds: float = 300) -> list[str]:
     return ["sleep", str(seconds)]
+
+
+# notebook 09: a well-behaved parent that leaves three orphans to PID 1. It waits for its own child;
+# that child forks three children and exits without waiting. The three read a pipe until its end,
+# which comes when the last writer (the middle process) has gone: each exits right after being
+# orphaned, with no timing. Their PIDs are written to /tmp/orphans.
+ORPHANS = r"""
+import os, time
+r, w = os.pipe()
+middle = os.fork()
+if middle == 0:
+    kids = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:                     # an orphan to be: ends once the middle process has gone
+            os.close(w)
+            os.read(r, 1)
+            os._exit(0)
+        kids.append(pid)
+    with open('/tmp/orphans.new', 'w') as f:
+        f.write(' '.join(map(str, kids)))
+    os.rename('/tmp/orphans.new', '/tmp/orphans')
+    os._exit(0)                          # leaves its three children to PID 1
+os.close(r)
+os.close(w)
+os.waitpid(middle, 0)                    # the command waits for its own child, never for orphans
+time.sleep(300)
+"""
+
+# run next to ORPHANS (an exec): wait (at most 20 s) until the orphans have exited, give PID 1 two
+# seconds to reap them, then print each orphan's state (Z, or gone) and every zombie of the namespace
+ORPHAN_STATES = r"""
+import os, time
+def state(pid):
+    try:
+        return open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]
+    except FileNotFoundError:
+        return 'gone'
+t = time.monotonic()
+while not os.path.exists('/tmp/orphans') and time.monotonic() - t < 20:
+    time.sleep(0.01)
+kids = open('/tmp/orphans').read().split()
+t = time.monotonic()
+while any(state(k) not in ('Z', 'gone') for k in kids) and time.monotonic() - t < 20:
+    time.sleep(0.01)
+t = time.monotonic()
+while any(state(k) != 'gone' for k in kids) and time.monotonic() - t < 2:
+    time.sleep(0.01)
+print(' '.join(state(k) for k in kids))
+print(' '.join(p for p in os.listdir('/proc') if p.isdigit() and state(p) == 'Z'))
+"""
+
+
+def orphans(python: str = "python3") -> list[str]:
+    """``host`` image: a command that leaves three orphans to PID 1 (each exits at once), then sleeps."""
+    return [python, "-c", ORPHANS]
+
+
+def orphan_states(python: str = "python3") -> list[str]:
+    """``host`` image, exec'd next to :func:`orphans`: prints the orphans' states, then the zombies."""
+    return [python, "-c", ORPHAN_STATES]
