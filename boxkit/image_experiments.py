@@ -82,10 +82,25 @@ def copy_up_latency(sizes: list[int], workdir: str | None = None, repeat: int = 
     return out
 
 
+def fs_type(path: str) -> str:
+    """The type of the file system holding ``path`` (the longest mount point above it in
+    /proc/self/mountinfo): whether copy-up can clone blocks (xfs, btrfs) or must copy them."""
+    path, best, kind = os.path.realpath(path), "", "?"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4].replace("\\040", " ")
+            inside = path == point or path.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, kind = point, line.split(" - ", 1)[1].split()[0]
+    return kind
+
+
 def copy_up_at_open(size: int = 32 << 20, workdir: str | None = None) -> dict:
     """*When* copy-up happens. A lower file of ``size`` bytes is opened read-only (and read), then
     opened for writing with nothing written; after each, the bytes its upper copy holds on disk
-    (allocated blocks, 0 while there is no copy)."""
+    (allocated blocks, 0 while there is no copy). Then one byte is appended and the file opened for
+    writing once more: ``same_inode`` says the second open used the copy already in upper."""
     base = tempfile.mkdtemp(prefix="bk-copyup-open-", dir=workdir or "/var/tmp")
     try:
         lower, upper, work, merged = (os.path.join(base, d) for d in ("lower", "upper", "work", "merged"))
@@ -111,13 +126,22 @@ def copy_up_at_open(size: int = 32 << 20, workdir: str | None = None) -> dict:
             fd = os.open(os.path.join(merged, "big"), os.O_WRONLY | os.O_APPEND)
             try:
                 after_open = held()   # nothing written yet
+                first_ino = os.stat(copy).st_ino if os.path.exists(copy) else 0
+                os.write(fd, b"x")
+            finally:
+                os.close(fd)
+            fd = os.open(os.path.join(merged, "big"), os.O_WRONLY | os.O_APPEND)
+            try:
+                second_ino = os.stat(copy).st_ino if os.path.exists(copy) else -1
             finally:
                 os.close(fd)
         finally:
             _sys.SYS.umount2(merged, _sys.MNT_DETACH)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    return {"size": size, "after_read_open": after_read, "after_write_open": after_open}
+    return {"size": size, "fs": fs_type(workdir or "/var/tmp"),
+            "after_read_open": after_read, "after_write_open": after_open,
+            "upper_inode": first_ino, "same_inode": first_ino != 0 and first_ino == second_ino}
 
 
 def _disk(path: str) -> int:

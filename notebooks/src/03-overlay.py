@@ -163,11 +163,12 @@ print("the demo's directories removed:", not os.path.exists(demo))
 # %%
 # boxkit: needs root
 # NBVAL_IGNORE_OUTPUT
-from boxkit.image_experiments import copy_up_latency
+from boxkit.image_experiments import copy_up_latency, fs_type
 from boxkit.viz.layers import copyup_figure
 
 sizes = [4 << 10, 256 << 10, 4 << 20, 32 << 20, 128 << 20]
 points = copy_up_latency(sizes)
+print(f"lower, upper and work dirs on {fs_type('/var/tmp')}")
 for size, secs in points:
     print(f"{size >> 10:>8} KiB  {secs * 1000:8.2f} ms")
 copyup_figure(points)
@@ -186,7 +187,7 @@ print(f"first append to 128 MiB {big:.1f} ms, to 4 KiB {small:.2f} ms; over 5 ti
 #
 # *When* is it paid? Not at the write: at the first **open for writing**. The next cell opens a
 # 32 MiB lower file read-only, then for writing without writing a byte, and counts what the upper
-# dir holds after each.
+# dir holds after each; then it appends a byte and opens the file for writing once more.
 
 # %%
 # boxkit: needs root
@@ -197,12 +198,16 @@ print(f"after a read-only open, upper holds {at_open['after_read_open']:,} bytes
       at_open["after_read_open"] == 0)
 print(f"after an open for writing, nothing written: {at_open['after_write_open']:,} bytes of "
       f"{at_open['size']:,}, the whole file:", at_open["after_write_open"] >= at_open["size"])
+print(f"a second open for writing used that copy (inode {at_open['upper_inode']}), no new copy:",
+      at_open["same_inode"])
 
 # %% [markdown]
-# That holds on the file systems here. Two exceptions: where the upper dir's file system can *reflink*
-# (xfs, btrfs), overlayfs clones the file's blocks instead of copying them, and copy-up is cheap
-# whatever the size; and an overlay mounted with `metacopy=on` copies only the metadata for a
-# `chmod`/`chown`, and the data later, at the first open for writing, as an ordinary copy-up does.
+# Two exceptions. Where the upper dir's file system can *reflink* (xfs, btrfs), overlayfs clones the
+# file's blocks instead of copying them, and copy-up is cheap whatever the size (the measurement
+# above printed which file system the overlays here used). And an overlay mounted with `metacopy=on` (the
+# ones here were not) copies only the metadata for a `chmod`/`chown`, and the data later, at the
+# first open for writing, as an ordinary copy-up does.
+
 # %% [markdown]
 # ## The seed's story: version 1.0 and version 2.0
 #
@@ -378,8 +383,8 @@ else:
 # stores (compressed); the config's diff id names the content (uncompressed), which is what a store
 # compares. That is why pulling into this store fetched no layer at all: the registry's gzip'd blobs
 # were new to it, but every diff id in the config was already here. And the manifest digest names the
-# exact upload: the registry's manifest lists gzip'd layers, so its digest is not busybox's or
-# `seed-app:2.0`'s local one. On Docker Hub you see manifest digests and compressed sizes, never
+# exact upload: the registry's manifest lists gzip'd layers, so its digest is not the one
+# `seed-app:2.0` has in the local store. On Docker Hub you see manifest digests and compressed sizes, never
 # diff ids: those are in each image's config.
 #
 # ## Ten containers of 2.0

@@ -28,6 +28,7 @@ def test_copy_up_happens_at_the_first_open_for_writing():
     got = copy_up_at_open(1 << 20)
     assert got["after_read_open"] == 0                  # reading copies nothing
     assert got["after_write_open"] >= got["size"]       # opening for writing copied it all, no write
+    assert got["same_inode"] and got["upper_inode"] > 0  # the next open for writing used that copy
     assert _leftovers() == before
 
 
