@@ -265,22 +265,74 @@ def _get(url: str, timeout: float) -> bool:
         return False
 
 
-# notebook 06: each action as a shell command in the ``host`` image; exit 0: root in the container could
+# notebook 06: each action as a shell command in the ``host`` image ({py}: the host's python; {major}
+# and {minor}: the host's disk); exit 0: root in the container could do it
 ROOT_ACTIONS = {
     "chown a file": "touch /tmp/f && chown 1234:1234 /tmp/f",
     "listen on port 80": "{py} -c \"import socket; socket.socket().bind(('0.0.0.0', 80))\"",
-    "open a raw socket": "{py} -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\"",
-    "mount a tmpfs": "mount -t tmpfs x /tmp",
+    # attach to a sleep started by the same shell (PTRACE_ATTACH 16), wait for it to stop, detach (17)
+    "ptrace a sibling process": (
+        "sleep 30 & s=$!; {py} -c \"import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); "
+        "pid = int(sys.argv[1]); ok = libc.ptrace(16, pid, 0, 0) == 0; ok and os.waitpid(pid, 0); "
+        "ok and libc.ptrace(17, pid, 0, 0); sys.exit(0 if ok else os.strerror(ctypes.get_errno()))\" $s; "
+        "r=$?; kill $s; exit $r"),
     "change the hostname": "hostname other-name",
-    "create a user namespace": "unshare -U true",
-    "write /proc/sys": "echo 1 > /proc/sys/net/ipv4/ip_forward",
+    # to the time it already is (a few microseconds back at most, where it is allowed)
+    "set the clock": "{py} -c \"import time; c = time.CLOCK_REALTIME; time.clock_settime(c, time.clock_gettime(c))\"",
+    # finit_module (x86_64 313, aarch64 273) of /dev/null: the kernel checks CAP_SYS_MODULE before it
+    # reads the module, so EPERM is a refusal and any other error (not a module) means it was let past
+    "load a kernel module": (
+        "{py} -c \"import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); "
+        "nr = {{'x86_64': 313, 'aarch64': 273}}[os.uname().machine]; "
+        "fd = os.open('/dev/null', os.O_RDONLY); libc.syscall(nr, fd, b'', 0); "
+        "sys.exit(1 if ctypes.get_errno() == 1 else 0)\""),
+    # syslog(2) SYSLOG_ACTION_READ_ALL (3), what dmesg calls
+    "read the kernel log": (
+        "{py} -c \"import ctypes, sys; buf = ctypes.create_string_buffer(4096); "
+        "sys.exit(0 if ctypes.CDLL(None).klogctl(3, buf, 4096) >= 0 else 1)\""),
+    "read the host's disk through a node it makes": (
+        "{py} -c \"import os, stat; os.mknod('/tmp/disk', stat.S_IFBLK | 0o600, os.makedev({major}, {minor})); "
+        "fd = os.open('/tmp/disk', os.O_RDONLY); os.read(fd, 1)\""),
 }
+
+
+def host_disk() -> tuple[str, int, int]:
+    """The host's first whole disk as ``(name, major, minor)``, from /proc/partitions (a partition's
+    name ends in a digit after the disk's, or in ``p`` and a digit); ``("sda", 8, 0)`` if it lists none."""
+    with open("/proc/partitions") as f:
+        rows = [line.split() for line in f.read().splitlines()[2:] if line.strip()]
+    names = {r[3] for r in rows}
+    for major, minor, _blocks, name in rows:
+        if name.startswith(("loop", "ram", "zram", "sr", "dm-")):
+            continue
+        stem = name.rstrip("0123456789")
+        if name != stem and (stem in names or stem.endswith("p") and stem[:-1] in names):
+            continue   # a partition of a disk already listed
+        return name, int(major), int(minor)
+    return "sda", 8, 0
+
+
+def attempt(cmd: str, *, image: str = "host", **options) -> tuple[bool, str]:
+    """Run a shell line as root in a throw-away container: (it exited 0, what it said): the last
+    line of a success, the first line of a refusal (mount adds a line about dmesg after it)."""
+    r = run(image, cmd, timeout=30, **options)
+    ok = r.exit_code == 0
+    said = [line.strip() for line in (r.stdout if ok else r.stderr or r.stdout).splitlines() if line.strip()]
+    if not said:
+        return ok, f"exit status {r.exit_code}"
+    return ok, said[-1] if ok else said[0]
+
+
+def status_fields(text: str) -> dict[str, str]:
+    """``/proc/PID/status`` as printed (``CapEff:\\t00000000a80425fb``) → ``{"CapEff": "00000000a80425fb"}``."""
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines()) if v}
 
 
 def measure_root_actions(*, image: str = "host") -> dict[str, bool]:
     """Each action of :data:`ROOT_ACTIONS` as root in a default container of its own: did it work?"""
     py = os.path.realpath(sys.executable)   # the host image holds this python at its host path
-    return {action: run(image, cmd.format(py=py), timeout=30).exit_code == 0
+    _name, major, minor = host_disk()
+    return {action: run(image, cmd.format(py=py, major=major, minor=minor), timeout=30).exit_code == 0
             for action, cmd in ROOT_ACTIONS.items()}
 
 

@@ -24,7 +24,8 @@ stored answer when the kernel can be asked instead:
 * :func:`shop_orders` (notebook 05) runs the capstone's shop under a memory limit and sends orders
   until the OOM killer ends it; each order keeps 32 KiB, so the count follows from the limit.
 * :func:`root_can` (notebook 06) tries each of a list of actions as root in a default container
-  (chown, port 80, a raw socket, mount, hostname, a user namespace, /proc/sys) and compares.
+  (chown, port 80, ptrace, the hostname, the clock, a kernel module, the kernel log, the host's disk
+  through a device node) and compares.
 
 A checker prints one line: ``✎ your turn`` while a ``...`` is left, else ``✓ right: <why>`` or
 ``✗ not yet: <hint>``; a hint says *why* to look again and never prints the measured answer. The
@@ -477,8 +478,10 @@ def judge_root_can(predicted: dict, measured: dict[str, bool]) -> Verdict:
     wrong = [a for a in measured if predicted[a] != measured[a]]
     if wrong:
         return Verdict(False, f"{len(measured) - len(wrong)} of {len(measured)} predictions match what root "
-                              "in a default container could do; for each action, ask which layer decides it: "
-                              "a capability (CapEff), the seccomp filter, or a read-only mount")
+                              "in a default container could do. For each action, ask which power of root it "
+                              "needs and whether that power is on docker's short list of capabilities "
+                              "(CapEff in /proc/self/status inside a container); then whether a later layer "
+                              "refuses it anyway: the seccomp filter, a nodev mount or the devices cgroup")
     can = [a for a in measured if measured[a]]
     return Verdict(True, f"all {len(measured)} right: root in a default container could {', '.join(can)}, "
                          "and nothing else of the list")
@@ -492,8 +495,8 @@ def root_can(predicted, *, image: str = "host") -> Verdict | None:
     if not isinstance(predicted, dict):
         return _say(Verdict(False, "give a dict: action → True or False"))
     recorded = _recorded("security", set())
-    if recorded is not None and not recorded:
-        return _say(_not_recorded("the actions"))
+    if recorded is not None and set(recorded) != set(ROOT_ACTIONS):   # none, or an older list's
+        return _say(_not_recorded("these actions"))
     v = judge_root_can(predicted, recorded or runs.measure_root_actions(image=image))
     return _say(_from_recording(v) if recorded is not None else v)
 
@@ -527,13 +530,18 @@ SOLUTIONS = {
     "shop": ({"memory": SHOP_MEMORY, "predicted": 640},
              "Under 30 MiB the idle shop already uses about 10 MiB (python and the HTTP server), which leaves "
              "about 20 MiB, and 20 MiB / 32 KiB per order is 640 orders."),
-    "security": ({"predicted": {"chown a file": True, "listen on port 80": True, "open a raw socket": True,
-                                "mount a tmpfs": False, "change the hostname": False,
-                                "create a user namespace": False, "write /proc/sys": False}},
-                 "Docker's 14 capabilities include CAP_CHOWN, CAP_NET_BIND_SERVICE and CAP_NET_RAW, so chown, "
-                 "port 80 and a raw socket work. mount and sethostname need CAP_SYS_ADMIN, which is dropped; "
-                 "unshare(CLONE_NEWUSER) needs no capability, but the seccomp filter refuses it without "
-                 "CAP_SYS_ADMIN; /proc/sys is mounted read-only."),
+    "security": ({"predicted": {"chown a file": True, "listen on port 80": True, "ptrace a sibling process": True,
+                                "change the hostname": False, "set the clock": False,
+                                "load a kernel module": False, "read the kernel log": False,
+                                "read the host's disk through a node it makes": False}},
+                 "Docker's default capabilities include CAP_CHOWN and CAP_NET_BIND_SERVICE, so chown and port "
+                 "80 work. ptrace needs no capability between two processes of the same uid and the same "
+                 "capabilities, and docker's profile allows it (a host with Yama's ptrace_scope 1 or more "
+                 "would refuse a sibling). sethostname needs CAP_SYS_ADMIN, the clock CAP_SYS_TIME, a module "
+                 "CAP_SYS_MODULE and the kernel log CAP_SYSLOG, all dropped; the seccomp filter, which lets "
+                 "those four calls through only for a container holding the capability, refuses them too. "
+                 "CAP_MKNOD is kept, so the node is made, but opening it is refused: the container's file "
+                 "systems are mounted nodev, and on cgroup v1 the devices cgroup refuses the disk too."),
 }
 
 

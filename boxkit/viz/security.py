@@ -1,50 +1,104 @@
-"""Notebook 06's picture: the security layers of a container as a stack, each probe drawn on the
-layer that stopped it, with what it did once that layer alone was removed.
+"""Notebook 06's picture: the security layers of a container, each with the way it refuses, and each
+probe drawn twice: what it met in a default container, and what it met with that one layer removed.
 
-A *verdict* is ``(layer, probe, refused, works_without)``: ``refused`` is what the probe met in a
-default container, ``works_without`` what it met with only that layer taken away (None: not tried).
-Both come from real containers; the figure only draws them.
+A :class:`Probe` holds what two real containers said; the figure only draws it. A layer refuses in a
+way of its own — an errno before the call runs, an errno inside it, a setuid bit ignored without a
+word, an empty file, a file that is not there — so each band names that way (:data:`HOW`) beside the
+messages the probes got.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from . import new_figure
 
 REFUSED, ALLOWED, UNTRIED = "#c0392b", "#1a7f37", "#8c959f"
+LAYER_FILL = "#dde5ee"
+
+# how each layer refuses, as the kernel does it (the probes' messages are the evidence)
+HOW = {
+    "seccomp": "a BPF program run at the entry of every system call: the call never starts (EPERM)",
+    "capabilities": "the call runs and asks capable(): EPERM",
+    "no_new_privs": "execve ignores the setuid bit: no error, and no root",
+    "masked paths": "/dev/null is mounted over the file: it reads as empty",
+    "read-only paths": "a read-only mount: a write fails with EROFS",
+    "devices": "nodev on every mount: EACCES; the v1 devices cgroup: EPERM",
+    "a cgroup of its own": "a v1 mount shows the container's own group: no release_agent there",
+}
 
 
-def layer_order(verdicts) -> list[str]:
-    """The layers in the order the verdicts first name them (top of the stack first)."""
+class Probe(NamedTuple):
+    """One action tried twice: in a default container (``refused``, ``said``) and with only ``layer``
+    removed by ``without`` (``works_without``: True, False, or None when not tried)."""
+
+    layer: str
+    probe: str
+    refused: bool
+    said: str
+    without: str
+    works_without: bool | None
+    said_without: str = ""
+
+
+def layer_order(probes) -> list[str]:
+    """The layers in the order the probes first name them (top of the stack first)."""
     seen: list[str] = []
-    for layer, *_ in verdicts:
-        if layer not in seen:
-            seen.append(layer)
+    for p in probes:
+        if p[0] not in seen:
+            seen.append(p[0])
     return seen
 
 
-def stack_figure(verdicts, title: str = "what stops root in a box"):
-    layers = layer_order(verdicts)
-    per = {la: [v for v in verdicts if v[0] == la] for la in layers}
-    width = max([len(p) for p in per.values()] + [1])
-    fig = new_figure(figsize=(3.2 + 2.6 * width, 0.75 * len(layers) + 1.4), dpi=100)
+def _short(text: str, width: int = 54) -> str:
+    """One line of at most ``width`` characters; a longer one keeps its start and its end, where an
+    error message says why (``cannot create …: Read-only file system``)."""
+    text = " ".join(str(text).split())
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head].rstrip() + "…" + text[-(width - 1 - head):].lstrip()
+
+
+def stack_figure(probes, title: str = "what stops root in a box, and how each layer refuses"):
+    """One band per layer (its name and way of refusing), one row per probe: the default container's
+    outcome (red: refused, green: allowed) and, after the arrow, the outcome without that layer (green:
+    it worked, red: still refused, grey: not tried)."""
+    probes = [Probe(*p) for p in probes]
+    layers = layer_order(probes)
+    rows = len(probes)
+    fig = new_figure(figsize=(9.0, 0.62 * rows + 0.55 * len(layers) + 0.9), dpi=100)
     ax = fig.subplots()
-    for i, layer in enumerate(layers):
-        y = len(layers) - 1 - i
-        ax.add_patch(_box(-3.0, y + 0.08, 2.9, 0.84, "#dde5ee"))
-        ax.text(-1.55, y + 0.5, layer, ha="center", va="center", fontsize=10, weight="bold")
-        for j, (_la, probe, refused, works_without) in enumerate(per[layer]):
-            x = j * 2.6
-            ax.add_patch(_box(x, y + 0.08, 2.5, 0.84, REFUSED if refused else ALLOWED, alpha=0.85))
-            without = {True: "works without it", False: "refused without it too",
-                       None: "not tried without it"}[works_without]
-            ax.text(x + 1.25, y + 0.62, probe, ha="center", va="center", fontsize=8.5, color="white",
-                    weight="bold")
-            ax.text(x + 1.25, y + 0.3, ("refused" if refused else "allowed") + "; " + without,
-                    ha="center", va="center", fontsize=7, color="white")
-    ax.set_xlim(-3.1, 2.6 * width)
-    ax.set_ylim(0, len(layers))
+    y = 0.0
+    row_h, head_h = 0.62, 0.55
+    for layer in layers:
+        mine = [p for p in probes if p.layer == layer]
+        band = head_h + row_h * len(mine)
+        top = -y
+        ax.add_patch(_box(0.0, top - band + 0.04, 10.0, band - 0.08, LAYER_FILL))
+        ax.text(0.12, top - 0.2, layer, ha="left", va="center", fontsize=10, weight="bold")
+        ax.text(2.3, top - 0.2, HOW.get(layer, ""), ha="left", va="center", fontsize=8, style="italic")
+        for i, p in enumerate(mine):
+            cy = top - head_h - row_h * i - row_h / 2
+            ax.text(0.12, cy, _short(p.probe, 28), ha="left", va="center", fontsize=8.5)
+            ax.add_patch(_box(2.3, cy - 0.24, 3.55, 0.48, REFUSED if p.refused else ALLOWED, alpha=0.9))
+            ax.text(4.075, cy + 0.09, "default: " + ("refused" if p.refused else "allowed"), ha="center",
+                    va="center", fontsize=7.5, color="white", weight="bold")
+            ax.text(4.075, cy - 0.11, _short(p.said), ha="center", va="center", fontsize=6.5, color="white")
+            ax.annotate("", xy=(6.3, cy), xytext=(5.9, cy),
+                        arrowprops={"arrowstyle": "->", "color": "#444", "lw": 1.2})
+            color = {True: ALLOWED, False: REFUSED, None: UNTRIED}[p.works_without]
+            outcome = {True: "works", False: "still refused", None: "not tried"}[p.works_without]
+            ax.add_patch(_box(6.35, cy - 0.24, 3.55, 0.48, color, alpha=0.9))
+            ax.text(8.125, cy + 0.09, _short(f"{p.without}: {outcome}", 40), ha="center", va="center",
+                    fontsize=7.5, color="white", weight="bold")
+            ax.text(8.125, cy - 0.11, _short(p.said_without), ha="center", va="center", fontsize=6.5,
+                    color="white")
+        y += band
+    ax.set_xlim(0, 10.0)
+    ax.set_ylim(-y, 0.05)
     ax.axis("off")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -90,6 +90,17 @@ def test_shop_orders_right_and_wrong(capsys):
     assert _line(capsys).startswith("✗ not yet: the shop survived every order the check sends under 150M")
 
 
+def test_root_can_right_and_wrong(capsys):
+    line = _right("security", capsys)
+    assert "root in a default container could chown a file" in line
+    answer = dict(ex.SOLUTIONS["security"][0]["predicted"])
+    answer["set the clock"] = True                                   # CAP_SYS_TIME is not kept
+    assert not ex.root_can(answer).ok
+    line = _line(capsys)
+    assert line.startswith(f"✗ not yet: {len(answer) - 1} of {len(answer)} predictions match")
+    assert not any(action in line for action in ex.ROOT_ACTIONS)    # the hint names no action
+
+
 def test_the_placeholder_measures_nothing(capsys, monkeypatch):
     import boxkit
 
