@@ -2,14 +2,20 @@
 # # 08 — A container by hand
 #
 # `boxkit.run` does about a dozen system calls before it `execve`s your command. Here you make the
-# essential ones yourself, one per cell, and look after each at what it changed: the namespaces, the
-# mount table, `ls /`, the PID, the hostname, the capabilities.
+# essential ones yourself, one per cell, and look after each at what it changed: the cgroup, the
+# namespaces, the mount table, `ls /`, the PID, the hostname, the capabilities, the uid.
 #
-# The calls are made by a small helper process that `boxkit.byhand.Box` starts and drives over a pipe:
-# `unshare(CLONE_NEWNS)` refuses a multi-threaded caller, and this notebook's kernel has several threads.
-# The helper calls nothing but `boxkit._sys` — the same wrappers the runtime uses. If a cell fails or you
-# interrupt it, the `Box` kills the helper and removes its directories; every mount it made lives in the
-# helper's own mount namespace and goes with it.
+# The calls are made by a small helper process that `boxkit.byhand.Box` starts and drives over a pipe,
+# not by this notebook's own process, for three reasons. `unshare` moves only the *calling thread*
+# into the new namespaces, and this notebook's kernel runs several threads: the others would stay
+# outside. A new PID namespace takes in no one at all, only the caller's next child. And a namespace
+# this kernel entered would stay entered for every later cell, with nothing to end it.
+#
+# Each step is a few lines of `boxkit/byhand.py`; `byhand.show(step)` prints them, and every cell
+# below does so before it makes the step. The helper calls nothing but `boxkit._sys` — the same
+# wrappers the runtime uses. If a cell fails or you interrupt it, the `Box` kills the helper and
+# removes its directory and its cgroup; every mount it made lives in the helper's own mount namespace
+# and goes with it.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -20,7 +26,14 @@ course.start("containers")
 # %% [markdown]
 # ## 1. The helper, before any step
 #
-# It is an ordinary process of the host: the host's PID numbers, hostname, mount table and `/`.
+# It is an ordinary process of the host: the host's PID numbers, hostname, mount table and `/`. The
+# host's `/` holds whatever this host keeps there, so it differs from host to host; the cell sorts
+# its names into those the busybox image has too and the host's own.
+#
+# A process's capabilities (`CapEff`) can only come from its *bounding set* (`CapBnd`), and the kernel
+# knows the capabilities numbered up to `/proc/sys/kernel/cap_last_cap`. Root of a host whose
+# bounding set lacks some holds fewer than the kernel knows, and so does every container it starts,
+# `--privileged` ones included: "every capability" means this host's bounding set.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -31,52 +44,111 @@ from boxkit import _sys, byhand
 
 box = byhand.Box("busybox")
 host = box.look()
-print(f"PID {host['pid']}, hostname {host['hostname']}, {len(host['mounts'])} mounts, CapEff {host['cap_eff']}")
-print("ls /:", " ".join(host["ls"]))
+print(f"PID {host['pid']}, hostname {host['hostname']}, {len(host['mounts'])} mounts")
+image = set().union(*(os.listdir(layer) for layer in box.layers))
+both = [n for n in host["ls"] if n in image]
+print(f"ls / on this host: {len(host['ls'])} entries; the image has {len(both)} of these too:")
+print(" ".join(both))
+print("the host's own:", " ".join(n for n in host["ls"] if n not in image))
+known = _sys.SYS.last_cap() + 1
+bnd = _sys.cap_names(int(host["cap_bnd"], 16))
+eff = _sys.cap_names(int(host["cap_eff"], 16))
+print(f"capabilities the kernel knows {known}, in the bounding set {len(bnd)}, held {len(eff)}")
+lacking = [n for n, bit in _sys.CAPABILITIES.items() if bit < known and n not in bnd]
+print("known but not in this host's bounding set:", ", ".join(lacking) or "none")
 
 # %% [markdown]
-# ## 2. `unshare`: new namespaces
+# ## 2. A cgroup: a directory, a limit, a PID
+#
+# A cgroup is a directory of the cgroup filesystem, and its files are its settings. The step makes
+# one for memory, writes its limit (`memory.limit_in_bytes` on a cgroup v1 host, `memory.max` on v2)
+# and writes the helper's PID into `cgroup.procs`, which moves the helper into it. Every process it
+# forks from now on starts in the same group, the container's PID 1 included — which is why this step
+# comes first: a process that is already running stays where it is when its parent moves.
+#
+# The cgroup files are the host's, so the notebook's own process writes them, as a runtime does from
+# outside its container. Notebook 02 measured what such a limit does; here you see it written.
+
+# %%
+# boxkit: needs root
+byhand.show("cgroup")
+ch = box.step("cgroup", 64 << 20)
+hierarchy, limit_file = byhand.memory_controller()
+group = box.cgroups[0]
+
+
+def memory_line(view: dict) -> str:
+    """The memory line of the helper's /proc/PID/cgroup (on cgroup v2, the one line 0::)."""
+    lines = view["cgroup"]
+    v2 = next((x for x in lines if x.startswith("0::")), "")
+    return next((x for x in lines if ":memory:" in x), v2)
+
+
+with open(f"{group}/{limit_file}") as f:
+    limit = int(f.read())
+moved = memory_line(ch.after).endswith(":" + group[len(hierarchy):])
+with open("/proc/self/cgroup") as f:
+    mine = memory_line({"cgroup": f.read().splitlines()})
+print(f"the helper's memory cgroup before: the notebook's own: {memory_line(ch.before) == mine}")
+print(f"after: {memory_line(ch.after)}: the new group: {moved}")
+print(f"{limit_file} read back, {limit >> 20} MiB: the limit written: {limit == 64 << 20}")
+
+# %% [markdown]
+# ## 3. `unshare`: new namespaces
 #
 # `unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID)`. The mount namespace starts as a
 # *copy* of the host's mount table. A new PID namespace applies to the caller's next child, so the helper
-# forks and the child, PID 1, carries on.
+# forks and the child, PID 1, carries on; born after the cgroup step, it is in the group too.
 
 # %%
 # boxkit: needs root
+byhand.show("unshare")
 ch = box.step("unshare", ["mount", "uts", "ipc", "pid"])
 print("new namespaces:", ", ".join(ch.new_namespaces))
 print(f"PID {ch.before['pid']} -> {ch.after['pid']}: PID 1: {ch.after['pid'] == 1}")
-print(f"mount table {len(ch.after['mounts'])} lines, a copy of the host's: {len(ch.after['mounts']) == len(ch.before['mounts'])}")
+n_before, n_after = len(ch.before["mounts"]), len(ch.after["mounts"])
+print(f"mount table {n_after} lines, the host's {n_before}: a copy: {n_after == n_before}")
+print(f"PID 1 in the same cgroup as the helper: {memory_line(ch.after) == memory_line(ch.before)}")
 
 # %% [markdown]
-# ## 3. Make `/` private
+# ## 4. Make `/` private
 #
-# A mount marked `shared:N` in `/proc/self/mountinfo` is in a peer group: a mount below it propagates to
-# every peer — here, back into the host. `mount(NULL, "/", NULL, MS_REC | MS_PRIVATE)` leaves every peer
-# group. (On a systemd host everything is shared; a host without systemd may have nothing to cut.)
+# A mount marked `shared:N` in `/proc/self/mountinfo` is in peer group N: a mount or unmount below it
+# propagates to every peer. The copy `unshare` made joins its original's peer group, so a mount the
+# helper made below it would appear in the host's table too. `mount(NULL, "/", NULL, MS_REC |
+# MS_PRIVATE)` takes every mount of the copy out of its peer group. (On a systemd host everything is
+# shared; a host without systemd may have little or nothing to cut. With a new *user* namespace the
+# copy is different again: the section on user namespaces shows it.)
 
 # %%
 # boxkit: needs root
+byhand.show("private")
 ch = box.step("private")
 shared = [sum(m["shared"] is not None for m in s["mounts"]) for s in (ch.before, ch.after)]
 print(f"shared mounts {shared[0]} -> {shared[1]}: none left to propagate: {shared[1] == 0}")
 
 # %% [markdown]
-# ## 4. The overlay root, and `/proc`
+# ## 5. The overlay root, and `/proc`
 #
 # The image's layers (unpacked in boxkit's store) are the read-only `lowerdir`s; a fresh `upperdir` takes
 # the writes. Then a procfs, mounted by PID 1 of the new PID namespace, so it lists that namespace.
 
 # %%
 # boxkit: needs root
+byhand.show("overlay")
 ch = box.step("overlay")
 print("mounted:", *[m["fstype"] for m in ch.added], "| it holds:", " ".join(ch.after["merged_ls"]))
-print(f"ls / unchanged: {ch.after['ls'] == ch.before['ls']}")
+print(f"ls / ({len(ch.after['ls'])} entries) unchanged: {ch.after['ls'] == ch.before['ls']}")
+
+# %%
+# boxkit: needs root
+byhand.show("proc")
 ch = box.step("proc")
-print(f"mounted {ch.added[0]['fstype']} at merged/proc: {ch.added[0]['point'].endswith('/merged/proc')}")
+point = ch.added[0]["point"]
+print(f"mounted {ch.added[0]['fstype']} at merged/proc: {point.endswith('/merged/proc')}")
 
 # %% [markdown]
-# ## 5. `pivot_root`, then detach the old root
+# ## 6. `pivot_root`, then detach the old root
 #
 # `pivot_root(new, new/.oldroot)` makes the overlay the root mount of the namespace and moves the host's
 # tree under `/.oldroot` — still there, every mount of it. `umount2("/.oldroot", MNT_DETACH)` cuts it
@@ -85,51 +157,71 @@ print(f"mounted {ch.added[0]['fstype']} at merged/proc: {ch.added[0]['point'].en
 
 # %%
 # boxkit: needs root
+byhand.show("pivot_root")
 ch = box.step("pivot_root")
 under = [m for m in ch.after["mounts"] if m["point"].startswith("/.oldroot")]
 print("ls /:", " ".join(ch.after["ls"]))
-print(f"the host's mounts under /.oldroot: {len(under)}: {len(under) == len(ch.before['mounts']) - 2}")
+hosts = len(ch.before["mounts"]) - 2   # all but the overlay and its /proc
+print(f"the host's mounts under /.oldroot, {len(under)} of {hosts}: "
+      f"all there: {len(under) == hosts}")
 
 # %%
 # boxkit: needs root
+byhand.show("detach")
 ch = box.step("detach")
 print("ls /:", " ".join(ch.after["ls"]))
-print(f"mount table {len(ch.before['mounts'])} -> {len(ch.after['mounts'])} lines: only the container's: "
-      f"{[m['point'] for m in ch.after['mounts']] == ['/', '/proc']}")
+points = [m["point"] for m in ch.after["mounts"]]
+print(f"mount table {len(ch.before['mounts'])} -> {len(points)} lines, {' '.join(points)}: "
+      f"only the container's: {points == ['/', '/proc']}")
 
 # %% [markdown]
-# ## 6. Hostname and capabilities
+# ## 7. Hostname and capabilities
 #
-# `sethostname` in the new UTS namespace; then the bounding set is cut and `capset` keeps docker's 14
-# capabilities. Root inside is still uid 0, without `CAP_SYS_ADMIN`.
+# `sethostname` in the new UTS namespace; then the bounding set is cut and `capset` keeps docker's
+# default capabilities. Root inside is still uid 0, without `CAP_SYS_ADMIN`.
 
 # %%
 # boxkit: needs root
+byhand.show("hostname")
 ch = box.step("hostname", "byhand")
-inside_only = ch.after["hostname"] != ch.before["hostname"] and os.uname().nodename == ch.before["hostname"]
-print(f"hostname {ch.after['hostname']}, the notebook's still {os.uname().nodename}: changed inside only: {inside_only}")
+mine = os.uname().nodename
+inside_only = ch.after["hostname"] != ch.before["hostname"] and mine == ch.before["hostname"]
+print(f"hostname {ch.after['hostname']}, the notebook's still {mine}: "
+      f"changed inside only: {inside_only}")
+
+# %%
+# boxkit: needs root
+byhand.show("caps")
 ch = box.step("caps")
 kept = _sys.cap_names(int(ch.after["cap_eff"], 16))
 print(f"CapEff {len(_sys.cap_names(int(ch.before['cap_eff'], 16)))} -> {len(kept)} capabilities: "
       f"CAP_SYS_ADMIN gone: {'CAP_SYS_ADMIN' not in kept}")
 
 # %% [markdown]
-# ## 7. `execve`
+# ## 8. `execve`
 #
 # The helper becomes the command, so the command is PID 1. The same shell line also measures what the
-# next section compares.
+# next section compares. When the command ends, the `Box` ends too: the host then has no helper
+# process, no directory and no cgroup of it left.
 
 # %%
 # boxkit: needs root
-PROBE = ("ls /dev | wc -l; grep -c ' /proc/' /proc/self/mountinfo; grep NoNewPrivs /proc/self/status | cut -f2; "
-         "grep Seccomp: /proc/self/status | cut -f2; ls /proc/self/fd | wc -l; wc -l < /proc/self/mountinfo")
+byhand.show("exec")
+PROBE = ("ls /dev | wc -l; grep -c ' /proc/' /proc/self/mountinfo; "
+         "grep NoNewPrivs /proc/self/status | cut -f2; grep Seccomp: /proc/self/status | cut -f2; "
+         "ls /proc/self/fd | wc -l; wc -l < /proc/self/mountinfo")
+helper, tmp = box.proc.pid, box.tmp
 r = box.exec(["sh", "-c", "ps -o pid,comm; echo ---; " + PROBE])
 ps, hand = r.stdout.split("---\n")
 print(ps, end="")
-print(f"exit status {r.returncode}: the box has ended: {box.closed}")
+print(f"exit status {r.returncode}: {r.returncode == 0}")
+gone = not os.path.exists(f"/proc/{helper}")
+print(f"the helper, host PID {helper}, gone from the host's /proc: {gone}")
+print(f"its directory (upper, work, merged) removed: {not os.path.exists(tmp)}")
+print(f"its cgroup {group} removed: {not os.path.exists(group)}")
 
 # %% [markdown]
-# ## 8. The same container from `boxkit.run`, and what boxkit adds
+# ## 9. The same container from `boxkit.run`, and what boxkit adds
 #
 # The same image, the same shell line. Each row is one more step boxkit makes, measured in both:
 
@@ -139,25 +231,79 @@ import boxkit
 
 made = boxkit.run("busybox", ["sh", "-c", "ps -o pid,comm; echo ---; " + PROBE], hostname="byhand")
 ps2, full = made.stdout.split("---\n")
-rows = ("entries in /dev", "masked/read-only /proc mounts", "NoNewPrivs", "Seccomp", "fds open in ls (+ its own)", "mounts")
+rows = ("entries in /dev", "masked/read-only /proc mounts", "NoNewPrivs", "Seccomp",
+        "fds open in ls (+ its own)", "mounts")
 for what, h, b in zip(rows, hand.split(), full.split(), strict=True):
     print(f"{what:30} by hand {h:>4}   boxkit {b:>4}   differs: {h != b}")
-print(f"boxkit's PID 1 is the command too: {ps2 == ps}")
+first = " ".join(ps2.splitlines()[1].split())
+print(f"boxkit's PID 1 ({first}) is the command too: {ps2 == ps}")
+dev = boxkit.run("busybox", ["ls", "/dev"]).stdout.split()
+print(f"boxkit's /dev ({len(dev)} entries):", " ".join(dev))
 
 # %% [markdown]
 # | step boxkit adds | what it does | why (the bug, where there is one) |
 # |---|---|---|
 # | masked paths | `/dev/null` bound over `/proc/kcore`, `/proc/keys`, `/proc/timer_list`, `/proc/sched_debug` …; `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq` read-only | the kernel's memory image, the host's keyring and timers leak through procfs; a writable `/proc/sys/kernel/core_pattern` runs a program of your choice as the host's root; `sysrq-trigger` reboots the host |
-# | devices | a `tmpfs` `/dev` holding only `null zero full random urandom tty` (+ pts, shm, mqueue); the root is `nodev` | a `mknod`ed `/dev/sda` or `/dev/mem` would read the host's disk or memory |
+# | devices | a `tmpfs` `/dev` holding the entries printed above: safe character devices, and mounts for `pts`, `shm` and `mqueue`; the root is `nodev` | a `mknod`ed `/dev/sda` or `/dev/mem` would read the host's disk or memory |
 # | no_new_privs | `prctl(PR_SET_NO_NEW_PRIVS)` | a setuid program in the image cannot gain privileges (notebook 06 shows one) |
 # | seccomp | a BPF filter on every system call | the kernel bugs reached through a nested user namespace (CVE-2022-0185, CVE-2022-0492) and the unnamespaced keyring |
 # | fd hygiene | every fd but 0-2 closed before `execve`, the cwd checked | runc CVE-2024-21626 leaked an fd of the host's `/sys/fs/cgroup`, and a workdir of `/proc/self/fd/7` walked out of the container. By hand, the helper's command pipe leaked into the container just like that |
 # | non-dumpable exec | `prctl(PR_SET_DUMPABLE, 0)` while `boxkit exec` joins | runc CVE-2019-5736: the container opened the joining runtime's `/proc/PID/exe` and overwrote the runc binary on the host |
-# | cgroups | the container's own group with memory, CPU and pids limits | a fork bomb or a leak inside takes the host down with it |
+# | cgroups | the container's own group in every hierarchy, with memory, CPU and pids limits (by hand: one memory group) | a fork bomb or a leak inside takes the host down with it |
 # | `pivot_root`, not `chroot` | the host's tree detached from the mount namespace | the `..` climb out of a `chroot` (notebook 01) |
 
 # %% [markdown]
-# ## 9. Nothing is left behind
+# ## 10. A user namespace: root inside, an ordinary uid outside
+#
+# `boxkit.run(..., userns=True)` and every rootless container add one namespace more: a *user*
+# namespace, in which ids are the namespace's own. A second box shows it, with
+# `unshare(CLONE_NEWUSER | CLONE_NEWNS)`. Until someone writes its maps, no id of the host has a
+# number inside: the helper's own uid, and the owner of every file, read as the overflow uid. The
+# caller holds every capability the kernel knows — but only over what the new namespace owns.
+#
+# The mount namespace made with it is *less privileged* than the host's (mount_namespaces(7)): its
+# copy of a shared mount does not join the original's peer group, as the first box's copy did: it
+# becomes a *slave* (`master:N`), which receives mounts from the host and never sends any back.
+
+# %%
+# boxkit: needs root
+u = byhand.Box("busybox")
+ch = u.step("unshare", ["user", "mount"])
+with open("/proc/sys/kernel/overflowuid") as f:
+    overflow = int(f.read())
+print(f"uid inside {ch.after['uid']}, the overflow uid {overflow}: "
+      f"unmapped: {ch.after['uid'] == overflow}")
+caps = _sys.cap_names(int(ch.after["cap_eff"], 16))
+print(f"CapEff {len(caps)} capabilities, of {known} the kernel knows: "
+      f"all of them: {len(caps) == known}")
+counts = {k: [sum(m[k] is not None for m in s["mounts"]) for s in (ch.before, ch.after)]
+          for k in ("shared", "master")}
+(s0, s1), (m0, m1) = counts["shared"], counts["master"]
+print(f"shared mounts {s0} -> {s1}, slaves {m0} -> {m1}: none of the copy's is shared: {s1 == 0}")
+
+# %% [markdown]
+# The maps are files of the helper's `/proc/PID`. A process of the parent namespace with `CAP_SETUID`
+# there (here the notebook's, as root) may map any range; the helper itself could map only its own
+# uid. Writing `deny` to `setgroups` first is what an unprivileged writer must do before `gid_map`
+# (so that no one drops a group that was denying them access); root need not, and does it here the
+# same way. Once the maps are written, the helper sets its uid and gid to 0 *of the namespace*.
+
+# %%
+# boxkit: needs root
+byhand.show("uid_map")
+ch = u.step("uid_map", (100000, 65536))
+with open(f"/proc/{u.pid}/uid_map") as f:
+    print("uid_map:", " ".join(f.read().split()))
+with open(f"/proc/{u.pid}/status") as f:
+    outside = int(byhand.status_field(f.read(), "Uid").split()[0])
+print(f"uid inside {ch.before['uid']} -> {ch.after['uid']}, on the host {outside}: "
+      f"root inside only: {ch.after['uid'] == 0 and outside == 100000}")
+print(f"the host's / as seen inside, owner {ch.after['root_owner']}: "
+      f"the host's root unmapped: {ch.after['root_owner'] == overflow}")
+u.close()
+
+# %% [markdown]
+# ## 11. Nothing is left behind
 #
 # The box ended at `execve`'s exit; `close()` and a `with` block end it earlier. A step that fails ends it
 # too — here `detach` before `pivot_root` is refused by name, and `hostname` without a UTS namespace,
@@ -176,13 +322,54 @@ with byhand.Box("busybox") as b:
     except boxkit.SpecError as e:
         print(e)
     helper = b.proc.pid
-print(f"helper {helper} gone: {not os.path.exists(f'/proc/{helper}')}; its directory gone: {not os.path.exists(b.tmp)}")
+print(f"the helper, host PID {helper}, gone: {not os.path.exists(f'/proc/{helper}')}")
+print(f"its directory gone: {not os.path.exists(b.tmp)}")
+print(f"the user-namespace box's helper, host PID {u.proc.pid}, gone: "
+      f"{not os.path.exists(f'/proc/{u.proc.pid}')}")
 
 # %% [markdown]
 # ## What to take away
 #
-# * A container is a process after `unshare`, a private mount table, an overlay, `/proc`, `pivot_root`
-#   plus detaching the old root, `sethostname`, dropped capabilities and `execve`. That is the part that
-#   makes it *look* like a machine of its own.
+# * A container is a process after a cgroup, `unshare`, a private mount table, an overlay, `/proc`,
+#   `pivot_root` plus detaching the old root, `sethostname`, dropped capabilities and `execve`. That
+#   is the part that makes it *look* like a machine of its own.
+# * A user namespace and its maps make root inside an ordinary uid outside.
 # * The rest of `boxkit run` is what makes it *safe*: masked paths, a `/dev` of safe nodes, no_new_privs,
-#   seccomp, closed fds, cgroups. Each answers an escape that happened.
+#   seccomp, closed fds, limits in every cgroup hierarchy. Each answers an escape that happened.
+#
+# ## Exercise
+#
+# The order above works, and the `Box` refuses any other by name before the kernel sees it.
+# `byhand.Box("busybox", strict=False)` lets the kernel judge instead. Each recipe below is the order of
+# the sections from `unshare` to the capabilities, with one step moved or left out, and then `execve`
+# of `true`. For each, predict the
+# first step the kernel refuses and its errno, as `("step", "EPERM")`, or `None` if every step passes
+# and the command runs. The check runs every recipe in a box of its own.
+
+# %%
+from boxkit import exercises_byhand
+
+for name, steps in exercises_byhand.RECIPES.items():
+    print(f"{name}: {' -> '.join(s for s, _arg in steps)}")
+
+# %%
+# boxkit: exercise
+my_prediction = {
+    "caps moved before pivot_root": ...,
+    "detach moved before pivot_root": ...,
+    "detach left out": ...,
+    "caps moved before hostname": ...,
+}
+
+# %%
+# boxkit: exercise
+from boxkit import exercises_byhand
+
+exercises_byhand.check(my_prediction)
+
+# %% [markdown]
+# Stuck after a few tries? `exercises_byhand.solution()` shows one answer and the reasoning behind it.
+#
+# **Try next:** in a `Box("busybox", strict=False)`, make only `unshare`, `private` and `pivot_root`,
+# with no overlay to pivot to. Which errno does `pivot_root` return here, and would it be the same on a
+# host whose `/tmp` is a mount of its own? `pivot_root(2)` lists its reasons for `EBUSY` and `EINVAL`.

@@ -109,3 +109,25 @@ def test_recorded_mode_without_the_measurements_says_so(monkeypatch, capsys):
     monkeypatch.setattr(course, "recorded_measurements", lambda name: None)
     assert not xb.check(xb.ANSWER).ok
     assert "the recording has no measurement for the recipes" in _line(capsys)
+
+
+def test_08_is_committed_unsolved():
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(course.__file__), "..", "notebooks", "08-by-hand.ipynb")
+    if not os.path.exists(path):
+        pytest.skip("needs the committed notebook of a checkout")
+    with open(path) as f:
+        cells = [c for c in json.load(f)["cells"] if c["cell_type"] == "code"]
+    src = ["".join(c["source"]) for c in cells]
+    ex = [i for i, s in enumerate(src) if course.is_exercise(s)]
+    assert len(ex) == 2, "an answer cell and a check cell"
+    answer, checker = (cells[i] for i in ex)
+    assert src[ex[0]].count(": ...,") == len(xb.RECIPES)
+    assert all(f'"{r}": ...' in src[ex[0]] for r in xb.RECIPES)
+    assert "exercises_byhand.check(my_prediction)" in src[ex[1]]
+    out = "".join("".join(o.get("text", "")) for o in checker.get("outputs", []))
+    assert out.startswith("✎ your turn") and "right" not in out
+    assert not answer.get("outputs")
+    assert not any("solution()" in s for s in src)   # named in the prose, never run in a cell
