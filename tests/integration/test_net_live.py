@@ -512,6 +512,8 @@ try:
     atts.append(bn.attach("bbbb00000002", b.pid, "bridge", "b", "b", []))
     out["ip_forward"] = firewall.ip_forward()
     out["nat_reply"] = connect(a.pid, "10.250.0.2")
+    from boxkit.net import measure
+    out["masquerade"] = {k: n for k, (_rule, n) in measure.masquerade_rules().items()}
     out["plain_reply"] = connect(b.pid, "10.250.0.2")
     procs.append(subprocess.Popen(["nsenter", "-t", str(b.pid), "-n", sys.executable, "-c", SERVER, "b"]))
     time.sleep(0.3)
@@ -542,6 +544,7 @@ def test_outbound_nat_and_isolation_with_forwarding_on(tmp_root):
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["ip_forward"] is True
     assert out["nat_reply"] == "world 10.250.0.1"      # the world sees the host's address: masqueraded
+    assert out["masquerade"]["@nat_nets"] == 1         # one connection, counted once (its first packet)
     assert out["plain_reply"] is None                  # nat off: no way back
     assert out["b_from_host"].startswith("b ")         # the host reaches the container
     assert out["b_from_a"] is None                     # forwarding is on, yet networks stay apart

@@ -259,3 +259,22 @@ def test_the_table_counts_what_each_masquerade_rule_rewrote():
 
     masq = [line for line in firewall._TABLE_DEF.splitlines() if "masquerade" in line]
     assert len(masq) == 2 and all("counter masquerade" in line for line in masq)
+
+
+def test_the_outside_refuses_a_subnet_the_host_already_routes(monkeypatch):
+    """measure.Outside never shadows a network of the host: it checks before it starts anything."""
+    from boxkit.errors import BoxkitError
+    from boxkit.net import links, measure
+
+    try:
+        taken = links.host_networks()
+    except Exception as e:   # no netlink here (a sandbox without NETLINK_ROUTE)
+        pytest.skip(f"cannot read the host's routes: {e}")
+    if not taken:
+        pytest.skip("the host routes no IPv4 network")
+    out = measure.Outside(subnet=str(taken[0]))
+    monkeypatch.setattr(measure.subprocess, "Popen", lambda *a, **k: pytest.fail("started a process"))
+    with pytest.raises(BoxkitError, match="in use"):
+        out.start()
+    assert out.proc is None
+    assert (measure.Outside().host_address, measure.Outside().address) == ("198.51.100.1", "198.51.100.2")
