@@ -14,8 +14,9 @@ Each experiment is the smallest run that makes one limit *visible* — the kerne
   256 and 768 (v2: ``cpu.weight``). Shares are not a cap: they only decide how a *contended* CPU is
   split between siblings, here 1:3. On an idle CPU either one could use all of it.
 * :func:`fork_bomb` — a process forking as fast as it can under ``pids.max``. Past the limit
-  ``fork()``/``clone()`` fail with EAGAIN inside the container; the host's own process table is
-  untouched.
+  ``fork()``/``clone()`` fail with EAGAIN inside the container, while the host still forks
+  (``host_forks=`` measures that while the bomb holds the limit).
+* :func:`group_files` — the files the v1/v2 table names, looked up in a running container's group.
 * :func:`memory_high` — v2 only: ``memory.high`` below ``memory.max``. Above *high* the kernel throttles
   and reclaims the group instead of killing it; the stall shows up as memory *pressure* (PSI,
   ``memory.pressure``). v1's ``memory.soft_limit_in_bytes`` acts only under global memory pressure,
@@ -73,11 +74,94 @@ def cpu_quota(cpus: float | str = 0.5, seconds: float = 4, workers: int = 2, hz:
 
 
 def fork_bomb(pids_limit: int = 20, seconds: float = 3, hz: float = 20, on_sample: OnSample = None,
-              timeout: float = 60) -> tuple:
+              timeout: float = 60, host_forks: int = 0) -> tuple:
     """A fork bomb (``host`` image) that stops by itself after ``seconds``, under ``pids.max``; its
-    stdout says how many forks the kernel refused (``forked N refused M``)."""
-    return _run_sampled("host", workloads.forkbomb(seconds), hz=hz, on_sample=on_sample,
-                        timeout=timeout, pids_limit=pids_limit)
+    stdout says how many forks the kernel refused (``forked N refused M``).
+
+    With ``host_forks``, the host (this process) starts that many processes of its own (``true``)
+    *while the bomb holds the limit*: once ``pids.current`` has reached ``pids.max``, read again after
+    the last one. ``result.stats["host_forks"]`` says ``{"asked", "started", "pids_before",
+    "pids_after", "limit"}``: both reads at the limit mean the host forked while the bomb was stuck."""
+    if not host_forks:
+        return _run_sampled("host", workloads.forkbomb(seconds), hz=hz, on_sample=on_sample,
+                            timeout=timeout, pids_limit=pids_limit)
+    c = run("host", workloads.forkbomb(seconds), detach=True, pids_limit=pids_limit)
+    try:
+        sampler = c.sample(hz=hz, on_sample=on_sample)
+        try:
+            forks = _fork_at_limit(c.cgroup, pids_limit, host_forks)
+            result = c.wait(timeout)
+        finally:
+            series = sampler.stop()
+    finally:
+        c.remove()
+    result.stats["host_forks"] = forks
+    return result, series
+
+
+def _fork_at_limit(group, limit: int, count: int, reads: int = 5000) -> dict:
+    """Wait (at most ``reads`` reads of ``pids.current``, a millisecond apart) for the group to reach
+    ``limit``, then start ``count`` host processes and read ``pids.current`` again."""
+    import subprocess
+
+    before = group.stats().pids_current or 0
+    for _ in range(reads):
+        if before >= limit:
+            break
+        time.sleep(0.001)
+        before = group.stats().pids_current or 0
+    started = 0
+    for _ in range(count):
+        try:
+            started += subprocess.run(["true"], check=False).returncode == 0
+        except OSError:   # EAGAIN from fork on the host would land here
+            pass
+    after = group.stats().pids_current or 0
+    return {"asked": count, "started": started, "pids_before": before, "pids_after": after,
+            "limit": limit}
+
+
+def group_files(pid: int, rows, mode: str, root: str = "/sys/fs/cgroup",
+                cgroup_lines: str | None = None) -> list[tuple[str, str, str | None]]:
+    """The files one column of :data:`boxkit.cgroups.FILE_MAP` names (v2's for ``mode`` "v2", else
+    v1's), looked up in the cgroup directories of process ``pid`` as its ``/proc/PID/cgroup`` gives
+    them: ``(what, file, path)`` for every file named (a ``—`` entry names none), ``path`` None where
+    the kernel has no such file there. Reads the kernel, not the table (``cgroup_lines``, the text of
+    ``/proc/PID/cgroup``, and ``root`` are for tests)."""
+    import os
+    import re
+
+    where: dict[str, str] = {}
+    if cgroup_lines is None:
+        with open(f"/proc/{pid}/cgroup") as f:
+            cgroup_lines = f.read()
+    for line in cgroup_lines.splitlines():
+        if line.strip():
+            _n, ctrls, path = line.split(":", 2)
+            if ctrls == "":
+                where["v2"] = os.path.join(root, path.lstrip("/"))
+            for ctrl in ctrls.split(","):
+                if ctrl:
+                    where[ctrl] = os.path.join(root, ctrl, path.lstrip("/"))
+    out = []
+    column = 2 if mode == "v2" else 1
+    for row in rows:
+        what, text = row[0], row[column]
+        if text.startswith("—"):
+            continue
+        text = re.sub(r"\([^)]*\)", "", text).split(":")[0]       # "(ns)", ": key" say nothing of the file
+        hier = ""
+        if column == 1 and "/" in text:
+            hier, text = text.split("/", 1)
+        for name in re.split(r"[+,]", text):
+            name = name.strip()
+            if not name:
+                continue
+            d = where.get("v2") if column == 2 else where.get(hier)
+            path = os.path.join(d, name) if d else None
+            out.append((what, f"{hier}/{name}" if hier else name,
+                        path if path and os.path.exists(path) else None))
+    return out
 
 
 def cpu_weights(shares: tuple[int, ...] = (256, 768), seconds: float = 4, cpuset: str = "0",

@@ -353,7 +353,8 @@ def limits_figure(mem_series, mem_result, cpu_series, *, fig=None):
                   label="OOM kill")
     ax_m.set_xlabel("seconds")
     ax_m.set_ylabel("MiB")
-    ax_m.set_ylim(bottom=0)
+    top = max([mem_series.peak_memory, mem_series.memory_limit or 0]) / MiB
+    ax_m.set_ylim(0, top * 1.45 + 1)   # room above the limit line for the legend
     ax_m.legend(loc="upper left")
     ax_c.plot(cpu_series.t[1:], cpu_series.cores(), color=USE, lw=2, label="CPU used")
     if cpu_series.cpu_limit:

@@ -9,7 +9,7 @@
 #
 # | controller | the limit | what the kernel does at the limit |
 # |---|---|---|
-# | `memory` | bytes | reclaims, then the OOM killer ends a process of the group (SIGKILL, exit 137) |
+# | `memory` | bytes | reclaims, then the OOM (out-of-memory) killer ends a process of the group (SIGKILL, exit 137) |
 # | `cpu` (quota) | CPU time per 100 ms period | takes the group off the CPUs until the next period (*throttling*) |
 # | `cpu` (weight) | a share of a busy CPU | splits contended CPU time in proportion to the weights |
 # | `pids` | number of tasks | `fork()`/`clone()` fail with EAGAIN |
@@ -27,7 +27,6 @@ course.start("cgroups")
 # %%
 # NBVAL_IGNORE_OUTPUT
 import os
-import subprocess
 
 import boxkit
 from boxkit import cgroups
@@ -39,7 +38,7 @@ print("cgroup mode:", host.mode, "— boxkit drives cgroup", f"v{host.version}")
 print("controllers:", ", ".join(host.controllers()))
 
 # %% [markdown]
-# ## Memory: 500 MB, and not a byte more
+# ## Memory: 500 MiB, and not a byte more
 #
 # The seed's example. A container limited to 500 MiB (`500M`: boxkit, like docker, counts in powers of
 # two) runs a program that allocates 10 MiB after 10 MiB and touches every page (untouched pages cost
@@ -68,11 +67,13 @@ MiB = 2**20
 limit = 500 * MiB
 peak = r.stats["memory_peak"]
 print(f"exit code {r.exit_code} (128 + 9, SIGKILL):", r.exit_code == 137)
-print("OOM killed (oom_kill in memory.oom_control or memory.events):", r.oom_killed)
+print(f"oom_kill in memory.oom_control or memory.events: {r.stats.get('oom_kills')}; OOM-killed:",
+      r.oom_killed)
 print(f"peak {peak / MiB:.1f} MiB, highest sample {mem.peak_memory / MiB:.1f} MiB, limit 500 MiB:",
       peak <= limit and mem.peak_memory <= limit)
 print(f"the hog reached the limit: peak {peak / MiB:.1f} of 500 MiB:", peak > 0.9 * limit)
-print(f"a sample came within 5% of the limit: {mem.peak_memory / MiB:.1f} MiB:", mem.peak_memory > 0.95 * limit)
+print(f"a sample came within 5% of the limit: {mem.peak_memory / MiB:.1f} MiB:",
+      mem.peak_memory > 0.95 * limit)
 
 # %% [markdown]
 # ## CPU quota: half a core
@@ -120,7 +121,9 @@ viz.shares_figure(pair, [256, 768])
 # %%
 # boxkit: needs cgroups
 light, heavy = experiments.measured_shares(pair, skip=1.0)
-print("both still burning when the window closed:", all(r.signal for r in results))
+ended_by = [r.signal for r in results]
+print(f"signals that ended them after the window: {ended_by}; both still burning until then:",
+      all(ended_by))
 print(f"share of the heavier {heavy:.0%}, near 75% (65-85):", 0.65 <= heavy <= 0.85)
 print(f"the lighter got less: {light:.0%} against {heavy:.0%}:", light < heavy)
 
@@ -128,12 +131,14 @@ print(f"the lighter got less: {light:.0%} against {heavy:.0%}:", light < heavy)
 # ## pids: a fork bomb that goes nowhere
 #
 # A program forks as fast as it can for 3 seconds, in a container with `pids_limit=20` (`pids.max`).
-# At 20 tasks every further `fork()` fails with EAGAIN — the program counts the refusals.
+# At 20 tasks every further `fork()` fails with EAGAIN — the program counts the refusals. Once the bomb
+# holds the limit, the notebook's kernel starts 20 processes of its own on the host, and reads the
+# group's `pids.current` before and after: the limit is the group's, not the machine's.
 
 # %%
 # boxkit: needs cgroups
 # NBVAL_IGNORE_OUTPUT
-fig, pids, r = viz.live_pids(pids_limit=20, seconds=3)
+fig, pids, r = viz.live_pids(pids_limit=20, seconds=3, host_forks=20)
 print(r.stdout)
 
 # %%
@@ -142,21 +147,30 @@ made, refused = int(r.stdout.split()[1]), int(r.stdout.split()[3])
 print(f"max pids {max(pids.pids_current)}, at most 20:", max(pids.pids_current) <= 20)
 print(f"the bomb reached the limit: {max(pids.pids_current)} of 20:", max(pids.pids_current) >= 15)
 print(f"the kernel refused {refused} forks:", refused > 0)
-print("the host went on forking while it ran (a process outside the group):",
-      subprocess.run(["true"]).returncode == 0)
+hf = r.stats["host_forks"]
+print(f"pids.current {hf['pids_before']} before and {hf['pids_after']} after the host's forks; "
+      "the bomb held the limit throughout:", hf["pids_before"] == hf["pids_after"] == hf["limit"])
+print(f"meanwhile the host started {hf['started']} of {hf['asked']} processes:",
+      hf["started"] == hf["asked"])
 
 # %% [markdown]
 # ## memory.high: throttle before you kill (cgroup v2)
 #
 # cgroup v2 has a second memory line, `memory.high`: above it the kernel does not kill, it slows the group
-# down and reclaims its memory, and the stall shows up as *memory pressure* (PSI, `memory.pressure`).
-# cgroup v1 has no equivalent (`memory.soft_limit_in_bytes`, docker's `--memory-reservation`, only acts when
-# the whole machine runs short; runc writes that reservation to `memory.low` on v2).
-# So the next cell needs a cgroup v2 host: on a v1 or hybrid one it replays a run recorded on cgroup v2
-# (the course's own v2 VM, `python -m tools.v2vm --record`), with the RECORDED badge.
+# down and reclaims its memory, and the stall shows up as *memory pressure*. The kernel measures it as
+# **PSI**, *pressure stall information*: the share of recent time in which tasks waited for memory
+# (`memory.pressure`).
 #
-# A hog grows towards 300 MB with `memory.high` at 200 MB and `memory.max` at 400 MB: it is not killed,
-# it is held near the high line, and the time its tasks spend stalled on memory rises (PSI's
+# cgroup v1 has no equivalent. Its `memory.soft_limit_in_bytes` (docker's `--memory-reservation`)
+# does nothing until the whole machine runs short of memory; then the kernel reclaims first from the
+# groups that are *above* their soft limit. On v2, runc writes that reservation to `memory.low`, which
+# protects a group's memory *below* it. Neither slows a group down.
+#
+# So the next cell needs a cgroup v2 host. On a v1 or hybrid one it shows a run recorded on a cgroup v2
+# machine instead, marked with the RECORDED badge.
+#
+# A hog grows towards 300 MiB with `memory.high` at 200 MiB and `memory.max` at 400 MiB: it is not
+# killed, it is held near the high line, and the time its tasks spend stalled on memory rises (PSI's
 # `some avg10`, the share of the last 10 s in which at least one task waited for memory).
 
 # %%
@@ -168,29 +182,45 @@ MiB = 2**20
 r, s, psi = experiments.memory_high(high="200M", memory="400M", target_mb=300)
 display(viz.memory_high_figure(s, psi, 200 * MiB))
 print(f"cgroup {host.mode}, kernel {os.uname().release}")
-print(f"OOM-killed: {r.oom_killed} — memory.high throttles, it does not kill: {not r.oom_killed}")
-print(f"peak {s.peak_memory / MiB:.0f} MiB, under memory.max (400 MiB): {s.peak_memory <= 400 * MiB}")
+print(f"exit code {r.exit_code}, OOM-killed {r.oom_killed}; memory.high throttled it, "
+      f"it did not kill: {not r.oom_killed}")
+print(f"peak {s.peak_memory / MiB:.0f} MiB, under memory.max (400 MiB): "
+      f"{s.peak_memory <= 400 * MiB}")
 top = max((p for _, p in psi), default=None)
-print(f"memory pressure (PSI some avg10) at its highest: {top} % — above 0: {bool(top)}")
+print(f"memory pressure (PSI some avg10) at its highest: {top} %; above 0: {bool(top)}")
 
 # %% [markdown]
 # ## The same limits, two file layouts
 #
 # cgroup v1 has one tree per controller, each with its own file names; v2 has one tree whose files are
 # prefixed by the controller. boxkit's two drivers write the same limits into these files
-# (`boxkit.cgroups.FILE_MAP`); the column this host uses is highlighted.
+# (`boxkit.cgroups.FILE_MAP`); the column this host uses is highlighted. A *reservation* is not a
+# limit: as the section above says, it acts only when the whole host runs short of memory.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 viz.file_map(host.mode)
 
+# %% [markdown]
+# The table is boxkit's. The kernel's side: a container with a memory limit, a CPU quota and a pids
+# limit, and every file of this host's column looked up in the container's own group (the
+# directories its `/proc/PID/cgroup` names). Some files exist only on some kernels (memory + swap
+# needs swap accounting; `memory.peak` needs Linux 5.19), so the cell lists what is missing.
+
 # %%
-print("v1 names of the memory limit:", cgroups.FILE_MAP[0][1])
-print("v2 names of the memory limit:", cgroups.FILE_MAP[0][2])
-reserve = next(row for row in cgroups.FILE_MAP if "soft_limit" in row[1])
-print(f"docker's --memory-reservation: {reserve[1]} on v1, {reserve[2]} on v2:", reserve[2] == "memory.low")
-print(f"rows in the table: {len(cgroups.FILE_MAP)}, every row names both sides:",
-      all(v1 and v2 for _, v1, v2 in cgroups.FILE_MAP))
+# boxkit: needs cgroups
+limits = {"memory": "64M", "cpus": 0.5, "pids_limit": 50}
+with boxkit.run("busybox", ["sleep", "60"], detach=True, **limits) as box:
+    found = experiments.group_files(box.pid, cgroups.FILE_MAP, host.mode)
+    limit_file = next(x for x in found if x[0] == "memory limit")
+    in_group = int(open(limit_file[2]).read().split()[0]) if limit_file[2] else None
+missing = [name for _, name, path in found if path is None]
+core = {"memory limit", "memory in use", "OOM kills", "CPU quota", "process limit", "processes"}
+print(f"files of the table in the container's group: {len(found) - len(missing)} of {len(found)}")
+print("missing here:", ", ".join(missing) or "none")
+print(f"{limit_file[1]} holds {in_group} bytes, the 64 MiB asked for:", in_group == 64 * MiB)
+print("the limit, usage, OOM, CPU quota and pids files are all there:",
+      all(path for what, _, path in found if what in core))
 
 # %% [markdown]
 # ## What was proved
@@ -200,20 +230,19 @@ print(f"rows in the table: {len(cgroups.FILE_MAP)}, every row names both sides:"
 # * A quota of 0.5 CPUs held two busy loops to about half a core, by throttling.
 # * Weights 256:768 split one contended CPU about 25:75; weights are not caps.
 # * A fork bomb stopped at `pids.max` 20 while the host went on forking.
+# * The files of the v1/v2 table are the kernel's: a container's group holds them.
 #
 # ## Exercise
 #
 # The group is charged for every page its processes touch — not only the memory a program asks for.
 # Three programs each put **100 MiB** somewhere, each in a container limited to **48 MiB**:
 #
-# * `heap`: python holds 100 MiB in a bytes object (anonymous memory);
-# * `file`: `dd` writes a 100 MiB file to `/tmp` (the container's overlay, on the host's disk; the
-#   pages pass through the page cache, charged to the group);
-# * `shm`: `dd` writes 100 MiB to `/dev/shm` (a tmpfs: files that live only in memory).
+# * `heap`: python holds 100 MiB in a bytes object;
+# * `file`: `dd` writes a 100 MiB file to `/tmp`;
+# * `shm`: `dd` writes 100 MiB to `/dev/shm`.
 #
-# This host has no swap for the group. For each program, predict `"finishes"` or `"killed"` (by the
-# OOM killer). Reason it out: which of these pages can the kernel take back at the limit, and how? The
-# check runs the three programs and reads `oom_kill` for each.
+# For each program, predict `"finishes"` or `"killed"` (by the OOM killer). The check runs the three
+# programs and reads `oom_kill` for each.
 
 # %%
 # boxkit: exercise
@@ -231,13 +260,14 @@ exercises.memory_charge(my_prediction)
 # %% [markdown]
 # ## Try the limits yourself
 #
-# Move the sliders and press **Run**: a 600 MB hog runs under the memory limit, then two busy loops under
-# the CPU quota.
+# Move the sliders and press **Run**: a 600 MiB hog runs under the memory limit, then two busy loops
+# under the CPU quota. The cell runs once with the sliders as they start, so a copy of this notebook
+# saved without its widgets (or shown RECORDED) still shows that run's plot.
 
 # %%
 # boxkit: needs cgroups
 # NBVAL_IGNORE_OUTPUT
-viz.panel(hog_mb=600, seconds=3)
+viz.panel(hog_mb=600, seconds=3, run_now=True)
 
 # %% [markdown]
 # Next: [03 — the overlay file system](03-overlay.ipynb).

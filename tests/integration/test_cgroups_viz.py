@@ -140,6 +140,43 @@ def test_panel_run_uses_the_slider_values():
 
 @pytest.mark.integration
 @live
+@has_cgroups
+def test_a_panel_run_at_once_carries_its_plot_for_static_views():
+    p = viz.panel(hog_mb=150, seconds=1)
+    assert "image/png" not in p._repr_mimebundle_()          # nothing ran: nothing to show
+    p = viz.panel(hog_mb=150, seconds=1, run_now=True)
+    bundle = p._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and bundle.get("image/png"), bundle.keys()
+
+
+@pytest.mark.integration
+@live
+@has_cgroups
+def test_the_host_forks_while_the_bomb_holds_pids_max():
+    result, series = experiments.fork_bomb(pids_limit=10, seconds=2, host_forks=5)
+    hf = result.stats["host_forks"]
+    assert hf["pids_before"] == hf["pids_after"] == 10, hf   # both reads at the limit: during the bomb
+    assert hf["started"] == hf["asked"] == 5, hf
+    assert max(series.pids_current) <= 10
+
+
+@pytest.mark.integration
+@live
+@has_cgroups
+def test_the_file_tables_column_is_in_a_real_containers_group():
+    import boxkit
+
+    host = cgroups.detect()
+    with boxkit.run("busybox", ["sleep", "30"], detach=True, memory="64M", cpus=0.5, pids_limit=50) as c:
+        found = experiments.group_files(c.pid, cgroups.FILE_MAP, host.mode)
+        limit = next(p for what, _f, p in found if what == "memory limit")
+        assert int(open(limit).read().split()[0]) == 64 * MiB
+    core = {"memory limit", "memory in use", "OOM kills", "CPU quota", "process limit", "processes"}
+    assert all(p for what, _f, p in found if what in core), found
+
+
+@pytest.mark.integration
+@live
 @pytest.mark.skipif(cgroups.detect().version != 2, reason="needs cgroup v2: memory.high and PSI (runs in the v2 VM)")
 def test_memory_high_holds_the_hog_under_max_with_pressure_drawn():
     result, series, psi = experiments.memory_high(high="100M", memory="300M", target_mb=150)
