@@ -228,12 +228,12 @@ def _show(report, mode: Mode, full: bool) -> None:
     head = (f"<b style='color:{color}'>{html.escape(mode.name.upper())}</b>"
             f"{html.escape(line[len(mode.name):])}: {html.escape(says)}")
     if full:
-        body = f"<div style='border:2px solid {color};padding:6px'>{head}</div>" + report.plain_html()
-        text = f"{line}: {says}\n\n{report.text()}"
+        body = f"<div style='border:2px solid {color};padding:6px'>{head}</div>" + report.plain_html(banner=False)
+        text = f"{line}: {says}\n\n{report.plain_text()}"
     else:
         body = (f"<div style='border:2px solid {color};padding:6px'>{head}"
                 "<details><summary>the host check, row by row (notebook 00 explains it)</summary>"
-                f"{report.plain_html()}</details></div>")
+                f"{report.plain_html(banner=False)}</details></div>")
         text = f"{line}: {says}"
     display({"text/plain": text, "text/html": body}, raw=True)
 

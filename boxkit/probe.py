@@ -209,11 +209,19 @@ class HostReport:
             rows.append((label, c.status, answer, how, c.means))
         return rows
 
+    def plain_text(self) -> str:
+        """:meth:`plain_rows` as text: a question, its answer, how boxkit found out, what it means."""
+        lines = []
+        for label, _status, answer, how, means in self.plain_rows():
+            lines += [f"  {label}: {answer}", f"      how: {how}", f"      so: {means}"]
+        return "\n".join(lines)
+
     def _repr_html_(self) -> str:
         return self.plain_html()
 
-    def plain_html(self) -> str:
-        """The whole check as a table in plain words, under the one-line banner."""
+    def plain_html(self, banner: bool = True) -> str:
+        """The whole check as a table in plain words, under the one-line banner (``banner=False``:
+        the table alone, for a page that shows the banner already)."""
         colors = {"ok": "#1a7f37", "missing": "#cf222e", "info": "#57606a"}
         marks = {"ok": "✔", "missing": "✘", "info": "ℹ"}
         rows = []
@@ -226,8 +234,8 @@ class HostReport:
                 f"<td style='text-align:left'>{html.escape(means)}</td></tr>")
         return (
             "<div class='boxkit-probe'>"
-            f"<p>{self.banner_html()}</p>"
-            "<table><thead><tr><th style='text-align:left'>can this host …</th>"
+            + (f"<p>{self.banner_html()}</p>" if banner else "")
+            + "<table><thead><tr><th style='text-align:left'>can this host …</th>"
             "<th style='text-align:left'>answer</th><th style='text-align:left'>how boxkit found out</th>"
             "<th style='text-align:left'>what it means for the course</th>"
             "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")

@@ -8,6 +8,7 @@ directory and a podman store of boxkit's own (:class:`boxkit.podman.Podman`), an
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +18,11 @@ import tempfile
 import time
 
 from ..images.base import BUSYBOX, _build_busybox
+from ..images.base import ensure as ensure_image
+from ..images.store import Store, check_digest
 from ..podman import Podman
+from ..security import seccomp
+from ..security.capabilities import DEFAULT_CAPS
 from . import bundle as bundlemod
 
 # pinned for every runtime, runc as well: RLIMIT_NOFILE/NPROC of 1024 instead of podman's hard
@@ -54,12 +59,15 @@ def runtime(root: str, *args: str, stdout=None) -> subprocess.CompletedProcess:
         return subprocess.CompletedProcess(args, rc, out.read(), err.read())
 
 
-def walk_state_machine(directory: str) -> list[tuple[str, str, str]]:
+def walk_state_machine(directory: str) -> tuple[list[tuple[str, str, str]], dict]:
     """create → start → kill → delete by hand on a ``sleep`` container; after each verb the status
-    ``state`` reports and what was true of PID 1. Returns (command, status, note) rows."""
+    ``state`` reports and what was true of PID 1. Returns (command, status, note) rows, and what was
+    there between create and start: PID 1's name (``comm``) and command line, its parent's PID, the
+    files of the state directory, and whether the ``create`` command itself was still running."""
     bundle = make_bundle(os.path.join(directory, "bundle"), ["sleep", "60"])
     root = os.path.join(directory, "state")
     rows = []
+    created: dict = {}
 
     def status() -> tuple[str, int]:
         p = runtime(root, "state", "demo")
@@ -76,12 +84,21 @@ def walk_state_machine(directory: str) -> list[tuple[str, str, str]]:
             return "gone"
 
     try:
-        runtime(root, "create", "--bundle", bundle, "demo")
+        create = subprocess.Popen([runtime_path(), "--root", root, "create", "--bundle", bundle, "demo"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        create.wait(timeout=60)   # the create command returns once PID 1 waits at the fifo
         s, pid = status()
-        # the runtime's own init, before execve: python3 or python by how the venv was made
-        name = os.path.basename(comm(pid))
-        init = "python" if name.startswith("python") else name
-        rows.append(("create --bundle DIR demo", s, f"PID 1 runs {init}, waiting at the fifo"))
+        with open(f"/proc/{pid}/comm") as f:
+            name = f.read().strip()
+        with open(f"/proc/{pid}/cmdline") as f:
+            argv = f.read().rstrip("\0").split("\0")
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        created = {"comm": name, "argv": argv, "ppid": int(stat[stat.rindex(")") + 2:].split()[1]),
+                   "files": sorted(os.listdir(os.path.join(root, "demo"))),
+                   "create_exit": create.returncode, "create_pid": create.pid, "pid": pid}
+        rows.append(("create --bundle DIR demo", s, f"PID 1 is {name}, waiting at exec.fifo"))
         runtime(root, "start", "demo")
         s, pid = status()
         rows.append(("start demo", s, f"PID 1 runs {comm(pid)}"))
@@ -94,15 +111,17 @@ def walk_state_machine(directory: str) -> list[tuple[str, str, str]]:
         rows.append(("delete demo", status()[0], "its state directory is gone"))
     finally:
         runtime(root, "delete", "--force", "demo")
-    return rows
+    return rows, created
 
 
 def _short_config(cfg: dict) -> dict:
     linux = cfg.get("linux", {})
     return {
         "process.args": cfg["process"]["args"],
+        "process.user": cfg["process"].get("user"),
         "process.capabilities.bounding": len(cfg["process"].get("capabilities", {}).get("bounding", [])),
-        "root": {**cfg["root"], "path": "…/" + os.path.basename(cfg["root"]["path"])},
+        "process.noNewPrivileges": cfg["process"].get("noNewPrivileges", "absent (false)"),
+        "root.readonly": cfg["root"].get("readonly", "absent (false)"),
         "mounts": sorted(m["destination"] for m in cfg.get("mounts", [])),   # podman's order varies
         "linux.namespaces": [n["type"] + (" (joined)" if n.get("path") else "") for n in linux.get("namespaces", [])],
         "linux.resources.memory": linux.get("resources", {}).get("memory"),
@@ -112,9 +131,10 @@ def _short_config(cfg: dict) -> dict:
     }
 
 
-def podman_bundle(rootfs: str, *flags: str) -> tuple[dict, dict]:
+def podman_bundle(rootfs: str, *flags: str) -> tuple[dict, dict, dict]:
     """The config.json podman writes for ``podman run FLAGS --rootfs ROOTFS sh`` (podman init makes
-    the bundle and calls the runtime's create), shortened to what matters, and boxkit's plan for it."""
+    the bundle and calls the runtime's create): shortened to what the notebook reads, boxkit's plan
+    for it, and the whole of it."""
     with Podman() as p:
         p.runtime = runtime_path()
         r = p.run("create", *PODMAN_FLAGS, "--network", "none", *flags, "--rootfs", rootfs, "sleep", "5")
@@ -136,7 +156,57 @@ def podman_bundle(rootfs: str, *flags: str) -> tuple[dict, dict]:
     short_plan["mount_entries"] = len(plan.mount_entries)
     short_plan["caps.bounding"] = bin(plan.cap_sets["bounding"]).count("1") if plan.cap_sets else None
     short_plan["cgroups_path"] = "/…/" + short_plan["cgroups_path"].rsplit("/", 1)[-1][:19] + "…"
-    return _short_config(cfg), short_plan
+    return _short_config(cfg), short_plan, cfg
+
+
+def against_docker(cfg: dict) -> dict:
+    """What a bundle's capabilities and seccomp filter allow, next to docker's defaults as boxkit
+    keeps them (:data:`~boxkit.security.capabilities.DEFAULT_CAPS`, the default seccomp profile):
+    the capabilities in one and not the other, the rules of each, and the system calls each allows
+    a container with the bundle's capabilities (an engine writes its profile into the bundle already
+    resolved for the container's capabilities; docker's keeps ``includes``/``excludes`` by capability)."""
+    caps = set(cfg["process"].get("capabilities", {}).get("bounding", []))
+    linux = cfg.get("linux", {})
+    profile = seccomp.default_profile()
+    docker_allows = set()
+    for rule in profile.rules:
+        if rule.action == "SCMP_ACT_ALLOW" and profile.applies(rule, caps):
+            docker_allows.update(rule.names)
+    bundle_rules = linux.get("seccomp", {}).get("syscalls", [])
+    bundle_allows = {n for r in bundle_rules if r.get("action") == "SCMP_ACT_ALLOW" for n in r.get("names", [])}
+    return {"caps": sorted(caps), "docker_caps": sorted(DEFAULT_CAPS),
+            "docker_only_caps": sorted(set(DEFAULT_CAPS) - caps), "bundle_only_caps": sorted(caps - set(DEFAULT_CAPS)),
+            "bundle_rules": len(bundle_rules), "docker_rules": len(profile.rules),
+            "bundle_allows": len(bundle_allows), "docker_allows": len(docker_allows),
+            "docker_only_calls": sorted(docker_allows - bundle_allows),
+            "bundle_only_calls": sorted(bundle_allows - docker_allows)}
+
+
+def image_chain(ref: str = "busybox") -> dict:
+    """The OCI image layout behind a local image, one hop at a time: ``index.json`` names a manifest
+    by digest, the manifest names a config and the layers (compressed tars) by digest, and the config
+    lists each layer's uncompressed digest (``rootfs.diff_ids``) and the command to run."""
+    ensure_image(ref)
+    store = Store()
+    tag = store.tags()[f"{ref}:latest" if ":" not in ref else ref]
+    mdigest, manifest, config = store.manifest_of(ref)
+    return {"index": {"mediaType": tag.get("mediaType"), "digest": mdigest},
+            "manifest": {"mediaType": manifest.get("mediaType"), "config": manifest["config"]["digest"],
+                         "layers": [(d.get("mediaType"), d.get("size"), d.get("digest"))
+                                    for d in manifest["layers"]]},
+            "config": {"os": config.get("os"), "architecture": config.get("architecture"),
+                       "cmd": (config.get("config") or {}).get("Cmd"),
+                       "diff_ids": config["rootfs"]["diff_ids"]},
+            "root": store.root}
+
+
+def blob_sha256(root: str, digest: str) -> str:
+    """``sha256:HEX`` of the bytes of blob ``digest`` in the image layout at ``root``, computed anew."""
+    h = hashlib.sha256()
+    with open(os.path.join(root, "blobs", "sha256", check_digest(digest).split(":", 1)[1]), "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
 
 
 def process_tree(rootfs: str) -> list[str]:

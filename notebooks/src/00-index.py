@@ -1,9 +1,13 @@
 # %% [markdown]
 # # How containers work — on the kernel in front of you
 #
-# A container is not a small virtual machine. It is an ordinary Linux process that the kernel treats
-# specially in three ways, and this course proves each one on your own kernel, with real containers
-# started from this notebook by the `boxkit` package:
+# A container is not a small virtual machine. It is an ordinary Linux process that the kernel fences in.
+# Four kinds of fence decide what it is: **namespaces** decide what it can *see*, **cgroups** what it
+# can *use*, a **layered file system** what it is *made of*, and **security layers** (capabilities,
+# seccomp, no_new_privs) what root inside it may *do*. Chapters 01–04 and 06 take the fences apart (04
+# the network namespace in depth); 05 and 07–09 put them together — as a service, as the OCI chain that `docker run` drives, by hand from
+# system calls, and around the container's first process. Every chapter proves its claims on your own
+# kernel, with real containers started from the notebook by the `boxkit` package:
 #
 # | # | notebook | the idea | what you will see |
 # |---|---|---|---|
@@ -11,7 +15,7 @@
 # | 2 | [02-cgroups](02-cgroups.ipynb) | **cgroups**: what a process can *use* | a 500 MB limit enforced by the OOM killer, CPU quota, a fork bomb stopped cold |
 # | 3 | [03-overlay](03-overlay.ipynb) | **overlay file system**: what a process is *made of* | two versions of an app sharing their dependency layers on disk |
 # | 4 | [04-network](04-network.ipynb) | **network namespaces, veth and bridges** | two containers talking by name |
-# | 5 | [05-capstone](05-capstone.ipynb) | **one service, every mechanism** | build, run under limits, watch, commit: all of it together |
+# | 5 | [05-capstone](05-capstone.ipynb) | **one service, every fence** | build, run under limits, watch, commit: all of it together |
 # | 6 | [06-security](06-security.ipynb) | **security layers**: what root in a box may *do* | capabilities, seccomp, no_new_privs, masked paths each refusing, then removed one by one |
 # | 7 | [07-oci](07-oci.ipynb) | **the OCI chain**: what `docker run` really calls | a bundle walked through create, start, kill, delete by hand; podman driving `boxkit-runtime` in runc's seat |
 # | 8 | [08-by-hand](08-by-hand.ipynb) | **a container by hand**: the system calls, one per cell | `unshare`, `/` private, overlay, `/proc`, `pivot_root`, capabilities, `execve`, each followed by what it changed; then what boxkit adds and why |
@@ -22,35 +26,57 @@
 # ## First: what does this host allow?
 #
 # Containers need root (or user namespaces), and hosts differ: cgroup v1 or v2, overlay allowed or not,
-# inside another container or not. `boxkit.probe()` *tries* each kernel feature in a throw-away process
-# and says what it means for the course. Where a host forbids a demo, the notebooks replay a recording
-# of a real run and mark it **RECORDED**.
+# inside another container or not. The first cell of every notebook asks `boxkit.probe()`, which *tries*
+# each kernel feature in a throw-away process. Where a host forbids a demo, the notebooks replay a
+# recording of a real run and mark it **RECORDED**. Here it shows every row; the other notebooks show
+# one line — the mode, the kernel, the cgroup mode, root or not — with the table folded away under it.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 from boxkit import course
 
-course.start("containers")   # shows the host check; replays RECORDED runs where demos cannot run live
-
-# %%
-import boxkit
-
-report = boxkit.probe()   # the same report, as an object: its fields answer questions
+course.start("containers", full=True)   # every row of the host check, in plain words
 
 # %% [markdown]
-# The course runs **live** when every row the demos need is *ok*; **rootless** without root where the
-# kernel lets a user make user namespaces (most demos run live in a user namespace of your own, the rest
-# are replayed); and **recorded** on a host without either (the public mybinder.org, for one).
+# The course runs **live** when every row the demos need says *yes*; **rootless** without root where
+# the kernel lets a user make user namespaces (most demos run live in a user namespace of your own, the
+# rest are replayed); and **recorded** on a host without either (the public mybinder.org, for one).
+#
+# ## Reading a notebook's cells
+#
+# Some cells start with a comment line that is meant for the tools, not for you:
+#
+# | the line | what it means |
+# |---|---|
+# | `# boxkit: needs root` | the cell needs what its name says; `needs cgroups`, `needs network` and `needs cgroup2` (a cgroup v2 host) likewise, several joined by commas. On a host that lacks it the cell replays a recorded run, with a RECORDED badge, instead of failing |
+# | `# boxkit: exercise` | a cell of an exercise: it always runs as written, in every mode, so that *your* answer is the one judged |
+# | `# NBVAL_IGNORE_OUTPUT` | the tests re-run every notebook and compare each output with the one stored here ([nbval](https://nbval.readthedocs.io)); this cell's output depends on the host (a kernel version, a PID, a plot), so they do not compare it |
+#
+# A fact line prints what was measured in brackets, then `True` or `False`; `True` is the outcome
+# the prose claims: `the container exited with success (exit code 0): True`.
+
+# %%
+import os
+
+import boxkit
+
+report = boxkit.probe()   # the same check, as an object: its fields answer questions
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(f"this host's course mode: {report.mode}")
-print("namespace types the probe tried:", ", ".join(f"{ns} {state}" for ns, state in report.namespaces.items()))
+tried = ", ".join(f"{ns} {state}" for ns, state in report.namespaces.items())
+print(f"namespace types the probe tried: {tried}")
 
 # %%
-KINDS = ("mount", "uts", "ipc", "pid", "net", "user", "cgroup", "time")
-print(f"namespace types the probe tried: {sum(k in report.namespaces for k in KINDS)} of {len(KINDS)}:",
-      all(k in report.namespaces for k in KINDS))
+works = [ns for ns, state in report.namespaces.items() if state in ("ok", "userns")]
+print(f"namespace types that worked here ({len(works)} of {len(report.namespaces)}):",
+      len(works) == len(report.namespaces))
+# the kernel lists one link per namespace type in /proc/self/ns (mnt is the mount namespace)
+listed = {"mount" if n == "mnt" else n for n in os.listdir("/proc/self/ns")
+          if not n.endswith("_for_children")}
+print(f"every type the kernel lists was tried ({len(listed)} listed):",
+      listed <= set(report.namespaces))
 
 # %% [markdown]
 # ## Your first container
@@ -69,15 +95,17 @@ print(r.stdout)
 # its PID namespace holds: itself.
 
 # %%
-first = r.stdout.splitlines()[2].split()
-print(f"exit code {r.exit_code}:", r.exit_code == 0)
-print(f"processes the container saw: {len(r.stdout.splitlines()) - 2}, PID 1 among them ({first[0]} {first[2]}):",
+lines = r.stdout.splitlines()
+first = lines[2].split()
+print(f"the container exited with success (exit code {r.exit_code}):", r.exit_code == 0)
+print(f"the hostname inside was its own ({lines[0].split()[-1]}):", lines[0] == "hello from first")
+print(f"processes the container saw ({len(lines) - 2}), PID 1 among them ({first[0]} {first[2]}):",
       first[0] == "1" and first[2] == "{ps}")
 
 # %% [markdown]
 # ## What to try next
 #
-# Every notebook ends with what it proved and an **exercise**: you replace each `...` with your
+# Every chapter, 01 to 09, ends with what it proved and an **exercise**: you replace each `...` with your
 # prediction, and a check cell starts real containers and answers *right* or *not yet*, from what the
 # kernel did (with a hint that says why, never the answer). On a host that cannot run them (recorded
 # mode), your answer is judged against measurements recorded on a real kernel.
@@ -90,5 +118,8 @@ print(f"processes the container saw: {len(r.stdout.splitlines()) - 2}, PID 1 amo
 # | [04-network](04-network.ipynb#Exercise) | which pings answer across two networks and the host |
 # | [05-capstone](05-capstone.ipynb#Exercise) | how many orders the shop serves under 30 MiB before the OOM killer ends it |
 # | [06-security](06-security.ipynb#Exercise) | which actions root in a default container can do |
+# | [07-oci](07-oci.ipynb#Exercise) | edit one field of a bundle's `config.json`, and what the container's root may do after it |
+# | [08-by-hand](08-by-hand.ipynb#Exercise) | the steps of a container by hand in another order: which step the kernel refuses, with which error |
+# | [09-pid1](09-pid1.ipynb#Exercise) | which signal ends each of five containers when they are stopped |
 #
 # Next: [01 — namespaces](01-namespaces.ipynb), where each of those isolations is taken apart.

@@ -3,7 +3,9 @@
 #
 # Neither docker nor podman starts a container itself. Both write an OCI **bundle** — a `config.json` that
 # says everything about the container, beside its root file system — and call a **runtime** through five
-# verbs: `create`, `start`, `state`, `kill`, `delete`.
+# verbs: `create`, `start`, `state`, `kill`, `delete`. The Open Container Initiative (OCI) writes down
+# two contracts: the *runtime spec* (the bundle and those verbs) and the *image spec* (what an image is
+# on disk and in a registry).
 #
 # ```
 # docker ─> containerd ─> containerd-shim ─> runc create/start ─> the container
@@ -11,8 +13,10 @@
 # ```
 #
 # boxkit has a runtime; `boxkit-runtime` speaks that command line, so podman can use it instead of runc.
-# This notebook walks the state machine by hand, reads the bundle podman writes, looks at the processes
-# while a container runs, and compares the cgroup files boxkit-runtime and runc write for the same flags.
+# This notebook walks the state machine by hand, reads the bundle podman writes and compares it with
+# docker's defaults, looks at the processes while a container runs, compares the cgroup files
+# boxkit-runtime and runc write for the same flags, and opens an image the way the image spec lays it out.
+# It ends with an exercise: you edit one field of a `config.json` and predict what the container may do.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -24,8 +28,10 @@ course.start("containers")
 # NBVAL_IGNORE_OUTPUT
 import os
 import tempfile
+import textwrap
 
-from boxkit import compare
+import boxkit
+from boxkit import compare, exercises_oci
 from boxkit.oci import demo
 
 work = tempfile.mkdtemp(prefix="oci-")
@@ -33,34 +39,48 @@ work = tempfile.mkdtemp(prefix="oci-")
 # %% [markdown]
 # ## 1. The state machine, by hand
 #
-# `create` sets the container up — namespaces, cgroup, mounts, `pivot_root`, capabilities — and stops PID 1
-# right before `execve`, waiting on a fifo in the runtime's state directory. `start` opens the fifo and PID 1
-# runs the command. Nothing of the runtime stays behind in between: the verbs read `state.json`.
+# `create` sets the container up — namespaces, cgroup, mounts, `pivot_root`, capabilities — and stops
+# its PID 1 right before `execve`. Then the `create` command exits, but not everything of the runtime
+# goes with it: the container's PID 1 *is* a process of the runtime, forked by `create`, as runc's is
+# `runc init`. It waits on a fifo, `exec.fifo`, in the runtime's state directory. `start` is a new
+# command: it finds the container through `state.json`, opens the fifo and writes one byte, and PID 1
+# goes on to `execve` the command. `kill` and `delete` find it the same way.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 # boxkit: needs root
-rows = demo.walk_state_machine(work)
+rows, created = demo.walk_state_machine(work)
 for command, status, note in rows:
     print(f"boxkit-runtime {command:26} -> {status:34} {note}")
+print()
+argv = " ".join(os.path.basename(a) if a.startswith("/") else a for a in created["argv"])
+print(f"between create and start: PID 1's name {created['comm']!r}, its command line {argv!r}")
+print(f"the state directory holds: {', '.join(created['files'])}")
 
 # %%
 # boxkit: needs root
 statuses = [status for _c, status, _n in rows]
-print("created -> running -> stopped:", statuses[:3] == ["created", "running", "stopped"], f"({' -> '.join(statuses[:3])})")
-print("PID 1 was not the command before start:", "python" in rows[0][2], f"({rows[0][2].split(',')[0]})")
-print("after delete the container is gone:", "does not exist" in statuses[3])
+print(f"the states in order ({' -> '.join(statuses[:3])}):",
+      statuses[:3] == ["created", "running", "stopped"])
+print(f"the create command exited with success before start (exit code {created['create_exit']}):",
+      created["create_exit"] == 0)
+print(f"PID 1 before start is a fork of the create command ({created['comm']}, argv says create):",
+      "create" in created["argv"] and created["pid"] != created["create_pid"])
+print(f"start made PID 1 run the command ({rows[1][2]}):", rows[1][2] == "PID 1 runs sleep")
+print(f"after delete the container is gone ({statuses[3]}):", "does not exist" in statuses[3])
 
 # %% [markdown]
 # ## 2. The bundle podman writes
 #
 # `podman create --memory 64m --pids-limit 50` and `podman init` write the bundle and call the runtime's
-# `create`. Here is its `config.json`, shortened to what matters, and next to it the plan boxkit made of
-# it — the same dict `boxkit run` builds from its own flags.
+# `create`. Here is its `config.json`, shortened to the fields this notebook reads, and next to it the
+# plan boxkit made of it — the same dict `boxkit run` builds from its own flags. A field the bundle does
+# not carry is a default of the spec: `root.readonly` absent means a writable root.
 
 # %%
 # boxkit: needs root
 rootfs = os.path.join(work, "bundle", "rootfs")
-config, plan = demo.podman_bundle(rootfs, "--memory", "64m", "--pids-limit", "50")
+config, plan, podman_cfg = demo.podman_bundle(rootfs, "--memory", "64m", "--pids-limit", "50")
 width = max(len(k) for k in config)
 for k, v in config.items():
     print(f"{k:{width}}  {v}")
@@ -70,10 +90,66 @@ for k, v in plan.items():
 
 # %%
 # boxkit: needs root
-print("podman asked for 64 MiB:", config["linux.resources.memory"]["limit"] == 64 << 20,
-      f"({config['linux.resources.memory']['limit']} bytes)")
-print("no cgroup namespace on cgroup v1 (podman's default):", "cgroup" not in plan["ns"], f"({', '.join(plan['ns'])})")
-print("the plan has the bundle's mounts:", plan["mount_entries"] == len(config["mounts"]), f"({plan['mount_entries']})")
+mode = boxkit.probe().cgroup_mode
+limit = config["linux.resources.memory"]["limit"]
+print(f"podman asked for 64 MiB ({limit} bytes):", limit == 64 << 20)
+namespaces = ", ".join(plan["ns"])
+print(f"a cgroup namespace only on cgroup v2, podman's default (cgroup {mode}; {namespaces}):",
+      ("cgroup" in plan["ns"]) == (mode == "v2"))
+print(f"the plan has the bundle's mounts ({plan['mount_entries']} of {len(config['mounts'])}):",
+      plan["mount_entries"] == len(config["mounts"]))
+
+# %% [markdown]
+# ### podman's defaults are not docker's
+#
+# Chapter 06 ran docker's defaults: a short list of capabilities and docker's seccomp profile. podman
+# keeps a list of its own (in `containers.conf`) and ships its own profile. The run below reads both out
+# of the bundle and sets them beside docker's, as boxkit keeps them.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# boxkit: needs root
+vs = demo.against_docker(podman_cfg)
+print(f"capabilities in podman's bounding set: {len(vs['caps'])}; in docker's default set: "
+      f"{len(vs['docker_caps'])}")
+print(f"  docker's, not podman's: {', '.join(vs['docker_only_caps']) or 'none'}")
+print(f"  podman's, not docker's: {', '.join(vs['bundle_only_caps']) or 'none'}")
+print(f"seccomp rules: {vs['bundle_rules']} in podman's bundle, {vs['docker_rules']} in boxkit's "
+      "default profile (docker's decisions)")
+print(f"system calls each allows a container with podman's capabilities: "
+      f"podman's {vs['bundle_allows']}, boxkit's {vs['docker_allows']}")
+for who, calls in (("boxkit's (docker's) only", vs["docker_only_calls"]),
+                   ("podman's only", vs["bundle_only_calls"])):
+    print(textwrap.fill(f"  allowed by {who}: {', '.join(calls) or 'none'}", 100,
+                        subsequent_indent="    "))
+
+# %% [markdown]
+# The capability lists differ by the names printed first. What each of those gives a container:
+#
+# | capability | what root in the container may do with it |
+# |---|---|
+# | `CAP_NET_RAW` | open raw and packet sockets (`ping` uses one; so does forging packets on its network) |
+# | `CAP_MKNOD` | create device nodes with `mknod` (opening them is still up to the devices layer) |
+# | `CAP_AUDIT_WRITE` | write records to the kernel's audit log (what `login` and `sshd` do) |
+#
+# The two counts of seccomp rules do not compare: a rule is one `syscalls` entry, a list of names with
+# one action. podman writes its profile into the bundle already worked out for this container's
+# capabilities, and lists some refusals as rules of their own; docker's profile keeps its rules by
+# capability (`includes`, `excludes`) until it is compiled. What compares is the set of calls each lets
+# through for the same capabilities — the two lists above. podman's filter lets `mount` and `unshare`
+# through and leaves the refusal to the capabilities (no `CAP_SYS_ADMIN`, no mount); docker's filter
+# refuses them itself. Either way the container cannot mount; with `CAP_SYS_ADMIN` added, only docker's
+# filter would still stand in the way.
+
+# %%
+# boxkit: needs root
+print(f"podman's set lacks docker's {', '.join(vs['docker_only_caps'])}:",
+      set(vs["docker_only_caps"]) == {"CAP_NET_RAW", "CAP_MKNOD", "CAP_AUDIT_WRITE"})
+n_caps = f"{len(vs['caps'])} and {len(vs['docker_caps'])} capabilities"
+print(f"CAP_SYS_ADMIN is in neither set ({n_caps}):",
+      "CAP_SYS_ADMIN" not in vs["caps"] + vs["docker_caps"])
+print("podman's filter lets mount and unshare through, docker's does not:",
+      {"mount", "unshare"} <= set(vs["bundle_only_calls"]))
 
 # %% [markdown]
 # ## 3. The processes while it runs
@@ -90,8 +166,9 @@ print("\n".join(tree))
 
 # %%
 # boxkit: needs root
-print("the container's parent is conmon:", tree[0] == "conmon", f"({tree[0]})")
-print("conmon's child is the command itself:", tree[-1].endswith("sleep"), f"({tree[-1].strip(' └─')})")
+print(f"the container's parent is conmon ({tree[0]}):", tree[0] == "conmon")
+child = tree[-1].strip(" └─")
+print(f"conmon's child is the command itself ({child}):", child == "sleep")
 
 # %% [markdown]
 # ## 4. The same limits, two runtimes
@@ -104,12 +181,47 @@ print("conmon's child is the command itself:", tree[-1].endswith("sleep"), f"({t
 mine = compare.podman_limits(rootfs, "64m", 0.5, 50, runtime=demo.runtime_path())
 runc = compare.podman_limits(rootfs, "64m", 0.5, 50)
 for what in mine:
-    print(f"{what:13} {os.path.basename(mine[what][0]):24} boxkit-runtime {mine[what][1]:>10}   runc {runc[what][1]:>10}")
+    name, ours, theirs = os.path.basename(mine[what][0]), mine[what][1], runc[what][1]
+    print(f"{what:13} {name:24} boxkit-runtime {ours:>10}   runc {theirs:>10}")
 
 # %%
 # boxkit: needs root
-print("the same files, the same values:", all(mine[w][1] == runc[w][1] for w in mine),
-      f"({len(mine)} files)")
+same = sum(mine[w][1] == runc[w][1] for w in mine)
+print(f"the same files, the same values ({same} of {len(mine)} files):", same == len(mine))
+
+# %% [markdown]
+# ## 5. The other contract: an image, as the image spec lays it out
+#
+# The bundle's `rootfs` came from an image. The image spec says how an image is stored: an `index.json`
+# names a **manifest** by its digest; the manifest names a **config** and the **layers** (tar archives),
+# each by digest; the config lists each layer's digest once unpacked (`rootfs.diff_ids`) and the command
+# to run. A digest is the sha256 of the bytes it names, so every hop can be checked. A layer's digest is
+# that of the bytes as stored, a diff_id that of the plain tar: the two differ for a compressed layer
+# (`…tar+gzip`, as registries serve most), and are one for a layer stored uncompressed (`…tar`).
+# boxkit's image store is such a layout; here is its `busybox` image, hop by hop.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+chain = demo.image_chain("busybox")
+print("index.json   ->", chain["index"]["mediaType"], chain["index"]["digest"])
+print("manifest     -> config", chain["manifest"]["config"])
+for media, size, digest in chain["manifest"]["layers"]:
+    print(f"             -> layer  {media}, {size} bytes, {digest}")
+print("config       ->", {k: chain["config"][k] for k in ("os", "architecture", "cmd")})
+print("               rootfs.diff_ids", chain["config"]["diff_ids"])
+
+# %%
+blobs = {"manifest": chain["index"]["digest"], "config": chain["manifest"]["config"]}
+for what, digest in blobs.items():
+    got = demo.blob_sha256(chain["root"], digest)   # the sha256 of the blob file's bytes
+    print(f"the {what}'s digest is the sha256 of its bytes ({got[:19]}…):", got == digest)
+layers, diffs = chain["manifest"]["layers"], chain["config"]["diff_ids"]
+print(f"one diff_id per layer (layers {len(layers)}, diff_ids {len(diffs)}):",
+      len(layers) == len(diffs))
+kinds = ", ".join(media.rsplit(".", 1)[-1] for media, _size, _digest in layers)
+plain = [media.endswith(".tar") for media, _size, _digest in layers]
+print(f"digest and diff_id are one exactly for the uncompressed layers ({kinds}):",
+      [digest == diff for (_m, _s, digest), diff in zip(layers, diffs)] == plain)
 
 # %% [markdown]
 # ## What to take away
@@ -117,6 +229,57 @@ print("the same files, the same values:", all(mine[w][1] == runc[w][1] for w in 
 # * A container engine is a front: it turns your flags into a `config.json`. The runtime turns the
 #   `config.json` into system calls. `boxkit run` and `boxkit-runtime` are two fronts of one engine.
 # * `create` and `start` are two verbs because the engine has work to do in between (hooks, the network),
-#   with the container's namespaces already there and its command not yet running.
+#   with the container's namespaces already there and its command not yet running — held by the
+#   runtime's own process as PID 1.
+# * "The default" is the engine's: podman and docker hand the same runtime different capabilities and
+#   different filters.
 # * The OCI runtime-tools validation suite drives any runtime through this command line; its figures for
 #   boxkit-runtime and runc on this host are in `docs/oci-runtime.md`.
+#
+# ## Exercise
+#
+# The bundle of section 1 was written by hand, the way `runc spec` writes one. These are its fields that
+# decide what root in the container may do — and one field it does *not* have:
+
+# %%
+spec = exercises_oci.bundle_config()
+print("root                  ", spec["root"])
+print("process.user          ", spec["process"]["user"])
+print("process.capabilities  ", spec["process"]["capabilities"]["bounding"],
+      "(the same in bounding, effective, permitted)")
+print("process.noNewPrivileges", spec["process"]["noNewPrivileges"])
+print("linux.namespaces      ", [n["type"] for n in spec["linux"]["namespaces"]])
+print("linux.seccomp         ", spec["linux"].get("seccomp", "absent"))
+print()
+print("the edits, one field each:")
+for name in exercises_oci.EDITS:
+    print("  ", name)
+
+# %% [markdown]
+# Pick **one** of the edits. After it, can the container's shell (root in the container, unless your
+# edit says otherwise) write a file in `/`, mount a tmpfs on `/tmp`, change the hostname, and listen on
+# port 80? Replace each `...` below: `edit` with the edit's name as printed, each action with `True` or
+# `False`. The check writes the edited `config.json` beside a busybox root, runs `boxkit-runtime create`
+# and `start` on it, and reads what the shell could do.
+
+# %%
+# boxkit: exercise
+edit = ...
+my_prediction = {
+    "write a file in /": ...,
+    "mount a tmpfs on /tmp": ...,
+    "change the hostname": ...,
+    "listen on port 80": ...,
+}
+
+# %%
+# boxkit: exercise
+from boxkit import exercises_oci
+
+exercises_oci.check(my_prediction, edit=edit)
+
+# %% [markdown]
+# Stuck after a few tries? `exercises_oci.solution()` shows one answer and the reasoning behind it.
+#
+# **Try next:** the other three edits, each predicted before you run it. Which of the four actions
+# would a `linux.seccomp` like docker's change, for the edit that adds `CAP_SYS_ADMIN`?

@@ -280,6 +280,8 @@ def test_plain_rows_cover_every_check_in_a_learners_words(tmp_path):
         if status != "info":
             assert answer == ("yes" if c.ok else "no")
     info = {c.key: row[2] for c, row in zip(r.checks, rows, strict=True) if c.status == "info"}
+    text = r.plain_text()
+    assert text.startswith("  run containers: yes\n") and text.count("\n      how: ") == len(rows)
     assert info["cgroup.mode"] == r.cgroup_mode and info["kernel"] == r.kernel
 
 
