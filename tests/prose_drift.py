@@ -74,7 +74,7 @@ ALLOWED: list[tuple[str, tuple[str, ...], str]] = [
      "the kernel's default overflow uid/gid (nobody), /proc/sys/kernel/overflowuid"),
     ("chapter number", (r"(?i)(?:notebook|chapter)s?\s+(?P<n>\d\d)\b", r"(?<![\w.])(?P<n>\d\d)\s+[—-]\s"),
      "a notebook's number names a chapter"),
-    ("part number", (r"(?i)\b(?:part|section|step)\s+(?P<n>\d+)\b",),
+    ("part number", (r"(?i)\b(?:part|section|step)\s+(?P<n>\d+)\b", r"§\s*(?P<n>\d+)"),
      "a number that names a section of the same notebook"),
     ("heading number", (r"(?m)^#+\s+(?P<n>\d+)\.\s", r"(?m)^#+\s+\d+\.\s+[^\n]*?,\s+(?P<n>\d+)\.\s"),
      "a section number in a heading"),
@@ -85,8 +85,10 @@ ALLOWED: list[tuple[str, tuple[str, ...], str]] = [
     ("year", (r"(?i)\b(?:in|since|from|until|of)\s+(?P<n>(?:19|20)\d\d)(?![\d.,])",),
      "a year dates history, it measures nothing"),
     ("kernel feature version", (r"(?P<n>\d+\.\d+)\+",
-                                r"(?i)\b(?:since|before|until|from)\s+(?:linux\s+|kernel\s+)?(?P<n>\d+\.\d+)"),
-     "the kernel release a feature arrived in (Linux 5.6+, since 5.17): kernel history, not this host"),
+                                r"(?i)\b(?:since|before|until|from|needs|requires)\s+(?:linux\s+|kernel\s+)?"
+                                r"(?P<n>\d+\.\d+)"),
+     "the kernel release a feature arrived in (Linux 5.6+, since 5.17, needs Linux 5.19): kernel history, "
+     "not this host"),
     ("other software's version", (r"(?i)\b(?:java|python|jdk|runc|podman|docker)\s+(?P<n>\d+(?:\.\d+)*)\+?",
                                   r"(?i)\b(?P<n>\d+u\d+)\b"),
      "the release of another program a behaviour belongs to"),
