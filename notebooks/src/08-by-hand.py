@@ -30,10 +30,11 @@ course.start("containers")
 # host's `/` holds whatever this host keeps there, so it differs from host to host; the cell sorts
 # its names into those the busybox image has too and the host's own.
 #
-# A process's capabilities (`CapEff`) can only come from its *bounding set* (`CapBnd`), and the kernel
-# knows the capabilities numbered up to `/proc/sys/kernel/cap_last_cap`. Root of a host whose
-# bounding set lacks some holds fewer than the kernel knows, and so does every container it starts,
-# `--privileged` ones included: "every capability" means this host's bounding set.
+# When root runs a program, the program's capabilities (`CapEff`) are those of root's *bounding set*
+# (`CapBnd`), and the kernel knows the capabilities numbered up to `/proc/sys/kernel/cap_last_cap`.
+# Where the host's bounding set lacks some, root holds fewer than the kernel knows, and so does every
+# container it starts without a user namespace, `--privileged` ones included: there "every
+# capability" means this host's bounding set. (The user-namespace section below shows the other case.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -88,9 +89,10 @@ with open(f"{group}/{limit_file}") as f:
     limit = int(f.read())
 moved = memory_line(ch.after).endswith(":" + group[len(hierarchy):])
 with open("/proc/self/cgroup") as f:
-    mine = memory_line({"cgroup": f.read().splitlines()})
-print(f"the helper's memory cgroup before: the notebook's own: {memory_line(ch.before) == mine}")
-print(f"after: {memory_line(ch.after)}: the new group: {moved}")
+    notebook_group = memory_line({"cgroup": f.read().splitlines()})
+before, after = memory_line(ch.before), memory_line(ch.after)
+print(f"the helper's memory cgroup now {after}, before the notebook's: "
+      f"{moved and before == notebook_group}")
 print(f"{limit_file} read back, {limit >> 20} MiB: the limit written: {limit == 64 << 20}")
 
 # %% [markdown]
@@ -108,7 +110,8 @@ print("new namespaces:", ", ".join(ch.new_namespaces))
 print(f"PID {ch.before['pid']} -> {ch.after['pid']}: PID 1: {ch.after['pid'] == 1}")
 n_before, n_after = len(ch.before["mounts"]), len(ch.after["mounts"])
 print(f"mount table {n_after} lines, the host's {n_before}: a copy: {n_after == n_before}")
-print(f"PID 1 in the same cgroup as the helper: {memory_line(ch.after) == memory_line(ch.before)}")
+pid1 = memory_line(ch.after)
+print(f"PID 1's memory cgroup {pid1}: the helper's: {pid1 == memory_line(ch.before)}")
 
 # %% [markdown]
 # ## 4. Make `/` private
@@ -178,7 +181,8 @@ print(f"mount table {len(ch.before['mounts'])} -> {len(points)} lines, {' '.join
 # ## 7. Hostname and capabilities
 #
 # `sethostname` in the new UTS namespace; then the bounding set is cut and `capset` keeps docker's
-# default capabilities. Root inside is still uid 0, without `CAP_SYS_ADMIN`.
+# default capabilities. Root inside is still uid 0, without `CAP_SYS_ADMIN`. The count before is the
+# host's bounding set, as the first cell printed it, not every capability the kernel knows.
 
 # %%
 # boxkit: needs root
@@ -214,7 +218,7 @@ helper, tmp = box.proc.pid, box.tmp
 r = box.exec(["sh", "-c", "ps -o pid,comm; echo ---; " + PROBE])
 ps, hand = r.stdout.split("---\n")
 print(ps, end="")
-print(f"exit status {r.returncode}: {r.returncode == 0}")
+print(f"exit status {r.returncode}: the command succeeded: {r.returncode == 0}")
 gone = not os.path.exists(f"/proc/{helper}")
 print(f"the helper, host PID {helper}, gone from the host's /proc: {gone}")
 print(f"its directory (upper, work, merged) removed: {not os.path.exists(tmp)}")
@@ -244,12 +248,12 @@ print(f"boxkit's /dev ({len(dev)} entries):", " ".join(dev))
 # | step boxkit adds | what it does | why (the bug, where there is one) |
 # |---|---|---|
 # | masked paths | `/dev/null` bound over `/proc/kcore`, `/proc/keys`, `/proc/timer_list`, `/proc/sched_debug` …; `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq` read-only | the kernel's memory image, the host's keyring and timers leak through procfs; a writable `/proc/sys/kernel/core_pattern` runs a program of your choice as the host's root; `sysrq-trigger` reboots the host |
-# | devices | a `tmpfs` `/dev` holding the entries printed above: safe character devices, and mounts for `pts`, `shm` and `mqueue`; the root is `nodev` | a `mknod`ed `/dev/sda` or `/dev/mem` would read the host's disk or memory |
+# | devices | a `tmpfs` `/dev` holding only the entries printed above: the character devices `null`, `zero`, `full`, `random`, `urandom` and `tty`; the links `fd`, `stdin`, `stdout`, `stderr`, `ptmx` and `core`; mounts for `pts`, `shm` and `mqueue`. The root is `nodev` | a `mknod`ed `/dev/sda` or `/dev/mem` would read the host's disk or memory |
 # | no_new_privs | `prctl(PR_SET_NO_NEW_PRIVS)` | a setuid program in the image cannot gain privileges (notebook 06 shows one) |
 # | seccomp | a BPF filter on every system call | the kernel bugs reached through a nested user namespace (CVE-2022-0185, CVE-2022-0492) and the unnamespaced keyring |
 # | fd hygiene | every fd but 0-2 closed before `execve`, the cwd checked | runc CVE-2024-21626 leaked an fd of the host's `/sys/fs/cgroup`, and a workdir of `/proc/self/fd/7` walked out of the container. By hand, the helper's command pipe leaked into the container just like that |
 # | non-dumpable exec | `prctl(PR_SET_DUMPABLE, 0)` while `boxkit exec` joins | runc CVE-2019-5736: the container opened the joining runtime's `/proc/PID/exe` and overwrote the runc binary on the host |
-# | cgroups | the container's own group in every hierarchy, with memory, CPU and pids limits (by hand: one memory group) | a fork bomb or a leak inside takes the host down with it |
+# | cgroups | the container's own group, with memory, CPU and pids limits (by hand: one memory group) | a fork bomb or a leak inside takes the host down with it |
 # | `pivot_root`, not `chroot` | the host's tree detached from the mount namespace | the `..` climb out of a `chroot` (notebook 01) |
 
 # %% [markdown]
@@ -305,9 +309,10 @@ u.close()
 # %% [markdown]
 # ## 11. Nothing is left behind
 #
-# The box ended at `execve`'s exit; `close()` and a `with` block end it earlier. A step that fails ends it
-# too — here `detach` before `pivot_root` is refused by name, and `hostname` without a UTS namespace,
-# which would rename the host.
+# The box ended at `execve`'s exit; `close()` and a `with` block end it earlier, and so does a step the
+# kernel refuses. A step out of order never reaches the kernel: here `detach` before `pivot_root` is
+# refused by name, and `hostname` without a UTS namespace, which would rename the host; the box goes
+# on, and the `with` block ends it.
 
 # %%
 # boxkit: needs root
@@ -335,16 +340,16 @@ print(f"the user-namespace box's helper, host PID {u.proc.pid}, gone: "
 #   is the part that makes it *look* like a machine of its own.
 # * A user namespace and its maps make root inside an ordinary uid outside.
 # * The rest of `boxkit run` is what makes it *safe*: masked paths, a `/dev` of safe nodes, no_new_privs,
-#   seccomp, closed fds, limits in every cgroup hierarchy. Each answers an escape that happened.
+#   seccomp, closed fds, cgroup limits. Each answers an escape that happened.
 #
 # ## Exercise
 #
 # The order above works, and the `Box` refuses any other by name before the kernel sees it.
 # `byhand.Box("busybox", strict=False)` lets the kernel judge instead. Each recipe below is the order of
 # the sections from `unshare` to the capabilities, with one step moved or left out, and then `execve`
-# of `true`. For each, predict the
-# first step the kernel refuses and its errno, as `("step", "EPERM")`, or `None` if every step passes
-# and the command runs. The check runs every recipe in a box of its own.
+# of `true`. For each, predict the first step the kernel refuses and its errno, as
+# `("step", "EPERM")`, or `None` if every step passes and the command runs. The check runs every
+# recipe in a box of its own.
 
 # %%
 from boxkit import exercises_byhand
