@@ -2,7 +2,10 @@
 stop() needs SIGKILL; init=True forwards it; orphans stay zombies under a PID 1 that does not reap and
 are collected by boxkit-init; the kernel kills the rest of the namespace when PID 1 exits; the
 container's cgroup files at /sys/fs/cgroup (cgroupfs=True) give the real limits while /proc/meminfo
-gives the host's. Needs root; skips with the reason otherwise."""
+gives the host's; nproc follows a cpuset and not a CPU quota; the host image is the host's own inodes
+at almost no extra disk, and two containers run the same physical pages of python's code; the
+chapter's exercise measures what its reference answer says. Needs root; skips with the reason
+otherwise."""
 
 from __future__ import annotations
 
@@ -18,52 +21,6 @@ pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not shutil.which("busybox"), reason="needs busybox-static (apt-get install busybox-static)")]
 
 PY = os.path.realpath(sys.executable)
-
-# the command: waits for its own child, which leaves three children to PID 1 and exits
-ORPHANS = """
-import os, time
-r, w = os.pipe()
-middle = os.fork()
-if middle == 0:
-    kids = []
-    for _ in range(3):
-        pid = os.fork()
-        if pid == 0:
-            os.close(w)
-            os.read(r, 1)
-            os._exit(0)
-        kids.append(pid)
-    with open('/tmp/orphans.new', 'w') as f:
-        f.write(' '.join(map(str, kids)))
-    os.rename('/tmp/orphans.new', '/tmp/orphans')
-    os._exit(0)
-os.close(r)
-os.close(w)
-os.waitpid(middle, 0)
-time.sleep(300)
-"""
-
-SETTLE = """
-import os, time
-def state(pid):
-    try:
-        return open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]
-    except FileNotFoundError:
-        return 'gone'
-t = time.monotonic()
-while not os.path.exists('/tmp/orphans') and time.monotonic() - t < 20:
-    time.sleep(0.01)
-kids = open('/tmp/orphans').read().split()
-t = time.monotonic()
-while any(state(k) not in ('Z', 'gone') for k in kids) and time.monotonic() - t < 20:
-    time.sleep(0.01)
-t = time.monotonic()
-while any(state(k) != 'gone' for k in kids) and time.monotonic() - t < 2:
-    time.sleep(0.01)
-print(' '.join(state(k) for k in kids))
-print(' '.join(p for p in os.listdir('/proc') if p.isdigit() and state(p) == 'Z'))
-"""
-
 
 def test_sleep_as_pid1_ignores_sigterm_and_stop_needs_sigkill():
     import boxkit
@@ -121,9 +78,10 @@ def test_a_pid1_that_handles_sigterm_stops_without_sigkill():
 
 def _orphans(init: bool) -> tuple[list[str], list[str]]:
     import boxkit
+    from boxkit import workloads
 
-    with boxkit.run("host", [PY, "-c", ORPHANS], detach=True, init=init) as c:
-        r = c.exec([PY, "-c", SETTLE], timeout=60)
+    with boxkit.run("host", workloads.orphans(PY), detach=True, init=init) as c:
+        r = c.exec(workloads.orphan_states(PY), timeout=60)
     states, zombies = (r.stdout.splitlines() + ["", ""])[:2]
     return states.split(), zombies.split()
 
@@ -195,3 +153,68 @@ def test_host_image_files_are_the_hosts_inodes():
     py_ino, passwd_ino = (int(x) for x in r.stdout.split())
     assert py_ino == os.stat(PY).st_ino, "a hard link of the host's file, seen through the overlay"
     assert passwd_ino != os.stat("/etc/passwd").st_ino, "the image's /etc is its own"
+
+
+def test_nproc_follows_a_cpuset_not_a_quota_and_cpu_count_neither():
+    import boxkit
+
+    if os.cpu_count() < 2:
+        pytest.skip("needs 2 CPUs: with one, a cpuset of one CPU changes nothing")
+    count = "import os; print(os.cpu_count())"
+    seen = {}
+    for label, limits in (("quota", {"cpus": 0.5}), ("cpuset", {"cpuset_cpus": "0"})):
+        r = boxkit.run("host", f"nproc; {PY} -c '{count}'", timeout=30, **limits)
+        assert r.exit_code == 0, r.stderr
+        seen[label] = [int(x) for x in r.stdout.split()]
+    assert seen["quota"] == [os.cpu_count(), os.cpu_count()], "a quota narrows no CPU set"
+    assert seen["cpuset"] == [1, os.cpu_count()], "sched_getaffinity follows the cpuset, cpu_count not"
+
+
+def test_the_host_image_is_the_hosts_inodes_at_almost_no_extra_disk():
+    import boxkit
+    from boxkit import sharing
+    from boxkit.images import resolve
+
+    boxkit.run("host", ["true"], timeout=60)   # builds the image if it is not there yet
+    c = sharing.census(resolve("host").layers[-1])
+    assert c.shared > 0.9 * (c.shared + c.own), c
+    assert c.own_bytes < 0.01 * c.shared_bytes, c
+    assert c.shared < c.host_files
+
+
+def test_two_containers_run_the_same_physical_pages_of_pythons_code():
+    import boxkit
+    from boxkit import sharing
+
+    ready = "open('/tmp/ready', 'w').close(); import time; time.sleep(300)"
+    a = boxkit.run("host", [PY, "-c", ready], detach=True)
+    b = boxkit.run("host", [PY, "-c", ready], detach=True)
+    try:
+        for c in (a, b):
+            c.exec("until [ -e /tmp/ready ]; do sleep 0.01; done", timeout=30)
+        ma, mb = sharing.text_mapping(a.pid), sharing.text_mapping(b.pid)
+        assert ma.inode == mb.inode == sharing.text_mapping(os.getpid()).inode
+        both, same = sharing.same_frames(sharing.frames(a.pid, ma), sharing.frames(b.pid, mb))
+    finally:
+        a.remove()
+        b.remove()
+    assert both > 10 and same == both, (both, same)
+
+
+def test_the_exercise_measures_what_its_reference_answer_says():
+    from boxkit import exercises_pid1 as ex
+
+    m = ex.measure()
+    assert {n: v["ended_by"] for n, v in m.items()} == ex.SOLUTION, m
+    assert m["shell with a trap, in wait"]["exit_code"] == 7
+    assert m["init=True, shell"]["exit_code"] == 128 + signal.SIGTERM
+    assert all(v["exit_code"] == 128 + signal.SIGKILL for v in m.values() if v["ended_by"] == "SIGKILL")
+
+
+def test_the_exercise_check_live(capsys):
+    from boxkit import exercises_pid1 as ex
+
+    assert ex.check(dict(ex.SOLUTION)).ok
+    wrong = {**ex.SOLUTION, "shell with a trap": "SIGTERM"}
+    assert not ex.check(wrong).ok
+    assert "4 of 5 predictions match" in capsys.readouterr().out
