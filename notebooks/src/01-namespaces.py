@@ -411,10 +411,13 @@ print(f"containers left running by this notebook: {left}; none:", left == 0)
 #   container's processes.
 # * Each namespace is an inode in `/proc/PID/ns`; a container has its own `mnt`, `pid`, `net`, `uts`,
 #   `ipc` and `cgroup` namespaces, and `user`/`time` on request: by default it has no users of its own.
-# * Mounts stay inside because `/` is made private first; root inside can be uid 100000 outside, and
-#   a host id outside the map shows as 65534 (nobody) inside.
+# * Mounts stay inside because `/` is made private first. Without that, a copy of a shared mount is a
+#   peer of the host's when root makes it, and only a slave in a new user namespace (rootless).
+# * Root inside can be uid 100000 outside, and a host id outside the map shows as 65534 (nobody)
+#   inside.
 # * `chroot` is escapable by the classic `..` climb; `pivot_root` plus detaching the old root stops that
-#   climb (other escapes are what capabilities, seccomp and LSMs are for).
+#   climb (other escapes are what capabilities, seccomp and LSMs — Linux Security Modules such as
+#   AppArmor and SELinux — are for; notebook 06 shows the first two).
 #
 # ## Exercise
 #
