@@ -1,6 +1,8 @@
 """What notebook 07 shows of the OCI chain, measured: a bundle made by hand and walked through the
-runtime's state machine, the bundle podman writes, the process tree while podman runs a container, and
-the cgroup files each runtime writes for the same flags.
+runtime's state machine (with what holds the container between create and start), the bundle podman
+writes and how its capabilities and seccomp filter differ from docker's defaults, the process tree
+while podman runs a container, the cgroup files each runtime writes for the same flags, and an image
+opened hop by hop as the OCI image spec lays it out.
 
 Course side: it drives the ``boxkit-runtime`` command and podman as a learner would, in a temporary
 directory and a podman store of boxkit's own (:class:`boxkit.podman.Podman`), and removes both.
@@ -180,6 +182,19 @@ def against_docker(cfg: dict) -> dict:
             "bundle_allows": len(bundle_allows), "docker_allows": len(docker_allows),
             "docker_only_calls": sorted(docker_allows - bundle_allows),
             "bundle_only_calls": sorted(bundle_allows - docker_allows)}
+
+
+def podman_can(rootfs: str, commands: dict[str, str]) -> dict[str, tuple[bool, str]]:
+    """``podman run --rm`` with boxkit-runtime and podman's defaults, once per shell line of
+    ``commands``: label → (exited 0, the last line it printed on stdout or stderr)."""
+    out = {}
+    with Podman() as p:
+        p.runtime = runtime_path()
+        for label, line in commands.items():
+            r = p.run("run", "--rm", *PODMAN_FLAGS, "--network", "none", "--rootfs", rootfs, "sh", "-c", line)
+            said = (r.stdout.strip() or r.stderr.strip()).splitlines()
+            out[label] = (r.returncode == 0, said[-1] if said else "")
+    return out
 
 
 def image_chain(ref: str = "busybox") -> dict:

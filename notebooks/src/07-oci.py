@@ -128,18 +128,29 @@ for who, calls in (("boxkit's (docker's) only", vs["docker_only_calls"]),
 #
 # | capability | what root in the container may do with it |
 # |---|---|
-# | `CAP_NET_RAW` | open raw and packet sockets (`ping` uses one; so does forging packets on its network) |
+# | `CAP_NET_RAW` | open raw and packet sockets (a classic `ping` does; so does a program that forges packets on its network) |
 # | `CAP_MKNOD` | create device nodes with `mknod` (opening them is still up to the devices layer) |
 # | `CAP_AUDIT_WRITE` | write records to the kernel's audit log (what `login` and `sshd` do) |
 #
 # The two counts of seccomp rules do not compare: a rule is one `syscalls` entry, a list of names with
 # one action. podman writes its profile into the bundle already worked out for this container's
-# capabilities, and lists some refusals as rules of their own; docker's profile keeps its rules by
-# capability (`includes`, `excludes`) until it is compiled. What compares is the set of calls each lets
-# through for the same capabilities — the two lists above. podman's filter lets `mount` and `unshare`
-# through and leaves the refusal to the capabilities (no `CAP_SYS_ADMIN`, no mount); docker's filter
-# refuses them itself. Either way the container cannot mount; with `CAP_SYS_ADMIN` added, only docker's
-# filter would still stand in the way.
+# capabilities, and lists some refusals as rules of their own; boxkit's copy of docker's profile keeps
+# its rules by capability (`includes`, `excludes`) and works them out when it compiles the filter. What
+# compares is the set of calls each lets through for the same capabilities — the two lists above.
+#
+# podman's filter lets `mount` and `unshare` through, where docker's refuses them without
+# `CAP_SYS_ADMIN`. `mount` still fails under podman: the capability check refuses it. But creating a
+# user namespace needs no capability at all (user_namespaces(7)), so under podman's defaults root in the
+# container may make one, where the host allows user namespaces. Both, tried under podman with
+# boxkit-runtime:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# boxkit: needs root
+tried = demo.podman_can(rootfs, {"mount a tmpfs": "mount -t tmpfs none /tmp",
+                                 "make a user namespace": "unshare -U id -u"})
+for label, (ok, said) in tried.items():
+    print(f"{label:22} {'works' if ok else 'refused'}: {said}")
 
 # %%
 # boxkit: needs root
@@ -148,8 +159,13 @@ print(f"podman's set lacks docker's {', '.join(vs['docker_only_caps'])}:",
 n_caps = f"{len(vs['caps'])} and {len(vs['docker_caps'])} capabilities"
 print(f"CAP_SYS_ADMIN is in neither set ({n_caps}):",
       "CAP_SYS_ADMIN" not in vs["caps"] + vs["docker_caps"])
-print("podman's filter lets mount and unshare through, docker's does not:",
-      {"mount", "unshare"} <= set(vs["bundle_only_calls"]))
+through = sorted({"mount", "unshare"} & set(vs["bundle_only_calls"]))
+print(f"podman's filter lets mount and unshare through, docker's does not ({', '.join(through)}):",
+      through == ["mount", "unshare"])
+mount_ok, mount_said = tried["mount a tmpfs"]
+userns_ok, userns_said = tried["make a user namespace"]
+print(f"under podman, mount is refused ({mount_said}):", not mount_ok)
+print(f"under podman, root made a user namespace (uid inside it {userns_said}):", userns_ok)
 
 # %% [markdown]
 # ## 3. The processes while it runs
