@@ -12,7 +12,7 @@
 # | # | notebook | the idea | what you will see |
 # |---|---|---|---|
 # | 1 | [01-namespaces](01-namespaces.ipynb) | **namespaces**: what a process can *see* | `ps` showing PID 1, a private hostname, mounts the host never sees, a root inside that is an ordinary uid outside |
-# | 2 | [02-cgroups](02-cgroups.ipynb) | **cgroups**: what a process can *use* | a 500 MB limit enforced by the OOM killer, CPU quota, a fork bomb stopped cold |
+# | 2 | [02-cgroups](02-cgroups.ipynb) | **cgroups**: what a process can *use* | a memory limit enforced by the OOM killer, CPU quota, a fork bomb stopped cold |
 # | 3 | [03-overlay](03-overlay.ipynb) | **overlay file system**: what a process is *made of* | two versions of an app sharing their dependency layers on disk |
 # | 4 | [04-network](04-network.ipynb) | **network namespaces, veth and bridges** | two containers talking by name |
 # | 5 | [05-capstone](05-capstone.ipynb) | **one service, every fence** | build, run under limits, watch, commit: all of it together |
@@ -113,10 +113,10 @@ print(f"processes the container saw ({len(lines) - 2}), PID 1 among them ({first
 # | notebook | the exercise |
 # |---|---|
 # | [01-namespaces](01-namespaces.ipynb#Exercise) | pick the namespaces of a container that sees the host's processes but has its own hostname |
-# | [02-cgroups](02-cgroups.ipynb#Exercise) | which of three programs a 48 MiB limit kills: one that fills its heap, one that writes a file, one that writes to `/dev/shm` |
+# | [02-cgroups](02-cgroups.ipynb#Exercise) | which of three programs a memory limit kills: one that fills its heap, one that writes a file, one that writes to `/dev/shm` |
 # | [03-overlay](03-overlay.ipynb#Exercise) | what a command leaves in the upper dir: whiteouts, copy-ups, new files |
 # | [04-network](04-network.ipynb#Exercise) | which pings answer across two networks and the host |
-# | [05-capstone](05-capstone.ipynb#Exercise) | how many orders the shop serves under 30 MiB before the OOM killer ends it |
+# | [05-capstone](05-capstone.ipynb#Exercise) | how many orders the shop serves under a memory limit before the OOM killer ends it |
 # | [06-security](06-security.ipynb#Exercise) | which actions root in a default container can do |
 # | [07-oci](07-oci.ipynb#Exercise) | edit one field of a bundle's `config.json`, and what the container's root may do after it |
 # | [08-by-hand](08-by-hand.ipynb#Exercise) | the steps of a container by hand in another order: which step the kernel refuses, with which error |
