@@ -218,3 +218,25 @@ def test_the_exercise_check_live(capsys):
     wrong = {**ex.SOLUTION, "shell with a trap": "SIGTERM"}
     assert not ex.check(wrong).ok
     assert "4 of 5 predictions match" in capsys.readouterr().out
+
+
+def test_the_exercise_measures_the_same_for_a_rootless_learner(learner_repo):
+    """What a learner on a laptop (no root, user namespaces allowed) measures live."""
+    import json
+
+    from learners import make_user, run_as
+
+    python = "/usr/bin/python3"
+    if not os.access(python, os.X_OK):
+        pytest.skip(f"needs {python} for the test user (the venv's python may be private to root)")
+    code = ("import json, boxkit; from boxkit import exercises_pid1 as ex; r = boxkit.probe(); "
+            "print(json.dumps(ex.measure() if r.rootless else {'why': r.check('rootless').why}))")
+    with make_user("bkp1") as u:
+        r = run_as(u, [python, "-c", code], timeout=180, env={"PYTHONPATH": learner_repo})
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads(r.stdout.splitlines()[-1])
+    if "why" in m:
+        pytest.skip(f"needs unprivileged user namespaces: {m['why']}")
+    from boxkit import exercises_pid1 as ex
+
+    assert {n: v["ended_by"] for n, v in m.items()} == ex.SOLUTION, m
