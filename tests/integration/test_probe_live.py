@@ -44,6 +44,20 @@ def test_root_report_on_this_host():
         assert r.mode == "live" and r.live
 
 
+def test_the_seccomp_line_counts_the_filter_the_containers_load():
+    """The probe's size of the default filter is the program boxkit loads into a container, decoded:
+    whole 8-byte instructions (notebook 06 counts the same program)."""
+    import base64
+
+    from boxkit.security import seccomp
+    from boxkit.security.capabilities import DEFAULT_MASK
+
+    raw = base64.b64decode(seccomp.program(seccomp.default_profile(), DEFAULT_MASK))
+    why = boxkit.probe(refresh=True).check("seccomp").why
+    assert f"into {len(raw) // 8} BPF instructions ({len(raw)} bytes)" in why, why
+    assert len(raw) % 8 == 0
+
+
 def test_probe_is_cached_and_safe_from_threads():
     """A Jupyter kernel runs threads; the probe must not fork it (it runs a separate process)."""
     stop = threading.Event()
