@@ -73,23 +73,48 @@ def cpu_quota(cpus: float | str = 0.5, seconds: float = 4, workers: int = 2, hz:
                         timeout=timeout, cpus=cpus)
 
 
+# A fork bomb that stops when it is told (SIGTERM), not after a time: the host decides when it has
+# seen enough (its own forks done, a count of samples taken), so a slow machine shows the same story.
+# The children sleep; when PID 1 (the bomb) exits, the kernel ends the rest of its PID namespace.
+BOMB_UNTIL_TERM = r"""
+import os, signal, sys, time
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+limit = time.monotonic() + float(sys.argv[1])     # a safety bound only: the host sends SIGTERM first
+made = refused = 0
+while not stop and time.monotonic() < limit:
+    try:
+        if os.fork() == 0:
+            time.sleep(3600)
+            os._exit(0)
+        made += 1
+    except BlockingIOError:          # EAGAIN: pids.max reached, the kernel refused the fork
+        refused += 1
+        time.sleep(0.001)
+print("forked", made, "refused", refused, flush=True)
+"""
+
+
 def fork_bomb(pids_limit: int = 20, seconds: float = 3, hz: float = 20, on_sample: OnSample = None,
               timeout: float = 60, host_forks: int = 0) -> tuple:
-    """A fork bomb (``host`` image) that stops by itself after ``seconds``, under ``pids.max``; its
-    stdout says how many forks the kernel refused (``forked N refused M``).
+    """A fork bomb (``host`` image) under ``pids.max``; its stdout says how many forks the kernel
+    refused (``forked N refused M``). Without ``host_forks`` it stops by itself after ``seconds``.
 
-    With ``host_forks``, the host (this process) starts that many processes of its own (``true``)
-    *while the bomb holds the limit*: once ``pids.current`` has reached ``pids.max``, read again after
-    the last one. ``result.stats["host_forks"]`` says ``{"asked", "started", "pids_before",
+    With ``host_forks``, the host decides when it ends, by counts: once ``pids.current`` has reached
+    ``pids.max`` the host (this process) starts ``host_forks`` processes of its own (``true``) and reads
+    ``pids.current`` again, then lets the sampler take ``seconds * hz`` more samples, then sends the
+    bomb SIGTERM. ``result.stats["host_forks"]`` says ``{"asked", "started", "pids_before",
     "pids_after", "limit"}``: both reads at the limit mean the host forked while the bomb was stuck."""
     if not host_forks:
         return _run_sampled("host", workloads.forkbomb(seconds), hz=hz, on_sample=on_sample,
                             timeout=timeout, pids_limit=pids_limit)
-    c = run("host", workloads.forkbomb(seconds), detach=True, pids_limit=pids_limit)
+    c = run("host", ["python3", "-c", BOMB_UNTIL_TERM, str(timeout)], detach=True, pids_limit=pids_limit)
     try:
         sampler = c.sample(hz=hz, on_sample=on_sample)
         try:
             forks = _fork_at_limit(c.cgroup, pids_limit, host_forks)
+            _more_samples(sampler, int(seconds * hz))
+            c.kill(signal.SIGTERM)
             result = c.wait(timeout)
         finally:
             series = sampler.stop()
@@ -97,6 +122,15 @@ def fork_bomb(pids_limit: int = 20, seconds: float = 3, hz: float = 20, on_sampl
         c.remove()
     result.stats["host_forks"] = forks
     return result, series
+
+
+def _more_samples(sampler, n: int, reads: int = 100_000) -> None:
+    """Wait until ``sampler`` has taken ``n`` more samples (a count; at most ``reads`` looks)."""
+    goal = len(sampler.series.t) + n
+    for _ in range(reads):
+        if len(sampler.series.t) >= goal:
+            return
+        time.sleep(0.005)
 
 
 def _fork_at_limit(group, limit: int, count: int, reads: int = 5000) -> dict:

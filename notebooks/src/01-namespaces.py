@@ -244,12 +244,15 @@ print(f"a ping out says {out[-1]!r}; unreachable:", "Network is unreachable" in 
 # boxkit: needs root
 # NBVAL_IGNORE_OUTPUT
 hostfile = tempfile.mkdtemp(prefix="boxkit-owned-")
+os.chmod(hostfile, 0o700)   # mkdtemp's own mode; the demo needs it: no one else may enter
 with open(os.path.join(hostfile, "root-owned"), "w") as f:
     f.write("owned by the host's root\n")
 u = boxkit.run("busybox", ["sh", "-c", "touch /tmp/made-inside; sleep 300"], userns=True,
                detach=True, volumes=[f"{hostfile}:/hostdir:ro"])
 shown = u.exec(["sh", "-c", "id; ls -ln /tmp/made-inside; ls -lnd /hostdir; "
                             "cat /hostdir/root-owned 2>&1"])
+st = os.stat(hostfile)
+print(f"on the host: the directory's owner uid {st.st_uid}, mode {st.st_mode & 0o777:04o}")
 print(shown.stdout)
 
 # %% [markdown]

@@ -43,8 +43,8 @@ print("controllers:", ", ".join(host.controllers()))
 # The seed's example. A container limited to 500 MiB (`500M`: boxkit, like docker, counts in powers of
 # two) runs a program that allocates 10 MiB after 10 MiB and touches every page (untouched pages cost
 # nothing), aiming for 900 MiB. The sampler reads the group's usage 50 times a second, and the plot
-# redraws while it runs. The hog's work is a count (90 steps), so every machine draws the same climb,
-# only faster or slower.
+# redraws while it runs. The hog's work is a count (steps of 10 MiB up to 900 MiB), so every machine
+# draws the same climb, only faster or slower.
 
 # %%
 # boxkit: needs cgroups
@@ -82,9 +82,9 @@ print(f"a sample came within 5% of the limit: {mem.peak_memory / MiB:.1f} MiB:",
 # gets half of one. The bars on the right axis are the time the group spent *throttled* — parked until
 # the next period — in each sample.
 #
-# A bar can be taller than the 100 ms between two samples: `throttled_time` (v1 `cpu.stat`) adds up the
-# time each CPU's run queue of the group spent throttled, so two busy loops on two CPUs, both parked for
-# a whole 100 ms, count 200 ms. A single sample may also show more than half a core: the quota is
+# A bar can be taller than the time between two samples: `throttled_time` (v1 `cpu.stat`) adds up the
+# time each CPU's run queue of the group spent throttled, so two busy loops on two CPUs, both parked
+# for a whole sample interval, count it twice. A single sample may also show more than half a core: the quota is
 # enforced per 100 ms *period*, and a sample's 100 ms rarely lines up with one. A sample that straddles
 # two periods can hold the 50 ms the group ran at the end of one and the 50 ms at the start of the next
 # (a whole core), and the sampler's own timing jitter stretches it a little more. Averaged over seconds,
@@ -130,10 +130,12 @@ print(f"the lighter got less: {light:.0%} against {heavy:.0%}:", light < heavy)
 # %% [markdown]
 # ## pids: a fork bomb that goes nowhere
 #
-# A program forks as fast as it can for 3 seconds, in a container with `pids_limit=20` (`pids.max`).
-# At 20 tasks every further `fork()` fails with EAGAIN — the program counts the refusals. Once the bomb
-# holds the limit, the notebook's kernel starts 20 processes of its own on the host, and reads the
-# group's `pids.current` before and after: the limit is the group's, not the machine's.
+# A program forks as fast as it can in a container with `pids_limit=20` (`pids.max`). At 20 tasks
+# every further `fork()` fails with EAGAIN — the program counts the refusals. Once the bomb holds the
+# limit, the notebook's kernel starts 20 processes of its own on the host and reads the group's
+# `pids.current` before and after: the limit is the group's, not the machine's. Then the sampler takes
+# the samples `seconds=3` stands for (at 20 a second), and the notebook stops the bomb with SIGTERM:
+# the run is measured in counts, so a slow machine shows the same story.
 
 # %%
 # boxkit: needs cgroups
@@ -169,9 +171,11 @@ print(f"meanwhile the host started {hf['started']} of {hf['asked']} processes:",
 # So the next cell needs a cgroup v2 host. On a v1 or hybrid one it shows a run recorded on a cgroup v2
 # machine instead, marked with the RECORDED badge.
 #
-# A hog grows towards 300 MiB with `memory.high` at 200 MiB and `memory.max` at 400 MiB: it is not
-# killed, it is held near the high line, and the time its tasks spend stalled on memory rises (PSI's
-# `some avg10`, the share of the last 10 s in which at least one task waited for memory).
+# A hog grows towards 300 MiB with `memory.high` at 200 MiB and `memory.max` at 400 MiB. The kernel
+# does not kill it: it holds it near the high line, each allocation made to wait, and the time its tasks
+# spend stalled on memory rises (PSI's `some avg10`, the share of the last 10 s in which at least one
+# task waited for memory). The cell prints how the hog ended: if it never reached its target, boxkit
+# stopped it when the experiment's time was up.
 
 # %%
 # boxkit: needs cgroups, cgroup2
@@ -182,7 +186,8 @@ MiB = 2**20
 r, s, psi = experiments.memory_high(high="200M", memory="400M", target_mb=300)
 display(viz.memory_high_figure(s, psi, 200 * MiB))
 print(f"cgroup {host.mode}, kernel {os.uname().release}")
-print(f"exit code {r.exit_code}, OOM-killed {r.oom_killed}; memory.high throttled it, "
+ended = f"boxkit's timeout after {r.wall_time:.0f} s" if r.timed_out else f"exit {r.exit_code}"
+print(f"the hog ended by {ended}; oom_kill {r.stats.get('oom_kills')}: memory.high held it, "
       f"it did not kill: {not r.oom_killed}")
 print(f"peak {s.peak_memory / MiB:.0f} MiB, under memory.max (400 MiB): "
       f"{s.peak_memory <= 400 * MiB}")
@@ -243,6 +248,14 @@ print("the limit, usage, OOM, CPU quota and pids files are all there:",
 #
 # For each program, predict `"finishes"` or `"killed"` (by the OOM killer). The check runs the three
 # programs and reads `oom_kill` for each.
+
+# %%
+from boxkit.exercise_runs import CHARGE_LIMIT, CHARGE_MIB, CHARGE_PROGRAMS
+
+print(f"each container's limit: {int(CHARGE_LIMIT.rstrip('M'))} MiB ({CHARGE_LIMIT}); "
+      f"each program puts {CHARGE_MIB} MiB somewhere:")
+for name, (image, argv) in CHARGE_PROGRAMS.items():
+    print(f"  {name} ({image} image): {' '.join(argv)}")
 
 # %%
 # boxkit: exercise

@@ -241,11 +241,6 @@ def _course_findings() -> dict[str, list]:
 KNOWN: set[tuple[str, str]] = {
     ("00-index.ipynb", "48 MiB"),
     ("00-index.ipynb", "500 MB"),
-    ("01-namespaces.ipynb", "0700"),
-    ("02-cgroups.ipynb", "100"),
-    ("02-cgroups.ipynb", "100 MiB"),
-    ("02-cgroups.ipynb", "48 MiB"),
-    ("02-cgroups.ipynb", "90"),
     ("06-security.ipynb", "14"),
     ("06-security.ipynb", "41"),
     ("09-pid1.ipynb", "500 MB"),
