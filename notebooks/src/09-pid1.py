@@ -423,9 +423,9 @@ print(f"code pages a container and this notebook's python share ({both}), at the
 #
 # | the seed says | what this notebook measured |
 # |---|---|
-# | "The same idea lets a container reuse what already exists in the operating system, …" | It reuses the host's **one kernel**, always: the same release and boot id inside (§5). Files are reused only when the image is made of the host's own: the `host` image's programs are the host's inodes (§7), and the same pages in memory (§9). An image from a registry brings its own copy of every file. |
+# | "The same idea lets a container reuse what already exists in the operating system, …" | It reuses the host's **one kernel**, always: the same release and boot id inside (§5). Files are reused only when the image is made of the host's own: the `host` image's programs are the host's inodes (§7) and run from the same pages in memory (§9). An image from a registry brings its own copy of every file. |
 # | "… so it only carries the pieces it needs to work, …" | True of the images boxkit builds: the `host` image is a program list plus its ELF closure, a small share of the host's files at almost no extra disk (§8); `busybox` is one static binary. Many registry images carry a whole distribution's userland. |
-# | "… which keeps the container light." | Light, because nothing is booted or copied: a container is host processes in namespaces. But not isolated by namespaces alone: the kernel's reports (`MemTotal`, the CPU count) are the host's (§6), and notebook 06 showed the four more layers a container needs. And "runs anywhere" holds for one architecture and kernel interface (§5). |
+# | "… which keeps the container light." | Light, because nothing is booted or copied: a container is host processes in namespaces. But not isolated by namespaces alone: the kernel's reports (`MemTotal`, the CPU count) are the host's (§6), and notebook 06 showed the other layers a container needs. And "runs anywhere" holds for one architecture and kernel interface (§5). |
 #
 # In the seed's own words (pt-BR): *"E esse conceito serve também com o container aproveitando as
 # dependências que já existe no sistema operacional, assim ele só tem os pedaços que ele precisa para
