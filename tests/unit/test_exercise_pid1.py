@@ -42,7 +42,6 @@ def test_one_wrong_case_is_counted_and_never_named(case):
     v = ex.judge(answer, MEASURED)
     assert not v.ok
     assert v.why.startswith(f"{len(ex.CASES) - 1} of {len(ex.CASES)} predictions match")
-    assert case not in v.why.replace("shell with a trap", "").replace("shell", "") or case == "shell"
     for name in ex.CASES:
         assert f"{name} ended" not in v.why and f"{name}:" not in v.why
     # the same text whichever case is wrong: it cannot point at one
