@@ -3,7 +3,8 @@
 Run as a script by its path, not imported: importing ``boxkit`` would cost the imports this exists to
 skip. It loads only builtin modules (``_socket``, ``_signal``, ``os``), connects to the user's warm
 helper (:mod:`boxkit.cli.warm`, started here on first use), passes its argv, working directory and
-stdin/stdout/stderr, forwards SIGINT, SIGTERM and SIGHUP (a second SIGINT sends SIGKILL), and exits
+stdin/stdout/stderr, forwards SIGINT, SIGTERM and SIGHUP (a second SIGINT sends SIGKILL; a SIGTERM the
+container ignores is followed by SIGKILL after ``--stop-timeout``, and then exits 143), and exits
 with the container's code. Whatever the helper does not take (``-d``, ``-t``, no ``--rm``, any other
 verb) and any failure to reach it ends in ``exec`` of the full command line, so the result is the
 same either way — only slower.
@@ -92,12 +93,20 @@ def main(argv: list) -> int:
         _full(argv)
     interrupts = 0
     started = False
+    grace = 10.0          # seconds from a SIGTERM to SIGKILL (run --stop-timeout; the helper says)
+    until = None          # when the grace period ends, once a SIGTERM was passed on
+    killed = False
     while True:
         try:
             reply = s.recv(65536)
         except _Signal as e:
             pending.append(e.args[0])
             reply = None
+        except TimeoutError:   # the grace period is over: docker stop's SIGKILL
+            s.settimeout(None)
+            killed = True
+            s.send(b"kill\0" + b"9")
+            continue
         while pending:
             n = pending.pop(0)
             interrupts += n == _signal.SIGINT
@@ -106,6 +115,10 @@ def main(argv: list) -> int:
                 n = 9
             if started:
                 s.send(b"kill\0" + str(n).encode())
+            if n == _signal.SIGTERM and until is None:
+                until = _monotonic() + grace
+        if until is not None and not killed:
+            s.settimeout(max(0.001, until - _monotonic()))
         if reply is None:
             continue
         words = reply.decode(errors="replace").split(" ", 2)
@@ -116,6 +129,10 @@ def main(argv: list) -> int:
             _full(argv)
         if words[0] == "ok":
             started = True
+            if len(words) > 2:
+                grace = float(words[2])
+                if until is not None:   # a SIGTERM came before the start: its period starts now
+                    until = _monotonic() + grace
             for n in pending:
                 s.send(b"kill\0" + str(n).encode())
             continue
@@ -124,11 +141,20 @@ def main(argv: list) -> int:
                 os.write(2, words[2].encode() + b"\n")
             return int(words[1])
         if words[0] == "exit":
+            if killed:
+                os.write(2, b"boxkit: the container ignored SIGTERM for %g s: killed\n" % grace)
+                return 143   # 128 + SIGTERM: it ended because it was told to
             return int(words[1])
 
 
 class _Signal(Exception):
     pass
+
+
+def _monotonic() -> float:
+    import time  # builtin module: nothing imported from disk
+
+    return time.monotonic()
 
 
 def _sleep(t: float) -> None:

@@ -10,7 +10,8 @@ Exit status, as docker's: the container's own; 125 when boxkit itself fails; 126
 cannot be executed; 127 when it is not found. Every failure is one sentence on stderr, never a
 traceback. ``run`` forks a keeper per container (:mod:`boxkit.runtime.keeper`), which holds it while
 the command is attached and after it detached; the command forwards SIGINT, SIGTERM and SIGHUP to
-it, as ``docker run`` does. The verbs live in :mod:`.verbs` and the modules it names; the
+it, as ``docker run`` does, and SIGKILLs a container that ignores a SIGTERM once ``--stop-timeout``
+has passed (exit status 143), as ``docker stop`` does. The verbs live in :mod:`.verbs` and the modules it names; the
 warm helper that makes ``boxkit run`` fast is :mod:`.warm`, its client :mod:`boxkit.fastrun`.
 """
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ContainerError, SpecError, from_wire
 from ..spec import parse_env, parse_user
-from .run_args import spec_from_args
+from .run_args import STOP_TIMEOUT, spec_from_args
 from .terminal import Relay, Signals, open_pty
 
 if TYPE_CHECKING:
@@ -111,7 +111,8 @@ def cmd_run(a) -> int:
     plan.tty = bool(a.tty)
     if a.detach:
         return _detached(plan, a.rm, a.tty, a.interactive)
-    return foreground(plan, rm=a.rm, tty=a.tty, interactive=a.interactive, memory=a.memory)
+    return foreground(plan, rm=a.rm, tty=a.tty, interactive=a.interactive, memory=a.memory,
+                      stop_timeout=a.stop_timeout)
 
 
 def _detached(plan: Plan, rm: bool, tty: bool, interactive: bool, restart: bool = False) -> int:
@@ -131,9 +132,15 @@ def _check_started(first: dict) -> None:
 
 
 def foreground(plan: Plan, *, rm: bool, tty: bool, interactive: bool, memory=None,
-               restart: bool = False) -> int:
+               restart: bool = False, stop_timeout: float = STOP_TIMEOUT) -> int:
     """The container in the foreground: its stdio is ours (or a pty's), its exit code ours; SIGINT,
-    SIGTERM and SIGHUP go to it, a second ^C kills it (docker compose's "press Ctrl+C again")."""
+    SIGTERM and SIGHUP go to it, a second ^C kills it (docker compose's "press Ctrl+C again").
+
+    A SIGTERM the container ignores — a PID 1 without a handler, such as ``sleep``, since the kernel
+    drops signals to a namespace's init that it does not handle — would leave this command waiting
+    forever, and a service manager that sent it thinking it stops the container. So, as ``docker
+    stop``: ``stop_timeout`` seconds after the SIGTERM the container gets SIGKILL, and the command
+    exits 143 (128 + SIGTERM), which says it ended because it was told to."""
     # lazy: no runtime module at boxkit.cli's import (--help)
     from ..runtime import keeper
 
@@ -159,6 +166,7 @@ def foreground(plan: Plan, *, rm: bool, tty: bool, interactive: bool, memory=Non
             _check_started(first)
             result: dict = {}
             interrupts = 0
+            grace: dict = {}   # "until": when a SIGTERM's grace period ends; "killed": it ended in SIGKILL
 
             def on_keeper() -> None:
                 try:
@@ -180,24 +188,40 @@ def foreground(plan: Plan, *, rm: bool, tty: bool, interactive: bool, memory=Non
                     if interrupts >= 2:
                         print("boxkit: second interrupt: killing the container", file=sys.stderr)
                         s = signal.SIGKILL
+                    if s == signal.SIGTERM:
+                        grace.setdefault("until", time.monotonic() + stop_timeout)
                     _send(sock, {"op": "kill", "signal": int(s)})
+
+            def grace_over() -> bool:
+                if "until" in grace and "killed" not in grace and time.monotonic() >= grace["until"]:
+                    grace["killed"] = True
+                    _send(sock, {"op": "kill", "signal": int(signal.SIGKILL)})
+                return "info" in result
+
+            def wait_for() -> float | None:
+                return None if "until" not in grace or "killed" in grace else \
+                    max(0.0, grace["until"] - time.monotonic())
 
             if tty:
                 with Relay(master, interactive) as relay:
                     relay.watch(sock, on_keeper)
                     relay.watch(sigs.r, on_signal)
-                    relay.loop(lambda: "info" in result)
+                    relay.loop(grace_over, timeout=wait_for)
             else:
                 import selectors
 
                 sel = selectors.DefaultSelector()
                 sel.register(sock, selectors.EVENT_READ, on_keeper)
                 sel.register(sigs.r, selectors.EVENT_READ, on_signal)
-                while "info" not in result:
-                    for key, _ in sel.select():
+                while not grace_over():
+                    for key, _ in sel.select(wait_for()):
                         key.data()
                 sel.close()
             info = result["info"]
+            if grace.get("killed"):
+                print(f"boxkit: container {plan.id} ignored SIGTERM for {stop_timeout} s: killed",
+                      file=sys.stderr)
+                return 128 + signal.SIGTERM
             if info.get("oom_killed"):
                 print(f"boxkit: container {plan.id} was killed by the kernel's OOM killer "
                       f"(memory limit {memory})", file=sys.stderr)

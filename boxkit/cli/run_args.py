@@ -11,6 +11,20 @@ import argparse
 
 from ..spec import ContainerSpec
 
+# docker stop's grace period, also what a foreground `run` gives a container after passing it SIGTERM
+STOP_TIMEOUT = 10
+
+
+def _seconds(text: str) -> int:
+    """A whole number of seconds, 0 or more (argparse's error is exit status 2, which boxkit makes 125)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds (0 or more)")
+    return n
+
 
 def add_run(sub, func) -> None:
     p = sub.add_parser("run", help="run a command in a new container",
@@ -22,6 +36,9 @@ def add_run(sub, func) -> None:
     p.add_argument("-i", "--interactive", action="store_true", help="pass stdin to the container")
     p.add_argument("-t", "--tty", action="store_true", help="give the container a pseudo-terminal")
     p.add_argument("--init", action="store_true", help="run a reaper as PID 1 that forwards signals")
+    p.add_argument("--stop-timeout", type=_seconds, default=STOP_TIMEOUT, metavar="SECONDS",
+                   help="in the foreground: SIGKILL the container this long after a SIGTERM it ignores "
+                        f"(docker's default: {STOP_TIMEOUT})")
     p.add_argument("--name")
     p.add_argument("--hostname", "-h", dest="hostname")
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")

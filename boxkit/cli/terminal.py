@@ -82,11 +82,15 @@ class Relay:
     def watch(self, fd, callback) -> None:
         self.sel.register(fd, selectors.EVENT_READ, callback)
 
-    def loop(self, finished) -> None:
+    def loop(self, finished, timeout=lambda: None) -> None:
         """Run until ``finished()`` (the container's or exec'd process's end), then copy what the
-        master side still holds."""
+        master side still holds. ``timeout()``: the longest wait before ``finished`` is asked again
+        (None: until something happens), for a deadline such as a stop's grace period."""
         while not finished():
-            for key, _ in self.sel.select(None if not self.done else 0.5):
+            wait = timeout()
+            if self.done:
+                wait = 0.5 if wait is None else min(wait, 0.5)
+            for key, _ in self.sel.select(wait):
                 key.data()
         if not self.done:
             os.set_blocking(self.master, False)

@@ -172,7 +172,7 @@ class Warm:
             os.chdir("/")
         self.owner[run.cid] = conn
         self.of[conn] = run.cid
-        _reply(conn, f"ok {run.pid}")
+        _reply(conn, f"ok {run.pid} {a.stop_timeout}")   # the client enforces the grace period
 
     def _children(self) -> None:
         try:

@@ -459,3 +459,34 @@ def test_a_run_without_rm_is_kept_stopped_for_ps_logs_and_rm(rootfs):
     finally:
         assert bk("rm", name).returncode == 0
     assert cid not in container_dirs()
+
+
+@pytest.mark.parametrize("client", ["full", "fast"])
+def test_a_sigterm_the_container_ignores_ends_in_sigkill_after_the_stop_timeout(rootfs, client):
+    """docker's rule for a foreground run: SIGTERM is passed on; a PID 1 that ignores it (sleep has no
+    handler, and the kernel drops unhandled signals to a namespace's init) gets SIGKILL after
+    --stop-timeout, and the command exits 143. Through the full command and the fast client alike."""
+    from boxkit.cli import warm
+
+    cmd = BOXKIT if client == "full" else FAST
+    before = container_dirs()
+    try:
+        p = subprocess.Popen([*cmd, "run", "--rm", "--stop-timeout", "2", "--rootfs", rootfs, "sleep", "100"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        st = _wait_for_pid1(before, "sleep")
+        p.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert p.poll() is None and alive(st["pid"]), "killed before its grace period was over"
+        assert p.wait(10) == 143
+        assert b"ignored SIGTERM for 2 s: killed" in p.stderr.read()
+        assert not alive(st["pid"])
+    finally:
+        if client == "fast":
+            warm.stop()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and container_dirs() != before:
+        time.sleep(0.05)
+    assert container_dirs() == before
+    r = subprocess.run([*cmd, "run", "--rm", "--stop-timeout", "-1", "--rootfs", rootfs, "true"],
+                       capture_output=True, text=True)
+    assert r.returncode == 125 and "'-1' is not a whole number of seconds" in r.stderr, r.stderr
