@@ -358,8 +358,8 @@ def _pair_reason(pair: tuple[str, str]) -> str:
     """What to think about for a kind of pair: a reason to look again, never whether it answers."""
     src, dst = pair
     if dst in GATEWAYS:
-        return ("a ping to one of the host's own addresses is delivered to the host, not forwarded "
-                "through it: which chain of boxkit's nftables table would ever see that packet?")
+        return ("is a ping to one of the host's own addresses forwarded through the host, or delivered "
+                "to it? Which chains of boxkit's nftables table see each of those two kinds of packet?")
     if src == "outside" and dst in NETWORK_OF:
         return ("a container's address is in a subnet private to this host: what does the outside know "
                 "about reaching it, and for which connections does NAT rewrite addresses?")

@@ -5,11 +5,14 @@ the moment of the call: a bridge is a bar in the host's namespace, each veth pai
 bridge port (the host end, ``bkv...``) down to ``eth0`` in a container's box, and every interface
 carries its addresses and state. A namespace with no cable (``network="none"``) is a box holding only
 ``lo``: the picture shows isolation as the absence of a line. A published port is a dashed arrow from
-the host's port to the container it is rewritten to (DNAT: no process listens on the host's port; the
-nat hook changes the packet's destination before routing), with the nftables rule that does it.
+the host's port to the container it is rewritten to (DNAT: no process listens on the host's port; a
+nat hook changes the packet's destination, before routing for a packet from elsewhere, in the output
+hook for the host's own, which is then routed again), with the nftables rule that does it.
 """
 
 from __future__ import annotations
+
+import statistics
 
 from . import new_figure
 
@@ -142,7 +145,7 @@ def rtt_figure(series: dict[str, list[float]], recorded: bool = False):
     for k, rtts in enumerate(series.values()):
         ax.scatter(rtts, [k] * len(rtts), alpha=0.6, s=18)
         if rtts:
-            med = sorted(rtts)[len(rtts) // 2]
+            med = statistics.median(rtts)
             ax.plot([med, med], [k - 0.3, k + 0.3], color="black", lw=2)
             ax.annotate(f"median {med:.3f} ms", (med, k + 0.32), fontsize=8, ha="center")
     ax.set_yticks(range(len(series)), list(series))

@@ -2,9 +2,9 @@
 # # 04 — Networks: a namespace, a cable, a switch
 #
 # *"Network: network isolation."* A container gets a **network namespace** of its own: its own
-# interfaces, addresses, routes, ports and firewall. A new one is empty — it cannot reach anything, not
-# even the host. Docker then connects it with three kernel objects, and so does `boxkit`. Each is made
-# with a **netlink** message: netlink is the socket family through which a program asks the kernel to
+# interfaces, addresses, routes, ports and firewall. A new one holds only a loopback device, `lo`, and
+# that one down: it cannot reach anything, not even the host. Docker then connects it with three
+# kernel objects, and so does `boxkit`. Each is made with a **netlink** message: netlink is the socket family through which a program asks the kernel to
 # create, change and list interfaces, addresses and routes (`ip` speaks it, and so does `boxkit`).
 #
 # | kernel object | what it is | made with (netlink message) |
@@ -25,6 +25,7 @@ course.start("containers")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+import os
 import statistics
 import subprocess
 import time
@@ -41,15 +42,22 @@ from boxkit.viz.topology import rtt_figure, topology_figure
 ADDR = "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"
 
 # %% [markdown]
-# ## Nothing: an empty network namespace
+# ## Nothing: a new network namespace
 #
 # `unshare --net` runs a process in a new network namespace (the `unshare(CLONE_NEWNET)` system call).
-# We ask the kernel, over netlink *inside* that namespace, which interfaces exist.
+# We wait until the process's `/proc/PID/ns/net` differs from ours (the namespace exists), then ask
+# the kernel, over netlink *inside* that namespace, which interfaces exist. `links.inside(pid)` and
+# `links.host()` hand out pyroute2 `IPRoute` objects talking to the process's namespace and to the
+# host's; the calls on them are plain pyroute2.
 
 # %%
 # boxkit: needs root
 lonely = subprocess.Popen(["unshare", "--net", "sleep", "600"])
-time.sleep(0.2)
+own_net = os.readlink("/proc/self/ns/net")
+for _ in range(500):   # a bounded wait: at most 500 looks, 10 ms apart
+    if os.readlink(f"/proc/{lonely.pid}/ns/net") != own_net:
+        break
+    time.sleep(0.01)
 with links.inside(lonely.pid) as ns:
     inside = [(link.get("ifname"), link.get("state")) for link in ns.link("dump")]
 inside
@@ -65,8 +73,6 @@ print(f"lo is down ({inside[0][1]}):", inside[0][1] == "down")
 #
 # One netlink request creates a veth pair **and** puts one end into the namespace (`net_ns_pid`); the
 # host keeps the other. Each end gets an address and goes up. This is the whole trick.
-# (`links.host()` and `links.inside(pid)` hand out pyroute2 `IPRoute` objects talking to the host's
-# namespace and to the process's; the calls on them are plain pyroute2.)
 
 # %%
 # boxkit: needs network
@@ -85,7 +91,8 @@ with links.inside(lonely.pid) as ns:
 
 # %% [markdown]
 # The picture is drawn from what the kernel reports now: the veth's two ends know each other's
-# interface index, which is how the line is found.
+# interface index, which is how the line is found. Then the host pings the namespace's end of the
+# cable five times (`measure.ping(None, …)`: `None` means from the host).
 
 # %%
 # boxkit: needs network
@@ -104,8 +111,10 @@ rtts
 print(f"pings answered ({len(rtts)} of 5):", len(rtts) == 5)
 
 # %% [markdown]
-# When the namespace's last process exits, the kernel frees the namespace, and with it its end of the
-# cable — and a veth pair cannot live with one end, so the host's end goes too.
+# A namespace lives as long as something holds it: a process in it, an open `/proc/PID/ns/net`, a bind
+# mount. Here only `lonely` does, so when it exits the kernel frees the namespace (a kernel worker does
+# it moments later, which is why the cell waits), and with it its end of the cable — and a veth pair
+# cannot live with one end, so the host's end goes too.
 
 # %%
 # boxkit: needs network
@@ -122,9 +131,11 @@ print(f"host end gone with the namespace (left: {left}):", not left)
 #
 # `network="bridge"` does the same with a switch in the middle: the boxkit bridge holds the first
 # address of its subnet (the gateway), and each container's veth is a port of it. Which subnet depends
-# on the host: boxkit takes the first free one that no route of the host uses, so the cells print the
-# addresses rather than this text. `name=` makes the container reachable by name: `boxkit` writes
-# `/etc/hosts` in every container of the network and rewrites it when peers come and go.
+# on the host: when a network is first defined, boxkit gives it the lowest /24 of its pool that no
+# route of the host and no other boxkit network uses, and the network keeps it (it moves only if a
+# route of the host comes to clash with it). So the cells print the addresses rather than this text.
+# `name=` makes the container reachable by name: `boxkit` writes `/etc/hosts` in every container of
+# the network and rewrites it when peers come and go.
 # `publish=["8080:80"]` adds a destination-NAT entry in the nftables table `ip boxkit`: a connection to
 # port 8080 of the host goes to port 80 of the container.
 
@@ -146,8 +157,8 @@ print(client.exec(["cat", "/etc/hosts"]).stdout)
 # boxkit: needs network
 gateway = {n["name"]: n["gateway"] for n in bn.list_networks()}["bridge"]
 route = client.exec(["ip", "route"]).stdout
-print(f"client's default route goes via the bridge's gateway ({gateway}):",
-      f"default via {gateway} " in route)
+via = next((ln.split()[2] for ln in route.splitlines() if ln.startswith("default via ")), None)
+print(f"client's default route goes via {via}, the bridge's gateway ({gateway}):", via == gateway)
 
 # %% [markdown]
 # The topology as the kernel reports it, with the published port: a dashed arrow from the host's port
@@ -162,15 +173,17 @@ topology_figure(snapshot(), ports=ports, rule=fw.dnat_rule())
 # %%
 # boxkit: needs network
 web_ip = web.exec(["sh", "-c", ADDR]).stdout.strip()
-to = ports.get(("tcp", 8080), ("?", 0))[0]
-print(f"port 8080 is rewritten to {to}, web's eth0 ({web_ip}):", to == web_ip)
+to_addr, to_port = ports.get(("tcp", 8080), ("", 0))
+print(f"port 8080 is rewritten to {to_addr}:{to_port}, web's eth0 port 80 ({web_ip}:80):",
+      (to_addr, to_port) == (web_ip, 80))
 
 # %% [markdown]
 # ## Round trips
 #
 # `ping` by name, from `client` to `web`: the packet goes `eth0` → veth → bridge → veth → `eth0`, all
 # inside one kernel. For comparison, `client` pings its own loopback, where the packet never leaves
-# the namespace, and the host pings `web`, across one veth pair.
+# the namespace, and the host pings `web` from its address on the bridge: through the bridge and one
+# veth pair.
 
 # %%
 # boxkit: needs network
@@ -188,18 +201,21 @@ bridged, loop, host_rtts = (rtt[k] for k in rtt)
 print(f"reachable by name ({len(bridged)} of 20 pings):", len(bridged) == 20)
 print(f"reachable from the host ({len(host_rtts)} of 20 pings):", len(host_rtts) == 20)
 med_bridge, med_lo = statistics.median(bridged), statistics.median(loop)
+med_host = statistics.median(host_rtts)
+print(f"medians: bridge {med_bridge:.3f} ms, loopback {med_lo:.3f} ms, host {med_host:.3f} ms")
 ratio = med_bridge / med_lo
-print(f"medians: bridge {med_bridge:.3f} ms, loopback {med_lo:.3f} ms;"
-      f" the bridge path takes {ratio:.2f} times loopback's, less than three times:", ratio < 3)
+print(f"the bridge path takes {ratio:.2f} times loopback's, less than three times:", ratio < 3)
+ratio = med_host / med_lo
+print(f"the host's path takes {ratio:.2f} times loopback's, less than three times:", ratio < 3)
 
 # %% [markdown]
-# Read the two rows of `client`. Through the bridge a ping crosses two veth pairs and the bridge, twice;
-# through `lo` it never leaves the namespace. Yet the two medians are of one size (their ratio is
-# printed above), and on some runs the bridge row is even the lower one. A veth pair and the loopback
-# device deliver a packet the same way: the sending side puts it on the CPU's backlog queue
-# (`netif_rx`) and the kernel processes it moments later, with no wire, no network card and no copy;
-# the bridge is one lookup on the way. At this scale ping mostly measures itself (waking up, sending, being woken by the reply),
-# the same in both rows, and the order of two close medians can flip from run to run.
+# Read the two rows of `client`. Through the bridge a ping crosses two veth pairs and the bridge, there
+# and back; through `lo` it never leaves the namespace. Yet the two medians are of one size (their ratio
+# is printed above), and so is the host's row. A veth pair and the loopback device deliver a packet the
+# same way: the sending side puts it on the CPU's backlog queue (`netif_rx`) and the kernel processes
+# it moments later, with no wire, no network card and no copy; the bridge is one lookup on the way. At
+# this scale ping mostly measures itself (waking up, sending, being woken by the reply), the same in
+# every row, so which of two medians this close is lower tells little.
 
 # %% [markdown]
 # ## HTTP by name, and through a published port
@@ -216,10 +232,14 @@ print(f"client fetched web by name ({by_name!r}):", by_name == "hello from web")
 print(f"the host fetched 127.0.0.1:8080 ({from_host!r}):", from_host == "hello from web")
 
 # %% [markdown]
-# How does `127.0.0.1:8080` reach a container? No process listens on 8080: one nftables rule rewrites the
-# packet's destination (**DNAT**, destination NAT) before routing, from a map of published ports. A
-# packet from 127.0.0.1 may not normally leave through another interface (the kernel drops it as a
-# *martian*), so boxkit sets `route_localnet=1` on the bridge. The reply must come back too, and a
+# How does `127.0.0.1:8080` reach a container? No process listens on 8080 (a cell below checks): an
+# nftables rule rewrites the packet's destination (**DNAT**, destination NAT) from a map of published
+# ports. For packets that arrive from elsewhere the rule sits in the `prerouting` chain, before they
+# are routed; for the host's own connections, like this one, in the `output` chain, after the
+# socket's route lookup, and the kernel then routes the rewritten packet again. That packet still
+# carries the source 127.0.0.1, and the kernel's route lookup refuses a 127/8 source on any interface
+# but `lo` (a *martian* address, in the words of the `route_localnet` documentation), so boxkit sets
+# `route_localnet=1` on the bridge. The reply must come back too, and a
 # container cannot answer 127.0.0.1 (that is its own loopback), so a `postrouting` rule
 # **masquerades** such packets: masquerade is source NAT, rewriting a packet's *source* address to
 # the host's own address on the interface it leaves by (here the bridge's gateway); connection
@@ -243,9 +263,10 @@ print(f"route_localnet on {bridge}:", localnet)
 
 # %%
 # boxkit: needs network
-to_addr, to_port = fw.published().get(("tcp", 8080), ("", 0))
-print(f"port 8080 is in the DNAT map, to web's port 80 ({to_addr}:{to_port}):",
-      (to_addr, to_port) == (web_ip, 80))
+listening = [line.split()[1] for name in ("/proc/net/tcp", "/proc/net/tcp6")
+             for line in open(name).read().splitlines()[1:]
+             if line.split()[1].endswith(":1F90") and line.split()[3] == "0A"]   # 8080, LISTEN
+print(f"no socket of the host listens on port 8080 ({len(listening)} found):", not listening)
 print(f"route_localnet on {bridge} ({localnet}) is 1:", localnet == "1")
 rule, counted = measure.masquerade_rules().get("127.0.0.0/8", ("", None))
 print(f"a postrouting rule masquerades 127/8 into the bridges, counted {counted} connection(s):",
@@ -277,8 +298,8 @@ print(f"the name web is unknown there ({len(hosts.splitlines())} lines in /etc/h
       "web" not in hosts)
 
 # %% [markdown]
-# Which of the two holds on this host? The cell prints `ip_forward` as measured, what it means here,
-# and boxkit's `forward` chain.
+# Which of the two keeps the bridges apart on this host, `ip_forward` off or the `forward` chain? The
+# cell prints `ip_forward` as measured, what it means here, and boxkit's `forward` chain.
 
 # %%
 # boxkit: needs network
@@ -311,9 +332,11 @@ print(f"no path between the bridges (ip_forward {forwarding}, a drop rule in for
 # answer: a container's subnet is private to this host, and no machine outside knows a route back to
 # it. So the host **masquerades** (see above) every packet that leaves a NAT network toward anything
 # but a boxkit bridge: its source becomes the host's address on the outgoing interface.
-# `boxkit network create --nat` (`bn.create_network(name, nat=True)`) turns `ip_forward` on and adds
-# the network's subnet to the set `nat_nets` of the table; one `postrouting` rule masquerades what
-# comes from that set, and its counter counts the connections it rewrote.
+# `boxkit network create --nat` (`bn.create_network(name, nat=True)`) only writes the network down.
+# When its first container starts and its bridge comes up, boxkit turns `ip_forward` on and adds the
+# network's subnet to the set `nat_nets` of the table (it takes the subnet out when the bridge goes);
+# one `postrouting` rule masquerades what comes from that set, and its counter counts the connections
+# it rewrote.
 #
 # The outside here is local, made by this notebook: a network namespace joined to the host by a veth
 # pair, like the cable by hand above, with addresses from a range reserved for documentation
@@ -330,7 +353,11 @@ roamer = boxkit.run("busybox", ["sleep", "600"], detach=True, network="outbound"
 roamer_ip = roamer.exec(["sh", "-c", ADDR]).stdout.strip()
 print(f"the outside: {outside.address}; the host's end, {outside.ifname}: {outside.host_address}")
 print(f"network outbound: subnet {outbound.subnet}, nat {outbound.nat}; roamer: {roamer_ip}")
-print("net.ipv4.ip_forward =", int(fw.ip_forward()))
+print(f"net.ipv4.ip_forward: {int(forwarding_before)} before, {int(fw.ip_forward())} now")
+nft_set = [fw.nft_path(), "list", "set", "ip", fw.TABLE, "nat_nets"]
+nat_set = subprocess.run(nft_set, capture_output=True, text=True).stdout
+elements = [line.strip() for line in nat_set.splitlines() if "elements" in line]
+print("set nat_nets:", elements[0] if elements else "no elements")
 print(measure.masquerade_rules()["@nat_nets"][0])
 
 # %% [markdown]
@@ -353,6 +380,8 @@ print(f"the nat_nets rule's counter: {before} -> {after_fetches} -> {after_ping}
 
 # %%
 # boxkit: needs network
+print(f"outbound's subnet is in the set nat_nets ({outbound.subnet}):", outbound.subnet in nat_set)
+print(f"net.ipv4.ip_forward is on ({int(fw.ip_forward())}):", fw.ip_forward())
 print(f"fetches the outside answered ({sum(map(bool, seen))} of {FETCHES}):", all(seen))
 print(f"the outside saw the host's address {sorted(set(seen))}, not roamer's {roamer_ip}:",
       set(seen) == {outside.host_address})
@@ -372,12 +401,17 @@ print(f"3 pings (exit {pinged.exit_code}), one flow: the counter rose by {rose}:
 # ## Cleanup
 #
 # Stopping a container frees its address and its port; the kernel deletes its veth with its namespace.
-# When the last container leaves a network, its bridge goes too, and the outside's veth goes with its
-# namespace. boxkit leaves `ip_forward` on after a NAT network (docker does the same: another network
-# may still need it); this notebook puts back the value it found before the NAT section.
+# A network stays defined until `remove_network` (`boxkit network rm`, like `docker network rm`), which
+# also takes its bridge down at once; the default network's bridge goes by itself once its last
+# container has left (boxkit removes an idle bridge when it has nothing else to do). The outside's veth
+# goes with its namespace. boxkit leaves `ip_forward` on after a NAT network (docker does the same:
+# another network may still need it); this notebook puts back the value it found before the NAT
+# section.
 
 # %%
 # boxkit: needs network
+ours = {ipam.bridge_name("bridge"), private.bridge, outbound.bridge, outside.ifname}
+ours |= {ipam.veth_name(c.id) for c in (roamer, loner, client, web)}
 for c in (roamer, loner, client, web):
     c.kill()
     c.wait()
@@ -388,12 +422,13 @@ outside.close()
 if not forwarding_before and fw.ip_forward():
     with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
         f.write("0")
-ours = {ipam.bridge_name("bridge"), private.bridge, outbound.bridge}
 deadline = time.monotonic() + 5
-while ours & set(links.bridges()) and time.monotonic() < deadline:
+while any(map(links.link_exists, ours)) and time.monotonic() < deadline:
     time.sleep(0.05)
-left = sorted(ours & set(links.bridges())) + [outside.ifname] * links.link_exists(outside.ifname)
+left = sorted(name for name in ours if links.link_exists(name))
 print(f"bridges and veths of this notebook left on the host ({left}):", not left)
+kept = fw.published().get(("tcp", 8080))
+print(f"port 8080 gone from the DNAT map (its entry now: {kept}):", kept is None)
 now = fw.ip_forward()
 print(f"net.ipv4.ip_forward as this notebook found it ({int(now)}):", now == forwarding_before)
 
@@ -405,15 +440,15 @@ print(f"net.ipv4.ip_forward as this notebook found it ({int(now)}):", now == for
 # * Two containers on a bridge reached each other by name, by ping and by HTTP; a published port took the
 #   host's connections to a container's port, and a counted masquerade rule brought the replies back.
 # * A round trip over a bridge cost the same order of time as one over loopback: no wire in between.
-# * A container on a second network reached neither of them.
+# * A container on a second network did not reach `web`, by address or by name.
 # * A container on a `--nat` network reached a namespace outside the host, which saw only the host's
 #   address; the masquerade counter rose once per connection.
 #
 # ## Exercise
 #
-# Containers `a` and `b` join the network `bridge`, and `c` a second network, `exercise`, made
-# without `--nat`. `outside` is a namespace like the one above. `"host@bridge"` is the host's address
-# on the network `bridge` (the gateway of `a` and `b`), `"host@exercise"` its address on `exercise`
+# Containers `a` and `b` join the network `bridge`, and `c` a second network, `exercise`; neither
+# network is made with `--nat`. `outside` is a namespace like the one above. `"host@bridge"` is the
+# host's address on the network `bridge` (the gateway of `a` and `b`), `"host@exercise"` its address on `exercise`
 # (the gateway of `c`). Which pings get an answer? Set each pair in `my_prediction` to `True` or
 # `False`. The check starts the three containers and the outside, and pings each pair once.
 
@@ -435,7 +470,8 @@ exercises.reachability(my_prediction)
 # %% [markdown]
 # Stuck after a few tries? `exercises.solution("network")` shows one answer and the reasoning behind it.
 #
-# **Try next:** add `("c", "outside")` and `("outside", "host")` to `my_prediction`, predict, and
-# run the check again. Which of your answers would change if `exercise` were made with `--nat`?
+# **Try next:** add `("c", "outside")` and `("outside", "host")` to `my_prediction` (`"host"` alone is
+# the host's address on the pinger's own link), predict, and run the check again. Which of your
+# answers would change if `exercise` were made with `--nat`?
 #
 # Next: [05 — capstone](05-capstone.ipynb), where everything so far becomes one small docker.
