@@ -38,7 +38,7 @@ import urllib.request
 from . import _sys
 from .build import build_file
 from .images import resolve
-from .images.overlay import mount_overlay
+from .images.overlay import escape, mount_overlay
 from .images.registry import ACCEPT, Client, pull
 from .images.store import MT_LAYER_GZIP, MT_MANIFEST, Store, canonical, dir_size, sha256
 from .runtime import run
@@ -149,12 +149,27 @@ def _disk(path: str) -> int:
     return dir_size(path)
 
 
+def _root_overlay(pid: int) -> dict[str, str]:
+    """``lowerdir`` and ``upperdir`` of the overlay mounted at ``/`` for process ``pid``, as the kernel
+    shows them in ``/proc/PID/mountinfo`` (the super options after `` - overlay overlay``)."""
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            head, _, tail = line.partition(" - ")
+            fields = tail.split()
+            if head.split()[4] == "/" and fields and fields[0] == "overlay":
+                opts = dict(o.split("=", 1) for o in fields[2].split(",") if "=" in o)
+                return {"lower": opts.get("lowerdir", ""), "upper": opts.get("upperdir", "")}
+    return {"lower": "", "upper": ""}
+
+
 def containers_cost(ref: str, n: int = 10, write_bytes: int = 4096) -> dict:
     """Start ``n`` containers of ``ref``, each writing ``write_bytes`` to a new file; measure the upper
-    dirs (what the containers cost) against the image's layers (paid once)."""
-
-
-    image_bytes = sum(r["disk"] for r in Store().layers_of(resolve(ref).ref))
+    dirs (what the containers cost) against the image's layers (paid once). ``lowerdirs``/``upperdirs``:
+    what each container's root overlay stacks, read from its mount table; ``image_lowerdir``: the
+    image's layer dirs as a ``lowerdir`` option; ``wrote``: the upper dirs holding their container's
+    file of ``write_bytes``; ``upper_paths``: what the first upper dir holds."""
+    image = resolve(ref)
+    image_bytes = sum(r["disk"] for r in Store().layers_of(image.ref))
     cs = []
     try:
         for i in range(n):
@@ -165,11 +180,20 @@ def containers_cost(ref: str, n: int = 10, write_bytes: int = 4096) -> dict:
             while not os.path.exists(os.path.join(c.upper_dir, "tmp", f"out{i}")) and time.monotonic() < deadline:
                 time.sleep(0.02)
         uppers = [_disk(c.upper_dir) for c in cs]
+        mounts = [_root_overlay(c.pid) for c in cs]
+        outs = [os.path.join(c.upper_dir, "tmp", f"out{i}") for i, c in enumerate(cs)]
+        wrote = sum(1 for p in outs if os.path.isfile(p) and os.path.getsize(p) == write_bytes)
+        first = cs[0].upper_dir if cs else ""
+        paths = sorted(os.path.relpath(os.path.join(d, x), first)
+                       for d, ds, fs in os.walk(first) for x in ds + fs) if first else []
     finally:
         for c in cs:
             c.remove()
     return {"containers": n, "image_bytes": image_bytes, "upper_bytes": uppers,
-            "total_bytes": image_bytes + sum(uppers), "without_sharing_bytes": n * image_bytes + sum(uppers)}
+            "total_bytes": image_bytes + sum(uppers), "without_sharing_bytes": n * image_bytes + sum(uppers),
+            "lowerdirs": [m["lower"] for m in mounts], "upperdirs": [m["upper"] for m in mounts],
+            "image_lowerdir": ":".join(escape(p) for p in reversed(image.layers)),
+            "write_bytes": write_bytes, "wrote": wrote, "upper_paths": paths}
 
 
 def _data(seed: int, size: int) -> bytes:

@@ -10,7 +10,10 @@ merged too. The columns are grouped by top directory, at most :data:`MAX_COLUMNS
 panels one above the other, so the figure stays readable at a notebook's width.
 
 **work** is drawn under the panels: scratch space on the upper's file system where each copy-up is
-prepared, then renamed into upper in one step (so a crash never leaves half a file). Each entry found
+prepared, then put into upper in one step (so a crash never leaves half a file): a directory, a
+whiteout or a special file is made under a temporary name and renamed; a regular file, where the
+upper's file system has ``O_TMPFILE``, is copied into an unnamed file opened in work and then linked
+into upper (fs/overlayfs/copy_up.c, ``ovl_copy_up_tmpfile``). Each entry found
 there is explained: a kernel with *whiteout inode sharing* also keeps one whiteout there (``#`` and a
 hex number) and makes every new whiteout in upper a hard link to it (one inode for all of them).
 """
@@ -50,7 +53,8 @@ def _work_line(path: str, kind: str) -> str:
         return (f"{path}: a whiteout (char dev 0/0) the kernel keeps here; each new whiteout in upper "
                 "is a hard link to it")
     if kind in ("dir", "opaque") and path == "work":
-        return f"{path}/: scratch space; a copy-up is written here, then renamed into upper in one step"
+        return (f"{path}/: scratch space; a copy-up is prepared here (a file as an unnamed O_TMPFILE), "
+                "then put into upper in one step")
     return f"{path}{'/' if kind in ('dir', 'opaque') else ''}: left over from an operation in progress"
 
 

@@ -81,8 +81,9 @@ st = os.lstat(f"{demo}/upper/etc/old")
 merged_etc = sorted(os.listdir(f"{demo}/merged/etc"))
 kind = "char device" if stat.S_ISCHR(st.st_mode) else stat.filemode(st.st_mode)
 print(f"merged etc/ lists {merged_etc}, old is gone:", "old" not in merged_etc)
-print(f"lower etc/old still holds {os.path.getsize(f'{demo}/lower/etc/old')} bytes:",
-      os.path.exists(f"{demo}/lower/etc/old"))
+old_lower = f"{demo}/lower/etc/old"
+kept = os.path.getsize(old_lower) if os.path.exists(old_lower) else 0
+print(f"lower etc/old still holds {kept} bytes:", kept == len("to be deleted\n"))
 print(f"upper etc/old is a {kind} {os.major(st.st_rdev)}/{os.minor(st.st_rdev)}, a whiteout:",
       stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
 
@@ -100,7 +101,9 @@ os.mkdir(f"{demo}/merged/docs")
 open(f"{demo}/merged/docs/new.txt", "w").write("new\n")
 merged_docs = sorted(os.listdir(f"{demo}/merged/docs"))
 lower_docs = sorted(os.listdir(f"{demo}/lower/docs"))
-mark = os.getxattr(f"{demo}/upper/docs", "trusted.overlay.opaque")
+marks = os.listxattr(f"{demo}/upper/docs")
+mark = (os.getxattr(f"{demo}/upper/docs", "trusted.overlay.opaque")
+        if "trusted.overlay.opaque" in marks else None)
 print(f"merged docs/ lists {merged_docs}, only the new file:", merged_docs == ["new.txt"])
 print(f"lower docs/ still lists {lower_docs}, intact:", lower_docs == ["a.txt", "b.txt"])
 print(f"upper docs/ has trusted.overlay.opaque = {mark!r}, opaque:", mark == b"y")
@@ -135,7 +138,7 @@ old = os.lstat(f"{demo}/upper/etc/old")
 spare = [p for p, k in scan["work"].items() if k == "whiteout"]
 same = [p for p in spare if os.lstat(f"{demo}/work/{p}").st_ino == old.st_ino]
 print(f"whiteouts in work: {len(spare)}, each the inode of upper etc/old ({old.st_nlink} links):",
-      same == spare)
+      bool(spare) and same == spare)
 
 # %%
 # boxkit: needs root
@@ -145,7 +148,7 @@ changes = sorted(os.path.relpath(os.path.join(d, n), f"{demo}/upper")
 print(f"upper holds {changes}, only the changes:",
       changes == ["docs", "docs/new.txt", "etc", "etc/config", "etc/old"])
 shutil.rmtree(demo, ignore_errors=True)
-print("the demo's directories removed:", not os.path.exists(demo))
+print(f"the demo's directories ({demo}) removed:", not os.path.exists(demo))
 
 # %% [markdown]
 # Those three markers are exactly what an image layer stores: a layer *is* an upper dir, written as a
@@ -168,7 +171,10 @@ from boxkit.viz.layers import copyup_figure
 
 sizes = [4 << 10, 256 << 10, 4 << 20, 32 << 20, 128 << 20]
 points = copy_up_latency(sizes)
-print(f"lower, upper and work dirs on {fs_type('/var/tmp')}")
+param = "/sys/module/overlay/parameters/metacopy"   # Y or N: the default when no option is given
+meta = open(param).read().strip() if os.path.exists(param) else "?"
+print(f"lower, upper and work dirs on {fs_type('/var/tmp')}; metacopy "
+      f"{'on' if meta == 'Y' else 'off'} (no metacopy= option given; {param}: {meta})")
 for size, secs in points:
     print(f"{size >> 10:>8} KiB  {secs * 1000:8.2f} ms")
 copyup_figure(points)
@@ -202,11 +208,12 @@ print(f"a second open for writing used that copy (inode {at_open['upper_inode']}
       at_open["same_inode"])
 
 # %% [markdown]
-# Two exceptions. Where the upper dir's file system can *reflink* (xfs, btrfs), overlayfs clones the
-# file's blocks instead of copying them, and copy-up is cheap whatever the size (the measurement
-# above printed which file system the overlays here used). And an overlay mounted with `metacopy=on` (the
-# ones here were not) copies only the metadata for a `chmod`/`chown`, and the data later, at the
-# first open for writing, as an ordinary copy-up does.
+# Two exceptions. Where the upper dir's file system can *reflink* (xfs, btrfs; ext4 cannot) and the
+# lower file lies on that same file system, overlayfs clones the file's blocks instead of copying
+# them, and copy-up is cheap whatever the size. And an overlay with `metacopy=on` copies only the
+# metadata for a `chmod`/`chown`, and the data later, at the first open for writing, as an ordinary
+# copy-up does. The measurement above printed the file system these overlays used and whether
+# metacopy was on.
 
 # %% [markdown]
 # ## The seed's story: version 1.0 and version 2.0
@@ -222,9 +229,10 @@ print(f"a second open for writing used that copy (inode {at_open['upper_inode']}
 # ```
 #
 # Each `COPY` makes a layer. Version 2.0 changes only `app.sh`. Every step gets a cache key from its
-# parent and its inputs: the base and both dependency steps are unchanged, so the second build says
-# `CACHED` for them and makes one new layer. The first build runs in a build cache of its own (a new
-# `cache_scope` for each run of this notebook), so it builds every step, as a first build anywhere would.
+# parent and its inputs: the base (an image, named and never built) and both dependency steps are
+# unchanged, so the second build says `CACHED` for the two dependency steps and makes one new layer.
+# The first build runs in a build cache of its own (a new `cache_scope` for each run of this
+# notebook), so it builds every step, as a first build anywhere would.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -250,7 +258,7 @@ print(f"2.0: {b2.built_steps} built (the changed COPY app.sh), {b2.cached_steps}
 # %%
 # NBVAL_IGNORE_OUTPUT
 out2 = boxkit.run(v2).stdout
-print(boxkit.run(v1).stdout, out2)
+print(boxkit.run(v1).stdout + out2)
 print(f"{'layer':<13} {'on disk':>9}  step")
 for h in Store().history(v2):
     print(f"{(h['diff_id'] or 'sha256:<none>')[7:19]:<13} {h['size']:>9}  {h['created_by'][:60]}")
@@ -290,7 +298,8 @@ print(f"v2 added less than 1% of the {share['shared_bytes']:,} bytes it shares:"
 # a layer: it is the digest of busybox's **manifest**, the small JSON that names the image's config
 # and its layers. The history's bottom row is the **diff id** of busybox's one layer. A third,
 # the digest of the **config** (the JSON with `Cmd`, `Env` and the list of diff ids), is what docker
-# calls the *image id*. The next cell reads all three from the store.
+# calls the *image id*. (boxkit's `Successfully built` line names the new image's manifest digest too,
+# where docker's classic builder prints the image id.) The next cell reads all three from the store.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -309,19 +318,21 @@ print(f"the history's base layer is busybox's diff id ({base_row['diff_id'][7:19
       base_row["diff_id"] == bb_diff)
 
 # %% [markdown]
-# `docs/img/overlay1.png` and `overlay2.png` (the seed's figures) are drawn by this same code
-# (`tools/figures.py overlay`), from the busybox image of the host that drew them. A busybox image
-# built on another host, or at another time, packs other file times (and maybe another binary), so its
-# layer has another diff id: the dependency layers, built from files with pinned times, have the same
-# ids everywhere.
+# Which ids would another host get? A busybox image built on another host, or at another time, packs
+# other file times (and maybe another binary), so its layer has another diff id. The dependency
+# layers hold the same bytes with pinned file times, but a tar records each file's mode and owner
+# too: another host gets the same ids only where those match (another umask, or a build as an
+# ordinary user, gives other ids). The README's pictures of this story (`docs/img/overlay1.png`,
+# `overlay2.png`) are drawn by the figure code above on one host, so they show that host's ids.
 #
 # ## Push and pull: what a registry holds
 #
-# A registry (Docker Hub, or the one here) is an HTTP server that stores **blobs** by digest and
-# **manifests** by tag. `docker push` sends each layer **compressed** (gzip), so the blob, and the
-# digest the manifest lists for it, is that of the *compressed* bytes; the config travels unchanged,
-# and its `rootfs.diff_ids` still name the *uncompressed* tars. A puller downloads the compressed
-# blobs, unpacks each, and checks it against the diff id the config names.
+# A registry (Docker Hub, or the one here) is an HTTP server that stores **blobs** by digest (the
+# layers, the config, and the manifest itself) and **tags** that name a manifest. `docker push` sends
+# each layer **compressed** (gzip), so the blob, and the digest the manifest lists for it, is that of
+# the *compressed* bytes; the config travels unchanged, and its `rootfs.diff_ids` still name the
+# *uncompressed* tars. A puller downloads the compressed blobs, unpacks each, and checks it against
+# the diff id the config names.
 #
 # The next cell starts Debian's `docker-registry` on 127.0.0.1 (a free port, its storage in a new
 # directory), pushes `seed-app:2.0` to it as `docker push` would (each layer gzip'd), reads back the
@@ -364,8 +375,10 @@ else:
     print(f"the registry's disk holds {len(trip['registry_blobs'])} blobs: gzip'd layers, config, "
           "manifest:", set(trip["registry_blobs"]) == named)
     fetched = trip["empty_fetched"]
-    print(f"into an empty store: {len(fetched)} blobs fetched ({sum(fetched.values()):,} B), "
-          "each layer unpacked to its diff id:", trip["empty_diff_ids"] == diffs)
+    want = set(digests) | {trip["manifest"]["config"]["digest"]}
+    print(f"into an empty store: {len(fetched)} blobs fetched ({sum(fetched.values()):,} B), the "
+          "config and the gzip'd layers; each layer unpacked to its diff id:",
+          set(fetched) == want and trip["empty_diff_ids"] == diffs)
     print(f"into this store: {len(trip['new_blobs'])} new blob, the manifest; every layer found "
           "by its diff id:", trip["new_blobs"] == [trip["manifest_digest"]])
     mine = trip["pushed"]["local_manifest_digest"]
@@ -390,7 +403,11 @@ else:
 # ## Ten containers of 2.0
 #
 # Every container of an image mounts the **same** layer directories as its lower dirs; only its upper
-# dir is its own. Ten containers that each write 4 KiB cost the image once plus ten small upper dirs.
+# dir is its own. The next cell starts ten containers of 2.0, each writing 4 KiB to a new file in
+# `/tmp`, reads which directories each container's root overlay stacks (from the container's own
+# `/proc/PID/mountinfo`), and measures each upper dir. An upper dir holds more than the new file: the
+# files boxkit writes into every container (such as `/etc/hosts`), the directories above each file
+# (copied up as parents), every one in whole file-system blocks. The cell prints one container's.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -399,16 +416,23 @@ from boxkit.viz.layers import containers_figure
 
 cost = containers_cost(v2, n=10)
 print(f"image layers: {cost['image_bytes']:,} B, upper dirs: {cost['upper_bytes']}")
+print(f"the first container's upper dir holds {cost['upper_paths']}")
 containers_figure(cost)
 
 # %%
-print(f"containers measured: {len(cost['upper_bytes'])} of {cost['containers']}:",
-      len(cost["upper_bytes"]) == cost["containers"])
+n_box, n_layers = cost["containers"], cost["image_lowerdir"].count(":") + 1
+same = cost["lowerdirs"].count(cost["image_lowerdir"])
+print(f"root overlays stacking the image's {n_layers} layer dirs as lower dirs: {same} of {n_box}:",
+      same == n_box)
+print(f"upper dirs, one per container: {len(set(cost['upperdirs']))} of {n_box}:",
+      len(set(cost["upperdirs"])) == n_box)
+print(f"upper dirs holding their container's {cost['write_bytes']:,}-byte file: "
+      f"{cost['wrote']} of {n_box}:", cost["wrote"] == n_box)
 print(f"largest upper dir {max(cost['upper_bytes']):,} B, image {cost['image_bytes']:,} B; "
       "every upper dir smaller:", max(cost["upper_bytes"]) < cost["image_bytes"])
 print(f"ten containers cost {cost['total_bytes']:,} B, less than two copies of the image:",
       cost["total_bytes"] < 2 * cost["image_bytes"])
-print(f"without shared layers they would cost {cost['without_sharing_bytes']:,} B:",
+print(f"ten full copies of the image would cost {cost['without_sharing_bytes']:,} B, more:",
       cost["without_sharing_bytes"] > cost["total_bytes"])
 
 # %%
@@ -421,26 +445,29 @@ print(f"the build context ({held} files) removed:", not os.path.exists(work))
 #
 # * Writing a lower file copied it whole into the upper dir; deleting one left a whiteout (a character
 #   device 0/0); a directory made anew over a lower one was marked opaque. The lower dir never changed.
-# * Copy-up of a one-byte write cost time in proportion to the file's size (here, without reflink or
+# * Copy-up of a one-byte write took longer the bigger the lower file (here, without reflink or
 #   metacopy), and the whole file was copied at the first open for writing, before a byte was written.
 # * Version 1.0 built every step; 2.0 reused the base and dependency layers of 1.0 (the build said
-#   `CACHED`) and built one small new layer.
+#   `CACHED` for both dependency steps) and built one small new layer.
 # * A registry stored each layer gzip'd, under the digest of the compressed bytes that its manifest
 #   lists; the config kept the diff ids. boxkit pulled the image back, checked each layer against its
 #   diff id, and fetched nothing a store already held.
-# * Ten containers of one image shared its layers on disk; each cost only its own small upper dir.
+# * Ten containers of one image stacked the very same layer directories, read from each one's mount
+#   table; each cost only its own small upper dir.
 #
 # ## Exercise
 #
 # A `busybox` container runs `my_command`. Predict what it leaves in the container's upper dir: for each
-# path, `"whiteout"` (an image file deleted), `"copy-up"` (an image file changed), `"new"` (not in the
-# image) or `"opaque"` (an image directory replaced whole). The check runs the command in a real container
-# and reads its upper dir before and after.
+# path the command deletes, changes or makes, `"whiteout"` (an image file deleted), `"copy-up"` (an image
+# file changed), `"new"` (not in the image) or `"opaque"` (an image directory replaced whole). The check
+# runs the command in a real container and reads its upper dir before and after, so the files boxkit
+# wrote there before the command ran do not count; nor does a directory the image already has that is
+# in upper only as the parent of such a path (like `etc` above, beside `etc/config`).
 
 # %%
 # boxkit: exercise
 my_command = "rm /bin/ls; echo admin >> /etc/passwd; echo hi > /tmp/note"
-my_prediction = ...   # a dict: path in the upper dir (like "etc/hosts") -> its kind
+my_prediction = ...   # a dict: path without the leading / (like "usr/lib/x") -> its kind
 
 # %%
 # boxkit: exercise
