@@ -35,18 +35,25 @@ def _group_dirs(pid: int) -> dict[str, str]:
     return out
 
 
-def limits_of(pid: int) -> dict[str, tuple[str, str]]:
-    """{"memory limit": (file, value), "cpu quota": ..., "pids limit": ...} for a running process."""
+def limits_of(pid: int, swap: bool = False) -> dict[str, tuple[str, str]]:
+    """{"memory limit": (file, value), "cpu quota": ..., "pids limit": ...} for a running process.
+    ``swap`` adds the swap limit where the kernel accounts swap: "memory+swap" (v1's
+    ``memory.memsw.limit_in_bytes``) or "swap" (v2's ``memory.swap.max``, swap alone)."""
     dirs = _group_dirs(pid)
     v2 = detect().version == 2
     files = ({"memory limit": ("memory", "memory.max"), "cpu quota": ("cpu", "cpu.max"),
               "pids limit": ("pids", "pids.max")} if v2 else
              {"memory limit": ("memory", "memory.limit_in_bytes"), "cpu quota": ("cpu", "cpu.cfs_quota_us"),
               "cpu period": ("cpu", "cpu.cfs_period_us"), "pids limit": ("pids", "pids.max")})
+    if swap:
+        files.update({"swap": ("memory", "memory.swap.max")} if v2 else
+                     {"memory+swap": ("memory", "memory.memsw.limit_in_bytes")})
     out = {}
     for what, (ctrl, name) in files.items():
         if ctrl in dirs:
             path = os.path.join(dirs[ctrl], name)
+            if what in ("swap", "memory+swap") and not os.path.exists(path):
+                continue   # this kernel does not account swap (v1 without swapaccount)
             try:
                 out[what] = (path, controllers.read(path).strip())
             except OSError as e:
@@ -55,7 +62,7 @@ def limits_of(pid: int) -> dict[str, tuple[str, str]]:
 
 
 def podman_limits(rootfs: str, memory: str, cpus: float, pids: int,
-                  runtime: str | None = None) -> dict[str, tuple[str, str]] | str:
+                  runtime: str | None = None, swap: bool = False) -> dict[str, tuple[str, str]] | str:
     """Start ``podman run --memory --cpus --pids-limit`` on ``rootfs``, read its group's files, remove
     it and podman's store (:class:`boxkit.podman.Podman`: nothing stays mounted or in the cgroup trees).
     Returns the table, or a sentence saying why podman could not be compared here."""
@@ -73,6 +80,6 @@ def podman_limits(rootfs: str, memory: str, cpus: float, pids: int,
         cid = r.stdout.strip()
         try:
             pid = int(podman.run("inspect", "-f", "{{.State.Pid}}", cid, timeout=60).stdout.strip())
-            return limits_of(pid)
+            return limits_of(pid, swap)
         finally:
             podman.run("rm", "-f", "-t", "0", cid)

@@ -425,7 +425,7 @@ def judge_shop(predicted: int, served: int, oom_killed: bool, survived: bool, me
         return Verdict(False, "the shop stopped, but not by the OOM killer")
     if served == 0:
         return Verdict(False, f"the OOM killer ended the shop before its first order: python needs "
-                              f"about 10 MB just to start, more than {memory}")
+                              f"about 10 MiB just to start, more than {memory}")
     if abs(served - predicted) > tolerance * predicted:
         if predicted > served:
             why = "too many: the shop used memory before its first order — how much, and is it yours to spend?"
