@@ -238,13 +238,7 @@ def _course_findings() -> dict[str, list]:
 # /work/notes/drift-findings.txt, issue 23 section 3): (notebook, value as written). Such a notebook's
 # test is an expected failure that names them; any OTHER finding fails it. Remove an entry when its
 # notebook is fixed (an entry no longer found is reported, so the list cannot silently grow stale).
-KNOWN: set[tuple[str, str]] = {
-    ("00-index.ipynb", "48 MiB"),
-    ("00-index.ipynb", "500 MB"),
-    ("06-security.ipynb", "14"),
-    ("06-security.ipynb", "41"),
-    ("09-pid1.ipynb", "500 MB"),
-}
+KNOWN: set[tuple[str, str]] = set()
 
 
 @pytest.mark.parametrize("path", COURSE or [pytest.param("none", marks=pytest.mark.skip(
