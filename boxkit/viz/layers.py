@@ -40,7 +40,7 @@ def _size(n: int) -> str:
 
 
 MIN_W = 0.12   # a layer too small to see at scale is drawn this wide (and says so)
-MAX_W = 5.0    # the largest layer of the figure
+MAX_W = 4.0    # the largest layer of the figure (two images side by side fit 900 px)
 
 
 def _bytes(layer: dict) -> int:
@@ -70,7 +70,8 @@ def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new:
     refs = list(images)
     depth = max(len(v) for v in images.values())
     largest = max(_bytes(r) for v in images.values() for r in v) or 1
-    fig = new_figure(figsize=(4.6 * len(refs) + 1, 1.0 * depth + 2.6), dpi=100)
+    # one image as before; two side by side in 9 inches, 900 px: a notebook column shows them unscaled
+    fig = new_figure(figsize=(max(5.6, 4.1 * len(refs) + 0.8), 1.0 * depth + 2.6), dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 10 * len(refs))
     ax.set_ylim(-1.9, depth + 1.4)
@@ -93,7 +94,7 @@ def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new:
             tiny = " (not to scale)" if w == MIN_W and _bytes(layer) * MAX_W / largest < MIN_W else ""
             tx = x0 + w + 0.15
             ax.text(tx, row + 0.62, _label(layer["created_by"]), fontsize=9.5, va="center")
-            ax.text(tx, row + 0.3, f"{_size(_bytes(layer))} on disk{tiny}  {d[:19]}", fontsize=7.5,
+            ax.text(tx, row + 0.3, f"{_size(_bytes(layer))} on disk{tiny}  {d[:19]}", fontsize=8,
                     va="center", family="monospace", color="#333")
             if new:
                 ax.text(x0 - 0.1, row + 0.48, "new", color="#c0392b", fontsize=9, weight="bold", va="center",
@@ -117,7 +118,7 @@ def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new:
                 fontsize=10, weight="bold", color="#1f4e89", gid="totals")
     ax.text(0.3, -0.35, note, fontsize=8.5, color="#555")
     ax.text(0.3, -1.35, "a layer's id is its content digest: sha256 of its uncompressed tar (the diff id);"
-            + ("\n" if len(refs) == 1 else " ") + "the same files packed the same way are the same layer, "
+            + "\n" + "the same files packed the same way are the same layer, "
             "whichever build made them", fontsize=8.5, color="#555", va="center", gid="digest-note")
     return fig
 
