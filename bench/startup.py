@@ -197,6 +197,16 @@ def main() -> int:
         if "fastrun" not in open(typed, errors="replace").read(400):   # a plain pip install: pip's entry point
             print(f"note: {typed} is pip's entry point, not the fast client (./course writes it)")
         runners["boxkit (CLI)"] = sh([typed, *cli[3:], "/bin/true"])
+        # pip's own entry point (what `pip install boxkit` puts on PATH: Binder, a hub's image), written
+        # here as pip writes it, since ./course replaces the venv's with the fast client above
+        pip_script = os.path.join(d, "boxkit-pip")
+        with open(pip_script, "w") as f:
+            f.write(f"#!{sys.executable}\nimport re\nimport sys\nfrom boxkit.fastrun import entry\n"
+                    "if __name__ == '__main__':\n"
+                    "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+                    "    sys.exit(entry())\n")
+        os.chmod(pip_script, 0o755)
+        runners["boxkit (pip's entry point)"] = sh([pip_script, *cli[3:], "/bin/true"])
 
         bundle = None
         if shutil.which("runc"):

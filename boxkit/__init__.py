@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import os as _os
 
-from . import paths
+from . import paths, proc
 from .errors import BoxkitError, ContainerError, ExecError, HostError, NotFoundError, SpecError, check_linux
-from .spec import ContainerSpec, Limits, Mount
 
 __version__ = "0.1.0"
 __all__ = [
@@ -32,6 +31,12 @@ def __getattr__(name: str):
         from . import runtime
 
         return getattr(runtime, name)
+    if name in ("ContainerSpec", "Limits", "Mount"):
+        # lazy: boxkit.spec (dataclasses, ~10 ms) is not needed by pip's `boxkit` command before it
+        # hands a run to the warm helper (boxkit.fastrun)
+        from . import spec
+
+        return getattr(spec, name)
     if name == "probe":
         # lazy: the probe's modules cost ~25 ms; only boxkit.probe() needs them
         from .probe import probe
@@ -53,12 +58,16 @@ def _gc_on_import() -> None:
     if _os.environ.get("BOXKIT_NO_GC"):
         return
 
+    # cheap first: a container directory, or a store or spare staging whose owner (named in it) is
+    # gone; the spares of a live helper are no leftovers, and need no collector module loaded
     left = False
     for d in (paths.containers_dir(), paths.podman_dir(), _os.path.join(paths.root(), "spare")):
         try:
-            left = left or bool(_os.listdir(d))
+            names = _os.listdir(d)
         except OSError:
-            pass
+            continue
+        left = left or (any(proc.named_owner_gone(n) for n in names) if d != paths.containers_dir()
+                        else bool(names))
     if not left:
         return
     try:

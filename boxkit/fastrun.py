@@ -147,6 +147,19 @@ def main(argv: list) -> int:
             return int(words[1])
 
 
+def entry() -> int:
+    """pip's ``boxkit`` command (``[project.scripts]``): what a ``pip install boxkit`` — Binder, a hub's
+    image — puts on PATH. ``run --rm`` goes the fast way above; any other verb runs the full command
+    line in this process (no second interpreter). Importing this module costs the ``boxkit`` package's
+    light ``__init__`` and nothing else (``python -X importtime -c 'import boxkit.fastrun'``)."""
+    argv = sys.argv[1:]
+    if argv and argv[0] == "run" and "--rm" in argv:
+        return main(argv)
+    from boxkit.cli import main as full
+
+    return full(argv)
+
+
 class _Signal(Exception):
     pass
 

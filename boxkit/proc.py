@@ -50,6 +50,13 @@ def alive(pid: int, start: int | None) -> bool:
     return start is not None and starttime(pid) == start
 
 
+def named_owner_gone(name: str) -> bool:
+    """Is the owner named by ``PID-STARTTIME[-...]`` (a podman store's or a spare's staging directory)
+    gone? A name of another shape has no owner to ask: gone."""
+    pid, start = (name.split("-") + ["", ""])[:2]
+    return not (pid.isdigit() and alive(int(pid), int(start) if start.isdigit() else None))
+
+
 def dying(pid: int) -> bool:
     """Gone, a zombie, inside ``do_exit``, or with a SIGKILL pending (delivered a moment after kill()
     returns): a process a collector may stop waiting for."""

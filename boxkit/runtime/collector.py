@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 
-from .. import paths
+from .. import paths, proc
 from . import state
 
 _STATELESS_GRACE = 30.0   # seconds: a start may be between its mkdir and its state write
@@ -49,12 +49,6 @@ def _lock_path() -> str:
 def _open_lock() -> int:
     os.makedirs(paths.locks_dir(), exist_ok=True)
     return os.open(_lock_path(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-
-
-def _owner_gone(name: str) -> bool:
-    """``PID-STARTTIME[-...]``, the name of a podman store or a spare's staging directory."""
-    pid, start = (name.split("-") + ["", ""])[:2]
-    return not (pid.isdigit() and state.alive(int(pid), int(start) if start.isdigit() else None))
 
 
 def orphans() -> list[str]:
@@ -79,7 +73,7 @@ def orphans() -> list[str]:
             names = os.listdir(base)
         except OSError:
             continue
-        found += [os.path.join(base, n) for n in names if _owner_gone(n)]
+        found += [os.path.join(base, n) for n in names if proc.named_owner_gone(n)]
     return found
 
 

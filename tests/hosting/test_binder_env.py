@@ -71,6 +71,26 @@ def test_boxkit_probe_in_the_binder_env_as_root(binder_venv):
     assert d["root"] is True and d["mode"] in ("live", "rootless", "recorded")
 
 
+def test_pips_boxkit_command_takes_the_fast_way(binder_venv, tmp_path):
+    """pip's entry point (boxkit.fastrun:entry), as `pip install` writes it: run --rm goes through a
+    warm helper of its own, other verbs run in the same process; both give the container's answer."""
+    if os.geteuid() != 0 or not shutil.which("busybox"):
+        pytest.skip("needs root and busybox-static to start a container")
+    script = f"{binder_venv}/bin/boxkit"
+    assert "boxkit.fastrun import entry" in open(script).read(), "pip's script is not the fast entry point"
+    env = {**os.environ, "BOXKIT_ROOT": str(tmp_path / "root")}
+    try:
+        r = subprocess.run([script, "run", "--rm", "busybox", "sh", "-c", "echo hi; exit 3"], env=env,
+                           capture_output=True, text=True, timeout=120, cwd="/")
+        assert (r.returncode, r.stdout) == (3, "hi\n"), r.stderr
+        assert os.path.exists(tmp_path / "root" / "warm.sock"), "run --rm did not take the warm helper"
+        r = subprocess.run([script, "ps", "-a"], env=env, capture_output=True, text=True, timeout=60, cwd="/")
+        assert r.returncode == 0 and r.stdout.startswith("CONTAINER ID"), r.stderr
+    finally:
+        subprocess.run([f"{binder_venv}/bin/python", "-c", "from boxkit.cli import warm; warm.stop()"], env=env,
+                       capture_output=True, timeout=60)
+
+
 @pytest.fixture
 def learner(learner_repo):
     if os.geteuid() != 0:
