@@ -28,8 +28,8 @@ from boxkit.build import build_file
 #
 # The app is a tiny HTTP shop (`boxkit/examples/shop/`): each order burns a little CPU and keeps 32 KiB.
 # Its `Boxfile` starts `FROM host`: boxkit's `host` image, one layer that boxkit made offline from
-# this host's own files (its python3, a shell, a few tools and the libraries they load). The Boxfile
-# copies the app on top and sets the command.
+# this host's own files (its python3, its shells and command-line tools, and the libraries they
+# load). The Boxfile copies the app on top and sets the command.
 
 # %%
 ctx = tempfile.mkdtemp(prefix="shop-")
@@ -101,10 +101,10 @@ print(f"the shop answered on the host's port 18080 ({page!r}):", page.startswith
 # In a period where the orders come slower than the shop could serve them it uses less. A point of
 # the CPU panel is the CPU time used between two reads divided by the time between them; the
 # sampler's reads do not fall on the kernel's period boundaries, so one point can rise above the
-# dashed line, while the average over all the orders cannot (beyond one period's worth). The load is
-# a count of orders, not a duration: on a faster machine the same orders arrive sooner, and the shop
-# ends in the same state. The last line asks for the shop's page once more, and that request is an
-# order too.
+# dashed line, while the average over all the orders cannot (beyond a period's worth at each end).
+# The load is a count of orders, not a duration: on a faster machine the same orders arrive sooner,
+# and the shop ends in the same state. The last line asks for the shop's page once more, and that
+# request is an order too.
 
 # %%
 # boxkit: needs network, cgroups
@@ -126,10 +126,11 @@ grew = series.memory_current[-1] - series.memory_current[0]
 served = load.requests
 print(f"orders served ({served} of {ORDERS}, {load.errors} errors):", served == ORDERS)
 # the CPU time the shop used (the idle half-seconds add next to nothing), over the orders' time;
-# the orders can touch one 100 ms period more than their length, hence the allowance
+# the orders' time can start and end inside a 100 ms period (part 5 prints the period), and the
+# group may use a whole period's quota in each of those two, hence the allowance
 cpu_s = (series.cpu_usage_usec[-1] - series.cpu_usage_usec[0]) / 1e6
 cores = cpu_s / load.seconds
-allowed = series.cpu_limit * (load.seconds + 0.1) / load.seconds
+allowed = series.cpu_limit * (load.seconds + 2 * 0.1) / load.seconds
 print(f"CPU held to the {series.cpu_limit:g} quota ({cpu_s:.2f} s of CPU in {load.seconds:.2f} s of"
       f" orders: {cores:.2f} cores on average, at most {allowed:.2f}):", cores <= allowed)
 throttled = series.nr_throttled[-1] - series.nr_throttled[0]
