@@ -382,8 +382,8 @@ shutil.rmtree(jail)
 # answers beside the host's: the processes `ps` sees, the hostname, the network links, the mounts.
 # Untick `pid` and the host's processes appear; untick `net` and the host's links do (the explorer
 # passes `network="host"` for that); untick `uts` and the container answers with the host's name.
-# Under the table, the host's links are named by kind: a host has more than `lo` and its network card
-# (a bridge another runtime made, the kernel's `ifb` devices), and none of them is the container's.
+# Under the table, the host's links are named by kind: a host may have more than `lo` and its network
+# card (a bridge another runtime made, the kernel's `ifb` devices), and none of them is the container's.
 
 # %%
 # boxkit: needs root
