@@ -6,9 +6,9 @@ SIGKILL; ``init=True``: SIGTERM, forwarded). The exercise asks the same question
 commands, run by busybox ``sh -c`` as the container's command, some with ``init=True``. Three things
 decide each one, all of which the kernel and POSIX define:
 
-* the kernel drops a signal sent to a PID namespace's init that the init has no handler for (the
-  default action never applies to PID 1); any other process gets the default action, which for
-  SIGTERM ends it;
+* the kernel drops a signal sent to a PID namespace's init that the init has no handler for (sent
+  from inside, the default action never applies to PID 1; from the host only SIGKILL and SIGSTOP get
+  through); any other process gets the default action, which for SIGTERM ends it;
 * a signal set to be ignored (``trap '' TERM``) stays ignored in the children the shell starts, across
   ``fork`` and ``execve``;
 * a shell runs a trap only when the foreground command it waits for has finished; the ``wait``

@@ -11,9 +11,10 @@
 # *is* PID 1, and most commands were never written to be an init.
 #
 # **"A container reuses what the OS already has"** — half true. Every container runs on the host's one
-# kernel: its clock, its memory, its CPUs, its boot. The kernel's *reports* are not namespaced either,
-# which is why a program that sizes itself from `/proc/meminfo` or the CPU count sizes itself for the
-# whole machine. Files are another matter: a container sees an image's files, which may or may not be
+# kernel: its wall clock (a time namespace may shift only the monotonic and boot-time clocks), its
+# memory, its CPUs, its boot. The kernel's *reports* are not namespaced either, which is why a program
+# that sizes itself from `/proc/meminfo` or the count of online CPUs sizes itself for the whole
+# machine. Files are another matter: a container sees an image's files, which may or may not be
 # the host's own. The end of the notebook puts the seed's sentence beside what the run showed.
 #
 # Every demo below is measured on your kernel; each fact line prints what was measured beside its
@@ -92,8 +93,9 @@ stop_timeline_figure([("sleep as PID 1", plain.stop_time, plain.sigkill_after_gr
 #
 # A process that exits stays a *zombie* (state `Z` in `/proc/PID/stat`) until its parent calls
 # `wait()`: the exit status must be kept for someone. A parent that exits first leaves *orphans*, and
-# the kernel gives them to the namespace's init. A shell or a service manager waits for them; `sleep`,
-# `python` or a JVM as PID 1 never does.
+# the kernel gives them to the namespace's init (or to a nearer ancestor that made itself a *child
+# subreaper* with `prctl(PR_SET_CHILD_SUBREAPER)`, as `tini -s` does when it is not PID 1). A shell
+# or a service manager waits for them; `sleep`, `python` or a JVM as PID 1 never does.
 #
 # The command below (`workloads.orphans`; `print(workloads.ORPHANS)` shows the program) is a
 # well-behaved parent: it starts one child and waits for it. That child starts three children of its
@@ -133,8 +135,9 @@ print(f"zombies in the namespace ({len(found)}), none: {len(found) == 0}")
 # ## 4. When PID 1 exits, the kernel kills the rest
 #
 # PID 1 below starts three background `sleep 300`s and waits for a file to appear. From the host we
-# find the container's processes by their PID namespace (`/proc/PID/ns/pid` names it), then create the
-# file: PID 1 exits normally — and the three sleepers do not outlive it. The kernel sends `SIGKILL` to
+# find the container's processes by their PID namespace (`/proc/PID/ns/pid` names it), then an
+# `exec` creates the file inside: PID 1 exits normally — and the three sleepers, looked for on the
+# host as soon as PID 1 has ended (before boxkit cleans anything up), did not outlive it. The kernel sends `SIGKILL` to
 # every process of a PID namespace whose init exits (`zap_pid_ns_processes`): a container cannot leave
 # processes behind on the host.
 
@@ -160,8 +163,8 @@ sleepers = [p for p in in_namespace(c.pid)
             if open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[:2] == [b"sleep", b"300"]]
 c.exec("touch /tmp/go")
 r = c.wait(30)
+left = [p for p in sleepers if os.path.exists(f"/proc/{p}")]   # before remove() cleans up
 c.remove()
-left = [p for p in sleepers if os.path.exists(f"/proc/{p}")]
 print(f"background sleepers before ({len(sleepers)}), three: {len(sleepers) == 3}")
 by_itself = r.exit_code == 0 and r.stdout == "PID 1 exits\n"
 print(f"PID 1 exited by itself (exit code {r.exit_code}, said {r.stdout.strip()!r}): {by_itself}")
@@ -205,7 +208,8 @@ print(f"architecture inside {inside_machine}, on the host {host.machine}: "
 # the kernel how big the machine is. `/proc/meminfo` is not namespaced: it is told the host's total.
 # A JVM before Java 10 (and 8u191 for Java 8) sized its default heap as a quarter of `MemTotal` and its
 # thread pools by the CPU count — inside a 500 MiB container on a large host it planned for the host,
-# and was OOM-killed. `free` and most runtimes' defaults are fooled the same way.
+# and was OOM-killed. `free`, `top` and any program that sizes itself from these files are fooled the
+# same way.
 #
 # A *cgroup-aware* program reads the real limit where docker puts it: the container's own cgroup files,
 # mounted read-only at `/sys/fs/cgroup` (`cgroupfs=True` here; in a cgroup namespace the container's
@@ -243,18 +247,22 @@ print(f"a quarter of MemTotal: {mem_inside_kb // 4 // 1024} MiB; "
 
 # %% [markdown]
 # The CPU count is subtler, because "how many CPUs" has three answers. `os.cpu_count()` (and
-# `/proc/cpuinfo`) report the CPUs the kernel has online — the host's, always. `nproc` asks
-# `sched_getaffinity`: the CPUs this process may run on, which a **cpuset** (`cpuset_cpus="0"`,
-# docker's `--cpuset-cpus`) narrows. A CFS **quota** (`cpus=0.5`, docker's `--cpus`) narrows neither:
-# the process may still run on every CPU, only for less time per period. So `nproc` follows a cpuset
-# and not a quota, and `os.cpu_count()` follows neither (`os.process_cpu_count()`, new in Python 3.13,
-# follows the affinity like `nproc`). The same program in three containers:
+# `/proc/cpuinfo`) report the CPUs the kernel has online — the host's, always. `sched_getaffinity`
+# reports the CPUs this process may run on, which a **cpuset** (`cpuset_cpus="0"`, docker's
+# `--cpuset-cpus`) narrows. A CFS **quota** (`cpus=0.5`, docker's `--cpus`) narrows neither: the
+# process may still run on every CPU, only for less time per period; the third answer, the quota, is
+# only in the cgroup files read above. So the affinity follows a cpuset and not a quota, and
+# `os.cpu_count()` follows neither (`os.process_cpu_count()`, new in Python 3.13, follows the
+# affinity). GNU `nproc` prints the affinity; its releases from 2025 on also divide a cgroup v2 quota
+# (`cpu.max`) into it, so under a quota what `nproc` prints depends on its version. The same program in
+# three containers, with the host's `nproc`:
 
 # %%
 # boxkit: needs cgroups
 # NBVAL_IGNORE_OUTPUT
 COUNT = "import os; print(os.cpu_count(), len(os.sched_getaffinity(0)))"
 RUNS = {"no limit": {}, "cpus=0.5": {"cpus": 0.5}, "cpuset_cpus=0": {"cpuset_cpus": "0"}}
+print(boxkit.run("host", "nproc --version").stdout.splitlines()[0])
 seen = {}
 for label, limits in RUNS.items():
     r = boxkit.run("host", f"nproc; {PY} -c '{COUNT}'", **limits)
@@ -267,9 +275,10 @@ for label, limits in RUNS.items():
 # boxkit: needs cgroups
 host_cpus = os.cpu_count()
 by_quota, by_cpuset = seen["cpus=0.5"], seen["cpuset_cpus=0"]
-print(f"with a quota, nproc is the host's count ({by_quota[0]} of {host_cpus}): "
-      f"{by_quota[0] == host_cpus}")
-print(f"with a cpuset of one CPU, nproc is 1 ({by_cpuset[0]}): {by_cpuset[0] == 1}")
+print(f"with a quota, the affinity is the host's count ({by_quota[2]} of {host_cpus}): "
+      f"{by_quota[2] == host_cpus}")
+print(f"with a cpuset of one CPU, the affinity is 1 and nproc says so ({by_cpuset[2]}, "
+      f"{by_cpuset[0]}): {by_cpuset[2] == by_cpuset[0] == 1}")
 print(f"os.cpu_count() is the host's count under both ({by_quota[1]} and {by_cpuset[1]} "
       f"of {host_cpus}): {by_quota[1] == by_cpuset[1] == host_cpus}")
 
@@ -287,38 +296,50 @@ print(f"os.cpu_count() is the host's count under both ({by_quota[1]} and {by_cpu
 # was built.
 #
 # The `busybox` image has one file of the host's (the static `busybox` binary, linked the same way);
-# everything else is its own: `/bin/sh` there is a link to busybox, not the host's `dash`, and its
-# `/etc/passwd` is its own. An image pulled from a registry (`boxkit pull`) or built from a Dockerfile
+# everything else is its own: `/bin/sh` there is the image's symbolic link to that busybox, not
+# the host's `/bin/sh`, and its `/etc/passwd` is its own. An image pulled from a registry (`boxkit pull`) or built from a Dockerfile
 # brings its own copy of every file: its layers are unpacked into the image store.
 #
-# Each line below names the file, its inode number inside the container and on the host, and what
-# the text above says it is.
+# Each line below names the file, the inode number `stat -L` (which follows symbolic links) finds
+# inside the container, the inode of the host file the text says it is, and the inode of the host's
+# file at the same path.
 
 # %%
 # boxkit: needs root
-EXPECT = [("host", PY, True), ("host", "/bin/sh", True), ("host", "/etc/passwd", False),
-          ("busybox", "/bin/busybox", True), ("busybox", "/bin/sh", False),
-          ("busybox", "/etc/passwd", False)]
+# (image, path inside, the host file it is, or None for a file of the image's own)
+EXPECT = [("host", PY, PY), ("host", "/bin/sh", "/bin/sh"), ("host", "/etc/passwd", None),
+          ("busybox", "/bin/busybox", "/bin/busybox"), ("busybox", "/bin/sh", "/bin/busybox"),
+          ("busybox", "/etc/passwd", None)]
 inside = {}
 for image in ("host", "busybox"):
     paths = [p for i, p, _ in EXPECT if i == image]
     r = boxkit.run(image, ["stat", "-L", "-c", "%i"] + paths)
     inside.update({(image, p): int(x) for p, x in zip(paths, r.stdout.split())})
-for image, path, hosts in EXPECT:
-    ino, host_ino = inside[image, path], os.stat(path).st_ino
+for image, path, is_host in EXPECT:
+    ino, same_path = inside[image, path], os.stat(path).st_ino
     name = "the host's python" if path == PY else path
-    what = "the host's own inode" if hosts else "a file of the image's own"
-    print(f"{image:8} {name:18} inode {ino}, on the host {host_ino}, {what}: "
-          f"{(ino == host_ino) == hosts}")
+    if is_host is None:
+        print(f"{image:8} {name:18} inode {ino}, the host's {same_path}, "
+              f"a file of the image's own: {ino != same_path}")
+    elif is_host == path:
+        print(f"{image:8} {name:18} inode {ino}, the host's {same_path}, the host's own file: "
+              f"{ino == same_path}")
+    else:
+        target = os.stat(is_host).st_ino
+        print(f"{image:8} {name:18} inode {ino}, the host's {same_path}; it is the host's "
+              f"{is_host} ({target}): {ino == target != same_path}")
 
 # %% [markdown]
 # ## 8. Only the pieces it needs
 #
 # The seed's sentence has a second half: the container "only carries the pieces it needs". For the
-# `host` image that is literal. `boxkit/images/base.py` lists programs (`HOST_PROGRAMS`:
-# `sh`, `ls`, `ps`, ...) plus the python that runs boxkit, and adds every file their ELF headers name:
-# the *dynamic loader* (`PT_INTERP`) and each shared library (`DT_NEEDED`), then the libraries those
-# name, until nothing new appears (`boxkit/images/elf.py` reads the headers without running anything).
+# `host` image's machine code that is literal. `boxkit/images/base.py` lists programs
+# (`HOST_PROGRAMS`: `sh`, `ls`, `ps`, ...) plus the python that runs boxkit, and adds every file their
+# ELF headers name: the *dynamic loader* (`PT_INTERP`) and each shared library (`DT_NEEDED`), then the
+# libraries those name, until nothing new appears (`boxkit/images/elf.py` reads the headers without
+# running anything). Python's own modules are another matter: no header names them, so the image takes
+# python's standard library whole (less its tests and GUI modules) — whether a program imports a
+# module or not. The counts below show how much of the image that is.
 #
 # The tree below is that walk for one program, python — with `_ssl`, the extension module python opens
 # at run time (`dlopen`) for `import ssl`. Each file sits under the first file that names it; `libc`
@@ -340,9 +361,15 @@ closure_figure(tree, counted)
 
 # %%
 # boxkit: needs root
+import sysconfig
+
 n = counted.shared + counted.own
 print(f"files of the host image that are the host's own inodes ({counted.shared} of {n}), "
       f"more than 90 %: {counted.shared > 0.9 * n}")
+stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+in_stdlib = sum(len(files) for _d, _s, files in os.walk(resolve("host").layers[-1] + stdlib))
+print(f"files of python's standard library, taken whole ({in_stdlib} of {n}), most of the image: "
+      f"{in_stdlib > n / 2}")
 share = counted.shared / counted.host_files
 print(f"the host's files the image holds ({counted.shared} of {counted.host_files}, "
       f"{share:.1%}), under a tenth: {share < 0.1}")
@@ -423,9 +450,9 @@ print(f"code pages a container and this notebook's python share ({both}), at the
 #
 # | the seed says | what this notebook measured |
 # |---|---|
-# | "The same idea lets a container reuse what already exists in the operating system, …" | It reuses the host's **one kernel**, always: the same release and boot id inside (§5). Files are reused only when the image is made of the host's own: the `host` image's programs are the host's inodes (§7) and run from the same pages in memory (§9). An image from a registry brings its own copy of every file. |
-# | "… so it only carries the pieces it needs to work, …" | True of the images boxkit builds: the `host` image is a program list plus its ELF closure, a small share of the host's files at almost no extra disk (§8); `busybox` is one static binary. Many registry images carry a whole distribution's userland. |
-# | "… which keeps the container light." | Light, because nothing is booted or copied: a container is host processes in namespaces. But not isolated by namespaces alone: the kernel's reports (`MemTotal`, the CPU count) are the host's (§6), and notebook 06 showed the other layers a container needs. And "runs anywhere" holds for one architecture and kernel interface (§5). |
+# | "The same idea lets a container reuse what already exists in the operating system, …" | It reuses the host's **one kernel**, always: the same release and boot id inside (§5). The host's *files* are reused only when the image is made of them: the `host` image's programs are the host's inodes (§7) and run from the same pages in memory (§9). An image from a registry brings its own copy of its files — but images reuse each other's layers (notebook 03: 2.0 kept 1.0's), and every container of an image runs on that one copy. |
+# | "… so it only carries the pieces it needs to work, …" | True of the machine code of the images boxkit builds: the `host` image is a program list plus its ELF closure, a small share of the host's files at almost no extra disk (§8) — though most of its files are python's standard library, taken whole; `busybox` is one static binary. Many registry images carry a whole distribution's userland. |
+# | "… which keeps the container light." | Light, because nothing is booted and starting one copies no file: a container is host processes in namespaces. But not isolated by namespaces alone: the kernel's reports (`MemTotal`, the count of online CPUs) are the host's (§6), and notebook 06 showed the other layers a container needs. And "runs anywhere" holds for one architecture and kernel interface (§5). |
 #
 # In the seed's own words (pt-BR): *"E esse conceito serve também com o container aproveitando as
 # dependências que já existe no sistema operacional, assim ele só tem os pedaços que ele precisa para
@@ -439,8 +466,8 @@ print(f"code pages a container and this notebook's python share ({both}), at the
 # * When PID 1 exited, the kernel killed the three processes it left running.
 # * One kernel: the same release, boot id and architecture inside as on the host.
 # * The kernel's reports are the host's: a 500 MiB / 0.5 CPU container sees the host's `MemTotal`; the
-#   real limits are in its cgroup files. `nproc` follows a cpuset, not a quota; `os.cpu_count()`
-#   follows neither.
+#   real limits are in its cgroup files. The CPU affinity follows a cpuset, not a quota;
+#   `os.cpu_count()` follows neither.
 # * Files: the `host` image's programs are the host's own inodes (hard links) — its python's closure
 #   drawn as a tree, the image a sliver of the host's files at almost no extra disk; `busybox` is one
 #   static binary; every image's `/etc` is its own.
