@@ -1,5 +1,6 @@
 """Notebook 06's picture: the security layers of a container, each with the way it refuses, and each
-probe drawn twice: what it met in a default container, and what it met with that one layer removed.
+probe drawn twice: what it met in its first container (a default one unless the probe names another
+setting), and what it met with that layer removed.
 
 A :class:`Probe` holds what two real containers said; the figure only draws it. A layer refuses in a
 way of its own — an errno before the call runs, an errno inside it, a setuid bit ignored without a
@@ -23,14 +24,15 @@ HOW = {
     "no_new_privs": "execve ignores the setuid bit: no error, and no root",
     "masked paths": "/dev/null is mounted over the file: it reads as empty",
     "read-only paths": "a read-only mount: a write fails with EROFS",
-    "devices": "nodev on every mount: EACCES; the v1 devices cgroup: EPERM",
+    "devices": "a nodev mount: EACCES; the v1 devices cgroup: EPERM",
     "a cgroup of its own": "a v1 mount shows the container's own group: no release_agent there",
 }
 
 
 class Probe(NamedTuple):
-    """One action tried twice: in a default container (``refused``, ``said``) and with only ``layer``
-    removed by ``without`` (``works_without``: True, False, or None when not tried)."""
+    """One action tried twice: in a container started with ``setting`` ("default" unless the action
+    needs more to get that far; ``refused``, ``said``) and with ``layer`` removed by ``without``
+    (``works_without``: True, False, or None when not tried)."""
 
     layer: str
     probe: str
@@ -39,6 +41,7 @@ class Probe(NamedTuple):
     without: str
     works_without: bool | None
     said_without: str = ""
+    setting: str = "default"
 
 
 def layer_order(probes) -> list[str]:
@@ -61,9 +64,9 @@ def _short(text: str, width: int = 54) -> str:
 
 
 def stack_figure(probes, title: str = "what stops root in a box, and how each layer refuses"):
-    """One band per layer (its name and way of refusing), one row per probe: the default container's
-    outcome (red: refused, green: allowed) and, after the arrow, the outcome without that layer (green:
-    it worked, red: still refused, grey: not tried)."""
+    """One band per layer (its name and way of refusing), one row per probe: the outcome in the first
+    container (its ``setting``; red: refused, green: allowed) and, after the arrow, the outcome without
+    that layer (green: it worked, red: still refused, grey: not tried)."""
     probes = [Probe(*p) for p in probes]
     layers = layer_order(probes)
     rows = len(probes)
@@ -82,8 +85,8 @@ def stack_figure(probes, title: str = "what stops root in a box, and how each la
             cy = top - head_h - row_h * i - row_h / 2
             ax.text(0.12, cy, _short(p.probe, 28), ha="left", va="center", fontsize=8.5)
             ax.add_patch(_box(2.3, cy - 0.24, 3.55, 0.48, REFUSED if p.refused else ALLOWED, alpha=0.9))
-            ax.text(4.075, cy + 0.09, "default: " + ("refused" if p.refused else "allowed"), ha="center",
-                    va="center", fontsize=7.5, color="white", weight="bold")
+            ax.text(4.075, cy + 0.09, _short(f"{p.setting}: " + ("refused" if p.refused else "allowed"), 40),
+                    ha="center", va="center", fontsize=7.5, color="white", weight="bold")
             ax.text(4.075, cy - 0.11, _short(p.said), ha="center", va="center", fontsize=6.5, color="white")
             ax.annotate("", xy=(6.3, cy), xytext=(5.9, cy),
                         arrowprops={"arrowstyle": "->", "color": "#444", "lw": 1.2})
