@@ -19,6 +19,12 @@ finds the mechanical ones in a committed notebook:
   prose's last digit; a count must be a number literal of the code, or appear in an output line
   together with one of the words beside it in the prose.
 
+What it does not catch, on purpose: numbers written as words ("three orphans"); a count equal to any
+number literal of the notebook's code (code states the parameters the author chose, so ``pids_limit=20``
+covers "20 tasks" — and would also cover a host count that happens to equal a literal); a claim
+that is not a number (a state, a name, a list of names). A markdown cell that links another notebook
+(00's tables) may point at what that notebook shows.
+
     python tests/prose_drift.py [notebooks/NN-*.ipynb ...]     # print the findings, one a line
     python tests/prose_drift.py --rev HEAD                       # the notebooks as committed
 
