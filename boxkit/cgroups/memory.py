@@ -9,7 +9,7 @@ killer *inside the group*: one of its processes gets SIGKILL (exit 137) and ``oo
 what                      v1 (``/sys/fs/cgroup/memory/...``)  v2
 ========================  ==================================  ==============================
 limit                     ``memory.limit_in_bytes``            ``memory.max``
-reclaimed last (reserve)  ``memory.soft_limit_in_bytes`` [1]_ ``memory.low`` (runc's mapping)
+a reservation             ``memory.soft_limit_in_bytes`` [1]_ ``memory.low`` (runc's mapping)
 throttle-first limit      — (v1 has none)                      ``memory.high``
 swap                      ``memory.memsw.limit_in_bytes`` [2]_ ``memory.swap.max`` (swap alone)
 in use / peak             ``memory.usage_in_bytes`` /          ``memory.current`` /
@@ -18,8 +18,9 @@ OOM kills                 ``memory.oom_control``: ``oom_kill`` ``memory.events``
 pressure                  —                                    ``memory.pressure`` (PSI)
 ========================  ==================================  ==============================
 
-.. [1] acts only when the whole host is short of memory (docker's ``--memory-reservation``; runc maps it to
-   ``memory.low`` on v2); v2's ``memory.high`` throttles the group itself and has no v1 counterpart.
+.. [1] acts only when the whole host is short of memory, and then the other way round: v1 reclaims *first*
+   from the groups above their soft limit, while v2's ``memory.low`` protects a group below it, which is
+   reclaimed *last* (docker's ``--memory-reservation``; runc maps it to ``memory.low`` on v2); v2's ``memory.high`` throttles the group itself and has no v1 counterpart.
    boxkit's ``memory_high=`` falls back to the soft limit on v1, the nearest thing there.
 .. [2] memory *plus* swap, present only when the kernel accounts swap (``swapaccount=1``).
 
@@ -39,7 +40,8 @@ FILES = [
     ("memory limit", "memory/memory.limit_in_bytes", "memory.max"),
     # docker's --memory-reservation: v1's soft limit; runc writes it to memory.low on v2 (both protect the
     # group's pages from reclaim down to that size when the host runs short; neither throttles)
-    ("memory reservation (reclaimed last)", "memory/memory.soft_limit_in_bytes", "memory.low"),
+    ("memory reservation (v1: reclaimed first above it; v2: protected below it)",
+     "memory/memory.soft_limit_in_bytes", "memory.low"),
     ("memory throttle line (v2 only)", "— (v1 has none)", "memory.high"),
     ("memory + swap limit", "memory/memory.memsw.limit_in_bytes", "memory.swap.max (swap alone)"),
     ("memory in use", "memory/memory.usage_in_bytes", "memory.current"),
