@@ -310,7 +310,9 @@ def judge_upper(found: dict[str, str], predicted: dict[str, str]) -> Verdict:
     if more:
         hints.append(f"{more} more path(s) are in the upper dir: every change lands there, a changed or "
                      "deleted image file as much as a new one")
-    hints += [f"{p} is not in the upper dir: does the command write, delete or make it?"
+    # "not found", not "not in the upper dir": a directory the image has, which only holds a changed
+    # path, is in the upper dir too, but the check lists only what the command changed itself
+    hints += [f"{p} is not among what the command changed: does the command write, delete or make it?"
               for p in sorted(set(predicted) - set(found))]
     return Verdict(False, _few(hints))
 

@@ -135,8 +135,8 @@ def test_judge_upper():
     assert not v.ok
     assert v.why == ("bin/ls: a new entry is one the image never had — is that what the command did to it?; "
                      "1 more path(s) are in the upper dir: every change lands there, a changed or deleted "
-                     "image file as much as a new one; tmp/other is not in the upper dir: does the command "
-                     "write, delete or make it?")
+                     "image file as much as a new one; tmp/other is not among what the command changed: does "
+                     "the command write, delete or make it?")
     assert "whiteout" not in v.why and "tmp/note" not in v.why   # why, never the measured kinds or paths
     v = ex.judge_upper(found, {"bin/ls": "deleted"})
     assert not v.ok and "'deleted' is not one of" in v.why
