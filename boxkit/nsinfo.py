@@ -21,6 +21,9 @@ import subprocess
 from dataclasses import dataclass
 
 NS_TYPES = ("mnt", "pid", "net", "uts", "ipc", "user", "cgroup", "time")
+# the inode of the kernel's first PID namespace, fixed since Linux 3.8 (PROC_PID_INIT_INO in
+# include/linux/proc_ns.h): a process whose pid link reads another number is in a container
+PID_INIT_INO = 0xEFFFFFFC
 NS_MEANING = {
     "mnt": "mount points (file system view)", "pid": "process ids", "net": "network stack",
     "uts": "hostname", "ipc": "System V IPC and POSIX queues", "user": "user and group ids",

@@ -153,9 +153,9 @@ def namespace_figure(snap: dict, recorded: bool = False, max_inside: int = 8):
                 weight="bold" if own else "normal")
     yk = top - 13 - len(snap["rows"]) * step
     ax.text(x0, yk, "own: a different inode than the host's (/proc/PID/ns/*); shared: the same namespace",
-            fontsize=8, color="#555", va="center")
+            fontsize=8.5, color="#444", va="center")
     ax.text(x0, yk - 3, "left: the host sees the whole tree; the container sees only its box, from 1",
-            fontsize=8, color="#555", va="center")
+            fontsize=8.5, color="#444", va="center")
     return fig
 
 

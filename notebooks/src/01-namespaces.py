@@ -9,12 +9,16 @@
 # |---|---|---|
 # | `pid` | process ids — the first process inside is PID 1 | `unshare(CLONE_NEWPID)`, then `fork()` |
 # | `mnt` | the mount table — the file system view | `CLONE_NEWNS` |
-# | `uts` | hostname | `CLONE_NEWUTS` |
+# | `uts` | hostname (and NIS domain name) | `CLONE_NEWUTS` |
 # | `net` | interfaces, addresses, routes, ports | `CLONE_NEWNET` |
 # | `user` | user and group ids — root inside can be an ordinary unprivileged uid outside | `CLONE_NEWUSER` |
 # | `ipc` | System V IPC, POSIX message queues | `CLONE_NEWIPC` |
 # | `cgroup` | the cgroup tree's root | `CLONE_NEWCGROUP` |
-# | `time` | the boot and monotonic clocks | `CLONE_NEWTIME` |
+# | `time` | the boot and monotonic clocks | `unshare(CLONE_NEWTIME)`, then `fork()` |
+#
+# For `pid` and `time` the calling process stays where it was; the children it makes next are the
+# first members of the new namespace. The mount namespace's flag is `CLONE_NEWNS`, not `..._NEWMNT`:
+# it was the first kind of namespace, named before there were any others.
 #
 # Every demo below starts a real container with `boxkit` and looks at it from both sides.
 
@@ -93,27 +97,43 @@ print(f"pid namespace: host {pid_row.host}, container {pid_row.container}; diffe
 # Docker's defaults differ from boxkit's in two ways. On a cgroup v1 or hybrid host it shares the
 # `cgroup` namespace too (`--cgroupns=private` is its default only on cgroup v2). And it has no option
 # for a time namespace at all.
-#
+
+# %% [markdown]
 # ### The picture
 #
 # Here is the picture the seed notes describe, drawn from this container's own `/proc` data: the host's
 # process tree from PID 1 down to the container, the container's processes boxed with both of their
 # PIDs joined (`NSpid`), and every namespace inode on both sides. Between the host's PID 1 and the
 # container sit this notebook's kernel and boxkit's helper, the process that forks every container;
-# the processes that started Jupyter are folded into one row.
+# whatever started the kernel (Jupyter, a shell, the machine's own supervisor) is folded into one row.
 #
 # The same code draws `docs/img/namespace.png`, the seed's figure. There the container's PID 1 is
 # `boxkit-init`: that container was started with `init=True`, a tiny init that reaps zombies and
 # forwards signals, like `docker run --init` (notebook 09 shows why a container needs one).
-#
-# Containers nest. If the host panel's PID 1 is not `systemd` or `init` but something like
-# `process_api`, the "host" is itself a container, and boxkit's containers are made inside it.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 from boxkit.viz.namespaces import namespace_figure
 
 namespace_figure(nsinfo.snapshot(c.pid, hostname="box"))
+
+# %% [markdown]
+# Containers nest: the "host" of this notebook may itself be a container, with boxkit's containers
+# made inside it. The name of the host panel's PID 1 does not tell (a virtual machine's first process
+# may have any name); its PID namespace does. The kernel gives its first PID namespace a fixed inode
+# number, `0xEFFFFFFC` (`PROC_PID_INIT_INO` in the kernel's `include/linux/proc_ns.h`); every other
+# PID namespace gets a new one.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+mine = nsinfo.ns_inodes()["pid"]
+pid1 = open("/proc/1/comm").read().strip()
+if mine == nsinfo.PID_INIT_INO:
+    print(f"the host panel's PID namespace is {mine} ({mine:#x}), the kernel's first: "
+          f"its PID 1, {pid1}, is this machine's first process.")
+else:
+    print(f"the host panel's PID namespace is {mine} ({mine:#x}), not the kernel's first "
+          f"({nsinfo.PID_INIT_INO:#x}): this 'host' is itself a container; {pid1} is its PID 1.")
 
 # %% [markdown]
 # ## UTS: a hostname of its own
@@ -179,11 +199,18 @@ from boxkit.viz.mounts import tag
 
 copy = lab["trees"]["unshare -m --propagation unchanged"]
 demo_copy = next(x for x in copy if x["target"] == lab["demo"])
-print(f"the copy's demo mount is {tag(demo_copy)}, the later mount appeared in it:",
-      lab["copy_sees_later"])
+slave = lab["trees"]["unshare -U -m (a new user namespace)"]
+
+
+def later_in(tree):
+    return next((tag(x) for x in tree if x["target"] == lab["later"]), "absent")
+
+
+print(f"the copy's demo mount is {tag(demo_copy)}; the later mount in it: {later_in(copy)}; "
+      "it arrived:", lab["copy_sees_later"])
 print(f"in the new user namespace the demo mount is {tag(lab['userns_demo'])}, a slave:",
       lab["userns_demo"]["master"] is not None and lab["userns_demo"]["shared"] is None)
-print("the later mount reached the slave too:", lab["userns_sees_later"])
+print(f"the later mount in the slave: {later_in(slave)}; it arrived too:", lab["userns_sees_later"])
 print(f"shared mounts in the boxkit container: {lab['container_shared']}; none:",
       lab["container_shared"] == 0)
 
@@ -208,37 +235,48 @@ m.remove()
 #
 # `boxkit.run` gives every container a network namespace of its own unless you pass
 # `network="host"`, even when you list the other namespaces yourself (`namespaces=[...]`): the
-# network is chosen by `network=`, as docker's `--network` does. A new network namespace holds one
-# interface, the loopback `lo`, which boxkit brings up. No route out, no other container, no host
-# interface: `ip route` prints nothing, and a packet to any address outside fails before it is sent —
-# the kernel has no route for it. (Notebook 04 wires containers together.)
+# network is chosen by `network=`, as docker's `--network` does. A new network namespace holds the
+# loopback `lo`, down until someone brings it up (boxkit does). On a host that has loaded a tunnel
+# module (`ipip`, `sit`, `gre`…) the kernel also puts that module's fallback device (`tunl0`, `sit0`…)
+# in every new network namespace, down and unconfigured, unless the sysctl
+# `net.core.fb_tunnels_only_for_init_net` says otherwise. So we look at which links are *up*: only `lo`.
+# No route out, no other container, no host interface: `ip route` prints nothing, and a packet to any
+# address outside fails before it is sent — the kernel has no route for it. (Notebook 04 wires
+# containers together.)
 
 # %%
-probe = ("ip -o link | cut -d: -f2; echo routes: $(ip route | wc -l); "
+probe = ("ip -o link | cut -d' ' -f2,3; echo routes: $(ip route | wc -l); "
          "ping -c 1 -W 1 8.8.8.8 2>&1 | tail -1")
 r = boxkit.run("busybox", ["sh", "-c", probe])
 print(r.stdout)
 
 # %%
 out = r.stdout.splitlines()
-links = [x.strip() for x in out[:-2]]
+# each link as "name: <FLAGS>", like "lo: <LOOPBACK,UP,LOWER_UP>"
+links = {x.split()[0].rstrip(":").split("@")[0]: x.split()[1].strip("<>").split(",")
+         for x in out[:-2]}
+up = sorted(name for name, flags in links.items() if "UP" in flags)
 routes = int(out[-2].split()[1])
-print(f"interfaces: {links}, only the loopback:", links == ["lo"])
+print(f"interfaces: {sorted(links)}, up: {up}; only the loopback is up:", up == ["lo"])
 print(f"routes in the namespace: {routes}, none:", routes == 0)
 print(f"a ping out says {out[-1]!r}; unreachable:", "Network is unreachable" in out[-1])
 
 # %% [markdown]
 # ## User: root inside, an ordinary uid outside
 #
-# With a user namespace (`userns=True`, Docker's `--userns-remap`), uid 0 inside is mapped to uid
-# 100000 outside (`/proc/PID/uid_map` holds the map: 65536 ids from 100000). Root inside owns its files
-# and namespaces, and nothing on the host: uid 100000 is just an unprivileged uid there. A file created
-# inside lands in the container's overlay *upper* directory on the host — owned by 100000.
+# With a user namespace (`userns=True`), boxkit maps uid 0 inside to uid 100000 outside
+# (`/proc/PID/uid_map` holds the map: 65536 ids from 100000; Docker's `--userns-remap` takes its range
+# from `/etc/subuid`). Root inside owns its files and namespaces, and nothing on the host: uid 100000 is
+# just an unprivileged uid there. A file created inside lands in the container's writable layer, a
+# directory on the host (the overlay's *upper* directory; notebook 03 builds one) — owned by 100000.
 #
 # The other direction is where *nobody* comes from: a host id **outside** the map has no name inside, and
 # the kernel shows it as the overflow id 65534 (`nobody`, `/proc/sys/kernel/overflowuid`). We bind a
 # directory owned by the host's root (uid 0, unmapped: the map starts at 100000; mode 0700) into the
-# container: inside it belongs to 65534, and root inside may not even open it.
+# container: inside it belongs to 65534, and root inside may not even open it. Root's capabilities
+# (here `CAP_DAC_OVERRIDE`, which lets root ignore a file's mode) are capabilities *in its user
+# namespace*: the kernel lets them act on a file only when the file's owner and group are mapped into
+# that namespace (the kernel's `capable_wrt_inode_uidgid`). uid 0 of the host is not.
 
 # %%
 # boxkit: needs root
@@ -247,8 +285,9 @@ hostfile = tempfile.mkdtemp(prefix="boxkit-owned-")
 os.chmod(hostfile, 0o700)   # mkdtemp's own mode; the demo needs it: no one else may enter
 with open(os.path.join(hostfile, "root-owned"), "w") as f:
     f.write("owned by the host's root\n")
-u = boxkit.run("busybox", ["sh", "-c", "touch /tmp/made-inside; sleep 300"], userns=True,
-               detach=True, volumes=[f"{hostfile}:/hostdir:ro"])
+u = boxkit.run("busybox", ["sleep", "300"], userns=True, detach=True,
+               volumes=[f"{hostfile}:/hostdir:ro"])
+u.exec(["touch", "/tmp/made-inside"])   # made by root inside, before we look
 shown = u.exec(["sh", "-c", "id; ls -ln /tmp/made-inside; ls -lnd /hostdir; "
                             "cat /hostdir/root-owned 2>&1"])
 st = os.stat(hostfile)
@@ -257,7 +296,9 @@ print(shown.stdout)
 
 # %% [markdown]
 # The map as a picture: the ids inside (top) and the host's (bottom), joined where the map joins them;
-# the host's uid 0 is in no range, so inside it shows as 65534.
+# the host's uid 0 is in no range, so inside it shows as 65534. That number is also a mapped id of its
+# own (the title names the host uid it maps to): inside, an owner shown as 65534 may be that uid or any
+# host id outside the map.
 
 # %%
 # boxkit: needs root
@@ -269,13 +310,8 @@ idmap_figure(nsinfo.id_map(u.pid))
 # %%
 # boxkit: needs root
 import shutil
-import time
 
 made = os.path.join(u.upper_dir, "tmp", "made-inside")
-for _ in range(100):
-    if os.path.exists(made):
-        break
-    time.sleep(0.05)
 uid_inside = u.exec(["id", "-u"]).stdout.strip()
 seen_inside = int(u.exec(["stat", "-c", "%u", "/hostdir"]).stdout)
 print(f"uid inside: {uid_inside}, root:", uid_inside == "0")
@@ -298,11 +334,13 @@ shutil.rmtree(hostfile)
 # container does not exist in another.
 
 # %%
-a = boxkit.run("busybox", ["sh", "-c", "touch /dev/mqueue/orders; sleep 300"], detach=True)
+a = boxkit.run("busybox", ["sleep", "300"], detach=True)
 b = boxkit.run("busybox", ["sleep", "300"], detach=True)
-time.sleep(0.2)
-print("queues in a:", a.exec(["ls", "/dev/mqueue"]).stdout.split())
-print("queues in b:", b.exec(["ls", "/dev/mqueue"]).stdout.split())
+a.exec(["touch", "/dev/mqueue/orders"])   # touch on an mqueue file system makes a queue
+in_a = a.exec(["ls", "/dev/mqueue"]).stdout.split()
+in_b = b.exec(["ls", "/dev/mqueue"]).stdout.split()
+print(f"queues in a: {in_a}, the one made there:", in_a == ["orders"])
+print(f"queues in b: {in_b}; a's queue is not there:", "orders" not in in_b)
 a.remove()
 b.remove()
 
@@ -325,7 +363,8 @@ print(f"paths inside, over {len(inside)} lines: {paths}; every one is /:", paths
 # %% [markdown]
 # ## Time: a different boot clock
 #
-# A time namespace (Linux 5.6+) offsets `CLOCK_BOOTTIME` and `CLOCK_MONOTONIC` — what `uptime` reads.
+# A time namespace (Linux 5.6+) offsets two clocks: `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME`, the one
+# `/proc/uptime` reads. The wall clock (`CLOCK_REALTIME`) is the host's in every time namespace.
 # Checkpoint/restore uses it so a migrated container's clocks do not jump. Here: a container that
 # believes the machine has been up a year longer.
 
@@ -384,6 +423,8 @@ shutil.rmtree(jail)
 # passes `network="host"` for that); untick `uts` and the container answers with the host's name.
 # Under the table, the host's links are named by kind: a host may have more than `lo` and its network
 # card (a bridge another runtime made, the kernel's `ifb` devices), and none of them is the container's.
+# The `ipc` and `cgroup` boxes have no row: their difference shows in `/dev/mqueue` and
+# `/proc/self/cgroup`, as above.
 
 # %%
 # boxkit: needs root
@@ -404,8 +445,10 @@ import shutil
 
 c.remove()
 shutil.rmtree(vol)
-left = sum(1 for x in [c, a, b] if x.running)
-print(f"containers left running by this notebook: {left}; none:", left == 0)
+started = [c, m, a, b] + ([u] if "u" in globals() else [])   # u: only where the user cell ran
+left = sum(1 for x in started if x.running)
+print(f"detached containers this notebook started: {len(started)}, still running: {left}; none:",
+      left == 0)
 
 # %% [markdown]
 # ## What was proved
