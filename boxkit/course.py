@@ -8,8 +8,8 @@ the table folded away in the others — and decides (:func:`decide`):
   cell runs for real.
 * **rootless** — no root, but the kernel lets this user create user namespaces (a Linux laptop): boxkit
   starts containers in a user namespace of the learner's own (:mod:`boxkit.runtime.rootless`), so most
-  cells run for real. A cell that needs what a rootless container cannot have says so in its first
-  line, a *directive* comment::
+  cells run for real. A cell that needs what a rootless container cannot have says so in a line of its
+  own, a *directive* comment::
 
       # boxkit: needs root          (or: needs cgroups, needs network; several: needs root, cgroups)
 
@@ -158,15 +158,16 @@ def decide(report, topic: str = "containers", forced: str | None = None) -> Mode
     if getattr(report, "rootless", False):
         have = _have(report)
         lacking = [n for n in NEEDS if n not in have]
-        return Mode("rootless", "this kernel runs without root; containers start in a user namespace of "
-                    "your own, and cells that need " + " or ".join(lacking) + " replay a recording", have)
+        names = ["cgroup v2" if n == "cgroup2" else n for n in lacking]
+        return Mode("rootless", "this notebook runs without root; containers start in a user namespace of "
+                    "your own, and cells that need " + " or ".join(names) + " replay a recording", have)
     return Mode("recorded", _why_not(report, topic), frozenset())
 
 
 def _why_not(report, topic: str) -> str:
     failing = [c for c in report.checks if c.status == "missing"]
     if not report.root:
-        return "boxkit needs root to start containers, and this kernel runs without it"
+        return "boxkit needs root to start containers, and this notebook runs without it"
     if failing:
         return f"{failing[0].name}: {failing[0].why}"
     return f"this host cannot run the {topic} demos live"
@@ -203,7 +204,7 @@ def mode_says(mode: Mode) -> str:
     if mode.name == "live":
         return "the cells below start real containers on this kernel."
     if mode.name == "rootless":
-        return (f"{mode.reason}. Those cells say # boxkit: needs ... in their first line; they replay a "
+        return (f"{mode.reason}. Those cells carry a # boxkit: needs ... line; they replay a "
                 f"real run recorded on {recorded} and carry a RECORDED badge. Every other cell runs live.")
     return (f"{mode.reason}. The cells below replay a real run recorded on {recorded}; each output "
             "carries a RECORDED badge.")

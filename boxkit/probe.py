@@ -204,6 +204,12 @@ class HostReport:
                 answer = _plain_info(self, c)
             else:
                 answer = "yes" if c.ok else "no"
+            if c.key == "root" and not c.ok:
+                label = "run containers as root"   # the rootless row below says what runs without it
+            if c.key == "cgroup.mode":
+                how = f"{how} {_CGROUP_MODES.get(self.cgroup_mode, '')}".strip()
+            if c.key == "container" and self.container_hints:
+                how = f"{how} It found: {'; '.join(self.container_hints)}."
             if c.status == "missing":
                 how = f"{how} The kernel answered: {c.why}."
             rows.append((label, c.status, answer, how, c.means))
@@ -281,7 +287,7 @@ _PLAIN = {
     "veth": ("wire containers to each other and to the host with virtual cables (veth pairs)",
              "it made a pair in a throw-away network namespace."),
     "cgroup.mode": ("group processes to limit them: in which layout (cgroup mode)",
-                    "it read the kernel's list of mounted file systems."),
+                    "it read the kernel's list of mounted file systems and the type of /sys/fs/cgroup."),
     "cgroup.create": ("limit a container's memory, CPU and number of processes (cgroups)",
                       "it made an empty group and removed it again."),
     "rootless": ("run containers without root", "it put the answers above together."),
@@ -289,10 +295,20 @@ _PLAIN = {
                 "it loaded boxkit's default filter in a throw-away process and made a call the "
                 "filter must refuse."),
     "kernel": ("tell which kernel this is", "it asked the kernel for its release."),
-    "container": ("tell whether this machine itself runs inside a container",
-                  "it looked for the marks container engines leave."),
+    "container": ("show the marks a container engine leaves (is this machine itself a container?)",
+                  "it looked for the marks container engines leave: /.dockerenv, /run/.containerenv, "
+                  "$container, a kubernetes variable, an engine's name in /proc/1/cgroup, an overlay /."),
     "busybox": ("build the course's small test image offline (busybox-static)",
                 "it looked for a static busybox program on this machine."),
+}
+
+# what the cgroup mode's one word means, for the plain table
+_CGROUP_MODES = {
+    "v1": "A v1 host has one tree of groups for each controller (memory, cpu, pids and the others).",
+    "v2": "A v2 host has one tree of groups for every controller.",
+    "hybrid": "A hybrid host has v1's trees, one for each controller, plus a v2 tree at "
+              "/sys/fs/cgroup/unified that has no controller and so limits nothing.",
+    "none": "No cgroup file system is mounted.",
 }
 
 
@@ -501,8 +517,8 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
     if seccomp:
         where += "; a seccomp filter is active"
     checks.append(Check("container", "inside a container", None, where,
-                        "a surrounding container must be privileged for live demos" if hints
-                        else "nothing in the way"))
+                        "if this machine is a container, it must be privileged for the demos to run live"
+                        if hints else "nothing in the way"))
     checks.append(Check("busybox", "busybox-static", bool(bb),
                         f"a static busybox at {bb}" if bb else "no static busybox found",
                         "the busybox image is built offline from it" if bb
