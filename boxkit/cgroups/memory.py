@@ -40,8 +40,7 @@ FILES = [
     ("memory limit", "memory/memory.limit_in_bytes", "memory.max"),
     # docker's --memory-reservation: v1's soft limit; runc writes it to memory.low on v2 (both protect the
     # group's pages from reclaim down to that size when the host runs short; neither throttles)
-    ("memory reservation (v1: reclaimed first above it; v2: protected below it)",
-     "memory/memory.soft_limit_in_bytes", "memory.low"),
+    ("memory reservation (acts when the host runs short)", "memory/memory.soft_limit_in_bytes", "memory.low"),
     ("memory throttle line (v2 only)", "— (v1 has none)", "memory.high"),
     ("memory + swap limit", "memory/memory.memsw.limit_in_bytes", "memory.swap.max (swap alone)"),
     ("memory in use", "memory/memory.usage_in_bytes", "memory.current"),
