@@ -247,9 +247,18 @@ def _remove_group(group: str) -> None:
         time.sleep(0.01)
 
 
+def _children(pid: int) -> list[int]:
+    """The PIDs of ``pid``'s children (the helper has one, PID 1, after ``unshare`` with a PID namespace)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
 def _end(proc: subprocess.Popen | None, tmp: str | None, fds: list[int], groups: list[str]) -> None:
-    """Kill the helper's process group (the PID 1 child with it), wait, close pipes, remove the dirs
-    and the cgroup. A module-level function, so that :func:`weakref.finalize` holds no reference to the
+    """Kill PID 1 (the helper reaps it), then the helper's process group, wait, close pipes, remove the
+    dirs and the cgroup. A module-level function, so that :func:`weakref.finalize` holds no reference to the
     Box."""
     for fd in fds:
         try:
@@ -258,6 +267,20 @@ def _end(proc: subprocess.Popen | None, tmp: str | None, fds: list[int], groups:
             pass
     fds.clear()
     if proc is not None and proc.poll() is None:
+        # PID 1 first: the helper, which only waits for it, reaps it and exits. Killed together, PID 1
+        # would be an orphan that the host's init reaps whenever it gets to it.
+        pid1 = _children(proc.pid)
+        for child in pid1:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if pid1:
+            try:
+                os.kill(proc.pid, signal.SIGCONT)   # a stopped helper (^Z, SIGSTOP) could not reap it
+                proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass   # the helper's group is killed below; the host's init reaps the orphan
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -555,7 +578,8 @@ def _hostname(cfg: dict, arg: str) -> None:
 
 
 def _caps(cfg: dict, arg) -> None:
-    SYS.drop_bounding(DEFAULT_MASK)                # needs CAP_SETPCAP, so before capset
+    # execve gives root its bounding set back, so cut that first (it needs CAP_SETPCAP, held now)
+    SYS.drop_bounding(DEFAULT_MASK)
     SYS.capset(effective=DEFAULT_MASK, permitted=DEFAULT_MASK, inheritable=0)
 
 

@@ -134,8 +134,9 @@ ANSWER = {"caps moved before pivot_root": ("pivot_root", "EPERM"),
 WHY = ("caps keeps docker's 14 capabilities, and CAP_SYS_ADMIN is not one of them: pivot_root, like "
        "mount, needs it in the mount namespace's user namespace, and sethostname needs it in the UTS "
        "namespace's, so either call after caps fails with EPERM — which is why a runtime drops "
-       "capabilities last, just before execve. /.oldroot is made by pivot_root, so umount2 before it finds "
-       "no such path: ENOENT. Leaving detach out breaks nothing the kernel checks: every step passes and "
+       "capabilities last, just before execve. Until pivot_root, / is still the host's, which has no "
+       "/.oldroot (the pivot_root step makes it, in the overlay), so umount2 before it finds no such path: "
+       "ENOENT. Leaving detach out breaks nothing the kernel checks: every step passes and "
        "the command runs, with the host's whole tree still mounted under /.oldroot — a hole no error "
        "reports, which is why the notebook looks at the mount table after each step.")
 

@@ -1,21 +1,23 @@
 # %% [markdown]
 # # 08 — A container by hand
 #
-# `boxkit.run` does about a dozen system calls before it `execve`s your command. Here you make the
-# essential ones yourself, one per cell, and look after each at what it changed: the cgroup, the
-# namespaces, the mount table, `ls /`, the PID, the hostname, the capabilities, the uid.
+# `boxkit.run` makes dozens of system calls before it `execve`s your command: each mount of its
+# container is one, and section 9 lists those mounts. Here you make the essential calls yourself, one
+# step per cell, and look after each at what it changed: the cgroup, the namespaces, the mount table,
+# `ls /`, the PID, the hostname, the capabilities, the uid.
 #
 # The calls are made by a small helper process that `boxkit.byhand.Box` starts and drives over a pipe,
-# not by this notebook's own process, for three reasons. `unshare` moves only the *calling thread*
-# into the new namespaces, and this notebook's kernel runs several threads: the others would stay
-# outside. A new PID namespace takes in no one at all, only the caller's next child. And a namespace
-# this kernel entered would stay entered for every later cell, with nothing to end it.
+# not by the process that runs this notebook's cells (the Jupyter kernel), for three reasons. `unshare`
+# moves only the *calling thread* into the new namespaces, and that process runs several threads: the
+# others would stay outside. A new PID namespace takes in no one at all, only the caller's next child.
+# And a namespace that process entered would stay entered for every later cell, with nothing to end it.
 #
-# Each step is a few lines of `boxkit/byhand.py`; `byhand.show(step)` prints them, and every cell
-# below does so before it makes the step. The helper calls nothing but `boxkit._sys` — the same
-# wrappers the runtime uses. If a cell fails or you interrupt it, the `Box` kills the helper and
-# removes its directory and its cgroup; every mount it made lives in the helper's own mount namespace
-# and goes with it.
+# Each step is a few lines of `boxkit/byhand.py`; `byhand.show(step)` prints them, and the cell that
+# first makes a step prints them before it does. The helper makes its namespace, mount and capability
+# calls through `boxkit._sys` — the same wrappers the runtime uses. If the kernel refuses a step or you
+# interrupt a cell, the `Box` kills the helper and removes its directory and its cgroup; every mount
+# it made lives in the helper's own mount namespace and goes with it. (A step the `Box` refuses by
+# name, before the kernel sees it, leaves the box as it was: section 11 shows both.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -30,8 +32,9 @@ course.start("containers")
 # host's `/` holds whatever this host keeps there, so it differs from host to host; the cell sorts
 # its names into those the busybox image has too and the host's own.
 #
-# When root runs a program, the program's capabilities (`CapEff`) are those of root's *bounding set*
-# (`CapBnd`), and the kernel knows the capabilities numbered up to `/proc/sys/kernel/cap_last_cap`.
+# When a program runs as root (uid 0), the kernel gives it every capability of its *bounding set*
+# (`CapBnd`, a set each process inherits from its parent) as its effective set (`CapEff`); the kernel
+# knows the capabilities numbered up to `/proc/sys/kernel/cap_last_cap`.
 # Where the host's bounding set lacks some, root holds fewer than the kernel knows, and so does every
 # container it starts without a user namespace, `--privileged` ones included: there "every
 # capability" means this host's bounding set. (The user-namespace section below shows the other case.)
@@ -68,7 +71,9 @@ print("known but not in this host's bounding set:", ", ".join(lacking) or "none"
 # comes first: a process that is already running stays where it is when its parent moves.
 #
 # The cgroup files are the host's, so the notebook's own process writes them, as a runtime does from
-# outside its container. Notebook 02 measured what such a limit does; here you see it written.
+# outside its container. Notebook 02 measured what such a limit does; here you see it written. Each
+# line of `/proc/PID/cgroup` reads *hierarchy ID : controllers : the group's path* (on cgroup v2, the
+# one line `0::path`); the cell compares the helper's memory line before and after.
 
 # %%
 # boxkit: needs root
@@ -91,8 +96,9 @@ moved = memory_line(ch.after).endswith(":" + group[len(hierarchy):])
 with open("/proc/self/cgroup") as f:
     notebook_group = memory_line({"cgroup": f.read().splitlines()})
 before, after = memory_line(ch.before), memory_line(ch.after)
-print(f"the helper's memory cgroup now {after}, before the notebook's: "
-      f"{moved and before == notebook_group}")
+# the notebook's own group is the host's business: compared, not printed
+print(f"the helper's memory cgroup before the step, the notebook's own: {before == notebook_group}")
+print(f"after it {after}, the new group: {moved}")
 print(f"{limit_file} read back, {limit >> 20} MiB: the limit written: {limit == 64 << 20}")
 
 # %% [markdown]
@@ -180,9 +186,11 @@ print(f"mount table {len(ch.before['mounts'])} -> {len(points)} lines, {' '.join
 # %% [markdown]
 # ## 7. Hostname and capabilities
 #
-# `sethostname` in the new UTS namespace; then the bounding set is cut and `capset` keeps docker's
-# default capabilities. Root inside is still uid 0, without `CAP_SYS_ADMIN`. The count before is the
-# host's bounding set, as the first cell printed it, not every capability the kernel knows.
+# `sethostname` in the new UTS namespace; then the capabilities. `capset` alone would not last: at
+# `execve` a root process is given its whole bounding set again (section 1). So the step first cuts
+# the bounding set down to docker's default capabilities, then sets the effective and permitted sets
+# to the same. Root inside is still uid 0, without `CAP_SYS_ADMIN`. The count before is the host's
+# bounding set, as the first cell printed it, not every capability the kernel knows.
 
 # %%
 # boxkit: needs root
@@ -197,37 +205,48 @@ print(f"hostname {ch.after['hostname']}, the notebook's still {mine}: "
 # boxkit: needs root
 byhand.show("caps")
 ch = box.step("caps")
-kept = _sys.cap_names(int(ch.after["cap_eff"], 16))
-print(f"CapEff {len(_sys.cap_names(int(ch.before['cap_eff'], 16)))} -> {len(kept)} capabilities: "
-      f"CAP_SYS_ADMIN gone: {'CAP_SYS_ADMIN' not in kept}")
+eff, bnd = ([_sys.cap_names(int(s[k], 16)) for s in (ch.before, ch.after)]
+            for k in ("cap_eff", "cap_bnd"))
+gone = "CAP_SYS_ADMIN" not in eff[1] + bnd[1]
+print(f"uid {ch.after['uid']}, CapEff {len(eff[0])} -> {len(eff[1])}, CapBnd {len(bnd[0])} -> "
+      f"{len(bnd[1])}: CAP_SYS_ADMIN gone from both: {gone}")
 
 # %% [markdown]
 # ## 8. `execve`
 #
-# The helper becomes the command, so the command is PID 1. The same shell line also measures what the
-# next section compares. When the command ends, the `Box` ends too: the host then has no helper
-# process, no directory and no cgroup of it left.
+# PID 1, the helper's child since `unshare`, becomes the command: the command is PID 1. The same shell
+# line also measures what the next section compares. When the command ends, the helper, which only
+# waited for it, ends with its exit status, and the `Box` ends too: the host then has neither process,
+# nor the box's directory, nor its cgroup.
 
 # %%
 # boxkit: needs root
+import tempfile
+
 byhand.show("exec")
 PROBE = ("ls /dev | wc -l; grep -c ' /proc/' /proc/self/mountinfo; "
          "grep NoNewPrivs /proc/self/status | cut -f2; grep Seccomp: /proc/self/status | cut -f2; "
          "ls /proc/self/fd | wc -l; wc -l < /proc/self/mountinfo")
-helper, tmp = box.proc.pid, box.tmp
+procs = [box.proc.pid, box.pid]   # the host's PIDs of the helper and of PID 1
 r = box.exec(["sh", "-c", "ps -o pid,comm; echo ---; " + PROBE])
 ps, hand = r.stdout.split("---\n")
 print(ps, end="")
 print(f"exit status {r.returncode}: the command succeeded: {r.returncode == 0}")
-gone = not os.path.exists(f"/proc/{helper}")
-print(f"the helper, host PID {helper}, gone from the host's /proc: {gone}")
-print(f"its directory (upper, work, merged) removed: {not os.path.exists(tmp)}")
+alive = [p for p in procs if os.path.exists(f"/proc/{p}")]
+print(f"the helper and PID 1 (host PIDs {procs}) still on the host: {len(alive)}: "
+      f"none: {not alive}")
+prefix = f"{byhand.PREFIX}{os.getpid()}-"   # how this notebook's box directories and cgroups begin
+left = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(prefix)]
+print(f"box directories (upper, work, merged) left in the temporary directory: {len(left)}: "
+      f"none: {not left}")
 print(f"its cgroup {group} removed: {not os.path.exists(group)}")
 
 # %% [markdown]
 # ## 9. The same container from `boxkit.run`, and what boxkit adds
 #
-# The same image, the same shell line. Each row is one more step boxkit makes, measured in both:
+# The same image, the same shell line. Each row but the last shows what one more step of boxkit's
+# changes (in `/proc/PID/status`, `NoNewPrivs` 1 is the flag set; `Seccomp` 2 is a filter installed,
+# 0 none: proc(5)); the last row counts the whole mount table, which the cell after it lists.
 
 # %%
 # boxkit: needs root
@@ -244,17 +263,37 @@ print(f"boxkit's PID 1 ({first}) is the command too: {ps2 == ps}")
 dev = boxkit.run("busybox", ["ls", "/dev"]).stdout.split()
 print(f"boxkit's /dev ({len(dev)} entries):", " ".join(dev))
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+# boxkit: needs root
+from boxkit.runtime.rootfs import MASKED_PATHS, READONLY_PATHS  # docker's two lists
+
+seen = byhand.parse_mountinfo(boxkit.run("busybox", ["cat", "/proc/self/mountinfo"]).stdout)
+kinds = {"masked (/dev/null or an empty tmpfs bound over it)": [], "bound read-only": [],
+         "the host's device nodes, each bound from its /dev": [], "the rest": []}
+for m in seen:
+    if m["point"].startswith(("/proc/", "/sys/")):
+        # a path of the same procfs or sysfs bound read-only, or something else bound over it
+        kind = "bound read-only" if m["fstype"] in ("proc", "sysfs") else "masked"
+    else:
+        kind = "the host's device" if m["fstype"] == "devtmpfs" else "the rest"
+    kinds[next(k for k in kinds if k.startswith(kind))].append(m["point"])
+print(f"boxkit's container has {len(seen)} mounts:")
+for kind, points in kinds.items():
+    print(f"  {kind} ({len(points)}): {' '.join(points)}")
+absent = [p for p in MASKED_PATHS + READONLY_PATHS if not os.path.exists(p)]
+print("in docker's lists, but not on this kernel, so nothing to hide:", " ".join(absent) or "none")
+
 # %% [markdown]
 # | step boxkit adds | what it does | why (the bug, where there is one) |
 # |---|---|---|
-# | masked paths | `/dev/null` bound over `/proc/kcore`, `/proc/keys`, `/proc/timer_list`, `/proc/sched_debug` …; `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq` read-only | the kernel's memory image, the host's keyring and timers leak through procfs; a writable `/proc/sys/kernel/core_pattern` runs a program of your choice as the host's root; `sysrq-trigger` reboots the host |
-# | devices | a `tmpfs` `/dev` holding only the entries printed above: the character devices `null`, `zero`, `full`, `random`, `urandom` and `tty`; the links `fd`, `stdin`, `stdout`, `stderr`, `ptmx` and `core`; mounts for `pts`, `shm` and `mqueue`. The root is `nodev` | a `mknod`ed `/dev/sda` or `/dev/mem` would read the host's disk or memory |
+# | masked paths | `/dev/null` or an empty read-only `tmpfs` bound over the paths of docker's list (`/proc/kcore`, `/proc/keys`, `/proc/timer_list` …); `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq`, `/proc/bus`, `/proc/fs` bound read-only. Of both lists, only the paths this kernel has: the cell above prints which | where they exist: the kernel's memory image (`kcore`), the host's keys and timers leak through procfs; a writable `/proc/sys/kernel/core_pattern` runs a program of your choice as the host's root; `sysrq-trigger` reboots the host |
+# | devices | a `tmpfs` `/dev` mounted `nodev`, holding only the entries printed above: the character devices `null`, `zero`, `full`, `random`, `urandom` and `tty`, each a bind mount of the host's node; the links `fd`, `stdin`, `stdout`, `stderr`, `ptmx` and `core`; mounts for `pts`, `shm` and `mqueue`. The root is `nodev` too | a node made with `mknod` on a `nodev` mount cannot be opened; else a `/dev/sda` or `/dev/mem` made inside would read the host's disk or memory (notebook 06 tries one) |
 # | no_new_privs | `prctl(PR_SET_NO_NEW_PRIVS)` | a setuid program in the image cannot gain privileges (notebook 06 shows one) |
 # | seccomp | a BPF filter on every system call | the kernel bugs reached through a nested user namespace (CVE-2022-0185, CVE-2022-0492) and the unnamespaced keyring |
 # | fd hygiene | every fd but 0-2 closed before `execve`, the cwd checked | runc CVE-2024-21626 leaked an fd of the host's `/sys/fs/cgroup`, and a workdir of `/proc/self/fd/7` walked out of the container. By hand, the helper's command pipe leaked into the container just like that |
-# | non-dumpable exec | `prctl(PR_SET_DUMPABLE, 0)` while `boxkit exec` joins | runc CVE-2019-5736: the container opened the joining runtime's `/proc/PID/exe` and overwrote the runc binary on the host |
+# | non-dumpable join | `prctl(PR_SET_DUMPABLE, 0)` while `boxkit exec` joins | runc CVE-2016-9962: a process in the container ptraced the joining `runc exec` and took its fds to the host. It does not outlive an `execve`, which makes a process dumpable again: in CVE-2019-5736 an image made runc execute itself inside the container (`#!/proc/self/exe`), which then rewrote the runc binary through `/proc/PID/exe`; runc's answer was to run from a sealed copy of itself |
 # | cgroups | the container's own group, with memory, CPU and pids limits (by hand: one memory group) | a fork bomb or a leak inside takes the host down with it |
-# | `pivot_root`, not `chroot` | the host's tree detached from the mount namespace | the `..` climb out of a `chroot` (notebook 01) |
 
 # %% [markdown]
 # ## 10. A user namespace: root inside, an ordinary uid outside
@@ -309,10 +348,11 @@ u.close()
 # %% [markdown]
 # ## 11. Nothing is left behind
 #
-# The box ended at `execve`'s exit; `close()` and a `with` block end it earlier, and so does a step the
-# kernel refuses. A step out of order never reaches the kernel: here `detach` before `pivot_root` is
-# refused by name, and `hostname` without a UTS namespace, which would rename the host; the box goes
-# on, and the `with` block ends it.
+# The first box ended at `execve`'s exit; `close()` and a `with` block end a box earlier, and so does a
+# step the kernel refuses. A step out of order never reaches the kernel: here `detach` before
+# `pivot_root` is refused by name, and `hostname` without a UTS namespace, which would rename the
+# host; the box goes on, and the `with` block ends it. Then the host keeps no process, directory or
+# cgroup of any box this notebook made.
 
 # %%
 # boxkit: needs root
@@ -326,11 +366,13 @@ with byhand.Box("busybox") as b:
         b.step("hostname", "oops")
     except boxkit.SpecError as e:
         print(e)
-    helper = b.proc.pid
-print(f"the helper, host PID {helper}, gone: {not os.path.exists(f'/proc/{helper}')}")
-print(f"its directory gone: {not os.path.exists(b.tmp)}")
-print(f"the user-namespace box's helper, host PID {u.proc.pid}, gone: "
-      f"{not os.path.exists(f'/proc/{u.proc.pid}')}")
+    procs = [b.proc.pid, b.pid, u.proc.pid]   # this box's helper and PID 1; the second box's helper
+alive = [p for p in procs if os.path.exists(f"/proc/{p}")]
+print(f"of the host PIDs {procs}, still there: {len(alive)}: none: {not alive}")
+left = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(prefix)]
+print(f"box directories left in the temporary directory: {len(left)}: none: {not left}")
+groups = [n for n in os.listdir(hierarchy) if n.startswith(prefix)]
+print(f"box cgroups left in the memory hierarchy: {len(groups)}: none: {not groups}")
 
 # %% [markdown]
 # ## What to take away
@@ -340,16 +382,16 @@ print(f"the user-namespace box's helper, host PID {u.proc.pid}, gone: "
 #   is the part that makes it *look* like a machine of its own.
 # * A user namespace and its maps make root inside an ordinary uid outside.
 # * The rest of `boxkit run` is what makes it *safe*: masked paths, a `/dev` of safe nodes, no_new_privs,
-#   seccomp, closed fds, cgroup limits. Each answers an escape that happened.
+#   seccomp, closed fds, cgroup limits. Each answers an attack that happened.
 #
 # ## Exercise
 #
 # The order above works, and the `Box` refuses any other by name before the kernel sees it.
 # `byhand.Box("busybox", strict=False)` lets the kernel judge instead. Each recipe below is the order of
 # the sections from `unshare` to the capabilities, with one step moved or left out, and then `execve`
-# of `true`. For each, predict the first step the kernel refuses and its errno, as
-# `("step", "EPERM")`, or `None` if every step passes and the command runs. The check runs every
-# recipe in a box of its own.
+# of `true`. For each, predict the first step the kernel refuses and its *errno* (the name of the error
+# a refused system call returns; `errno(3)` lists them), as `("step", "EPERM")`, or `None` if every
+# step passes and the command runs. The check runs every recipe in a box of its own.
 
 # %%
 from boxkit import exercises_byhand

@@ -81,6 +81,15 @@ def test_close_midway_leaves_nothing(host_mounts):
         box.look()
 
 
+def test_close_leaves_no_pid_1_for_the_hosts_init_to_reap(host_mounts):
+    # killed with its helper, PID 1 would be an orphan (a zombie) until the host's init reaps it
+    box = byhand.Box("busybox")
+    box.step("unshare", ["mount", "pid"])
+    pids = [box.proc.pid, box.pid]
+    box.close()
+    assert [p for p in pids if os.path.exists(f"/proc/{p}")] == []
+
+
 def test_exception_in_a_with_block_leaves_nothing(host_mounts):
     with pytest.raises(RuntimeError), byhand.Box("busybox") as box:
         helper = box.proc.pid
