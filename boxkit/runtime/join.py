@@ -95,7 +95,7 @@ def joiner(pid1: int, plan: Plan, argv, env, cwd, user, stdio, sock, procs,
            sys: _sys.Sys | None = None) -> None:
     """The forked joiner (steps 1-4 above); never returns. Non-dumpable first: while this process
     holds fds to the host and sits half inside the container, a process in the container must not be
-    able to ptrace it or open its /proc/PID/fd (CVE-2019-5736 was a runc exec that was dumpable)."""
+    able to ptrace it or open its /proc/PID/fd (CVE-2016-9962: a runc exec that was dumpable while it joined)."""
     sys = sys or SYS
     try:
         sys.prctl(PR_SET_DUMPABLE, 0)
