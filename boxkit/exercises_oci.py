@@ -3,15 +3,17 @@
 A runtime does what ``config.json`` says and nothing else. The exercise's bundle is the one
 ``runc spec`` writes (:func:`bundle_config`): a read-only root, the capabilities ``CAP_AUDIT_WRITE``,
 ``CAP_KILL`` and ``CAP_NET_BIND_SERVICE``, user 0, five new namespaces, and **no** ``linux.seccomp``:
-a runtime loads a filter only when the bundle carries one (docker and podman always write one; this
+a runtime loads a filter only when the bundle carries one (docker and podman write one unless told not to; this
 bundle was written by hand). The learner picks one edit of :data:`EDITS`, predicts for each action of
 :data:`ACTIONS` whether the container's shell can do it, and the checker runs ``boxkit-runtime
 create`` and ``start`` on the edited bundle and reads what the shell printed.
 
 The reasons, for the solution and the hints (never printed as the answer):
 
-* a read-only root is a read-only *mount*: no capability makes ``touch /x`` succeed on it, but a new
-  mount on top of one of its directories writes nothing to it;
+* a read-only root is a read-only *mount*: a write to it fails (EROFS) whatever the writer's
+  capabilities, and a new mount on top of one of its directories writes nothing to it; but
+  ``CAP_SYS_ADMIN`` may first remount it read-write (``mount -o remount,rw /``, tried on this bundle),
+  so it holds only against a container without that capability;
 * ``mount`` and ``sethostname`` need ``CAP_SYS_ADMIN``; binding a port below
   ``net.ipv4.ip_unprivileged_port_start`` (1024 in a new network namespace) needs
   ``CAP_NET_BIND_SERVICE``;
@@ -239,11 +241,13 @@ SOLUTION = ({"edit": 'add "CAP_SYS_ADMIN" to process.capabilities',
                            "change the hostname": True, "listen on port 80": True}},
             "CAP_SYS_ADMIN lets root in the container mount and set the hostname of its own UTS "
             "namespace, and nothing else refuses them: this bundle has no linux.seccomp, so no filter "
-            "is loaded (docker's and podman's bundles always carry one). Port 80 needs "
+            "is loaded (docker's and podman's bundles carry one unless told not to). Port 80 needs "
             "CAP_NET_BIND_SERVICE, which runc spec's list already holds. Writing to / stays refused: "
             "root.readonly makes the root a read-only mount, and the kernel refuses a write to a "
             "read-only mount whatever the writer's capabilities (EROFS); mounting a tmpfs over /tmp "
-            "writes nothing to it. The other edits: root.readonly = False lets the write through; "
+            "writes nothing to it. The same capability would let root remount / read-write first "
+            "(mount -o remount,rw /), and then the write works: a read-only root holds only against a "
+            "container without CAP_SYS_ADMIN. The other edits: root.readonly = False lets the write through; "
             "uid 1000 loses every capability at execve (no ambient set), so port 80 is refused too.")
 
 

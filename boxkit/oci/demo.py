@@ -10,6 +10,7 @@ directory and a podman store of boxkit's own (:class:`boxkit.podman.Podman`), an
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 
+from .. import _sys
 from ..images.base import BUSYBOX, _build_busybox
 from ..images.base import ensure as ensure_image
 from ..images.store import Store, check_digest
@@ -64,8 +66,9 @@ def runtime(root: str, *args: str, stdout=None) -> subprocess.CompletedProcess:
 def walk_state_machine(directory: str) -> tuple[list[tuple[str, str, str]], dict]:
     """create → start → kill → delete by hand on a ``sleep`` container; after each verb the status
     ``state`` reports and what was true of PID 1. Returns (command, status, note) rows, and what was
-    there between create and start: PID 1's name (``comm``) and command line, its parent's PID, the
-    files of the state directory, and whether the ``create`` command itself was still running."""
+    there between create and start: PID 1's name (``comm``) and command line, its parent's PID, its
+    PID in its own namespace (``NSpid``), whether it holds ``exec.fifo`` open, the files of the state
+    directory, the ``create`` command's exit code; and PID 1's host PID after ``start``."""
     bundle = make_bundle(os.path.join(directory, "bundle"), ["sleep", "60"])
     root = os.path.join(directory, "state")
     rows = []
@@ -97,12 +100,23 @@ def walk_state_machine(directory: str) -> tuple[list[tuple[str, str, str]], dict
             argv = f.read().rstrip("\0").split("\0")
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
+        with open(f"/proc/{pid}/status") as f:
+            nspid = [line.split()[1:] for line in f if line.startswith("NSpid:")][0]
+        fds = []
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                fds.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                pass
         created = {"comm": name, "argv": argv, "ppid": int(stat[stat.rindex(")") + 2:].split()[1]),
+                   "nspid": [int(n) for n in nspid],
+                   "holds_fifo": any(os.path.basename(t) == "exec.fifo" for t in fds),
                    "files": sorted(os.listdir(os.path.join(root, "demo"))),
                    "create_exit": create.returncode, "create_pid": create.pid, "pid": pid}
-        rows.append(("create --bundle DIR demo", s, f"PID 1 is {name}, waiting at exec.fifo"))
+        rows.append(("create --bundle DIR demo", s, f"PID 1 is {name}"))
         runtime(root, "start", "demo")
         s, pid = status()
+        created["pid_after_start"] = pid
         rows.append(("start demo", s, f"PID 1 runs {comm(pid)}"))
         runtime(root, "kill", "demo", "KILL")
         deadline = time.monotonic() + 5
@@ -161,12 +175,27 @@ def podman_bundle(rootfs: str, *flags: str) -> tuple[dict, dict, dict]:
     return _short_config(cfg), short_plan, cfg
 
 
+def _calls_of(arches: list[str], names: set[str]) -> set[str]:
+    """The ``names`` libseccomp knows as a system call of this machine's own architecture or of one
+    of ``arches`` (SCMP_ARCH_ names; libseccomp spells them x86, x32 ...)."""
+    lib = _sys.libseccomp()
+    by_arch = lib.seccomp_syscall_resolve_name_arch
+    by_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
+    tokens = {lib.seccomp_arch_native()}
+    tokens |= {lib.seccomp_arch_resolve_name(a.removeprefix("SCMP_ARCH_").lower().encode()) for a in arches}
+    tokens.discard(0)   # a name this libseccomp does not know
+    return {n for n in names if any(by_arch(t, n.encode()) >= 0 for t in tokens)}
+
+
 def against_docker(cfg: dict) -> dict:
     """What a bundle's capabilities and seccomp filter allow, next to docker's defaults as boxkit
     keeps them (:data:`~boxkit.security.capabilities.DEFAULT_CAPS`, the default seccomp profile):
     the capabilities in one and not the other, the rules of each, and the system calls each allows
     a container with the bundle's capabilities (an engine writes its profile into the bundle already
-    resolved for the container's capabilities; docker's keeps ``includes``/``excludes`` by capability)."""
+    resolved for the container's capabilities; docker's keeps ``includes``/``excludes`` by capability).
+    A name counts when it is a system call of one of the architectures the profile covers on this
+    machine (``arches``: its own and, from the profile, the 32-bit ones its kernel also runs, so
+    i386's ``readdir`` counts on x86_64); ``foreign`` lists the names that are none of them."""
     caps = set(cfg["process"].get("capabilities", {}).get("bounding", []))
     linux = cfg.get("linux", {})
     profile = seccomp.default_profile()
@@ -176,7 +205,12 @@ def against_docker(cfg: dict) -> dict:
             docker_allows.update(rule.names)
     bundle_rules = linux.get("seccomp", {}).get("syscalls", [])
     bundle_allows = {n for r in bundle_rules if r.get("action") == "SCMP_ACT_ALLOW" for n in r.get("names", [])}
-    return {"caps": sorted(caps), "docker_caps": sorted(DEFAULT_CAPS),
+    arches = {"bundle": seccomp.Profile(linux.get("seccomp", {}), "the bundle").arch_map,
+              "docker": profile.arch_map}
+    known = {"bundle": _calls_of(arches["bundle"], bundle_allows), "docker": _calls_of(arches["docker"], docker_allows)}
+    foreign = {"bundle": sorted(bundle_allows - known["bundle"]), "docker": sorted(docker_allows - known["docker"])}
+    bundle_allows, docker_allows = known["bundle"], known["docker"]
+    return {"foreign": foreign, "arches": arches, "caps": sorted(caps), "docker_caps": sorted(DEFAULT_CAPS),
             "docker_only_caps": sorted(set(DEFAULT_CAPS) - caps), "bundle_only_caps": sorted(caps - set(DEFAULT_CAPS)),
             "bundle_rules": len(bundle_rules), "docker_rules": len(profile.rules),
             "bundle_allows": len(bundle_allows), "docker_allows": len(docker_allows),
@@ -224,32 +258,46 @@ def blob_sha256(root: str, digest: str) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def process_tree(rootfs: str) -> list[str]:
-    """``podman run -d`` with boxkit-runtime, then the process tree from podman's conmon down to the
-    container's command, as /proc tells it (the runtime itself has exited by then: nothing of it stays)."""
+def _stat(pid: int) -> tuple[str, int]:
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    return stat[stat.index("(") + 1:stat.rindex(")")], int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def process_tree(rootfs: str) -> dict:
+    """``podman run -d ... sleep 30`` with boxkit-runtime, then, as /proc tells it: ``chain``, the
+    names from podman's conmon down to the container's PID 1 (walked up through each parent);
+    ``children``, the names of every child conmon has (the runtime commands, had one stayed, would be
+    there); ``lines``, the tree drawn."""
     with Podman() as p:
         p.runtime = runtime_path()
-        r = p.run("run", "-d", *PODMAN_FLAGS, "--network", "none", "--rootfs", rootfs, "sh", "-c", "sleep 30")
+        r = p.run("run", "-d", *PODMAN_FLAGS, "--network", "none", "--rootfs", rootfs, "sleep", "30")
         if r.returncode != 0:
             raise RuntimeError(r.stderr.strip()[-300:])
         cid = r.stdout.strip()
         try:
             pid = int(p.run("inspect", "-f", "{{.State.Pid}}", cid).stdout.strip())
             chain = []
-            cur = pid
+            cur, conmon = pid, 0   # 0: no conmon above it, so no children listed
             while cur > 1:
-                with open(f"/proc/{cur}/stat") as f:
-                    stat = f.read()
-                name = stat[stat.index("(") + 1:stat.rindex(")")]
-                ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+                name, ppid = _stat(cur)
                 chain.append(name)
                 if name == "conmon":
+                    conmon = cur
                     break
                 cur = ppid
-            lines = []
-            for depth, name in enumerate(reversed(chain)):
-                lines.append("  " * depth + ("└─ " if depth else "") + name)
-            return lines
+            chain.reverse()
+            children = []
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        name, ppid = _stat(int(entry))
+                    except OSError:
+                        continue
+                    if ppid == conmon:
+                        children.append(name)
+            lines = [("  " * depth + ("└─ " if depth else "") + name) for depth, name in enumerate(chain)]
+            return {"chain": chain, "children": sorted(children), "lines": lines}
         finally:
             p.run("rm", "-f", "-t", "0", cid)
 

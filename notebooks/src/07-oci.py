@@ -3,13 +3,15 @@
 #
 # Neither docker nor podman starts a container itself. Both write an OCI **bundle** — a `config.json` that
 # says everything about the container, beside its root file system — and call a **runtime** through five
-# verbs: `create`, `start`, `state`, `kill`, `delete`. The Open Container Initiative (OCI) writes down
-# two contracts: the *runtime spec* (the bundle and those verbs) and the *image spec* (what an image is
-# on disk and in a registry).
+# verbs: `create`, `start`, `state`, `kill`, `delete`. The Open Container Initiative (OCI) writes these
+# contracts down: the *runtime spec* (the bundle and those verbs) and the *image spec* (what an image
+# is: a manifest, a config, layers, and how they lie on disk). A third, the *distribution spec*, says
+# how a registry serves them; this notebook does not use it.
 #
 # ```
-# docker ─> containerd ─> containerd-shim ─> runc create/start ─> the container
-# podman ─────────────────> conmon ─────────> runc create/start ─> the container
+# docker ─> containerd ─> containerd-shim ─> runc create, then runc start ─> the container
+# podman ─> conmon ─> runc create ─> the container
+#    └────> runc start   (podman runs start itself; conmon only runs create)
 # ```
 #
 # boxkit has a runtime; `boxkit-runtime` speaks that command line, so podman can use it instead of runc.
@@ -44,7 +46,12 @@ work = tempfile.mkdtemp(prefix="oci-")
 # goes with it: the container's PID 1 *is* a process of the runtime, forked by `create`, as runc's is
 # `runc init`. It waits on a fifo, `exec.fifo`, in the runtime's state directory. `start` is a new
 # command: it finds the container through `state.json`, opens the fifo and writes one byte, and PID 1
-# goes on to `execve` the command. `kill` and `delete` find it the same way.
+# goes on to `execve` the command. `kill` and `delete` find it the same way. (runc uses the fifo the
+# other way round: `runc init` blocks opening it to write, and `runc start` opens it and reads.)
+#
+# The run below makes a bundle of its own (a busybox root and a `config.json` running `sleep`) and
+# calls the four verbs one after the other. After each verb it asks `boxkit-runtime state demo`: the
+# second column is the status that printed, or its error once the container is gone.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -55,6 +62,8 @@ for command, status, note in rows:
 print()
 argv = " ".join(os.path.basename(a) if a.startswith("/") else a for a in created["argv"])
 print(f"between create and start: PID 1's name {created['comm']!r}, its command line {argv!r}")
+print(f"  its PIDs (host, its own namespace): {created['nspid']}")
+print(f"  it holds exec.fifo open: {created['holds_fifo']}")
 print(f"the state directory holds: {', '.join(created['files'])}")
 
 # %%
@@ -66,16 +75,33 @@ print(f"the create command exited with success before start (exit code {created[
       created["create_exit"] == 0)
 print(f"PID 1 before start is a fork of the create command ({created['comm']}, argv says create):",
       "create" in created["argv"] and created["pid"] != created["create_pid"])
+print(f"before start, PID 1 is process 1 of its namespace and waits at the fifo "
+      f"(NSpid {created['nspid']}, fifo open {created['holds_fifo']}):",
+      created["nspid"][-1] == 1 and created["holds_fifo"])
 print(f"start made PID 1 run the command ({rows[1][2]}):", rows[1][2] == "PID 1 runs sleep")
+pids = f"host PID {created['pid']} before start, {created['pid_after_start']} after"
+print(f"the same process went on to execve it ({pids}):",
+      created["pid"] == created["pid_after_start"])
 print(f"after delete the container is gone ({statuses[3]}):", "does not exist" in statuses[3])
 
 # %% [markdown]
 # ## 2. The bundle podman writes
 #
 # `podman create --memory 64m --pids-limit 50` and `podman init` write the bundle and call the runtime's
-# `create`. Here is its `config.json`, shortened to the fields this notebook reads, and next to it the
-# plan boxkit made of it — the same dict `boxkit run` builds from its own flags. A field the bundle does
-# not carry is a default of the spec: `root.readonly` absent means a writable root.
+# `create` (here with `--network none` too, and `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024`:
+# podman's own default limits need `CAP_SYS_RESOURCE`, which some hosts withhold even from root). Here
+# is its `config.json`, shortened to the fields this notebook reads, and below it the plan boxkit made
+# of it — the same kind of plan (`boxkit.runtime.plan.Plan`) that `boxkit run` fills from its own flags.
+# How to read it:
+#
+# * A field the bundle does not carry is a default of the spec: `root.readonly` absent means a writable
+#   root, `noNewPrivileges` absent means false.
+# * JSON has no octal, so the `umask` is written in decimal: umask 18 is the familiar `022`.
+# * The spec's memory `swap` is the limit of memory and swap *together*; podman asks for twice the
+#   memory (chapter 05 measured it).
+# * podman asks for a cgroup namespace only on a cgroup v2 host. On v1 (and hybrid) the container stays
+#   in the host's cgroup namespace: which namespaces a container gets is the bundle's decision, and the
+#   runtime only carries it out (chapter 06 shows why that matters on v1).
 
 # %%
 # boxkit: needs root
@@ -104,7 +130,9 @@ print(f"the plan has the bundle's mounts ({plan['mount_entries']} of {len(config
 #
 # Chapter 06 ran docker's defaults: a short list of capabilities and docker's seccomp profile. podman
 # keeps a list of its own (in `containers.conf`) and ships its own profile. The run below reads both out
-# of the bundle and sets them beside docker's, as boxkit keeps them.
+# of the bundle and sets them beside docker's, as boxkit keeps them. A profile names the calls of every
+# architecture it covers: here the machine's own and the 32-bit ones its kernel also runs, so the lists
+# hold 32-bit calls too (i386's `readdir`, say). Names that are a call of none of them are left out.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -118,6 +146,10 @@ print(f"seccomp rules: {vs['bundle_rules']} in podman's bundle, {vs['docker_rule
       "default profile (docker's decisions)")
 print(f"system calls each allows a container with podman's capabilities: "
       f"podman's {vs['bundle_allows']}, boxkit's {vs['docker_allows']}")
+arches = ", ".join(a.removeprefix("SCMP_ARCH_").lower() for a in vs["arches"]["bundle"])
+left = ", ".join(sorted({*vs["foreign"]["bundle"], *vs["foreign"]["docker"]})) or "none"
+print(textwrap.fill(f"  the architectures podman's profile covers: {arches}; names left out, "
+                    f"a call of none of them: {left}", 100, subsequent_indent="    "))
 for who, calls in (("boxkit's (docker's) only", vs["docker_only_calls"]),
                    ("podman's only", vs["bundle_only_calls"])):
     print(textwrap.fill(f"  allowed by {who}: {', '.join(calls) or 'none'}", 100,
@@ -138,17 +170,25 @@ for who, calls in (("boxkit's (docker's) only", vs["docker_only_calls"]),
 # its rules by capability (`includes`, `excludes`) and works them out when it compiles the filter. What
 # compares is the set of calls each lets through for the same capabilities — the two lists above.
 #
+# The `io_uring_*` calls in boxkit's list: boxkit's copy follows docker's profile as it was before
+# docker 25.0, which took them out; podman's profile does not allow them either.
+#
 # podman's filter lets `mount` and `unshare` through, where docker's refuses them without
 # `CAP_SYS_ADMIN`. `mount` still fails under podman: the capability check refuses it. But creating a
 # user namespace needs no capability at all (user_namespaces(7)), so under podman's defaults root in the
-# container may make one, where the host allows user namespaces. Both, tried under podman with
-# boxkit-runtime:
+# container may make one, where the host allows user namespaces. In it, its creator holds every
+# capability over the namespaces it owns — so, with a new mount namespace beside it (`unshare -Urm`,
+# which also maps the caller to root), the same `mount` goes through. The three, tried under podman
+# with boxkit-runtime (`id -u` prints 65534, the kernel's "overflow" id, for a uid the new namespace
+# has no mapping for):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # boxkit: needs root
+in_userns = "unshare -Urm sh -c 'mount -t tmpfs none /tmp && grep \" /tmp \" /proc/self/mounts'"
 tried = demo.podman_can(rootfs, {"mount a tmpfs": "mount -t tmpfs none /tmp",
-                                 "make a user namespace": "unshare -U id -u"})
+                                 "make a user namespace": "unshare -U id -u",
+                                 "mount a tmpfs in one": in_userns})
 for label, (ok, said) in tried.items():
     print(f"{label:22} {'works' if ok else 'refused'}: {said}")
 
@@ -166,25 +206,32 @@ mount_ok, mount_said = tried["mount a tmpfs"]
 userns_ok, userns_said = tried["make a user namespace"]
 print(f"under podman, mount is refused ({mount_said}):", not mount_ok)
 print(f"under podman, root made a user namespace (uid inside it {userns_said}):", userns_ok)
+inside_ok, inside_said = tried["mount a tmpfs in one"]
+print(f"under podman, root mounted a tmpfs in its own user namespace ({inside_said}):",
+      inside_ok and inside_said.startswith("none /tmp tmpfs"))
 
 # %% [markdown]
 # ## 3. The processes while it runs
 #
-# `podman run -d`: podman starts **conmon** (the monitor that holds the container's stdio and waits for its
-# exit code), conmon runs `boxkit-runtime create`, podman runs `boxkit-runtime start`, and both runtime
-# commands exit. The container's PID 1 was re-parented to conmon, a *sub-reaper*
-# (`PR_SET_CHILD_SUBREAPER`), so conmon learns its exit status. The tree, read from `/proc`:
+# `podman run -d` with `sleep` as the command: podman starts **conmon** (the monitor that holds the
+# container's stdio and waits for its exit code), conmon runs `boxkit-runtime create`, podman runs
+# `boxkit-runtime start`, and both runtime commands exit. The container's PID 1 was re-parented to conmon, a *sub-reaper*
+# (`PR_SET_CHILD_SUBREAPER`), so conmon learns its exit status. The tree, read from `/proc`: the
+# container's ancestors up to conmon, then every child conmon has.
 
 # %%
 # boxkit: needs root
 tree = demo.process_tree(rootfs)
-print("\n".join(tree))
+print("\n".join(tree["lines"]))
+print(f"conmon's children: {', '.join(tree['children']) or 'none'}")
 
 # %%
 # boxkit: needs root
-print(f"the container's parent is conmon ({tree[0]}):", tree[0] == "conmon")
-child = tree[-1].strip(" └─")
-print(f"conmon's child is the command itself ({child}):", child == "sleep")
+print(f"the container's parent is conmon ({' > '.join(tree['chain'])}):",
+      len(tree["chain"]) == 2 and tree["chain"][0] == "conmon")
+children = ", ".join(tree["children"])
+print(f"conmon's only child is the command itself, no runtime left ({children}):",
+      tree["children"] == ["sleep"])
 
 # %% [markdown]
 # ## 4. The same limits, two runtimes
@@ -210,7 +257,7 @@ print(f"the same files, the same values ({same} of {len(mine)} files):", same ==
 #
 # The bundle's `rootfs` came from an image. The image spec says how an image is stored: an `index.json`
 # names a **manifest** by its digest; the manifest names a **config** and the **layers** (tar archives),
-# each by digest; the config lists each layer's digest once unpacked (`rootfs.diff_ids`) and the command
+# each by digest; the config lists each layer's digest uncompressed (`rootfs.diff_ids`) and the command
 # to run. A digest is the sha256 of the bytes it names, so every hop can be checked. A layer's digest is
 # that of the bytes as stored, a diff_id that of the plain tar: the two differ for a compressed layer
 # (`…tar+gzip`, as registries serve most), and are one for a layer stored uncompressed (`…tar`).
@@ -227,7 +274,8 @@ print("config       ->", {k: chain["config"][k] for k in ("os", "architecture", 
 print("               rootfs.diff_ids", chain["config"]["diff_ids"])
 
 # %%
-blobs = {"manifest": chain["index"]["digest"], "config": chain["manifest"]["config"]}
+blobs = {"manifest": chain["index"]["digest"], "config": chain["manifest"]["config"],
+         **{f"layer {i}": d for i, (_m, _s, d) in enumerate(chain["manifest"]["layers"], 1)}}
 for what, digest in blobs.items():
     got = demo.blob_sha256(chain["root"], digest)   # the sha256 of the blob file's bytes
     print(f"the {what}'s digest is the sha256 of its bytes ({got[:19]}…):", got == digest)
@@ -243,19 +291,23 @@ print(f"digest and diff_id are one exactly for the uncompressed layers ({kinds})
 # ## What to take away
 #
 # * A container engine is a front: it turns your flags into a `config.json`. The runtime turns the
-#   `config.json` into system calls. `boxkit run` and `boxkit-runtime` are two fronts of one engine.
-# * `create` and `start` are two verbs because the engine has work to do in between (hooks, the network),
-#   with the container's namespaces already there and its command not yet running — held by the
-#   runtime's own process as PID 1.
+#   `config.json` into system calls. Inside boxkit, `boxkit run` (from its flags) and `boxkit-runtime`
+#   (from a `config.json`) fill the same plan, which one runtime carries out.
+# * `create` and `start` are two verbs so that the engine can work on the container in between — from
+#   outside, through PID 1's PID — with its namespaces already there and its command not yet running,
+#   held by the runtime's own process as PID 1. (The spec's hooks are the runtime's own: it runs them
+#   inside `create` and `start`.)
 # * "The default" is the engine's: podman and docker hand the same runtime different capabilities and
 #   different filters.
-# * The OCI runtime-tools validation suite drives any runtime through this command line; its figures for
-#   boxkit-runtime and runc on this host are in `docs/oci-runtime.md`.
+# * The OCI runtime-tools validation suite drives any runtime through this command line; its figures
+#   for boxkit-runtime and runc, measured on one host (the document names it), are in
+#   `docs/oci-runtime.md`.
 #
 # ## Exercise
 #
-# The bundle of section 1 was written by hand, the way `runc spec` writes one. These are its fields that
-# decide what root in the container may do — and one field it does *not* have:
+# The exercise's bundle is written by hand, a short one of the kind `runc spec` writes (section 1 ran a
+# longer one). These are its fields that decide what root in the container may do — and one field it
+# does *not* have (`runc spec` leaves it out too):
 
 # %%
 spec = exercises_oci.bundle_config()
