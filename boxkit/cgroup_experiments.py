@@ -16,7 +16,8 @@ Each experiment is the smallest run that makes one limit *visible* — the kerne
 * :func:`fork_bomb` — a process forking as fast as it can under ``pids.max``. Past the limit
   ``fork()``/``clone()`` fail with EAGAIN inside the container, while the host still forks
   (``host_forks=`` measures that while the bomb holds the limit).
-* :func:`group_files` — the files the v1/v2 table names, looked up in a running container's group.
+* :func:`group_files` — the files the v1/v2 table names, looked up in a running container's group;
+  :func:`read_back` reads the numbers they hold.
 * :func:`memory_high` — v2 only: ``memory.high`` below ``memory.max``. Above *high* the kernel throttles
   and reclaims the group instead of killing it; the stall shows up as memory *pressure* (PSI,
   ``memory.pressure``). v1's ``memory.soft_limit_in_bytes`` acts only under global memory pressure,
@@ -195,6 +196,22 @@ def group_files(pid: int, rows, mode: str, root: str = "/sys/fs/cgroup",
             path = os.path.join(d, name) if d else None
             out.append((what, f"{hier}/{name}" if hier else name,
                         path if path and os.path.exists(path) else None))
+    return out
+
+
+def read_back(found) -> dict[str, list[int]]:
+    """For each file :func:`group_files` found (``path`` not None): its name → the whole numbers on its
+    first line (``cpu.max`` "50000 100000" gives both; "max" or a keyed line gives none; a write-only
+    file such as v1's ``devices.deny`` gives none)."""
+    out: dict[str, list[int]] = {}
+    for _what, name, path in found:
+        if path:
+            try:
+                with open(path) as f:
+                    first = f.readline().split()
+            except OSError:   # EINVAL: the kernel has no read for this file
+                first = []
+            out[name] = [int(x) for x in first if x.isdigit()]
     return out
 
 

@@ -102,11 +102,14 @@ def cpu_figure(series, *, title: str = "CPU against its quota", fig=None):
         ax.axhline(series.cpu_limit, color=LIMIT, ls="--", label=f"quota {series.cpu_limit:g} cores")
     ax.set_xlabel("seconds")
     ax.set_ylabel("cores")
-    ax.set_ylim(0, max([*series.cores(), series.cpu_limit or 0, 0.1]) * 1.3)
+    # both axes keep their top third free: the legend sits there, over no line and no bar
+    ax.set_ylim(0, max([*series.cores(), series.cpu_limit or 0, 0.1]) * 1.5)
     ax.grid(alpha=0.3)
     ax2 = ax.twinx()
-    ax2.bar(t, throttled_ms(series), width=0.6 * _step(series), color=THROTTLE, alpha=0.35,
+    ms = throttled_ms(series)
+    ax2.bar(t, ms, width=0.6 * _step(series), color=THROTTLE, alpha=0.35,
             label="throttled (ms per sample)")
+    ax2.set_ylim(0, max([*ms, 1.0]) * 1.5)
     ax2.set_ylabel("ms throttled per sample", color=THROTTLE)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
@@ -125,7 +128,7 @@ def shares_figure(series: list, shares: list[int], *, skip: float = 1.0, title: 
     # lazy: cgroup_experiments loads the runtime (~50 ms); only this figure runs one
     from ..cgroup_experiments import measured_shares
 
-    fig = _figure(fig, (10, 4))
+    fig = _figure(fig, (9, 4))   # 900 px: a notebook column, no scaling
     ax, bx = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
     colours = ["#7fb3d5", "#1f6fb2", "#82c99a", "#f0b27a"]
     for i, (s, w) in enumerate(zip(series, shares, strict=True)):
@@ -173,10 +176,15 @@ def memory_high_figure(series, psi: list[tuple[float, float]], high: int, *, tit
     fig = memory_figure(series, title=title or "memory.high throttles before memory.max kills", fig=fig)
     ax = fig.axes[0]
     ax.axhline(high / MiB, color=THROTTLE, ls="--", label=f"memory.high {high // MiB} MiB")
-    ax.legend(loc="upper left")
     ax2 = ax.twinx()
     if psi:
-        ax2.plot([p[0] for p in psi], [p[1] for p in psi], color="#8e44ad", lw=1.5, label="memory pressure")
+        ax2.plot([p[0] for p in psi], [p[1] for p in psi], color="#8e44ad", lw=1.5,
+                 label="memory pressure (PSI, right axis)")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    ax2.legend(h1 + h2, l1 + l2, loc="upper left")   # on the top axes: no curve drawn over it
     ax2.set_ylabel("PSI memory some avg10 (%)", color="#8e44ad")
     ax2.set_ylim(bottom=0)
     fig.tight_layout()
@@ -341,7 +349,7 @@ def live_pids(pids_limit: int = 20, seconds: float = 3, **kwargs):
 
 def limits_figure(mem_series, mem_result, cpu_series, *, fig=None):
     """Memory and CPU side by side, for the panel."""
-    fig = _figure(fig, (10, 3.8))
+    fig = _figure(fig, (9, 3.8))   # 900 px: a notebook column, no scaling
     ax_m, ax_c = fig.subplots(1, 2)
     ax_m.plot(mem_series.t, [m / MiB for m in mem_series.memory_current], color=USE, lw=2, label="memory in use")
     if mem_series.memory_limit:

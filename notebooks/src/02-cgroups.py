@@ -10,13 +10,19 @@
 # | controller | the limit | what the kernel does at the limit |
 # |---|---|---|
 # | `memory` | bytes | reclaims, then the OOM (out-of-memory) killer ends a process of the group (SIGKILL, exit 137) |
-# | `cpu` (quota) | CPU time per 100 ms period | takes the group off the CPUs until the next period (*throttling*) |
+# | `cpu` (quota) | CPU time per period (boxkit, like docker, uses 100 ms) | takes the group off the CPUs until the next period (*throttling*) |
 # | `cpu` (weight) | a share of a busy CPU | splits contended CPU time in proportion to the weights |
 # | `pids` | number of tasks | `fork()`/`clone()` fail with EAGAIN |
 #
 # boxkit makes one group per container under its own subtree (`/sys/fs/cgroup/<controller>/boxkit/<id>` on
 # cgroup v1, `/sys/fs/cgroup/boxkit/<id>` on v2), and a *sampler* reads the group's files while the
 # container runs. Every plot below is those numbers.
+#
+# Linux has two layouts of these files. **cgroup v1** mounts one tree per hierarchy, each holding one
+# controller or a few (`/sys/fs/cgroup/memory/`, `/sys/fs/cgroup/pids/`, …); **cgroup v2** mounts one
+# tree for all of them. A *hybrid* host mounts both: a controller sits in only one of the two at a time,
+# and where the ones containers need (memory, cpu, pids) are in v1 trees, boxkit drives them the v1
+# way. The next cell says which this host is.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -54,12 +60,15 @@ r
 
 # %% [markdown]
 # Usage climbs step by step to the line. At the line a charge that would pass it makes the kernel
-# reclaim the group's own pages first (the page cache of python's files; there is no swap here), and
-# when nothing is left to reclaim the OOM killer ends the hog — only inside this group; the host and the
-# notebook kernel never noticed. The ✖ sits on the last sample before the kill; the shaded strip is the
-# sample interval the kill fell in. Where a sample caught the moment after the kill, the curve falls
-# there: that is the kernel freeing the dead hog's memory, not the hog letting go. boxkit reads the verdict from `oom_kill` in `memory.oom_control`
-# (v1) or `memory.events` (v2), not from the exit code alone: exit 137 only says "SIGKILL".
+# reclaim the group's own pages first (the file pages it brought into memory, if any). The hog's own
+# memory cannot go to swap: boxkit writes the same limit to memory + swap (`memory.memsw.limit_in_bytes`
+# on v1, `memory.swap.max` 0 on v2; read back at the end of the chapter). When nothing is left to
+# reclaim the OOM killer ends the hog — only inside this group; the host and the notebook kernel
+# never noticed. The ✖ sits on the last sample before the kill; the shaded strip is the sample
+# interval the kill fell in. Where a sample caught the moment after the kill, the curve falls
+# there: that is the kernel freeing the dead hog's memory, not the hog letting go. boxkit reads the
+# verdict from `oom_kill` in `memory.oom_control` (v1) or `memory.events` (v2), not from the exit code
+# alone: exit 137 only says "SIGKILL".
 
 # %%
 # boxkit: needs cgroups
@@ -69,8 +78,8 @@ peak = r.stats["memory_peak"]
 print(f"exit code {r.exit_code} (128 + 9, SIGKILL):", r.exit_code == 137)
 print(f"oom_kill in memory.oom_control or memory.events: {r.stats.get('oom_kills')}; OOM-killed:",
       r.oom_killed)
-print(f"peak {peak / MiB:.1f} MiB, highest sample {mem.peak_memory / MiB:.1f} MiB, limit 500 MiB:",
-      peak <= limit and mem.peak_memory <= limit)
+print(f"peak {peak / MiB:.1f} MiB and highest sample {mem.peak_memory / MiB:.1f} MiB, "
+      "neither past the 500 MiB limit:", peak <= limit and mem.peak_memory <= limit)
 print(f"the hog reached the limit: peak {peak / MiB:.1f} of 500 MiB:", peak > 0.9 * limit)
 print(f"a sample came within 5% of the limit: {mem.peak_memory / MiB:.1f} MiB:",
       mem.peak_memory > 0.95 * limit)
@@ -78,17 +87,18 @@ print(f"a sample came within 5% of the limit: {mem.peak_memory / MiB:.1f} MiB:",
 # %% [markdown]
 # ## CPU quota: half a core
 #
-# `cpus=0.5` writes a quota of 50 ms per 100 ms period. Two busy loops want two whole cores; the group
+# `cpus=0.5` writes a quota of 50 ms per 100 ms period (a container's group read back at the end of
+# the chapter shows both numbers). Two busy loops want two whole cores; the group
 # gets half of one. The bars on the right axis are the time the group spent *throttled* — parked until
 # the next period — in each sample.
 #
 # A bar can be taller than the time between two samples: `throttled_time` (v1 `cpu.stat`) adds up the
 # time each CPU's run queue of the group spent throttled, so two busy loops on two CPUs, both parked
-# for a whole sample interval, count it twice. A single sample may also show more than half a core: the quota is
-# enforced per 100 ms *period*, and a sample's 100 ms rarely lines up with one. A sample that straddles
-# two periods can hold the 50 ms the group ran at the end of one and the 50 ms at the start of the next
-# (a whole core), and the sampler's own timing jitter stretches it a little more. Averaged over seconds,
-# it is the quota.
+# for a whole sample interval, count it twice. A single sample may also show more or less than half a
+# core: the quota is enforced per 100 ms *period*, and a sample's 100 ms rarely lines up with one. A
+# sample that straddles two periods can hold the 50 ms the group ran at the end of one and the 50 ms at
+# the start of the next (a whole core), or mostly the parked time between them; the sampler's own
+# timing jitter stretches both a little more. Averaged over seconds, it is the quota.
 
 # %%
 # boxkit: needs cgroups
@@ -131,10 +141,11 @@ print(f"the lighter got less: {light:.0%} against {heavy:.0%}:", light < heavy)
 # ## pids: a fork bomb that goes nowhere
 #
 # A program forks as fast as it can in a container with `pids_limit=20` (`pids.max`). At 20 tasks
-# every further `fork()` fails with EAGAIN — the program counts the refusals. Once the bomb holds the
+# every further `fork()` fails with EAGAIN — the program counts the refusals. The program itself is
+# one of the 20 tasks, so it can make one child fewer than the limit. Once the bomb holds the
 # limit, the notebook's kernel starts 20 processes of its own on the host and reads the group's
-# `pids.current` before and after: the limit is the group's, not the machine's. Then the sampler takes
-# the samples `seconds=3` stands for (at 20 a second), and the notebook stops the bomb with SIGTERM:
+# `pids.current` before and after: the limit is the group's, not the machine's. Then the notebook
+# waits for a count of samples (`seconds=3` at 20 samples a second) and stops the bomb with SIGTERM:
 # the run is measured in counts, so a slow machine shows the same story.
 
 # %%
@@ -149,9 +160,12 @@ made, refused = int(r.stdout.split()[1]), int(r.stdout.split()[3])
 print(f"max pids {max(pids.pids_current)}, at most 20:", max(pids.pids_current) <= 20)
 print(f"the bomb reached the limit: {max(pids.pids_current)} of 20:", max(pids.pids_current) >= 15)
 print(f"the kernel refused {refused} forks:", refused > 0)
+print(f"the bomb made {made} children; with itself, {made + 1} tasks, pids.max {pids.pids_max}:",
+      made + 1 == pids.pids_max)
 hf = r.stats["host_forks"]
 print(f"pids.current {hf['pids_before']} before and {hf['pids_after']} after the host's forks; "
-      "the bomb held the limit throughout:", hf["pids_before"] == hf["pids_after"] == hf["limit"])
+      "the bomb held the limit at both reads:",
+      hf["pids_before"] == hf["pids_after"] == hf["limit"])
 print(f"meanwhile the host started {hf['started']} of {hf['asked']} processes:",
       hf["started"] == hf["asked"])
 
@@ -165,8 +179,11 @@ print(f"meanwhile the host started {hf['started']} of {hf['asked']} processes:",
 #
 # cgroup v1 has no equivalent. Its `memory.soft_limit_in_bytes` (docker's `--memory-reservation`)
 # does nothing until the whole machine runs short of memory; then the kernel reclaims first from the
-# groups that are *above* their soft limit. On v2, runc writes that reservation to `memory.low`, which
-# protects a group's memory *below* it. Neither slows a group down.
+# groups that are *above* their soft limit. It is on its way out: recent kernels log
+# "soft_limit_in_bytes is deprecated and will be removed" when it is written. On v2, runc writes that
+# reservation to `memory.low`, which protects a group's memory *below* it — as far as its parent
+# groups grant protection too: the kernel caps a group's `memory.low` by its ancestors' (cgroup-v2.rst,
+# "effective low boundary"). Neither slows a group down.
 #
 # So the next cell needs a cgroup v2 host. On a v1 or hybrid one it shows a run recorded on a cgroup v2
 # machine instead, marked with the RECORDED badge.
@@ -197,8 +214,8 @@ print(f"memory pressure (PSI some avg10) at its highest: {top} %; above 0: {bool
 # %% [markdown]
 # ## The same limits, two file layouts
 #
-# cgroup v1 has one tree per controller, each with its own file names; v2 has one tree whose files are
-# prefixed by the controller. boxkit's two drivers write the same limits into these files
+# cgroup v1 has one tree per hierarchy (one controller or a few), each with its own file names; v2 has
+# one tree whose files are prefixed by the controller. boxkit's two drivers write the same limits into these files
 # (`boxkit.cgroups.FILE_MAP`); the column this host uses is highlighted. A *reservation* is not a
 # limit: as the section above says, it acts only when the whole host runs short of memory.
 
@@ -209,7 +226,7 @@ viz.file_map(host.mode)
 # %% [markdown]
 # The table is boxkit's. The kernel's side: a container with a memory limit, a CPU quota and a pids
 # limit, and every file of this host's column looked up in the container's own group (the
-# directories its `/proc/PID/cgroup` names). Some files exist only on some kernels (memory + swap
+# directories its `/proc/PID/cgroup` names), and the limits read back from them. Some files exist only on some kernels (memory + swap
 # needs swap accounting; `memory.peak` needs Linux 5.19), so the cell lists what is missing.
 
 # %%
@@ -218,13 +235,22 @@ limits = {"memory": "64M", "cpus": 0.5, "pids_limit": 50}
 with boxkit.run("busybox", ["sleep", "60"], detach=True, **limits) as box:
     found = experiments.group_files(box.pid, cgroups.FILE_MAP, host.mode)
     limit_file = next(x for x in found if x[0] == "memory limit")
-    in_group = int(open(limit_file[2]).read().split()[0]) if limit_file[2] else None
+    held = experiments.read_back(found)   # file → the numbers on its first line
 missing = [name for _, name, path in found if path is None]
 core = {"memory limit", "memory in use", "OOM kills", "CPU quota", "process limit", "processes"}
+print("the container's memory group:", os.path.dirname(limit_file[2] or "") or "not found")
 print(f"files of the table in the container's group: {len(found) - len(missing)} of {len(found)}")
 print("missing here:", ", ".join(missing) or "none")
+in_group = (held.get(limit_file[1]) or [None])[0]
 print(f"{limit_file[1]} holds {in_group} bytes, the 64 MiB asked for:", in_group == 64 * MiB)
-print("the limit, usage, OOM, CPU quota and pids files are all there:",
+swap = next(((held.get(name) or [None])[0] for what, name, _ in found
+             if what == "memory + swap limit"), None)
+print(f"memory + swap file holds {swap}: no swap beyond the limit:", swap in (64 * MiB, 0))
+quota = [n for what, name, _ in found if what == "CPU quota" for n in held.get(name, [])]
+print(f"CPU quota file(s) hold {quota}: 50 ms per 100 ms period:", quota[:2] == [50_000, 100_000])
+there = sum(1 for what, _, path in found if what in core and path)
+print(f"the limit, usage, OOM, CPU quota and pids files: {there} of "
+      f"{sum(1 for what, _, _ in found if what in core)} there:",
       all(path for what, _, path in found if what in core))
 
 # %% [markdown]
@@ -233,21 +259,25 @@ print("the limit, usage, OOM, CPU quota and pids files are all there:",
 # * A container limited to 500 MiB was OOM-killed when it asked for more, and its peak never passed the
 #   limit; boxkit knew it was the OOM killer, not just any SIGKILL.
 # * A quota of 0.5 CPUs held two busy loops to about half a core, by throttling.
-# * Weights 256:768 split one contended CPU about 25:75; weights are not caps.
+# * Weights 256:768 split one contended CPU about 25:75 (a weight only splits a contended CPU; this
+#   run did not show either container alone).
 # * A fork bomb stopped at `pids.max` 20 while the host went on forking.
-# * The files of the v1/v2 table are the kernel's: a container's group holds them.
+# * The files of this host's column of the v1/v2 table are the kernel's: a container's group holds
+#   them, with the limits boxkit wrote.
 #
 # ## Exercise
 #
-# The group is charged for every page its processes touch — not only the memory a program asks for.
+# A group is charged for the pages its processes bring into memory — not only the memory a program
+# asks for (a page already in memory stays charged to the group that brought it in first).
 # Three programs each put **100 MiB** somewhere, each in a container limited to **48 MiB**:
 #
 # * `heap`: python holds 100 MiB in a bytes object;
 # * `file`: `dd` writes a 100 MiB file to `/tmp`;
 # * `shm`: `dd` writes 100 MiB to `/dev/shm`.
 #
-# For each program, predict `"finishes"` or `"killed"` (by the OOM killer). The check runs the three
-# programs and reads `oom_kill` for each.
+# For each program, predict `"finishes"` or `"killed"` (by the OOM killer). Where each one's bytes
+# land matters: `boxkit.run("busybox", ["mount"]).stdout` lists what a container's `/` and `/dev/shm`
+# are. The check runs the three programs and reads `oom_kill` for each.
 
 # %%
 from boxkit.exercise_runs import CHARGE_LIMIT, CHARGE_MIB, CHARGE_PROGRAMS

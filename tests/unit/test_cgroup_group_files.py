@@ -53,3 +53,20 @@ def test_the_file_table_does_not_say_a_soft_limit_is_reclaimed_last():
     labels = [row[0] for row in viz.file_map("hybrid").rows]
     assert not any("reclaimed last" in label for label in labels)
     assert "memory reservation (acts when the host runs short)" in labels
+
+
+def test_read_back_gives_the_numbers_each_found_file_holds(tmp_path):
+    from boxkit.cgroup_experiments import read_back
+
+    d = tmp_path / "boxkit/abc"
+    _touch(d)
+    (d / "memory.max").write_text("67108864\n")
+    (d / "cpu.max").write_text("50000 100000\n")
+    (d / "memory.high").write_text("max\n")
+    found = [("memory limit", "memory.max", str(d / "memory.max")),
+             ("CPU quota", "cpu.max", str(d / "cpu.max")),
+             ("memory throttle line (v2 only)", "memory.high", str(d / "memory.high")),
+             ("CPU weight", "cpu.weight", None),
+             ("unreadable", "devices.deny", str(d))]          # a directory: read fails (EISDIR)
+    assert read_back(found) == {"memory.max": [67108864], "cpu.max": [50000, 100000],
+                                "memory.high": [], "devices.deny": []}
