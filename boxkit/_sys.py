@@ -388,6 +388,7 @@ def libseccomp() -> ctypes.CDLL:
         lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_arch_native.restype = ctypes.c_uint32
         lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        lib.seccomp_arch_exist.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                                                ctypes.c_uint, ctypes.POINTER(ScmpArgCmp)]
@@ -412,11 +413,24 @@ class SeccompFilter:
             raise OSError(22, "seccomp_init: invalid default action")
         _scmp_check(self.lib.seccomp_attr_set(self.ctx, SCMP_FLTATR_CTL_NNP, 0), "seccomp_attr_set")
         for name in arches:
-            token = self.lib.seccomp_arch_resolve_name(name.encode())
-            if token:
-                ret = self.lib.seccomp_arch_add(self.ctx, token)
-                if ret != -17:   # EEXIST: the native one, there from seccomp_init
-                    _scmp_check(ret, f"seccomp_arch_add({name})")
+            # profiles spell architectures as the OCI and docker do (SCMP_ARCH_X86); libseccomp's own
+            # names are lower case without the prefix (x86). Passed as written, every name resolved
+            # to 0 and was skipped: only the native arch was in the filter, and a 32-bit (x86, x32)
+            # call in a container met the "wrong arch" kill instead of the profile's rules.
+            lib_name = name.removeprefix("SCMP_ARCH_").lower()
+            token = self.lib.seccomp_arch_resolve_name(lib_name.encode())
+            if not token:
+                self.close()
+                raise OSError(22, f"seccomp filter: {name} is not an architecture this libseccomp knows")
+            ret = self.lib.seccomp_arch_add(self.ctx, token)
+            if ret != -17:   # EEXIST: the native one, there from seccomp_init
+                _scmp_check(ret, f"seccomp_arch_add({name})")
+
+    def arches(self) -> list[str]:
+        """The architectures in the filter, by libseccomp's names (``seccomp_arch_exist``)."""
+        names = ("x86_64", "x86", "x32", "aarch64", "arm", "ppc64le", "s390x", "riscv64")
+        return [n for n in names if (t := self.lib.seccomp_arch_resolve_name(n.encode()))
+                and self.lib.seccomp_arch_exist(self.ctx, t) == 0]
 
     def syscall_nr(self, name: str) -> int | None:
         """The number libseccomp knows for a name (on any arch), None for a name it does not know."""

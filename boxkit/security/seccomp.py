@@ -202,7 +202,11 @@ class Profile:
     def compile(self, caps: set[str]) -> bytes:
         """The BPF program for a container holding ``caps``."""
         default = _action_value(self.default_action, self.default_errno)
-        filt = _sys.SeccompFilter(default, self.arch_map)
+        try:
+            filt = _sys.SeccompFilter(default, self.arch_map)
+        except OSError as e:
+            raise SpecError("seccomp profile", self.where, f"{e.strerror}: list only architectures "
+                            "the host's libseccomp knows (SCMP_ARCH_X86_64, SCMP_ARCH_X86 ...)") from None
         try:
             for rule in self.rules:
                 if not self.applies(rule, caps):

@@ -170,9 +170,6 @@ for who, calls in (("boxkit's (docker's) only", vs["docker_only_calls"]),
 # its rules by capability (`includes`, `excludes`) and works them out when it compiles the filter. What
 # compares is the set of calls each lets through for the same capabilities — the two lists above.
 #
-# The `io_uring_*` calls in boxkit's list: boxkit's copy follows docker's profile as it was before
-# docker 25.0, which took them out; podman's profile does not allow them either.
-#
 # podman's filter lets `mount` and `unshare` through, where docker's refuses them without
 # `CAP_SYS_ADMIN`. `mount` still fails under podman: the capability check refuses it. But creating a
 # user namespace needs no capability at all (user_namespaces(7)), so under podman's defaults root in the

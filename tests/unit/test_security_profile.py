@@ -193,3 +193,35 @@ def test_unknown_names_are_skipped_and_default_action_rules_dropped():
         {"names": ["chdir"], "action": "SCMP_ACT_ERRNO"}]})
     got = in_filter(p.compile(set()), {"getpid": lambda: libc.getpid() * 0, "chdir": lambda: libc.chdir(b"/")})
     assert got == {"getpid": 0, "chdir": errno.EPERM}   # ERRNO without errnoRet: EPERM, as runc
+
+
+@needs_seccomp
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the x86 and x32 sub-architectures are x86_64's")
+def test_the_filter_holds_every_architecture_the_profile_names():
+    """docker's archMap names x86 and x32 beside x86_64 (SCMP_ARCH_X86 ...): a 32-bit call must meet the
+    profile's rules, not the kill for an architecture the filter lacks. The BPF checks each one's
+    AUDIT_ARCH value (x86_64 0xC000003E, i386 0x40000003; x32 shares x86_64's, told apart by bit 30)."""
+    p = seccomp.default_profile()
+    filt = _sys.SeccompFilter(0x7FFF0000, p.arch_map)
+    try:
+        assert filt.arches() == ["x86_64", "x86", "x32"]
+    finally:
+        filt.close()
+    raw = __import__("base64").b64decode(seccomp.program(p, caps.DEFAULT_MASK))
+    ks = {int.from_bytes(raw[i + 4:i + 8], "little") for i in range(0, len(raw), 8)}
+    assert {0xC000003E, 0x40000003} <= ks
+
+
+@needs_seccomp
+def test_an_architecture_libseccomp_does_not_know_is_named(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_NOPE"],
+                                "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}))
+    p = seccomp.load_profile(str(path))
+    with pytest.raises(SpecError, match="SCMP_ARCH_NOPE is not an architecture"):
+        p.compile(set())
+
+
+def test_the_default_profile_leaves_io_uring_out_as_docker_25_does():
+    p = seccomp.default_profile()
+    assert not any(n.startswith("io_uring") for r in p.rules for n in r.names)
