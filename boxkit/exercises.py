@@ -257,9 +257,10 @@ def judge_memory_charge(predicted: dict[str, str], measured: dict[str, dict]) ->
     wrong = [p for p in predicted if predicted[p] != actual[p]]
     if wrong:
         return Verdict(False, f"{len(wrong)} of {len(predicted)} predictions differ from what the kernel did. "
-                              "Every page is charged to the group — the heap, a file's page cache, tmpfs "
-                              "alike — and at the limit the kernel first reclaims what it can: which of "
-                              "those pages can it drop or write back to a disk, with no swap here?")
+                              "Every page a program brings into memory is charged to its group — the heap, "
+                              "a file's page cache, tmpfs alike — and at the limit the kernel first reclaims "
+                              "what it can: which of those pages can it drop or write back to a disk, when "
+                              "the group may not swap?")
     peaks = ", ".join(f"{p} {m['peak'] / (1 << 20):.0f} MiB" for p, m in measured.items())
     return Verdict(True, f"all three were charged up to the limit ({peaks}); the file's pages could be "
                          "written back and dropped, the heap and tmpfs pages had nowhere to go")

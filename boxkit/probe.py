@@ -474,7 +474,7 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
     checks.append(Check("cgroup.mode", "cgroup mode", None,
                         {"v1": "cgroup v1: one hierarchy per controller",
                          "v2": "cgroup v2: one unified tree",
-                         "hybrid": "hybrid: v1 controllers plus an empty cgroup2 tree at unified/",
+                         "hybrid": "hybrid: v1 controllers, plus a cgroup2 tree at unified/ that boxkit leaves alone",
                          "none": "no cgroup file system is mounted"}[mode]
                         + (f"; controllers {', '.join(ctrls)}" if ctrls else ""),
                         "the cgroup notebook reads and writes limits in this layout's files"))

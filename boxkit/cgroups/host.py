@@ -9,9 +9,10 @@ inside. Linux has two generations:
 * **v2**: one unified tree (``/sys/fs/cgroup`` is ``cgroup2``); a group's controllers are switched on
   for its children by writing ``+memory +cpu`` to ``cgroup.subtree_control``, and processes may live
   only in leaves (the *no internal processes* rule).
-* **hybrid** (this course's CI host, systemd's old default): v1 for the controllers plus an empty
-  ``cgroup2`` at ``/sys/fs/cgroup/unified``. crun refuses such a host when a controller sits alone on the
-  v2 side; boxkit uses v1 for every controller the v1 side has.
+* **hybrid** (this course's CI host, systemd's old default): v1 for the controllers plus a ``cgroup2``
+  tree at ``/sys/fs/cgroup/unified`` holding the few controllers no v1 hierarchy took (none, or only
+  ``hugetlb`` on this course's host). crun refuses such a host when a controller sits alone on the v2
+  side; boxkit uses v1 for every controller the v1 side has.
 
 The mode comes from ``statfs("/sys/fs/cgroup").f_type`` (``CGROUP2_SUPER_MAGIC`` vs a tmpfs), the v1
 mount points from ``/proc/self/mountinfo`` — every v1 hierarchy, *named* ones too (``name=systemd``,
