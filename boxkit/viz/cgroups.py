@@ -193,10 +193,6 @@ def memory_high_figure(series, psi: list[tuple[float, float]], high: int, *, tit
 
 # --- the v1 <-> v2 file table --------------------------------------------------------------------
 
-# labels the table shows in place of the drivers' own: a v1 soft limit is not "reclaimed last" (under
-# global pressure the groups *above* their soft limit are reclaimed first, memory.txt section 7); that
-# is memory.low's protection on v2, and both act only when the host runs short
-LABELS = {"memory reservation (reclaimed last)": "memory reservation (acts when the host runs short)"}
 
 
 class FileMapTable:
@@ -208,7 +204,7 @@ class FileMapTable:
         from ..cgroups import FILE_MAP
 
         self.mode = mode
-        self.rows = [(LABELS.get(a, a), b, c) for a, b, c in (rows if rows is not None else FILE_MAP)]
+        self.rows = list(rows if rows is not None else FILE_MAP)
         self.column = "v2" if mode == "v2" else "v1"
 
     def __repr__(self) -> str:
