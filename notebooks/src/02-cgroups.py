@@ -226,8 +226,10 @@ viz.file_map(host.mode)
 # %% [markdown]
 # The table is boxkit's. The kernel's side: a container with a memory limit, a CPU quota and a pids
 # limit, and every file of this host's column looked up in the container's own group (the
-# directories its `/proc/PID/cgroup` names), and the limits read back from them. Some files exist only on some kernels (memory + swap
-# needs swap accounting; `memory.peak` needs Linux 5.19), so the cell lists what is missing.
+# directories its `/proc/PID/cgroup` names), and the limits read back from them. Some files exist only
+# on some kernels (memory + swap needs swap accounting; `memory.peak` needs Linux 5.19), so the cell
+# names any this host lacks. On v1 the memory + swap file holds the memory limit (no swap beyond it);
+# on v2 the swap file holds swap alone, 0.
 
 # %%
 # boxkit: needs cgroups
@@ -238,14 +240,18 @@ with boxkit.run("busybox", ["sleep", "60"], detach=True, **limits) as box:
     held = experiments.read_back(found)   # file → the numbers on its first line
 missing = [name for _, name, path in found if path is None]
 core = {"memory limit", "memory in use", "OOM kills", "CPU quota", "process limit", "processes"}
-print("the container's memory group:", os.path.dirname(limit_file[2] or "") or "not found")
-print(f"files of the table in the container's group: {len(found) - len(missing)} of {len(found)}")
-print("missing here:", ", ".join(missing) or "none")
+# the same words on v1 and v2 (the VM runs this notebook too): paths and names only where they match
+group = "/".join(os.path.dirname(limit_file[2] or "").split("/")[-2:])
+print(f"the memory limit's file is in the container's own group ({group}):", group == f"boxkit/{box.id}")
+print(f"files of the table found in the container's group: {len(found) - len(missing)} of {len(found)}:",
+      len(found) > len(missing))
+if missing:
+    print("missing on this host:", ", ".join(missing))
 in_group = (held.get(limit_file[1]) or [None])[0]
-print(f"{limit_file[1]} holds {in_group} bytes, the 64 MiB asked for:", in_group == 64 * MiB)
+print(f"the memory limit's file holds {in_group} bytes, the 64 MiB asked for:", in_group == 64 * MiB)
 swap = next(((held.get(name) or [None])[0] for what, name, _ in found
              if what == "memory + swap limit"), None)
-print(f"memory + swap file holds {swap}: no swap beyond the limit:", swap in (64 * MiB, 0))
+print(f"no swap beyond the limit (the memory + swap file holds {swap}):", swap in (64 * MiB, 0))
 quota = [n for what, name, _ in found if what == "CPU quota" for n in held.get(name, [])]
 print(f"CPU quota file(s) hold {quota}: 50 ms per 100 ms period:", quota[:2] == [50_000, 100_000])
 there = sum(1 for what, _, path in found if what in core and path)

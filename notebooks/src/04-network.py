@@ -267,7 +267,7 @@ listening = [line.split()[1] for name in ("/proc/net/tcp", "/proc/net/tcp6")
              for line in open(name).read().splitlines()[1:]
              if line.split()[1].endswith(":1F90") and line.split()[3] == "0A"]   # 8080, LISTEN
 print(f"no socket of the host listens on port 8080 ({len(listening)} found):", not listening)
-print(f"route_localnet on {bridge} ({localnet}) is 1:", localnet == "1")
+print(f"route_localnet on the bridge of network bridge ({localnet}) is 1:", localnet == "1")
 rule, counted = measure.masquerade_rules().get("127.0.0.0/8", ("", None))
 print(f"a postrouting rule masquerades 127/8 into the bridges, counted {counted} connection(s):",
       "masquerade" in rule and (counted or 0) >= 1)
