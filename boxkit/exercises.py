@@ -553,7 +553,12 @@ def solution(name: str) -> dict:
     why it is right; returns it as the checker's keyword arguments. Try first: the check will tell you."""
     if name not in SOLUTIONS:
         raise ValueError(f"no exercise {name!r}: the exercises are {', '.join(SOLUTIONS)}")
-    answer, why = SOLUTIONS[name]
+    return show_answer(*SOLUTIONS[name])
+
+
+def show_answer(answer: dict, why: str) -> dict:
+    """Print a reference answer (the checker's keyword arguments) and the reasoning behind it; return
+    the answer. Every chapter's ``solution()`` ends here."""
     for k, v in answer.items():
         print(f"{k} = {v!r}")
     print(why)

@@ -45,7 +45,16 @@ import sys
 import tempfile
 import time
 
-from .exercises import Verdict, _from_recording, _not_recorded, _recorded, _say, _your_turn, unanswered
+from .exercises import (
+    Verdict,
+    _from_recording,
+    _not_recorded,
+    _recorded,
+    _say,
+    _your_turn,
+    show_answer,
+    unanswered,
+)
 
 NAME = "oci"
 
@@ -254,8 +263,4 @@ SOLUTION = ({"edit": 'add "CAP_SYS_ADMIN" to process.capabilities',
 def solution() -> dict:
     """Show the reference answer (one edit and its four predictions) and why; returns it as the
     checker's keyword arguments. Try first: the check will tell you."""
-    answer, why = SOLUTION
-    for k, v in answer.items():
-        print(f"{k} = {v!r}")
-    print(why)
-    return answer
+    return show_answer(*SOLUTION)
