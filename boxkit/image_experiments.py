@@ -175,9 +175,12 @@ def containers_cost(ref: str, n: int = 10, write_bytes: int = 4096) -> dict:
         for i in range(n):
             cs.append(run(ref, ["sh", "-c", f"head -c {write_bytes} /dev/zero > /tmp/out{i}; sleep 60"],
                                  detach=True))
+        # the shell makes the file (its redirect) before head writes into it: wait for every byte
         deadline = time.monotonic() + 10
         for i, c in enumerate(cs):
-            while not os.path.exists(os.path.join(c.upper_dir, "tmp", f"out{i}")) and time.monotonic() < deadline:
+            out = os.path.join(c.upper_dir, "tmp", f"out{i}")
+            while not (os.path.isfile(out) and os.path.getsize(out) == write_bytes) \
+                    and time.monotonic() < deadline:
                 time.sleep(0.02)
         uppers = [_disk(c.upper_dir) for c in cs]
         mounts = [_root_overlay(c.pid) for c in cs]
