@@ -156,7 +156,7 @@ def test_run_it_shell_prompt_pid1_job_control_window_and_exit_code(rootfs):
     assert b"survived\r\n" in t.expect(b"# ")
     t.send(b"exit 3\r")
     assert t.wait() == 3
-    assert container_dirs() == before, "--rm left the container"
+    assert not container_dirs() - before, "--rm left the container"   # (an earlier one may go meanwhile)
 
 
 def test_run_i_passes_stdin_and_big_output_whole(rootfs):
@@ -418,7 +418,7 @@ def test_the_fast_client_and_its_warm_helper(rootfs):
     finally:
         pid = warm.stop()
     assert pid is not None and not alive(pid) and not os.path.exists(warm.sock_path())
-    assert container_dirs() == before
+    assert not container_dirs() - before
 
 
 def test_the_boxkit_command_is_the_fast_client(rootfs):
@@ -442,7 +442,7 @@ def test_the_boxkit_command_is_the_fast_client(rootfs):
     finally:
         pid = warm.stop()
     assert pid is not None and not alive(pid)
-    assert container_dirs() == before
+    assert not container_dirs() - before
 
 
 def test_a_run_without_rm_is_kept_stopped_for_ps_logs_and_rm(rootfs):
@@ -484,9 +484,9 @@ def test_a_sigterm_the_container_ignores_ends_in_sigkill_after_the_stop_timeout(
         if client == "fast":
             warm.stop()
     deadline = time.monotonic() + 2
-    while time.monotonic() < deadline and container_dirs() != before:
+    while time.monotonic() < deadline and container_dirs() - before:
         time.sleep(0.05)
-    assert container_dirs() == before
+    assert not container_dirs() - before
     r = subprocess.run([*cmd, "run", "--rm", "--stop-timeout", "-1", "--rootfs", rootfs, "true"],
                        capture_output=True, text=True)
     assert r.returncode == 125 and "'-1' is not a whole number of seconds" in r.stderr, r.stderr
