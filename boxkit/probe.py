@@ -46,7 +46,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from .cgroups.host import detect
+from .cgroups.host import delegation, detect
 from .probe_host import (
     _cap_sys_admin,
     _read,
@@ -290,6 +290,9 @@ _PLAIN = {
                     "it read the kernel's list of mounted file systems and the type of /sys/fs/cgroup."),
     "cgroup.create": ("limit a container's memory, CPU and number of processes (cgroups)",
                       "it made an empty group and removed it again."),
+    "cgroup.parent": ("put a container's group below the group this notebook runs in, so its limits hold",
+                      "it read this process's groups in /proc/self/cgroup and the BOXKIT_CGROUP_PARENT "
+                      "setting."),
     "rootless": ("run containers without root", "it put the answers above together."),
     "seccomp": ("filter the system calls a container may make (seccomp)",
                 "it loaded boxkit's default filter in a throw-away process and made a call the "
@@ -332,6 +335,26 @@ def _plain_info(report: HostReport, c: Check) -> str:
 # ==================================================================================================
 # assembling the report
 # ==================================================================================================
+
+def _parent_check() -> Check:
+    """Where boxkit's groups go on this host (:func:`boxkit.cgroups.host.parents`), and whether that
+    subtree was handed to this process (delegated) or is a tree boxkit writes into as root."""
+    host = detect()
+    key = "" if host.version == 2 else next((k for k in ("memory", "pids", "cpu") if k in host.v1),
+                                             next(iter(host.v1), ""))
+    if host.parent_rule.startswith("invalid"):
+        return Check("cgroup.parent", "boxkit's cgroup parent", False, host.parent_rule.split(": ", 1)[1],
+                     "every container start fails until the setting is fixed or unset")
+    base = host.base(key)
+    parent = os.path.dirname(base)
+    how = {"root": "the hierarchy's root, where this process's group is",
+           "own cgroup": "the group this process runs in, so its limits bound every container",
+           "configured": "the group BOXKIT_CGROUP_PARENT names"}.get(
+        host.parent_rule, "the hierarchy's root: this process's group is a systemd unit not delegated to it")
+    return Check("cgroup.parent", "boxkit's cgroup parent", None,
+                 f"{base}: {how}; {delegation(parent)}",
+                 "containers' memory and process counts also count against the parent's limits")
+
 
 def _why(res: dict | None, fallback: str) -> str:
     if not res:
@@ -481,6 +504,8 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
     checks.append(Check("cgroup.create", "cgroup groups", cg_ok, cg_why,
                         "memory and CPU limits are enforced and plotted live" if cg_ok and root
                         else "the memory/CPU limit demos replay RECORDED runs"))
+    if root_dir == "/" and mode != "none":
+        checks.append(_parent_check())
 
     # rootless containers: what boxkit.runtime.rootless does when the caller is not root
     rootless = (not root and bool(userns_unpriv) and overlay and pivot

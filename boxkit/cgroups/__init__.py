@@ -1,8 +1,9 @@
 """cgroups: what a container may use, enforced by the kernel and read back as numbers.
 
-Every container gets its own group under boxkit's subtree — ``/sys/fs/cgroup/<controller>/boxkit/<id>``
-on v1 and hybrid hosts, ``/sys/fs/cgroup/boxkit/<id>`` on v2 — never inside a subtree boxkit did not
-make. The runtime's supervisor calls :func:`create` once the container's PID 1 exists, :meth:`Group.add`
+Every container gets its own group under boxkit's subtree — ``<parent>/boxkit/<id>`` in each v1
+hierarchy (``/sys/fs/cgroup/memory/boxkit/<id>`` where the parent is the root), ``<parent>/boxkit/<id>``
+in the v2 tree. The parent is the group of the process that starts containers (a pod's, a learner's),
+so that its limits bound them: :func:`boxkit.cgroups.host.parents` says which and why. The runtime's supervisor calls :func:`create` once the container's PID 1 exists, :meth:`Group.add`
 to move it in (before it runs the user's command), and after the exit :meth:`Group.oom_killed`,
 :meth:`Group.stats` and :meth:`Group.remove`. Anyone may read a running container's numbers with
 :func:`open_group` — files are files — which is what :class:`~boxkit.cgroups.sampler.Sampler` does.
@@ -10,7 +11,8 @@ to move it in (before it runs the user's command), and after the exit :meth:`Gro
 v2 specifics handled here: controllers are enabled for children through ``cgroup.subtree_control`` of
 each ancestor, and the *no internal processes* rule forbids that on a group that holds processes — the
 case of a privileged container whose whole cgroup namespace root is populated. boxkit then moves those
-processes into a leaf (``<root>/init``) first, as the deploy notes for class hubs describe.
+processes into a leaf (``<parent>/init``) first, as kubernetes/test-infra#37440 does for privileged
+docker-in-docker pods.
 
 The package, by concern: :mod:`.host` (which mode, where the trees are), one module per controller
 (:mod:`.memory`, :mod:`.cpu`, :mod:`.pids`, :mod:`.cpuset`, :mod:`.devices`, :mod:`.io`: each knows
@@ -46,7 +48,7 @@ import time
 from dataclasses import dataclass, fields
 
 from .. import proc
-from ..errors import HostError
+from ..errors import HostError, SpecError
 from . import cpuset, memory
 from .controllers import (
     FILE_MAP,
@@ -58,7 +60,7 @@ from .controllers import (
     v2_controllers,
     write,
 )
-from .host import BASE, SUBTREE, CgroupHost, detect
+from .host import BASE, LEAF, PARENT_ENV, SUBTREE, CgroupHost, detect
 
 __all__ = ["detect", "create", "open_group", "gc", "Group", "Stats", "CgroupHost", "FILE_MAP", "v1_spanned"]
 
@@ -207,8 +209,7 @@ def remove_empty_bases(host: CgroupHost | None = None) -> None:
     host = host or detect()
     if host.mode == "none":
         return
-    bases = [_v2_base(host)] if host.version == 2 else [os.path.join(m, SUBTREE) for m in set(host.v1.values())]
-    for base in bases:
+    for base in host.bases():
         _remove_if_empty(base)
 
 
@@ -222,17 +223,34 @@ def _remove_if_empty(base: str) -> None:
 
 
 def _v1_dirs(host: CgroupHost, cid: str, want: list[str]) -> dict[str, str]:
-    return {c: os.path.join(host.v1[c], SUBTREE, cid) for c in want if c in host.v1}
+    return {c: os.path.join(host.base(c), cid) for c in want if c in host.v1}
 
 
 def _v2_base(host: CgroupHost) -> str:
-    return os.path.join(host.v2_root or BASE, SUBTREE)
+    return host.base()
+
+
+def _check_parent(host: CgroupHost) -> None:
+    if host.parent_rule.startswith("invalid"):
+        raise SpecError("cgroup parent", os.environ.get(PARENT_ENV, ""), host.parent_rule.split(": ", 2)[-1],
+                        hint=f"unset {PARENT_ENV}, or set it to auto, self or an absolute cgroup path")
+
+
+def _available_v2(parent: str, host: CgroupHost) -> list[str]:
+    """The controllers a v2 group may hand to its children: its ``cgroup.controllers`` (the root's
+    are the host's; a nested parent has what its own parent enabled for it)."""
+    try:
+        with open(os.path.join(parent, "cgroup.controllers")) as f:
+            return f.read().split()
+    except OSError:
+        return list(host.v2_controllers)
 
 
 def _enable_v2(host: CgroupHost, lim) -> list[str]:
-    """Switch controllers on for boxkit's subtree, moving the root's processes to a leaf if needed."""
-    root = host.v2_root or BASE
-    want = [c for c in v2_controllers(lim) if c in host.v2_controllers]
+    """Switch controllers on for boxkit's subtree, moving the parent's processes to a leaf if needed."""
+    root = host.parent()
+    os.makedirs(root, exist_ok=True)   # a configured parent (BOXKIT_CGROUP_PARENT=/class) may not exist yet
+    want = [c for c in v2_controllers(lim) if c in _available_v2(root, host)]
     base = _v2_base(host)
     os.makedirs(base, exist_ok=True)
     for parent in (root, base):
@@ -251,10 +269,11 @@ def _enable_v2(host: CgroupHost, lim) -> list[str]:
             except OSError as e:
                 if e.errno != errno.EBUSY or parent != root or attempt == 3:
                     raise _fail("cannot enable cgroup controllers in", ctl, e) from e
-                # a populated root (the cgroup namespace of a privileged container): the no-internal-
-                # process rule forbids children with controllers while it holds processes, so they move
-                # to a leaf first. Again if some forked meanwhile.
-                _move_all(root, os.path.join(root, "init"))
+                # a populated parent (the cgroup namespace root of a privileged container, a pod's group,
+                # the starter's own group): the no-internal-process rule forbids children with
+                # controllers while it holds processes, so they move to a leaf first (the host's true
+                # root is exempt and never gets here). Again if some forked meanwhile.
+                _move_all(root, os.path.join(root, LEAF))
     return want
 
 
@@ -271,6 +290,7 @@ def _move_all(src: str, leaf: str) -> None:
 
 def create(cid: str, limits) -> Group:
     host = detect()
+    _check_parent(host)
     if host.mode == "none":
         raise HostError("cannot create cgroup for", cid, errno=errno.ENOENT,
                         detail="no cgroup file system is mounted at /sys/fs/cgroup", hint="see boxkit probe")
@@ -310,24 +330,35 @@ def _make_v1(group: Group, hierarchies: list[str]) -> None:
     (so a failure half-way removes what was made)."""
     made = group.dirs
     for ctrl, d in _v1_dirs(group.host, group.cid, hierarchies).items():
-        base = os.path.dirname(d)
-        if not os.path.isdir(base):
-            os.makedirs(base, exist_ok=True)
-            if ctrl == "cpuset":   # v1 cpuset groups start empty and refuse tasks until filled
-                cpuset.v1_prepare(base)
         if d in made.values():   # controllers mounted together share one directory
             made[ctrl] = d
             continue
-        try:
-            os.mkdir(d)
-        except FileNotFoundError:   # the empty base was just removed by gc
-            os.makedirs(base, exist_ok=True)
-            if ctrl == "cpuset":
-                cpuset.v1_prepare(base)
+        for _attempt in range(2):
+            _makedirs_v1(os.path.dirname(d), ctrl)
+            try:
+                os.mkdir(d)
+                break
+            except FileNotFoundError:   # the empty base was just removed by gc: make it again
+                continue
+        else:
             os.mkdir(d)
         made[ctrl] = d
         if ctrl == "cpuset":
             cpuset.v1_prepare(d)
+
+
+def _makedirs_v1(d: str, ctrl: str) -> None:
+    """Make ``d`` and any missing group above it (boxkit's base, a configured parent). v1 cpuset groups
+    start empty and refuse tasks until filled, so each new level copies its parent's CPUs."""
+    if os.path.isdir(d):
+        return
+    _makedirs_v1(os.path.dirname(d), ctrl)
+    try:
+        os.mkdir(d)
+    except FileExistsError:
+        return   # a concurrent start made it
+    if ctrl == "cpuset":
+        cpuset.v1_prepare(d)
 
 
 def open_group(cid: str) -> Group | None:
@@ -354,8 +385,7 @@ def gc(alive: set[str], dead: set[str] | None = None, host: CgroupHost | None = 
     """
     host = host or detect()
     groups: dict[str, list[str]] = {}
-    bases = [_v2_base(host)] if host.version == 2 else [os.path.join(m, SUBTREE) for m in set(host.v1.values())]
-    for base in bases:
+    for base in host.bases():
         try:
             names = os.listdir(base)
         except OSError:

@@ -108,8 +108,8 @@ def prepare(name: str) -> PreGroup | None:
     """A group made *ahead* of a container, under ``name``, with the device rules every container
     gets and no limits yet; None on v2 or without cgroups (see the module's docstring)."""
     host = detect()
-    if host.version != 1 or host.mode == "none":
-        return None
+    if host.version != 1 or host.mode == "none" or host.parent_rule.startswith("invalid"):
+        return None   # an invalid BOXKIT_CGROUP_PARENT is reported by the start itself (cgroups.create)
 
     group = PreGroup(name, host, {})
     try:

@@ -48,6 +48,7 @@ DEFAULT_TESTS = [
     "tests/integration/test_cgroup_mode.py",
     "tests/integration/test_cgroups_enforced.py",
     "tests/integration/test_cgroups_viz.py",   # memory.high and PSI: v2 only, skipped on the host
+    "tests/integration/test_cgroup_nesting.py",   # below the starter's group, after a leaf move
     *(f"tests/integration/test_runtime.py::{t}" for t in RUNTIME_ON_V2),
     "tests/unit/test_cgroups_drivers.py",
     *NBVAL_ARGS, *NOTEBOOKS_ON_V2,
