@@ -46,11 +46,14 @@ def group_dirs(cid: str, cgroups_path: str) -> tuple[Group, list[str]]:
     if host.mode == "none":
         raise HostError("cannot create cgroup for", cid, errno=errno.ENOENT,
                         detail="no cgroup file system is mounted at /sys/fs/cgroup")
+    # no cgroupsPath: boxkit-runtime/<id> below the caller's group, as boxkit run nests (host.parents)
     rel = cgroups_path or f"/{DEFAULT_PARENT}/{cid}"
     dirs: dict[str, str] = {}
     if host.version == 2:
         base = host.v2_root or "/sys/fs/cgroup"
-        if not rel.startswith("/"):
+        if not cgroups_path:
+            rel = os.path.join(host.parents.get("", "/"), DEFAULT_PARENT, cid)
+        elif not rel.startswith("/"):
             with open("/proc/self/cgroup") as f:
                 own = next((ln.split(":", 2)[2].strip() for ln in f if ln.startswith("0::")), "/")
             rel = os.path.join(own, rel)
@@ -58,7 +61,10 @@ def group_dirs(cid: str, cgroups_path: str) -> tuple[Group, list[str]]:
         dirs = {c: d for c in host.v2_controllers} or {"unified": d}
     else:
         for ctrl, mnt in host.v1.items():
-            r = rel if rel.startswith("/") else os.path.join(_own_v1(ctrl), rel)
+            if not cgroups_path:
+                r = os.path.join(host.parents.get(ctrl, "/"), DEFAULT_PARENT, cid)
+            else:
+                r = rel if rel.startswith("/") else os.path.join(_own_v1(ctrl), rel)
             dirs[ctrl] = os.path.join(mnt, r.lstrip("/"))
     return Group(cid, host, dirs), sorted(set(dirs.values()))
 

@@ -14,9 +14,11 @@
 # | `cpu` (weight) | a share of a busy CPU | splits contended CPU time in proportion to the weights |
 # | `pids` | number of tasks | `fork()`/`clone()` fail with EAGAIN |
 #
-# boxkit makes one group per container under its own subtree (`/sys/fs/cgroup/<controller>/boxkit/<id>` on
-# cgroup v1, `/sys/fs/cgroup/boxkit/<id>` on v2), and a *sampler* reads the group's files while the
-# container runs. Every plot below is those numbers.
+# boxkit makes one group per container under its own subtree, `boxkit/<id>`, below the group this
+# notebook's kernel runs in (each hierarchy's top on most hosts: `/sys/fs/cgroup/<controller>/boxkit/<id>`
+# on cgroup v1, `/sys/fs/cgroup/boxkit/<id>` on v2), so that a limit on the kernel's own group also
+# bounds its containers. A *sampler* reads the group's files while the container runs. Every plot below
+# is those numbers.
 #
 # Linux has two layouts of these files. **cgroup v1** mounts one tree per hierarchy, each holding one
 # controller or a few (`/sys/fs/cgroup/memory/`, `/sys/fs/cgroup/pids/`, …); **cgroup v2** mounts one
