@@ -48,23 +48,27 @@ def parse(text: str) -> list[tuple[str, str]]:
     return cells
 
 
-def build(name: str, execute: bool = True) -> str:
+def build(name: str, execute: bool = True, lang: str | None = None) -> str:
+    """Write (and execute) notebooks/NAME.ipynb; with ``lang``, the generated translation
+    notebooks/src/LANG/NAME.py into notebooks/LANG/NAME.ipynb (see tools/i18n), run from that folder."""
     import nbformat
     from nbclient import NotebookClient
 
-    with open(os.path.join(SRC, name + ".py")) as f:
+    src, out = (os.path.join(SRC, lang), os.path.join(OUT, lang)) if lang else (SRC, OUT)
+    with open(os.path.join(src, name + ".py")) as f:
         cells = parse(f.read())
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     for kind, body in cells:
         nb.cells.append(nbformat.v4.new_markdown_cell(body) if kind == "markdown" else nbformat.v4.new_code_cell(body))
-    path = os.path.join(OUT, name + ".ipynb")
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, name + ".ipynb")
     if execute:
         t = time.monotonic()
         NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": OUT}}).execute()
-        print(f"{name}: executed in {time.monotonic() - t:.1f}s")
+                       resources={"metadata": {"path": out}}).execute()
+        print(f"{name}{' (' + lang + ')' if lang else ''}: executed in {time.monotonic() - t:.1f}s")
     for c in nb.cells:  # stable ids keep diffs small between runs
         c.pop("id", None)
     nb.nbformat_minor = 4
