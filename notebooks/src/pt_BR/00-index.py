@@ -13,7 +13,7 @@
 #
 # | # | notebook | a ideia | o que você vai ver |
 # |---|---|---|---|
-# | 1 | [01-namespaces](../01-namespaces.ipynb) | **namespaces**: o que um processo pode *ver* | `ps` mostrando o PID 1, um hostname privado, montagens que o host nunca vê, um root lá dentro que, do lado de fora, é um uid comum |
+# | 1 | [01-namespaces](01-namespaces.ipynb) | **namespaces**: o que um processo pode *ver* | `ps` mostrando o PID 1, um hostname privado, montagens que o host nunca vê, um root lá dentro que, do lado de fora, é um uid comum |
 # | 2 | [02-cgroups](../02-cgroups.ipynb) | **cgroups**: o que um processo pode *usar* | um limite de memória imposto pelo OOM killer, cota de CPU, uma fork bomb detida na hora |
 # | 3 | [03-overlay](../03-overlay.ipynb) | **sistema de arquivos overlay**: do que um processo é *feito* | duas versões de um aplicativo que compartilham no disco as camadas das suas dependências |
 # | 4 | [04-network](../04-network.ipynb) | **namespaces de rede, veth e bridges** | dois contêineres conversando pelo nome |
@@ -133,7 +133,7 @@ print(f"o contêiner viu um único processo, o PID 1 chamado ps (vistos: {len(ro
 #
 # | notebook | o exercício |
 # |---|---|
-# | [01-namespaces](../01-namespaces.ipynb#Exercise) | escolha os namespaces de um contêiner que vê os processos do host, mas tem o seu próprio hostname |
+# | [01-namespaces](01-namespaces.ipynb#Exercise) | escolha os namespaces de um contêiner que vê os processos do host, mas tem o seu próprio hostname |
 # | [02-cgroups](../02-cgroups.ipynb#Exercise) | qual de três programas um limite de memória mata: um que enche o seu heap, um que escreve um arquivo, um que escreve em `/dev/shm` |
 # | [03-overlay](../03-overlay.ipynb#Exercise) | o que um comando deixa no diretório upper: whiteouts, copy-ups, arquivos novos |
 # | [04-network](../04-network.ipynb#Exercise) | quais pings recebem resposta entre duas redes e o host |
@@ -143,5 +143,5 @@ print(f"o contêiner viu um único processo, o PID 1 chamado ps (vistos: {len(ro
 # | [08-by-hand](../08-by-hand.ipynb#Exercise) | os passos de um contêiner à mão em outra ordem: qual passo o kernel recusa, e com qual erro |
 # | [09-pid1](../09-pid1.ipynb#Exercise) | qual sinal encerra cada um de cinco contêineres quando eles são parados |
 #
-# Próximo: [01 — namespaces](../01-namespaces.ipynb), onde cada namespace da verificação do host é
+# Próximo: [01 — namespaces](01-namespaces.ipynb), onde cada namespace da verificação do host é
 # desmontado.
