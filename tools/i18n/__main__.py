@@ -6,6 +6,7 @@
     python -m tools.i18n build NAME [--markdown-only]    # -> notebooks/pt_BR/NAME.ipynb (live: take the lock)
     python -m tools.i18n check [NAME ...]                # what CI checks, as a list of problems
     python -m tools.i18n stats                           # messages and words per chapter, and how many are done
+    python -m tools.i18n show NAME                       # the built notebook's text outputs, cell by cell
 
 NAME is a chapter (``01-namespaces``); ``--lang`` picks the edition (default pt_BR).
 """
@@ -30,7 +31,7 @@ def _names(given: list[str], available: list[str], what: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.i18n", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["extract", "update", "generate", "build", "check", "stats"])
+    ap.add_argument("command", choices=["extract", "update", "generate", "build", "check", "stats", "show"])
     ap.add_argument("names", nargs="*", help="chapters, like 01-namespaces (default: all that apply)")
     ap.add_argument("--lang", default="pt_BR", choices=LANGUAGES)
     ap.add_argument("--drop-obsolete", action="store_true", help="update: delete entries the English no longer has")
@@ -76,6 +77,21 @@ def main(argv: list[str] | None = None) -> int:
             print(p)
         print(f"{len(problems)} problem(s)")
         return 1 if problems else 0
+    elif a.command == "show":
+        import json
+
+        for n in _names(a.names, layout.translated(lang), f"{lang} catalogue"):
+            with open(layout.notebook(n, lang)) as f:
+                nb = json.load(f)
+            for i, c in enumerate(nb["cells"]):
+                if c["cell_type"] != "code":
+                    continue
+                lines = [x for x in "".join(c["source"]).splitlines() if x.strip() and not x.startswith("#")]
+                print(f"--- cell {i}: {lines[0][:90] if lines else ''}")
+                for o in c.get("outputs", []):
+                    text = o.get("text") or o.get("data", {}).get("text/plain", "")
+                    kinds = ", ".join(k for k in o.get("data", {}) if k != "text/plain")
+                    print("".join(text).rstrip() + (f"   [{kinds}]" if kinds else ""))
     elif a.command == "stats":
         print(f"{'chapter':16} {'msgids':>6} {'words':>6}  {lang}")
         total = [0, 0]
