@@ -88,7 +88,7 @@ class Usage:
     memory_bytes: int | None        # now
     memory_peak_bytes: int | None   # the most since the group was made
     memory_limit_bytes: int | None
-    memory_limit_hits: int | None   # v1 memory.failcnt; v2 memory.events "max"
+    memory_limit_hits: int | None   # v1 memory.failcnt + memory.memsw.failcnt; v2 memory.events "max"
     oom_kills: int | None           # processes the kernel's OOM killer ended in this group
     tasks: int | None
     tasks_max: int | None
@@ -210,8 +210,11 @@ class LearnerGroup:
             return Usage(_int(m("memory.current")), _int(m("memory.peak")), _int(m("memory.max")),
                          _keyed(m("memory.events"), "max"), _keyed(m("memory.events"), "oom_kill"),
                          _int(p("pids.current")), _int(p("pids.max")), _keyed(p("pids.events"), "max"))
+        # with memory+swap limited to the same value, the memsw counter is charged first and counts the
+        # refusals: a hog at the limit leaves memory.failcnt at 0 and memory.memsw.failcnt rising
+        hits = [n for n in (_int(m("memory.failcnt")), _int(m("memory.memsw.failcnt"))) if n is not None]
         return Usage(_int(m("memory.usage_in_bytes")), _int(m("memory.max_usage_in_bytes")),
-                     _int(m("memory.limit_in_bytes")), _int(m("memory.failcnt")),
+                     _int(m("memory.limit_in_bytes")), sum(hits) if hits else None,
                      _keyed(m("memory.oom_control"), "oom_kill"),
                      _int(p("pids.current")), _int(p("pids.max")), _keyed(p("pids.events"), "max"))
 

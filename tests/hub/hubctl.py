@@ -276,18 +276,18 @@ class Hub:
             if self.proc is not None and self.proc.poll() is None:
                 with contextlib.suppress(Exception):
                     names = [u["name"] for u in self.api("GET", "/hub/api/users")[1] if u.get("servers")]
-                    self.call(asyncio.gather(*(self._stop_server(n) for n in names)), timeout)
+                    self.call(_gather(*(self._stop_server(n) for n in names)), timeout)
                 self.proc.send_signal(signal.SIGTERM)
                 try:
                     self.proc.wait(timeout)
                 except subprocess.TimeoutExpired:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                     self.proc.wait(10)
-            if self.proxy_pid and _alive(self.proxy_pid):
+            if self.proxy_pid and alive(self.proxy_pid):
                 deadline = time.monotonic() + 10
-                while _alive(self.proxy_pid) and time.monotonic() < deadline:
+                while alive(self.proxy_pid) and time.monotonic() < deadline:
                     time.sleep(0.1)
-                if _alive(self.proxy_pid):
+                if alive(self.proxy_pid):
                     os.kill(self.proxy_pid, signal.SIGKILL)
         finally:
             if self._loop.is_running():
@@ -299,9 +299,9 @@ class Hub:
         left = []
         if self.proc is not None and self.proc.poll() is None:
             left.append(f"the hub, pid {self.proc.pid}")
-        if self.proxy_pid and _alive(self.proxy_pid):
+        if self.proxy_pid and alive(self.proxy_pid):
             left.append(f"configurable-http-proxy, pid {self.proxy_pid}")
-        left += [f"{n}'s server, pid {p}" for n, p in self.server_pids.items() if _alive(p)]
+        left += [f"{n}'s server, pid {p}" for n, p in self.server_pids.items() if alive(p)]
         return left
 
     def remove(self) -> None:
@@ -391,7 +391,7 @@ class Hub:
 
     def spawn_all(self, names: list[str], timeout: float = 300) -> dict[str, float]:
         """Start every server at once (as a class does at nine o'clock): seconds to ready, per learner."""
-        took = self.call(asyncio.gather(*(self._spawn(n, timeout) for n in names)), timeout + 5)
+        took = self.call(_gather(*(self._spawn(n, timeout) for n in names)), timeout + 5)
         return dict(zip(names, took, strict=True))
 
     async def _stop_server(self, name: str, timeout: float = 60) -> None:
@@ -468,11 +468,16 @@ class Hub:
 
     def run_all(self, cells: list[tuple[str, str, str]], timeout: float = 300) -> list[Cell]:
         """Many ``(learner, kernel, code)`` cells at once, one per kernel: the cells, in the same order."""
-        return self.call(asyncio.gather(*(self._run(n, k, textwrap.dedent(c), timeout) for n, k, c in cells)),
+        return self.call(_gather(*(self._run(n, k, textwrap.dedent(c), timeout) for n, k, c in cells)),
                          timeout)
 
 
-def _alive(pid: int) -> bool:
+async def _gather(*coros):
+    # gather inside the loop: a gather made in the caller's thread would belong to no running loop
+    return await asyncio.gather(*coros)
+
+
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
