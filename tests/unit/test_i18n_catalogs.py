@@ -374,3 +374,15 @@ def test_the_cli_check_exits_non_zero_on_a_problem(tree, monkeypatch):
 def test_msgfmt_is_installed():
     """CI installs gettext (./course's APT_TEST): the catalogue checks need GNU msgfmt."""
     assert subprocess.run(["msgfmt", "--version"], capture_output=True).returncode == 0
+
+
+def test_an_f_string_label_is_named_whole_by_the_guard_and_translated_whole_when_listed():
+    src = 'rows = [(f"written back ({old})", ok), ("mount a tmpfs", True)]\n'
+    tree = __import__("ast").parse(src)
+    keys = [code.literal_key(n) for n in code.literals(tree)]
+    assert keys == ["written back ({old})", "mount a tmpfs"]   # not the f-string's pieces
+    extra = frozenset({"written back ({old})"})
+    assert [u.text for u in code.units(src, 1, extra)] == ["written back ({old})"]
+    out = code.translate(src, 1, lambda u: "escrito de volta ({old})", extra)
+    assert out == 'rows = [(f"escrito de volta ({old})", ok), ("mount a tmpfs", True)]\n'
+    assert checks.same_code("# %%\n" + src, "# %%\n" + out, extra, frozenset({"escrito de volta ({old})"})) == []

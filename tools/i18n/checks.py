@@ -289,9 +289,9 @@ def literal_guard(name: str, layout: Layout = CHECKOUT) -> list[str]:
             continue
         tree = ast.parse(c.body)
         inside = {id(x) for n, _ in code.select(tree, frozenset(known)) for x in ast.walk(n)}
-        for n in ast.walk(tree):
-            if id(n) not in inside and isinstance(n, ast.Constant) and isinstance(n.value, str) \
-                    and len(n.value.split()) >= 3 and n.value not in known:
-                out.append(f"{name} line {c.line + n.lineno - 1}: is {n.value[:60]!r} text a learner reads "
+        for n in code.literals(tree):
+            key = code.literal_key(n)
+            if id(n) not in inside and len(key.split()) >= 3 and key not in known:
+                out.append(f"{name} line {c.line + n.lineno - 1}: is {key!r} text a learner reads "
                            f"(list it under translate) or code (under code) in locale/notebooks.toml?")
     return out

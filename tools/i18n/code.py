@@ -93,16 +93,34 @@ def _comment_edits(code: str, first_line: int) -> list[_Edit]:
 
 # --- string literals ----------------------------------------------------------------------------------
 
+def literal_key(node: ast.expr) -> str | None:
+    """How ``locale/notebooks.toml`` names a literal: a string's value; an f-string's text with each field
+    as ``{expression}`` (conversions and format specs left out)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}"
+                       for v in node.values)
+    return None
+
+
+def literals(tree: ast.AST) -> list[ast.expr]:
+    """Every whole string literal of a tree: the parts of an f-string are not literals of their own."""
+    parts = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+    return [n for n in ast.walk(tree) if id(n) not in parts and literal_key(n) is not None]
+
+
 def select(tree: ast.AST, extra: frozenset[str] = frozenset()) -> list[tuple[ast.expr, str]]:
     """The literal nodes a learner reads, with their kind: ``print`` arguments (and the branches of a
-    conditional expression that is one), ``title=`` keywords, and literals whose text is in ``extra``."""
+    conditional expression that is one), ``title=`` keywords, and literals whose :func:`literal_key` is
+    in ``extra``."""
     found: dict[int, tuple[ast.expr, str]] = {}
 
     def take(node: ast.expr, kind: str) -> None:
         if isinstance(node, ast.IfExp):
             take(node.body, kind)
             take(node.orelse, kind)
-        elif isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        elif literal_key(node) is not None:
             found.setdefault(id(node), (node, kind))
 
     for node in ast.walk(tree):
@@ -113,8 +131,10 @@ def select(tree: ast.AST, extra: frozenset[str] = frozenset()) -> list[tuple[ast
             for kw in node.keywords:
                 if kw.arg in LABEL_KEYWORDS:
                     take(kw.value, "label")
-        elif extra and isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in extra:
-            found.setdefault(id(node), (node, "label"))
+    if extra:
+        for node in literals(tree):
+            if literal_key(node) in extra:
+                found.setdefault(id(node), (node, "label"))
     return sorted(found.values(), key=lambda x: (x[0].lineno, x[0].col_offset))
 
 
