@@ -26,6 +26,9 @@ spawner plugs in by its config alone::
         print(hub.run("ann", k, "print(1 + 1)").stdout)
     assert not hub.leftovers()                         # hub, proxy and every server's process gone
 
+A test module takes the :func:`start_hub` fixture by importing it (``from hubctl import start_hub  # noqa:
+F401``): a ``conftest.py`` here would shadow tests/conftest.py, which other modules import by name.
+
 ``subconfig`` is a teacher's config file, loaded *before* the launcher's settings, so that the test runs
 the teacher's spawner settings on the test's ports. ``pythonpath`` is added to the hub's PYTHONPATH so
 that ``spawner_class`` can name a module outside the venv. The hub learns learners only through the API
@@ -56,6 +59,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote
+
+import pytest
 
 # Debian's node-configurable-http-proxy keeps its modules in /usr/share/nodejs, which Debian's nodejs
 # searches by itself; a node from elsewhere (nodesource's, as on this VM) finds them only by NODE_PATH.
@@ -489,3 +494,32 @@ def alive(pid: int) -> bool:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     return False
+
+
+@pytest.fixture(scope="module")
+def start_hub():
+    """``start_hub(config, subconfig=..., pythonpath=...)`` starts a :class:`Hub` with the caller's spawner
+    settings and returns it; every hub the module started is stopped at the module's end and must leave
+    neither the hub, nor its proxy, nor a server it reported running."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the hub starts learners' servers as other users")
+    why = missing()
+    if why:
+        pytest.skip(why)
+    hubs: list[Hub] = []
+
+    def start(config: str = "", **kw) -> Hub:
+        hub = Hub(config, **kw)
+        hubs.append(hub)
+        return hub.start()
+
+    yield start
+    left = []
+    for hub in hubs:
+        try:
+            hub.stop()
+        finally:
+            left += hub.leftovers()
+            if not left:
+                hub.remove()
+    assert not left, f"the hub left these running: {left}"

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import hubctl
 import pytest
+from hubctl import start_hub  # noqa: F401  (the fixture)
 from learners import User, make_user, pids_of
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -132,7 +133,7 @@ print(json.dumps({"uid": os.getuid(), "kernel_pid": os.getpid(), "home": os.path
 
 
 @pytest.fixture(scope="module")
-def klass(learner_repo, start_hub):
+def klass(learner_repo, start_hub):  # noqa: F811 (the fixture imported above)
     stack = contextlib.ExitStack()
     with stack:
         install = stack.enter_context(hubctl.shared_install(learner_repo))
