@@ -51,8 +51,12 @@ from dataclasses import dataclass
 
 RECORDING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recordings", "course.json")
 # what a directive may name; cgroup2: the host's cgroups are v2 (memory.high, PSI), which no v1 host
-# has at all: there such a cell replays a run recorded in the v2 VM (python -m tools.v2vm --record)
-NEEDS = ("root", "cgroups", "network", "cgroup2")
+# has at all: there such a cell replays a run recorded in the v2 VM (python -m tools.v2vm --record).
+# idmap: the kernel's own user namespace holds DEMO_MAP's outside ids, which notebook 01's user-namespace
+# demo maps a container onto; a pod with hostUsers: false or a Sysbox container maps only 65536 ids, so
+# there the demo replays and idmap_shortfall() says why. Such a cell also needs root.
+NEEDS = ("root", "cgroups", "network", "cgroup2", "idmap")
+DEMO_MAP = (100000, 65536)   # boxkit.run(userns=True): root inside is uid 100000 outside, 65536 ids
 
 # "# boxkit: needs root" / "# boxkit: needs cgroups, network" — a whole line, anywhere in the cell
 _DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*boxkit:[ \t]*needs[ \t]+(?P<what>[a-z0-9, \t]+?)[ \t]*(?:\n|$)", re.M)
@@ -157,7 +161,7 @@ def decide(report, topic: str = "containers", forced: str | None = None) -> Mode
         return Mode("live", "", _live_have(report))
     if getattr(report, "rootless", False):
         have = _have(report)
-        lacking = [n for n in NEEDS if n not in have]
+        lacking = [n for n in NEEDS if n not in have and n != "idmap"]   # idmap cells need root, named
         names = ["cgroup v2" if n == "cgroup2" else n for n in lacking]
         return Mode("rootless", "this notebook runs without root; containers start in a user namespace of "
                     "your own, and cells that need " + " or ".join(names) + " replay a recording", have)
@@ -183,10 +187,15 @@ def start(topic: str = "containers", *, force: str | None = None, full: bool = F
 
     report = probe()
     mode = decide(report, topic, force or os.environ.get("BOXKIT_MODE"))
+    _state["idmap_says"] = idmap_shortfall() if mode.name == "live" else None
+    if _state["idmap_says"]:
+        mode = Mode(mode.name, mode.reason, mode.have - {"idmap"})
     _show(report, mode, full)
     if mode.name == "live":
-        if "cgroup2" not in mode.have:   # only the cells that need cgroup v2 replay, with their badge
-            activate(f"this host's cgroups are {getattr(report, 'cgroup_mode', '?')}, not v2", have=mode.have)
+        lacking = set(NEEDS) - mode.have   # only the cells that need cgroup v2 or idmap replay, with their badge
+        if lacking:
+            activate(f"this host's cgroups are {getattr(report, 'cgroup_mode', '?')}, not v2" if "cgroup2" in lacking
+                     else _state["idmap_says"], have=mode.have)
     elif mode.name == "rootless":
         activate(mode.reason, have=mode.have)
     else:
@@ -215,6 +224,32 @@ def banner(report, mode: Mode) -> str:
     who = "root" if report.root else f"not root (uid {getattr(report, 'euid', '?')})"
     return (f"{mode.name.upper()}: linux {getattr(report, 'kernel', '?')}, "
             f"cgroup {getattr(report, 'cgroup_mode', '?')}, {who}")
+
+
+def idmap_shortfall(uid_map: str | None = None, gid_map: str | None = None) -> str | None:
+    """None where this process's user namespace can hold :data:`DEMO_MAP` (the outside ids of notebook
+    01's user-namespace demo); else the sentence a learner reads instead of a traceback. The maps are
+    this process's ``/proc/self/uid_map`` and ``gid_map`` unless given (as text)."""
+    from .nsinfo import parse_id_map, unheld_ids
+
+    first, count = DEMO_MAP
+    for kind, text in (("user", uid_map), ("group", gid_map)):
+        if text is None:
+            try:
+                with open(f"/proc/self/{kind[0]}id_map") as f:
+                    text = f.read()
+            except OSError:
+                return None   # no user namespaces in this kernel: nothing maps, the demo says so itself
+        lines = parse_id_map(text)
+        if unheld_ids(lines, first, count):
+            mapped = sum(n for _inside, _outside, n in lines)
+            return (f"This notebook's kernel runs in a user namespace that maps only {mapped} {kind} ids, "
+                    f"and not the ids from {first} to {first + count - 1} that the user-namespace demo "
+                    f"maps a container onto, so the demo's cells below replay a run recorded on a host "
+                    f"that has them: there, root inside the container is uid {first} on the host, a "
+                    f"file it makes belongs to uid {first}, and a directory of the host's root shows "
+                    f"as owned by nobody inside.")
+    return None
 
 
 def _show(report, mode: Mode, full: bool) -> None:
@@ -311,6 +346,8 @@ def replay(cell_key: str, needs: str = "") -> None:
     from IPython.display import publish_display_data
 
     outputs = load()["cells"].get(cell_key)
+    if "idmap" in needs.split(", ") and _state.get("idmap_says"):
+        print(_state.pop("idmap_says"))   # once, above the first cell of the demo
     if outputs is None:
         why = f"it needs {needs}, which this host does not give" if needs else _state["reason"]
         print(f"This cell is not in the recording (was it edited?), and it cannot run live here: "

@@ -53,7 +53,29 @@ def nspid(pid: int) -> list[int]:
 
 def id_map(pid: int, kind: str = "uid") -> list[tuple[int, int, int]]:
     with open(f"/proc/{pid}/{kind}_map") as f:
-        return [tuple(int(x) for x in line.split()) for line in f if line.strip()]  # type: ignore[misc]
+        return parse_id_map(f.read())
+
+
+def parse_id_map(text: str) -> list[tuple[int, int, int]]:
+    """The lines of a ``uid_map`` or ``gid_map`` file: (first id inside, first id outside, how many)."""
+    return [tuple(int(x) for x in line.split()) for line in text.splitlines() if line.strip()]  # type: ignore[misc]
+
+
+def unheld_ids(lines: list[tuple[int, int, int]], first: int, count: int) -> int:
+    """How many of the ids ``first`` .. ``first + count - 1`` *of this namespace* its map lacks.
+
+    A map line of a child user namespace, ``inside outside count``, names ids of the *parent*
+    namespace in its outside column, and the kernel accepts it only if the parent has every one of
+    them mapped (``user_namespaces(7)``: "The mapped user IDs (group IDs) must in turn have a mapping
+    in the parent user namespace"). The parent's own ``uid_map`` lists those in its *inside* column. The
+    host's first namespace maps all ids (``0 0 4294967295``); a Kubernetes pod with ``hostUsers:
+    false``, or a Sysbox container, maps 65536 (``0 231072 65536``), so ``0 100000 65536`` cannot be
+    written there: every one of the 65536 ids is lacking."""
+    held = 0
+    for inside, _outside, n in lines:
+        lo, hi = max(first, inside), min(first + count, inside + n)
+        held += max(0, hi - lo)
+    return count - held
 
 
 @dataclass
