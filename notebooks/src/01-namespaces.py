@@ -279,7 +279,7 @@ print(f"a ping out says {out[-1]!r}; unreachable:", "Network is unreachable" in 
 # that namespace (the kernel's `capable_wrt_inode_uidgid`). uid 0 of the host is not.
 
 # %%
-# boxkit: needs root
+# boxkit: needs root, idmap
 # NBVAL_IGNORE_OUTPUT
 hostfile = tempfile.mkdtemp(prefix="boxkit-owned-")
 os.chmod(hostfile, 0o700)   # mkdtemp's own mode; the demo needs it: no one else may enter
@@ -301,14 +301,14 @@ print(shown.stdout)
 # host id outside the map.
 
 # %%
-# boxkit: needs root
+# boxkit: needs root, idmap
 # NBVAL_IGNORE_OUTPUT
 from boxkit.viz.namespaces import idmap_figure
 
 idmap_figure(nsinfo.id_map(u.pid))
 
 # %%
-# boxkit: needs root
+# boxkit: needs root, idmap
 import shutil
 
 made = os.path.join(u.upper_dir, "tmp", "made-inside")

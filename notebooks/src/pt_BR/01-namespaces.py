@@ -289,7 +289,7 @@ print(f"um ping para fora diz {out[-1]!r}; inalcançável:", "Network is unreach
 # host não está.
 
 # %%
-# boxkit: needs root
+# boxkit: needs root, idmap
 # NBVAL_IGNORE_OUTPUT
 hostfile = tempfile.mkdtemp(prefix="boxkit-owned-")
 os.chmod(hostfile, 0o700)   # o próprio modo do mkdtemp; a demonstração precisa dele: mais ninguém pode entrar
@@ -311,14 +311,14 @@ print(shown.stdout)
 # mostrado como 65534 pode ser esse uid ou qualquer id do host fora do mapa.
 
 # %%
-# boxkit: needs root
+# boxkit: needs root, idmap
 # NBVAL_IGNORE_OUTPUT
 from boxkit.viz.namespaces import idmap_figure
 
 idmap_figure(nsinfo.id_map(u.pid))
 
 # %%
-# boxkit: needs root
+# boxkit: needs root, idmap
 import shutil
 
 made = os.path.join(u.upper_dir, "tmp", "made-inside")
