@@ -1,17 +1,26 @@
 #!/bin/sh
-# cgroup-nest.sh [CGROUP_ROOT]: make a cgroup v2 tree usable for child groups, inside a privileged
-# container or pod. Run once at start, as root, before anything creates a cgroup. Idempotent.
+# cgroup-nest.sh [GROUP_DIR]: make this container's own cgroup v2 group usable for child groups, inside
+# a privileged container or pod. Run once at start, as root, before anything creates a cgroup. Idempotent.
 #
-# Why: a container started with its own cgroup namespace (docker/podman on cgroup v2, a Kubernetes
-# pod) sees its cgroup as the root of /sys/fs/cgroup, and all its processes live there. cgroup v2's
-# "no internal processes" rule says a group that holds processes cannot enable controllers for its
-# children (writing +memory to cgroup.subtree_control fails with EBUSY). The true root of a host is
-# exempt; a container's namespace root is not. So we move every process into a leaf group (init/) and
-# then enable every available controller in the root's cgroup.subtree_control. boxkit then creates
-# /sys/fs/cgroup/boxkit/<id> groups with memory, cpu and pids limits. docker's own docker-in-docker
-# entrypoint does the same. On cgroup v1 (or hybrid) there is nothing to do.
+# Why: cgroup v2's "no internal processes" rule says a group that holds processes cannot enable
+# controllers for its children (writing +memory to cgroup.subtree_control fails with EBUSY); only the
+# host's true root is exempt. A container's processes all sit in its own group: the root of its cgroup
+# namespace where it has one (docker/podman --privileged on v2), a group deep in the NODE's tree where it
+# has none (a privileged Kubernetes pod on v2: kubernetes/kubernetes#112937). So the group to split is
+# the one /proc/self/cgroup names, never /sys/fs/cgroup itself (in a pod without a cgroup namespace that
+# is the node's root). We move every process of it into a leaf (init/) and enable every available
+# controller for its children; boxkit then makes <group>/boxkit/<id> groups below it
+# (BOXKIT_CGROUP_PARENT, docs/internals.md), and does this same move itself when it finds the group
+# populated, so this script only does it early. kubernetes/test-infra#37440 does the same for
+# docker-in-docker pods. On cgroup v1 (or hybrid) there is nothing to do.
 set -eu
-root=${1:-/sys/fs/cgroup}
+if [ $# -ge 1 ]; then
+  root=$1
+else
+  own=$(sed -n 's/^0:://p' /proc/self/cgroup | head -n 1)
+  own=${own%/init}        # already moved by an earlier run: the group is the leaf's parent
+  root=/sys/fs/cgroup${own%/}
+fi
 leaf=${BOXKIT_NEST_LEAF:-init}
 
 if [ ! -f "$root/cgroup.controllers" ]; then
