@@ -161,6 +161,35 @@ def shared_install(learner_repo: str):
         shutil.rmtree(top)
 
 
+@contextlib.contextmanager
+def learner_home(user, parent: str, size: int):
+    """``user``'s home (a tests/learners.py ``User``) moved to a tmpfs of ``size`` bytes under ``parent``
+    (outside /tmp, which a private /tmp hides), mode 0755 as Debian's useradd leaves a home: a home of
+    its own size, so that a learner who fills it fills nothing else. Their processes are killed and the
+    tmpfs unmounted and removed afterwards; the user's removal stays ``make_user``'s."""
+    from learners import pids_of
+
+    home = os.path.join(parent, user.name)
+    os.mkdir(home)
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755,uid={user.uid},gid={user.uid}",
+                        "boxkit-class-home", home], check=True, capture_output=True, text=True)
+        try:
+            subprocess.run(["usermod", "--home", home, user.name], check=True, capture_output=True, text=True)
+            user.home = home
+            yield user
+        finally:
+            deadline = time.monotonic() + 10
+            while pids_of(user.uid) and time.monotonic() < deadline:   # a mount in use cannot go
+                for pid in pids_of(user.uid):   # the learner's processes, which this test started
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.05)
+            subprocess.run(["umount", home], check=True, capture_output=True, text=True)
+    finally:
+        os.rmdir(home)
+
+
 @dataclass
 class Cell:
     """What one executed cell sent back: its streams, its result and its error, if any."""

@@ -76,29 +76,6 @@ class Class:
         return self.hub.run(who.name, who.kernel, code, timeout)
 
 
-@contextlib.contextmanager
-def private_home(user: User, parent: str, size: int):
-    """``user``'s home moved to a tmpfs of ``size`` bytes under ``parent`` (outside /tmp, which the
-    spawner makes private), mode 0755 as useradd would leave it; unmounted and removed afterwards."""
-    home = os.path.join(parent, user.name)
-    os.mkdir(home)
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755,uid={user.uid},gid={user.uid}",
-                        "boxkit-class-home", home], check=True, capture_output=True, text=True)
-        try:
-            subprocess.run(["usermod", "--home", home, user.name], check=True, capture_output=True, text=True)
-            user.home = home
-            yield user
-        finally:
-            for pid in pids_of(user.uid):   # the learner's processes this test started: a mount in use
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, 9)
-            _wait(lambda: not pids_of(user.uid), 10)
-            subprocess.run(["umount", home], check=True, capture_output=True, text=True)
-    finally:
-        os.rmdir(home)
-
-
 def _wait(cond, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -142,7 +119,7 @@ def klass(learner_repo, start_hub):  # noqa: F811 (the fixture imported above)
         learners = []
         for _ in range(N):
             user = stack.enter_context(make_user("bkc"))
-            learners.append(Learner(stack.enter_context(private_home(user, homes, HOME_SIZE))))
+            learners.append(Learner(stack.enter_context(hubctl.learner_home(user, homes, HOME_SIZE))))
         hub = start_hub(spawner_config(install), subconfig=os.path.join(ONEVM, "jupyterhub_config.py"))
         stack.callback(hub.stop)
         names = [lr.name for lr in learners]
