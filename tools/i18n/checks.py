@@ -253,12 +253,31 @@ def chapter(name: str, lang: str, layout: Layout = CHECKOUT, built: bool = True)
     with open(layout.source(name)) as f:
         english = f.read()
     extra = ex.extra_literals(ex.config(layout.config), name)
-    extra_tr = frozenset(m.string for m in _entries(po) if m.id in extra and m.string)
+    extra_tr = translated_extras(po, extra)
     out += same_code(english, generated, extra, extra_tr)
     out += links(generated, name, lang, layout)
     if built:
         out += notebook_fresh(name, lang, layout, generated)
     return out
+
+
+def _keys(text: str) -> set[str]:
+    """The names locale/notebooks.toml may give the literal whose message is ``text``: the text itself,
+    and, read as an f-string, its :func:`code.literal_key` (fields as ``{expression}``, no format spec)."""
+    keys = {text}
+    quote = '"""' if '"""' not in text else "'''"
+    try:
+        keys.add(code.literal_key(ast.parse(f"f{quote}{text}{quote}", mode="eval").body))
+    except SyntaxError:
+        pass
+    return keys
+
+
+def translated_extras(po: Catalog, extra: frozenset[str]) -> frozenset[str]:
+    """:func:`same_code`'s ``extra_tr``: the names of the translations of the literals ``extra`` lists. A
+    listed f-string's msgid keeps its format specs (``{r.wall_time:.0f}``); the name it is listed by
+    does not."""
+    return frozenset(k for m in _entries(po) if m.string and _keys(m.id) & extra for k in _keys(m.string))
 
 
 def notebook_fresh(name: str, lang: str, layout: Layout, generated: str) -> list[str]:
