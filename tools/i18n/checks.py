@@ -153,26 +153,59 @@ def freshness(cat: Catalog, fresh: Catalog, what: str) -> list[str]:
     return out
 
 
-class _SetAside(ast.NodeTransformer):
-    """Replace each translated literal by a marker that keeps only its f-string fields (which are code)."""
+def _paths(tree: ast.AST, nodes: set[int]) -> set[tuple]:
+    """Where in the tree each of ``nodes`` sits, as a path of (field, index) steps from the root."""
+    found: set[tuple] = set()
 
-    def __init__(self, nodes: set[int]):
-        self.nodes = nodes
+    def walk(node: ast.AST, path: tuple) -> None:
+        if id(node) in nodes:
+            found.add(path)
+            return
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                for i, v in enumerate(value):
+                    if isinstance(v, ast.AST):
+                        walk(v, (*path, (name, i)))
+            elif isinstance(value, ast.AST):
+                walk(value, (*path, (name, None)))
 
-    def generic_visit(self, node):
-        if id(node) in self.nodes:
-            fields = sorted(ast.dump(v) for v in getattr(node, "values", []) if isinstance(v, ast.FormattedValue))
-            return ast.Constant("<translated>" + "|".join(fields))
-        return super().generic_visit(node)
+    walk(tree, ())
+    return found
 
 
-def _normal(body: str, extra: frozenset[str]) -> str:
-    tree = ast.parse(body)
-    return ast.dump(_SetAside({id(n) for n, _ in code.select(tree, extra)}).visit(tree))
+def _set_aside(tree: ast.AST, paths: set[tuple]) -> str:
+    """The tree's dump with the node at each path replaced by a marker that keeps only its f-string
+    fields (which are code). A path the tree does not have is left alone: the dumps then differ."""
+    for path in sorted(paths, key=len, reverse=True):
+        parent = tree
+        try:
+            for name, i in path[:-1]:
+                parent = getattr(parent, name) if i is None else getattr(parent, name)[i]
+            name, i = path[-1]
+            node = getattr(parent, name) if i is None else getattr(parent, name)[i]
+        except (AttributeError, IndexError, TypeError):
+            continue
+        if code.literal_key(node) is None:
+            continue
+        fields = sorted(ast.dump(v) for v in getattr(node, "values", []) if isinstance(v, ast.FormattedValue))
+        marker = ast.Constant("<translated>" + "|".join(fields))
+        if i is None:
+            setattr(parent, name, marker)
+        else:
+            getattr(parent, name)[i] = marker
+    return ast.dump(tree)
 
 
-def same_code(english: str, translated: str, extra_en: frozenset[str] = frozenset(),
-              extra_tr: frozenset[str] = frozenset()) -> list[str]:
+def _normal_pair(english: str, translated: str, extra: frozenset[str]) -> tuple[str, str]:
+    """Both cells' dumps with the literals the English cell translates set aside. Which literals is
+    decided on the English alone (:func:`code.select`) and found in the translation by position, so a
+    translated literal needs no name, and any other literal that changed still shows."""
+    en, tr = ast.parse(english), ast.parse(translated)
+    paths = _paths(en, {id(n) for n, _ in code.select(en, extra)})
+    return _set_aside(en, paths), _set_aside(tr, paths)
+
+
+def same_code(english: str, translated: str, extra: frozenset[str] = frozenset()) -> list[str]:
     """Is ``translated`` the English source with only prose, comments and printed text changed?"""
     a, b = cells.split(english), cells.split(translated)
     if [c.kind for c in a] != [c.kind for c in b]:
@@ -185,7 +218,8 @@ def same_code(english: str, translated: str, extra_en: frozenset[str] = frozense
                     [x for x in ct.body.splitlines() if code.DIRECTIVE.match(x.strip())]:
                 out.append(f"{where}: its directive lines (# boxkit:, # NBVAL_) differ")
             try:
-                if _normal(ce.body, extra_en) != _normal(ct.body, extra_tr):
+                a_dump, b_dump = _normal_pair(ce.body, ct.body, extra)
+                if a_dump != b_dump:
                     out.append(f"{where}: the code differs from the English, not only its strings and comments")
             except SyntaxError as e:
                 out.append(f"{where}: the translation is not Python ({e.msg})")
@@ -253,31 +287,11 @@ def chapter(name: str, lang: str, layout: Layout = CHECKOUT, built: bool = True)
     with open(layout.source(name)) as f:
         english = f.read()
     extra = ex.extra_literals(ex.config(layout.config), name)
-    extra_tr = translated_extras(po, extra)
-    out += same_code(english, generated, extra, extra_tr)
+    out += same_code(english, generated, extra)
     out += links(generated, name, lang, layout)
     if built:
         out += notebook_fresh(name, lang, layout, generated)
     return out
-
-
-def _keys(text: str) -> set[str]:
-    """The names locale/notebooks.toml may give the literal whose message is ``text``: the text itself,
-    and, read as an f-string, its :func:`code.literal_key` (fields as ``{expression}``, no format spec)."""
-    keys = {text}
-    quote = '"""' if '"""' not in text else "'''"
-    try:
-        keys.add(code.literal_key(ast.parse(f"f{quote}{text}{quote}", mode="eval").body))
-    except SyntaxError:
-        pass
-    return keys
-
-
-def translated_extras(po: Catalog, extra: frozenset[str]) -> frozenset[str]:
-    """:func:`same_code`'s ``extra_tr``: the names of the translations of the literals ``extra`` lists. A
-    listed f-string's msgid keeps its format specs (``{r.wall_time:.0f}``); the name it is listed by
-    does not."""
-    return frozenset(k for m in _entries(po) if m.string and _keys(m.id) & extra for k in _keys(m.string))
 
 
 def notebook_fresh(name: str, lang: str, layout: Layout, generated: str) -> list[str]:
