@@ -4,6 +4,7 @@
     python -m tools.i18n update NAME [--drop-obsolete]   # POT -> locale/pt_BR/LC_MESSAGES/notebooks/NAME.po
     python -m tools.i18n generate [NAME ...]             # PO + English -> notebooks/src/pt_BR/NAME.py
     python -m tools.i18n build NAME [--markdown-only]    # -> notebooks/pt_BR/NAME.ipynb (live: take the lock)
+    python -m tools.i18n build --markdown-only           # every built notebook whose prose (or links) changed
     python -m tools.i18n check [NAME ...]                # what CI checks, as a list of problems
     python -m tools.i18n stats                           # messages and words per chapter, and how many are done
     python -m tools.i18n show NAME                       # the built notebook's text outputs, cell by cell
@@ -58,9 +59,16 @@ def main(argv: list[str] | None = None) -> int:
             changed = generate.write(n, lang, layout)
             print(f"{layout.generated(n, lang)}: {'written' if changed else 'unchanged'}")
     elif a.command == "build":
+        if not a.names and not a.markdown_only:
+            sys.exit("build: name the chapter to run live (one at a time, under the lock); "
+                     "--markdown-only without names refreshes every notebook whose prose changed")
         for n in _names(a.names, layout.translated(lang), f"{lang} catalogue"):
             generate.write(n, lang, layout)
             if a.markdown_only:
+                with open(layout.generated(n, lang)) as f:
+                    if not a.names and os.path.exists(layout.notebook(n, lang)) \
+                            and not checks.notebook_fresh(n, lang, layout, f.read()):
+                        continue   # already what its source makes
                 print(generate.refresh_markdown(n, lang, layout))
             else:
                 t = time.monotonic()
