@@ -81,19 +81,27 @@ def parse_positive_int(value: str | int, what: str, *, allow_max: bool = False) 
     return n
 
 
+def parse_list(value: str, what: str) -> tuple[str, int]:
+    """A kernel list of CPUs or memory nodes (``"0"``, ``"0-1"``, ``"0,2-3"``, as ``cpuset.cpus``
+    reads it): the list as given, and its highest number. A range that runs backwards is refused."""
+    s = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", s):
+        raise SpecError(what, value, "expected a list like 0, 0-1 or 0,2")
+    top = 0
+    for part in s.split(","):
+        lo, _, hi = part.partition("-")
+        if int(lo) > int(hi or lo):
+            raise SpecError(what, value, f"range {part} runs backwards")
+        top = max(top, int(hi or lo))
+    return s, top
+
+
 def parse_cpuset(value: str, ncpu: int | None = None) -> str:
     """``"0"``, ``"0-1"``, ``"0,2"``; each CPU must exist on this host."""
     ncpu = ncpu or os.cpu_count() or 1
-    s = str(value).strip()
-    if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", s):
-        raise SpecError("cpuset", value, "expected a list like 0, 0-1 or 0,2")
-    for part in s.split(","):
-        lo, _, hi = part.partition("-")
-        top = int(hi or lo)
-        if int(lo) > top:
-            raise SpecError("cpuset", value, f"range {part} runs backwards")
-        if top >= ncpu:
-            raise SpecError("cpuset", value, f"this host has cpus 0-{ncpu - 1}")
+    s, top = parse_list(value, "cpuset")
+    if top >= ncpu:
+        raise SpecError("cpuset", value, f"this host has cpus 0-{ncpu - 1}")
     return s
 
 

@@ -14,13 +14,16 @@ case of a privileged container whose whole cgroup namespace root is populated. b
 processes into a leaf (``<parent>/init``) first, as kubernetes/test-infra#37440 does for privileged
 docker-in-docker pods.
 
-The package, by concern: :mod:`.host` (which mode, where the trees are), one module per controller
-(:mod:`.memory`, :mod:`.cpu`, :mod:`.pids`, :mod:`.cpuset`, :mod:`.devices`, :mod:`.io`: each knows
-its v1 and v2 files), :mod:`.controllers` (the two drivers as a loop over them), :mod:`.files` (the
-only I/O), :mod:`.sampler` (time series), :mod:`.experiments` (the course's demos) and
-:mod:`.commands` (``boxkit stats``), and :mod:`.pregroup` (a group made and joined ahead of its
-container, for the runtime's spare: why a start avoids writing ``cgroup.procs``). This module is the
-life cycle: create, add, stats, kill, remove, gc. A group's base directory ``boxkit/`` stays between
+The package, by concern: :mod:`.host` (which mode, where the trees are), :mod:`.resources` (what a
+group is limited to: the OCI resources, typed, whichever front asked), one module per controller
+(:mod:`.memory`, :mod:`.cpu`, :mod:`.pids`, :mod:`.cpuset`, :mod:`.devices`, :mod:`.io`,
+:mod:`.hugetlb`, :mod:`.network`: each knows its v1 and v2 files and writes the fields it owns),
+:mod:`.controllers` (the two drivers as a loop over them), :mod:`.files` (the only I/O),
+:mod:`.sampler` (time series), and :mod:`.pregroup` (a group made and joined ahead of its container,
+for the runtime's spare: why a start avoids writing ``cgroup.procs``). This module is the life cycle:
+create, apply, add, stats, kill, remove, gc; ``boxkit-runtime`` makes its groups where a bundle's
+``cgroupsPath`` says (:mod:`boxkit.oci.cgroup`) and applies the bundle's limits with
+:meth:`Group.apply`. A group's base directory ``boxkit/`` stays between
 containers (making it again would cost as much as the group itself); :func:`gc` removes it on v1 once
 empty.
 
@@ -49,7 +52,7 @@ from dataclasses import dataclass, fields
 
 from .. import proc
 from ..errors import HostError, SpecError
-from . import cpuset, memory
+from . import cpuset, memory, resources
 from .controllers import (
     FILE_MAP,
     V1,
@@ -132,6 +135,19 @@ class Group:
     @property
     def procs_files(self) -> list[str]:
         return [os.path.join(d, "cgroup.procs") for d in self.paths]
+
+    def apply(self, limits) -> None:
+        """Write a container's limits into the group's files — a :class:`~.resources.Resources` (an OCI
+        bundle's), or ``boxkit run``'s :class:`~boxkit.spec.Limits`, translated — each controller
+        module its own fields. A refusal names the file the kernel refused (EINVAL, EBUSY...)."""
+        res = resources.of(limits)
+        try:
+            if self.host.version == 2:
+                V2.apply(self.paths[0], res)
+            else:
+                V1.apply(self.dirs, res)
+        except OSError as e:
+            raise _fail("cannot set limits on cgroup", getattr(e, "filename", None) or self.paths[0], e) from e
 
     def add(self, pid: int) -> None:
         for f in self.procs_files:
@@ -289,6 +305,9 @@ def _move_all(src: str, leaf: str) -> None:
 
 
 def create(cid: str, limits) -> Group:
+    """Make container ``cid``'s group under boxkit's subtree and write its limits (a
+    :class:`~boxkit.spec.Limits` or :class:`~.resources.Resources`); a failure half-way removes it."""
+    res = resources.of(limits)
     host = detect()
     _check_parent(host)
     if host.mode == "none":
@@ -297,7 +316,7 @@ def create(cid: str, limits) -> Group:
     if host.version == 2:
         d = os.path.join(_v2_base(host), cid)
         for attempt in range(3):
-            _enable_v2(host, limits)
+            _enable_v2(host, res)
             try:
                 os.mkdir(d)
                 break
@@ -308,20 +327,19 @@ def create(cid: str, limits) -> Group:
             except OSError as e:
                 raise _fail("cannot create cgroup", d, e) from e
         group = Group(cid, host, {c: d for c in host.v2_controllers} or {"unified": d})
+    else:
+        group = Group(cid, host, {})
         try:
-            V2.apply(d, limits)
+            _make_v1(group, v1_spanned(host, res))
         except OSError as e:
             group.remove()
-            raise _fail("cannot set limits on cgroup", d, e) from e
-        return group
-    group = Group(cid, host, {})
+            where = getattr(e, "filename", None) or next(iter(group.dirs.values()), BASE)
+            raise _fail("cannot create cgroup", where, e) from e
     try:
-        _make_v1(group, v1_spanned(host, limits))
-        V1.apply(group.dirs, limits)
-    except OSError as e:
+        group.apply(res)
+    except OSError:
         group.remove()
-        where = getattr(e, "filename", None) or next(iter(group.dirs.values()), BASE)
-        raise _fail("cannot create cgroup", where, e) from e
+        raise
     return group
 
 

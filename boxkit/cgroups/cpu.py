@@ -21,9 +21,21 @@ pressure               —                                               ``cpu.p
 
 On v1, CPU *accounting* is its own controller (``cpuacct``), often co-mounted with ``cpu`` as
 ``cpu,cpuacct`` — but not on this course's host, where they are two hierarchies.
+
+**What is written**, from :class:`CPU` — the ``cpu`` section of the OCI resources, which both fronts
+fill (:mod:`boxkit.cgroups.resources`: ``--cpus 0.5`` arrives as quota 50000 per period 100000). Besides
+the table: a *burst* (``cpu.cfs_burst_us``, v2 ``cpu.max.burst``, 5.14+: quota left unused in earlier
+periods that the group may spend at once), ``cpu.idle`` (1: the group's threads run only when nothing
+else wants the CPU, SCHED_IDLE for a group, 5.15+) and v1's real-time budget (``cpu.rt_period_us`` then
+``cpu.rt_runtime_us``: how long the group's SCHED_FIFO/RR threads may run per period; v2 has no
+real-time groups, so there it is not written, as runc does not). The period goes before the quota: the
+kernel checks the pair against the parent's bandwidth as each is written. The cpuset fields of the same
+section (``cpus``, ``mems``) are :mod:`.cpuset`'s.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from .files import read, read_int, read_kv, read_pressure, write
 
@@ -39,20 +51,36 @@ FILES = [
 ]
 
 
+@dataclass(frozen=True)
+class CPU:
+    """``linux.resources.cpu``: microseconds and weights, None where not set."""
+
+    shares: int | None = None             # 2..262144 (v1 cpu.shares; v2 cpu.weight via shares_to_weight)
+    quota: int | None = None              # per period; -1: no limit
+    period: int | None = None             # v2: PERIOD_US when only a quota is given
+    burst: int | None = None
+    realtime_runtime: int | None = None   # v1 only; -1: no limit
+    realtime_period: int | None = None    # v1 only
+    cpus: str | None = None               # cpuset.cpus, written by .cpuset
+    mems: str | None = None               # cpuset.mems, written by .cpuset
+    idle: int | None = None               # 0 or 1
+
+
 def shares_to_weight(shares: int) -> int:
     """runc's conversion: v1 shares 2..262144 → v2 weight 1..10000 (1024 → 39, not 100: as runc)."""
     return 1 + ((shares - 2) * 9999) // 262142
 
 
-def v1_apply(dirs: dict[str, str], lim) -> None:
-    c = dirs.get("cpu")
-    if not c:
+def v1_apply(dirs: dict[str, str], res) -> None:
+    c, cpu = dirs.get("cpu"), res.cpu
+    if not c or cpu is None:
         return
-    if lim.cpus is not None:
-        write(f"{c}/cpu.cfs_period_us", PERIOD_US)
-        write(f"{c}/cpu.cfs_quota_us", int(lim.cpus * PERIOD_US))
-    if lim.cpu_shares is not None:
-        write(f"{c}/cpu.shares", lim.cpu_shares)
+    for value, name in ((cpu.shares, "cpu.shares"), (cpu.period, "cpu.cfs_period_us"),
+                        (cpu.quota, "cpu.cfs_quota_us"), (cpu.burst, "cpu.cfs_burst_us"),
+                        (cpu.realtime_period, "cpu.rt_period_us"), (cpu.realtime_runtime, "cpu.rt_runtime_us"),
+                        (cpu.idle, "cpu.idle")):
+        if value is not None:
+            write(f"{c}/{name}", value)
 
 
 def v1_stats(dirs: dict[str, str], s: dict) -> None:
@@ -71,11 +99,19 @@ def v1_stats(dirs: dict[str, str], s: dict) -> None:
         s["cpu_limit"] = q / p if q and q > 0 and p else None
 
 
-def v2_apply(d: str, lim) -> None:
-    if lim.cpus is not None:
-        write(f"{d}/cpu.max", f"{int(lim.cpus * PERIOD_US)} {PERIOD_US}")
-    if lim.cpu_shares is not None:
-        write(f"{d}/cpu.weight", shares_to_weight(lim.cpu_shares))
+def v2_apply(d: str, res) -> None:
+    cpu = res.cpu
+    if cpu is None:
+        return
+    if cpu.shares is not None:
+        write(f"{d}/cpu.weight", shares_to_weight(cpu.shares))
+    if cpu.quota is not None or cpu.period is not None:
+        quota = cpu.quota if cpu.quota is not None and cpu.quota > 0 else "max"
+        write(f"{d}/cpu.max", f"{quota} {cpu.period or PERIOD_US}")
+    if cpu.burst is not None:
+        write(f"{d}/cpu.max.burst", cpu.burst)
+    if cpu.idle is not None:
+        write(f"{d}/cpu.idle", cpu.idle)
 
 
 def v2_stats(d: str, s: dict) -> None:

@@ -10,6 +10,9 @@ on only when asked for.
 A v1 quirk: a new cpuset group starts with *empty* ``cpuset.cpus`` and ``cpuset.mems`` and refuses
 processes (ENOSPC) until both are filled, so boxkit copies its parent's values first
 (:func:`v1_prepare`), for boxkit's own base directory too. v2 groups inherit their parent's set.
+
+The values are the ``cpus`` and ``mems`` of the OCI resources' ``cpu`` section
+(:class:`boxkit.cgroups.cpu.CPU`); ``cpuset.mems`` lists NUMA memory nodes the same way.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ FILES = [
 ]
 
 
-def wanted(lim) -> bool:
-    return lim.cpuset is not None
+def wanted(res) -> bool:
+    """Asked for at all? (Otherwise no v2 controller to switch on, and no v1 limit to write.)"""
+    return res.cpu is not None and (res.cpu.cpus is not None or res.cpu.mems is not None)
 
 
 def v1_prepare(d: str) -> None:
@@ -37,18 +41,22 @@ def v1_prepare(d: str) -> None:
         write(os.path.join(d, f), read(os.path.join(parent, f)).strip())
 
 
-def v1_apply(dirs: dict[str, str], lim) -> None:
-    if "cpuset" in dirs and lim.cpuset is not None:
-        write(f"{dirs['cpuset']}/cpuset.cpus", lim.cpuset)
+def v1_apply(dirs: dict[str, str], res) -> None:
+    if "cpuset" in dirs:
+        v2_apply(dirs["cpuset"], res)
 
 
 def v1_stats(dirs: dict[str, str], s: dict) -> None:
     pass
 
 
-def v2_apply(d: str, lim) -> None:
-    if lim.cpuset is not None:
-        write(f"{d}/cpuset.cpus", lim.cpuset)
+def v2_apply(d: str, res) -> None:
+    if not wanted(res):
+        return
+    if res.cpu.cpus is not None:
+        write(f"{d}/cpuset.cpus", res.cpu.cpus)
+    if res.cpu.mems is not None:
+        write(f"{d}/cpuset.mems", res.cpu.mems)
 
 
 def v2_stats(d: str, s: dict) -> None:

@@ -26,9 +26,25 @@ pressure                  —                                    ``memory.pressu
 
 ``oom_kill`` exists since Linux 4.13. ``memory.failcnt`` is *not* the OOM signal: it counts charges
 that hit the limit and stayed 0 through a real OOM kill on this course's host.
+
+**What is written**, from :class:`Memory` — the ``memory`` section of the OCI resources, which both
+fronts fill (:mod:`boxkit.cgroups.resources`). Besides the table's limits: v1's kernel-memory limits
+(``memory.kmem.limit_in_bytes``, ``memory.kmem.tcp.limit_in_bytes``: deprecated in 5.4 and refused by
+newer kernels, so a refusal is passed over, as runc does), ``memory.swappiness`` (0-100; v2 has no
+per-group swappiness) and ``memory.oom_control`` (1: a task past the limit waits for memory instead of
+being killed; v2 has no such switch).
+
+**The order of the two v1 limits.** The kernel keeps ``memsw.limit_in_bytes >= limit_in_bytes`` at
+every moment and refuses (EINVAL) a write that would break it. So the new memory+swap limit is compared
+with the group's *current* memory limit: above it (the limits grow), memsw goes first and the limit then
+fits under it; otherwise the limit goes first (the new limit is at most the new memsw, which is at most
+the current limit, itself at most the current memsw), then memsw. A fresh group's limit reads unlimited,
+so there the limit goes first. runc's ``setMemoryAndSwap`` decides the same way.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from .files import exists, read_int, read_kv, read_pressure, write
 
@@ -49,19 +65,58 @@ FILES = [
 ]
 
 
-def v1_apply(dirs: dict[str, str], lim) -> None:
-    m = dirs.get("memory")
-    if not m:
+@dataclass(frozen=True)
+class Memory:
+    """``linux.resources.memory``: bytes, None where not set; -1 is "no limit" for ``limit``, ``swap``
+    and ``reservation``."""
+
+    limit: int | None = None
+    reservation: int | None = None     # v1 soft limit, v2 memory.low (docker's --memory-reservation)
+    swap: int | None = None            # memory + swap, as docker's --memory-swap (v2 gets swap - limit)
+    kernel: int | None = None          # v1 only, deprecated
+    kernel_tcp: int | None = None      # v1 only, deprecated
+    swappiness: int | None = None      # 0-100, v1 only
+    disable_oom_killer: bool = False   # v1 only
+    # boxkit run's --memory-high: v2's memory.high, the soft limit on v1. Not an OCI field (a bundle
+    # would say it in linux.resources.unified, which boxkit-runtime refuses).
+    high: int | None = None
+
+
+def v1_apply(dirs: dict[str, str], res) -> None:
+    m, mem = dirs.get("memory"), res.memory
+    if not m or mem is None:
         return
-    if lim.memory is not None:
-        write(f"{m}/memory.limit_in_bytes", lim.memory)
-        # docker lets a container use as much swap again by default; the course wants the OOM killer to
-        # act at the limit, so memory+swap equals memory unless asked otherwise
-        swap = lim.memory_swap if lim.memory_swap is not None else lim.memory
-        if exists(f"{m}/memory.memsw.limit_in_bytes"):
-            write(f"{m}/memory.memsw.limit_in_bytes", swap)
-    if lim.memory_high is not None:
-        write(f"{m}/memory.soft_limit_in_bytes", lim.memory_high)
+    if mem.limit is not None:
+        _v1_limit_and_swap(m, mem.limit, mem.swap)
+    soft = mem.reservation if mem.reservation is not None else mem.high
+    if soft is not None:
+        write(f"{m}/memory.soft_limit_in_bytes", soft)
+    for value, name in ((mem.kernel, "memory.kmem.limit_in_bytes"), (mem.kernel_tcp, "memory.kmem.tcp.limit_in_bytes")):
+        if value is not None and exists(f"{m}/{name}"):
+            try:
+                write(f"{m}/{name}", value)
+            except OSError:
+                pass   # kernel-memory limits are deprecated (5.4) and refused by newer kernels
+    if mem.swappiness is not None and 0 <= mem.swappiness <= 100:
+        write(f"{m}/memory.swappiness", mem.swappiness)
+    if mem.disable_oom_killer:
+        write(f"{m}/memory.oom_control", 1)
+
+
+def _v1_limit_and_swap(m: str, limit: int, swap: int | None) -> None:
+    """The limit and memory+swap, in the order the kernel takes them (see the module's docstring). No
+    memsw file (the kernel accounts no swap) or an unlimited swap: the limit alone."""
+    memsw = f"{m}/memory.memsw.limit_in_bytes"
+    if swap is None or swap == -1 or not exists(memsw):
+        write(f"{m}/memory.limit_in_bytes", limit)
+        return
+    current = read_int(f"{m}/memory.limit_in_bytes")
+    if swap > (V1_UNLIMITED if current is None else current):
+        write(memsw, swap)
+        write(f"{m}/memory.limit_in_bytes", limit)
+    else:
+        write(f"{m}/memory.limit_in_bytes", limit)
+        write(memsw, swap)
 
 
 def v1_stats(dirs: dict[str, str], s: dict) -> None:
@@ -85,15 +140,19 @@ def v2_oom_kills(d: str) -> int:
     return read_kv(f"{d}/memory.events").get("oom_kill", 0)
 
 
-def v2_apply(d: str, lim) -> None:
-    if lim.memory is not None:
-        write(f"{d}/memory.max", lim.memory)
-        # v2 limits swap alone (docker's --memory-swap is memory+swap): no swap unless asked
-        swap = (lim.memory_swap - lim.memory) if lim.memory_swap is not None else 0
-        if exists(f"{d}/memory.swap.max"):
-            write(f"{d}/memory.swap.max", swap)
-    if lim.memory_high is not None:
-        write(f"{d}/memory.high", lim.memory_high)
+def v2_apply(d: str, res) -> None:
+    mem = res.memory
+    if mem is None:
+        return
+    if mem.limit is not None:
+        write(f"{d}/memory.max", mem.limit if mem.limit > 0 else "max")
+        # v2 limits swap alone (docker's and OCI's swap is memory+swap); no swap file: none to limit
+        if mem.swap is not None and exists(f"{d}/memory.swap.max"):
+            write(f"{d}/memory.swap.max", "max" if mem.swap == -1 else max(mem.swap - mem.limit, 0))
+    if mem.reservation is not None:
+        write(f"{d}/memory.low", "max" if mem.reservation == -1 else mem.reservation)
+    if mem.high is not None:
+        write(f"{d}/memory.high", mem.high)
 
 
 def v2_stats(d: str, s: dict) -> None:

@@ -35,9 +35,13 @@ import errno
 import os
 
 from ..spec import Limits
-from . import Group, _fail, _make_v1, devices, memory, v1_spanned
-from .controllers import CONTROLLERS, V1, write
+from . import Group, _fail, _make_v1, devices, memory, resources, v1_spanned
+from .controllers import CONTROLLERS, write
 from .host import BASE, detect
+
+# what every group gets before its container is known: no limits, and the device rules that every
+# boxkit run container has (a spare is never --privileged)
+_BARE = resources.from_limits(Limits())
 
 
 class PreGroup(Group):
@@ -53,18 +57,19 @@ class PreGroup(Group):
         :func:`prepare` on, its cpuset filled from its parent's). The supervisor does this before the
         container may run its command; the cosmetic :meth:`rename` can wait until the command is being
         exec'd."""
+        res = resources.of(limits)
         try:
             dirs = {c: d for c, d in self.dirs.items() if c != "devices"}   # device rules: made in prepare()
             try:
-                memory.v1_apply(dirs, limits)
+                memory.v1_apply(dirs, res)
             except OSError as e:
                 if e.errno != errno.EBUSY or "memory" not in self.dirs:
                     raise
                 self._uncharged_memory_group()
-                memory.v1_apply(self.dirs, limits)
+                memory.v1_apply(self.dirs, res)
             for c in CONTROLLERS:
                 if c not in (memory, devices):
-                    c.v1_apply(dirs, limits)
+                    c.v1_apply(dirs, res)
         except OSError as e:
             raise _fail("cannot set limits on cgroup", getattr(e, "filename", None) or self.paths[0], e) from e
 
@@ -113,8 +118,8 @@ def prepare(name: str) -> PreGroup | None:
 
     group = PreGroup(name, host, {})
     try:
-        _make_v1(group, v1_spanned(host, Limits()))   # every hierarchy, as any container's group
-        V1.apply(group.dirs, Limits())   # the device rules: the same for every container
+        _make_v1(group, v1_spanned(host, _BARE))   # every hierarchy, as any container's group
+        devices.v1_apply(group.dirs, _BARE)         # the device rules: the same for every container
     except OSError as e:
         group.remove()
         raise _fail("cannot create cgroup", getattr(e, "filename", None) or BASE, e) from e

@@ -65,7 +65,7 @@ def test_v1_apply_writes_docker_equivalents(tmp_path):
     assert read("pids", "pids.max") == "20"
     assert read("cpuset", "cpuset.cpus") == "0"
     # the last write wins in a plain file; the kernel appends rules — check the last rule written
-    assert read("devices", "devices.allow") == controllers.DEVICE_RULES[-1]
+    assert read("devices", "devices.allow") == controllers.DEVICE_RULES[-1].line() == "c 136:* rwm"
 
 
 def test_v2_apply_and_stats(tmp_path):
@@ -167,9 +167,10 @@ def test_one_module_per_controller_with_the_same_names():
     for mod in controllers.CONTROLLERS:
         for name in ("V1_HIERARCHIES", "V2_CONTROLLER", "FILES", "v1_apply", "v1_stats", "v2_apply", "v2_stats"):
             assert hasattr(mod, name), f"{mod.__name__} lacks {name}"
-    # the notebook's table is every module's rows, in order: it comes from the drivers themselves
-    rows = [r for mod in controllers.CONTROLLERS for r in mod.FILES]
+    # the notebook's table is the course's modules' rows, in order: it comes from the drivers themselves
+    rows = [r for mod in controllers.COURSE for r in mod.FILES]
     assert cgroups.FILE_MAP[:len(rows)] == rows and cgroups.FILE_MAP[0][0] == "memory limit"
+    assert len(cgroups.FILE_MAP) == len(rows) + 1, "the OCI-only controllers stay out of the course's table"
 
 
 def test_hierarchies_and_controllers_follow_the_limits():
