@@ -503,4 +503,4 @@ exercises.namespaces(my_namespaces, my_own)
 # raciocínio por trás dela.
 #
 # **Experimente em seguida:** acrescente `"ipc"` e preveja de novo; depois acrescente também `"pid"` e
-# leia o que a verificação diz. Continue com [02 — cgroups](../02-cgroups.ipynb).
+# leia o que a verificação diz. Continue com [02 — cgroups](02-cgroups.ipynb).
