@@ -49,7 +49,7 @@ course.start("containers", full=True)   # every row of the host check, in plain 
 #
 # | the line | what it means |
 # |---|---|
-# | `# boxkit: needs root` | the cell needs what its name says; `needs cgroups`, `needs network` and `needs cgroup2` (a cgroup v2 host) likewise, several joined by commas. On a host that lacks it the cell replays a recorded run, with a RECORDED badge, instead of failing |
+# | `# boxkit: needs root` | the cell needs what its name says; `needs cgroups`, `needs network`, `needs cgroup2` (a cgroup v2 host) and `needs idmap` (a kernel whose user namespace can hand a container the range of user ids that the user-namespace demos map) likewise, several joined by commas. On a host that lacks it the cell replays a recorded run, with a RECORDED badge, instead of failing |
 # | `# boxkit: exercise` | a cell of an exercise: it always runs as written, in every mode, so that *your* answer is the one judged |
 # | `# NBVAL_IGNORE_OUTPUT` | the tests re-run every notebook and compare each output with the one stored here ([nbval](https://nbval.readthedocs.io)); this cell's output depends on the host (a kernel version, a PID, a plot), so they do not compare it |
 #
