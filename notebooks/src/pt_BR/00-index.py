@@ -14,7 +14,7 @@
 # | # | notebook | a ideia | o que você vai ver |
 # |---|---|---|---|
 # | 1 | [01-namespaces](01-namespaces.ipynb) | **namespaces**: o que um processo pode *ver* | `ps` mostrando o PID 1, um hostname privado, montagens que o host nunca vê, um root lá dentro que, do lado de fora, é um uid comum |
-# | 2 | [02-cgroups](../02-cgroups.ipynb) | **cgroups**: o que um processo pode *usar* | um limite de memória imposto pelo OOM killer, cota de CPU, uma fork bomb detida na hora |
+# | 2 | [02-cgroups](02-cgroups.ipynb) | **cgroups**: o que um processo pode *usar* | um limite de memória imposto pelo OOM killer, cota de CPU, uma fork bomb detida na hora |
 # | 3 | [03-overlay](../03-overlay.ipynb) | **sistema de arquivos overlay**: do que um processo é *feito* | duas versões de um aplicativo que compartilham no disco as camadas das suas dependências |
 # | 4 | [04-network](../04-network.ipynb) | **namespaces de rede, veth e bridges** | dois contêineres conversando pelo nome |
 # | 5 | [05-capstone](../05-capstone.ipynb) | **um serviço, todas as cercas** | construir, rodar sob limites, observar, fazer commit: tudo junto |
@@ -134,7 +134,7 @@ print(f"o contêiner viu um único processo, o PID 1 chamado ps (vistos: {len(ro
 # | notebook | o exercício |
 # |---|---|
 # | [01-namespaces](01-namespaces.ipynb#Exercise) | escolha os namespaces de um contêiner que vê os processos do host, mas tem o seu próprio hostname |
-# | [02-cgroups](../02-cgroups.ipynb#Exercise) | qual de três programas um limite de memória mata: um que enche o seu heap, um que escreve um arquivo, um que escreve em `/dev/shm` |
+# | [02-cgroups](02-cgroups.ipynb#Exercise) | qual de três programas um limite de memória mata: um que enche o seu heap, um que escreve um arquivo, um que escreve em `/dev/shm` |
 # | [03-overlay](../03-overlay.ipynb#Exercise) | o que um comando deixa no diretório upper: whiteouts, copy-ups, arquivos novos |
 # | [04-network](../04-network.ipynb#Exercise) | quais pings recebem resposta entre duas redes e o host |
 # | [05-capstone](../05-capstone.ipynb#Exercise) | quantos pedidos a loja atende sob um limite de memória antes que o OOM killer acabe com ela |
