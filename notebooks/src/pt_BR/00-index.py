@@ -16,7 +16,7 @@
 # | 1 | [01-namespaces](01-namespaces.ipynb) | **namespaces**: o que um processo pode *ver* | `ps` mostrando o PID 1, um hostname privado, montagens que o host nunca vê, um root lá dentro que, do lado de fora, é um uid comum |
 # | 2 | [02-cgroups](02-cgroups.ipynb) | **cgroups**: o que um processo pode *usar* | um limite de memória imposto pelo OOM killer, cota de CPU, uma fork bomb detida na hora |
 # | 3 | [03-overlay](../03-overlay.ipynb) | **sistema de arquivos overlay**: do que um processo é *feito* | duas versões de um aplicativo que compartilham no disco as camadas das suas dependências |
-# | 4 | [04-network](../04-network.ipynb) | **namespaces de rede, veth e bridges** | dois contêineres conversando pelo nome |
+# | 4 | [04-network](04-network.ipynb) | **namespaces de rede, veth e bridges** | dois contêineres conversando pelo nome |
 # | 5 | [05-capstone](../05-capstone.ipynb) | **um serviço, todas as cercas** | construir, rodar sob limites, observar, fazer commit: tudo junto |
 # | 6 | [06-security](../06-security.ipynb) | **camadas de segurança**: o que o root numa caixa pode *fazer* | capabilities, seccomp, no_new_privs, caminhos mascarados, dispositivos e um cgroup próprio, cada um recusando alguma coisa; depois, cada um deles retirado (com `--privileged` onde o boxkit não tem uma opção só para aquele) |
 # | 7 | [07-oci](../07-oci.ipynb) | **a cadeia OCI**: o que o `docker run` chama de verdade | um bundle levado à mão por create, start, kill e delete; o podman acionando o `boxkit-runtime` no lugar do runc |
@@ -55,7 +55,7 @@ course.start("containers", full=True)   # todas as linhas da verificação do ho
 #
 # | a linha | o que ela quer dizer |
 # |---|---|
-# | `# boxkit: needs root` | a célula precisa do que o nome diz; o mesmo vale para `needs cgroups`, `needs network` e `needs cgroup2` (um host com cgroup v2), e vários podem vir juntos, separados por vírgulas. Num host que não tem o recurso, a célula reproduz uma execução gravada, com o selo RECORDED, em vez de falhar |
+# | `# boxkit: needs root` | a célula precisa do que o nome diz; o mesmo vale para `needs cgroups`, `needs network`, `needs cgroup2` (um host com cgroup v2) e `needs idmap` (um kernel cujo namespace de usuário pode entregar a um contêiner a faixa de ids de usuário que as demonstrações de namespace de usuário mapeiam), e vários podem vir juntos, separados por vírgulas. Num host que não tem o recurso, a célula reproduz uma execução gravada, com o selo RECORDED, em vez de falhar |
 # | `# boxkit: exercise` | uma célula de exercício: ela sempre roda do jeito que está escrita, em qualquer modo, para que a resposta julgada seja a *sua* |
 # | `# NBVAL_IGNORE_OUTPUT` | os testes executam de novo cada notebook e comparam cada saída com a que está guardada aqui ([nbval](https://nbval.readthedocs.io)); a saída desta célula depende do host (uma versão do kernel, um PID, um gráfico), então ela não é comparada |
 #
@@ -136,7 +136,7 @@ print(f"o contêiner viu um único processo, o PID 1 chamado ps (vistos: {len(ro
 # | [01-namespaces](01-namespaces.ipynb#Exercise) | escolha os namespaces de um contêiner que vê os processos do host, mas tem o seu próprio hostname |
 # | [02-cgroups](02-cgroups.ipynb#Exercise) | qual de três programas um limite de memória mata: um que enche o seu heap, um que escreve um arquivo, um que escreve em `/dev/shm` |
 # | [03-overlay](../03-overlay.ipynb#Exercise) | o que um comando deixa no diretório upper: whiteouts, copy-ups, arquivos novos |
-# | [04-network](../04-network.ipynb#Exercise) | quais pings recebem resposta entre duas redes e o host |
+# | [04-network](04-network.ipynb#Exercise) | quais pings recebem resposta entre duas redes e o host |
 # | [05-capstone](../05-capstone.ipynb#Exercise) | quantos pedidos a loja atende sob um limite de memória antes que o OOM killer acabe com ela |
 # | [06-security](../06-security.ipynb#Predict-first) | quais ações o root consegue fazer num contêiner padrão |
 # | [07-oci](../07-oci.ipynb#Exercise) | edite um campo do `config.json` de um bundle e preveja o que o root do contêiner pode fazer depois disso |
