@@ -497,7 +497,9 @@ def root_can(predicted, *, image: str = "host") -> Verdict | None:
         return _your_turn()
     if not isinstance(predicted, dict):
         return _say(Verdict(False, "give a dict: action → True or False"))
-    recorded = _recorded("security", set())
+    # root of a default container, as a root host starts it: a rootless container's root is another
+    # (a user namespace's, with mknod and chown of unmapped ids refused), so a rootless host replays
+    recorded = _recorded("security", {"root"})
     if recorded is not None and set(recorded) != set(ROOT_ACTIONS):   # none, or an older list's
         return _say(_not_recorded("these actions"))
     v = judge_root_can(predicted, recorded or runs.measure_root_actions(image=image))

@@ -49,6 +49,7 @@ DEFAULT_TESTS = [
     "tests/integration/test_cgroups_enforced.py",
     "tests/integration/test_cgroups_viz.py",   # memory.high and PSI: v2 only, skipped on the host
     "tests/integration/test_cgroup_nesting.py",   # below the starter's group, after a leaf move
+    "tests/hub/test_learner_cgroup_live.py",      # the class hub's per-learner group, one unified dir
     *(f"tests/integration/test_runtime.py::{t}" for t in RUNTIME_ON_V2),
     "tests/unit/test_cgroups_drivers.py",
     *NBVAL_ARGS, *NOTEBOOKS_ON_V2,
