@@ -17,7 +17,7 @@
 # | 2 | [02-cgroups](02-cgroups.ipynb) | **cgroups**: o que um processo pode *usar* | um limite de memória imposto pelo OOM killer, cota de CPU, uma fork bomb detida na hora |
 # | 3 | [03-overlay](../03-overlay.ipynb) | **sistema de arquivos overlay**: do que um processo é *feito* | duas versões de um aplicativo que compartilham no disco as camadas das suas dependências |
 # | 4 | [04-network](04-network.ipynb) | **namespaces de rede, veth e bridges** | dois contêineres conversando pelo nome |
-# | 5 | [05-capstone](../05-capstone.ipynb) | **um serviço, todas as cercas** | construir, rodar sob limites, observar, fazer commit: tudo junto |
+# | 5 | [05-capstone](05-capstone.ipynb) | **um serviço, todas as cercas** | construir, rodar sob limites, observar, fazer commit: tudo junto |
 # | 6 | [06-security](06-security.ipynb) | **camadas de segurança**: o que o root numa caixa pode *fazer* | capabilities, seccomp, no_new_privs, caminhos mascarados, dispositivos e um cgroup próprio, cada um recusando alguma coisa; depois, cada um deles retirado (com `--privileged` onde o boxkit não tem uma opção só para aquele) |
 # | 7 | [07-oci](../07-oci.ipynb) | **a cadeia OCI**: o que o `docker run` chama de verdade | um bundle levado à mão por create, start, kill e delete; o podman acionando o `boxkit-runtime` no lugar do runc |
 # | 8 | [08-by-hand](../08-by-hand.ipynb) | **um contêiner à mão**: as chamadas de sistema, uma por célula | um cgroup, `unshare`, `/` privado, overlay, `/proc`, `pivot_root`, hostname, capabilities, `execve`, cada um seguido do que ele mudou; depois, o que o boxkit acrescenta e por quê, e os mapas de ids de um namespace de usuário |
@@ -137,7 +137,7 @@ print(f"o contêiner viu um único processo, o PID 1 chamado ps (vistos: {len(ro
 # | [02-cgroups](02-cgroups.ipynb#Exercise) | qual de três programas um limite de memória mata: um que enche o seu heap, um que escreve um arquivo, um que escreve em `/dev/shm` |
 # | [03-overlay](../03-overlay.ipynb#Exercise) | o que um comando deixa no diretório upper: whiteouts, copy-ups, arquivos novos |
 # | [04-network](04-network.ipynb#Exercise) | quais pings recebem resposta entre duas redes e o host |
-# | [05-capstone](../05-capstone.ipynb#Exercise) | quantos pedidos a loja atende sob um limite de memória antes que o OOM killer acabe com ela |
+# | [05-capstone](05-capstone.ipynb#Exercise) | quantos pedidos a loja atende sob um limite de memória antes que o OOM killer acabe com ela |
 # | [06-security](06-security.ipynb#Predict-first) | quais ações o root consegue fazer num contêiner padrão |
 # | [07-oci](../07-oci.ipynb#Exercise) | edite um campo do `config.json` de um bundle e preveja o que o root do contêiner pode fazer depois disso |
 # | [08-by-hand](../08-by-hand.ipynb#Exercise) | os passos de um contêiner à mão em outra ordem: qual passo o kernel recusa, e com qual erro |

@@ -493,4 +493,4 @@ exercises.reachability(my_prediction)
 # (`"host"` sozinho é o endereço do host no próprio enlace de quem faz o ping), faça a sua previsão e rode
 # a verificação de novo. Quais das suas respostas mudariam se `exercise` fosse criada com `--nat`?
 #
-# Próximo: [05 — projeto final](../05-capstone.ipynb), onde tudo o que vimos até aqui vira um pequeno docker.
+# Próximo: [05 — projeto final](05-capstone.ipynb), onde tudo o que vimos até aqui vira um pequeno docker.
