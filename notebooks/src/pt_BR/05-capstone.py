@@ -319,7 +319,7 @@ exercises.shop_orders(my_memory, my_orders)
 #
 # * 06 — [camadas de segurança](06-security.ipynb): o que mantém pequeno o root numa caixa (capabilities,
 #   o filtro seccomp sobre chamadas de sistema, no_new_privs, caminhos somente leitura e mascarados);
-# * 07 — [a cadeia OCI](../07-oci.ipynb): do docker e do podman até o runtime;
+# * 07 — [a cadeia OCI](07-oci.ipynb): do docker e do podman até o runtime;
 # * 08 — [um contêiner à mão](../08-by-hand.ipynb): feito a partir de chamadas de sistema, uma célula de cada
 #   vez;
 # * 09 — [o primeiro processo](../09-pid1.ipynb): o que o PID 1 deve aos seus filhos.
