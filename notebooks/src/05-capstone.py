@@ -50,7 +50,7 @@ lesson_cache = f"capstone-{uuid.uuid4().hex[:12]}"
 first = build_file(os.path.join(ctx, "Boxfile"), "shop:1.0", ctx, cache_scope=lesson_cache)
 
 # %% [markdown]
-# Build again: nothing changed, so every step comes from the cache.
+# The second build, below: nothing changed, so every step that makes a layer comes from the cache.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
