@@ -335,4 +335,4 @@ exercises.memory_charge(my_prediction)
 viz.panel(hog_mb=600, seconds=3, run_now=True)
 
 # %% [markdown]
-# Próximo: [03 — o sistema de arquivos overlay](../03-overlay.ipynb).
+# Próximo: [03 — o sistema de arquivos overlay](03-overlay.ipynb).
