@@ -15,7 +15,7 @@
 # |---|---|---|---|
 # | 1 | [01-namespaces](01-namespaces.ipynb) | **namespaces**: o que um processo pode *ver* | `ps` mostrando o PID 1, um hostname privado, montagens que o host nunca vê, um root lá dentro que, do lado de fora, é um uid comum |
 # | 2 | [02-cgroups](02-cgroups.ipynb) | **cgroups**: o que um processo pode *usar* | um limite de memória imposto pelo OOM killer, cota de CPU, uma fork bomb detida na hora |
-# | 3 | [03-overlay](../03-overlay.ipynb) | **sistema de arquivos overlay**: do que um processo é *feito* | duas versões de um aplicativo que compartilham no disco as camadas das suas dependências |
+# | 3 | [03-overlay](03-overlay.ipynb) | **sistema de arquivos overlay**: do que um processo é *feito* | duas versões de um aplicativo que compartilham no disco as camadas das suas dependências |
 # | 4 | [04-network](04-network.ipynb) | **namespaces de rede, veth e bridges** | dois contêineres conversando pelo nome |
 # | 5 | [05-capstone](05-capstone.ipynb) | **um serviço, todas as cercas** | construir, rodar sob limites, observar, fazer commit: tudo junto |
 # | 6 | [06-security](06-security.ipynb) | **camadas de segurança**: o que o root numa caixa pode *fazer* | capabilities, seccomp, no_new_privs, caminhos mascarados, dispositivos e um cgroup próprio, cada um recusando alguma coisa; depois, cada um deles retirado (com `--privileged` onde o boxkit não tem uma opção só para aquele) |
@@ -135,7 +135,7 @@ print(f"o contêiner viu um único processo, o PID 1 chamado ps (vistos: {len(ro
 # |---|---|
 # | [01-namespaces](01-namespaces.ipynb#Exercise) | escolha os namespaces de um contêiner que vê os processos do host, mas tem o seu próprio hostname |
 # | [02-cgroups](02-cgroups.ipynb#Exercise) | qual de três programas um limite de memória mata: um que enche o seu heap, um que escreve um arquivo, um que escreve em `/dev/shm` |
-# | [03-overlay](../03-overlay.ipynb#Exercise) | o que um comando deixa no diretório upper: whiteouts, copy-ups, arquivos novos |
+# | [03-overlay](03-overlay.ipynb#Exercise) | o que um comando deixa no diretório upper: whiteouts, copy-ups, arquivos novos |
 # | [04-network](04-network.ipynb#Exercise) | quais pings recebem resposta entre duas redes e o host |
 # | [05-capstone](05-capstone.ipynb#Exercise) | quantos pedidos a loja atende sob um limite de memória antes que o OOM killer acabe com ela |
 # | [06-security](06-security.ipynb#Predict-first) | quais ações o root consegue fazer num contêiner padrão |
