@@ -13,7 +13,10 @@ The plan is the same :class:`~boxkit.runtime.plan.Plan` :mod:`boxkit.runtime.ini
 * ``masked`` / ``readonly_paths`` — replacing docker's defaults; ``devices``, ``sysctl``;
 * ``cap_sets`` — the five capability sets as masks; ``no_new_privs``; ``rlimits``; ``oom_score_adj``;
   ``additional_gids``; ``join`` (namespaces joined by path); ``id_maps`` (multi-range maps);
-* ``rootfs_propagation``, ``no_pivot``, ``terminal``.
+* ``rootfs_propagation``, ``no_pivot``, ``terminal``;
+* ``cgroups_path`` and ``resources`` — ``linux.resources`` as the typed
+  :class:`~boxkit.cgroups.resources.Resources` that ``boxkit run``'s limits also become, checked by
+  :mod:`boxkit.oci.resources` (against this host too) and written by :mod:`boxkit.cgroups`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .. import _sys
 from ..errors import SpecError
 from ..runtime.plan import Plan
 from ..security import seccomp
+from . import resources
 
 CONFIG_MAX = 4 << 20   # bytes: a config.json is a few KiB; a huge one is not a config
 
@@ -79,9 +83,6 @@ REFUSED = {
     ("linux", "netDevices"): "moving network devices in is not supported; remove linux.netDevices",
     ("linux", "memoryPolicy"): "NUMA memory policies are not supported; remove linux.memoryPolicy",
 }
-# inside linux.resources: written nowhere by this runtime, so refused rather than dropped
-REFUSED_RESOURCES = {"unified": "cgroup v2 files by name are not supported",
-                     "rdma": "the rdma controller is not supported"}
 
 
 def refuse(field: str, value: object, why: str) -> SpecError:
@@ -185,15 +186,15 @@ def to_plan(cid: str, bundle: str, cfg: dict) -> Plan:
     plan.cgroups_path = _typed(linux, "cgroupsPath", str, "linux.cgroupsPath", "")
     if "\0" in plan.cgroups_path or ".." in plan.cgroups_path.split("/"):
         raise refuse("linux.cgroupsPath", plan.cgroups_path, "expected a path without '..'")
-    plan.resources = _typed(linux, "resources", dict, "linux.resources", {})
+    # linux.resources: typed and checked against this host before anything is made (oci/resources.py)
+    config = os.path.join(bundle, "config.json")
+    plan.resources = resources.parse(linux.get("resources"), config, plan.devices)
+    resources.check_host(plan.resources, config)
     sc = _typed(linux, "seccomp", dict, "linux.seccomp", None)
     if sc:   # the same checks and compiler as boxkit run's profiles (boxkit/security/seccomp.py)
         caps = (plan.cap_sets or {}).get("bounding")
         plan.seccomp = seccomp.program(seccomp.Profile(sc, "linux.seccomp"),
                                           caps if caps is not None else _sys.cap_mask(list(_sys.CAPABILITIES)))
-    for key, why in REFUSED_RESOURCES.items():
-        if plan.resources.get(key):
-            raise refuse(f"linux.resources.{key}", "...", f"{why}; remove it")
     if cfg.get("domainname"):
         raise refuse("domainname", cfg["domainname"], "setting the NIS domain name is not supported; remove it")
     plan.hooks = _hooks(cfg)

@@ -162,10 +162,10 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
         record.update(pid=pid1, starttime=rstate.starttime(pid1))
         store.write(cid, record)
         if os.geteuid() == 0:
-            group = cgroup.create(cid, plan.cgroups_path, plan.resources, pid1, plan.devices)
+            group = cgroup.create(cid, plan.cgroups_path, plan.resources, pid1)
             record["cgroup"] = group.dirs
             store.write(cid, record)
-        elif plan.cgroups_path or plan.resources:
+        elif plan.cgroups_path or plan.resources.any():
             raise SpecError("config.json field linux.resources", "...", "cgroups need root")
         st = store.spec_state(cid, record)
         run_hooks("prestart", plan.hooks["prestart"], st)

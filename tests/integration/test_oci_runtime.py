@@ -276,6 +276,91 @@ def test_resources_are_written_to_the_cgroup(tmp_path, root):
     assert not any(os.path.exists(d) for d in dirs.values()), "delete removes the container's cgroup"
 
 
+def _first_block_device() -> tuple[int, int] | None:
+    """A block device this host has (``MAJOR:MINOR`` from /sys/block), for the throttle files."""
+    for name in sorted(os.listdir("/sys/block")):
+        try:
+            major, minor = open(f"/sys/block/{name}/dev").read().split(":")
+            return int(major), int(minor)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def test_every_resource_this_kernel_takes_reaches_its_file(tmp_path, root):
+    """The fields written by boxkit's controller modules, read back from the kernel's own files; the
+    kernel-memory limits this kernel refuses are passed over (the container is made all the same)."""
+    bundle, cfg = make_bundle(tmp_path, ["sleep", "30"])
+    cfg["linux"]["cgroupsPath"] = f"/boxkit-runtime/all-{os.getpid()}"
+    dev = _first_block_device()
+    cfg["linux"]["resources"] = {
+        "memory": {"limit": 96 << 20, "reservation": 48 << 20, "swap": 128 << 20, "swappiness": 7,
+                   "disableOOMKiller": True, "kernel": 64 << 20},
+        "cpu": {"shares": 512, "quota": 30000, "period": 200000, "cpus": "0", "mems": "0"},
+        "pids": {"limit": 0},
+        "blockIO": {"throttleReadBpsDevice": [{"major": dev[0], "minor": dev[1], "rate": 1 << 20}]} if dev else {},
+        "devices": [{"allow": False, "access": "rwm"},
+                    {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "r"}],
+    }
+    write(bundle, cfg)
+    rt(root, "create", "--bundle", bundle, "c9", check=True)
+    with open(os.path.join(root, "c9", "state.json")) as f:
+        dirs = json.load(f)["cgroup"]
+
+    def read(ctrl: str, name: str) -> str:
+        return open(os.path.join(dirs[ctrl], name)).read().strip()
+
+    try:
+        if "memory" in dirs and dirs["memory"] != dirs.get("pids"):   # cgroup v1
+            assert read("memory", "memory.limit_in_bytes") == str(96 << 20)
+            assert read("memory", "memory.soft_limit_in_bytes") == str(48 << 20)
+            if os.path.exists(os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes")):
+                assert read("memory", "memory.memsw.limit_in_bytes") == str(128 << 20)
+            assert read("memory", "memory.swappiness") == "7"
+            assert "oom_kill_disable 1" in read("memory", "memory.oom_control")
+            assert (read("cpu", "cpu.shares"), read("cpu", "cpu.cfs_period_us"), read("cpu", "cpu.cfs_quota_us")) \
+                == ("512", "200000", "30000")
+            assert (read("cpuset", "cpuset.cpus"), read("cpuset", "cpuset.mems")) == ("0", "0")
+            assert read("pids", "pids.max") == "max"
+            if dev:
+                assert read("blkio", "blkio.throttle.read_bps_device") == f"{dev[0]}:{dev[1]} {1 << 20}"
+            rules = read("devices", "devices.list").splitlines()
+            assert "c 10:200 r" in rules and "c 1:3 rwm" in rules and "c 136:* rwm" in rules
+            assert "a *:* rwm" not in rules, "the bundle's deny-all came first"
+        else:
+            d = next(iter(dirs.values()))
+            assert open(os.path.join(d, "memory.max")).read().strip() == str(96 << 20)
+            assert open(os.path.join(d, "memory.low")).read().strip() == str(48 << 20)
+            assert open(os.path.join(d, "cpu.max")).read().strip() == "30000 200000"
+            assert open(os.path.join(d, "pids.max")).read().strip() == "max"
+    finally:
+        rt(root, "delete", "--force", "c9", check=True)
+    assert not any(os.path.exists(d) for d in dirs.values())
+
+
+def test_a_hostile_resource_value_is_refused_and_leaves_nothing(tmp_path, root):
+    """Refused when the bundle is read (exit 1, the config file and the field named), or, for a value only
+    the kernel can judge, at its write: either way no state and no cgroup directory stay."""
+    bundle, cfg = make_bundle(tmp_path, ["true"])
+    name = f"bad-{os.getpid()}"
+    cfg["linux"]["cgroupsPath"] = f"/boxkit-runtime/{name}"
+    cfg["linux"]["resources"]["pids"] = {"limit": "many"}
+    write(bundle, cfg)
+    p = rt(root, "create", "--bundle", bundle, "c10")
+    config = os.path.join(os.path.realpath(bundle), "config.json")
+    assert p.returncode == 1 and f"invalid {config} field linux.resources.pids.limit 'many'" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(root, "c10"))
+    cfg["linux"]["resources"]["pids"] = {"limit": 10}
+    cfg["linux"]["resources"]["cpu"] = {"cpus": "0-4095"}   # parses; this host has fewer CPUs: EINVAL
+    write(bundle, cfg)
+    p = rt(root, "create", "--bundle", bundle, "c10")
+    assert p.returncode == 1 and "cannot set limits on cgroup" in p.stderr and "cpuset.cpus" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(root, "c10"))
+    left = [os.path.join(m, "boxkit-runtime", name) for m in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpuset",
+                                                              "/sys/fs/cgroup/memory", "/sys/fs/cgroup")]
+    assert not any(os.path.isdir(d) for d in left), "the group made before the refused write is gone"
+
+
 def test_exec_joins_the_running_container(tmp_path, root):
     bundle, cfg = make_bundle(tmp_path, ["sleep", "30"])
     cfg["hostname"] = "exec-host"
