@@ -55,7 +55,7 @@ lesson_cache = f"capstone-{uuid.uuid4().hex[:12]}"
 first = build_file(os.path.join(ctx, "Boxfile"), "shop:1.0", ctx, cache_scope=lesson_cache)
 
 # %% [markdown]
-# Um novo build: nada mudou, então cada passo vem do cache.
+# O segundo build, abaixo: nada mudou, então cada passo que produz uma camada vem do cache.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -320,7 +320,7 @@ exercises.shop_orders(my_memory, my_orders)
 # * 06 — [camadas de segurança](06-security.ipynb): o que mantém pequeno o root numa caixa (capabilities,
 #   o filtro seccomp sobre chamadas de sistema, no_new_privs, caminhos somente leitura e mascarados);
 # * 07 — [a cadeia OCI](07-oci.ipynb): do docker e do podman até o runtime;
-# * 08 — [um contêiner à mão](../08-by-hand.ipynb): feito a partir de chamadas de sistema, uma célula de cada
+# * 08 — [um contêiner à mão](08-by-hand.ipynb): feito a partir de chamadas de sistema, uma célula de cada
 #   vez;
 # * 09 — [o primeiro processo](../09-pid1.ipynb): o que o PID 1 deve aos seus filhos.
 #
