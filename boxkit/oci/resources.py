@@ -82,6 +82,14 @@ class _Reader:
             raise self.refuse(field, v, "expected an object" if kind is dict else "expected a list")
         return v
 
+    def rows(self, obj: dict, key: str, field: str, what: str):
+        """(field, object) for each entry of the list ``obj[key]``, each checked to be an object and to
+        hold every name in ``what``."""
+        for i, row in enumerate(self.section(obj, key, list, field) or []):
+            if not isinstance(row, dict) or any(name not in row for name in what.split(" and ")):
+                raise self.refuse(f"{field}[{i}]", row, f"expected an object with {what}")
+            yield f"{field}[{i}]", row
+
     def number(self, obj: dict, key: str, field: str, lo: int, hi: int, why: str, *,
                unset: tuple = (), keep: tuple = ()) -> int | None:
         """An integer ``lo <= v <= hi``, or one of ``keep`` (kept as it is); ``unset`` values and
@@ -118,16 +126,10 @@ class _Reader:
         except SpecError:
             raise self.refuse(field, v, "expected a list like 0, 0-3 or 0,2-3 whose ranges run forwards") from None
 
-    def device(self, obj: object, field: str) -> tuple[int, int]:
-        if not isinstance(obj, dict):
-            raise self.refuse(field, obj, "expected an object with major and minor")
-        nums = []
-        for key in ("major", "minor"):
-            v = obj.get(key)
-            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= UINT32_MAX:
-                raise self.refuse(f"{field}.{key}", v, "expected a device number")
-            nums.append(v)
-        return nums[0], nums[1]
+    def device(self, obj: dict, field: str) -> tuple[int, int]:
+        major, minor = (self.number(obj, k, f"{field}.{k}", 0, UINT32_MAX, "expected a device number")
+                        for k in ("major", "minor"))
+        return major, minor
 
     # --- the sections ------------------------------------------------------------------------------
 
@@ -189,26 +191,16 @@ class _Reader:
         def weight(obj: dict, key: str, field: str) -> int | None:
             return self.number(obj, key, field, 10, 1000, why, unset=(0,))
 
-        devices = []
-        for i, wd in enumerate(self.section(b, "weightDevice", list, "blockIO.weightDevice") or []):
-            field = f"blockIO.weightDevice[{i}]"
-            major, minor = self.device(wd, field)
-            devices.append(WeightDevice(major, minor, weight(wd, "weight", field + ".weight"),
-                                        weight(wd, "leafWeight", field + ".leafWeight")))
-        throttles = {}
-        for key in ("throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
-                    "throttleWriteIOPSDevice"):
-            rows = []
-            for i, td in enumerate(self.section(b, key, list, f"blockIO.{key}") or []):
-                field = f"blockIO.{key}[{i}]"
-                major, minor = self.device(td, field)
-                if "rate" not in td:
-                    raise self.refuse(field, td, "expected a rate")
-                rows.append(Throttle(major, minor, self.number(td, "rate", field + ".rate", 0, UINT64_MAX,
-                                                               "expected a rate per second")))
-            throttles[key] = tuple(rows)
+        devices = tuple(WeightDevice(*self.device(wd, field), weight(wd, "weight", field + ".weight"),
+                                     weight(wd, "leafWeight", field + ".leafWeight"))
+                        for field, wd in self.rows(b, "weightDevice", "blockIO.weightDevice", "major and minor"))
+        throttles = {key: tuple(Throttle(*self.device(td, field), self.number(td, "rate", field + ".rate", 0,
+                                                                              UINT64_MAX, "expected a rate per second"))
+                                for field, td in self.rows(b, key, f"blockIO.{key}", "major and minor and rate"))
+                     for key in ("throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
+                                 "throttleWriteIOPSDevice")}
         return BlockIO(weight=weight(b, "weight", "blockIO.weight"),
-                       leaf_weight=weight(b, "leafWeight", "blockIO.leafWeight"), weight_device=tuple(devices),
+                       leaf_weight=weight(b, "leafWeight", "blockIO.leafWeight"), weight_device=devices,
                        throttle_read_bps=throttles["throttleReadBpsDevice"],
                        throttle_write_bps=throttles["throttleWriteBpsDevice"],
                        throttle_read_iops=throttles["throttleReadIOPSDevice"],
@@ -216,15 +208,10 @@ class _Reader:
 
     def hugepages(self, raw: dict) -> tuple[HugepageLimit, ...]:
         out = []
-        for i, hp in enumerate(self.section(raw, "hugepageLimits", list, "hugepageLimits") or []):
-            field = f"hugepageLimits[{i}]"
-            if not isinstance(hp, dict):
-                raise self.refuse(field, hp, "expected an object with pageSize and limit")
-            size = hp.get("pageSize")
+        for field, hp in self.rows(raw, "hugepageLimits", "hugepageLimits", "pageSize and limit"):
+            size = hp["pageSize"]
             if not isinstance(size, str) or not _PAGE_SIZE.fullmatch(size):
                 raise self.refuse(field + ".pageSize", size, "expected a page size such as 2MB or 1GB")
-            if "limit" not in hp:
-                raise self.refuse(field, hp, "expected a limit")
             out.append(HugepageLimit(size, self.number(hp, "limit", field + ".limit", 0, UINT64_MAX,
                                                        "expected a number of bytes")))
         return tuple(out)
@@ -234,30 +221,21 @@ class _Reader:
         if n is None:
             return None
         prios = []
-        for i, p in enumerate(self.section(n, "priorities", list, "network.priorities") or []):
-            field = f"network.priorities[{i}]"
-            if not isinstance(p, dict):
-                raise self.refuse(field, p, "expected an object with name and priority")
-            name = p.get("name")
+        for field, p in self.rows(n, "priorities", "network.priorities", "name and priority"):
+            name = p["name"]
             if not isinstance(name, str) or not _IFNAME.fullmatch(name):
                 raise self.refuse(field + ".name", name, "expected an interface name of at most 15 characters")
-            if "priority" not in p:
-                raise self.refuse(field, p, "expected a priority")
             prios.append((name, self.number(p, "priority", field + ".priority", 0, UINT32_MAX,
                                             "expected a priority from 0 to 4294967295")))
         return Network(class_id=self.number(n, "classID", "network.classID", 0, UINT32_MAX,
                                             "expected a class id from 0 to 4294967295"), priorities=tuple(prios))
 
     def devices(self, raw: dict, nodes: list[dict]) -> tuple[DeviceRule, ...] | None:
-        rows = self.section(raw, "devices", list, "devices")
-        if rows is None:
+        if self.section(raw, "devices", list, "devices") is None:
             return None
         rules = []
-        for i, d in enumerate(rows):
-            field = f"devices[{i}]"
-            if not isinstance(d, dict):
-                raise self.refuse(field, d, "expected an object")
-            if not isinstance(d.get("allow"), bool):
+        for field, d in self.rows(raw, "devices", "devices", "allow"):
+            if not isinstance(d["allow"], bool):
                 raise self.refuse(field + ".allow", d.get("allow"), "expected true or false")
             kind = d.get("type") or "a"
             if kind not in ("a", "c", "b"):

@@ -68,6 +68,11 @@ def test_no_resources_or_no_devices_leave_the_groups_device_list_alone():
 BAD = [
     # wrong types
     ("memory", "lots", "memory"),
+    ("cpu", [1], "cpu"),
+    ("blockIO", 5, "blockIO"),
+    ("network", "eth0", "network"),
+    ("blockIO.throttleWriteBpsDevice", {"major": 8}, "blockIO.throttleWriteBpsDevice"),
+    ("network.priorities", ["eth0"], "network.priorities[0]"),
     ("memory.limit", "64M", "memory.limit"),
     ("memory.limit", 1.5, "memory.limit"),
     ("memory.limit", True, "memory.limit"),
@@ -110,7 +115,8 @@ BAD = [
     ("devices", [{"allow": True, "type": "p"}], "devices[0].type"),
     ("devices", [{"allow": True, "access": "rwx"}], "devices[0].access"),
     ("devices", [{"allow": True, "access": "rr"}], "devices[0].access"),
-    ("devices", [{"type": "c"}], "devices[0].allow"),
+    ("devices", [{"type": "c"}], "devices[0]"),
+    ("devices", [{"allow": "yes"}], "devices[0].allow"),
     ("devices", [{"allow": True, "type": "c", "major": -2}], "devices[0].major"),
     # a hugepage size that is not a size, a cpus/mems list that does not parse
     ("hugepageLimits", [{"pageSize": "2M", "limit": 1}], "hugepageLimits[0].pageSize"),
@@ -170,6 +176,11 @@ V2 = host.CgroupHost("v2", {}, "/sys/fs/cgroup", ["cpuset", "cpu", "io", "memory
     ({"network": {"classID": 1}}, HYBRID, "network.classID", "no net_cls cgroup hierarchy"),
     ({"network": {"priorities": [{"name": "lo", "priority": 1}]}}, HYBRID, "network.priorities", "no net_prio"),
     ({"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}, V2, "hugepageLimits", "offers no hugetlb controller"),
+    ({"memory": {"limit": 1 << 30}}, host.CgroupHost("v1", {"pids": "/p"}), "memory", "no memory cgroup hierarchy"),
+    ({"cpu": {"realtimePeriod": 1000}}, host.CgroupHost("v1", {"pids": "/p"}), "cpu.realtime", "no cpu cgroup"),
+    ({"cpu": {"mems": "0"}}, host.CgroupHost("v2", {}, "/c", ["memory"]), "cpu.cpus", "offers no cpuset controller"),
+    ({"blockIO": {"weight": 100}}, host.CgroupHost("v2", {}, "/c", ["memory"]), "blockIO", "offers no io controller"),
+    ({"pids": {"limit": 1}}, host.CgroupHost("v2", {}, "/c", ["memory"]), "pids", "offers no pids controller"),
 ])
 def test_a_limit_the_host_cannot_enforce_is_refused(res, on, field, why):
     r = ociresources.parse(res, "/b/config.json")
