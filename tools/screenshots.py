@@ -48,6 +48,10 @@ LAB_SETTINGS = {
         {"autosave": False},
     "@jupyterlab/apputils-extension/themes.jupyterlab-settings":
         {"theme": "JupyterLab Light"},
+    # the menus this harness clicks are found by their English names: never the machine locale's UI
+    # (the course extra installs the pt-BR language pack, which a pt_BR locale would otherwise pick)
+    "@jupyterlab/translation-extension/plugin.jupyterlab-settings":
+        {"locale": "en"},
 }
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
