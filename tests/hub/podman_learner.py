@@ -107,12 +107,12 @@ def volumes(python: str, pythonpath: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def subordinate_ids(count: int):
+def subordinate_ids(count: int, files: tuple[str, str] = SUBID_FILES):
     """``containers:`` ranges of ``count`` ids in /etc/subuid and /etc/subgid for the time of the block
     (an existing ``containers:`` line is used as it is), then both files exactly as they were: content,
     mode, owner and times, or absent if they were absent. Yields the range that podman will use."""
     saved = {}
-    for path in SUBID_FILES:
+    for path in files:
         if os.path.lexists(path):
             st = os.lstat(path)
             with open(path, "rb") as f:
@@ -121,7 +121,7 @@ def subordinate_ids(count: int):
             saved[path] = None
     try:
         ranges = []
-        for path in SUBID_FILES:
+        for path in files:
             old = saved[path][0] if saved[path] else b""
             mine = [ln for ln in old.decode().splitlines() if ln.startswith("containers:")]
             if mine:
@@ -147,10 +147,10 @@ def subordinate_ids(count: int):
             os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def subid_state() -> dict[str, tuple[bytes, int, int, int, int] | None]:
+def subid_state(files: tuple[str, str] = SUBID_FILES) -> dict[str, tuple[bytes, int, int, int, int] | None]:
     """What the tests compare before and after: each file's bytes, mode, owner, group and mtime."""
     out = {}
-    for path in SUBID_FILES:
+    for path in files:
         if not os.path.lexists(path):
             out[path] = None
             continue

@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -189,6 +190,32 @@ def _safe(fn, *a):
         return None
 
 
+# --- /etc/subuid and /etc/subgid, put back ------------------------------------------------------------
+
+@pytest.mark.parametrize("uid_text, gid_text", [
+    (b"", b""),                                                    # this host's: both empty
+    (b"alice:100000:65536\nbob:165536:65536", b"alice:100000:65536\n"),   # no newline at the end
+    (None, b"containers:500000000:1000000\n"),                     # absent; a range already there
+])
+def test_subordinate_ids_puts_the_files_back_even_after_a_failure(tmp_path, uid_text, gid_text):
+    files = (str(tmp_path / "subuid"), str(tmp_path / "subgid"))
+    for path, text in zip(files, (uid_text, gid_text), strict=True):
+        if text is not None:
+            with open(path, "wb") as f:
+                f.write(text)
+            os.chmod(path, 0o640)
+            os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    before = pl.subid_state(files)
+    with pytest.raises(RuntimeError, match="the test failed here"):
+        with pl.subordinate_ids(USERNS * 2, files) as (start, count):
+            with open(files[0]) as f:
+                lines = f.read().splitlines()
+            assert f"containers:{start}:{count}" in lines and count >= USERNS * 2
+            assert all(":" in ln for ln in lines), "no line glued to the one before it"
+            raise RuntimeError("the test failed here")
+    assert pl.subid_state(files) == before
+
+
 # --- the class ---------------------------------------------------------------------------------------
 
 def spawner_config(store, image: str, install: hubctl.LearnerInstall) -> str:
@@ -214,7 +241,7 @@ def spawner_config(store, image: str, install: hubctl.LearnerInstall) -> str:
 
 
 @pytest.fixture(scope="module")
-def klass(start_hub, learner_repo, tmp_path_factory):  # noqa: F811 (the fixture imported above)
+def klass(start_hub, learner_repo):  # noqa: F811 (the fixture imported above)
     from boxkit.podman import Podman
 
     before, subids_before = host_state(), pl.subid_state()
@@ -225,7 +252,8 @@ def klass(start_hub, learner_repo, tmp_path_factory):  # noqa: F811 (the fixture
         store = stack.enter_context(Podman())
         # whatever the hub did not stop, podman removes with its network namespace before the store goes
         stack.callback(store.run, "rm", "-a", "-f", "-t", "0")
-        image = pl.import_image(store, "localhost/boxkit-learner:test", str(tmp_path_factory.mktemp("learner")))
+        image = pl.import_image(store, "localhost/boxkit-learner:test",
+                                stack.enter_context(tempfile.TemporaryDirectory(prefix="boxkit-learner-")))
         pl.open_vfs_store(store.dir)
         install = stack.enter_context(hubctl.shared_install(learner_repo))
         hub = start_hub(spawner_config(store, image, install), pythonpath=[ONEVM])
@@ -275,6 +303,9 @@ def test_learners_spawn_in_user_namespaced_containers(klass):
         # the limits are where the kernel reads them: the container's own groups on the host
         assert group_value(w.cgroups["memory"], "memory.limit_in_bytes") == MEMORY
         assert group_value(w.cgroups["pids"], "pids.max") == PIDS
+        if "cpu" in w.cgroups:   # one CPU's worth: a quota of one period
+            period = group_value(w.cgroups["cpu"], "cpu.cfs_period_us")
+            assert group_value(w.cgroups["cpu"], "cpu.cfs_quota_us") == period
         # published on the host's loopback only
         r = klass.store.run("port", f"jupyter-{w.name}", "8888/tcp")
         assert r.stdout.strip() == f"127.0.0.1:{w.host_port}", r.stdout
@@ -297,11 +328,15 @@ def test_uid_ranges_are_disjoint(klass):
 
 
 PROBE = """
-import boxkit, json
+import boxkit, json, os
 r = boxkit.probe()
 print(r.text())
 c = r.check("cgroup.create")
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(json.dumps({"root": r.root, "cap_sys_admin": r.cap_sys_admin, "mode": r.mode,
+                  "seccomp": status["Seccomp"].strip(), "sys_ro": bool(os.statvfs("/sys").f_flag & os.ST_RDONLY),
+                  "usr_nosuid": bool(os.statvfs("/usr").f_flag & os.ST_NOSUID),
+                  "root_ro": bool(os.statvfs("/").f_flag & os.ST_RDONLY),
                   "uid_map": open("/proc/self/uid_map").read().split(), "namespaces": r.namespaces,
                   "overlay": r.overlay, "pivot_root": r.pivot_root, "veth": r.veth,
                   "cgroup_mode": r.cgroup_mode, "cgroup_create": c.ok, "cgroup_why": c.why}))
@@ -319,6 +354,9 @@ def test_probe_in_each_kernel_root_in_a_user_namespace(klass):
         assert d["uid_map"] == ["0", str(w.uid_map[1]), str(USERNS)], "root inside maps to the range, not to 0"
         assert all(v == "ok" for v in d["namespaces"].values()), d["namespaces"]
         assert d["overlay"] and d["pivot_root"] and d["veth"], d
+        # what --privileged would drop, kept: podman's seccomp filter (mode 2) and a read-only /sys; the
+        # host's /usr without set-uid; a read-only root
+        assert (d["seccomp"], d["sys_ro"], d["usr_nosuid"], d["root_ro"]) == ("2", True, True, True), d
         if host_mode in ("v1", "hybrid"):
             # the groups podman mounts inside are the host's v1 hierarchies, owned by host root
             assert d["cgroup_create"] is False, f"{w.name}: cgroups inside are not delegated on v1: {d}"
@@ -333,7 +371,9 @@ from boxkit import exercises
 me = os.environ["JUPYTERHUB_USER"]
 r = boxkit.run("busybox", ["sh", "-c", "hostname; cat /proc/self/uid_map; ps -o pid,comm"])
 print(r.stdout)
-box = boxkit.run("busybox", ["sleep", "3600"], detach=True, name="box-" + me)
+# each learner's container sleeps a number of seconds of its own: its command line tells whose it is
+box = boxkit.run("busybox", ["sleep", str(3600 + int(me.removeprefix("podlearner")))], detach=True,
+                 name="box-" + me)
 marker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", "marker-" + me])
 with open(os.path.expanduser("~/secret-" + me), "w") as f:
     f.write("the secret of " + me)
@@ -352,7 +392,7 @@ def test_container_and_exercise_in_each_kernel(klass):
         # a container of the learner's: PID 1 is its ps, root inside is still the learner's range
         assert d["out"][1:4] == ["0", str(w.uid_map[1]), str(USERNS)], d["out"]
         assert d["right"] and not d["wrong"], f"{w.name}: the right answer must pass, the wrong one not: {d}"
-        box = find_in(w, ["sleep", "3600"])
+        box = find_in(w, box_argv(w))
         assert os.stat(f"/proc/{box}").st_uid == w.uid_map[1], "boxkit's container runs as the learner's root"
     print(f"\nexercise check in {klass.learners[0].name}'s kernel: {cells[0].json()['right_why']}")
 
@@ -419,7 +459,7 @@ print(json.dumps({{"seen": seen, "markers": sorted(markers), "signals": signals,
 def test_a_cannot_see_signal_or_stop_bs_processes_from_its_kernel(klass):
     a, b = _a_b(klass)
     b_marker = find_in_marker(b)
-    b_box = find_in(b, ["sleep", "3600"])
+    b_box = find_in(b, box_argv(b))
     b_pids = sorted({b_marker, b_box, *nspid(b_marker)[1:], *nspid(b_box)[1:2]})
     d = klass.run(a, WALLS_FROM_KERNEL.format(b=b.name, b_pids=b_pids)).json()
     print(f"\nfrom {a.name}'s kernel: {d['seen']} processes visible, markers {d['markers']}; "
@@ -428,11 +468,16 @@ def test_a_cannot_see_signal_or_stop_bs_processes_from_its_kernel(klass):
     assert d["pidns"] != os.stat(f"/proc/{b.pid}/ns/pid").st_ino
     for p, what in d["signals"].items():
         # a number B's process has may name one of A's in A's namespace, never B's
-        assert what == "ESRCH" or f"marker-{b.name}" not in what, f"A's kill({p}, 0) reached {what}"
+        assert what == "ESRCH" or (f"marker-{b.name}" not in what and what.split()[1:] != box_argv(b)), \
+            f"A's kill({p}, 0) reached {what}"
     assert f"box-{a.name}" in d["ps"] and f"box-{b.name}" not in d["ps"], d["ps"]
     assert d["found_b"] is False and d["stop_rc"] != 0, d
     assert d["secret_b"] is False
     assert os.path.exists(f"/proc/{b_box}") and os.path.exists(f"/proc/{b_marker}"), "B's processes still run"
+
+
+def box_argv(w: Learner) -> list[str]:
+    return ["sleep", str(3600 + int(w.name.removeprefix("podlearner")))]
 
 
 def find_in_marker(w: Learner) -> int:
@@ -467,7 +512,7 @@ def test_as_a_root_with_the_hosts_pid_view_the_uids_still_wall_b_off(klass):
     attempts run in A's user namespace (nsenter -U) but in the host's PID and mount namespaces, where
     B's processes have names."""
     a, b = _a_b(klass)
-    b_marker, b_box, a_marker = find_in_marker(b), find_in(b, ["sleep", "3600"]), find_in_marker(a)
+    b_marker, b_box, a_marker = find_in_marker(b), find_in(b, box_argv(b)), find_in_marker(a)
     r = subprocess.run(["nsenter", "--user", f"--target={a.pid}", "/usr/bin/python3", "-c",
                         UID_WALL.format(b_marker=b_marker, b_box=b_box, a_marker=a_marker)],
                        capture_output=True, text=True, timeout=60, cwd="/")
