@@ -3,8 +3,8 @@
 **The image.** A teacher builds deploy/Containerfile (``WITH_JUPYTERHUB=true``): Debian, Python, the
 course and jupyterhub-singleuser, minutes of apt and pip (tests/hosting/test_container_image.py builds
 it). The tests need the same programs in a learner's container, not the same build, so they take a
-lighter route that costs a second: an image of a few empty directories and five files of ``/etc``
-(:func:`skeleton_tar`), into which every learner's container bind-mounts, read-only and ``nosuid``:
+lighter route that costs a second: an image of a few empty directories and four files and a link in
+``/etc`` (:func:`skeleton_tar`), into which every learner's container bind-mounts, read-only and ``nosuid``:
 
 * the host's ``/usr``: the dynamic loader and libraries, Python, busybox-static (boxkit's offline
   image), ``ip``, ``mount``, tini;
@@ -18,7 +18,8 @@ kernel ignores set-uid to an unmapped owner, and the mounts are ``nosuid`` besid
 
 **The ids.** ``--userns=auto`` takes each container's range from the ``containers:`` lines of
 ``/etc/subuid`` and ``/etc/subgid``; :func:`subordinate_ids` adds one for the test and puts both files
-back byte for byte (and their mode, owner and times) however the test ends.
+back byte for byte (and their mode, owner and times) whether the test passes or fails; only a pytest
+killed outright (SIGKILL) leaves the added line, which ``grep -v ^containers:`` finds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 import tarfile
 import time
 
@@ -158,7 +158,3 @@ def subid_state(files: tuple[str, str] = SUBID_FILES) -> dict[str, tuple[bytes, 
         with open(path, "rb") as f:
             out[path] = (f.read(), st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns)
     return out
-
-
-def have(program: str) -> bool:
-    return shutil.which(program) is not None
