@@ -19,7 +19,7 @@ kernel ignores set-uid to an unmapped owner, and the mounts are ``nosuid`` besid
 **The ids.** ``--userns=auto`` takes each container's range from the ``containers:`` lines of
 ``/etc/subuid`` and ``/etc/subgid``; :func:`subordinate_ids` adds one for the test and puts both files
 back byte for byte (and their mode, owner and times) whether the test passes or fails; only a pytest
-killed outright (SIGKILL) leaves the added line, which ``grep -v ^containers:`` finds.
+killed outright (SIGKILL) leaves the added line (``grep ^containers: /etc/subuid`` shows it).
 """
 
 from __future__ import annotations
