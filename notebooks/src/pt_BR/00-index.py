@@ -21,7 +21,7 @@
 # | 6 | [06-security](06-security.ipynb) | **camadas de segurança**: o que o root numa caixa pode *fazer* | capabilities, seccomp, no_new_privs, caminhos mascarados, dispositivos e um cgroup próprio, cada um recusando alguma coisa; depois, cada um deles retirado (com `--privileged` onde o boxkit não tem uma opção só para aquele) |
 # | 7 | [07-oci](07-oci.ipynb) | **a cadeia OCI**: o que o `docker run` chama de verdade | um bundle levado à mão por create, start, kill e delete; o podman acionando o `boxkit-runtime` no lugar do runc |
 # | 8 | [08-by-hand](08-by-hand.ipynb) | **um contêiner à mão**: as chamadas de sistema, uma por célula | um cgroup, `unshare`, `/` privado, overlay, `/proc`, `pivot_root`, hostname, capabilities, `execve`, cada um seguido do que ele mudou; depois, o que o boxkit acrescenta e por quê, e os mapas de ids de um namespace de usuário |
-# | 9 | [09-pid1](../09-pid1.ipynb) | **PID 1, sinais e o que é compartilhado** | um PID 1 que ignora o SIGTERM, processos zumbis recolhidos por um init e um único kernel debaixo de todos os contêineres |
+# | 9 | [09-pid1](09-pid1.ipynb) | **PID 1, sinais e o que é compartilhado** | um PID 1 que ignora o SIGTERM, processos zumbis recolhidos por um init e um único kernel debaixo de todos os contêineres |
 #
 # Leia os capítulos em ordem. Cada demonstração termina com uma célula que imprime os fatos que ela
 # provou.
@@ -141,7 +141,7 @@ print(f"o contêiner viu um único processo, o PID 1 chamado ps (vistos: {len(ro
 # | [06-security](06-security.ipynb#Predict-first) | quais ações o root consegue fazer num contêiner padrão |
 # | [07-oci](07-oci.ipynb#Exercise) | edite um campo do `config.json` de um bundle e preveja o que o root do contêiner pode fazer depois disso |
 # | [08-by-hand](08-by-hand.ipynb#Exercise) | os passos de um contêiner à mão em outra ordem: qual passo o kernel recusa, e com qual erro |
-# | [09-pid1](../09-pid1.ipynb#Exercise) | qual sinal encerra cada um de cinco contêineres quando eles são parados |
+# | [09-pid1](09-pid1.ipynb#Exercise) | qual sinal encerra cada um de cinco contêineres quando eles são parados |
 #
 # Próximo: [01 — namespaces](01-namespaces.ipynb), onde cada namespace da verificação do host é
 # desmontado.

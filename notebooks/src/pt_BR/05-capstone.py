@@ -322,7 +322,7 @@ exercises.shop_orders(my_memory, my_orders)
 # * 07 — [a cadeia OCI](07-oci.ipynb): do docker e do podman até o runtime;
 # * 08 — [um contêiner à mão](08-by-hand.ipynb): feito a partir de chamadas de sistema, uma célula de cada
 #   vez;
-# * 09 — [o primeiro processo](../09-pid1.ipynb): o que o PID 1 deve aos seus filhos.
+# * 09 — [o primeiro processo](09-pid1.ipynb): o que o PID 1 deve aos seus filhos.
 #
 # O que o curso inteiro deixa de fora:
 #
