@@ -43,7 +43,7 @@ say what failed, and every call here is awaited without blocking the hub. A teac
 
     c.JupyterHub.spawner_class = "podman_spawner.PodmanSpawner"
     c.PodmanSpawner.image = "localhost/boxkit"   # deploy/Containerfile built with WITH_JUPYTERHUB=true
-    c.PodmanSpawner.mem_limit = "1G"
+    c.PodmanSpawner.mem_limit = "1G"              # the default; the tmpfs disk counts in it
     c.PodmanSpawner.pids_limit = 512
 
 Before the first class: ``echo containers:2147483647:2147483648 >> /etc/subuid`` (and the same for
@@ -108,6 +108,11 @@ class PodmanSpawner(Spawner):
     @default("cmd")
     def _cmd(self):
         return ["jupyterhub-singleuser"]
+
+    @default("mem_limit")
+    def _mem_limit(self):
+        # never unlimited: the learner's tmpfs disk lives in this memory too (z2jh's default guarantee)
+        return 1024**3
 
     container_name = Unicode("")
     container_id = Unicode("")
