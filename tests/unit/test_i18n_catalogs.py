@@ -346,7 +346,9 @@ def test_a_link_into_a_translated_heading_keeps_its_english_anchor(tree):
 
 
 def test_update_creates_a_catalogue_for_a_new_chapter_and_generation_falls_back_to_english(tree):
-    name = next(n for n in CHAPTERS if n not in tree.translated("pt_BR"))
+    name = next((n for n in CHAPTERS if n not in tree.translated("pt_BR")), CHAPTERS[-1])
+    if os.path.exists(tree.po(name, "pt_BR")):   # every chapter is translated: the copy loses one
+        os.remove(tree.po(name, "pt_BR"))
     counts = catalog.update(name, "pt_BR", tree)
     assert counts["translated"] == 0 and counts["untranslated"] > 0
     assert checks.completeness(catalog.read(tree.po(name, "pt_BR")))
