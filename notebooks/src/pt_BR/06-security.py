@@ -4,14 +4,14 @@
 # Dentro de um contêiner, o comando roda como uid 0, o mesmo número do root do host. Os namespaces
 # (espaços de nomes) sozinhos não tornam isso seguro: eles mudam o que um processo *vê*, não o que ele
 # pode *fazer*. O que ele pode fazer é decidido por uma pilha de camadas independentes, cada uma capaz de
-# recusar por conta própria, e cada uma delas um recurso do kernel:
+# recusar por conta própria, e cada uma delas é um recurso do kernel:
 #
 # | camada | o recurso do kernel | o que ela decide |
 # |---|---|---|
 # | capabilities | `capset`, `prctl(PR_CAPBSET_DROP)` | quais dos poderes do root o processo ainda tem (o docker mantém uma lista curta) |
 # | seccomp | `prctl(PR_SET_SECCOMP)`, um programa BPF | quais *chamadas de sistema* chegam a alcançar o kernel, e com quais argumentos |
 # | no_new_privs | `prctl(PR_SET_NO_NEW_PRIVS)` | programas setuid e capabilities de arquivo não conseguem acrescentar privilégios |
-# | caminhos mascarados e somente leitura | montagens bind sobre arquivos de `/proc`, `/sys` e `/proc/sys` somente leitura | o que os próprios arquivos do kernel revelam e aceitam |
+# | caminhos mascarados e somente leitura | montagens bind sobre arquivos de `/proc`; `/sys` e `/proc/sys` somente leitura | o que os próprios arquivos do kernel revelam e aceitam |
 # | dispositivos | montagens `nodev`, o cgroup (grupo de controle) de dispositivos | quais nós de dispositivo podem ser abertos: nenhum disco do host, nada de `/dev/mem` |
 # | um cgroup próprio | um grupo em cada hierarquia de cgroups, um namespace de cgroup | que as raízes de cgroup do host (e o `release_agent` delas) fiquem fora de alcance |
 #
@@ -115,20 +115,20 @@ print(f"CAP_SYS_ADMIN ficou de fora ({len(eff)} mantidas): {'CAP_SYS_ADMIN' not 
 print(f"CAP_NET_ADMIN ficou de fora ({len(eff)} mantidas): {'CAP_NET_ADMIN' not in eff}")
 
 # %% [markdown]
-# Agora, duas coisas que o root normalmente faz, recusadas; depois, as mesmas com a única capability de
-# que cada uma precisa acrescentada (`--cap-add`, a opção do docker). `attempt` (importada acima) roda uma
-# linha de shell como root num contêiner descartável e devolve se funcionou e o que ela disse; `probes`
-# junta todas as ações para a figura do fim.
+# Agora, duas coisas que o root normalmente faz, recusadas; depois, as mesmas, acrescentando a única
+# capability de que cada uma precisa (`--cap-add`, a opção do docker). `attempt` (importada acima) roda
+# uma linha de shell como root num contêiner descartável e devolve se funcionou e o que ela disse;
+# `probes` junta todas as ações para a figura do fim.
 #
-# O `mount` encontra duas camadas, e cada uma o recusa por conta própria: o perfil seccomp do docker, que
-# o boxkit segue, só deixa o `mount` passar pelo filtro num contêiner que tenha `CAP_SYS_ADMIN`, e a
+# O `mount` esbarra em duas camadas, e cada uma o recusa por conta própria: o perfil seccomp do docker,
+# que o boxkit segue, só deixa o `mount` passar pelo filtro num contêiner que tenha `CAP_SYS_ADMIN`, e a
 # verificação do próprio kernel pede essa capability de novo. Por isso, `seccomp=unconfined` sozinho deixa
 # a verificação de capability no lugar, e `--cap-add SYS_ADMIN` abre as duas. As duas respondem `EPERM`,
 # "Operation not permitted" (o programa `mount` diz "permission denied"), então a mensagem não permite
-# distingui-las; a ordem permite. Quando a chamada chega a rodar, o kernel procura o ponto de montagem
-# *antes* de verificar a capability, então uma montagem sobre um diretório que não existe falha com
-# `ENOENT`, "No such file or directory" — a menos que o filtro tenha recusado a chamada antes que ela
-# começasse. A segunda metade da célula faz essa chamada ela mesma, a partir do python.
+# distingui-las; a ordem em que elas agem, sim. Quando a chamada chega a rodar, o kernel procura o ponto
+# de montagem *antes* de verificar a capability, então uma montagem sobre um diretório que não existe
+# falha com `ENOENT`, "No such file or directory" — a menos que o filtro tenha recusado a chamada antes
+# que ela começasse. A segunda metade da célula faz essa chamada ela mesma, a partir do python.
 
 # %%
 # boxkit: needs root
@@ -151,7 +151,7 @@ _, said_n = attempt(nowhere)
 _, said_nu = attempt(nowhere, security_opt=["seccomp=unconfined"])
 before, ran = "not permitted" in said_n, "No such file" in said_nu
 probes.append(Probe("seccomp", "o mount chega ao kernel", before, said_n, "seccomp=unconfined",
-                    ran, f"{said_nu}; o caminho foi lido"))
+                    ran, f"{said_nu}; o caminho foi procurado"))
 print(f"sobre um diretório inexistente, recusado antes de o caminho ser procurado ({said_n}): {before}")
 print(f"o mesmo com seccomp=unconfined: a chamada rodou e procurou ({said_nu}): {ran}")
 
@@ -222,9 +222,9 @@ for probe, cmd in (("unshare -U", nested), ("add_key", keyctl)):
 #
 # ## 3. no_new_privs
 #
-# Um programa setuid-root roda com o uid do dono do arquivo — é assim que o `sudo` e o `passwd` funcionam.
-# Aqui, o root do contêiner faz uma cópia setuid-root do `id`, vira o uid 1000 e a executa. Com
-# `no_new_privs` (o padrão do boxkit), o kernel ignora o bit setuid; sem ele (`--security-opt
+# Um programa setuid-root roda com o uid do dono do arquivo como uid efetivo — é assim que o `sudo` e o
+# `passwd` funcionam. Aqui, o root do contêiner faz uma cópia setuid-root do `id`, vira o uid 1000 e a
+# executa. Com `no_new_privs` (o padrão do boxkit), o kernel ignora o bit setuid; sem ele (`--security-opt
 # no-new-privileges=false`, o padrão do docker), o `id` informa `euid=0(root)`.
 
 # %%
@@ -303,9 +303,9 @@ print(f"--privileged não mascara nada e lê /proc/keys ({keys_p} bytes): "
 # O contêiner privilegiado gravou de volta o valor que `ip_forward` tinha, então a escrita dele não mudou
 # nada. Um valor diferente teria ficado no namespace de rede do contêiner: `/proc/sys/net` mostra o
 # namespace do processo que o abre, e um contêiner privilegiado mantém o seu próprio (o fim deste notebook
-# mede isso); esta execução não testa isso. O resto de `/proc/sys` é outra história: a maior parte de
-# `kernel.*` e todo o `vm.*` não têm namespace, então ali a escrita de um contêiner privilegiado é a do
-# host (também não testado aqui).
+# mede isso); esta execução não experimenta gravar um valor diferente. O resto de `/proc/sys` é outra
+# história: a maior parte de `kernel.*` e todo o `vm.*` não têm namespace, então ali a escrita de um
+# contêiner privilegiado é a do host (também não testado aqui).
 #
 # ## 5. Dispositivos
 #
@@ -313,7 +313,7 @@ print(f"--privileged não mascara nada e lê /proc/keys ({keys_p} bytes): "
 #
 # | entrada | o que é |
 # |---|---|
-# | `null`, `zero`, `full`, `random`, `urandom`, `tty` | os seis nós de dispositivo seguros, montagens bind dos do host |
+# | `null`, `zero`, `full`, `random`, `urandom`, `tty` | os seis nós de dispositivo seguros, montagens bind dos nós do host |
 # | `pts`, `ptmx` | um `devpts` do próprio contêiner para pseudoterminais; `ptmx` (um link para `pts/ptmx`) cria novos |
 # | `shm` | um `tmpfs` para a memória compartilhada POSIX (`shm_open`) |
 # | `mqueue` | as filas de mensagens POSIX do namespace IPC |
@@ -349,15 +349,16 @@ print(f"a raiz, /dev e /dev/shm são nodev ({' '.join(sorted(writable & set(node
       f"{writable <= set(nodev)}")
 
 # %% [markdown]
-# A ausência prova pouco: as capabilities padrão incluem `CAP_MKNOD`, então o root lá dentro consegue
-# *criar* um nó para qualquer dispositivo, dados o tipo e os números major:minor (o host lista os seus
-# discos e os números deles em `/proc/partitions`). O que recusa é a *abertura*, e duas vezes. Todo
-# sistema de arquivos em que o contêiner consegue criar um nó — a sua raiz, `/dev`, `/dev/shm` — é montado
-# `nodev`: o kernel não abre um nó de dispositivo encontrado nele (`EACCES`, "Permission denied"). As seis
-# montagens bind de dispositivos e o `devpts` não são `nodev`, como mostram as linhas acima: os nós deles
-# precisam abrir. E, no cgroup v1, o cgroup de dispositivos do contêiner o deixa criar qualquer nó, mas
-# abrir só os seguros (`EPERM`, "Operation not permitted"). O Docker acrescenta um dispositivo do host com
-# `--device`; o boxkit só tem `--privileged`, que abre o cgroup de dispositivos para todos os nós.
+# A ausência dos discos do host nessa lista prova pouco: as capabilities padrão incluem `CAP_MKNOD`, então
+# o root lá dentro consegue *criar* um nó para qualquer dispositivo, dados o tipo e os números major:minor
+# (o host lista os seus discos e os números deles em `/proc/partitions`). O que recusa é a *abertura*, e
+# duas vezes. Todo sistema de arquivos em que o contêiner consegue criar um nó — a sua raiz, `/dev`,
+# `/dev/shm` — é montado `nodev`: o kernel não abre um nó de dispositivo encontrado nele (`EACCES`,
+# "Permission denied"). As seis montagens bind de dispositivos e o `devpts` não são `nodev`, como mostram
+# as linhas acima: os nós deles precisam abrir. E, no cgroup v1, o cgroup de dispositivos do contêiner o
+# deixa criar qualquer nó, mas abrir só os seguros (`EPERM`, "Operation not permitted"). O Docker
+# acrescenta um dispositivo do host com `--device`; o boxkit só tem `--privileged`, que abre o cgroup de
+# dispositivos para todos os nós.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -372,13 +373,13 @@ except OSError as e:
 print(f"o disco deste host: /dev/{disk}, dispositivo de bloco {major}:{minor}; o root dele, ao abri-lo: {opened}")
 
 # %% [markdown]
-# Em alguns hosts, até o root tem o próprio disco recusado, por um motivo do host (uma sandbox, a proteção
-# de uma máquina virtual), como a linha acima pode mostrar. Para que todo host mostre a mesma coisa, o
-# disco abaixo é um **dispositivo loop**: um dispositivo de bloco que o kernel cria sobre um arquivo, aqui
-# um arquivo pequeno que começa com a palavra `boxkit`, desanexado no fim da célula. A primeira execução
-# cria o nó em `/tmp` (na raiz, que é `nodev`). Para encontrar só o cgroup de dispositivos, a segunda
-# execução monta um `tmpfs` próprio, sem `nodev` (isso exige `CAP_SYS_ADMIN`); a terceira faz o mesmo como
-# privilegiada. Cada execução lê seis bytes e não grava nada.
+# Em alguns hosts, até o root é impedido de abrir o próprio disco, por um motivo do host (uma sandbox, a
+# proteção de uma máquina virtual), como a linha acima pode mostrar. Para que todo host mostre a mesma
+# coisa, o disco abaixo é um **dispositivo loop**: um dispositivo de bloco que o kernel cria sobre um
+# arquivo, aqui um arquivo pequeno que começa com a palavra `boxkit`, desanexado no fim da célula. A
+# primeira execução cria o nó em `/tmp` (na raiz, que é `nodev`). Para encontrar só o cgroup de
+# dispositivos, a segunda execução monta um `tmpfs` próprio, sem `nodev` (isso exige `CAP_SYS_ADMIN`); a
+# terceira faz o mesmo como privilegiada. Cada execução lê seis bytes do disco e não grava nada nele.
 
 # %%
 # boxkit: needs root
@@ -432,8 +433,8 @@ probes.append(Probe("devices", "idem, tmpfs sem nodev", "read boxkit" not in c.s
 # `1` perde o seu último processo e não tem mais nenhum grupo filho. Quem consegue escrever nele, e
 # consegue esvaziar algum grupo com `notify_on_release=1`, executa qualquer programa como root no host. A
 # fuga de contêiner da CVE-2022-0492 fez exatamente isso: com `CAP_SYS_ADMIN` — ou ganhando essa
-# capability num novo namespace de usuário (`unshare -UrmC`), onde nenhum filtro seccomp o impedisse — ela
-# montou uma hierarquia que *já existe* (`-o rdma`), na qual o contêiner estava na raiz, e escreveu no
+# capability num novo namespace de usuário (`unshare -UrmC`), onde nenhum filtro seccomp recusasse isso —
+# ela montou uma hierarquia que *já existe* (`-o rdma`), na qual o contêiner estava na raiz, e escreveu no
 # `release_agent` dessa raiz.
 #
 # Uma montagem v1 feita dentro de um namespace de cgroup começa no grupo em que o namespace foi criado, e
@@ -526,10 +527,10 @@ probes.append(Probe("a cgroup of its own", "alcançar um release_agent",
 # O que a execução mostra, e o que mais fica no caminho:
 #
 # * **Um grupo próprio em cada hierarquia.** Cada montagem mostra o grupo do próprio contêiner: nenhum
-#   `release_agent`, e só os poucos processos do contêiner, onde as raízes do host têm muitos. O contrário
-#   não é testado aqui, porque o boxkit não tem como deixar um contêiner na raiz de uma hierarquia: um
-#   runtime que faça isso entrega o `release_agent` dessa hierarquia a um contêiner que tenha
-#   `CAP_SYS_ADMIN` e nenhum namespace de usuário próprio.
+#   `release_agent`, e só os poucos processos do contêiner, enquanto as raízes do host têm muitos. O
+#   contrário não é testado aqui, porque o boxkit não tem como deixar um contêiner na raiz de uma
+#   hierarquia: um runtime que faça isso entrega o `release_agent` dessa hierarquia a um contêiner que
+#   tenha `CAP_SYS_ADMIN` e nenhum namespace de usuário próprio.
 # * **Sem `CAP_SYS_ADMIN`.** Sem ela, o `mount` é recusado pela verificação de capability e pelo seccomp,
 #   cada um por conta própria (seção 1): o contêiner padrão acima não montou nenhuma hierarquia.
 # * O **seccomp** recusa `mount` e `unshare` a um contêiner sem `CAP_SYS_ADMIN`, então o caminho por um
@@ -618,7 +619,7 @@ stack_figure(probes)
 # %%
 # boxkit: needs root
 for p in probes:
-    print(f"{p.layer}: {p.probe}: recusado no contêiner {p.setting} ({p.said}): {p.refused}")
+    print(f"{p.layer}: {p.probe}: recusado, {p.setting} ({p.said}): {p.refused}")
     if p.works_without is not None:
         outcome = "funciona" if p.works_without else "ainda recusado, por outra camada"
         print(f"    com {p.without}: {outcome} ({p.said_without})")
@@ -641,9 +642,9 @@ for p in probes:
 # * Com `CAP_SYS_ADMIN`, um contêiner monta todas as hierarquias v1 do host e encontra nelas o seu próprio
 #   grupo, sem `release_agent`.
 # * `--privileged` retira as cinco primeiras camadas e ainda deixa ao contêiner os seus próprios
-#   namespaces e grupos. Ele não precisa de `release_agent`: todas as capabilities, nenhum filtro e os
-#   dispositivos do host deixam o root lá dentro carregar um módulo do kernel ou abrir o disco do host,
-#   onde quer que o próprio root do host possa fazê-lo (não testado aqui).
+#   namespaces e grupos. Um contêiner privilegiado nem precisa do `release_agent`: todas as capabilities,
+#   nenhum filtro e os dispositivos do host deixam o root lá dentro carregar um módulo do kernel ou abrir
+#   o disco do host, onde quer que o próprio root do host possa fazê-lo (não testado aqui).
 #
 # De volta às suas previsões: cada ação do exercício é decidida por uma destas camadas. Se a verificação
 # disse "not yet" (ainda não), encontre a camada de cada ação e rode a verificação de novo.
