@@ -14,12 +14,12 @@
 #    └────> runc start   (podman runs start itself; conmon only runs create)
 # ```
 #
-# O boxkit tem um runtime; o `boxkit-runtime` fala essa linha de comando, então o podman pode usá-lo no
-# lugar do runc. Este notebook percorre a máquina de estados à mão, lê o bundle que o podman escreve e o
-# compara com os padrões do docker, olha os processos enquanto um contêiner roda, compara os arquivos de
-# cgroup (grupo de controle) que o boxkit-runtime e o runc escrevem para as mesmas opções e abre uma
-# imagem do jeito que a image spec a organiza. Ele termina com um exercício: você edita um campo de um
-# `config.json` e prevê o que o contêiner pode fazer.
+# O boxkit tem um runtime; o `boxkit-runtime` aceita essa mesma linha de comando, então o podman pode
+# usá-lo no lugar do runc. Este notebook percorre a máquina de estados à mão, lê o bundle que o podman
+# escreve e o compara com os padrões do docker, olha os processos enquanto um contêiner roda, compara os
+# arquivos de cgroup (grupo de controle) que o boxkit-runtime e o runc escrevem para as mesmas opções e
+# abre uma imagem do jeito que a image spec a organiza. Ele termina com um exercício: você edita um campo
+# de um `config.json` e prevê o que o contêiner pode fazer.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -45,8 +45,8 @@ work = tempfile.mkdtemp(prefix="oci-")
 # ## 1. A máquina de estados, à mão
 #
 # O `create` prepara o contêiner — namespaces (espaços de nomes), cgroup, montagens, `pivot_root`,
-# capabilities — e para o PID 1 dele logo antes do `execve`. Então o comando `create` termina, mas nem
-# tudo do runtime vai embora com ele: o PID 1 do contêiner *é* um processo do runtime, criado pelo
+# capabilities — e deixa o PID 1 dele parado logo antes do `execve`. Então o comando `create` termina, mas
+# nem tudo do runtime vai embora com ele: o PID 1 do contêiner *é* um processo do runtime, criado pelo
 # `create` com um fork, assim como o do runc é o `runc init`. Ele espera num fifo, `exec.fifo`, no
 # diretório de estado do runtime. O `start` é um comando novo: ele encontra o contêiner pelo `state.json`,
 # abre o fifo e escreve um byte, e o PID 1 segue adiante e faz `execve` do comando. O `kill` e o `delete`
@@ -55,7 +55,7 @@ work = tempfile.mkdtemp(prefix="oci-")
 #
 # A execução abaixo cria um bundle próprio (uma raiz busybox e um `config.json` que roda `sleep`) e chama
 # os quatro verbos, um depois do outro. Depois de cada verbo, ela pergunta `boxkit-runtime state demo`: a
-# segunda coluna é o status que isso imprimiu, ou o erro, quando o contêiner já não existe.
+# segunda coluna é o status que esse comando imprimiu ou, quando o contêiner já não existe, o erro dele.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -161,11 +161,12 @@ for who, calls in (("só pelo perfil do boxkit (o do docker)", vs["docker_only_c
                         subsequent_indent="    "))
 
 # %% [markdown]
-# As listas de capabilities diferem pelos nomes impressos primeiro. O que cada um deles dá a um contêiner:
+# As listas de capabilities diferem exatamente nos nomes impressos nas primeiras linhas acima. O que cada
+# um deles dá a um contêiner:
 #
 # | capability | o que o root no contêiner pode fazer com ela |
 # |---|---|
-# | `CAP_NET_RAW` | abrir sockets raw e de pacotes (um `ping` clássico faz isso; e também um programa que forja pacotes na rede dele) |
+# | `CAP_NET_RAW` | abrir sockets raw e de pacotes (um `ping` clássico faz isso; e também um programa que forja pacotes na rede do contêiner) |
 # | `CAP_MKNOD` | criar nós de dispositivo com `mknod` (abri-los ainda depende da camada de dispositivos) |
 # | `CAP_AUDIT_WRITE` | escrever registros no log de auditoria do kernel (o que o `login` e o `sshd` fazem) |
 #
@@ -176,9 +177,9 @@ for who, calls in (("só pelo perfil do boxkit (o do docker)", vs["docker_only_c
 # que se compara é o conjunto de chamadas que cada um deixa passar para as mesmas capabilities — as duas
 # listas acima.
 #
-# O filtro do podman deixa passar `mount` e `unshare`, onde o do docker os recusa sem `CAP_SYS_ADMIN`. O
-# `mount` continua falhando sob o podman: a verificação de capability o recusa. Mas criar um namespace de
-# usuário não exige capability nenhuma (user_namespaces(7)), então, com os padrões do podman, o root no
+# O filtro do podman deixa passar `mount` e `unshare`, enquanto o do docker os recusa sem `CAP_SYS_ADMIN`.
+# O `mount` continua falhando sob o podman: a verificação de capability o recusa. Mas criar um namespace
+# de usuário não exige capability nenhuma (user_namespaces(7)), então, com os padrões do podman, o root no
 # contêiner pode criar um, onde o host permite namespaces de usuário. Nele, quem o criou tem todas as
 # capabilities sobre os namespaces que lhe pertencem — então, com um novo namespace de montagem ao lado
 # (`unshare -Urm`, que também mapeia quem chama para root), o mesmo `mount` passa. As três tentativas,
@@ -216,10 +217,10 @@ print(f"sob o podman, o root montou um tmpfs no seu próprio namespace de usuár
 # %% [markdown]
 # ## 3. Os processos enquanto ele roda
 #
-# `podman run -d` com `sleep` como comando: o podman inicia o **conmon** (o monitor que segura o stdio do
+# `podman run -d` com `sleep` como comando: o podman inicia o **conmon** (o monitor que mantém o stdio do
 # contêiner e espera pelo código de saída dele), o conmon roda `boxkit-runtime create`, o podman roda
 # `boxkit-runtime start`, e os dois comandos do runtime terminam. O PID 1 do contêiner passou a ser filho
-# do conmon, um *sub-reaper* (`PR_SET_CHILD_SUBREAPER`), e assim o conmon fica sabendo o status de saída
+# do conmon, um *sub-reaper* (`PR_SET_CHILD_SUBREAPER`), e assim o conmon fica sabendo o código de saída
 # dele. A árvore, lida de `/proc`: os ancestrais do contêiner até o conmon e, depois, todos os filhos que
 # o conmon tem.
 
@@ -300,8 +301,8 @@ print(f"digest e diff_id são um só exatamente nas camadas sem compressão ({ki
 #   das suas opções) e o `boxkit-runtime` (a partir de um `config.json`) preenchem o mesmo plano, que um
 #   único runtime executa.
 # * `create` e `start` são dois verbos para que o motor possa trabalhar no contêiner entre um e outro — de
-#   fora, pelo PID do PID 1 — com os namespaces dele já prontos e o comando ainda sem rodar, segurado pelo
-#   próprio processo do runtime como PID 1. (Os hooks da spec são do próprio runtime: ele os executa
+#   fora, pelo PID do PID 1 — com os namespaces dele já prontos e o comando ainda sem rodar, retido pelo
+#   próprio processo do runtime, que é o PID 1. (Os hooks da spec são do próprio runtime: ele os executa
 #   dentro do `create` e do `start`.)
 # * "O padrão" é do motor: o podman e o docker entregam ao mesmo runtime capabilities diferentes e filtros
 #   diferentes.
@@ -330,8 +331,8 @@ for name in exercises_oci.EDITS:
     print("  ", name)
 
 # %% [markdown]
-# Escolha **uma** das edições. Depois dela, o shell do contêiner (root no contêiner, a menos que a sua
-# edição diga outra coisa) consegue escrever um arquivo em `/`, montar um tmpfs em `/tmp`, mudar o
+# Escolha **uma** das edições. Com ela aplicada, o shell do contêiner (root no contêiner, a menos que a
+# sua edição diga outra coisa) consegue escrever um arquivo em `/`, montar um tmpfs em `/tmp`, mudar o
 # hostname e escutar na porta 80? Troque cada `...` abaixo: `edit` pelo nome da edição, como foi impresso,
 # e cada ação por `True` ou `False`. A verificação escreve o `config.json` editado ao lado de uma raiz
 # busybox, roda `boxkit-runtime create` e `start` nele e lê o que o shell conseguiu fazer.
