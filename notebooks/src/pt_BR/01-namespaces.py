@@ -16,7 +16,7 @@
 # | `user` | ids de usuário e de grupo — o root lá dentro pode ser, do lado de fora, um uid comum, sem privilégios | `CLONE_NEWUSER` |
 # | `ipc` | IPC do System V, filas de mensagens POSIX | `CLONE_NEWIPC` |
 # | `cgroup` | a raiz da árvore de cgroups | `CLONE_NEWCGROUP` |
-# | `time` | os relógios de boot e monotônico | `unshare(CLONE_NEWTIME)`, depois `fork()` |
+# | `time` | o relógio de boot e o monotônico | `unshare(CLONE_NEWTIME)`, depois `fork()` |
 #
 # Com `pid` e `time`, o processo que faz a chamada fica onde estava; os filhos que ele criar em seguida
 # são os primeiros membros do novo namespace. A flag do namespace de montagem é `CLONE_NEWNS`, e não
@@ -155,7 +155,7 @@ print(f"o hostname do host continua {host_name}, não box:", host_name != "box")
 #
 # A primeira chamada de montagem do boxkit num contêiner novo é `mount(NULL, "/", NULL,
 # MS_REC|MS_PRIVATE)`. Sem ela, as montagens poderiam se *propagar*: uma montagem compartilhada copia cada
-# nova montagem para as suas pares, e assim a raiz overlay do contêiner, o seu `/proc` e os seus volumes
+# nova montagem para os seus pares, e assim a raiz overlay do contêiner, o seu `/proc` e os seus volumes
 # poderiam aparecer no host. Num host iniciado com systemd, o `/` é compartilhado (o systemd o deixa assim
 # no boot); um host sem systemd pode já ter o `/` privado. A célula abaixo imprime qual é o caso deste
 # host. Depois montamos (com bind) um diretório do host dentro de um contêiner e comparamos as duas
@@ -358,8 +358,8 @@ b.remove()
 # ## cgroup: o contêiner vê o seu próprio grupo como a raiz
 #
 # O boxkit põe cada contêiner no seu próprio cgroup (o notebook 02 o limita). Com um namespace de cgroup
-# criado *depois* dessa mudança, o `/proc/self/cgroup` do contêiner mostra `/`, escondendo a árvore do
-# host.
+# criado *depois* que o contêiner já está nesse cgroup, o `/proc/self/cgroup` do contêiner mostra `/`,
+# escondendo a árvore do host.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -374,10 +374,10 @@ print(f"caminhos lá dentro, em {len(inside)} linhas: {paths}; todos são /:", p
 # %% [markdown]
 # ## Tempo: um relógio de boot diferente
 #
-# Um namespace de tempo (Linux 5.6+) desloca dois relógios: `CLOCK_MONOTONIC` e `CLOCK_BOOTTIME`, o que o
-# `/proc/uptime` lê. O relógio de parede (`CLOCK_REALTIME`) é o do host em todo namespace de tempo. O
-# checkpoint/restore usa esse namespace para que os relógios de um contêiner migrado não deem saltos.
-# Aqui: um contêiner que acredita que a máquina está ligada há um ano a mais.
+# Um namespace de tempo (Linux 5.6+) desloca dois relógios: `CLOCK_MONOTONIC` e `CLOCK_BOOTTIME`, que é o
+# relógio que o `/proc/uptime` lê. O relógio de parede (`CLOCK_REALTIME`) é o do host em todo namespace de
+# tempo. O checkpoint/restore usa esse namespace para que os relógios de um contêiner migrado não deem
+# saltos. Aqui: um contêiner que acredita que a máquina está ligada há um ano a mais.
 
 # %%
 year = 365 * 24 * 3600
