@@ -223,13 +223,14 @@ print(f"a ida e volta mais rápida a partir do host leva {ratio:.2f} vezes o tem
 
 # %% [markdown]
 # Leia as duas linhas do `client`. Pela bridge, um ping atravessa dois pares veth e a bridge, na ida e na
-# volta; pelo `lo`, ele nunca sai do namespace. Mesmo assim, as linhas têm a mesma ordem de grandeza: as
-# idas e voltas mais rápidas ficam a menos de dez vezes uma da outra (as razões estão impressas acima), e
-# a linha do host também. Um par veth e o dispositivo de loopback entregam um pacote do mesmo jeito: o
-# lado que envia o põe na fila de backlog da CPU (`netif_rx`) e o kernel o processa instantes depois, sem
-# fio, sem placa de rede e sem cópia; a bridge é só uma consulta no caminho. Nessa escala, o ping mede
-# sobretudo a si mesmo (acordar, enviar, ser acordado pela resposta), e isso é igual em todas as linhas;
-# por isso, saber qual de duas medianas tão próximas é a menor diz pouco.
+# volta; pelo `lo`, ele nunca sai do namespace. Mesmo assim, as linhas têm a mesma ordem de grandeza: a
+# ida e volta mais rápida de uma leva menos de dez vezes o tempo da mais rápida da outra (as razões estão
+# impressas acima), e com a linha do host acontece o mesmo. Um par veth e o dispositivo de loopback
+# entregam um pacote do mesmo jeito: o lado que envia o põe na fila de backlog da CPU (`netif_rx`) e o
+# kernel o processa instantes depois, sem fio, sem placa de rede e sem cópia; a bridge é só uma consulta
+# no caminho. Nessa escala, o ping mede sobretudo a si mesmo (acordar, enviar, ser acordado pela
+# resposta), e isso é igual em todas as linhas; por isso, saber qual de duas medianas tão próximas é a
+# menor diz pouco.
 
 # %% [markdown]
 # ## HTTP pelo nome e por uma porta publicada
@@ -258,9 +259,10 @@ print(f"o host buscou 127.0.0.1:8080 ({from_host!r}):", from_host == "hello from
 # `postrouting` **mascara** esses pacotes (*masquerade*): masquerade é NAT de origem, que reescreve o
 # endereço de *origem* de um pacote para o endereço do próprio host na interface por onde ele sai (aqui, o
 # gateway da bridge); o rastreamento de conexões (conntrack) lembra a reescrita e a desfaz nas respostas.
-# (Uma cadeia `guard` descarta pacotes 127/8 que chegam *de* uma bridge: só com o `route_localnet`, um
-# contêiner conseguiria alcançar os serviços do host em 127.0.0.1, a CVE-2020-8558.) Aqui está a tabela,
-# como `nft list table ip boxkit` a imprime; cada regra de masquerade tem um `counter`:
+# (Uma cadeia `guard` descarta pacotes 127/8 que chegam *de* uma bridge: se houvesse apenas o
+# `route_localnet`, sem essa cadeia, um contêiner conseguiria alcançar os serviços do host em 127.0.0.1, a
+# CVE-2020-8558.) Aqui está a tabela, como `nft list table ip boxkit` a imprime; cada regra de masquerade
+# tem um `counter`:
 
 # %%
 # boxkit: needs network
