@@ -158,9 +158,9 @@ print(f"a loja ainda responde depois da carga ({page!r}):", page.startswith("sho
 #
 # Editamos o contêiner em execução (um `VERSION` novo) e então fazemos commit do diretório *upper* dele —
 # só o que mudou — como uma camada por cima de `shop:1.0`. Além do arquivo alterado, a camada contém os
-# diretórios acima do que o contêiner escreveu: `app` e `etc`, onde o runtime escreveu os arquivos
-# `hosts`, `hostname` e `resolv.conf` do contêiner, que um commit deixa de fora (eles pertencem a esta
-# execução, não à imagem).
+# diretórios acima do que o contêiner escreveu: o `app` e o `etc`, e é só neste último que o runtime
+# escreveu os arquivos `hosts`, `hostname` e `resolv.conf` do contêiner, que um commit deixa de fora (eles
+# pertencem a esta execução, não à imagem).
 
 # %%
 # boxkit: needs network, cgroups
@@ -194,7 +194,7 @@ print(f"um contêiner de shop:1.1 lê a versão do commit ({said!r}):", said == 
 # Um limite é um número num arquivo de cgroup. Aqui estão os arquivos por trás da loja em execução e os
 # arquivos que o podman (com o runc) escreve para as mesmas opções `--memory 200m --cpus 0.5 --pids-limit
 # 50`. Um deles difere de propósito: o swap. Sem `--memory-swap`, o docker e o podman deixam um contêiner
-# usar de swap outro tanto igual ao seu limite de memória; o boxkit não dá swap nenhum a um contêiner, a
+# usar em swap a mesma quantidade do seu limite de memória; o boxkit não dá swap nenhum a um contêiner, a
 # menos que isso seja pedido, e assim o OOM killer age no limite de memória. O cgroup v1 limita memória e
 # swap juntos (`memory.memsw.limit_in_bytes`, mostrado como `memory+swap`), e o v2 limita só o swap
 # (`memory.swap.max`, mostrado como `swap`); um kernel que não contabiliza swap não tem nenhum dos dois
