@@ -8,8 +8,8 @@
 # dentro dele pode *fazer*. Os capítulos 01–04 e 06 desmontam as cercas (o 04 se aprofunda no namespace de
 # rede); o 05 e os capítulos 07–09 voltam a juntá-las — como um serviço, como a cadeia OCI que o `docker
 # run` aciona, à mão a partir de chamadas de sistema e em torno do primeiro processo do contêiner. Cada
-# capítulo prova o que afirma no seu próprio kernel, com contêineres de verdade que o pacote `boxkit`
-# inicia a partir do notebook:
+# capítulo prova o que afirma no kernel da sua própria máquina, com contêineres de verdade que o pacote
+# `boxkit` inicia a partir do notebook:
 #
 # | # | notebook | a ideia | o que você vai ver |
 # |---|---|---|---|
