@@ -262,3 +262,37 @@ def detect(refresh: bool = False) -> CgroupHost:
         _cached = parse(_mountinfo(), _statfs_type(BASE))
         _own_parents(_cached)
     return _cached
+
+
+def initial_user_namespace(uid_map: str | None = None) -> bool:
+    """Is this process in the kernel's first user namespace (its uid_map maps every id to itself)?"""
+    if uid_map is None:
+        try:
+            with open("/proc/self/uid_map") as f:
+                uid_map = f.read()
+        except OSError:
+            return True
+    return uid_map.split() == ["0", "0", "4294967295"]
+
+
+def groups_unavailable(host: CgroupHost | None = None, uid_map: str | None = None) -> str | None:
+    """Why containers here start without a cgroup, or None where boxkit makes their groups.
+
+    Root of a user namespace whose cgroup file system it may not write — a podman ``--userns=auto``
+    learner on a cgroup v1 host, a Sysbox container on v1 — can still make every namespace, so its
+    containers start, without groups, as rootless ones do; a start that asks for a limit is refused.
+    In the first user namespace a read-only tree is not waved through: there a container at a
+    hierarchy's root could reach its ``release_agent`` (see :mod:`boxkit.cgroups`), so the start fails.
+    The kernel refuses ``release_agent`` to anyone outside the first user namespace (Linux 5.17,
+    24f600856418, the fix of CVE-2022-0492)."""
+    host = host or detect()
+    if initial_user_namespace(uid_map):
+        return None
+    if host.mode == "none":
+        return "no cgroup file system is mounted"
+    key = "" if host.version == 2 else ("memory" if "memory" in host.v1 else next(iter(host.v1)))
+    parent = host.parent(key)
+    if os.access(parent, os.W_OK):
+        return None
+    return f"this user namespace's root may not write the cgroup tree at {parent}"
+

@@ -156,7 +156,7 @@ class Spares:
         pid = os.fork()
         if pid == 0:
             parent.close()
-            no_group = os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids
+            no_group = os.environ.get("BOXKIT_NO_CGROUPS") or self.own_ids or cgroups.host.groups_unavailable()
             spare_child.stage1(flags, child, staging, list(self.ns) + ["cgroup"], rootfs.root_mounter,
                                None if no_group else name, self.own_ids,
                                guess.plan if guess is not None else None)

@@ -284,6 +284,13 @@ class Supervisor:
             return None
         # no guard: a limit that cannot be set must fail the start, never vanish
         lim = Limits(**plan.limits)
+        why = cgroups.host.groups_unavailable()
+        if why:
+            asked = [k for k, v in vars(lim).items() if v is not None and k != "all_devices"]
+            if asked:
+                raise HostError("cannot limit container", plan.id, detail=why,
+                                hint=f"start it without the {', '.join(asked)} limit, or see boxkit probe")
+            return None   # root of a user namespace on a read-only tree: no group, as rootless
         group = cgroups.create(plan.id, lim)
         try:
             group.add(pid)

@@ -13,8 +13,9 @@ removed at the end with its cgroups, mounts and late processes.
 Each learner's kernel is root in its own user namespace, so boxkit runs in its root mode: the probe,
 a container, an exercise check, all through the kernel's websocket. This host is cgroup v1: the
 groups inside are the host's, owned by host root, so they are not delegated and the probe must say so;
-boxkit's containers then start without groups of their own (``BOXKIT_NO_CGROUPS=1`` in the learners'
-environment, until boxkit finds this by itself). The limits that hold are podman's, on each learner.
+boxkit finds that by itself (cgroups.host.groups_unavailable): its containers start without groups of
+their own, and one that asks for a limit is refused in one sentence. The limits that hold are
+podman's, on each learner.
 
 The walls are attacked from learner A's kernel: B's processes, B's files, B's containers, B's server.
 Then from A's user namespace with the host's PID view, the second wall: A's root is another host uid
@@ -236,7 +237,7 @@ def spawner_config(store, image: str, install: hubctl.LearnerInstall) -> str:
                              "/tmp:rw,size=32m,mode=1777", "/run:rw,size=16m,mode=0755"]
     # cgroup v1 here: the groups inside are not delegated, and boxkit does not yet start its containers
     # without groups by itself when it is root in a user namespace (see the module's docstring)
-    c.PodmanSpawner.environment = {{"PYTHONPATH": {":".join(install.pythonpath)!r}, "BOXKIT_NO_CGROUPS": "1"}}
+    c.PodmanSpawner.environment = {{"PYTHONPATH": {":".join(install.pythonpath)!r}}}
     """
 
 
@@ -379,8 +380,13 @@ with open(os.path.expanduser("~/secret-" + me), "w") as f:
     f.write("the secret of " + me)
 right = exercises.namespaces(**exercises.solution("namespaces"))
 wrong = exercises.namespaces(["mount", "uts"], {"mnt"})
+try:   # a limit boxkit cannot set here must be refused, never dropped
+    boxkit.run("busybox", ["true"], memory="64M")
+    limited = "started"
+except boxkit.BoxkitError as e:
+    limited = str(e)
 print(json.dumps({"exit": r.exit_code, "out": r.stdout.split(), "box_running": box.running,
-                  "right": bool(right), "right_why": right.why, "wrong": bool(wrong)}))
+                  "right": bool(right), "right_why": right.why, "wrong": bool(wrong), "limited": limited}))
 """
 
 
@@ -392,6 +398,7 @@ def test_container_and_exercise_in_each_kernel(klass):
         # a container of the learner's: PID 1 is its ps, root inside is still the learner's range
         assert d["out"][1:4] == ["0", str(w.uid_map[1]), str(USERNS)], d["out"]
         assert d["right"] and not d["wrong"], f"{w.name}: the right answer must pass, the wrong one not: {d}"
+        assert d["limited"].startswith("cannot limit container") and "memory" in d["limited"], d["limited"]
         box = find_in(w, box_argv(w))
         assert os.stat(f"/proc/{box}").st_uid == w.uid_map[1], "boxkit's container runs as the learner's root"
     print(f"\nexercise check in {klass.learners[0].name}'s kernel: {cells[0].json()['right_why']}")

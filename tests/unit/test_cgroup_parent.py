@@ -106,3 +106,18 @@ def test_a_bad_setting_stops_a_start_with_exit_125(monkeypatch):
         cgroups.create("x1", Limits())
     assert e.value.exit_code == 125
     assert "BOXKIT_CGROUP_PARENT" in str(e.value) and "'yes'" in str(e.value)
+
+
+def test_groups_are_unavailable_only_to_a_user_namespaces_root_on_a_tree_it_may_not_write(tmp_path, monkeypatch):
+    """The rule's logic (tests/hub/test_hub_podman.py starts containers for real on a read-only tree)."""
+    tree = tmp_path / "memory"
+    tree.mkdir()
+    h = host.CgroupHost("v1", {"memory": str(tree)}, None, [], {"memory": "/"}, "root")
+    nested = "0 1879048192 165536\n"
+    assert host.initial_user_namespace("0 0 4294967295\n") and not host.initial_user_namespace(nested)
+    assert host.groups_unavailable(h, nested) is None                  # writable: groups as usual
+    monkeypatch.setattr(host.os, "access", lambda p, mode: False)     # a read-only mount
+    why = host.groups_unavailable(h, nested)
+    assert why and str(tree) in why
+    # the first user namespace never starts a container without a group (release_agent: see cgroups)
+    assert host.groups_unavailable(h, "0 0 4294967295\n") is None
