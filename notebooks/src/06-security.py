@@ -213,7 +213,7 @@ for probe, cmd in (("unshare -U", nested), ("add_key", keyctl)):
 #
 # ## 3. no_new_privs
 #
-# A setuid-root program runs with the file owner's uid — that is how `sudo` and `passwd` work. Here
+# A setuid-root program runs with the file owner's uid as its effective uid — that is how `sudo` and `passwd` work. Here
 # root in the container makes a setuid-root copy of `id`, becomes uid 1000 and runs it. With
 # `no_new_privs` (boxkit's default) the kernel ignores the setuid bit; without it
 # (`--security-opt no-new-privileges=false`, docker's default) `id` reports `euid=0(root)`.
@@ -339,7 +339,7 @@ print(f"the root, /dev and /dev/shm are nodev ({' '.join(sorted(writable & set(n
       f"{writable <= set(nodev)}")
 
 # %% [markdown]
-# Absence proves little: the default capabilities include `CAP_MKNOD`, so root inside can *make* a
+# The host's disks being absent from that list proves little: the default capabilities include `CAP_MKNOD`, so root inside can *make* a
 # node for any device, given its type and major:minor numbers (the host lists its disks and their
 # numbers in `/proc/partitions`). What refuses is the *open*, twice over. Every file system the
 # container can make a node on — its root, `/dev`, `/dev/shm` — is mounted `nodev`: the kernel will

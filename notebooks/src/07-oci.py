@@ -293,7 +293,7 @@ print(f"digest and diff_id are one exactly for the uncompressed layers ({kinds})
 # * `create` and `start` are two verbs so that the engine can work on the container in between — from
 #   outside, through PID 1's PID — with its namespaces already there and its command not yet running,
 #   held by the runtime's own process as PID 1. (The spec's hooks are the runtime's own: it runs them
-#   inside `create` and `start`.)
+#   inside `create`, `start` and `delete`.)
 # * "The default" is the engine's: podman and docker hand the same runtime different capabilities and
 #   different filters.
 # * The OCI runtime-tools validation suite drives any runtime through this command line; its figures
@@ -302,8 +302,8 @@ print(f"digest and diff_id are one exactly for the uncompressed layers ({kinds})
 #
 # ## Exercise
 #
-# The exercise's bundle is written by hand, a short one of the kind `runc spec` writes (section 1 ran a
-# longer one). These are its fields that decide what root in the container may do — and one field it
+# The exercise's bundle is written by hand, a short one of the kind `runc spec` writes (podman's, in
+# section 2, is a longer one). These are its fields that decide what root in the container may do — and one field it
 # does *not* have (`runc spec` leaves it out too):
 
 # %%

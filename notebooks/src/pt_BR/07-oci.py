@@ -303,7 +303,7 @@ print(f"digest e diff_id são um só exatamente nas camadas sem compressão ({ki
 # * `create` e `start` são dois verbos para que o motor possa trabalhar no contêiner entre um e outro — de
 #   fora, pelo PID do PID 1 — com os namespaces dele já prontos e o comando ainda sem rodar, retido pelo
 #   próprio processo do runtime, que é o PID 1. (Os hooks da spec são do próprio runtime: ele os executa
-#   dentro do `create` e do `start`.)
+#   dentro do `create`, do `start` e do `delete`.)
 # * "O padrão" é do motor: o podman e o docker entregam ao mesmo runtime capabilities diferentes e filtros
 #   diferentes.
 # * A suíte de validação runtime-tools da OCI aciona qualquer runtime por essa linha de comando; os
@@ -312,9 +312,9 @@ print(f"digest e diff_id são um só exatamente nas camadas sem compressão ({ki
 #
 # ## <a id="Exercise"></a>Exercício
 #
-# O bundle do exercício é escrito à mão, um bundle curto, do tipo que o `runc spec` escreve (a seção 1
-# rodou um mais longo). Estes são os campos dele que decidem o que o root no contêiner pode fazer — e um
-# campo que ele *não* tem (o `runc spec` também o deixa de fora):
+# O bundle do exercício é escrito à mão, um bundle curto, do tipo que o `runc spec` escreve (o do podman,
+# na seção 2, é mais longo). Estes são os campos dele que decidem o que o root no contêiner pode fazer — e
+# um campo que ele *não* tem (o `runc spec` também o deixa de fora):
 
 # %%
 spec = exercises_oci.bundle_config()
