@@ -1,10 +1,11 @@
 """`./course lab` as a normal user: the README's "Linux machine without root" route. The script must look
 at the host (rootless where the kernel allows user namespaces, RECORDED otherwise) instead of refusing
 non-root, make its venv, and serve JupyterLab without --allow-root, with one kernel in the launcher.
-A new non-root user runs it on a fresh clone of this checkout, twice: the English edition, then
-``--lang pt_BR`` (the pt-BR notebooks under the same root, JupyterLab's own pt-BR language pack and its
-UI locale). Slow (a venv install): skipped when BOXKIT_SKIP_SLOW=1. Which edition ``lab`` picks from
---lang, BOXKIT_LANG and the locale is checked fast, through ``./course edition``, which shares its code."""
+A new non-root user runs it on a fresh clone of this checkout, twice: ``--lang pt_BR`` (the pt-BR index
+under the same root, JupyterLab's UI set to pt_BR and its own pt-BR language pack served), then the
+English edition its locale picks, with the UI language the learner chose in between kept. Slow (a venv
+install): skipped when BOXKIT_SKIP_SLOW=1. Which edition ``lab`` picks from --lang, BOXKIT_LANG and the
+locale is checked fast, through ``./course edition``, which shares its code."""
 
 from __future__ import annotations
 
@@ -115,6 +116,27 @@ def _get(port: int, token: str, path: str) -> dict:
         return json.load(r)
 
 
+def _put(port: int, token: str, path: str, body: dict) -> None:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method="PUT",
+                                 headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=30).close()
+
+
+def _ui_locale(port: int, token: str) -> str:
+    """The UI language JupyterLab serves: the translation extension's setting as it stands."""
+    return _get(port, token, "/lab/api/settings/@jupyterlab/translation-extension:plugin")["settings"]["locale"]
+
+
+def _labels(node) -> set[str]:
+    """Every menu label in a plugin's settings (its schema, as the server translated it)."""
+    if isinstance(node, dict):
+        own = {node["label"]} if isinstance(node.get("label"), str) else set()
+        return own.union(*map(_labels, node.values()))
+    if isinstance(node, list):
+        return set().union(*map(_labels, node))
+    return set()
+
+
 def _opens(text: str, port: int, index: str) -> str:
     """The token of the URL the lab printed, which must open ``index`` (relative to notebooks/)."""
     m = re.search(rf"http://127\.0\.0\.1:{port}/lab/tree/{re.escape(index)}\?token=(\w+)", text)
@@ -143,27 +165,34 @@ def test_course_lab_runs_for_a_normal_user():
         clone = os.path.join(user.home, "boxkit")
         subprocess.run(["git", "clone", "-q", REPO, clone], check=True)
         subprocess.run(["chown", "-R", f"{user.uid}:{user.uid}", clone], check=True)
-        with _lab(user, clone) as (port, text):
+        # the pt-BR edition: its index opened from the notebooks/ root (links between editions resolve),
+        # JupyterLab's UI set to pt_BR and its own pt-BR pack served, the kernels told the edition
+        with _lab(user, clone, "--lang", "pt_BR") as (port, text):
             assert "run as root" not in text
             assert "course runs rootless" in text or "replays a RECORDED run" in text, text[-2000:]
             kernels = os.listdir(os.path.join(clone, ".venv", "share", "jupyter", "kernels"))
             assert kernels == ["python3"], kernels      # one kernel in the launcher
-            token = _opens(text, port, "00-index.ipynb")
-            ui = _get(port, token, "/lab/api/settings/@jupyterlab/translation-extension:plugin")
-            assert ui["schema"]["properties"]["locale"]["default"] == "en"
-        # the pt-BR edition: its index opened from the same root (links between editions resolve),
-        # JupyterLab's own pt-BR pack served and chosen, the kernels told the edition
-        t0 = time.monotonic()
-        with _lab(user, clone, "--lang", "pt_BR") as (port, text):
             assert "the pt_BR edition (--lang pt_BR)" in text, text[-2000:]
             token = _opens(text, port, "pt_BR/00-index.ipynb")
             index = _get(port, token, "/api/contents/pt_BR/00-index.ipynb")
             assert "contêiner" in json.dumps(index["content"], ensure_ascii=False)
             assert _get(port, token, "/api/contents/00-index.ipynb?content=0")["type"] == "notebook"
-            ui = _get(port, token, "/lab/api/settings/@jupyterlab/translation-extension:plugin")
-            assert ui["schema"]["properties"]["locale"]["default"] == "pt_BR", ui["schema"]["properties"]
+            assert _ui_locale(port, token) == "pt_BR"
             assert "pt_BR" in _get(port, token, "/lab/api/translations/")["data"]
             pack = _get(port, token, "/lab/api/translations/pt_BR")["data"]["jupyterlab"]
             assert pack["Settings"] == ["Configurações"], pack.get("Settings")
+            # the server translates the menus' own labels too (it does so only by the user setting)
+            assert "Tema" in _labels(_get(port, token, "/lab/api/settings/@jupyterlab/apputils-extension:themes"))
             assert _environ_of_lab(user.uid)["BOXKIT_LANG"] == "pt_BR"
-        print(f"\nthe pt_BR lab, set up again and up in {time.monotonic() - t0:.1f} s")
+            # the learner picks Portuguese in Settings > Language: JupyterLab saves it as theirs
+            _put(port, token, "/lab/api/settings/@jupyterlab/translation-extension:plugin",
+                 {"raw": '{"locale": "pt_BR"}'})
+        # the English edition (LANG=C.UTF-8, no --lang) opens the English index; the UI language the
+        # learner picked stays theirs
+        t0 = time.monotonic()
+        with _lab(user, clone) as (port, text):
+            assert "the en edition (LANG=C.UTF-8)" in text, text[-2000:]
+            token = _opens(text, port, "00-index.ipynb")
+            assert _environ_of_lab(user.uid)["BOXKIT_LANG"] == "en"
+            assert _ui_locale(port, token) == "pt_BR"
+        print(f"\nthe English lab, set up again and up in {time.monotonic() - t0:.1f} s")
