@@ -20,8 +20,9 @@
 # O boxkit cria um grupo por contêiner na sua própria subárvore, `boxkit/<id>`, abaixo do grupo em que
 # roda o kernel deste notebook (na maioria dos hosts, o topo de cada hierarquia:
 # `/sys/fs/cgroup/<controller>/boxkit/<id>` no cgroup v1, `/sys/fs/cgroup/boxkit/<id>` no v2), para que um
-# limite no grupo do próprio kernel valha também para os contêineres dele. Um *amostrador* (*sampler*) lê
-# os arquivos do grupo enquanto o contêiner roda. Todos os gráficos abaixo são esses números.
+# limite no grupo do kernel do notebook valha também para os contêineres que ele inicia. Um *amostrador*
+# (*sampler*) lê os arquivos do grupo enquanto o contêiner roda. Todos os gráficos abaixo mostram esses
+# números.
 #
 # O Linux tem duas organizações desses arquivos. O **cgroup v1** monta uma árvore por hierarquia, cada uma
 # com um controlador ou alguns (`/sys/fs/cgroup/memory/`, `/sys/fs/cgroup/pids/`, …); o **cgroup v2**
@@ -54,7 +55,7 @@ print("controladores:", ", ".join(host.controllers()))
 # ## Memória: 500 MiB, e nem um byte a mais
 #
 # O exemplo das notas de origem. Um contêiner limitado a 500 MiB (`500M`: o boxkit, como o docker, conta
-# em potências de dois) roda um programa que aloca 10 MiB atrás de 10 MiB e toca em cada página (páginas
+# em potências de dois) roda um programa que aloca memória de 10 em 10 MiB e toca em cada página (páginas
 # nunca tocadas não custam nada), com a meta de chegar a 900 MiB. O amostrador lê o uso do grupo 50 vezes
 # por segundo, e o gráfico é redesenhado enquanto o programa roda. O trabalho desse programa guloso (o
 # *hog*) é uma contagem (passos de 10 MiB até 900 MiB), então toda máquina desenha a mesma subida, só que
@@ -105,11 +106,11 @@ print(f"uma amostra chegou perto do limite, 5% ou menos abaixo dele: {mem.peak_m
 # soma o tempo que a fila de execução do grupo em cada CPU passou limitada; assim, dois laços ocupados em
 # duas CPUs, ambos estacionados durante um intervalo inteiro entre amostras, contam esse intervalo duas
 # vezes. Uma amostra isolada também pode mostrar mais ou menos do que meio núcleo: a cota é imposta a cada
-# *período* de 100 ms, e os 100 ms de uma amostra raramente coincidem com um período. Uma amostra que pega
-# dois períodos pode conter os 50 ms que o grupo rodou no fim de um e os 50 ms do começo do seguinte (um
-# núcleo inteiro), ou, na maior parte, o tempo estacionado entre eles; a própria imprecisão de tempo do
-# amostrador (*jitter*) estica os dois casos um pouco mais. Na média de alguns segundos, o resultado é a
-# cota.
+# *período* de 100 ms, e os 100 ms de uma amostra raramente coincidem com um período. Uma amostra que
+# abrange dois períodos pode conter os 50 ms que o grupo rodou no fim de um e os 50 ms do começo do
+# seguinte (um núcleo inteiro), ou, na maior parte, o tempo estacionado entre eles; a própria imprecisão
+# de tempo do amostrador (*jitter*) estica os dois casos um pouco mais. Na média de alguns segundos, o
+# resultado é a cota.
 
 # %%
 # boxkit: needs cgroups
@@ -143,7 +144,7 @@ viz.shares_figure(pair, [256, 768])
 # boxkit: needs cgroups
 light, heavy = experiments.measured_shares(pair, skip=1.0)
 ended_by = [r.signal for r in results]
-print(f"sinais que os encerraram depois da janela: {ended_by}; os dois ainda queimavam CPU até ali:",
+print(f"sinais que os encerraram depois da janela de medição: {ended_by}; os dois ainda queimavam CPU até ali:",
       all(ended_by))
 print(f"fatia do mais pesado {heavy:.0%}, perto de 75% (65-85):", 0.65 <= heavy <= 0.85)
 print(f"o mais leve recebeu menos: {light:.0%} contra {heavy:.0%}:", light < heavy)
@@ -157,7 +158,7 @@ print(f"o mais leve recebeu menos: {light:.0%} contra {heavy:.0%}:", light < hea
 # limite, o kernel do notebook inicia 20 processos seus no host e lê o `pids.current` do grupo antes e
 # depois: o limite é do grupo, não da máquina. Em seguida, o notebook espera um número fixo de amostras
 # (`seconds=3` a 20 amostras por segundo) e para a bomba com SIGTERM: a execução é medida em contagens,
-# então uma máquina lenta conta a mesma história.
+# então uma máquina lenta mostra a mesma história.
 
 # %%
 # boxkit: needs cgroups
@@ -190,12 +191,12 @@ print(f"enquanto isso, o host iniciou {hf['started']} de {hf['asked']} processos
 #
 # O cgroup v1 não tem nada equivalente. O seu `memory.soft_limit_in_bytes` (o `--memory-reservation` do
 # docker) não faz nada até a máquina inteira ficar com pouca memória; aí o kernel recupera memória
-# primeiro dos grupos que estão *acima* do seu limite flexível (*soft limit*). Ele está de saída: kernels
-# recentes registram "soft_limit_in_bytes is deprecated and will be removed" no log quando ele é escrito.
-# No v2, o runc escreve essa reserva em `memory.low`, que protege a memória de um grupo *abaixo* desse
-# valor — até onde os grupos pais também concedem proteção: o kernel limita o `memory.low` de um grupo
-# pelo dos seus ancestrais (cgroup-v2.rst, "effective low boundary"). Nenhum dos dois deixa um grupo mais
-# lento.
+# primeiro dos grupos que estão *acima* do seu limite flexível (*soft limit*). Ele está sendo
+# descontinuado: kernels recentes registram "soft_limit_in_bytes is deprecated and will be removed" no log
+# na primeira vez que alguém escreve nele. No v2, o runc escreve essa reserva em `memory.low`, que protege
+# a memória de um grupo *abaixo* desse valor — até onde os grupos pais também concedem proteção: o kernel
+# limita o `memory.low` de um grupo pelo dos seus ancestrais (cgroup-v2.rst, "effective low boundary").
+# Nenhum dos dois deixa um grupo mais lento.
 #
 # Por isso, a próxima célula precisa de um host com cgroup v2. Num host v1 ou híbrido, ela mostra, em vez
 # disso, uma execução gravada numa máquina com cgroup v2, marcada com o selo RECORDED (gravada).
@@ -237,12 +238,13 @@ print(f"pressão de memória (PSI some avg10) no ponto mais alto: {top} %; acima
 viz.file_map(host.mode)
 
 # %% [markdown]
-# A tabela é a do boxkit. O lado do kernel: um contêiner com limite de memória, cota de CPU e limite de
-# pids; cada arquivo da coluna deste host procurado no próprio grupo do contêiner (os diretórios que o
-# `/proc/PID/cgroup` dele indica); e os limites lidos de volta desses arquivos. Alguns arquivos só existem
-# em alguns kernels (memória + swap precisa da contabilização de swap; `memory.peak` precisa do Linux
-# 5.19), por isso a célula lista os que faltam neste host. No v1, o arquivo de memória + swap guarda o
-# limite de memória (nenhum swap além dele); no v2, o arquivo de swap guarda só o swap, 0.
+# A tabela é a do boxkit. Para ver o lado do kernel, a próxima célula inicia um contêiner com limite de
+# memória, cota de CPU e limite de pids, procura cada arquivo da coluna deste host no próprio grupo do
+# contêiner (os diretórios que o `/proc/PID/cgroup` dele indica) e lê de volta desses arquivos os limites
+# que eles guardam. Alguns arquivos só existem em alguns kernels (memória + swap precisa da contabilização
+# de swap; `memory.peak` precisa do Linux 5.19), por isso a célula lista os que faltam neste host. No v1,
+# o arquivo de memória + swap guarda o limite de memória (nenhum swap além dele); no v2, o arquivo de swap
+# guarda só o swap, 0.
 
 # %%
 # boxkit: needs cgroups
