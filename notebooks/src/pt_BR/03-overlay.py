@@ -20,7 +20,7 @@
 # | `workdir` | espaço de rascunho no sistema de arquivos do upper, para cada copy-up; o contêiner nunca o vê |
 # | merged (a visão mesclada) | o que o contêiner vê como `/` |
 #
-# Primeiro montamos um à mão; depois, a história das notas de origem, com imagens de verdade.
+# Primeiro montamos um overlay à mão; depois, a história das notas de origem, com imagens de verdade.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -142,7 +142,7 @@ print(f"caminhos do lower ausentes do merged {hidden}:",
 old = os.lstat(f"{demo}/upper/etc/old")
 spare = [p for p, k in scan["work"].items() if k == "whiteout"]
 same = [p for p in spare if os.lstat(f"{demo}/work/{p}").st_ino == old.st_ino]
-print(f"whiteouts no work: {len(spare)}, cada um o inode do etc/old do upper ({old.st_nlink} links):",
+print(f"whiteouts no work: {len(spare)}, cada um com o inode do etc/old do upper ({old.st_nlink} links):",
       bool(spare) and same == spare)
 
 # %%
@@ -165,7 +165,7 @@ print(f"os diretórios da demonstração ({demo}) removidos:", not os.path.exist
 # **Preveja primeiro.** Um contêiner acrescenta um byte a um arquivo da sua imagem. A próxima célula faz
 # isso com arquivos do lower de 4 KiB até 128 MiB, cada vez num overlay novo, e mede o tempo do primeiro
 # acréscimo (open, write, close). O arquivo de 128 MiB vai levar mais ou menos o mesmo tempo que o de 4
-# KiB? Se não, por que a primeira escrita num arquivo grande do lower é lenta, e um segundo acréscimo
+# KiB? Se não, por que a primeira escrita num arquivo grande do lower é lenta? E um segundo acréscimo
 # também seria lento? Anote o seu palpite e só então rode a célula.
 
 # %%
@@ -187,7 +187,7 @@ copyup_figure(points)
 # %%
 # boxkit: needs root
 big, small = points[-1][1] * 1000, points[0][1] * 1000
-print(f"primeiro acréscimo ao de 128 MiB {big:.1f} ms, ao de 4 KiB {small:.2f} ms; mais de 5 vezes mais lento:",
+print(f"primeiro acréscimo ao arquivo de 128 MiB {big:.1f} ms, ao de 4 KiB {small:.2f} ms; mais de 5 vezes mais lento:",
       big > 5 * small)
 
 # %% [markdown]
@@ -237,11 +237,11 @@ print(f"uma segunda abertura para escrita usou essa cópia (inode {at_open['uppe
 # ```
 #
 # Cada `COPY` cria uma camada. A versão 2.0 muda só o `app.sh`. Cada passo recebe uma chave de cache
-# calculada a partir do seu pai e das suas entradas: a base (uma imagem, nomeada e nunca construída) e os
-# dois passos das dependências não mudaram, então o segundo build diz `CACHED` para os dois passos das
-# dependências e cria uma camada nova. O primeiro build roda num cache de build só seu (um `cache_scope`
-# novo a cada execução deste notebook), então ele constrói todos os passos, como faria um primeiro build
-# em qualquer lugar.
+# calculada a partir do seu pai e das suas entradas: a base (uma imagem que o build só nomeia e nunca
+# constrói) e os dois passos das dependências não mudaram, então o segundo build diz `CACHED` para os dois
+# passos das dependências e cria uma camada nova. O primeiro build roda num cache de build só seu (um
+# `cache_scope` novo a cada execução deste notebook), então ele constrói todos os passos, como faria um
+# primeiro build em qualquer lugar.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -330,10 +330,10 @@ print(f"a camada base do histórico é o diff id do busybox ({base_row['diff_id'
 
 # %% [markdown]
 # Que ids outro host teria? Uma imagem busybox construída em outro host, ou em outro momento, empacota
-# outras datas de arquivo (e talvez outro binário), então a camada dela tem outro diff id. As camadas das
-# dependências guardam os mesmos bytes, com datas de arquivo fixas, mas um tar também registra o modo e o
-# dono de cada arquivo: outro host só obtém os mesmos ids onde eles coincidem (outra umask, ou um build
-# feito por um usuário comum, dá outros ids). As figuras desta história no README
+# outras datas de modificação de arquivo (e talvez outro binário), então a camada dela tem outro diff id.
+# As camadas das dependências guardam os mesmos bytes, com datas de modificação fixas, mas um tar também
+# registra o modo e o dono de cada arquivo: outro host só obtém os mesmos ids onde eles coincidem (outra
+# umask, ou um build feito por um usuário comum, dá outros ids). As figuras desta história no README
 # (`docs/img/overlay1.png`, `overlay2.png`) foram desenhadas pelo código da figura acima num único host,
 # então mostram os ids daquele host.
 #
