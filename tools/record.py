@@ -23,7 +23,11 @@ from boxkit.course import record  # noqa: E402
 
 
 def main() -> int:
-    nbs = sorted(glob.glob(os.path.join(HERE, "notebooks", "[0-9][0-9]-*.ipynb")))
+    # the English chapters and every translated edition (notebooks/pt_BR/...): a translated cell's code
+    # differs from the English one in its printed words and comments, so it has a key, and a replay, of
+    # its own; a cell whose code is the same shares the English one's
+    nbs = sorted(glob.glob(os.path.join(HERE, "notebooks", "[0-9][0-9]-*.ipynb"))) + \
+        sorted(glob.glob(os.path.join(HERE, "notebooks", "*", "[0-9][0-9]-*.ipynb")))
     from boxkit import exercises, exercises_byhand, exercises_oci, exercises_pid1, probe
 
     measured = None

@@ -9,6 +9,7 @@ Slow (a venv install): skipped when BOXKIT_SKIP_SLOW=1.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -112,9 +113,9 @@ def test_binder_start_gives_a_learner_a_private_boxkit_root(binder_venv, learner
 
 
 def _notebooks(repo: str) -> list[str]:
-    nbs = sorted(os.path.join(repo, "notebooks", f) for f in os.listdir(os.path.join(repo, "notebooks"))
-                 if f.endswith(".ipynb")) if os.path.isdir(os.path.join(repo, "notebooks")) else []
-    return nbs
+    """The English chapters and every translated edition's (notebooks/pt_BR/...)."""
+    return sorted(glob.glob(os.path.join(repo, "notebooks", "*.ipynb"))) + \
+        sorted(glob.glob(os.path.join(repo, "notebooks", "*", "*.ipynb")))
 
 
 def test_notebooks_pass_nbval_as_a_learner_without_root(binder_venv, learner):

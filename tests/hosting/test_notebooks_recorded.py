@@ -18,7 +18,9 @@ import sys
 import pytest
 from hosting_util import REPO
 
-NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "notebooks", "[0-9][0-9]-*.ipynb")))
+# the English chapters and every translated edition (notebooks/pt_BR/...), each replayed in its own words
+NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "notebooks", "[0-9][0-9]-*.ipynb"))) + \
+    sorted(glob.glob(os.path.join(REPO, "notebooks", "*", "[0-9][0-9]-*.ipynb")))
 
 pytestmark = [
     pytest.mark.slow,

@@ -25,6 +25,7 @@ def test_execute_for_the_recording(path):
     with open(os.path.join(REPO, path)) as f:
         nb = nbformat.read(f, as_version=4)
     NotebookClient(nb, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": os.path.join(REPO, "notebooks")}}).execute()
-    with open(os.path.join(OUT, os.path.basename(path)), "w") as f:
+                   resources={"metadata": {"path": os.path.dirname(os.path.join(REPO, path))}}).execute()
+    # notebooks/pt_BR/02-cgroups.ipynb -> pt_BR-02-cgroups.ipynb: one file per edition
+    with open(os.path.join(OUT, "-".join(path.split("/")[1:])), "w") as f:
         nbformat.write(nb, f)
