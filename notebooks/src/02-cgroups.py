@@ -182,7 +182,8 @@ print(f"meanwhile the host started {hf['started']} of {hf['asked']} processes:",
 # cgroup v1 has no equivalent. Its `memory.soft_limit_in_bytes` (docker's `--memory-reservation`)
 # does nothing until the whole machine runs short of memory; then the kernel reclaims first from the
 # groups that are *above* their soft limit. It is on its way out: recent kernels log
-# "soft_limit_in_bytes is deprecated and will be removed" when it is written. On v2, runc writes that
+# "soft_limit_in_bytes is deprecated and will be removed" the first time after boot that it is written.
+# On v2, runc writes that
 # reservation to `memory.low`, which protects a group's memory *below* it — as far as its parent
 # groups grant protection too: the kernel caps a group's `memory.low` by its ancestors' (cgroup-v2.rst,
 # "effective low boundary"). Neither slows a group down.
@@ -217,9 +218,11 @@ print(f"memory pressure (PSI some avg10) at its highest: {top} %; above 0: {bool
 # ## The same limits, two file layouts
 #
 # cgroup v1 has one tree per hierarchy (one controller or a few), each with its own file names; v2 has
-# one tree whose files are prefixed by the controller. boxkit's two drivers write the same limits into these files
+# one tree for all of them, with file names of its own (`memory.max` where v1 has `memory.limit_in_bytes`).
+# boxkit's two drivers write the same limits into these files
 # (`boxkit.cgroups.FILE_MAP`); the column this host uses is highlighted. A *reservation* is not a
-# limit: as the section above says, it acts only when the whole host runs short of memory.
+# limit: as the section above says, it only steers reclaim (v1's soft limit when the whole host runs
+# short of memory, v2's `memory.low` also when an ancestor group's limit is reached).
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -288,7 +288,8 @@ print(f"v2 added less than 1% of the {share['shared_bytes']:,} bytes it shares:"
 
 # %% [markdown]
 # Two sizes exist: the history and the figure give each layer's bytes **on disk** (its unpacked
-# directory, in whole file-system blocks; each box is as wide as that); the store also knows the size
+# directory, in whole file-system blocks; each box's width follows it, but for a layer the figure marks
+# "not to scale"); the store also knows the size
 # of the layer's **tar** (`Store().layers_of(ref)` has both). And why can 2.0 share 1.0's layers at
 # all? Layers are **content-addressed**: a layer's name is the SHA-256 of its uncompressed tar (the
 # *diff id* in the history above), so the same files, packed the same way, are the same layer

@@ -253,8 +253,8 @@ print(f"a quarter of MemTotal: {mem_inside_kb // 4 // 1024} MiB; "
 # process may still run on every CPU, only for less time per period; the third answer, the quota, is
 # only in the cgroup files read above. So the affinity follows a cpuset and not a quota, and
 # `os.cpu_count()` follows neither (`os.process_cpu_count()`, new in Python 3.13, follows the
-# affinity). GNU `nproc` prints the affinity; its releases from 2025 on also divide a cgroup v2 quota
-# (`cpu.max`) into it, so under a quota what `nproc` prints depends on its version. The same program in
+# affinity). GNU `nproc` prints the affinity; its releases from 2025 on also take a cgroup v2 quota
+# (`cpu.max`) into account, so under a quota what `nproc` prints depends on its version. The same program in
 # three containers, with the host's `nproc`:
 
 # %%

@@ -193,10 +193,10 @@ print(f"enquanto isso, o host iniciou {hf['started']} de {hf['asked']} processos
 # docker) não faz nada até a máquina inteira ficar com pouca memória; aí o kernel recupera memória
 # primeiro dos grupos que estão *acima* do seu limite flexível (*soft limit*). Ele está sendo
 # descontinuado: kernels recentes registram "soft_limit_in_bytes is deprecated and will be removed" no log
-# na primeira vez que alguém escreve nele. No v2, o runc escreve essa reserva em `memory.low`, que protege
-# a memória de um grupo *abaixo* desse valor — até onde os grupos pais também concedem proteção: o kernel
-# limita o `memory.low` de um grupo pelo dos seus ancestrais (cgroup-v2.rst, "effective low boundary").
-# Nenhum dos dois deixa um grupo mais lento.
+# na primeira vez, depois do boot, que alguém escreve nele. No v2, o runc escreve essa reserva em
+# `memory.low`, que protege a memória de um grupo *abaixo* desse valor — até onde os grupos pais também
+# concedem proteção: o kernel limita o `memory.low` de um grupo pelo dos seus ancestrais (cgroup-v2.rst,
+# "effective low boundary"). Nenhum dos dois deixa um grupo mais lento.
 #
 # Por isso, a próxima célula precisa de um host com cgroup v2. Num host v1 ou híbrido, ela mostra, em vez
 # disso, uma execução gravada numa máquina com cgroup v2, marcada com o selo RECORDED (gravada).
@@ -228,10 +228,12 @@ print(f"pressão de memória (PSI some avg10) no ponto mais alto: {top} %; acima
 # ## Os mesmos limites, duas organizações de arquivos
 #
 # O cgroup v1 tem uma árvore por hierarquia (um controlador ou alguns), cada uma com os seus próprios
-# nomes de arquivo; o v2 tem uma árvore só, cujos arquivos levam o nome do controlador como prefixo. Os
-# dois drivers do boxkit escrevem os mesmos limites nesses arquivos (`boxkit.cgroups.FILE_MAP`); a coluna
-# que este host usa aparece destacada. Uma *reserva* (*reservation*) não é um limite: como diz a seção
-# acima, ela só age quando o host inteiro fica com pouca memória.
+# nomes de arquivo; o v2 tem uma árvore só para todos, com nomes de arquivo próprios (`memory.max` onde o
+# v1 tem `memory.limit_in_bytes`). Os dois drivers do boxkit escrevem os mesmos limites nesses arquivos
+# (`boxkit.cgroups.FILE_MAP`); a coluna que este host usa aparece destacada. Uma *reserva* (*reservation*)
+# não é um limite: como diz a seção acima, ela só orienta a recuperação de memória (o limite flexível do
+# v1 quando o host inteiro fica com pouca memória; o `memory.low` do v2 também quando o limite de um grupo
+# ancestral é atingido).
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -263,8 +263,8 @@ print(f"um quarto do MemTotal: {mem_inside_kb // 4 // 1024} MiB; "
 # resposta, a cota, só está nos arquivos de cgroup lidos acima. Então a afinidade acompanha um cpuset e
 # não uma cota, e `os.cpu_count()` não acompanha nenhum dos dois (`os.process_cpu_count()`, novo no Python
 # 3.13, acompanha a afinidade). O `nproc` do GNU imprime a afinidade; as versões dele a partir de 2025
-# também levam em conta, nessa conta, uma cota do cgroup v2 (`cpu.max`), então, sob uma cota, o que o
-# `nproc` imprime depende da versão. O mesmo programa em três contêineres, com o `nproc` do host:
+# também levam em conta uma cota do cgroup v2 (`cpu.max`), então, sob uma cota, o que o `nproc` imprime
+# depende da versão. O mesmo programa em três contêineres, com o `nproc` do host:
 
 # %%
 # boxkit: needs cgroups
