@@ -174,30 +174,29 @@ def owner_of(path: str) -> str:
 _SYSTEMD_UNIT = (".scope", ".service", ".slice")
 
 
-def systemd_undelegated(directory: str) -> bool:
-    """Is ``directory`` a systemd unit's group that systemd did not delegate (``Delegate=yes`` sets the
-    ``trusted.delegate`` attribute, or ``user.delegate`` for a user's manager; systemd 251+)?"""
-    if not os.path.basename(directory).endswith(_SYSTEMD_UNIT):
-        return False
+def _delegated_by_systemd(directory: str) -> bool:
+    """Did systemd delegate the group at ``directory``? ``Delegate=yes`` sets the ``trusted.delegate``
+    attribute (``user.delegate`` for a user's manager), systemd 251+."""
     for attr in ("trusted.delegate", "user.delegate"):
         try:
             if os.getxattr(directory, attr).strip(b"\0") in (b"1", b"yes", b"true"):
-                return False
+                return True
         except OSError:
             continue
-    return True
+    return False
+
+
+def systemd_undelegated(directory: str) -> bool:
+    """Is ``directory`` a systemd unit's group that systemd did not delegate?"""
+    return os.path.basename(directory).endswith(_SYSTEMD_UNIT) and not _delegated_by_systemd(directory)
 
 
 def delegation(directory: str) -> str:
     """Whether the group at ``directory`` was handed to this user, in one sentence: a systemd
     delegation (its attribute), a directory owned by this user (what any delegation does: the manager
     chowns ``cgroup.procs`` and ``cgroup.subtree_control``), or neither (root writes where it likes)."""
-    for attr in ("trusted.delegate", "user.delegate"):
-        try:
-            if os.getxattr(directory, attr):
-                return "delegated by systemd (Delegate=yes)"
-        except OSError:
-            continue
+    if _delegated_by_systemd(directory):
+        return "delegated by systemd (Delegate=yes)"
     try:
         procs = os.stat(os.path.join(directory, "cgroup.procs"))
     except OSError:
@@ -264,14 +263,22 @@ def detect(refresh: bool = False) -> CgroupHost:
     return _cached
 
 
+_own_uid_map: str | None = None
+
+
 def initial_user_namespace(uid_map: str | None = None) -> bool:
-    """Is this process in the kernel's first user namespace (its uid_map maps every id to itself)?"""
+    """Is this process in the kernel's first user namespace (its uid_map maps every id to itself)?
+    The process's own map is read once: groups_unavailable() asks at every container start, and the
+    supervisor never changes its user namespace."""
+    global _own_uid_map
     if uid_map is None:
-        try:
-            with open("/proc/self/uid_map") as f:
-                uid_map = f.read()
-        except OSError:
-            return True
+        if _own_uid_map is None:
+            try:
+                with open("/proc/self/uid_map") as f:
+                    _own_uid_map = f.read()
+            except OSError:
+                _own_uid_map = "0 0 4294967295"
+        uid_map = _own_uid_map
     return uid_map.split() == ["0", "0", "4294967295"]
 
 

@@ -17,21 +17,11 @@ import errno
 import os
 
 from ..cgroups import Group, cpuset
-from ..cgroups.host import detect
+from ..cgroups.host import detect, own_groups
 from ..cgroups.resources import Resources
 from ..errors import HostError
 
 DEFAULT_PARENT = "boxkit-runtime"
-
-
-def _own_v1(controller_dir_name: str) -> str:
-    """This process's group in one v1 hierarchy (for a relative cgroupsPath)."""
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _n, ctrls, path = line.rstrip("\n").split(":", 2)
-            if controller_dir_name in ctrls.split(","):
-                return path
-    return "/"
 
 
 def group_dirs(cid: str, cgroups_path: str) -> tuple[Group, list[str]]:
@@ -40,26 +30,21 @@ def group_dirs(cid: str, cgroups_path: str) -> tuple[Group, list[str]]:
     if host.mode == "none":
         raise HostError("cannot create cgroup for", cid, errno=errno.ENOENT,
                         detail="no cgroup file system is mounted at /sys/fs/cgroup")
-    # no cgroupsPath: boxkit-runtime/<id> below the caller's group, as boxkit run nests (host.parents)
-    rel = cgroups_path or f"/{DEFAULT_PARENT}/{cid}"
-    dirs: dict[str, str] = {}
+    own: dict[str, str] = {}
+    if cgroups_path and not cgroups_path.startswith("/"):   # relative: below the caller's own group
+        with open("/proc/self/cgroup") as f:
+            own = own_groups(f.read())
+
+    def where(key: str) -> str:
+        if not cgroups_path:   # boxkit-runtime/<id> below the caller's group, as boxkit run nests
+            return os.path.join(host.parents.get(key, "/"), DEFAULT_PARENT, cid)
+        return cgroups_path if cgroups_path.startswith("/") else os.path.join(own.get(key, "/"), cgroups_path)
+
     if host.version == 2:
-        base = host.v2_root or "/sys/fs/cgroup"
-        if not cgroups_path:
-            rel = os.path.join(host.parents.get("", "/"), DEFAULT_PARENT, cid)
-        elif not rel.startswith("/"):
-            with open("/proc/self/cgroup") as f:
-                own = next((ln.split(":", 2)[2].strip() for ln in f if ln.startswith("0::")), "/")
-            rel = os.path.join(own, rel)
-        d = os.path.join(base, rel.lstrip("/"))
+        d = os.path.join(host.v2_root or "/sys/fs/cgroup", where("").lstrip("/"))
         dirs = {c: d for c in host.v2_controllers} or {"unified": d}
     else:
-        for ctrl, mnt in host.v1.items():
-            if not cgroups_path:
-                r = os.path.join(host.parents.get(ctrl, "/"), DEFAULT_PARENT, cid)
-            else:
-                r = rel if rel.startswith("/") else os.path.join(_own_v1(ctrl), rel)
-            dirs[ctrl] = os.path.join(mnt, r.lstrip("/"))
+        dirs = {ctrl: os.path.join(mnt, where(ctrl).lstrip("/")) for ctrl, mnt in host.v1.items()}
     return Group(cid, host, dirs), sorted(set(dirs.values()))
 
 
