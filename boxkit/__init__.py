@@ -15,11 +15,13 @@ import os as _os
 
 from . import paths, proc
 from .errors import BoxkitError, ContainerError, ExecError, HostError, NotFoundError, SpecError, check_linux
+from .i18n import language, set_language
 
 __version__ = "0.1.0"
 __all__ = [
     "run", "Container", "Result", "ContainerSpec", "Limits", "Mount", "probe", "gc",
     "BoxkitError", "ContainerError", "ExecError", "HostError", "NotFoundError", "SpecError",
+    "set_language", "language",
 ]
 
 check_linux()

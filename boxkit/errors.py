@@ -8,12 +8,20 @@ in one sentence of three parts — the operation, the path or input, and a hint:
 
 Messages are lowercase and end without a period, as in youki and crun. The CLI prints ``str(err)`` and
 exits 125, never a traceback.
+
+Each part is an English message id (:mod:`boxkit.i18n`), translated when the error is *printed*, not when
+it is raised: ``op``, ``detail`` and ``hint`` may name fields (``"no running container named {name}"``)
+filled from ``params``, and the fields listed in ``terms`` are message ids themselves (``what`` in
+``invalid {what}``: "memory limit"). :func:`to_wire` sends the ids and fields, not the sentence, so the
+warm helper (which speaks English) and a Portuguese client agree: the client renders it.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import os
+
+from .i18n import N_, _
 
 __all__ = [
     "BoxkitError",
@@ -29,12 +37,35 @@ __all__ = [
 ]
 
 _ERRNO_HINTS = {
-    _errno.EPERM: "run as root or see boxkit probe",
-    _errno.EACCES: "run as root or see boxkit probe",
-    _errno.ENOSPC: "free some disk space or raise the kernel limit",
-    _errno.EBUSY: "something still uses it; run boxkit gc",
-    _errno.ENOSYS: "this kernel lacks the feature; see boxkit probe",
+    _errno.EPERM: N_("run as root or see boxkit probe"),
+    _errno.EACCES: N_("run as root or see boxkit probe"),
+    _errno.ENOSPC: N_("free some disk space or raise the kernel limit"),
+    _errno.EBUSY: N_("something still uses it; run boxkit gc"),
+    _errno.ENOSYS: N_("this kernel lacks the feature; see boxkit probe"),
 }
+
+# strerror(3) in the C locale, lowercased as boxkit prints it: the ones a learner meets, so that a
+# Portuguese sentence does not end in English (a rarer one is printed as the C library says it)
+STRERROR = (N_("operation not permitted"), N_("no such file or directory"), N_("no such process"),
+            N_("permission denied"), N_("file exists"), N_("device or resource busy"),
+            N_("invalid argument"), N_("no space left on device"), N_("read-only file system"),
+            N_("function not implemented"), N_("directory not empty"), N_("resource temporarily unavailable"),
+            N_("cannot allocate memory"), N_("not a directory"), N_("is a directory"),
+            N_("too many levels of symbolic links"), N_("address already in use"), N_("connection refused"),
+            N_("exec format error"), N_("argument list too long"), N_("no child processes"))
+
+
+def _fill(template: str, params: dict | None, terms: tuple = ()) -> str:
+    text = _(template)
+    if not params:
+        return text
+    values = {k: (_(v) if k in terms and isinstance(v, str) else v) for k, v in params.items()}
+    for candidate in (text, template):   # a translation that lost a field: say the English
+        try:
+            return candidate.format(**values)
+        except (KeyError, IndexError, ValueError, AttributeError):
+            continue
+    return text   # not a template at all (a detail formatted by its caller, with braces of its own)
 
 
 class BoxkitError(OSError):
@@ -43,9 +74,12 @@ class BoxkitError(OSError):
     exit_code = 125
 
     def __init__(self, op: str, path: str | None = None, *, errno: int | None = None,
-                 hint: str | None = None, detail: str | None = None):
+                 hint: str | None = None, detail: str | None = None, params: dict | None = None,
+                 terms: tuple = ()):
         self.op = op
         self.path = path
+        self.params = dict(params) if params else None
+        self.terms = tuple(terms)
         self.hint = hint if hint is not None else _ERRNO_HINTS.get(errno or 0)
         self.detail = detail if detail is not None else (os.strerror(errno).lower() if errno else None)
         super().__init__(errno or 0, self._render())
@@ -53,13 +87,13 @@ class BoxkitError(OSError):
         self.args = (self._render(),)
 
     def _render(self) -> str:
-        msg = self.op
+        msg = _fill(self.op, self.params, self.terms)
         if self.path:
             msg += f" {self.path}"
         if self.detail:
-            msg += f": {self.detail}"
+            msg += f": {_fill(self.detail, self.params, self.terms)}"
         if self.hint:
-            msg += f" — {self.hint}"
+            msg += f" — {_fill(self.hint, self.params, self.terms)}"
         return msg
 
     def __str__(self) -> str:
@@ -73,24 +107,29 @@ class BoxkitError(OSError):
 class SpecError(BoxkitError, ValueError):
     """Bad input: a malformed option, an impossible limit, an unknown name."""
 
-    def __init__(self, what: str, value: object, why: str, hint: str | None = None):
-        super().__init__(f"invalid {what}", repr(value) if not isinstance(value, str) else f"'{value}'",
-                         errno=_errno.EINVAL, detail=why, hint=hint)
+    def __init__(self, what: str, value: object, why: str, hint: str | None = None,
+                 params: dict | None = None):
+        self.what = what
+        super().__init__(N_("invalid {what}"), repr(value) if not isinstance(value, str) else f"'{value}'",
+                         errno=_errno.EINVAL, detail=why, hint=hint, params={**(params or {}), "what": what},
+                         terms=("what",))
 
 
 class UsageError(SpecError):
     """A command line argparse could not read: a missing argument, an unknown option or verb."""
 
     def __init__(self, prog: str, message: str):
-        BoxkitError.__init__(self, f"invalid use of {prog}", errno=_errno.EINVAL, detail=message,
-                             hint=f"see {prog} --help")
+        BoxkitError.__init__(self, N_("invalid use of {prog}"), errno=_errno.EINVAL, detail=message,
+                             hint=N_("see {prog} --help"), params={"prog": prog})
 
 
 class NotFoundError(BoxkitError):
     """An image, rootfs, container or network that does not exist."""
 
-    def __init__(self, what: str, name: str, hint: str | None = None):
-        super().__init__(f"no such {what}", f"'{name}'", errno=_errno.ENOENT, detail="not found", hint=hint)
+    def __init__(self, what: str, name: str, hint: str | None = None, params: dict | None = None):
+        self.what = what
+        super().__init__(N_("no such {what}"), f"'{name}'", errno=_errno.ENOENT, detail=N_("not found"),
+                         hint=hint, params={**(params or {}), "what": what}, terms=("what",))
 
 
 class HostError(BoxkitError):
@@ -106,9 +145,9 @@ class ExecError(ContainerError):
 
     def __init__(self, argv0: str, errno: int):
         self.exit_code = 127 if errno == _errno.ENOENT else 126
-        hint = ("check the command exists in the image" if errno == _errno.ENOENT
-                else "check the file is an executable for this machine")
-        super().__init__("cannot execute", argv0, errno=errno, hint=hint)
+        hint = (N_("check the command exists in the image") if errno == _errno.ENOENT
+                else N_("check the file is an executable for this machine"))
+        super().__init__(N_("cannot execute"), argv0, errno=errno, hint=hint)
 
 
 _WIRE_TYPES: dict[str, type[BoxkitError]] = {}
@@ -131,11 +170,18 @@ def to_wire(err: BaseException, op: str = "cannot start container") -> dict:
                     and issubclass(c, BoxkitError))
         return {"type": kind, "name": type(err).__name__, "op": err.op, "path": err.path,
                 "errno": err.errno or 0, "detail": err.detail, "hint": err.hint,
+                "params": _jsonable(getattr(err, "params", None)), "terms": list(getattr(err, "terms", ())),
                 "exit_code": getattr(err, "exit_code", 125), "message": str(err)}
     if isinstance(err, OSError):
         return to_wire(BoxkitError(op, err.filename, errno=err.errno or 0,
                                    hint="see boxkit probe" if err.errno not in _ERRNO_HINTS else None))
     return to_wire(BoxkitError(op, detail=f"{type(err).__name__}: {err}"))
+
+
+def _jsonable(params: dict | None) -> dict | None:
+    if not params:
+        return None
+    return {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v)) for k, v in params.items()}
 
 
 def from_wire(d: dict) -> BoxkitError:
@@ -145,7 +191,7 @@ def from_wire(d: dict) -> BoxkitError:
     e = cls.__new__(cls)
     if "op" in d:
         BoxkitError.__init__(e, d["op"], d.get("path"), errno=d.get("errno") or 0, hint=d.get("hint"),
-                             detail=d.get("detail"))
+                             detail=d.get("detail"), params=d.get("params"), terms=tuple(d.get("terms") or ()))
     else:
         BoxkitError.__init__(e, d.get("message", "the boxkit helper failed"), hint="")
         e.errno = d.get("errno") or 0

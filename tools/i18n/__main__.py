@@ -8,6 +8,9 @@
     python -m tools.i18n check [NAME ...]                # what CI checks, as a list of problems
     python -m tools.i18n stats                           # messages and words per chapter, and how many are done
     python -m tools.i18n show NAME                       # the built notebook's text outputs, cell by cell
+    python -m tools.i18n package extract|update|compile|check|stats   # the package's own words (boxkit.po)
+    python -m tools.i18n package part OUT.po FILE.py ... # one translator's share: the messages of FILEs
+    python -m tools.i18n package merge PART.po ...       # fill the package catalogue from partial ones
 
 NAME is a chapter (``01-namespaces``); ``--lang`` picks the edition (default pt_BR).
 """
@@ -32,7 +35,7 @@ def _names(given: list[str], available: list[str], what: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.i18n", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["extract", "update", "generate", "build", "check", "stats", "show"])
+    ap.add_argument("command", choices=["extract", "update", "generate", "build", "check", "stats", "show", "package"])
     ap.add_argument("names", nargs="*", help="chapters, like 01-namespaces (default: all that apply)")
     ap.add_argument("--lang", default="pt_BR", choices=LANGUAGES)
     ap.add_argument("--drop-obsolete", action="store_true", help="update: delete entries the English no longer has")
@@ -43,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     chapters = layout.chapters()
     lang = a.lang
 
+    if a.command == "package":
+        return _package(a.names, lang, a.drop_obsolete)
     if a.command == "extract":
         for n in _names(a.names, chapters, "chapter"):
             changed = catalog.write_template(n, layout)
@@ -114,6 +119,41 @@ def main(argv: list[str] | None = None) -> int:
                 done = ", ".join(f"{v} {k}" for k, v in catalog.counts(catalog.read(layout.po(n, lang))).items())
             print(f"{n:16} {len(entries):6} {words:6}  {done}")
         print(f"{'total':16} {total[0]:6} {total[1]:6}")
+    return 0
+
+
+def _package(args: list[str], lang: str, drop_obsolete: bool) -> int:
+    from . import package as pkg
+
+    action = args[0] if args else "check"
+    if action == "extract":
+        print(f"{pkg.pot_path()}: {'written' if pkg.write_template() else 'unchanged'}")
+    elif action == "update":
+        pkg.write_template()
+        c = pkg.update(lang, drop_obsolete=drop_obsolete)
+        print(f"{pkg.po_path(lang)}: " + ", ".join(f"{v} {k}" for k, v in c.items()))
+    elif action == "compile":
+        print(f"{pkg.mo_path(lang)}: {'written' if pkg.compile_mo(lang) else 'unchanged'}")
+    elif action == "part":
+        c = pkg.part(args[1], args[2:], lang)
+        print(f"{args[1]}: " + ", ".join(f"{v} {k}" for k, v in c.items()))
+    elif action == "merge":
+        print(f"{pkg.po_path(lang)}: {pkg.merge(lang, args[1:])} entries filled")
+    elif action == "stats":
+        po = catalog.read(pkg.po_path(lang))
+        live = [m for m in po if m.id]
+        words = sum(len((m.id if isinstance(m.id, str) else m.id[0]).split()) for m in live)
+        print(f"boxkit.po: {len(live)} messages, {words} English words; "
+              + ", ".join(f"{v} {k}" for k, v in catalog.counts(po).items()))
+        print(f"msgfmt: {checks.msgfmt(pkg.po_path(lang))[1]}")
+    elif action == "check":
+        problems = pkg.check(lang)
+        for p in problems:
+            print(p)
+        print(f"{len(problems)} problem(s)")
+        return 1 if problems else 0
+    else:
+        sys.exit(f"package {action}: no such action (extract, update, compile, merge, stats, check)")
     return 0
 
 

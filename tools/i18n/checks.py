@@ -205,14 +205,22 @@ def _normal_pair(english: str, translated: str, extra: frozenset[str]) -> tuple[
     return _set_aside(en, paths), _set_aside(tr, paths)
 
 
-def same_code(english: str, translated: str, extra: frozenset[str] = frozenset()) -> list[str]:
-    """Is ``translated`` the English source with only prose, comments and printed text changed?"""
+def same_code(english: str, translated: str, extra: frozenset[str] = frozenset(),
+              language_lines: str | None = None) -> list[str]:
+    """Is ``translated`` the English source with only prose, comments and printed text changed (and,
+    in its first code cell, the edition's ``language_lines``, which must be there)?"""
     a, b = cells.split(english), cells.split(translated)
     if [c.kind for c in a] != [c.kind for c in b]:
         return ["the cells differ in number or kind from the English"]
     out = []
+    first = True
     for ce, ct in zip(a, b, strict=True):
         where = f"cell at English line {ce.line}"
+        if ce.kind == "code" and first and language_lines is not None:
+            first = False
+            if language_lines + "\n" not in ct.body:
+                out.append(f"{where}: the first code cell does not set the edition's language")
+            ct = type(ct)(**{**ct.__dict__, "body": ct.body.replace(language_lines + "\n", "", 1)})
         if ce.kind == "code":
             if [x for x in ce.body.splitlines() if code.DIRECTIVE.match(x.strip())] != \
                     [x for x in ct.body.splitlines() if code.DIRECTIVE.match(x.strip())]:
@@ -287,7 +295,7 @@ def chapter(name: str, lang: str, layout: Layout = CHECKOUT, built: bool = True)
     with open(layout.source(name)) as f:
         english = f.read()
     extra = ex.extra_literals(ex.config(layout.config), name)
-    out += same_code(english, generated, extra)
+    out += same_code(english, generated, extra, generate.LANGUAGE_LINES.get(lang))
     out += links(generated, name, lang, layout)
     if built:
         out += notebook_fresh(name, lang, layout, generated)

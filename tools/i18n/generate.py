@@ -3,9 +3,10 @@
 What the generator adds beyond the translations, each for a reason a test checks:
 
 * **the edition's language**, in the first code cell (:data:`LANGUAGE_LINES`): a notebook says its
-  language itself and never takes it from the kernel's environment, so one notebook never mixes two.
-  ``boxkit.set_language`` does not exist yet (issue 25's second stage adds it and the package's own
-  strings); until then the line is a comment marked ``LANGUAGE-PLACEHOLDER`` that says so.
+  language itself and never takes it from the kernel's environment, so one notebook never mixes two:
+  ``boxkit.set_language("pt_BR")`` makes what the package prints (verdicts, the host check, the RECORDED
+  badge, figure labels, errors) Portuguese from that cell on. These are the only code lines a translated
+  edition adds; the same-code check takes exactly them out before it compares.
 * **anchors kept**: a heading that a link targets (``01-namespaces.ipynb#Exercise``) gets its English id as
   an explicit ``<a id>`` when translated, so every link into it still lands (JupyterLab scrolls to any
   element of that id).
@@ -32,8 +33,9 @@ from . import extract as ex
 from .units import Unit
 
 LANGUAGE_LINES = {
-    "pt_BR": ("# edição em português (pt_BR); o que o próprio boxkit imprime ainda sai em inglês\n"
-              '# LANGUAGE-PLACEHOLDER: boxkit.set_language("pt_BR") vem aqui quando existir (issue 25, etapa 2)'),
+    "pt_BR": ("# edição em português (pt_BR): daqui em diante, o próprio boxkit também fala português\n"
+              "import boxkit\n"
+              'boxkit.set_language("pt_BR")'),
 }
 
 _CHAPTER_LINK = re.compile(r"\]\((\d\d-[\w-]+)\.ipynb((?:#[^)\s]*)?)\)")

@@ -32,8 +32,9 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# edição em português (pt_BR); o que o próprio boxkit imprime ainda sai em inglês
-# LANGUAGE-PLACEHOLDER: boxkit.set_language("pt_BR") vem aqui quando existir (issue 25, etapa 2)
+# edição em português (pt_BR): daqui em diante, o próprio boxkit também fala português
+import boxkit
+boxkit.set_language("pt_BR")
 from boxkit import course
 
 course.start("cgroups")
