@@ -38,6 +38,7 @@ from . import workloads
 from .cgroups import detect
 from .cgroups.sampler import Series
 from .errors import HostError
+from .i18n import N_
 from .runtime import run
 
 OnSample = Callable[[Series], None] | None
@@ -128,7 +129,7 @@ def fork_bomb(pids_limit: int = 20, seconds: float = 3, hz: float = 20, on_sampl
 def _more_samples(sampler, n: int, reads: int = 100_000) -> None:
     """Wait until ``sampler`` has taken ``n`` more samples (a count; at most ``reads`` looks)."""
     goal = len(sampler.series.t) + n
-    for _ in range(reads):
+    for _look in range(reads):
         if len(sampler.series.t) >= goal:
             return
         time.sleep(0.005)
@@ -140,13 +141,13 @@ def _fork_at_limit(group, limit: int, count: int, reads: int = 5000) -> dict:
     import subprocess
 
     before = group.stats().pids_current or 0
-    for _ in range(reads):
+    for _read in range(reads):
         if before >= limit:
             break
         time.sleep(0.001)
         before = group.stats().pids_current or 0
     started = 0
-    for _ in range(count):
+    for _fork in range(count):
         try:
             started += subprocess.run(["true"], check=False).returncode == 0
         except OSError:   # EAGAIN from fork on the host would land here
@@ -259,8 +260,9 @@ def memory_high(high: str = "200M", memory: str = "400M", target_mb: int = 300, 
 
     if detect().version != 2:
 
-        raise HostError("cannot show memory.high on", "/sys/fs/cgroup", hint="it needs a cgroup v2 host",
-                        detail="v1 has no memory.high (soft_limit_in_bytes acts only under global pressure)")
+        # i18n: followed by the path /sys/fs/cgroup
+        raise HostError(N_("cannot show memory.high on"), "/sys/fs/cgroup", hint=N_("it needs a cgroup v2 host"),
+                        detail=N_("v1 has no memory.high (soft_limit_in_bytes acts only under global pressure)"))
     result, series = _run_sampled("host", workloads.memhog(target_mb, step_mb, pause), hz=hz,
                                   on_sample=on_sample, timeout=timeout, memory=memory, memory_high=high)
     psi = [(t, p) for t, p in zip(series.t, series.memory_psi, strict=True) if p is not None]

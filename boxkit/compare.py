@@ -16,6 +16,7 @@ import os
 import shutil
 
 from .cgroups import controllers, detect
+from .i18n import _
 from .podman import Podman
 
 
@@ -57,7 +58,9 @@ def limits_of(pid: int, swap: bool = False) -> dict[str, tuple[str, str]]:
             try:
                 out[what] = (path, controllers.read(path).strip())
             except OSError as e:
-                out[what] = (path, f"unreadable: {e.strerror}")
+                # i18n: the value column of a limits table when the file could not be read; {reason} is
+                # the C library's error text (Permission denied)
+                out[what] = (path, _("unreadable: {reason}").format(reason=e.strerror))
     return out
 
 
@@ -67,7 +70,7 @@ def podman_limits(rootfs: str, memory: str, cpus: float, pids: int,
     it and podman's store (:class:`boxkit.podman.Podman`: nothing stays mounted or in the cgroup trees).
     Returns the table, or a sentence saying why podman could not be compared here."""
     if not shutil.which("podman"):
-        return "podman is not installed (apt-get install podman)"
+        return _("podman is not installed (apt-get install podman)")
     with Podman() as podman:
         if runtime:   # another OCI runtime in runc's seat, given podman's default seccomp profile as runc is
             podman.runtime = runtime
@@ -76,7 +79,9 @@ def podman_limits(rootfs: str, memory: str, cpus: float, pids: int,
                        "--memory", memory, "--cpus", str(cpus), "--pids-limit", str(pids), "--rootfs", rootfs,
                        "sleep", "30")
         if r.returncode != 0:
-            return f"podman could not start a container here: {r.stderr.strip().splitlines()[-1][:200]}"
+            # i18n: {error} is the last line podman printed (its own words, in English)
+            return _("podman could not start a container here: {error}").format(
+                error=r.stderr.strip().splitlines()[-1][:200])
         cid = r.stdout.strip()
         try:
             pid = int(podman.run("inspect", "-f", "{{.State.Pid}}", cid, timeout=60).stdout.strip())

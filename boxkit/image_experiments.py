@@ -37,6 +37,7 @@ import urllib.request
 
 from . import _sys
 from .build import build_file
+from .i18n import _
 from .images import resolve
 from .images.overlay import escape, mount_overlay
 from .images.registry import ACCEPT, Client, pull
@@ -62,7 +63,7 @@ def copy_up_latency(sizes: list[int], workdir: str | None = None, repeat: int = 
                     left -= len(chunk)
         for size in sizes:
             times = []
-            for _ in range(repeat):
+            for _try in range(repeat):
                 upper, work, merged = (os.path.join(base, d) for d in ("upper", "work", "merged"))
                 for d in (upper, work, merged):
                     shutil.rmtree(d, ignore_errors=True)
@@ -154,7 +155,7 @@ def _root_overlay(pid: int) -> dict[str, str]:
     shows them in ``/proc/PID/mountinfo`` (the super options after `` - overlay overlay``)."""
     with open(f"/proc/{pid}/mountinfo") as f:
         for line in f:
-            head, _, tail = line.partition(" - ")
+            head, _sep, tail = line.partition(" - ")
             fields = tail.split()
             if head.split()[4] == "/" and fields and fields[0] == "overlay":
                 opts = dict(o.split("=", 1) for o in fields[2].split(",") if "=" in o)
@@ -201,7 +202,7 @@ def containers_cost(ref: str, n: int = 10, write_bytes: int = 4096) -> dict:
 
 def _data(seed: int, size: int) -> bytes:
     rnd = random.Random(seed)  # deterministic bytes: the same layers, the same digests, every run
-    return bytes(rnd.getrandbits(8) for _ in range(size))
+    return bytes(rnd.getrandbits(8) for _byte in range(size))
 
 
 SEED_MTIME = 1767225600   # 2026-01-01T00:00:00Z: the context's files carry it, so the layers are the same every run
@@ -287,7 +288,7 @@ def local_registry(workdir: str | None = None):
     with open(os.path.join(d, "log"), "wb") as log:
         proc = subprocess.Popen([exe, "serve", os.path.join(d, "config.yml")], stdout=log, stderr=log)
     try:
-        for _ in range(300):   # up to about 15 s, polled by count
+        for _poll in range(300):   # up to about 15 s, polled by count
             if proc.poll() is not None:
                 with open(os.path.join(d, "log"), errors="replace") as f:
                     raise RuntimeError(f"{REGISTRY} exited: {f.read()[-300:]}")
@@ -370,8 +371,11 @@ def registry_roundtrip(ref: str, repo: str = "seed-app", tag: str = "2.0",
     empty store, the registry and its directory. ``{"missing": sentence}`` where the host has no
     registry program."""
     if shutil.which(REGISTRY) is None:
-        return {"missing": f"This host has no {REGISTRY} program (Debian package {REGISTRY}), so no "
-                           "registry can be started here: the cells below show nothing."}
+        # i18n: {program} and {package} are the same name (docker-registry); "the cells below" are the
+        # notebook's cells that would show the registry's contents
+        return {"missing": _("This host has no {program} program (Debian package {package}), so no "
+                             "registry can be started here: the cells below show nothing.").format(
+                                 program=REGISTRY, package=REGISTRY)}
     out: dict = {}
     scratch = tempfile.mkdtemp(prefix="bk-pull-", dir="/var/tmp")
     store = Store()

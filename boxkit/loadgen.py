@@ -14,6 +14,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
+from .i18n import _
+
 
 @dataclass
 class LoadResult:
@@ -34,7 +36,8 @@ def http_load(url: str, requests: int = 1000, concurrency: int = 4, timeout: flo
     are retried after a short pause). ``max_errors`` failed requests or ``max_seconds`` end a run whose
     server stopped answering (then ``timed_out`` is set)."""
     if requests < 1 or concurrency < 1:
-        raise ValueError(f"http_load needs requests >= 1 and concurrency >= 1, got {requests}, {concurrency}")
+        raise ValueError(_("http_load needs requests >= 1 and concurrency >= 1, got {requests}, {concurrency}")
+                         .format(requests=requests, concurrency=concurrency))
     res = LoadResult()
     lock = threading.Lock()
     end = time.monotonic() + max_seconds
@@ -65,7 +68,7 @@ def http_load(url: str, requests: int = 1000, concurrency: int = 4, timeout: flo
                 time.sleep(0.05)
 
     t0 = time.monotonic()
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, daemon=True) for _worker in range(concurrency)]
     for th in threads:
         th.start()
     for th in threads:

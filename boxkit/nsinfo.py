@@ -20,14 +20,17 @@ import os
 import subprocess
 from dataclasses import dataclass
 
+from .i18n import N_, _
+
 NS_TYPES = ("mnt", "pid", "net", "uts", "ipc", "user", "cgroup", "time")
 # the inode of the kernel's first PID namespace, fixed since Linux 3.8 (PROC_PID_INIT_INO in
 # include/linux/proc_ns.h): a process whose pid link reads another number is in a container
 PID_INIT_INO = 0xEFFFFFFC
+# what each namespace type isolates, in English (message ids: translated with _() when shown)
 NS_MEANING = {
-    "mnt": "mount points (file system view)", "pid": "process ids", "net": "network stack",
-    "uts": "hostname", "ipc": "System V IPC and POSIX queues", "user": "user and group ids",
-    "cgroup": "cgroup root", "time": "boot and monotonic clocks",
+    "mnt": N_("mount points (file system view)"), "pid": N_("process ids"), "net": N_("network stack"),
+    "uts": N_("hostname"), "ipc": N_("System V IPC and POSIX queues"), "user": N_("user and group ids"),
+    "cgroup": N_("cgroup root"), "time": N_("boot and monotonic clocks"),
 }
 
 
@@ -100,15 +103,25 @@ class NamespaceTable(list):
     """A list of rows that renders as an HTML table in a notebook."""
 
     def _repr_html_(self) -> str:
+        # i18n: the last column of the namespace table: the container has a namespace of this type of its own
+        own = _("own")
+        # i18n: the last column of the namespace table: the container is in the host's namespace of this type
+        shared = _("shared with host")
         rows = "".join(
-            f"<tr><td><code>{r.type}</code></td><td>{r.meaning}</td><td>{r.host}</td><td>{r.container}</td>"
-            f"<td style='color:{'green' if r.isolated else 'gray'}'>{'own' if r.isolated else 'shared with host'}"
+            f"<tr><td><code>{r.type}</code></td><td>{_(r.meaning)}</td><td>{r.host}</td><td>{r.container}</td>"
+            f"<td style='color:{'green' if r.isolated else 'gray'}'>{own if r.isolated else shared}"
             "</td></tr>" for r in self)
-        return ("<table><tr><th>ns</th><th>isolates</th><th>host inode</th><th>container inode</th>"
-                f"<th></th></tr>{rows}</table>")
+        # i18n: column headings of the namespace table: what a namespace type isolates, then its inode on
+        # the host and in the container
+        heads = (_("isolates"), _("host inode"), _("container inode"))
+        head = "<th>ns</th>" + "".join(f"<th>{h}</th>" for h in heads)
+        return f"<table><tr>{head}<th></th></tr>{rows}</table>"
 
     def __str__(self) -> str:
-        lines = [f"{'ns':<7} {'host':>11} {'container':>11}  isolated"]
+        # i18n: column headings of the printed namespace table: the host's inode, the container's, and
+        # whether they differ (True/False); keep each to one word, the columns are 11 characters wide
+        host, container, isolated = _("host"), _("container"), _("isolated")
+        lines = [f"{'ns':<7} {host:>11} {container:>11}  {isolated}"]
         lines += [f"{r.type:<7} {r.host:>11} {r.container:>11}  {r.isolated}" for r in self]
         return "\n".join(lines)
 
@@ -122,9 +135,9 @@ def mounts(pid: int | str = "self") -> list[dict]:
     out = []
     with open(f"/proc/{pid}/mountinfo") as f:
         for line in f:
-            left, _, right = line.partition(" - ")
+            left, _sep, right = line.partition(" - ")
             a = left.split()
-            opt = {k: int(v) for k, _, v in (x.partition(":") for x in a[6:]) if v.isdigit()}
+            opt = {k: int(v) for k, _colon, v in (x.partition(":") for x in a[6:]) if v.isdigit()}
             out.append({"id": int(a[0]), "parent": int(a[1]), "target": a[4].replace("\\040", " "),
                         "fstype": right.split()[0] if right else "?", "shared": opt.get("shared"),
                         "master": opt.get("master")})
@@ -161,7 +174,7 @@ def propagation_lab(container_pid: int, where: str = "/var/tmp") -> dict:
             copies.append(subprocess.Popen(["unshare", *extra, "-m", "--propagation", "unchanged",
                                             "sleep", "60"]))
         for copy in copies:
-            for _ in range(200):   # until the copy exists: its mount namespace differs from ours
+            for _try in range(200):   # until the copy exists: its mount namespace differs from ours
                 if ns_inodes(copy.pid).get("mnt") != ns_inodes().get("mnt"):
                     break
                 time.sleep(0.01)
@@ -169,9 +182,11 @@ def propagation_lab(container_pid: int, where: str = "/var/tmp") -> dict:
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "boxkit-prop2", later], check=True)
         host, box = mounts(), mounts(container_pid)
         copied, in_userns = mounts(copies[0].pid), mounts(copies[1].pid)
-        return {"trees": {"host": trim(host), "unshare -m --propagation unchanged": trim(copied),
-                          "unshare -U -m (a new user namespace)": trim(in_userns),
-                          "boxkit container": [m for m in box if m["target"].count("/") <= 1]},
+        # the keys are what a notebook looks a tree up by and the figure's column titles: English
+        # message ids (N_), which the figure translates when it draws them
+        return {"trees": {N_("host"): trim(host), "unshare -m --propagation unchanged": trim(copied),
+                          N_("unshare -U -m (a new user namespace)"): trim(in_userns),
+                          N_("boxkit container"): [m for m in box if m["target"].count("/") <= 1]},
                 "demo": demo, "later": later,
                 "copy_sees_later": any(m["target"] == later for m in copied),
                 "userns_sees_later": any(m["target"] == later for m in in_userns),

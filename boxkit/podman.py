@@ -33,6 +33,7 @@ import time
 from . import cgroups, paths, proc
 from ._sys import MNT_DETACH, SYS
 from .errors import HostError
+from .i18n import _
 from .probe_host import parse_mountinfo
 from .runtime.rootless import remove_tree
 
@@ -109,7 +110,7 @@ def _procs_naming(text: str) -> list[int]:
 def _cgroup_mounts() -> list[str]:
     try:
         with open("/proc/self/mountinfo") as f:
-            return [p for p, fstype, _ in parse_mountinfo(f.read()) if fstype in ("cgroup", "cgroup2")]
+            return [p for p, fstype, _opts in parse_mountinfo(f.read()) if fstype in ("cgroup", "cgroup2")]
     except OSError:
         return []
 
@@ -122,27 +123,29 @@ def _remove_store(name: str, store: str, wait: float = 10.0) -> list[str]:
         time.sleep(0.05)
     for pid in late:
         proc.kill(pid)
-        done.append(f"killed podman process {pid}")
+        done.append(_("killed podman process {pid}").format(pid=pid))
     # podman's groups nest (the parent, conmon, libpod-<id>): one Group per directory, children first
     host = cgroups.detect()
     groups = sorted((cgroups.Group(name, host, {"podman": d}) for m in _cgroup_mounts()
-                     for d, _, _ in os.walk(os.path.join(m, f"boxkit-podman-{name}"))),
+                     for d, _dirs, _files in os.walk(os.path.join(m, f"boxkit-podman-{name}"))),
                     key=lambda g: len(g.paths[0]), reverse=True)
     for g in groups:
         g.kill()   # a container that outlived its store's owner
     dirs = (store, _run_dir(name))
     with open("/proc/self/mountinfo") as f:
-        points = [p for p, _, _ in parse_mountinfo(f.read()) if any(p == d or p.startswith(d + "/") for d in dirs)]
+        points = [p for p, _fstype, _opts in parse_mountinfo(f.read()) if any(p == d or p.startswith(d + "/") for d in dirs)]
     for p in sorted(points, key=len, reverse=True):
         try:
             SYS.umount2(p, MNT_DETACH)
-            done.append(f"unmounted {p}")
+            # i18n: a line of boxkit gc's report; {path} is a mount point
+            done.append(_("unmounted {path}").format(path=p))
         except OSError:
             pass   # not ours to unmount (a rootless podman mounts inside its own user namespace)
     for d in dirs:
         if os.path.isdir(d):
             remove_tree(d)
-            done.append(f"removed {d}")
+            # i18n: a line of boxkit gc's report; {path} is a directory
+            done.append(_("removed {path}").format(path=d))
         try:
             os.rmdir(os.path.dirname(d))   # the last store: no empty podman/ or /run/boxkit-podman
         except OSError:
@@ -150,7 +153,7 @@ def _remove_store(name: str, store: str, wait: float = 10.0) -> list[str]:
     for g in groups:
         try:
             g.remove()
-            done.append(f"removed cgroup {g.paths[0]}")
+            done.append(_("removed cgroup {path}").format(path=g.paths[0]))
         except HostError:
             pass   # still busy: the next gc tries again
     return done

@@ -27,6 +27,7 @@ import struct
 import sys
 from dataclasses import dataclass, field
 
+from .i18n import _
 from .images.elf import closure, read_elf
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -206,7 +207,9 @@ def text_mapping(pid: int, want: str = "libpython") -> Mapping:
         for m in maps:
             if os.path.basename(m.path).startswith(name):
                 return m
-    raise LookupError(f"no executable mapping of {want} or {exe} in /proc/{pid}/maps")
+    # i18n: {want} and {program} are file names (libpython, python3)
+    raise LookupError(_("no executable mapping of {want} or {program} in /proc/{pid}/maps").format(
+        want=want, program=exe, pid=pid))
 
 
 def frames(pid: int, m: Mapping) -> dict[int, int]:

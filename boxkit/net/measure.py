@@ -31,6 +31,7 @@ import sys
 import time
 
 from ..errors import BoxkitError
+from ..i18n import N_, _
 
 _RTT = re.compile(r"time[=<]([\d.]+) ?ms")
 
@@ -46,7 +47,7 @@ def ping(container, target: str, count: int = 10, interval: float = 0.2) -> list
     if container is None:
         bb = shutil.which("busybox")
         if not bb:
-            raise FileNotFoundError("busybox is needed to ping from the host (apt-get install busybox-static)")
+            raise FileNotFoundError(_("busybox is needed to ping from the host (apt-get install busybox-static)"))
         out = subprocess.run([bb, *argv], capture_output=True, text=True, timeout=count * interval + 10).stdout
     else:
         out = container.exec(argv, timeout=count * interval + 10).stdout
@@ -132,16 +133,21 @@ class Outside:
 
         taken = [n for n in links.host_networks() if n.overlaps(self.subnet)]
         if taken or links.link_exists(self.ifname):
-            raise BoxkitError("cannot make the outside", self.ifname, detail=f"{self.subnet} or the name is in use "
-                              f"on the host ({', '.join(map(str, taken)) or self.ifname})",
-                              hint="close the other Outside first")
+            # i18n: "the outside": a network namespace standing in for the internet (class Outside); followed
+            # by a network interface name or an address
+            raise BoxkitError(N_("cannot make the outside"), self.ifname,
+                              # i18n: {subnet} is an address range, {used} what on the host uses it or the name
+                              detail=N_("{subnet} or the name is in use on the host ({used})"),
+                              hint=N_("close the other Outside first"),
+                              params={"subnet": str(self.subnet),
+                                      "used": ", ".join(map(str, taken)) or self.ifname})
         self.proc = subprocess.Popen(["unshare", "--net", sys.executable, "-c", _SERVER, str(self.port)])
         try:
             own = _netns_inode("self")
             deadline = time.monotonic() + 5
             while _netns_inode(self.pid) == own:   # unshare has not exec'd into the new namespace yet
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise BoxkitError("cannot make the outside", "unshare --net", detail="no new namespace")
+                    raise BoxkitError(N_("cannot make the outside"), "unshare --net", detail=N_("no new namespace"))
                 time.sleep(0.005)
             prefix = self.subnet.prefixlen
             with links.host() as ipr:
@@ -163,13 +169,13 @@ class Outside:
     def _wait_listening(self, tries: int = 200) -> None:
         import socket
 
-        for _ in range(tries):
+        for _try in range(tries):
             try:
                 socket.create_connection((self.address, self.port), timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.02)
-        raise BoxkitError("cannot make the outside", f"{self.address}:{self.port}", detail="nothing listens")
+        raise BoxkitError(N_("cannot make the outside"), f"{self.address}:{self.port}", detail=N_("nothing listens"))
 
     def ping_from(self, target: str) -> bool:
         """One ping from inside the outside's namespace: did ``target`` answer within a second?"""

@@ -21,6 +21,7 @@ import tempfile
 import time
 
 from .. import _sys
+from ..i18n import _, ngettext
 from ..images.base import BUSYBOX, _build_busybox
 from ..images.base import ensure as ensure_image
 from ..images.store import Store, check_digest
@@ -113,18 +114,21 @@ def walk_state_machine(directory: str) -> tuple[list[tuple[str, str, str]], dict
                    "holds_fifo": any(os.path.basename(t) == "exec.fifo" for t in fds),
                    "files": sorted(os.listdir(os.path.join(root, "demo"))),
                    "create_exit": create.returncode, "create_pid": create.pid, "pid": pid}
-        rows.append(("create --bundle DIR demo", s, f"PID 1 is {name}"))
+        # i18n: a note beside a runtime command's status: {name} is the process's name (comm)
+        rows.append(("create --bundle DIR demo", s, _("PID 1 is {name}").format(name=name)))
         runtime(root, "start", "demo")
         s, pid = status()
         created["pid_after_start"] = pid
-        rows.append(("start demo", s, f"PID 1 runs {comm(pid)}"))
+        # i18n: a note beside a runtime command's status: {command} is the program PID 1 now runs
+        rows.append(("start demo", s, _("PID 1 runs {command}").format(command=comm(pid))))
         runtime(root, "kill", "demo", "KILL")
         deadline = time.monotonic() + 5
         while status()[0] != "stopped" and time.monotonic() < deadline:
             time.sleep(0.02)
-        rows.append(("kill demo KILL", status()[0], "PID 1 ended"))
+        rows.append(("kill demo KILL", status()[0], _("PID 1 ended")))
         runtime(root, "delete", "demo")
-        rows.append(("delete demo", status()[0], "its state directory is gone"))
+        # i18n: a note beside "delete demo": the container's state directory was removed
+        rows.append(("delete demo", status()[0], _("its state directory is gone")))
     finally:
         runtime(root, "delete", "--force", "demo")
     return rows, created
@@ -132,19 +136,32 @@ def walk_state_machine(directory: str) -> tuple[list[tuple[str, str, str]], dict
 
 def _short_config(cfg: dict) -> dict:
     linux = cfg.get("linux", {})
+    # i18n: a config.json field that is not there, so the runtime takes false
+    unset = _("absent (false)")
+    n_rules = len(linux.get("seccomp", {}).get("syscalls", []))
     return {
         "process.args": cfg["process"]["args"],
         "process.user": cfg["process"].get("user"),
         "process.capabilities.bounding": len(cfg["process"].get("capabilities", {}).get("bounding", [])),
-        "process.noNewPrivileges": cfg["process"].get("noNewPrivileges", "absent (false)"),
-        "root.readonly": cfg["root"].get("readonly", "absent (false)"),
+        "process.noNewPrivileges": cfg["process"].get("noNewPrivileges", unset),
+        "root.readonly": cfg["root"].get("readonly", unset),
         "mounts": sorted(m["destination"] for m in cfg.get("mounts", [])),   # podman's order varies
-        "linux.namespaces": [n["type"] + (" (joined)" if n.get("path") else "") for n in linux.get("namespaces", [])],
+        "linux.namespaces": [_joined(n["type"]) if n.get("path") else n["type"]
+                             for n in linux.get("namespaces", [])],
         "linux.resources.memory": linux.get("resources", {}).get("memory"),
         "linux.resources.pids": linux.get("resources", {}).get("pids"),
         "linux.cgroupsPath": "/…/" + linux.get("cgroupsPath", "").rsplit("/", 1)[-1][:19] + "…",
-        "linux.seccomp": "absent" if "seccomp" not in linux else f"{len(linux['seccomp'].get('syscalls', []))} rules",
+        # i18n: config.json has no linux.seccomp: no filter at all
+        "linux.seccomp": _("absent") if "seccomp" not in linux else
+        # i18n: how many rules the seccomp filter of a config.json has
+        ngettext("{n} rule", "{n} rules", n_rules).format(n=n_rules),
     }
+
+
+def _joined(kind: str) -> str:
+    """A namespace a config.json joins (it names a path) rather than makes: ``network (joined)``."""
+    # i18n: a namespace type (pid, network...) that the container joins, an existing one, not a new one
+    return _("{type} (joined)").format(type=kind)
 
 
 def podman_bundle(rootfs: str, *flags: str) -> tuple[dict, dict, dict]:
