@@ -90,7 +90,8 @@ def from_environment(environ: dict | None = None) -> str:
             continue
         if var == "LANGUAGE":
             # gettext reads LANGUAGE only when a locale is set at all (LC_ALL/LANG not "C")
-            if (env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or "C") in ("C", "POSIX"):
+            locale_set = env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or "C"
+            if locale_set.split(".")[0] in ("C", "POSIX"):
                 continue
             for part in value.split(":"):
                 found = normalize(part)

@@ -64,6 +64,21 @@ def test_binder_requirements_install_boxkit_and_the_lab(binder_venv):
     assert os.path.exists(f"{binder_venv}/bin/jupyter-lab") and os.path.exists(f"{binder_venv}/bin/boxkit")
 
 
+def test_binder_env_speaks_portuguese(binder_venv):
+    """The wheel carries the compiled pt_BR catalogue (package data), and JupyterLab's pt-BR language
+    pack is installed, so the pt-BR edition is Portuguese on Binder too."""
+    code = ("import boxkit, json; from boxkit.errors import SpecError; boxkit.set_language('pt_BR'); "
+            "import jupyterlab_language_pack_pt_BR as pack; "
+            "print(json.dumps({'err': str(SpecError('memory limit', '-5M', 'must be positive')), "
+            "'pack': pack.__file__}))")
+    r = subprocess.run([f"{binder_venv}/bin/python", "-c", code], capture_output=True, text=True, cwd="/")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["pack"].startswith(binder_venv), info
+    # the catalogue's words, not the English id; the value as it was given
+    assert not info["err"].startswith("invalid") and "'-5M'" in info["err"], info
+
+
 def test_boxkit_probe_in_the_binder_env_as_root(binder_venv):
     r = subprocess.run([f"{REPO}/binder/start", f"{binder_venv}/bin/boxkit", "probe", "--json"],
                        capture_output=True, text=True, timeout=120, cwd="/")

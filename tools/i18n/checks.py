@@ -239,7 +239,7 @@ def same_code(english: str, translated: str, extra: frozenset[str] = frozenset()
     return out
 
 
-_WORD_CONTAINER = re.compile(r"(?<![\w-])[Cc]ontainers?(?![\w-])")
+_WORD_CONTAINER = re.compile(r"(?<![\w-])[Cc]ontainers?(?![\w-]|:[A-Z]|\.conf)")
 _QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”]*”|'[^'\n]*'")
 
 

@@ -144,11 +144,13 @@ def merge(lang: str, sources: list[str], root: str = REPO) -> int:
     found: dict = {}
     for src in sources:
         for m in cat_mod.read(src):
-            if m.id and m.string and not m.fuzzy:
+            done = all(m.string) if isinstance(m.string, (tuple, list)) else bool(m.string)
+            if m.id and done and not m.fuzzy:
                 found[(m.context, m.id)] = m.string
     n = 0
     for m in po:
-        if m.id and (not m.string or m.fuzzy) and (m.context, m.id) in found:
+        empty = not any(m.string) if isinstance(m.string, (tuple, list)) else not m.string
+        if m.id and (empty or m.fuzzy) and (m.context, m.id) in found:
             m.string = found[(m.context, m.id)]
             m.flags.discard("fuzzy")
             n += 1
@@ -190,16 +192,17 @@ def fields_problems(msgid, msgstr) -> list[str]:
 
 
 def f_string_calls(root: str = REPO) -> list[str]:
-    """``_(f"...")`` and ``_("..." + x)`` cannot be translated (the id differs at every call): name each."""
+    """``_(f"...")``, ``_("..." + x)`` and ``_("..." % x)`` cannot be translated (the id differs at every
+    call): name each. ``_(name)`` is allowed: a value that came from ``N_()``."""
     out = []
     for path in sorted(glob.glob(os.path.join(root, "boxkit", "**", "*.py"), recursive=True)):
         with open(path) as f:
             tree = ast.parse(f.read())
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_") \
-                    and node.args and not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                    and node.args and isinstance(node.args[0], (ast.JoinedStr, ast.BinOp)):
                 out.append(f"{os.path.relpath(path, root)}:{node.lineno}: {node.func.id}() of something other "
-                           "than one string literal: name the fields and .format() the translation")
+                           "than a string literal (an f-string or a sum): name the fields and .format() the translation")
     return out
 
 
@@ -234,7 +237,13 @@ def check(lang: str, root: str = REPO) -> list[str]:
         return problems + [f"{po_path(lang, root)}: missing; run python -m tools.i18n package update"]
     po = cat_mod.read(po_path(lang, root))
     problems += checks.freshness(po, fresh, f"locale/{lang}/LC_MESSAGES/boxkit.po")
-    problems += checks.completeness(po)
+    for m in po:
+        if m.id and (not all(m.string) if isinstance(m.string, (tuple, list)) else not m.string):
+            problems.append(f"untranslated: {m.locations[0][0] if m.locations else '?'} {str(m.id)[:60]!r}")
+        elif m.id and m.fuzzy:
+            problems.append(f"fuzzy (check the translation, then remove the flag): {str(m.id)[:60]!r}")
+    problems += [f"obsolete (delete it or run package update --drop-obsolete): {str(m.id)[:60]!r}"
+                 for m in po.obsolete.values()]
     for m in po:
         if m.id and m.string:
             where = f"{m.locations[0][0]}:{m.locations[0][1]}" if m.locations else "?"
@@ -243,7 +252,12 @@ def check(lang: str, root: str = REPO) -> list[str]:
             i = m.id if isinstance(m.id, str) else m.id[0]
             if s != s.strip() and i == i.strip():
                 problems.append(f"spaces at the start or end: {where} {str(m.id)[:60]!r}")
-    problems += checks.glossary(po, lang)
+    flat = Catalog(locale=lang)
+    for m in po:
+        if m.id:
+            for i, text in enumerate(m.string if isinstance(m.string, (tuple, list)) else (m.string,)):
+                flat.add(f"{m.id}#{i}", string=text, locations=m.locations)
+    problems += checks.glossary(flat, lang)
     path = mo_path(lang, root)
     if not os.path.exists(path):
         problems.append(f"{path}: missing; run python -m tools.i18n package compile")
