@@ -119,8 +119,9 @@ def walk_state_machine(directory: str) -> tuple[list[tuple[str, str, str]], dict
         runtime(root, "start", "demo")
         s, pid = status()
         created["pid_after_start"] = pid
+        created["comm_after_start"] = comm(pid)
         # i18n: a note beside a runtime command's status: {command} is the program PID 1 now runs
-        rows.append(("start demo", s, _("PID 1 runs {command}").format(command=comm(pid))))
+        rows.append(("start demo", s, _("PID 1 runs {command}").format(command=created["comm_after_start"])))
         runtime(root, "kill", "demo", "KILL")
         deadline = time.monotonic() + 5
         while status()[0] != "stopped" and time.monotonic() < deadline:
