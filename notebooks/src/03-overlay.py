@@ -173,8 +173,12 @@ sizes = [4 << 10, 256 << 10, 4 << 20, 32 << 20, 128 << 20]
 points = copy_up_latency(sizes)
 param = "/sys/module/overlay/parameters/metacopy"   # Y or N: the default when no option is given
 meta = open(param).read().strip() if os.path.exists(param) else "?"
-print(f"lower, upper and work dirs on {fs_type('/var/tmp')}; metacopy "
-      f"{'on' if meta == 'Y' else 'off'} (no metacopy= option given; {param}: {meta})")
+if meta == "Y":
+    print(f"lower, upper and work dirs on {fs_type('/var/tmp')}; metacopy on (no metacopy= option "
+          f"given; {param}: {meta})")
+else:
+    print(f"lower, upper and work dirs on {fs_type('/var/tmp')}; metacopy off (no metacopy= option "
+          f"given; {param}: {meta})")
 for size, secs in points:
     print(f"{size >> 10:>8} KiB  {secs * 1000:8.2f} ms")
 copyup_figure(points)
@@ -200,10 +204,10 @@ print(f"first append to 128 MiB {big:.1f} ms, to 4 KiB {small:.2f} ms; over 5 ti
 from boxkit.image_experiments import copy_up_at_open
 
 at_open = copy_up_at_open(32 << 20)
-print(f"after a read-only open, upper holds {at_open['after_read_open']:,} bytes of it:",
+print(f"after a read-only open, upper holds {at_open['after_read_open']} bytes of it:",
       at_open["after_read_open"] == 0)
-print(f"after an open for writing, nothing written: {at_open['after_write_open']:,} bytes of "
-      f"{at_open['size']:,}, the whole file:", at_open["after_write_open"] >= at_open["size"])
+print(f"after an open for writing, nothing written: {at_open['after_write_open']} bytes of "
+      f"{at_open['size']}, the whole file:", at_open["after_write_open"] >= at_open["size"])
 print(f"a second open for writing used that copy (inode {at_open['upper_inode']}), no new copy:",
       at_open["same_inode"])
 
@@ -259,7 +263,8 @@ print(f"2.0: {b2.built_steps} built (the changed COPY app.sh), {b2.cached_steps}
 # NBVAL_IGNORE_OUTPUT
 out2 = boxkit.run(v2).stdout
 print(boxkit.run(v1).stdout + out2)
-print(f"{'layer':<13} {'on disk':>9}  step")
+header = ("layer", "on disk", "step")
+print(f"{header[0]:<13} {header[1]:>9}  {header[2]}")
 for h in Store().history(v2):
     print(f"{(h['diff_id'] or 'sha256:<none>')[7:19]:<13} {h['size']:>9}  {h['created_by'][:60]}")
 
@@ -275,15 +280,15 @@ layers_figure({v1: store.layers_of(v1), v2: store.layers_of(v2)},
 from boxkit.viz.layers import disk_totals
 
 totals = disk_totals({v1: store.layers_of(v1), v2: store.layers_of(v2)})
-print(f"both images on disk {totals['stored']:,} B, their sizes add up to {totals['summed']:,} B; "
+print(f"both images on disk {totals['stored']} B, their sizes add up to {totals['summed']} B; "
       "the store holds less than the sum:", totals["stored"] < totals["summed"])
 share = shared_layers(v1, v2)
 print(f"layers 2.0 shares with 1.0: {share['shared']} (busybox and the 2 dependencies):",
       share["shared"] == 3)
 print(f"new layers in 2.0: {share['added']} (the app):", share["added"] == 1)
-print(f"v2 added a {share['added_bytes']:,}-byte layer tar, under 16 kB:",
+print(f"v2 added a {share['added_bytes']}-byte layer tar, under 16 kB:",
       share["added_bytes"] < 16_000)
-print(f"v2 added less than 1% of the {share['shared_bytes']:,} bytes it shares:",
+print(f"v2 added less than 1% of the {share['shared_bytes']} bytes it shares:",
       share["added_bytes"] < share["shared_bytes"] / 100)
 
 # %% [markdown]
@@ -353,12 +358,12 @@ else:
     steps = ["base: busybox" if r["created_by"].startswith("boxkit base") else r["created_by"][:24]
              for r in Store().layers_of(v2)]
     tars = [x["tar_bytes"] for x in trip["pushed"]["layers"]]
-    print(f"{'layer':<25} {'diff id (config)':<17} {'tar B':>9}   "
-          f"{'digest (manifest)':<17} {'gzip B':>9}")
+    header = ("layer", "diff id (config)", "tar B", "digest (manifest)", "gzip B")
+    print(f"{header[0]:<25} {header[1]:<17} {header[2]:>9}   {header[3]:<17} {header[4]:>9}")
     for step, diff, tar, desc in zip(steps, trip["config"]["rootfs"]["diff_ids"], tars,
                                      trip["manifest"]["layers"]):
-        print(f"{step:<25} {diff[7:19]:<17} {tar:>9,}   "
-              f"{desc['digest'][7:19]:<17} {desc['size']:>9,}")
+        print(f"{step:<25} {diff[7:19]:<17} {tar:>9}   "
+              f"{desc['digest'][7:19]:<17} {desc['size']:>9}")
     print("blobs on the registry's disk:", [d[7:19] for d in trip["registry_blobs"]])
 
 # %%
@@ -377,7 +382,7 @@ else:
           "manifest:", set(trip["registry_blobs"]) == named)
     fetched = trip["empty_fetched"]
     want = set(digests) | {trip["manifest"]["config"]["digest"]}
-    print(f"into an empty store: {len(fetched)} blobs fetched ({sum(fetched.values()):,} B), the "
+    print(f"into an empty store: {len(fetched)} blobs fetched ({sum(fetched.values())} B), the "
           "config and the gzip'd layers; each layer unpacked to its diff id:",
           set(fetched) == want and trip["empty_diff_ids"] == diffs)
     print(f"into this store: {len(trip['new_blobs'])} new blob, the manifest; every layer found "
@@ -416,7 +421,7 @@ from boxkit.image_experiments import containers_cost
 from boxkit.viz.layers import containers_figure
 
 cost = containers_cost(v2, n=10)
-print(f"image layers: {cost['image_bytes']:,} B, upper dirs: {cost['upper_bytes']}")
+print(f"image layers: {cost['image_bytes']} B, upper dirs: {cost['upper_bytes']}")
 print(f"the first container's upper dir holds {cost['upper_paths']}")
 containers_figure(cost)
 
@@ -427,13 +432,13 @@ print(f"root overlays stacking the image's {n_layers} layer dirs as lower dirs: 
       same == n_box)
 print(f"upper dirs, one per container: {len(set(cost['upperdirs']))} of {n_box}:",
       len(set(cost["upperdirs"])) == n_box)
-print(f"upper dirs holding their container's {cost['write_bytes']:,}-byte file: "
+print(f"upper dirs holding their container's {cost['write_bytes']}-byte file: "
       f"{cost['wrote']} of {n_box}:", cost["wrote"] == n_box)
-print(f"largest upper dir {max(cost['upper_bytes']):,} B, image {cost['image_bytes']:,} B; "
+print(f"largest upper dir {max(cost['upper_bytes'])} B, image {cost['image_bytes']} B; "
       "every upper dir smaller:", max(cost["upper_bytes"]) < cost["image_bytes"])
-print(f"ten containers cost {cost['total_bytes']:,} B, less than two copies of the image:",
+print(f"ten containers cost {cost['total_bytes']} B, less than two copies of the image:",
       cost["total_bytes"] < 2 * cost["image_bytes"])
-print(f"ten full copies of the image would cost {cost['without_sharing_bytes']:,} B, more:",
+print(f"ten full copies of the image would cost {cost['without_sharing_bytes']} B, more:",
       cost["without_sharing_bytes"] > cost["total_bytes"])
 
 # %%

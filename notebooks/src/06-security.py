@@ -85,7 +85,10 @@ with open("/proc/self/status") as f:
     host_bnd = _sys.cap_names(int(status_fields(f.read())["CapBnd"], 16))
 lacking = [n for n, bit in _sys.CAPABILITIES.items() if bit < known and n not in host_bnd]
 print(f"capabilities this kernel knows: {known}")
-print(f"in this notebook's bounding set: {len(host_bnd)}; lacking: {', '.join(lacking) or 'none'}")
+if lacking:
+    print(f"in this notebook's bounding set: {len(host_bnd)}; lacking: {', '.join(lacking)}")
+else:
+    print(f"in this notebook's bounding set: {len(host_bnd)}; lacking: none")
 
 # %% [markdown]
 # `CapEff` is what a process may use now. In a default container, decoded, it is docker's default
@@ -268,9 +271,18 @@ for name, r in (("default", normal), ("privileged", privileged)):
     written = f"written back ({held})" if "proc-sys-written" in out else "not written"
     masked, read_only = over_proc(line for line in out if " - " in line)
     print(f"{name:10}: /proc/keys {out[0]} bytes; ip_forward held {held}, {written}")
-    print(f"{'':12}masked: {' '.join(masked) or 'none'}")
-    print(f"{'':12}read-only: {' '.join(read_only) or 'none'}")
-print(f"/proc/kcore on this kernel: {'present' if os.path.exists('/proc/kcore') else 'absent'}")
+    if masked:
+        print(f"{'':12}masked: {' '.join(masked)}")
+    else:
+        print(f"{'':12}masked: none")
+    if read_only:
+        print(f"{'':12}read-only: {' '.join(read_only)}")
+    else:
+        print(f"{'':12}read-only: none")
+if os.path.exists("/proc/kcore"):
+    print("/proc/kcore on this kernel: present")
+else:
+    print("/proc/kcore on this kernel: absent")
 
 # %%
 # boxkit: needs root

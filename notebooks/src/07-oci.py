@@ -140,8 +140,14 @@ print(f"the plan has the bundle's mounts ({plan['mount_entries']} of {len(config
 vs = demo.against_docker(podman_cfg)
 print(f"capabilities in podman's bounding set: {len(vs['caps'])}; in docker's default set: "
       f"{len(vs['docker_caps'])}")
-print(f"  docker's, not podman's: {', '.join(vs['docker_only_caps']) or 'none'}")
-print(f"  podman's, not docker's: {', '.join(vs['bundle_only_caps']) or 'none'}")
+if vs["docker_only_caps"]:
+    print(f"  docker's, not podman's: {', '.join(vs['docker_only_caps'])}")
+else:
+    print("  docker's, not podman's: none")
+if vs["bundle_only_caps"]:
+    print(f"  podman's, not docker's: {', '.join(vs['bundle_only_caps'])}")
+else:
+    print("  podman's, not docker's: none")
 print(f"seccomp rules: {vs['bundle_rules']} in podman's bundle, {vs['docker_rules']} in boxkit's "
       "default profile (docker's decisions)")
 print(f"system calls each allows a container with podman's capabilities: "
@@ -152,8 +158,8 @@ print(textwrap.fill(f"  the architectures podman's profile covers: {arches}; nam
                     f"a call of none of them: {left}", 100, subsequent_indent="    "))
 for who, calls in (("boxkit's (docker's) only", vs["docker_only_calls"]),
                    ("podman's only", vs["bundle_only_calls"])):
-    print(textwrap.fill(f"  allowed by {who}: {', '.join(calls) or 'none'}", 100,
-                        subsequent_indent="    "))
+    allowed = f"  allowed by {who}: {', '.join(calls)}" if calls else f"  allowed by {who}: none"
+    print(textwrap.fill(allowed, 100, subsequent_indent="    "))
 
 # %% [markdown]
 # The capability lists differ by the names printed first. What each of those gives a container:
@@ -187,7 +193,10 @@ tried = demo.podman_can(rootfs, {"mount a tmpfs": "mount -t tmpfs none /tmp",
                                  "make a user namespace": "unshare -U id -u",
                                  "mount a tmpfs in one": in_userns})
 for label, (ok, said) in tried.items():
-    print(f"{label:22} {'works' if ok else 'refused'}: {said}")
+    if ok:
+        print(f"{label:22} works: {said}")
+    else:
+        print(f"{label:22} refused: {said}")
 
 # %%
 # boxkit: needs root
@@ -220,7 +229,10 @@ print(f"under podman, root mounted a tmpfs in its own user namespace ({inside_sa
 # boxkit: needs root
 tree = demo.process_tree(rootfs)
 print("\n".join(tree["lines"]))
-print(f"conmon's children: {', '.join(tree['children']) or 'none'}")
+if tree["children"]:
+    print(f"conmon's children: {', '.join(tree['children'])}")
+else:
+    print("conmon's children: none")
 
 # %%
 # boxkit: needs root

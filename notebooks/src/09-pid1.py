@@ -392,8 +392,12 @@ from boxkit.images.elf import read_elf
 
 info = read_elf(BUSYBOX)
 static = info is not None and info.interp is None and not info.needed
-print(f"{BUSYBOX} is static (loader: {info.interp or 'none'}, {len(info.needed)} libraries "
-      f"needed): {static}")
+if info.interp:
+    print(f"{BUSYBOX} is static (loader: {info.interp}, {len(info.needed)} libraries "
+          f"needed): {static}")
+else:
+    print(f"{BUSYBOX} is static (loader: none, {len(info.needed)} libraries "
+          f"needed): {static}")
 kinds = {"file": 0, "link": 0, "other": 0}
 for dirpath, dirs, names in os.walk(resolve("busybox").layers[-1]):
     for entry in names:

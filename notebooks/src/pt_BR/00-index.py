@@ -116,7 +116,7 @@ print(r.stdout)
 # %%
 lines = r.stdout.splitlines()
 rows = [line.split() for line in lines[2:] if line.strip()]   # as linhas abaixo do cabeçalho do ps
-pid1 = " ".join(rows[0][0:3:2]) if rows else "none"          # o PID e o nome da primeira linha
+pid1 = " ".join(rows[0][0:3:2]) if rows else "nenhum"          # o PID e o nome da primeira linha
 print(f"o contêiner terminou com sucesso (código de saída {r.exit_code}):", r.exit_code == 0)
 print(f"o hostname lá dentro era o dele ({lines[0].split()[-1]}):", lines[0] == "hello from first")
 print(f"o contêiner viu um único processo, o PID 1 chamado ps (vistos: {len(rows)}; {pid1}):",

@@ -212,7 +212,7 @@ slave = lab["trees"]["unshare -U -m (a new user namespace)"]
 
 
 def later_in(tree):
-    return next((tag(x) for x in tree if x["target"] == lab["later"]), "absent")
+    return next((tag(x) for x in tree if x["target"] == lab["later"]), "ausente")
 
 
 print(f"a montagem de demonstração da cópia é {tag(demo_copy)}; a montagem posterior nela: {later_in(copy)}; "

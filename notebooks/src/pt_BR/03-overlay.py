@@ -179,8 +179,12 @@ sizes = [4 << 10, 256 << 10, 4 << 20, 32 << 20, 128 << 20]
 points = copy_up_latency(sizes)
 param = "/sys/module/overlay/parameters/metacopy"   # Y ou N: o padrão quando nenhuma opção é dada
 meta = open(param).read().strip() if os.path.exists(param) else "?"
-print(f"diretórios lower, upper e work em {fs_type('/var/tmp')}; metacopy "
-      f"{'on' if meta == 'Y' else 'off'} (nenhuma opção metacopy= dada; {param}: {meta})")
+if meta == "Y":
+    print(f"diretórios lower, upper e work em {fs_type('/var/tmp')}; metacopy ligado (nenhuma opção metacopy= "
+          f"dada; {param}: {meta})")
+else:
+    print(f"diretórios lower, upper e work em {fs_type('/var/tmp')}; metacopy desligado (nenhuma opção metacopy= "
+          f"dada; {param}: {meta})")
 for size, secs in points:
     print(f"{size >> 10:>8} KiB  {secs * 1000:8.2f} ms")
 copyup_figure(points)
@@ -208,10 +212,10 @@ print(f"primeiro acréscimo ao arquivo de 128 MiB {big:.1f} ms, ao de 4 KiB {sma
 from boxkit.image_experiments import copy_up_at_open
 
 at_open = copy_up_at_open(32 << 20)
-print(f"depois de uma abertura só para leitura, o upper contém {at_open['after_read_open']:,} bytes dele:",
+print(f"depois de uma abertura só para leitura, o upper contém {at_open['after_read_open']} bytes dele:",
       at_open["after_read_open"] == 0)
-print(f"depois de uma abertura para escrita, sem nada escrito: {at_open['after_write_open']:,} bytes de "
-      f"{at_open['size']:,}, o arquivo inteiro:", at_open["after_write_open"] >= at_open["size"])
+print(f"depois de uma abertura para escrita, sem nada escrito: {at_open['after_write_open']} bytes de "
+      f"{at_open['size']}, o arquivo inteiro:", at_open["after_write_open"] >= at_open["size"])
 print(f"uma segunda abertura para escrita usou essa cópia (inode {at_open['upper_inode']}), nenhuma cópia nova:",
       at_open["same_inode"])
 
@@ -269,7 +273,8 @@ print(f"2.0: {b2.built_steps} construído (o COPY app.sh que mudou), {b2.cached_
 # NBVAL_IGNORE_OUTPUT
 out2 = boxkit.run(v2).stdout
 print(boxkit.run(v1).stdout + out2)
-print(f"{'layer':<13} {'on disk':>9}  step")
+header = ("camada", "em disco", "passo")
+print(f"{header[0]:<13} {header[1]:>9}  {header[2]}")
 for h in Store().history(v2):
     print(f"{(h['diff_id'] or 'sha256:<none>')[7:19]:<13} {h['size']:>9}  {h['created_by'][:60]}")
 
@@ -285,15 +290,15 @@ layers_figure({v1: store.layers_of(v1), v2: store.layers_of(v2)},
 from boxkit.viz.layers import disk_totals
 
 totals = disk_totals({v1: store.layers_of(v1), v2: store.layers_of(v2)})
-print(f"as duas imagens no disco: {totals['stored']:,} B; os tamanhos delas somam {totals['summed']:,} B; o "
+print(f"as duas imagens no disco: {totals['stored']} B; os tamanhos delas somam {totals['summed']} B; o "
       "armazenamento guarda menos do que a soma:", totals["stored"] < totals["summed"])
 share = shared_layers(v1, v2)
 print(f"camadas que a 2.0 compartilha com a 1.0: {share['shared']} (o busybox e as 2 dependências):",
       share["shared"] == 3)
 print(f"camadas novas na 2.0: {share['added']} (o aplicativo):", share["added"] == 1)
-print(f"a v2 acrescentou um tar de camada de {share['added_bytes']:,} bytes, abaixo de 16 kB:",
+print(f"a v2 acrescentou um tar de camada de {share['added_bytes']} bytes, abaixo de 16 kB:",
       share["added_bytes"] < 16_000)
-print(f"a v2 acrescentou menos de 1% dos {share['shared_bytes']:,} bytes que compartilha:",
+print(f"a v2 acrescentou menos de 1% dos {share['shared_bytes']} bytes que compartilha:",
       share["added_bytes"] < share["shared_bytes"] / 100)
 
 # %% [markdown]
@@ -366,12 +371,12 @@ else:
     steps = ["base: busybox" if r["created_by"].startswith("boxkit base") else r["created_by"][:24]
              for r in Store().layers_of(v2)]
     tars = [x["tar_bytes"] for x in trip["pushed"]["layers"]]
-    print(f"{'layer':<25} {'diff id (config)':<17} {'tar B':>9}   "
-          f"{'digest (manifest)':<17} {'gzip B':>9}")
+    header = ("camada", "diff id (config)", "B do tar", "digest (manifest)", "B do gzip")
+    print(f"{header[0]:<25} {header[1]:<17} {header[2]:>9}   {header[3]:<17} {header[4]:>9}")
     for step, diff, tar, desc in zip(steps, trip["config"]["rootfs"]["diff_ids"], tars,
                                      trip["manifest"]["layers"]):
-        print(f"{step:<25} {diff[7:19]:<17} {tar:>9,}   "
-              f"{desc['digest'][7:19]:<17} {desc['size']:>9,}")
+        print(f"{step:<25} {diff[7:19]:<17} {tar:>9}   "
+              f"{desc['digest'][7:19]:<17} {desc['size']:>9}")
     print("blobs no disco do registry:", [d[7:19] for d in trip["registry_blobs"]])
 
 # %%
@@ -390,7 +395,7 @@ else:
           "manifesto:", set(trip["registry_blobs"]) == named)
     fetched = trip["empty_fetched"]
     want = set(digests) | {trip["manifest"]["config"]["digest"]}
-    print(f"para um armazenamento vazio: {len(fetched)} blobs baixados ({sum(fetched.values()):,} B), o "
+    print(f"para um armazenamento vazio: {len(fetched)} blobs baixados ({sum(fetched.values())} B), o "
           "config e as camadas em gzip; cada camada desempacotada no seu diff id:",
           set(fetched) == want and trip["empty_diff_ids"] == diffs)
     print(f"para este armazenamento: {len(trip['new_blobs'])} blob novo, o manifesto; todas as camadas encontradas "
@@ -430,7 +435,7 @@ from boxkit.image_experiments import containers_cost
 from boxkit.viz.layers import containers_figure
 
 cost = containers_cost(v2, n=10)
-print(f"camadas da imagem: {cost['image_bytes']:,} B, diretórios upper: {cost['upper_bytes']}")
+print(f"camadas da imagem: {cost['image_bytes']} B, diretórios upper: {cost['upper_bytes']}")
 print(f"o diretório upper do primeiro contêiner contém {cost['upper_paths']}")
 containers_figure(cost)
 
@@ -441,13 +446,13 @@ print(f"overlays raiz que empilham os {n_layers} diretórios de camada da imagem
       same == n_box)
 print(f"diretórios upper, um por contêiner: {len(set(cost['upperdirs']))} de {n_box}:",
       len(set(cost["upperdirs"])) == n_box)
-print(f"diretórios upper com o arquivo de {cost['write_bytes']:,} bytes do seu contêiner: "
+print(f"diretórios upper com o arquivo de {cost['write_bytes']} bytes do seu contêiner: "
       f"{cost['wrote']} de {n_box}:", cost["wrote"] == n_box)
-print(f"maior diretório upper {max(cost['upper_bytes']):,} B, imagem {cost['image_bytes']:,} B; todo "
+print(f"maior diretório upper {max(cost['upper_bytes'])} B, imagem {cost['image_bytes']} B; todo "
       "diretório upper é menor:", max(cost["upper_bytes"]) < cost["image_bytes"])
-print(f"dez contêineres custam {cost['total_bytes']:,} B, menos do que duas cópias da imagem:",
+print(f"dez contêineres custam {cost['total_bytes']} B, menos do que duas cópias da imagem:",
       cost["total_bytes"] < 2 * cost["image_bytes"])
-print(f"dez cópias completas da imagem custariam {cost['without_sharing_bytes']:,} B, mais:",
+print(f"dez cópias completas da imagem custariam {cost['without_sharing_bytes']} B, mais:",
       cost["without_sharing_bytes"] > cost["total_bytes"])
 
 # %%

@@ -103,7 +103,7 @@ with links.inside(lonely.pid) as ns:
 # %%
 # boxkit: needs network
 # NBVAL_IGNORE_OUTPUT
-by_hand = snapshot({"by hand": lonely.pid}, containers=False)
+by_hand = snapshot({"feito à mão": lonely.pid}, containers=False)
 topology_figure(by_hand, title="Um namespace, um par veth")
 
 # %%

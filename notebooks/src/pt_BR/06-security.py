@@ -92,7 +92,10 @@ with open("/proc/self/status") as f:
     host_bnd = _sys.cap_names(int(status_fields(f.read())["CapBnd"], 16))
 lacking = [n for n, bit in _sys.CAPABILITIES.items() if bit < known and n not in host_bnd]
 print(f"capabilities que este kernel conhece: {known}")
-print(f"no conjunto delimitador deste notebook: {len(host_bnd)}; faltam: {', '.join(lacking) or 'none'}")
+if lacking:
+    print(f"no conjunto delimitador deste notebook: {len(host_bnd)}; faltam: {', '.join(lacking)}")
+else:
+    print(f"no conjunto delimitador deste notebook: {len(host_bnd)}; faltam: nenhuma")
 
 # %% [markdown]
 # `CapEff` é o que um processo pode usar agora. Num contêiner padrão, decodificado, ele é a lista padrão
@@ -279,9 +282,18 @@ for name, r in (("default", normal), ("privileged", privileged)):
     written = f"reescrito ({held})" if "proc-sys-written" in out else "não escrito"
     masked, read_only = over_proc(line for line in out if " - " in line)
     print(f"{name:10}: /proc/keys {out[0]} bytes; ip_forward valia {held}, {written}")
-    print(f"{'':12}mascarados: {' '.join(masked) or 'none'}")
-    print(f"{'':12}somente leitura: {' '.join(read_only) or 'none'}")
-print(f"/proc/kcore neste kernel: {'present' if os.path.exists('/proc/kcore') else 'absent'}")
+    if masked:
+        print(f"{'':12}mascarados: {' '.join(masked)}")
+    else:
+        print(f"{'':12}mascarados: nenhum")
+    if read_only:
+        print(f"{'':12}somente leitura: {' '.join(read_only)}")
+    else:
+        print(f"{'':12}somente leitura: nenhum")
+if os.path.exists("/proc/kcore"):
+    print("/proc/kcore neste kernel: presente")
+else:
+    print("/proc/kcore neste kernel: ausente")
 
 # %%
 # boxkit: needs root
@@ -332,7 +344,7 @@ for line in r.stdout.splitlines():   # modo, links, dono, grupo, tamanho ou majo
     left, _, target = line.partition(" -> ")
     fields, name = left.split(), left.split()[-1]
     entries.append(name)
-    kind = {"c": "char device", "b": "block device", "d": "directory", "l": "link"}[fields[0][0]]
+    kind = {"c": "dispositivo de caractere", "b": "dispositivo de bloco", "d": "diretório", "l": "link simbólico"}[fields[0][0]]
     numbers = f" {fields[4].rstrip(',')}:{fields[5]}" if fields[0][0] in "cb" else ""
     print(f"{name:8} {kind}{numbers}" + (f" -> {target}" if target else ""))
 print(f"cada entrada é uma das que a tabela cita ({len(entries)} entradas): {set(entries) <= TABLE}")
@@ -494,7 +506,7 @@ try:
     inside = box.exec(argv).stdout
     said = box.exec("mount -t cgroup -o none,name=escape cg /tmp/cg 2>&1 && umount /tmp/cg"
                     ).stdout.splitlines()
-    new_name = said[0] if said else "mounted"
+    new_name = said[0] if said else "montada"
 finally:
     box.kill()
     box.wait(10)

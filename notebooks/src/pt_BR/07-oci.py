@@ -146,20 +146,26 @@ print(f"o plano tem as montagens do bundle ({plan['mount_entries']} de {len(conf
 vs = demo.against_docker(podman_cfg)
 print(f"capabilities no conjunto delimitador do podman: {len(vs['caps'])}; no conjunto padrão do docker: "
       f"{len(vs['docker_caps'])}")
-print(f"  do docker, não do podman: {', '.join(vs['docker_only_caps']) or 'none'}")
-print(f"  do podman, não do docker: {', '.join(vs['bundle_only_caps']) or 'none'}")
+if vs["docker_only_caps"]:
+    print(f"  do docker, não do podman: {', '.join(vs['docker_only_caps'])}")
+else:
+    print("  do docker, não do podman: nenhuma")
+if vs["bundle_only_caps"]:
+    print(f"  do podman, não do docker: {', '.join(vs['bundle_only_caps'])}")
+else:
+    print("  do podman, não do docker: nenhuma")
 print(f"regras seccomp: {vs['bundle_rules']} no bundle do podman, {vs['docker_rules']} no perfil "
       "padrão do boxkit (as decisões do docker)")
 print("chamadas de sistema que cada perfil permite a um contêiner com as capabilities do "
       f"podman: o do podman {vs['bundle_allows']}, o do boxkit {vs['docker_allows']}")
 arches = ", ".join(a.removeprefix("SCMP_ARCH_").lower() for a in vs["arches"]["bundle"])
-left = ", ".join(sorted({*vs["foreign"]["bundle"], *vs["foreign"]["docker"]})) or "none"
+left = ", ".join(sorted({*vs["foreign"]["bundle"], *vs["foreign"]["docker"]})) or "nenhum"
 print(textwrap.fill(f"  as arquiteturas que o perfil do podman cobre: {arches}; nomes deixados de fora, que não "
                     f"são chamada de nenhuma delas: {left}", 100, subsequent_indent="    "))
 for who, calls in (("só pelo perfil do boxkit (o do docker)", vs["docker_only_calls"]),
                    ("só pelo perfil do podman", vs["bundle_only_calls"])):
-    print(textwrap.fill(f"  permitidas {who}: {', '.join(calls) or 'none'}", 100,
-                        subsequent_indent="    "))
+    allowed = f"  permitidas {who}: {', '.join(calls)}" if calls else f"  permitidas {who}: nenhuma"
+    print(textwrap.fill(allowed, 100, subsequent_indent="    "))
 
 # %% [markdown]
 # As listas de capabilities diferem exatamente nos nomes impressos nas primeiras linhas acima. O que cada
@@ -195,7 +201,10 @@ tried = demo.podman_can(rootfs, {"montar um tmpfs": "mount -t tmpfs none /tmp",
                                  "criar um namespace de usuário": "unshare -U id -u",
                                  "montar um tmpfs nele": in_userns})
 for label, (ok, said) in tried.items():
-    print(f"{label:22} {'works' if ok else 'refused'}: {said}")
+    if ok:
+        print(f"{label:22} funciona: {said}")
+    else:
+        print(f"{label:22} recusado: {said}")
 
 # %%
 # boxkit: needs root
@@ -229,7 +238,10 @@ print(f"sob o podman, o root montou um tmpfs no seu próprio namespace de usuár
 # boxkit: needs root
 tree = demo.process_tree(rootfs)
 print("\n".join(tree["lines"]))
-print(f"filhos do conmon: {', '.join(tree['children']) or 'none'}")
+if tree["children"]:
+    print(f"filhos do conmon: {', '.join(tree['children'])}")
+else:
+    print("filhos do conmon: nenhum")
 
 # %%
 # boxkit: needs root
@@ -325,7 +337,7 @@ print("process.capabilities  ", spec["process"]["capabilities"]["bounding"],
       "(o mesmo em bounding, effective e permitted)")
 print("process.noNewPrivileges", spec["process"]["noNewPrivileges"])
 print("linux.namespaces      ", [n["type"] for n in spec["linux"]["namespaces"]])
-print("linux.seccomp         ", spec["linux"].get("seccomp", "absent"))
+print("linux.seccomp         ", spec["linux"].get("seccomp", "ausente"))
 print()
 print("as edições, um campo cada:")
 for name in exercises_oci.EDITS:

@@ -406,8 +406,12 @@ from boxkit.images.elf import read_elf
 
 info = read_elf(BUSYBOX)
 static = info is not None and info.interp is None and not info.needed
-print(f"{BUSYBOX} é estático (PT_INTERP: {info.interp or 'none'}, bibliotecas necessárias: "
-      f"{len(info.needed)}): {static}")
+if info.interp:
+    print(f"{BUSYBOX} é estático (PT_INTERP: {info.interp}, bibliotecas necessárias: "
+          f"{len(info.needed)}): {static}")
+else:
+    print(f"{BUSYBOX} é estático (PT_INTERP: nenhum, bibliotecas necessárias: "
+          f"{len(info.needed)}): {static}")
 kinds = {"file": 0, "link": 0, "other": 0}
 for dirpath, dirs, names in os.walk(resolve("busybox").layers[-1]):
     for entry in names:
