@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 from . import _sys
 from ._sys import SYS
 from .errors import BoxkitError, SpecError
+from .i18n import N_, _, ngettext
 from .security.capabilities import DEFAULT_MASK
 
 STEPS = ("cgroup", "unshare", "uid_map", "private", "overlay", "proc", "pivot_root", "detach", "hostname",
@@ -78,6 +79,8 @@ NEEDS = {"uid_map": "unshare", "private": "unshare", "overlay": "private", "proc
          "exec": "detach"}
 NAMESPACES = ("mount", "uts", "ipc", "pid", "net", "cgroup", "user")
 OLDROOT = ".oldroot"
+# i18n: what a SpecError calls a step of a container made by hand ("invalid step 'detach': ...")
+STEP = N_("step")
 PREFIX = "boxkit-byhand-"
 
 
@@ -90,45 +93,49 @@ def check_step(done: list[str], ns: list[str], name: str, arg=None, *, strict: b
     (its mounts would be the host's), no mount before ``private`` (it could propagate to the host),
     no ``hostname`` without a UTS namespace."""
     if name not in STEPS:
-        raise SpecError("step", name, "there is no such step", hint="the steps are " + ", ".join(STEPS))
+        raise SpecError(STEP, name, N_("there is no such step"), hint=N_("the steps are {steps}"),
+                        params={"steps": ", ".join(STEPS)})
     if name in done:
-        raise SpecError("step", name, "it was done already", hint="start a new Box to do it again")
+        raise SpecError(STEP, name, N_("it was done already"), hint=N_("start a new Box to do it again"))
     if strict:
         later = [d for d in done if STEPS.index(d) > STEPS.index(name)]
         if later:
-            raise SpecError("step", name, f"it comes before {later[0]}, which was done already",
-                            hint="the order is " + " -> ".join(STEPS))
+            raise SpecError(STEP, name, N_("it comes before {later}, which was done already"),
+                            hint=N_("the order is {order}"), params={"later": later[0], "order": " -> ".join(STEPS)})
         need = NEEDS.get(name)
         if need and need not in done:
-            raise SpecError("step", name, f"it needs {need} first", hint=f"call box.step({need!r}) before it")
+            raise SpecError(STEP, name, N_("it needs {need} first"), hint=N_("call box.step('{need}') before it"),
+                            params={"need": need})
     elif name not in ("cgroup", "unshare") and "unshare" not in done:
-        raise SpecError("step", name, "without unshare it would act on the host's namespaces",
-                        hint="call box.step('unshare', [...]) first")
+        raise SpecError(STEP, name, N_("without unshare it would act on the host's namespaces"),
+                        hint=N_("call box.step('unshare', [...]) first"))
     elif name in ("overlay", "proc") and "private" not in done:
-        raise SpecError("step", name, "before private a new mount could propagate to the host",
-                        hint="call box.step('private') first")
+        raise SpecError(STEP, name, N_("before private a new mount could propagate to the host"),
+                        hint=N_("call box.step('private') first"))
     if name == "unshare":
         bad = [n for n in (arg or []) if n not in NAMESPACES]
         if not arg or bad:
-            raise SpecError("namespaces", bad or arg, "unshare takes a list of " + ", ".join(NAMESPACES))
+            raise SpecError("namespaces", bad or arg, N_("unshare takes a list of {namespaces}"),
+                            params={"namespaces": ", ".join(NAMESPACES)})
         if "mount" not in arg:
             # every later mount would land in the host's mount table
-            raise SpecError("namespaces", arg, "without a mount namespace the mounts would be the host's",
-                            hint="add 'mount'")
+            raise SpecError("namespaces", arg, N_("without a mount namespace the mounts would be the host's"),
+                            hint=N_("add 'mount'"))
     if name == "uid_map":
         if "user" not in ns:
-            raise SpecError("step", name, "it maps the ids of a new user namespace", hint="unshare 'user' first")
+            raise SpecError(STEP, name, N_("it maps the ids of a new user namespace"),
+                            hint=N_("unshare 'user' first"))
         ints = isinstance(arg, (tuple, list)) and len(arg) == 2 and all(
             isinstance(x, int) and not isinstance(x, bool) for x in arg)
         if not ints or arg[0] < 0 or arg[1] < 1 or arg[0] + arg[1] > 1 << 32:
-            raise SpecError("uid_map", arg, "give (the first id outside, how many), like (100000, 65536)")
+            raise SpecError("uid_map", arg, N_("give (the first id outside, how many), like (100000, 65536)"))
     if name == "cgroup" and not (isinstance(arg, int) and not isinstance(arg, bool) and arg >= 1 << 20):
-        raise SpecError("memory limit", arg, "give the limit in bytes, at least 1 MiB, like 64 << 20")
+        raise SpecError(N_("memory limit"), arg, N_("give the limit in bytes, at least 1 MiB, like 64 << 20"))
     if name == "hostname" and "uts" not in ns:
-        raise SpecError("step", name, "without a UTS namespace it would rename the host",
-                        hint="unshare 'uts' first")
+        raise SpecError(STEP, name, N_("without a UTS namespace it would rename the host"),
+                        hint=N_("unshare 'uts' first"))
     if name == "hostname" and not (isinstance(arg, str) and 0 < len(arg) <= 64):
-        raise SpecError("hostname", arg, "a host name is 1 to 64 characters")
+        raise SpecError("hostname", arg, N_("a host name is 1 to 64 characters"))
 
 
 def parse_mountinfo(text: str) -> list[dict]:
@@ -162,7 +169,7 @@ def memory_controller() -> tuple[str, str]:
         lines = f.read().splitlines()
     v2 = []
     for line in lines:
-        left, _, right = line.partition(" - ")
+        left, _sep, right = line.partition(" - ")
         r, point = right.split(), left.split()[4]
         if len(r) >= 3 and r[0] == "cgroup" and "memory" in r[2].split(","):
             return point, "memory.limit_in_bytes"
@@ -175,8 +182,8 @@ def memory_controller() -> tuple[str, str]:
                     return point, "memory.max"
         except OSError:
             pass
-    raise BoxkitError("cannot find a memory cgroup to write a limit in", "/sys/fs/cgroup",
-                      hint="this host gives no memory controller; see boxkit probe")
+    raise BoxkitError(N_("cannot find a memory cgroup to write a limit in"), "/sys/fs/cgroup",
+                      hint=N_("this host gives no memory controller; see boxkit probe"))
 
 
 @dataclass
@@ -216,18 +223,26 @@ class Change:
             if self.differs(what):
                 lines.append(f"  {what}: {self.before.get(what)} -> {self.after.get(what)}")
         if self.new_namespaces:
-            lines.append("  new namespaces: " + ", ".join(self.new_namespaces))
+            lines.append("  " + _("new namespaces: {names}").format(names=", ".join(self.new_namespaces)))
         counts = [len(s.get("mounts", [])) for s in (self.before, self.after)]
         if counts[0] != counts[1]:
-            lines.append(f"  mount table: {counts[0]} -> {counts[1]} lines")
+            lines.append("  " + _("mount table: {before} -> {after} lines").format(before=counts[0],
+                                                                                   after=counts[1]))
         shared = [sum(1 for m in s.get("mounts", []) if m["shared"]) for s in (self.before, self.after)]
         if shared[0] != shared[1]:
-            lines.append(f"  shared mounts: {shared[0]} -> {shared[1]}")
+            lines.append("  " + _("shared mounts: {before} -> {after}").format(before=shared[0], after=shared[1]))
         if self.mounts_added:
-            more = f" and {len(self.mounts_added) - 4} more" if len(self.mounts_added) > 4 else ""
-            lines.append("  mounted: " + ", ".join(self.mounts_added[:4]) + more)
+            first = ", ".join(self.mounts_added[:4])
+            more = len(self.mounts_added) - 4
+            if more > 0:
+                # i18n: {mounts} lists the first four mounts a step made, as "/proc (proc)"
+                lines.append("  " + ngettext("mounted: {mounts} and {n} more", "mounted: {mounts} and {n} more",
+                                             more).format(mounts=first, n=more))
+            else:
+                lines.append("  " + _("mounted: {mounts}").format(mounts=first))
         if self.mounts_removed:
-            lines.append(f"  unmounted: {len(self.mounts_removed)} mounts")
+            n = len(self.mounts_removed)
+            lines.append("  " + ngettext("unmounted: {n} mounts", "unmounted: {n} mounts", n).format(n=n))
         if self.differs("ls"):
             lines.append("  ls /: " + " ".join(self.after.get("ls", [])))
         return "\n".join(lines)
@@ -235,7 +250,7 @@ class Change:
 
 def _remove_group(group: str) -> None:
     # the helper's PID-1 child may still be exiting (the host's init reaps it): a bounded wait
-    for _ in range(300):
+    for _i in range(300):
         try:
             os.rmdir(group)
             return
@@ -313,7 +328,7 @@ def _sweep() -> None:
         if _owner_gone(name):
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
     try:
-        hierarchy, _ = memory_controller()
+        hierarchy, _limit = memory_controller()
         names = os.listdir(hierarchy)
     except OSError:
         return
@@ -381,7 +396,7 @@ class Box:
         """The host's PID of the process that makes the steps: the helper, or after ``unshare`` with a
         PID namespace its child (PID 1 inside)."""
         if self.proc is None:
-            raise BoxkitError("the by-hand container has no process", self.image, hint="make a new Box")
+            raise BoxkitError(N_("the by-hand container has no process"), self.image, hint=N_("make a new Box"))
         if "pid" not in self.ns:
             return self.proc.pid
         with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
@@ -390,8 +405,8 @@ class Box:
     # --- the pipe ----------------------------------------------------------------------------------
     def _send(self, msg: dict) -> None:
         if not self._fds:
-            raise BoxkitError("cannot talk to the by-hand container", self.image, detail="it has ended",
-                              hint="make a new Box")
+            raise BoxkitError(N_("cannot talk to the by-hand container"), self.image, detail=N_("it has ended"),
+                              hint=N_("make a new Box"))
         os.write(self._fds[0], json.dumps(msg).encode() + b"\n")
 
     def _read(self) -> dict | None:
@@ -403,11 +418,12 @@ class Box:
             line += chunk
         reply = json.loads(line)
         if not reply.get("ok") and reply.get("step") == "exec":
-            raise BoxkitError("cannot execute", reply.get("error"), errno=reply.get("errno"), detail="",
-                              hint="check the command exists in the image; the box has ended")
+            raise BoxkitError(N_("cannot execute"), reply.get("error"), errno=reply.get("errno"), detail="",
+                              hint=N_("check the command exists in the image; the box has ended"))
         if not reply.get("ok"):
-            raise BoxkitError(f"step {reply.get('step')} failed:", reply.get("error"), errno=reply.get("errno"),
-                              detail="", hint="the box has ended; make a new Box and look at the error")
+            raise BoxkitError(N_("step {step} failed:"), reply.get("error"), errno=reply.get("errno"),
+                              detail="", hint=N_("the box has ended; make a new Box and look at the error"),
+                              params={"step": reply.get("step")})
         return reply.get("state")
 
     def _call(self, msg: dict) -> dict:
@@ -420,8 +436,8 @@ class Box:
         if state is None:
             err = self._stderr()
             self.close()
-            raise BoxkitError(f"step {msg['step']}: the helper process ended", self.image, detail=err or None,
-                              hint="make a new Box")
+            raise BoxkitError(N_("step {step}: the helper process ended"), self.image, detail=err or None,
+                              hint=N_("make a new Box"), params={"step": msg["step"]})
         return state
 
     def _stderr(self) -> str:
@@ -439,14 +455,15 @@ class Box:
         """Make one step (see :data:`STEPS`; :func:`show` prints its code); return what it changed."""
         check_step(self.done, self.ns, name, arg, strict=self.strict)
         if name == "exec":
-            raise SpecError("step", name, "exec ends the helper", hint="call box.exec(argv)")
+            raise SpecError(STEP, name, N_("exec ends the helper"), hint=N_("call box.exec(argv)"))
         if name in HOST_SIDE:
             try:
                 HOST_SIDE[name](self, arg)
             except OSError as e:
                 self.close()
-                raise BoxkitError(f"step {name} failed:", f"{e.strerror} ({e.filename})", errno=e.errno,
-                                  detail="", hint="the box has ended; make a new Box") from e
+                raise BoxkitError(N_("step {step} failed:"), f"{e.strerror} ({e.filename})", errno=e.errno,
+                                  detail="", hint=N_("the box has ended; make a new Box"),
+                                  params={"step": name}) from e
             except BaseException:
                 self.close()
                 raise
@@ -471,7 +488,7 @@ class Box:
         try:
             self._send({"step": "exec", "arg": list(argv)})
             if self._read() is not None:   # only an error answers; a successful execve closes the pipe
-                raise BoxkitError("cannot execute", argv[0], hint="check the command exists in the image")
+                raise BoxkitError(N_("cannot execute"), argv[0], hint=N_("check the command exists in the image"))
             out, err = self.proc.communicate(timeout=timeout)
             return subprocess.CompletedProcess(argv, self.proc.returncode, out.decode(errors="replace"),
                                                err.decode(errors="replace"))
@@ -522,7 +539,7 @@ def _wait_for(child: int, cfg: dict) -> None:
     """The helper after its PID-1 child is forked: wait for it, and end with its exit status."""
     os.close(cfg["rep_fd"])
     cfg["commands"].close()
-    _, st = os.waitpid(child, 0)
+    _pid, st = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(st)
     os._exit(code if code >= 0 else 128 - code)   # a shell's 128+signal
 
@@ -598,12 +615,15 @@ def source(name: str) -> str:
     """The code that makes step ``name``: what the notebook's process writes on the host (``cgroup``,
     ``uid_map``) and what the helper runs, as this module has it."""
     if name not in STEPS:
-        raise SpecError("step", name, "there is no such step", hint="the steps are " + ", ".join(STEPS))
+        raise SpecError(STEP, name, N_("there is no such step"), hint=N_("the steps are {steps}"),
+                        params={"steps": ", ".join(STEPS)})
     parts = []
     if name in HOST_SIDE:
-        parts.append("# the notebook's process, on the host:\n" + inspect.getsource(HOST_SIDE[name]))
+        # i18n: a comment line printed above the code of a step (keep the leading "# " and the colon)
+        parts.append(_("# the notebook's process, on the host:") + "\n" + inspect.getsource(HOST_SIDE[name]))
     if name in HELPER:
-        parts.append("# the helper, in its namespaces:\n" + inspect.getsource(HELPER[name]))
+        # i18n: a comment line printed above the code of a step (keep the leading "# " and the colon)
+        parts.append(_("# the helper, in its namespaces:") + "\n" + inspect.getsource(HELPER[name]))
     return "\n".join(p.rstrip() + "\n" for p in parts).rstrip()
 
 

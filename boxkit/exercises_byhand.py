@@ -32,6 +32,7 @@ from .exercises import (
     show_answer,
     unanswered,
 )
+from .i18n import N_, _, ngettext
 
 NAME = "byhand"
 IMAGE = "busybox"
@@ -51,8 +52,9 @@ RECIPES: dict[str, list[tuple]] = {
 }
 STEP_NAMES = byhand.STEPS
 
-ERRNO_MEANS = ("EPERM: the caller lacks a privilege the call needs; EINVAL: the call refuses an "
-               "argument or a state; ENOENT: a path is not there; EBUSY: something is in use")
+# i18n: said in parentheses after "the step is right and the errno is not"; keep the errno names
+ERRNO_MEANS = N_("EPERM: the caller lacks a privilege the call needs; EINVAL: the call refuses an "
+                 "argument or a state; ENOENT: a path is not there; EBUSY: something is in use")
 
 
 def run_recipe(steps: list[tuple], *, image: str = IMAGE) -> dict:
@@ -76,25 +78,29 @@ def measure(*, image: str = IMAGE) -> dict:
 def parse(predicted) -> dict[str, tuple[str, str] | None]:
     """``{recipe: ("step", "EPERM") or None}``, checked; a ValueError names what is wrong."""
     if not isinstance(predicted, dict):
-        raise ValueError('give a dict: recipe → ("step", "ERRNO") or None')
+        raise ValueError(_('give a dict: recipe → ("step", "ERRNO") or None'))
     unknown = [repr(k) for k in predicted if k not in RECIPES]
     if unknown:
-        raise ValueError(f"{_few(unknown)}: the recipes are {', '.join(RECIPES)}")
+        raise ValueError(_("{unknown}: the recipes are {recipes}").format(unknown=_few(unknown),
+                                                                         recipes=", ".join(RECIPES)))
     missing = [k for k in RECIPES if k not in predicted]
     if missing:
-        raise ValueError(f"predict every recipe: {_few(missing)} is left")
+        raise ValueError(_("predict every recipe: {missing} is left").format(missing=_few(missing)))
     out = {}
     for k, v in predicted.items():
         if v is None:
             out[k] = None
             continue
         if not (isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(x, str) for x in v)):
-            raise ValueError(f'{k!r}: give ("step", "ERRNO"), like ("overlay", "EACCES"), or None')
+            raise ValueError(_('{recipe}: give ("step", "ERRNO"), like ("overlay", "EACCES"), or None')
+                             .format(recipe=repr(k)))
         step, err = v[0].strip(), v[1].strip().upper()
         if step not in STEP_NAMES:
-            raise ValueError(f"{k!r}: {step!r} is not a step; the steps are {', '.join(STEP_NAMES)}")
+            raise ValueError(_("{recipe}: {step} is not a step; the steps are {steps}").format(
+                recipe=repr(k), step=repr(step), steps=", ".join(STEP_NAMES)))
         if err not in errno.errorcode.values():
-            raise ValueError(f"{k!r}: {v[1]!r} is not an errno name, like EACCES")
+            raise ValueError(_("{recipe}: {value} is not an errno name, like EACCES").format(
+                recipe=repr(k), value=repr(v[1])))
         out[k] = (step, err)
     return out
 
@@ -105,20 +111,33 @@ def judge(predicted: dict[str, tuple[str, str] | None], measured: dict[str, dict
     actual = {k: (m["fails"], m["errno"]) if m.get("fails") else None for k, m in measured.items()}
     wrong = [k for k in predicted if predicted[k] != actual[k]]
     if not wrong:
-        said = [f"{k}: {a[0]} fails with {a[1]}" if a else f"{k}: every step passes and the command runs"
+        said = [_("{recipe}: {step} fails with {errno}").format(recipe=k, step=a[0], errno=a[1]) if a else
+                _("{recipe}: every step passes and the command runs").format(recipe=k)
                 for k, a in actual.items()]
-        return Verdict(True, f"each of the {len(actual)} recipes did as you predicted: " + "; ".join(said))
+        # i18n: {results} is a list of "<recipe>: <step> fails with <errno>", joined with "; "
+        return Verdict(True, _("each of the {n} recipes did as you predicted: {results}").format(
+            n=len(actual), results="; ".join(said)))
     errno_only = [k for k in wrong if predicted[k] and actual[k] and predicted[k][0] == actual[k][0]]
     step_wrong = [k for k in wrong if k not in errno_only]
     hints = []
     if step_wrong:
-        hints.append(f"for {len(step_wrong)}, a different step fails first, or none does: walk the recipe "
-                     "call by call and ask what each call needs (a capability, a mount point, a path) "
-                     "and whether the steps before it took that away or have not made it yet")
+        # i18n: {n} counts the recipes (receitas) whose predicted step is wrong
+        hints.append(ngettext("for {n}, a different step fails first, or none does: walk the recipe "
+                              "call by call and ask what each call needs (a capability, a mount point, a path) "
+                              "and whether the steps before it took that away or have not made it yet",
+                              "for {n}, a different step fails first, or none does: walk the recipe "
+                              "call by call and ask what each call needs (a capability, a mount point, a path) "
+                              "and whether the steps before it took that away or have not made it yet",
+                              len(step_wrong)).format(n=len(step_wrong)))
     if errno_only:
-        hints.append(f"for {len(errno_only)}, the step is right and the errno is not ({ERRNO_MEANS})")
-    return Verdict(False, f"{len(wrong)} of {len(actual)} predictions differ from what the kernel did: "
-                          + "; ".join(hints))
+        # i18n: {n} counts the recipes (receitas) whose step is right and errno wrong
+        hints.append(ngettext("for {n}, the step is right and the errno is not ({means})",
+                              "for {n}, the step is right and the errno is not ({means})",
+                              len(errno_only)).format(n=len(errno_only), means=_(ERRNO_MEANS)))
+    # i18n: {hints} is one or two clauses ("for 2, ..."), joined with "; "
+    return Verdict(False, ngettext("{wrong} of {total} predictions differ from what the kernel did: {hints}",
+                                   "{wrong} of {total} predictions differ from what the kernel did: {hints}",
+                                   len(wrong)).format(wrong=len(wrong), total=len(actual), hints="; ".join(hints)))
 
 
 def check(predicted) -> Verdict | None:
@@ -132,7 +151,7 @@ def check(predicted) -> Verdict | None:
         return _say(Verdict(False, str(e)))
     recorded = _recorded(NAME, {"root"})
     if recorded is not None and not all(k in recorded for k in RECIPES):
-        return _say(_not_recorded("the recipes"))
+        return _say(_not_recorded(_("the recipes")))
     v = judge(answer, recorded or measure())
     return _say(_from_recording(v) if recorded is not None else v)
 
@@ -141,17 +160,17 @@ ANSWER = {"caps moved before pivot_root": ("pivot_root", "EPERM"),
           "detach moved before pivot_root": ("detach", "ENOENT"),
           "detach left out": None,
           "caps moved before hostname": ("hostname", "EPERM")}
-WHY = ("caps keeps docker's 14 capabilities, and CAP_SYS_ADMIN is not one of them: pivot_root, like "
-       "mount, needs it in the mount namespace's user namespace, and sethostname needs it in the UTS "
-       "namespace's, so either call after caps fails with EPERM — which is why a runtime drops "
-       "capabilities last, just before execve. Until pivot_root, / is still the host's, which has no "
-       "/.oldroot (the pivot_root step makes it, in the overlay), so umount2 before it finds no such path: "
-       "ENOENT. Leaving detach out breaks nothing the kernel checks: every step passes and "
-       "the command runs, with the host's whole tree still mounted under /.oldroot — a hole no error "
-       "reports, which is why the notebook looks at the mount table after each step.")
+WHY = N_("caps keeps docker's 14 capabilities, and CAP_SYS_ADMIN is not one of them: pivot_root, like "
+         "mount, needs it in the mount namespace's user namespace, and sethostname needs it in the UTS "
+         "namespace's, so either call after caps fails with EPERM — which is why a runtime drops "
+         "capabilities last, just before execve. Until pivot_root, / is still the host's, which has no "
+         "/.oldroot (the pivot_root step makes it, in the overlay), so umount2 before it finds no such path: "
+         "ENOENT. Leaving detach out breaks nothing the kernel checks: every step passes and "
+         "the command runs, with the host's whole tree still mounted under /.oldroot — a hole no error "
+         "reports, which is why the notebook looks at the mount table after each step.")
 
 
 def solution() -> dict:
     """Show the reference answer and why it is right; returns it as the checker's keyword arguments.
     Try first: the check will tell you."""
-    return show_answer({"predicted": dict(ANSWER)}, WHY)
+    return show_answer({"predicted": dict(ANSWER)}, _(WHY))

@@ -55,6 +55,7 @@ from .exercises import (
     show_answer,
     unanswered,
 )
+from .i18n import N_, _, ngettext
 
 NAME = "oci"
 
@@ -163,10 +164,11 @@ def run_edit(edit: str) -> dict:
         with open(out_path, "w") as out:
             p = _rt(state, "create", "--bundle", bundle, cid, stdout=out)
         if p.returncode != 0:
-            return {"failed": f"boxkit-runtime create refused it: {p.stderr.strip()}"}
+            # i18n: {error} is what boxkit-runtime printed
+            return {"failed": _("boxkit-runtime create refused it: {error}").format(error=p.stderr.strip())}
         p = _rt(state, "start", cid)
         if p.returncode != 0:
-            return {"failed": f"boxkit-runtime start refused it: {p.stderr.strip()}"}
+            return {"failed": _("boxkit-runtime start refused it: {error}").format(error=p.stderr.strip())}
         deadline = time.monotonic() + 60   # a safety net only: the script ends by itself
         while time.monotonic() < deadline:
             st = _rt(state, "state", cid)
@@ -177,7 +179,8 @@ def run_edit(edit: str) -> dict:
             said = dict(line.split("=", 1) for line in f.read().split() if "=" in line)
         keys = {key: action for action, (key, _line) in ACTIONS.items()}
         if set(said) != set(keys):
-            return {"failed": f"the container's shell did not report every action (it printed {said})"}
+            return {"failed": _("the container's shell did not report every action (it printed {said})")
+                    .format(said=said)}
         return {keys[k]: v == "1" for k, v in said.items()}
     finally:
         _rt(state, "delete", "--force", cid)
@@ -192,15 +195,17 @@ def measure() -> dict:
 def answer_problem(predicted, edit) -> str | None:
     """What is wrong with the shape of an answer (before anything runs), or None."""
     if edit not in EDITS:
-        return f"{edit!r} is not one of the edits; pick one of: " + "; ".join(EDITS)
+        return _("{edit} is not one of the edits; pick one of: {edits}").format(edit=repr(edit),
+                                                                               edits="; ".join(EDITS))
     if not isinstance(predicted, dict):
-        return "give a dict: action → True (the shell can) or False (refused)"
+        return _("give a dict: action → True (the shell can) or False (refused)")
     unknown = sorted(map(repr, set(predicted) - set(ACTIONS)))
     if unknown:
-        return f"not an action of this exercise: {', '.join(unknown)} (the actions: {', '.join(ACTIONS)})"
+        return _("not an action of this exercise: {unknown} (the actions: {actions})").format(
+            unknown=", ".join(unknown), actions=", ".join(ACTIONS))
     missing = [a for a in ACTIONS if not isinstance(predicted.get(a), bool)]
     if missing:
-        return f"predict True or False for every action; not yet: {', '.join(missing)}"
+        return _("predict True or False for every action; not yet: {missing}").format(missing=", ".join(missing))
     return None
 
 
@@ -215,15 +220,22 @@ def judge(edit: str, predicted: dict, measured: dict) -> Verdict:
         return Verdict(False, measured["failed"])
     wrong = [a for a in ACTIONS if predicted[a] != measured[a]]
     if wrong:
-        return Verdict(False, f"{len(ACTIONS) - len(wrong)} of {len(ACTIONS)} predictions match what the "
-                              "container's shell could do. For each action ask what decides it: a "
-                              "capability in the sets, and what execve does to those sets for a user "
-                              "other than root; the root mount's own flags; and whether this bundle asks "
-                              "for a seccomp filter at all")
+        right = len(ACTIONS) - len(wrong)
+        return Verdict(False, ngettext(
+            "{right} of {total} predictions match what the container's shell could do. For each action ask "
+            "what decides it: a capability in the sets, and what execve does to those sets for a user other "
+            "than root; the root mount's own flags; and whether this bundle asks for a seccomp filter at all",
+            "{right} of {total} predictions match what the container's shell could do. For each action ask "
+            "what decides it: a capability in the sets, and what execve does to those sets for a user other "
+            "than root; the root mount's own flags; and whether this bundle asks for a seccomp filter at all",
+            right).format(right=right, total=len(ACTIONS)))
     can = [a for a in ACTIONS if measured[a]]
     cannot = [a for a in ACTIONS if not measured[a]]
-    return Verdict(True, f"after {edit}, the shell could: {', '.join(can) or 'none of them'}; "
-                         f"it was refused: {', '.join(cannot) or 'none of them'}")
+    # i18n: said in place of an empty list of actions ("the shell could: none of them")
+    none = _("none of them")
+    # i18n: {edit} is one edit of config.json as printed; {can} and {cannot} list action names
+    return Verdict(True, _("after {edit}, the shell could: {can}; it was refused: {cannot}").format(
+        edit=edit, can=", ".join(can) or none, cannot=", ".join(cannot) or none))
 
 
 def check(predicted, *, edit) -> Verdict | None:
@@ -238,7 +250,7 @@ def check(predicted, *, edit) -> Verdict | None:
     if recorded is not None:
         measured = recorded.get(edit)
         if measured is None:
-            return _say(_not_recorded(f"the edit {edit!r}"))
+            return _say(_not_recorded(_("the edit {edit}").format(edit=repr(edit))))
     else:
         measured = run_edit(edit)
     v = judge(edit, predicted, measured)
@@ -248,19 +260,20 @@ def check(predicted, *, edit) -> Verdict | None:
 SOLUTION = ({"edit": 'add "CAP_SYS_ADMIN" to process.capabilities',
              "predicted": {"write a file in /": False, "mount a tmpfs on /tmp": True,
                            "change the hostname": True, "listen on port 80": True}},
-            "CAP_SYS_ADMIN lets root in the container mount and set the hostname of its own UTS "
-            "namespace, and nothing else refuses them: this bundle has no linux.seccomp, so no filter "
-            "is loaded (docker's and podman's bundles carry one unless told not to). Port 80 needs "
-            "CAP_NET_BIND_SERVICE, which runc spec's list already holds. Writing to / stays refused: "
-            "root.readonly makes the root a read-only mount, and the kernel refuses a write to a "
-            "read-only mount whatever the writer's capabilities (EROFS); mounting a tmpfs over /tmp "
-            "writes nothing to it. The same capability would let root remount / read-write first "
-            "(mount -o remount,rw /), and then the write works: a read-only root holds only against a "
-            "container without CAP_SYS_ADMIN. The other edits: root.readonly = False lets the write through; "
-            "uid 1000 loses every capability at execve (no ambient set), so port 80 is refused too.")
+            N_("CAP_SYS_ADMIN lets root in the container mount and set the hostname of its own UTS "
+               "namespace, and nothing else refuses them: this bundle has no linux.seccomp, so no filter "
+               "is loaded (docker's and podman's bundles carry one unless told not to). Port 80 needs "
+               "CAP_NET_BIND_SERVICE, which runc spec's list already holds. Writing to / stays refused: "
+               "root.readonly makes the root a read-only mount, and the kernel refuses a write to a "
+               "read-only mount whatever the writer's capabilities (EROFS); mounting a tmpfs over /tmp "
+               "writes nothing to it. The same capability would let root remount / read-write first "
+               "(mount -o remount,rw /), and then the write works: a read-only root holds only against a "
+               "container without CAP_SYS_ADMIN. The other edits: root.readonly = False lets the write through; "
+               "uid 1000 loses every capability at execve (no ambient set), so port 80 is refused too."))
 
 
 def solution() -> dict:
     """Show the reference answer (one edit and its four predictions) and why; returns it as the
     checker's keyword arguments. Try first: the check will tell you."""
-    return show_answer(*SOLUTION)
+    answer, why = SOLUTION
+    return show_answer(answer, _(why))

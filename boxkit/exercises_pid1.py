@@ -36,6 +36,7 @@ import time
 
 from . import exercises
 from .exercises import Verdict
+from .i18n import N_, _, ngettext
 
 NAME = "pid1"
 GRACE = 3          # seconds between SIGTERM and SIGKILL, as stop(timeout=GRACE)
@@ -107,16 +108,17 @@ def normalize(value) -> str | None:
 def answer_problem(predicted) -> str | None:
     """What is wrong with the shape of an answer (before anything runs), or None."""
     if not isinstance(predicted, dict):
-        return "give a dict: case → \"SIGTERM\" or \"SIGKILL\""
+        return _('give a dict: case → "SIGTERM" or "SIGKILL"')
     unknown = sorted(map(repr, set(predicted) - set(CASES)))
     if unknown:
-        return f"{', '.join(unknown)}: the cases are {', '.join(CASES)}"
+        return _("{unknown}: the cases are {cases}").format(unknown=", ".join(unknown), cases=", ".join(CASES))
     bad = sorted({repr(v) for v in predicted.values() if normalize(v) is None})
     if bad:
-        return f"predict \"SIGTERM\" or \"SIGKILL\" for each case, not {', '.join(bad)}"
+        return _('predict "SIGTERM" or "SIGKILL" for each case, not {values}').format(values=", ".join(bad))
     missing = [n for n in CASES if n not in predicted]
     if missing:
-        return f"predict every case: {', '.join(missing)} is left"
+        return ngettext("predict every case: {missing} is left", "predict every case: {missing} is left",
+                        len(missing)).format(missing=", ".join(missing))
     return None
 
 
@@ -128,13 +130,20 @@ def judge(predicted: dict, measured: dict[str, dict]) -> Verdict:
         return Verdict(False, problem)
     wrong = [n for n in CASES if normalize(predicted[n]) != measured[n]["ended_by"]]
     if wrong:
-        return Verdict(False, f"{len(CASES) - len(wrong)} of {len(CASES)} predictions match what stop() "
-                              "measured. For each case ask: which process does the SIGTERM reach (the "
-                              "container's PID 1; boxkit-init passes it on to its one child), is that "
-                              "process PID 1, has it a handler or is the signal ignored, and when does a "
-                              "shell run a trap: at once, or after the command it waits for?")
-    said = [f"{n} ended by {m['ended_by']} (exit {m['exit_code']})" for n, m in measured.items()]
-    return Verdict(True, "every case as you predicted: " + "; ".join(said))
+        right = len(CASES) - len(wrong)
+        return Verdict(False, ngettext(
+            "{right} of {total} predictions match what stop() measured. For each case ask: which process "
+            "does the SIGTERM reach (the container's PID 1; boxkit-init passes it on to its one child), is that "
+            "process PID 1, has it a handler or is the signal ignored, and when does a shell run a trap: at "
+            "once, or after the command it waits for?",
+            "{right} of {total} predictions match what stop() measured. For each case ask: which process "
+            "does the SIGTERM reach (the container's PID 1; boxkit-init passes it on to its one child), is that "
+            "process PID 1, has it a handler or is the signal ignored, and when does a shell run a trap: at "
+            "once, or after the command it waits for?", right).format(right=right, total=len(CASES)))
+    said = [_("{case} ended by {signal} (exit {code})").format(case=n, signal=m["ended_by"], code=m["exit_code"])
+            for n, m in measured.items()]
+    # i18n: {results} lists "<case> ended by <signal> (exit <code>)", joined with "; "
+    return Verdict(True, _("every case as you predicted: {results}").format(results="; ".join(said)))
 
 
 def check(predicted) -> Verdict | None:
@@ -148,7 +157,7 @@ def check(predicted) -> Verdict | None:
         return exercises._say(Verdict(False, problem))
     recorded = exercises._recorded(NAME, set())
     if recorded is not None and set(recorded) != set(CASES):
-        return exercises._say(exercises._not_recorded("the five cases"))
+        return exercises._say(exercises._not_recorded(_("the five cases")))
     v = judge(predicted, recorded if recorded is not None else measure())
     return exercises._say(exercises._from_recording(v) if recorded is not None else v)
 
@@ -156,19 +165,19 @@ def check(predicted) -> Verdict | None:
 SOLUTION = {"shell": "SIGKILL", "shell with a trap": "SIGKILL", "shell with a trap, in wait": "SIGTERM",
             "init=True, shell": "SIGTERM", "init=True, shell ignoring TERM": "SIGKILL"}
 
-WHY = ("shell: sh is PID 1 and has no handler for SIGTERM, so the kernel drops it; the sleep is not "
-       "PID 1, but stop() signals only PID 1, so nothing happens until SIGKILL (exit 137). "
-       "shell with a trap: sh now has a handler, but a shell runs a trap only after the foreground "
-       "command it waits for has finished, and sleep 300 outlasts the grace period: SIGKILL. "
-       "shell with a trap, in wait: the wait builtin returns at once when a trapped signal arrives, the "
-       "trap runs and exits 7: SIGTERM was enough. "
-       "init=True, shell: boxkit-init passes SIGTERM on to sh, which is PID 2 there: the default action "
-       "applies and ends it, boxkit-init exits with 128 + 15 = 143 and the kernel kills the sleep left "
-       "behind. init=True, shell ignoring TERM: the forwarded SIGTERM reaches sh, which ignores it, and "
-       "so does the sleep it started (an ignored signal stays ignored across fork and exec): SIGKILL.")
+WHY = N_("shell: sh is PID 1 and has no handler for SIGTERM, so the kernel drops it; the sleep is not "
+         "PID 1, but stop() signals only PID 1, so nothing happens until SIGKILL (exit 137). "
+         "shell with a trap: sh now has a handler, but a shell runs a trap only after the foreground "
+         "command it waits for has finished, and sleep 300 outlasts the grace period: SIGKILL. "
+         "shell with a trap, in wait: the wait builtin returns at once when a trapped signal arrives, the "
+         "trap runs and exits 7: SIGTERM was enough. "
+         "init=True, shell: boxkit-init passes SIGTERM on to sh, which is PID 2 there: the default action "
+         "applies and ends it, boxkit-init exits with 128 + 15 = 143 and the kernel kills the sleep left "
+         "behind. init=True, shell ignoring TERM: the forwarded SIGTERM reaches sh, which ignores it, and "
+         "so does the sleep it started (an ignored signal stays ignored across fork and exec): SIGKILL.")
 
 
 def solution() -> dict:
     """Show the reference answer and why it is right; returns it as ``check``'s keyword arguments.
     Try first: the check will tell you."""
-    return exercises.show_answer({"predicted": dict(SOLUTION)}, WHY)
+    return exercises.show_answer({"predicted": dict(SOLUTION)}, _(WHY))
