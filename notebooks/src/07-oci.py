@@ -78,7 +78,7 @@ print(f"PID 1 before start is a fork of the create command ({created['comm']}, a
 print(f"before start, PID 1 is process 1 of its namespace and waits at the fifo "
       f"(NSpid {created['nspid']}, fifo open {created['holds_fifo']}):",
       created["nspid"][-1] == 1 and created["holds_fifo"])
-print(f"start made PID 1 run the command ({rows[1][2]}):", rows[1][2] == "PID 1 runs sleep")
+print(f"start made PID 1 run the command ({rows[1][2]}):", created["comm_after_start"] == "sleep")
 pids = f"host PID {created['pid']} before start, {created['pid_after_start']} after"
 print(f"the same process went on to execve it ({pids}):",
       created["pid"] == created["pid_after_start"])

@@ -83,7 +83,7 @@ print(f"antes do start, o PID 1 é um fork do comando create ({created['comm']},
 print("antes do start, o PID 1 é o processo 1 do seu namespace e espera no fifo "
       f"(NSpid {created['nspid']}, fifo aberto {created['holds_fifo']}):",
       created["nspid"][-1] == 1 and created["holds_fifo"])
-print(f"o start fez o PID 1 rodar o comando ({rows[1][2]}):", rows[1][2] == "PID 1 runs sleep")
+print(f"o start fez o PID 1 rodar o comando ({rows[1][2]}):", created["comm_after_start"] == "sleep")
 pids = f"PID {created['pid']} no host antes do start, {created['pid_after_start']} depois"
 print(f"o mesmo processo seguiu adiante e fez o execve ({pids}):",
       created["pid"] == created["pid_after_start"])
