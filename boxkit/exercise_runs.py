@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from . import examples, nsinfo
 from .build import build_file
 from .errors import BoxkitError, NotFoundError
+from .i18n import _
 from .images import resolve
 from .images.upper import classify, in_layers, scan_upper
 from .runtime import run
@@ -92,7 +93,9 @@ def measure_memory_charge(memory: str = CHARGE_LIMIT) -> dict[str, dict]:
 
 def measure_upper(command: str, *, image: str = "busybox") -> dict:
     """Run ``command`` (a shell line) in a container of ``image``: ``{"found": path → kind}`` as the
-    upper dir shows it, or ``{"failed": "<why>"}``."""
+    upper dir shows it, or ``{"failed": "<why>", "exit_code": N, "said": "<its first line of stderr>"}``
+    (the sentence in English, as a recording keeps it; :mod:`boxkit.exercises` says it from the fields
+    in the learner's language)."""
     layers = resolve(image).layers
     c = run(image, ["sleep", "60"], detach=True)
     try:
@@ -103,7 +106,8 @@ def measure_upper(command: str, *, image: str = "busybox") -> dict:
         _end(c)
     if r.exit_code != 0:
         first = (r.stderr.strip().splitlines() or [""])[0]
-        return {"failed": f"the command failed in the container (exit {r.exit_code})" + (f": {first}" if first else "")}
+        failed = f"the command failed in the container (exit {r.exit_code})" + (f": {first}" if first else "")
+        return {"failed": failed, "exit_code": r.exit_code, "said": first}
     return {"found": classify(before, after, in_layers(layers))}
 
 
@@ -319,13 +323,14 @@ def attempt(cmd: str, *, image: str = "host", **options) -> tuple[bool, str]:
     ok = r.exit_code == 0
     said = [line.strip() for line in (r.stdout if ok else r.stderr or r.stdout).splitlines() if line.strip()]
     if not said:
-        return ok, f"exit status {r.exit_code}"
+        # i18n: a command that printed nothing; {code} is its exit status
+        return ok, _("exit status {code}").format(code=r.exit_code)
     return ok, said[-1] if ok else said[0]
 
 
 def status_fields(text: str) -> dict[str, str]:
     """``/proc/PID/status`` as printed (``CapEff:\\t00000000a80425fb``) → ``{"CapEff": "00000000a80425fb"}``."""
-    return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines()) if v}
+    return {k: v.strip() for k, _sep, v in (line.partition(":") for line in text.splitlines()) if v}
 
 
 def measure_root_actions(*, image: str = "host") -> dict[str, bool]:
