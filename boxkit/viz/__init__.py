@@ -11,6 +11,8 @@ run). A plain Figure needs IPython to know how to render it, which :func:`new_fi
 
 from __future__ import annotations
 
+from ..i18n import _
+
 
 def _register_png_formatter() -> None:
     try:
@@ -33,3 +35,10 @@ def new_figure(**kwargs):
 
     _register_png_formatter()
     return Figure(**kwargs)
+
+
+def badge(title: str, recorded: bool) -> str:
+    """``title`` with the RECORDED badge when the figure is drawn from a recording (translated when
+    drawn, as every text of a figure: :func:`boxkit.i18n.set_language` may change between figures)."""
+    # i18n: the badge of a figure drawn from a recorded run; {title} is the figure's title
+    return _("{title} (RECORDED)").format(title=title) if recorded else title

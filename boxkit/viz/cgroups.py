@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import threading
 
-from . import new_figure
+from ..i18n import _
+from . import badge, new_figure
 
 MiB = 1 << 20
 LIMIT = "#c0392b"
@@ -39,7 +40,7 @@ def _figure(fig, size):
 
 
 def _title(fig, text: str, series) -> None:
-    fig.suptitle(text + (" (RECORDED)" if getattr(series, "recorded", False) else ""))
+    fig.suptitle(badge(text, getattr(series, "recorded", False)))
 
 
 def oom_window(series, result=None) -> tuple[float, float] | None:
@@ -63,21 +64,24 @@ def oom_time(series, result=None) -> float | None:
     return None if w is None else w[0]
 
 
-def memory_figure(series, result=None, *, title: str = "memory against its limit", fig=None):
+def memory_figure(series, result=None, *, title: str | None = None, fig=None):
+    if title is None:
+        title = _("memory against its limit")
     fig = _figure(fig, (8, 4))
     ax = fig.add_subplot()
-    ax.plot(series.t, [m / MiB for m in series.memory_current], color=USE, lw=2, label="memory in use")
+    ax.plot(series.t, [m / MiB for m in series.memory_current], color=USE, lw=2, label=_("memory in use"))
     if series.memory_limit:
-        ax.axhline(series.memory_limit / MiB, color=LIMIT, ls="--", label=f"limit {series.memory_limit // MiB} MiB")
+        ax.axhline(series.memory_limit / MiB, color=LIMIT, ls="--",
+                   label=_("limit {mib} MiB").format(mib=series.memory_limit // MiB))
     t_oom = oom_time(series, result)
     window = oom_window(series, result)
     if t_oom is not None and window is not None:
         if window[1] > window[0]:
-            ax.axvspan(*window, color=LIMIT, alpha=0.12, lw=0, label="the kill falls in this sample interval")
+            ax.axvspan(*window, color=LIMIT, alpha=0.12, lw=0, label=_("the kill falls in this sample interval"))
         ax.axvline(t_oom, color="#333", ls=":", lw=1)
         y = (series.memory_limit or series.peak_memory) / MiB
-        ax.plot([t_oom], [y], marker="X", ms=14, color=LIMIT, ls="none", label="OOM kill (SIGKILL, exit 137)")
-    ax.set_xlabel("seconds")
+        ax.plot([t_oom], [y], marker="X", ms=14, color=LIMIT, ls="none", label=_("OOM kill (SIGKILL, exit 137)"))
+    ax.set_xlabel(_("seconds"))
     ax.set_ylabel("MiB")
     ax.set_ylim(bottom=0, top=max([series.peak_memory, series.memory_limit or 0]) / MiB * 1.15 + 1)
     ax.legend(loc="upper left")
@@ -93,24 +97,27 @@ def throttled_ms(series) -> list[float]:
     return [(u[i] - u[i - 1]) / 1000 for i in range(1, len(u))]
 
 
-def cpu_figure(series, *, title: str = "CPU against its quota", fig=None):
+def cpu_figure(series, *, title: str | None = None, fig=None):
+    if title is None:
+        title = _("CPU against its quota")
     fig = _figure(fig, (8, 4))
     ax = fig.add_subplot()
     t = series.t[1:]
-    ax.plot(t, series.cores(), color=USE, lw=2, label="CPU used (cores)")
+    ax.plot(t, series.cores(), color=USE, lw=2, label=_("CPU used (cores)"))
     if series.cpu_limit:
-        ax.axhline(series.cpu_limit, color=LIMIT, ls="--", label=f"quota {series.cpu_limit:g} cores")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("cores")
+        ax.axhline(series.cpu_limit, color=LIMIT, ls="--",
+                   label=_("quota {cores} cores").format(cores=f"{series.cpu_limit:g}"))
+    ax.set_xlabel(_("seconds"))
+    ax.set_ylabel(_("cores"))
     # both axes keep their top third free: the legend sits there, over no line and no bar
     ax.set_ylim(0, max([*series.cores(), series.cpu_limit or 0, 0.1]) * 1.5)
     ax.grid(alpha=0.3)
     ax2 = ax.twinx()
     ms = throttled_ms(series)
     ax2.bar(t, ms, width=0.6 * _step(series), color=THROTTLE, alpha=0.35,
-            label="throttled (ms per sample)")
+            label=_("throttled (ms per sample)"))
     ax2.set_ylim(0, max([*ms, 1.0]) * 1.5)
-    ax2.set_ylabel("ms throttled per sample", color=THROTTLE)
+    ax2.set_ylabel(_("ms throttled per sample"), color=THROTTLE)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper right")
@@ -134,35 +141,38 @@ def shares_figure(series: list, shares: list[int], *, skip: float = 1.0, title: 
     for i, (s, w) in enumerate(zip(series, shares, strict=True)):
         ax.plot(s.t[1:], s.cores(), color=colours[i % 4], lw=2, label=f"cpu.shares {w}")
     ax.axvline(skip, color="#999", ls=":", lw=1)
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("cores (all on CPU 0)")
+    ax.set_xlabel(_("seconds"))
+    ax.set_ylabel(_("cores (all on CPU 0)"))
     ax.set_ylim(0, 1.2)
     ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
     measured = [100 * x for x in measured_shares(series, skip)]
     asked = [100 * w / sum(shares) for w in shares]
     xs = range(len(shares))
-    bx.bar([x - 0.2 for x in xs], asked, width=0.4, color="#ccc", label="weights ask")
-    bars = bx.bar([x + 0.2 for x in xs], measured, width=0.4, color=[colours[i % 4] for i in xs], label="measured")
+    bx.bar([x - 0.2 for x in xs], asked, width=0.4, color="#ccc", label=_("weights ask"))
+    bars = bx.bar([x + 0.2 for x in xs], measured, width=0.4, color=[colours[i % 4] for i in xs], label=_("measured"))
     for b, m in zip(bars, measured, strict=True):
         bx.text(b.get_x() + b.get_width() / 2, m + 2, f"{m:.0f}%", ha="center", fontsize=10)
     bx.set_xticks(list(xs), [f"shares {w}" for w in shares])
-    bx.set_ylabel(f"% of the CPU time used after {skip:g} s")
+    bx.set_ylabel(_("% of the CPU time used after {skip} s").format(skip=f"{skip:g}"))
     bx.set_ylim(0, 100)
     bx.legend(loc="upper left")
-    _title(fig, title or f"weights {':'.join(str(w) for w in shares)} sharing one CPU", series[0])
+    _title(fig, title or _("weights {weights} sharing one CPU").format(weights=":".join(str(w) for w in shares)),
+           series[0])
     fig.tight_layout()
     return fig
 
 
-def pids_figure(series, *, title: str = "a fork bomb against pids.max", fig=None):
+def pids_figure(series, *, title: str | None = None, fig=None):
+    if title is None:
+        title = _("a fork bomb against pids.max")
     fig = _figure(fig, (8, 3.6))
     ax = fig.add_subplot()
     ax.step(series.t, series.pids_current, where="post", color=USE, lw=2, label="pids.current")
     if series.pids_max:
         ax.axhline(series.pids_max, color=LIMIT, ls="--", label=f"pids.max {series.pids_max}")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("processes in the container")
+    ax.set_xlabel(_("seconds"))
+    ax.set_ylabel(_("processes in the container"))
     ax.set_ylim(0, max([*series.pids_current, series.pids_max or 0, 1]) * 1.25)
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
@@ -173,13 +183,13 @@ def pids_figure(series, *, title: str = "a fork bomb against pids.max", fig=None
 
 def memory_high_figure(series, psi: list[tuple[float, float]], high: int, *, title: str = "", fig=None):
     """v2 only (``memory.high`` and PSI do not exist on v1)."""
-    fig = memory_figure(series, title=title or "memory.high throttles before memory.max kills", fig=fig)
+    fig = memory_figure(series, title=title or _("memory.high throttles before memory.max kills"), fig=fig)
     ax = fig.axes[0]
     ax.axhline(high / MiB, color=THROTTLE, ls="--", label=f"memory.high {high // MiB} MiB")
     ax2 = ax.twinx()
     if psi:
         ax2.plot([p[0] for p in psi], [p[1] for p in psi], color="#8e44ad", lw=1.5,
-                 label="memory pressure (PSI, right axis)")
+                 label=_("memory pressure (PSI, right axis)"))
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     if ax.get_legend() is not None:
@@ -212,7 +222,8 @@ class FileMapTable:
         v = max(len(r[1]) for r in self.rows)
         mark = {"v1": ("*", " "), "v2": (" ", "*")}[self.column]
         head = f"{'':{w}}  {mark[0]}v1{'':{v - 3}}  {mark[1]}v2"
-        lines = [f"host mode: {self.mode} (boxkit drives {self.column}, marked *)", head]
+        lines = [_("host mode: {mode} (boxkit drives {column}, marked *)").format(mode=self.mode, column=self.column),
+                 head]
         lines += [f"{a:{w}}  {b:{v}}  {c}" for a, b, c in self.rows]
         return "\n".join(lines)
 
@@ -223,10 +234,12 @@ class FileMapTable:
         st = {c: (on if c == self.column else "") for c in ("v1", "v2")}
         rows = "".join(f"<tr><td>{escape(a)}</td><td style='{st['v1']}'><code>{escape(b)}</code></td>"
                        f"<td style='{st['v2']}'><code>{escape(c)}</code></td></tr>" for a, b, c in self.rows)
-        return (f"<p>this host: <b>{escape(self.mode)}</b> — boxkit drives <b>{self.column}</b> "
-                f"(highlighted)</p><table><tr><th></th><th style='{st['v1']}'>cgroup v1 (under "
-                f"/sys/fs/cgroup/&lt;controller&gt;/)</th><th style='{st['v2']}'>cgroup v2 (one tree)</th></tr>"
-                f"{rows}</table>")
+        said = _("this host: {mode} — boxkit drives {column} (highlighted)").format(
+            mode=f"<b>{escape(self.mode)}</b>", column=f"<b>{self.column}</b>")
+        v1 = escape(_("cgroup v1 (under {path})").format(path="/sys/fs/cgroup/<controller>/"))
+        v2 = escape(_("cgroup v2 (one tree)"))
+        return (f"<p>{said}</p><table><tr><th></th><th style='{st['v1']}'>{v1}</th>"
+                f"<th style='{st['v2']}'>{v2}</th></tr>{rows}</table>")
 
 
 def file_map(mode: str | None = None) -> FileMapTable:
@@ -347,25 +360,26 @@ def limits_figure(mem_series, mem_result, cpu_series, *, fig=None):
     """Memory and CPU side by side, for the panel."""
     fig = _figure(fig, (9, 3.8))   # 900 px: a notebook column, no scaling
     ax_m, ax_c = fig.subplots(1, 2)
-    ax_m.plot(mem_series.t, [m / MiB for m in mem_series.memory_current], color=USE, lw=2, label="memory in use")
+    ax_m.plot(mem_series.t, [m / MiB for m in mem_series.memory_current], color=USE, lw=2,
+              label=_("memory in use"))
     if mem_series.memory_limit:
-        ax_m.axhline(mem_series.memory_limit / MiB, color=LIMIT, ls="--", label="limit")
+        ax_m.axhline(mem_series.memory_limit / MiB, color=LIMIT, ls="--", label=_("limit"))
     t_oom = oom_time(mem_series, mem_result)
-    ax_m.set_title("memory: OOM killed" if mem_result.oom_killed else "memory: finished under the limit")
+    ax_m.set_title(_("memory: OOM killed") if mem_result.oom_killed else _("memory: finished under the limit"))
     if t_oom is not None:
         ax_m.plot([t_oom], [(mem_series.memory_limit or 0) / MiB], marker="X", ms=12, color=LIMIT, ls="none",
-                  label="OOM kill")
-    ax_m.set_xlabel("seconds")
+                  label=_("OOM kill"))
+    ax_m.set_xlabel(_("seconds"))
     ax_m.set_ylabel("MiB")
     top = max([mem_series.peak_memory, mem_series.memory_limit or 0]) / MiB
     ax_m.set_ylim(0, top * 1.45 + 1)   # room above the limit line for the legend
     ax_m.legend(loc="upper left")
-    ax_c.plot(cpu_series.t[1:], cpu_series.cores(), color=USE, lw=2, label="CPU used")
+    ax_c.plot(cpu_series.t[1:], cpu_series.cores(), color=USE, lw=2, label=_("CPU used"))
     if cpu_series.cpu_limit:
-        ax_c.axhline(cpu_series.cpu_limit, color=LIMIT, ls="--", label="quota")
-    ax_c.set_title(f"CPU: {cpu_series.mean_cores(skip=0.5):.2f} cores measured")
-    ax_c.set_xlabel("seconds")
-    ax_c.set_ylabel("cores")
+        ax_c.axhline(cpu_series.cpu_limit, color=LIMIT, ls="--", label=_("quota"))
+    ax_c.set_title(_("CPU: {cores} cores measured").format(cores=f"{cpu_series.mean_cores(skip=0.5):.2f}"))
+    ax_c.set_xlabel(_("seconds"))
+    ax_c.set_ylabel(_("cores"))
     ax_c.set_ylim(0, 2.2)
     ax_c.legend(loc="upper right")
     fig.tight_layout()
@@ -400,29 +414,31 @@ def panel(hog_mb: int = 600, seconds: float = 3, *, run_now: bool = False):
                 data["image/png"] = base64.b64encode(buf.getvalue()).decode()
             return data
 
-    mem = w.IntSlider(value=400, min=100, max=1000, step=50, description="memory MiB",
+    mem = w.IntSlider(value=400, min=100, max=1000, step=50, description=_("memory MiB"),
                       style={"description_width": "initial"}, continuous_update=False)
-    cpu = w.FloatSlider(value=0.5, min=0.1, max=2.0, step=0.1, description="CPU quota",
+    cpu = w.FloatSlider(value=0.5, min=0.1, max=2.0, step=0.1, description=_("CPU quota"),
                         style={"description_width": "initial"}, continuous_update=False)
-    button = w.Button(description="Run", button_style="primary", icon="play")
-    status = w.HTML(f"a {hog_mb} MiB hog and two busy loops for {seconds:g} s")
+    button = w.Button(description=_("Run"), button_style="primary", icon="play")
+    status = w.HTML(_("a {mib} MiB hog and two busy loops for {seconds} s").format(mib=hog_mb,
+                                                                                   seconds=f"{seconds:g}"))
     out = w.Output()
     box = Panel([w.HBox([mem, cpu, button]), status, out])
 
-    def run(_=None) -> None:
+    def run(_click=None) -> None:
         button.disabled = True
-        status.value = "running …"
+        status.value = _("running …")
         try:
             mr, ms = experiments.memory_oom(memory=f"{mem.value}M", target_mb=hog_mb)
-            _, cs = experiments.cpu_quota(cpus=cpu.value, seconds=seconds, workers=2)
+            _cpu_result, cs = experiments.cpu_quota(cpus=cpu.value, seconds=seconds, workers=2)
             fig = limits_figure(ms, mr, cs)
             box.figure = fig
             with out:
                 out.clear_output(wait=True)
                 display(fig)
-            status.value = (f"limit {mem.value} MiB: peak {ms.peak_memory / MiB:.0f} MiB, "
-                            f"OOM killed: {mr.oom_killed}; quota {cpu.value:g}: "
-                            f"{cs.mean_cores(skip=0.5):.2f} cores")
+            status.value = _("limit {limit} MiB: peak {peak} MiB, OOM killed: {oom}; quota {quota}: "
+                             "{cores} cores").format(
+                limit=mem.value, peak=f"{ms.peak_memory / MiB:.0f}", oom=mr.oom_killed, quota=f"{cpu.value:g}",
+                cores=f"{cs.mean_cores(skip=0.5):.2f}")
         except Exception as e:   # shown in the panel, not lost in a callback's log
             status.value = f"<b style='color:{LIMIT}'>{type(e).__name__}: {e}</b>"
         finally:

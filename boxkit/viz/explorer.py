@@ -18,6 +18,8 @@ import html
 import os
 import socket
 
+from ..i18n import N_, _
+
 # mount is not offered: a container without its own mount namespace would mount over the host's tree
 OPTIONAL = ("pid", "uts", "net", "ipc", "cgroup")
 PROBE = ("echo '== ps'; ps -o pid,comm; echo '== hostname'; hostname; echo '== ip link'; ip -o link; "
@@ -48,13 +50,13 @@ def summarize(stdout: str) -> dict:
 
 # what a link of each kind is (``ip -d link``'s kind; a link with none is a network card, or lo)
 KIND_MEANS = {
-    "bridge": "a virtual switch (boxkit's bk* or another runtime's, such as podman's cni-podman0)",
-    "veth": "one end of a virtual cable, the other end in a container",
-    "ifb": "a virtual device for shaping incoming traffic (the kernel's ifb module makes two)",
-    "tun": "a virtual device a program reads and writes (a VPN, a VM)",
-    "dummy": "a virtual device that drops what it is sent",
-    "vxlan": "a tunnel to other hosts (an overlay network)",
-    "wireguard": "a VPN tunnel",
+    "bridge": N_("a virtual switch (boxkit's bk* or another runtime's, such as podman's cni-podman0)"),
+    "veth": N_("one end of a virtual cable, the other end in a container"),
+    "ifb": N_("a virtual device for shaping incoming traffic (the kernel's ifb module makes two)"),
+    "tun": N_("a virtual device a program reads and writes (a VPN, a VM)"),
+    "dummy": N_("a virtual device that drops what it is sent"),
+    "vxlan": N_("a tunnel to other hosts (an overlay network)"),
+    "wireguard": N_("a VPN tunnel"),
 }
 
 
@@ -76,14 +78,16 @@ def link_kinds() -> dict[str, str]:
 
 def kinds_html(kinds: dict[str, str]) -> str:
     """One line per kind of host link: which links, and what that kind is."""
-    means = {"loopback": "the host's own loopback", "card": "a network card (real or a VM's)", **KIND_MEANS}
+    means = {"loopback": N_("the host's own loopback"), "card": N_("a network card (real or a VM's)"), **KIND_MEANS}
     by: dict[str, list[str]] = {}
     for name, kind in sorted(kinds.items()):
         by.setdefault(kind, []).append(name)
+    other = _("a virtual device of this kind")
     items = "".join(f"<li><code>{html.escape(', '.join(names))}</code>: {html.escape(kind)}, "
-                    f"{html.escape(means.get(kind, 'a virtual device of this kind'))}</li>"
+                    f"{html.escape(_(means[kind]) if kind in means else other)}</li>"
                     for kind, names in by.items())
-    return f"<p>the host's links, by kind (<code>ip -d link</code>):</p><ul>{items}</ul>"
+    head = _("the host's links, by kind ({command}):").format(command="<code>ip -d link</code>")
+    return f"<p>{head}</p><ul>{items}</ul>"
 
 
 def host_view() -> dict:
@@ -91,7 +95,7 @@ def host_view() -> dict:
     procs = sum(1 for d in os.listdir("/proc") if d.isdigit())
     with open("/proc/self/mountinfo") as f:
         mounts = sum(1 for line in f if line.strip())
-    links = sorted(name for _, name in socket.if_nameindex())
+    links = sorted(name for _index, name in socket.if_nameindex())
     with open("/proc/1/comm") as f:
         pid1 = f.read().strip()
     return {"processes": procs, "pid1": pid1, "hostname": socket.gethostname(), "links": links,
@@ -102,16 +106,19 @@ def table_html(inside: dict, host: dict, ns: tuple[str, ...]) -> str:
     def links(v):
         return "?" if v is None else f"{len(v)}: {', '.join(v[:6])}{' …' if len(v) > 6 else ''}"
 
-    rows = [("pid", "processes it sees (PID 1)", f"{inside['processes']} ({inside['pid1']})",
+    rows = [("pid", _("processes it sees (PID 1)"), f"{inside['processes']} ({inside['pid1']})",
              f"{host['processes']} ({host['pid1']})"),
-            ("uts", "hostname", inside["hostname"], host["hostname"]),
-            ("net", "network links", links(inside["links"]), links(host["links"])),
-            ("mount", "mounts in its table", inside["mounts"], host["mounts"])]
+            ("uts", _("hostname"), inside["hostname"], host["hostname"]),
+            ("net", _("network links"), links(inside["links"]), links(host["links"])),
+            ("mount", _("mounts in its table"), inside["mounts"], host["mounts"])]
+    # i18n: a namespace of the container's own, or the host's (shared with it)
+    own, shared = _("✔ own"), _("✘ shared")
     body = "".join(
-        f"<tr><td><code>{n}</code> {'✔ own' if n in ns else '✘ shared'}</td><td>{html.escape(what)}</td>"
+        f"<tr><td><code>{n}</code> {own if n in ns else shared}</td><td>{html.escape(what)}</td>"
         f"<td>{html.escape(str(a))}</td><td>{html.escape(str(b))}</td></tr>" for n, what, a, b in rows)
-    return ("<table><thead><tr><th>namespace</th><th>question</th><th>inside</th><th>the host</th></tr>"
-            f"</thead><tbody>{body}</tbody></table>")
+    heads = "".join(f"<th>{html.escape(h)}</th>" for h in (_("namespace"), _("question"), _("inside"),
+                                                           _("the host")))
+    return f"<table><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def namespace_explorer(image: str = "busybox", run=None):
@@ -124,10 +131,10 @@ def namespace_explorer(image: str = "busybox", run=None):
         from ..runtime import run
     boxes = {n: w.Checkbox(value=True, description=n, indent=False, layout=w.Layout(width="80px"))
              for n in OPTIONAL}
-    button = w.Button(description="Run", button_style="primary", icon="play")
-    result = w.HTML("tick or untick, then Run: a real container starts with exactly those namespaces")
+    button = w.Button(description=_("Run"), button_style="primary", icon="play")
+    result = w.HTML(_("tick or untick, then Run: a real container starts with exactly those namespaces"))
 
-    def go(_=None) -> None:
+    def go(_click=None) -> None:
         ns = ("mount", *(n for n, b in boxes.items() if b.value))
         button.disabled = True
         try:
@@ -135,7 +142,9 @@ def namespace_explorer(image: str = "busybox", run=None):
             # --network): unticking net must ask for the host's network, or the box would be a lie
             r = run(image, ["sh", "-c", PROBE], namespaces=ns, hostname="explorer" if "uts" in ns else None,
                     network="none" if "net" in ns else "host", timeout=30)
-            result.value = (f"<p>namespaces: <code>{', '.join(ns)}</code> — exit {r.exit_code}</p>"
+            said = _("namespaces: {namespaces} — exit {code}").format(namespaces=f"<code>{', '.join(ns)}</code>",
+                                                                     code=r.exit_code)
+            result.value = (f"<p>{said}</p>"
                             + table_html(summarize(r.stdout), host_view(), ns) + kinds_html(link_kinds()))
         except Exception as e:   # shown in the panel, not lost in a callback's log
             result.value = f"<b style='color:#cf222e'>{html.escape(type(e).__name__)}: {html.escape(str(e))}</b>"
@@ -143,6 +152,7 @@ def namespace_explorer(image: str = "busybox", run=None):
             button.disabled = False
 
     button.on_click(go)
-    panel = w.VBox([w.HBox([w.HTML("<b>mount</b> ✔ (always)&nbsp;"), *boxes.values(), button]), result])
+    always = _("{mount} ✔ (always)").format(mount="<b>mount</b>")
+    panel = w.VBox([w.HBox([w.HTML(f"{always}&nbsp;"), *boxes.values(), button]), result])
     panel.run, panel.boxes, panel.result = go, boxes, result   # tests and notebooks may click it in code
     return panel

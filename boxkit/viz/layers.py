@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 
-from . import new_figure
+from ..i18n import _, ngettext
+from . import badge, new_figure
 
 _PALETTE = ["#9aa5b1", "#7fb3d5", "#82c99a", "#f0b27a", "#c39bd3", "#f7dc6f", "#76d7c4", "#e59866"]
 
@@ -23,7 +24,8 @@ _PALETTE = ["#9aa5b1", "#7fb3d5", "#82c99a", "#f0b27a", "#c39bd3", "#f7dc6f", "#
 def _label(created_by: str) -> str:
     s = created_by
     if s.startswith("boxkit base image"):
-        return "base: busybox" if "busybox" in s else "base: host"
+        # i18n: the base layer of a boxkit image: {name} is busybox or host
+        return _("base: {name}").format(name="busybox" if "busybox" in s else "host")
     if s.startswith("COPY "):
         import json
 
@@ -91,13 +93,16 @@ def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new:
             ax.add_patch(FancyBboxPatch((x0, row + 0.1), w, 0.76, boxstyle="round,pad=0.02", fc=colour,
                                         ec="#c0392b" if new else "#333", lw=2.5 if new else 1,
                                         gid=f"layer:{col}:{d}"))
-            tiny = " (not to scale)" if w == MIN_W and _bytes(layer) * MAX_W / largest < MIN_W else ""
+            tiny = w == MIN_W and _bytes(layer) * MAX_W / largest < MIN_W
+            # i18n: {size} is the layer's size (12.3 MB), {id} the start of its diff id (sha256:...)
+            on_disk = _("{size} on disk (not to scale)  {id}") if tiny else _("{size} on disk  {id}")
             tx = x0 + w + 0.15
             ax.text(tx, row + 0.62, _label(layer["created_by"]), fontsize=9.5, va="center")
-            ax.text(tx, row + 0.3, f"{_size(_bytes(layer))} on disk{tiny}  {d[:19]}", fontsize=8,
+            ax.text(tx, row + 0.3, on_disk.format(size=_size(_bytes(layer)), id=d[:19]), fontsize=8,
                     va="center", family="monospace", color="#333")
             if new:
-                ax.text(x0 - 0.1, row + 0.48, "new", color="#c0392b", fontsize=9, weight="bold", va="center",
+                # i18n: beside a layer (also beside a new file in an overlay's upper dir)
+                ax.text(x0 - 0.1, row + 0.48, _("new"), color="#c0392b", fontsize=9, weight="bold", va="center",
                         ha="right")
             ends[(col, d)] = (x0, x0 + w, row + 0.48)
         seen_before.update(r["diff_id"] for r in images[ref])
@@ -109,17 +114,19 @@ def layers_figure(images: dict[str, list[dict]], title: str = "", highlight_new:
                             arrowprops={"arrowstyle": "-", "color": "#555", "ls": "--"})
     if title:
         ax.text(5 * len(refs), depth + 1.1, title, ha="center", fontsize=12)
-    note = "layers bottom first, as overlayfs stacks them; a box is as wide as its bytes on disk"
+    note = _("layers bottom first, as overlayfs stacks them; a box is as wide as its bytes on disk")
     if len(refs) > 1:
         t = disk_totals(images)
-        note += "; a dashed line joins a layer stored once and used by both"
-        ax.text(0.3, -0.75, f"on disk: {_size(t['stored'])} for both images ({t['layers']} distinct layers, "
-                f"each stored once), not the {_size(t['summed'])} their sizes add up to",
+        note = _("layers bottom first, as overlayfs stacks them; a box is as wide as its bytes on disk; "
+                 "a dashed line joins a layer stored once and used by both")
+        ax.text(0.3, -0.75, _("on disk: {stored} for both images ({n} distinct layers, each stored once), "
+                              "not the {summed} their sizes add up to").format(
+                    stored=_size(t["stored"]), n=t["layers"], summed=_size(t["summed"])),
                 fontsize=10, weight="bold", color="#1f4e89", gid="totals")
     ax.text(0.3, -0.35, note, fontsize=8.5, color="#555")
-    ax.text(0.3, -1.35, "a layer's id is its content digest: sha256 of its uncompressed tar (the diff id);"
-            + "\n" + "the same files packed the same way are the same layer, "
-            "whichever build made them", fontsize=8.5, color="#555", va="center", gid="digest-note")
+    ax.text(0.3, -1.35, _("a layer's id is its content digest: sha256 of its uncompressed tar (the diff id);\n"
+                          "the same files packed the same way are the same layer, whichever build made them"),
+            fontsize=8.5, color="#555", va="center", gid="digest-note")
     return fig
 
 
@@ -129,10 +136,9 @@ def copyup_figure(points: list[tuple[int, float]], recorded: bool = False):
     xs = [p[0] for p in points]
     ys = [p[1] * 1000 for p in points]
     ax.loglog(xs, ys, "o-", color="#1f6fb2")
-    ax.set_xlabel("size of the lower file (bytes)")
-    ax.set_ylabel("first 1-byte append (ms)")
-    ax.set_title("copy-up: the first open for writing copies the whole file"
-                 + (" (RECORDED)" if recorded else ""))
+    ax.set_xlabel(_("size of the lower file (bytes)"))
+    ax.set_ylabel(_("first 1-byte append (ms)"))
+    ax.set_title(badge(_("copy-up: the first open for writing copies the whole file"), recorded))
     ax.grid(True, which="both", alpha=0.3)
     return fig
 
@@ -142,12 +148,15 @@ def containers_figure(cost: dict, recorded: bool = False):
     ax = fig.add_subplot()
     n = cost["containers"]
     mb = 1e6
-    ax.bar(["shared layers\n+ upper dirs"], [cost["image_bytes"] / mb], color="#7fb3d5", label="image layers (once)")
-    ax.bar(["shared layers\n+ upper dirs"], [sum(cost["upper_bytes"]) / mb], bottom=[cost["image_bytes"] / mb],
-           color="#c0392b", label=f"{n} upper dirs")
-    ax.bar([f"{n} full copies"], [cost["without_sharing_bytes"] / mb], color="#bbb", label="without sharing")
-    ax.set_ylabel("MB on disk")
-    ax.set_title(f"{n} containers of one image" + (" (RECORDED)" if recorded else ""))
+    shared = _("shared layers\n+ upper dirs")
+    ax.bar([shared], [cost["image_bytes"] / mb], color="#7fb3d5", label=_("image layers (once)"))
+    ax.bar([shared], [sum(cost["upper_bytes"]) / mb], bottom=[cost["image_bytes"] / mb],
+           color="#c0392b", label=ngettext("{n} upper dirs", "{n} upper dirs", n).format(n=n))
+    ax.bar([ngettext("{n} full copies", "{n} full copies", n).format(n=n)], [cost["without_sharing_bytes"] / mb],
+           color="#bbb", label=_("without sharing"))
+    ax.set_ylabel(_("MB on disk"))
+    ax.set_title(badge(ngettext("{n} containers of one image", "{n} containers of one image", n).format(n=n),
+                       recorded))
     ax.legend()
     return fig
 
@@ -169,10 +178,10 @@ def draw_docs_figures(outdir: str) -> None:
     try:
         v1, v2 = build_seed_app(work, cache_scope=f"figures-{uuid.uuid4().hex[:12]}")
         s = Store()
-        f1 = layers_figure({v1: s.layers_of(v1)}, "version 1.0: an app with two dependencies")
+        f1 = layers_figure({v1: s.layers_of(v1)}, _("version 1.0: an app with two dependencies"))
         f1.savefig(os.path.join(outdir, "overlay1.png"), bbox_inches="tight")
         f2 = layers_figure({v1: s.layers_of(v1), v2: s.layers_of(v2)},
-                           "version 2.0 reuses the dependencies; only the app layer is new")
+                           _("version 2.0 reuses the dependencies; only the app layer is new"))
         f2.savefig(os.path.join(outdir, "overlay2.png"), bbox_inches="tight")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -15,9 +15,14 @@ copy, mount_namespaces(7)), as in a rootless runtime.
 
 from __future__ import annotations
 
-from . import new_figure
+from ..i18n import N_, _, ngettext
+from . import badge, new_figure
 
 SHARED_FC, SLAVE_FC, PRIVATE_FC = "#82c99a", "#f7dc6f", "#e5e5e5"
+#: what each kind of box is, in the figure's legend (the kinds the figure shows)
+LEGEND = (("shared", N_("green: shared (the same shared:N are peers)")),
+          ("slave", N_("yellow: slave (master:N receives from group N)")),
+          ("private", N_("grey: private")))
 
 
 def _ordered(mounts: list[dict]) -> list[tuple[dict, int]]:
@@ -83,8 +88,8 @@ def propagation_figure(trees: dict[str, list[dict]], title: str = "", max_rows: 
     ax.set_xlim(0, colw * per_row + margin)
     ax.set_ylim(-3.4 if demo else -2.7, band_h * bands + 1.4)
     ax.axis("off")
-    t = title or "Mount propagation: what a new mount namespace shares with the host"
-    ax.text((colw * per_row + margin) / 2, band_h * bands + 0.8, t + (" (RECORDED)" if recorded else ""),
+    t = badge(title or _("Mount propagation: what a new mount namespace shares with the host"), recorded)
+    ax.text((colw * per_row + margin) / 2, band_h * bands + 0.8, t,
             ha="center", fontsize=min(11.5, 11.5 * 44 * per_row / max(len(t), 1)), weight="bold")
     shared_at: dict[int, list[tuple[int, int, float, float, float]]] = {}
     slaves: list[tuple[int, int, int, float, float]] = []
@@ -113,7 +118,9 @@ def propagation_figure(trees: dict[str, list[dict]], title: str = "", max_rows: 
             elif m.get("master") is not None:
                 slaves.append((m["master"], band, col, x, y))
         if len(rows) > nrows:
-            ax.text(x0, top - 1.6 - nrows, f"… {len(rows) - nrows} more mounts", fontsize=8, color="#555")
+            more = len(rows) - nrows
+            ax.text(x0, top - 1.6 - nrows, ngettext("… {n} more mounts", "… {n} more mounts", more).format(n=more),
+                    fontsize=8, color="#555")
     green, amber = "#1a7f37", "#b7950b"
     joined = 0
     for group, spots in shared_at.items():
@@ -140,14 +147,15 @@ def propagation_figure(trees: dict[str, list[dict]], title: str = "", max_rows: 
         ax.annotate("", xy=end, xytext=start, gid=f"slave:{group}",
                     arrowprops={"arrowstyle": "->", "color": amber, "lw": 1.3, "connectionstyle": style})
         flows += 1
-    legend = [name for kind, name in (("shared", "green: shared (the same shared:N are peers)"),
-                                      ("slave", "yellow: slave (master:N receives from group N)"),
-                                      ("private", "grey: private")) if kind in kinds]
+    legend = [_(name) for kind, name in LEGEND if kind in kinds]
     ax.text(0.4, -0.7, "; ".join(legend), fontsize=8.5, color="#333", gid="legend")
-    ax.text(0.4, -1.45, f"{joined} peer link(s) (<->: a mount under either end appears under the other); "
-            f"{flows} slave link(s) (->: mounts flow one way only)", fontsize=8.5, color="#333", gid="links")
-    ax.text(0.4, -2.2, "a runtime makes / private (MS_REC|MS_PRIVATE) first, so its container's mounts "
-            "never reach the host", fontsize=8.5, color="#333")
+    ax.text(0.4, -1.45, _("{joined} peer link(s) (<->: a mount under either end appears under the other); "
+                          "{flows} slave link(s) (->: mounts flow one way only)").format(joined=joined, flows=flows),
+            fontsize=8.5, color="#333", gid="links")
+    ax.text(0.4, -2.2, _("a runtime makes / private (MS_REC|MS_PRIVATE) first, so its container's mounts "
+                         "never reach the host"), fontsize=8.5, color="#333")
     if demo:
-        ax.text(0.4, -2.95, f"demo = {demo}, a tmpfs made shared on the host", fontsize=8.5, color="#333")
+        # i18n: "demo" is how the figure writes the directory's path (demo/...): keep it
+        ax.text(0.4, -2.95, _("demo = {demo}, a tmpfs made shared on the host").format(demo=demo), fontsize=8.5,
+                color="#333")
     return fig

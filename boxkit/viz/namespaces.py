@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 import sys
 
-from . import new_figure
+from ..i18n import _, ngettext
+from . import badge, new_figure
 
 OWN, SHARED, BOX_EC, BOX_FC = "#1a7f37", "#888888", "#1f6fb2", "#e8f1fb"
 
@@ -46,15 +47,19 @@ def fold_host(host: list[dict], me: int | None) -> list[dict]:
     if me not in pids:
         return host
     k = pids.index(me)
-    who = "this notebook's kernel" if "ipykernel" in sys.modules else "the program drawing this"
+    # i18n: {comm} is a process's command name (python3), the process that draws the figure
+    who = _("{comm}: this notebook's kernel") if "ipykernel" in sys.modules else _("{comm}: the program drawing this")
     rows = host[:1]
     between = host[1:k]
     if between:
-        rows.append({"host_pid": "…", "comm": f"{len(between)} more: what started it "
-                     f"({_runs([p['comm'] for p in between])})", "ppid": host[0]["host_pid"], "folded": True})
+        # i18n: {names} are command names (bash ×2, sshd)
+        folded = ngettext("{n} more: what started it ({names})", "{n} more: what started it ({names})",
+                          len(between)).format(n=len(between), names=_runs([p["comm"] for p in between]))
+        rows.append({"host_pid": "…", "comm": folded, "ppid": host[0]["host_pid"], "folded": True})
     if k > 0:
-        rows.append({**host[k], "comm": f"{host[k]['comm']}: {who}"})
-    rows += [{**p, "comm": f"{p['comm']}: boxkit's helper, it forks the containers"} for p in host[k + 1:]]
+        rows.append({**host[k], "comm": who.format(comm=host[k]["comm"])})
+    helper = _("{comm}: boxkit's helper, it forks the containers")
+    rows += [{**p, "comm": helper.format(comm=p["comm"])} for p in host[k + 1:]]
     return rows
 
 
@@ -94,15 +99,14 @@ def namespace_figure(snap: dict, recorded: bool = False, max_inside: int = 8):
     top = 10 * height
     ax.set_ylim(0, top)
     ax.axis("off")
-    title = "A container is a subtree of the host's processes, in namespaces of its own"
-    if recorded:
-        title += " (RECORDED)"
+    title = badge(_("A container is a subtree of the host's processes, in namespaces of its own"), recorded)
     ax.text(60, top - 3, title, ha="center", va="center", fontsize=13, weight="bold")
 
     # left: the host's process tree, one row per process, indented by depth
-    ax.text(2, top - 8, f"host ({snap.get('host_hostname', 'host')}): PID as the host numbers it",
+    ax.text(2, top - 8, _("host ({hostname}): PID as the host numbers it").format(
+        hostname=snap.get("host_hostname", "host")),
             fontsize=10, weight="bold", va="center")
-    ax.text(50, top - 8, "PID inside", fontsize=10, weight="bold", va="center", color=BOX_EC, ha="center")
+    ax.text(50, top - 8, _("PID inside"), fontsize=10, weight="bold", va="center", color=BOX_EC, ha="center")
     step = 4.2
     y0 = top - 13
     ys = {}
@@ -130,16 +134,22 @@ def namespace_figure(snap: dict, recorded: bool = False, max_inside: int = 8):
         xl = ys[inside[0]["host_pid"]][0] - 1.2
         ax.add_patch(FancyBboxPatch((xl, yb), 56 - xl, yt - yb, boxstyle="round,pad=0.3", fc=BOX_FC,
                                     ec=BOX_EC, lw=2, zorder=0, gid="container-box"))
-        ax.text(55, yb + 1.1, f"container ({snap.get('hostname') or 'container'}): its own PID namespace",
+        ax.text(55, yb + 1.1, _("container ({hostname}): its own PID namespace").format(
+            hostname=snap.get("hostname") or "container"),
                 fontsize=8.5, color=BOX_EC, ha="right", va="center", style="italic")
     more = len([r for r in _tree_rows(snap) if r["inside"]]) - len(inside)
     if more > 0:
-        ax.text(3, y0 - n * step, f"… and {more} more in the container", fontsize=8.5, color="#555")
+        ax.text(3, y0 - n * step, ngettext("… and {n} more in the container", "… and {n} more in the container",
+                                           more).format(n=more), fontsize=8.5, color="#555")
 
     # right: every namespace inode, host beside container
     x0 = 62
-    ax.text(x0, top - 8, "namespace   host inode     container inode", family="monospace", fontsize=9.5,
+    # i18n: a monospace header over three columns: keep "namespace" at character 0, the host's inode
+    # i18n: at character 12 and the container's at character 27 (pad with spaces)
+    ax.text(x0, top - 8, _("namespace   host inode     container inode"), family="monospace", fontsize=9.5,
             weight="bold", va="center")
+    # i18n: a namespace of the container's own / one it shares with the host
+    said = {True: _("own"), False: _("shared")}
     for k, r in enumerate(snap["rows"]):
         own = r["host"] != r["container"]
         y = top - 13 - k * step
@@ -149,12 +159,12 @@ def namespace_figure(snap: dict, recorded: bool = False, max_inside: int = 8):
         ax.text(x0 + 12, y, f"{r['host']}", family="monospace", fontsize=9.5, va="center", color="#222")
         ax.text(x0 + 27, y, f"{r['container']}", family="monospace", fontsize=9.5, va="center", color=colour,
                 weight="bold" if own else "normal")
-        ax.text(x0 + 44, y, "own" if own else "shared", fontsize=9.5, va="center", color=colour,
+        ax.text(x0 + 44, y, said[own], fontsize=9.5, va="center", color=colour,
                 weight="bold" if own else "normal")
     yk = top - 13 - len(snap["rows"]) * step
-    ax.text(x0, yk, "own: a different inode than the host's (/proc/PID/ns/*); shared: the same namespace",
+    ax.text(x0, yk, _("own: a different inode than the host's (/proc/PID/ns/*); shared: the same namespace"),
             fontsize=8.5, color="#444", va="center")
-    ax.text(x0, yk - 3, "left: the host sees the whole tree; the container sees only its box, from 1",
+    ax.text(x0, yk - 3, _("left: the host sees the whole tree; the container sees only its box, from 1"),
             fontsize=8.5, color="#444", va="center")
     return fig
 
@@ -172,7 +182,8 @@ def idmap_figure(lines: list[tuple[int, int, int]], kind: str = "uid", overflow:
     xmax = hi * 1.04
     ax.set_xlim(0, xmax)
     ax.set_ylim(0, 10)
-    ax.set_yticks([2, 8], [f"host {kind}s", f"{kind}s inside"])
+    # i18n: {kind} is uid or gid
+    ax.set_yticks([2, 8], [_("host {kind}s").format(kind=kind), _("{kind}s inside").format(kind=kind)])
     ax.set_xlabel(f"{kind}")
     for s in ("top", "right", "left"):
         ax.spines[s].set_visible(False)
@@ -185,19 +196,24 @@ def idmap_figure(lines: list[tuple[int, int, int]], kind: str = "uid", overflow:
                              ec="none", alpha=0.6, zorder=0))
         ax.text(i + c / 2, 9.4, f"{i} – {i + c - 1}", ha="center", fontsize=9, color="#1f6fb2")
         ax.text(o + c / 2, 0.2, f"{o} – {o + c - 1}", ha="center", fontsize=9, color="#b9770e")
-        ax.text((i + o + c) / 2, 4.3, f"{kind}_map line: {i} {o} {c}", ha="center", va="center", fontsize=9,
+        ax.text((i + o + c) / 2, 4.3, _("{kind}_map line: {inside} {outside} {count}").format(
+            kind=kind, inside=i, outside=o, count=c), ha="center", va="center", fontsize=9,
                 family="monospace")
     mapped = [o + overflow - i for i, o, c in lines if i <= overflow < i + c]
     ax.plot([overflow], [8], marker="v", color="#c0392b", ms=9, zorder=5)
-    ax.text(overflow, 6.3, f"{overflow} (nobody): what an\nunmapped host {kind} shows as",
+    ax.text(overflow, 6.3, _("{overflow} (nobody): what an\nunmapped host {kind} shows as").format(
+        overflow=overflow, kind=kind),
             ha="right", fontsize=8.5, color="#c0392b", va="center")
     if unmapped_example is not None and not any(o <= unmapped_example < o + c for _i, o, c in lines):
         ax.plot([unmapped_example], [2], marker="^", color="#c0392b", ms=9, zorder=5)
-        ax.annotate(f"host {kind} {unmapped_example}: in no range", xy=(unmapped_example, 2.1),
+        ax.annotate(_("host {kind} {id}: in no range").format(kind=kind, id=unmapped_example),
+                    xy=(unmapped_example, 2.1),
                     xytext=(unmapped_example + hi * 0.02, 4), fontsize=8.5, color="#c0392b",
                     arrowprops={"arrowstyle": "->", "color": "#c0392b"})
-    title = f"A user namespace's {kind} map" + (" (RECORDED)" if recorded else "")
+    title = badge(_("A user namespace's {kind} map").format(kind=kind), recorded)
     if mapped:
-        title += f"; {overflow} inside is also host {kind} {mapped[0]}"
+        # i18n: {title} is "A user namespace's uid map", with its RECORDED badge if it has one
+        title = _("{title}; {overflow} inside is also host {kind} {id}").format(
+            title=title, overflow=overflow, kind=kind, id=mapped[0])
     fig.suptitle(title, fontsize=12, weight="bold", y=0.97)
     return fig

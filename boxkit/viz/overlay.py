@@ -20,7 +20,8 @@ hex number) and makes every new whiteout in upper a hard link to it (one inode f
 
 from __future__ import annotations
 
-from . import new_figure
+from ..i18n import _
+from . import badge, new_figure
 
 ROWS = ("lower", "upper", "merged")
 MAX_COLUMNS = 4   # paths side by side in one panel: at 100 px an inch, a panel fits a notebook column
@@ -50,12 +51,13 @@ def _panels(paths: list[str], most: int = MAX_COLUMNS) -> list[list[str]]:
 def _work_line(path: str, kind: str) -> str:
     """What one entry of the work dir is, in words."""
     if kind == "whiteout":
-        return (f"{path}: a whiteout (char dev 0/0) the kernel keeps here; each new whiteout in upper "
-                "is a hard link to it")
+        return _("{path}: a whiteout (char dev 0/0) the kernel keeps here; each new whiteout in upper "
+                 "is a hard link to it").format(path=path)
     if kind in ("dir", "opaque") and path == "work":
-        return (f"{path}/: scratch space; a copy-up is prepared here (a file as an unnamed O_TMPFILE), "
-                "then put into upper in one step")
-    return f"{path}{'/' if kind in ('dir', 'opaque') else ''}: left over from an operation in progress"
+        return _("{path}/: scratch space; a copy-up is prepared here (a file as an unnamed O_TMPFILE), "
+                 "then put into upper in one step").format(path=path)
+    return _("{path}: left over from an operation in progress").format(
+        path=path + ("/" if kind in ("dir", "opaque") else ""))
 
 
 def overlay_figure(scan: dict[str, dict[str, str]], title: str = "", recorded: bool = False):
@@ -76,15 +78,17 @@ def overlay_figure(scan: dict[str, dict[str, str]], title: str = "", recorded: b
     ax.set_xlim(0, width)   # one unit is one inch: 100 px at the notebook's scale
     ax.set_ylim(0, height)
     ax.axis("off")
-    t = title or "An overlay by hand: the kernel looks in upper first, then in lower"
-    ax.text(width / 2, height - 0.32, t + (" (RECORDED)" if recorded else ""), ha="center", va="center",
+    t = badge(title or _("An overlay by hand: the kernel looks in upper first, then in lower"), recorded)
+    ax.text(width / 2, height - 0.32, t, ha="center", va="center",
             fontsize=13, weight="bold")
-    notes = {"merged": "merged\n(what the container\nsees as /)", "upper": "upper\n(writable:\nevery change)",
-             "lower": "lower\n(read-only)"}
+    # i18n: the rows of the figure; merged, upper and lower are the overlay's own names: keep them
+    notes = {"merged": _("merged\n(what the container\nsees as /)"), "upper": _("upper\n(writable:\nevery change)"),
+             "lower": _("lower\n(read-only)")}
+    empty = _("(empty)")
     upper = scan.get("upper", {})
     top = height - 0.62
     for panel in panels:
-        ax.text(0.12, top - head / 2, f"under {panel[0].split('/')[0]}/" if panel else "(empty)",
+        ax.text(0.12, top - head / 2, _("under {dir}/").format(dir=panel[0].split("/")[0]) if panel else empty,
                 fontsize=11, weight="bold", va="center", color="#1f4e89")
         for r, row in enumerate(("merged", "upper", "lower")):
             y = top - head - (r + 1) * rh
@@ -103,9 +107,11 @@ def overlay_figure(scan: dict[str, dict[str, str]], title: str = "", recorded: b
                 name = p.rsplit("/", 1)[-1] + ("/" if kind in ("dir", "opaque") else "")
                 sub = {"whiteout": "whiteout\nchar dev 0/0", "opaque": "opaque\n(xattr =y)"}.get(kind, "")
                 if row == "lower" and p not in scan.get("merged", {}):
-                    sub = f"hidden by\n{_hidden(p, upper) or 'upper'}"
+                    # i18n: {what} is what hides it: whiteout, opaque, file, dir or upper (kept as they are)
+                    sub = _("hidden by\n{what}").format(what=_hidden(p, upper) or "upper")
                 elif row == "upper" and kind == "file":
-                    sub = "copy-up" if p in scan.get("lower", {}) else "new"
+                    # i18n: beside a new file in upper (also beside a new layer of an image)
+                    sub = "copy-up" if p in scan.get("lower", {}) else _("new")
                 ink = "white" if kind == "whiteout" else "#111"
                 ax.text(x + cw / 2, y + rh / 2 + (0.15 if sub else 0), name, ha="center", va="center",
                         fontsize=10.5, family="monospace", color=ink)
@@ -122,12 +128,13 @@ def overlay_figure(scan: dict[str, dict[str, str]], title: str = "", recorded: b
     wy = top - work_h
     ax.add_patch(FancyBboxPatch((0.1, wy + 0.05), width - 0.2, work_h - 0.1, boxstyle="round,pad=0.02",
                                 fc="#fff7e6", ec="#b9770e", gid="work"))
-    ax.text(0.22, wy + work_h - 0.3, "work  (on the upper's file system; the container never sees it)",
+    ax.text(0.22, wy + work_h - 0.3, _("work  (on the upper's file system; the container never sees it)"),
             fontsize=10, weight="bold", va="center")
-    lines = [_work_line(p, k) for p, k in work] or ["(empty)"]
+    lines = [_work_line(p, k) for p, k in work] or [empty]
     for i, line in enumerate(lines):
         ax.text(0.3, wy + work_h - 0.6 - 0.3 * i, line, fontsize=9, va="center", family="monospace"
-                if line == "(empty)" else None)
-    ax.text(0.12, wy - 0.3, "a column is one path; the kernel takes its highest entry: upper hides lower,\n"
-            "a whiteout deletes, an opaque dir hides all below it", fontsize=9.5, color="#555", va="center")
+                if line == empty else None)
+    ax.text(0.12, wy - 0.3, _("a column is one path; the kernel takes its highest entry: upper hides lower,\n"
+                              "a whiteout deletes, an opaque dir hides all below it"),
+            fontsize=9.5, color="#555", va="center")
     return fig

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..i18n import N_, _
 from . import new_figure
 
 REFUSED, ALLOWED, UNTRIED = "#c0392b", "#1a7f37", "#8c959f"
@@ -19,13 +20,19 @@ LAYER_FILL = "#dde5ee"
 
 # how each layer refuses, as the kernel does it (the probes' messages are the evidence)
 HOW = {
-    "seccomp": "a BPF program run at the entry of every system call: the call never starts (EPERM)",
-    "capabilities": "the call runs and asks capable(): EPERM",
-    "no_new_privs": "execve ignores the setuid bit: no error, and no root",
-    "masked paths": "/dev/null is mounted over the file: it reads as empty",
-    "read-only paths": "a read-only mount: a write fails with EROFS",
-    "devices": "a nodev mount: EACCES; the v1 devices cgroup: EPERM",
-    "a cgroup of its own": "a v1 mount shows the container's own group: no release_agent there",
+    "seccomp": N_("a BPF program run at the entry of every system call: the call never starts (EPERM)"),
+    "capabilities": N_("the call runs and asks capable(): EPERM"),
+    "no_new_privs": N_("execve ignores the setuid bit: no error, and no root"),
+    "masked paths": N_("/dev/null is mounted over the file: it reads as empty"),
+    "read-only paths": N_("a read-only mount: a write fails with EROFS"),
+    "devices": N_("a nodev mount: EACCES; the v1 devices cgroup: EPERM"),
+    "a cgroup of its own": N_("a v1 mount shows the container's own group: no release_agent there"),
+}
+# the layers' names as a band shows them (seccomp, capabilities, no_new_privs, devices are the kernel's)
+NAMES = {
+    "masked paths": N_("masked paths"),
+    "read-only paths": N_("read-only paths"),
+    "a cgroup of its own": N_("a cgroup of its own"),
 }
 
 
@@ -63,10 +70,12 @@ def _short(text: str, width: int = 54) -> str:
     return text[:head].rstrip() + "…" + text[-(width - 1 - head):].lstrip()
 
 
-def stack_figure(probes, title: str = "what stops root in a box, and how each layer refuses"):
+def stack_figure(probes, title: str | None = None):
     """One band per layer (its name and way of refusing), one row per probe: the outcome in the first
     container (its ``setting``; red: refused, green: allowed) and, after the arrow, the outcome without
     that layer (green: it worked, red: still refused, grey: not tried)."""
+    if title is None:
+        title = _("what stops root in a box, and how each layer refuses")
     probes = [Probe(*p) for p in probes]
     layers = layer_order(probes)
     rows = len(probes)
@@ -79,21 +88,28 @@ def stack_figure(probes, title: str = "what stops root in a box, and how each la
         band = head_h + row_h * len(mine)
         top = -y
         ax.add_patch(_box(0.0, top - band + 0.04, 10.0, band - 0.08, LAYER_FILL))
-        ax.text(0.12, top - 0.2, layer, ha="left", va="center", fontsize=10, weight="bold")
-        ax.text(2.3, top - 0.2, HOW.get(layer, ""), ha="left", va="center", fontsize=8, style="italic")
+        ax.text(0.12, top - 0.2, _(NAMES[layer]) if layer in NAMES else layer, ha="left", va="center", fontsize=10,
+                weight="bold")
+        ax.text(2.3, top - 0.2, _(HOW[layer]) if layer in HOW else "", ha="left", va="center", fontsize=8,
+                style="italic")
         for i, p in enumerate(mine):
             cy = top - head_h - row_h * i - row_h / 2
             ax.text(0.12, cy, _short(p.probe, 28), ha="left", va="center", fontsize=8.5)
             ax.add_patch(_box(2.3, cy - 0.24, 3.55, 0.48, REFUSED if p.refused else ALLOWED, alpha=0.9))
-            ax.text(4.075, cy + 0.09, _short(f"{p.setting}: " + ("refused" if p.refused else "allowed"), 40),
+            # i18n: {setting} is the container's setting ("default" is translated, others are flags)
+            said = _("{setting}: refused") if p.refused else _("{setting}: allowed")
+            setting = _("default") if p.setting == "default" else p.setting
+            ax.text(4.075, cy + 0.09, _short(said.format(setting=setting), 40),
                     ha="center", va="center", fontsize=7.5, color="white", weight="bold")
             ax.text(4.075, cy - 0.11, _short(p.said), ha="center", va="center", fontsize=6.5, color="white")
             ax.annotate("", xy=(6.3, cy), xytext=(5.9, cy),
                         arrowprops={"arrowstyle": "->", "color": "#444", "lw": 1.2})
             color = {True: ALLOWED, False: REFUSED, None: UNTRIED}[p.works_without]
-            outcome = {True: "works", False: "still refused", None: "not tried"}[p.works_without]
+            # i18n: {without} is how the layer was removed (a setting: --cap-add=ALL, seccomp=unconfined)
+            outcome = {True: _("{without}: works"), False: _("{without}: still refused"),
+                       None: _("{without}: not tried")}[p.works_without]
             ax.add_patch(_box(6.35, cy - 0.24, 3.55, 0.48, color, alpha=0.9))
-            ax.text(8.125, cy + 0.09, _short(f"{p.without}: {outcome}", 40), ha="center", va="center",
+            ax.text(8.125, cy + 0.09, _short(outcome.format(without=p.without), 40), ha="center", va="center",
                     fontsize=7.5, color="white", weight="bold")
             ax.text(8.125, cy - 0.11, _short(p.said_without), ha="center", va="center", fontsize=6.5,
                     color="white")

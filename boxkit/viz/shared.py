@@ -12,10 +12,14 @@ Both only draw what was measured; the numbers on them are the measurement's.
 
 from __future__ import annotations
 
+from ..i18n import N_, _
 from . import new_figure
 
 PROGRAM, LIBRARY, OTHER, LOADED = "#1f4e79", "#4f81bd", "#7f9f3f", "#b07aa1"
 TERM, KILL, IDLE, HOST = "#1a7f37", "#c0392b", "#e8e8e8", "#c9d3de"
+#: the closure figure's legend: the colour of each kind of file
+LEGEND = ((PROGRAM, N_("the program")), (LIBRARY, N_("a library of the host's /usr")),
+          (OTHER, N_("a library elsewhere (python's prefix)")), (LOADED, N_("opened at run time (dlopen)")))
 
 
 def _size(n: float) -> str:
@@ -29,10 +33,11 @@ def _size(n: float) -> str:
 # --- docker stop, on a time axis ---------------------------------------------------------------------
 
 
-def stop_timeline_figure(runs, grace: float, title: str = "docker stop: SIGTERM, then SIGKILL after the "
-                                                               "grace period"):
+def stop_timeline_figure(runs, grace: float, title: str | None = None):
     """``runs``: ``[(label, stop_time, sigkill_after_grace), ...]`` as :meth:`Container.stop` measured
     them with ``timeout=grace``. One lane per run, top first."""
+    if title is None:
+        title = _("docker stop: SIGTERM, then SIGKILL after the grace period")
     fig = new_figure(figsize=(9, 0.95 * len(runs) + 1.5), dpi=100)
     ax = fig.subplots()
     end = max([grace] + [t for _l, t, _k in runs]) * 1.12
@@ -40,21 +45,22 @@ def stop_timeline_figure(runs, grace: float, title: str = "docker stop: SIGTERM,
         y = len(runs) - 1 - i
         if killed:
             ax.barh(y, grace, left=0, height=0.5, color=IDLE, edgecolor="#999999")
-            ax.text(grace / 2, y, "SIGTERM dropped: PID 1 has no handler, nothing happens",
+            ax.text(grace / 2, y, _("SIGTERM dropped: PID 1 has no handler, nothing happens"),
                     ha="center", va="center", fontsize=9)
             ax.plot([grace], [y], marker="v", color=KILL, markersize=11)
-            ax.text(grace, y + 0.38, f"SIGKILL at {grace:g} s", ha="center", fontsize=9, color=KILL)
+            ax.text(grace, y + 0.38, _("SIGKILL at {seconds} s").format(seconds=f"{grace:g}"), ha="center", fontsize=9,
+                    color=KILL)
             ax.plot([took], [y], marker="X", color="black", markersize=9)
             ax.text(0, y - 0.42, "SIGTERM", ha="left", fontsize=8, color=TERM)
-            ax.text(took, y - 0.42, f"ended: {took:.3f} s", ha="right", fontsize=8)
+            ax.text(took, y - 0.42, _("ended: {seconds} s").format(seconds=f"{took:.3f}"), ha="right", fontsize=8)
         else:
-            ax.text(end * 0.02, y, f"SIGTERM: the container ended after {took * 1000:.0f} ms",
+            ax.text(end * 0.02, y, _("SIGTERM: the container ended after {ms} ms").format(ms=f"{took * 1000:.0f}"),
                     va="center", fontsize=9, color=TERM)
         ax.plot([0], [y], marker="v", color=TERM, markersize=11)
     ax.set_yticks(range(len(runs)), [r[0] for r in reversed(runs)], fontsize=10)
     ax.set_ylim(-0.8, len(runs) - 0.2)
     ax.set_xlim(-end * 0.02, end)
-    ax.set_xlabel("seconds after stop() sent SIGTERM")
+    ax.set_xlabel(_("seconds after stop() sent SIGTERM"))
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     ax.set_title(title)
@@ -149,20 +155,22 @@ def closure_figure(tree, census=None, title: str | None = None):
         ax.text(x + boxw / 2, y + 0.1, name, ha="center", va="center", fontsize=9, color="white",
                 weight="bold", zorder=3)
         more = named_by.get(f, 0)
-        sub = _size(tree.sizes.get(f, 0)) + (f", named by {more} files" if more > 1 else "")
+        sub = _size(tree.sizes.get(f, 0))
+        if more > 1:
+            # i18n: {size} is the file's size (12.3 KiB); {n} files of the closure name it (n > 1)
+            sub = _("{size}, named by {n} files").format(size=sub, n=more)
         ax.text(x + boxw / 2, y - 0.18, sub, ha="center", va="center", fontsize=8, color="white", zorder=3)
     ax.set_xlim(-0.1, cols * colw)
     ax.set_ylim(-0.7, rows - 0.3)
     ax.axis("off")
     used = {PROGRAM} | {LOADED if f in tree.loaded else LIBRARY if f.startswith(prefixes) else OTHER
                         for f in tree.files() if f != tree.root}
-    legend = ((PROGRAM, "the program"), (LIBRARY, "a library of the host's /usr"),
-              (OTHER, "a library elsewhere (python's prefix)"), (LOADED, "opened at run time (dlopen)"))
-    ax.legend(handles=[mpatches.Patch(color=c, label=t) for c, t in legend if c in used],
+    ax.legend(handles=[mpatches.Patch(color=c, label=_(t)) for c, t in LEGEND if c in used],
               loc="lower left", fontsize=8, frameon=False)
     total = sum(tree.sizes.get(f, 0) for f in tree.files())
-    ax.set_title(title or f"{tree.names[tree.root]} needs {len(tree.files()) - 1} files "
-                          f"({_size(total)} with the program): the pieces the image carries for it",
+    ax.set_title(title or _("{program} needs {n} files ({size} with the program): the pieces the image carries "
+                            "for it").format(program=tree.names[tree.root], n=len(tree.files()) - 1,
+                                             size=_size(total)),
                  loc="left", fontsize=11)
     if census:
         _census_bars(bars, census)
@@ -172,16 +180,17 @@ def closure_figure(tree, census=None, title: str | None = None):
 
 def _census_bars(ax, c) -> None:
     roots = " + ".join(c.host_roots)
-    rows = [("files", c.host_files, c.shared, f"{c.shared} of the host's {c.host_files} files",
-             f"{c.own} files of its own"),
-            ("bytes", c.host_bytes, c.shared_bytes,
-             f"{_size(c.shared_bytes)} of the host's {_size(c.host_bytes)}",
-             f"{_size(c.own_bytes)} on disk are the image's own")]
-    for i, (label, whole, part, said, own) in enumerate(rows):
+    rows = [(_("files"), c.host_files, c.shared,
+             _("the host image: {shared} of the host's {total} files; {own} files of its own").format(
+                 shared=c.shared, total=c.host_files, own=c.own)),
+            (_("bytes"), c.host_bytes, c.shared_bytes,
+             _("the host image: {shared} of the host's {total}; {own} on disk are the image's own").format(
+                 shared=_size(c.shared_bytes), total=_size(c.host_bytes), own=_size(c.own_bytes)))]
+    for i, (label, whole, part, said) in enumerate(rows):
         y = 1 - i
         ax.barh(y, 1.0, height=0.5, color=HOST)
         ax.barh(y, part / whole if whole else 0, height=0.5, color=PROGRAM)
-        ax.text(0.012 + (part / whole if whole else 0), y, f"the host image: {said}; {own}", va="center",
+        ax.text(0.012 + (part / whole if whole else 0), y, said, va="center",
                 fontsize=9)
         ax.text(-0.01, y, label, ha="right", va="center", fontsize=10)
     ax.set_xlim(0, 1)
@@ -190,6 +199,7 @@ def _census_bars(ax, c) -> None:
     ax.set_yticks([])
     for side in ("top", "right", "left", "bottom"):
         ax.spines[side].set_visible(False)
-    ax.set_title(f"The host image beside the host's files in {roots}.\n"
-                 "A shared file is a hard link: the host's inode, no byte stored twice.", loc="left",
+    ax.set_title(_("The host image beside the host's files in {roots}.\n"
+                   "A shared file is a hard link: the host's inode, no byte stored twice.").format(roots=roots),
+                 loc="left",
                  fontsize=10)

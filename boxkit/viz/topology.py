@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import statistics
 
-from . import new_figure
+from ..i18n import _
+from . import badge, new_figure
 
 HOST_FC, NS_FC, BR_FC, PORT_FC = "#eef2f6", "#fff7e6", "#4c78a8", "#dbe8f5"
 
@@ -49,15 +50,13 @@ def topology_figure(snap: dict | None = None, title: str | None = None, recorded
     ax.set_xlim(0, width)
     ax.set_ylim(0, 10)
     ax.axis("off")
-    t = title or "Network namespaces, veth pairs and bridges, as the kernel reports them"
-    if recorded:
-        t += " (RECORDED)"
+    t = badge(title or _("Network namespaces, veth pairs and bridges, as the kernel reports them"), recorded)
     ax.text(width / 2, 9.6, t, ha="center", va="center", fontsize=12, weight="bold")
 
     # the host namespace
     ax.add_patch(FancyBboxPatch((0.2, 5.2), width - 0.4, 3.8, boxstyle="round,pad=0.05", fc=HOST_FC, ec="#555"))
-    ax.text(0.4, 8.75, f"host network namespace  (net:[{host['inode']}])", fontsize=9, va="center",
-            color="#333")
+    ax.text(0.4, 8.75, _("host network namespace  ({inode})").format(inode=f"net:[{host['inode']}]"), fontsize=9,
+            va="center", color="#333")
     hidx = {i["index"]: i for i in host["ifaces"]}
     slot = width / n
     centers = {s["label"]: slot * (k + 0.5) for k, s in enumerate(others)}
@@ -78,7 +77,7 @@ def topology_figure(snap: dict | None = None, title: str | None = None, recorded
                     weight="bold" if i["index"] in cabled else "normal")
             y -= 0.45
         if not any(c[2] == s["label"] for c in snap["cables"]):
-            ax.text(cx, 0.6, "no cable: isolated", ha="center", fontsize=7.5, color="#a33", style="italic")
+            ax.text(cx, 0.6, _("no cable: isolated"), ha="center", fontsize=7.5, color="#a33", style="italic")
 
     # cables: host end (a bridge port or a bare veth) down to the container end
     port_x: dict[int, float] = {}
@@ -94,7 +93,7 @@ def topology_figure(snap: dict | None = None, title: str | None = None, recorded
         if hv["addresses"]:
             ax.text(cx, 5.38, " ".join(hv["addresses"]), ha="center", va="center", fontsize=7, family="monospace")
         ax.plot([cx, cx], [5.6, 3.75], color="#4c78a8", lw=2)
-        ax.text(cx + 0.08, 4.4, "veth pair", rotation=90, fontsize=7, color="#4c78a8", va="center")
+        ax.text(cx + 0.08, 4.4, _("veth pair"), rotation=90, fontsize=7, color="#4c78a8", va="center")
 
     # bridges: a bar over their ports
     bridges = [i for i in host["ifaces"] if i["kind"] == "bridge"]
@@ -109,10 +108,10 @@ def topology_figure(snap: dict | None = None, title: str | None = None, recorded
         for px in ports:
             ax.plot([px, px], [6.15, y], color="#234", lw=1.5)
     if not bridges:
-        ax.text(width / 2, 7.4, "no boxkit bridge", ha="center", fontsize=9, color="#777", style="italic")
+        ax.text(width / 2, 7.4, _("no boxkit bridge"), ha="center", fontsize=9, color="#777", style="italic")
     _draw_ports(ax, others, centers, published)
     if rule:
-        ax.text(0.4, 8.4, f"nft DNAT rule: {rule}", fontsize=7.5, family="monospace", color=DNAT_C,
+        ax.text(0.4, 8.4, _("nft DNAT rule: {rule}").format(rule=rule), fontsize=7.5, family="monospace", color=DNAT_C,
                 va="center", gid="dnat-rule")
     return fig
 
@@ -128,7 +127,10 @@ def _draw_ports(ax, others: list[dict], centers: dict, ports: dict) -> None:
     for k, ((proto, hport), (addr, cport)) in enumerate(sorted(ports.items())):
         label = owner.get(addr)
         cx = centers.get(label) if label else None
-        text = f"host :{hport}/{proto}  DNAT → {addr}:{cport}" + ("" if cx is not None else " (no such container)")
+        # i18n: a published port: the host's port rewritten (DNAT) to a container's address and port
+        text = (_("host :{port}/{proto}  DNAT → {address}:{container_port}") if cx is not None
+                else _("host :{port}/{proto}  DNAT → {address}:{container_port} (no such container)")).format(
+            port=hport, proto=proto, address=addr, container_port=cport)
         x = (cx + 0.85) if cx is not None else 0.6 + 2.5 * k
         ax.text(x, 8.0 - 0.3 * k, text, fontsize=8, color=DNAT_C, weight="bold", va="center",
                 family="monospace", gid=f"port:{proto}:{hport}")
@@ -147,12 +149,12 @@ def rtt_figure(series: dict[str, list[float]], recorded: bool = False):
         if rtts:
             med = statistics.median(rtts)
             ax.plot([med, med], [k - 0.3, k + 0.3], color="black", lw=2)
-            ax.annotate(f"median {med:.3f} ms", (med, k + 0.32), fontsize=8, ha="center")
+            ax.annotate(_("median {ms} ms").format(ms=f"{med:.3f}"), (med, k + 0.32), fontsize=8, ha="center")
     ax.set_yticks(range(len(series)), list(series))
     ax.set_ylim(-0.6, len(series) - 0.2)
-    ax.set_xlabel("round-trip time (ms)")
+    ax.set_xlabel(_("round-trip time (ms)"))
     ax.set_xlim(left=0)
-    ax.set_title("ping round trips" + (" (RECORDED)" if recorded else ""))
+    ax.set_title(badge(_("ping round trips"), recorded))
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
