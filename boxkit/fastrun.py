@@ -8,6 +8,11 @@ container ignores is followed by SIGKILL after ``--stop-timeout``, and then exit
 with the container's code. Whatever the helper does not take (``-d``, ``-t``, no ``--rm``, any other
 verb) and any failure to reach it ends in ``exec`` of the full command line, so the result is the
 same either way — only slower.
+
+It speaks the locale's language (:func:`boxkit.i18n.from_environment`), as the full command line does,
+but looks it up only when it has something to say: an error the helper sends back whole
+(:func:`boxkit.errors.to_wire`: English message ids and their fields), rendered here by
+:func:`boxkit.errors.from_wire`, or one of its own two sentences. A run that succeeds imports nothing more.
 """
 
 import _signal
@@ -26,6 +31,57 @@ def _root() -> str:
         return "/var/lib/boxkit"
     data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(data, "boxkit")
+
+
+def _package():
+    """``boxkit.i18n`` and ``boxkit.errors``, for the client's few sentences. Run as a script, the
+    client has no ``boxkit`` package (its ``__init__`` costs what this client skips): a bare package
+    object gives those two modules alone, which import only ``os`` and ``errno`` (and ``gettext`` for a
+    language other than English). The language is the locale's, set once."""
+    pkg = sys.modules.get("boxkit")
+    if pkg is None:
+        pkg = type(sys)("boxkit")
+        pkg.__path__ = [HERE]
+        sys.modules["boxkit"] = pkg
+    from boxkit import errors, i18n
+
+    if not _said:
+        _said.append(True)
+        try:
+            i18n.set_language(i18n.from_environment())
+        except ValueError:   # no catalogue for it: English, as gettext falls back
+            pass
+    return i18n, errors
+
+
+_said: list = []
+
+
+def _say(message: str, **fields) -> None:
+    """One of the client's own sentences on stderr, in the locale's language (English if that fails)."""
+    try:
+        text = _package()[0]._(message).format(**fields)
+    except Exception:  # noqa: BLE001 - the sentence in English rather than none
+        text = message.format(**fields)
+    os.write(2, b"boxkit: " + text.encode(errors="replace") + b"\n")
+
+
+def _say_error(payload: str) -> None:
+    """The helper's error: a :func:`boxkit.errors.to_wire` object rendered here, in our language (an
+    older helper's plain sentence is printed as it came)."""
+    if payload.startswith("{"):
+        try:
+            import json
+
+            d = json.loads(payload)
+        except ValueError:
+            d = None
+        if isinstance(d, dict):
+            try:
+                payload = "boxkit: " + str(_package()[1].from_wire(d))
+            except Exception:  # noqa: BLE001 - the helper's own English rather than nothing
+                payload = "boxkit: " + str(d.get("message", ""))
+    os.write(2, payload.encode(errors="replace") + b"\n")
 
 
 def _full(argv: list) -> None:
@@ -111,7 +167,8 @@ def main(argv: list) -> int:
             n = pending.pop(0)
             interrupts += n == _signal.SIGINT
             if interrupts >= 2:
-                os.write(2, b"boxkit: second interrupt: killing the container\n")
+                # i18n: printed by the fast client when the user presses Ctrl+C twice
+                _say(N_("second interrupt: killing the container"))
                 n = 9
             if started:
                 s.send(b"kill\0" + str(n).encode())
@@ -138,11 +195,11 @@ def main(argv: list) -> int:
             continue
         if words[0] == "err":
             if len(words) > 2 and words[2]:
-                os.write(2, words[2].encode() + b"\n")
+                _say_error(words[2])
             return int(words[1])
         if words[0] == "exit":
             if killed:
-                os.write(2, b"boxkit: the container ignored SIGTERM for %g s: killed\n" % grace)
+                _say(N_("the container ignored SIGTERM for {seconds} s: killed"), seconds=f"{grace:g}")
                 return 143   # 128 + SIGTERM: it ended because it was told to
             return int(words[1])
 
@@ -154,10 +211,17 @@ def entry() -> int:
     light ``__init__`` and nothing else (``python -X importtime -c 'import boxkit.fastrun'``)."""
     argv = sys.argv[1:]
     if argv and argv[0] == "run" and "--rm" in argv:
-        return main(argv)
+        return main(argv)   # it looks the language up when it has something to say
     from boxkit.cli import main as full
+    from boxkit.cli import speak_locale
 
+    speak_locale()   # the locale's language, as every gettext program
     return full(argv)
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (:func:`boxkit.i18n.N_`, not imported here: see :func:`_package`)."""
+    return message
 
 
 class _Signal(Exception):

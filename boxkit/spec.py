@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import SpecError
+from .i18n import N_
 
 DEFAULT_NAMESPACES = ("pid", "mount", "uts", "ipc", "net", "cgroup")
 ALL_NAMESPACES = ("pid", "mount", "uts", "ipc", "net", "user", "cgroup", "time")
@@ -32,11 +33,11 @@ _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def parse_size(value: str | int, what: str = "memory size", *, allow_max: bool = True,
+def parse_size(value: str | int, what: str = N_("memory size"), *, allow_max: bool = True,
                allow_zero: bool = False) -> int | None:
     """``"500M"`` → 524288000. ``"max"`` → None (no limit). Docker's units: b, k, m, g (1024-based)."""
     if isinstance(value, bool):
-        raise SpecError(what, value, "expected a size like 500M or 1.5G")
+        raise SpecError(what, value, N_("expected a size like 500M or 1.5G"))
     if isinstance(value, int):
         n = value
     else:
@@ -45,11 +46,11 @@ def parse_size(value: str | int, what: str = "memory size", *, allow_max: bool =
             return None
         m = _SIZE_RE.match(s)
         if not m:
-            raise SpecError(what, value, "expected a size like 500M, 1.5G, 512m or a number of bytes"
-                            + (" or max" if allow_max else ""))
+            raise SpecError(what, value, N_("expected a size like 500M, 1.5G, 512m or a number of bytes or max")
+                            if allow_max else N_("expected a size like 500M, 1.5G, 512m or a number of bytes"))
         n = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
     if n < 0 or (n == 0 and not allow_zero):
-        raise SpecError(what, value, "must be greater than zero")
+        raise SpecError(what, value, N_("must be greater than zero"))
     return n
 
 
@@ -60,12 +61,12 @@ def parse_cpus(value: str | float, ncpu: int | None = None) -> float | None:
     try:
         f = float(value)
     except (TypeError, ValueError):
-        raise SpecError("cpus", value, "expected a number of CPUs like 0.5 or 2") from None
+        raise SpecError(N_("cpus"), value, N_("expected a number of CPUs like 0.5 or 2")) from None
     if not f > 0 or f != f:
-        raise SpecError("cpus", value, "must be greater than zero")
+        raise SpecError(N_("cpus"), value, N_("must be greater than zero"))
     ncpu = ncpu or os.cpu_count() or 1
     if f > ncpu:
-        raise SpecError("cpus", value, f"this host has {ncpu} cpus")
+        raise SpecError(N_("cpus"), value, N_("this host has {ncpu} cpus"), params={"ncpu": ncpu})
     return f
 
 
@@ -75,9 +76,9 @@ def parse_positive_int(value: str | int, what: str, *, allow_max: bool = False) 
     try:
         n = int(str(value).strip())
     except ValueError:
-        raise SpecError(what, value, "expected a whole number") from None
+        raise SpecError(what, value, N_("expected a whole number")) from None
     if n <= 0:
-        raise SpecError(what, value, "must be greater than zero")
+        raise SpecError(what, value, N_("must be greater than zero"))
     return n
 
 
@@ -86,12 +87,12 @@ def parse_list(value: str, what: str) -> tuple[str, int]:
     reads it): the list as given, and its highest number. A range that runs backwards is refused."""
     s = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", s):
-        raise SpecError(what, value, "expected a list like 0, 0-1 or 0,2")
+        raise SpecError(what, value, N_("expected a list like 0, 0-1 or 0,2"))
     top = 0
     for part in s.split(","):
         lo, _, hi = part.partition("-")
         if int(lo) > int(hi or lo):
-            raise SpecError(what, value, f"range {part} runs backwards")
+            raise SpecError(what, value, N_("range {range} runs backwards"), params={"range": part})
         top = max(top, int(hi or lo))
     return s, top
 
@@ -99,9 +100,9 @@ def parse_list(value: str, what: str) -> tuple[str, int]:
 def parse_cpuset(value: str, ncpu: int | None = None) -> str:
     """``"0"``, ``"0-1"``, ``"0,2"``; each CPU must exist on this host."""
     ncpu = ncpu or os.cpu_count() or 1
-    s, top = parse_list(value, "cpuset")
+    s, top = parse_list(value, N_("cpuset"))
     if top >= ncpu:
-        raise SpecError("cpuset", value, f"this host has cpus 0-{ncpu - 1}")
+        raise SpecError(N_("cpuset"), value, N_("this host has cpus 0-{last}"), params={"last": ncpu - 1})
     return s
 
 
@@ -120,12 +121,12 @@ class PortSpec:
     def parse(cls, value: str) -> PortSpec:
         m = _PORT_RE.match(value.strip().lower()) if isinstance(value, str) else None
         if not m:
-            raise SpecError("port mapping", value, "expected HOSTPORT:CONTAINERPORT[/tcp|udp]",
-                            hint="for example -p 8080:80 or -p 5353:53/udp")
+            raise SpecError(N_("port mapping"), value, N_("expected HOSTPORT:CONTAINERPORT[/tcp|udp]"),
+                            hint=N_("for example -p 8080:80 or -p 5353:53/udp"))
         hp, cp = int(m.group(1)), int(m.group(2))
         for p in (hp, cp):
             if not 1 <= p <= 65535:
-                raise SpecError("port mapping", value, f"port {p} is outside 1-65535")
+                raise SpecError(N_("port mapping"), value, N_("port {port} is outside 1-65535"), params={"port": p})
         return cls(hp, cp, m.group(3) or "tcp")
 
     def __str__(self) -> str:
@@ -139,7 +140,8 @@ def parse_publish(values: list[str] | tuple[str, ...] | None) -> list[PortSpec]:
     for s in specs:
         key = (s.proto, s.host_port)
         if key in seen:
-            raise SpecError("port mapping", str(s), f"host port {s.host_port}/{s.proto} is given twice")
+            raise SpecError(N_("port mapping"), str(s), N_("host port {port} is given twice"),
+                            params={"port": f"{s.host_port}/{s.proto}"})
         seen.add(key)
     return specs
 
@@ -157,15 +159,15 @@ def parse_env(items: list[str] | dict[str, str] | None) -> dict[str, str]:
                 if item in os.environ and _ENV_KEY_RE.match(item):
                     pairs.append((item, os.environ[item]))
                     continue
-                raise SpecError("environment variable", item, "expected KEY=VALUE")
+                raise SpecError(N_("environment variable"), item, N_("expected KEY=VALUE"))
             k, v = item.split("=", 1)
             pairs.append((k, v))
     out = {}
     for k, v in pairs:
         if not _ENV_KEY_RE.match(k):
-            raise SpecError("environment variable name", k, "use letters, digits and _")
+            raise SpecError(N_("environment variable name"), k, N_("use letters, digits and _"))
         if "\0" in v:
-            raise SpecError("environment variable value", k, "contains a NUL byte")
+            raise SpecError(N_("environment variable value"), k, N_("contains a NUL byte"))
         out[k] = str(v)
     return out
 
@@ -177,11 +179,11 @@ def parse_user(value: str | int | None) -> tuple[int, int] | None:
     s = str(value)
     m = re.fullmatch(r"(\d+)(?::(\d+))?", s)
     if not m:
-        raise SpecError("user", value, "expected UID or UID:GID as numbers, like 1000:1000")
+        raise SpecError(N_("user"), value, N_("expected UID or UID:GID as numbers, like 1000:1000"))
     uid = int(m.group(1))
     gid = int(m.group(2)) if m.group(2) is not None else uid
     if uid > 0xFFFFFFFE or gid > 0xFFFFFFFE:
-        raise SpecError("user", value, "ids must be below 4294967295")
+        raise SpecError(N_("user"), value, N_("ids must be below 4294967295"))
     return uid, gid
 
 
@@ -189,9 +191,9 @@ def parse_hostname(value: str | None) -> str | None:
     if value is None:
         return None
     if len(value) > HOSTNAME_MAX:
-        raise SpecError("hostname", value, f"longer than {HOSTNAME_MAX} characters")
+        raise SpecError(N_("hostname"), value, N_("longer than {max} characters"), params={"max": HOSTNAME_MAX})
     if not _HOSTNAME_RE.match(value):
-        raise SpecError("hostname", value, "use letters, digits, '-' and '.'")
+        raise SpecError(N_("hostname"), value, N_("use letters, digits, '-' and '.'"))
     return value
 
 
@@ -199,7 +201,7 @@ def parse_name(value: str | None) -> str | None:
     if value is None:
         return None
     if not _NAME_RE.match(value):
-        raise SpecError("container name", value, "use letters, digits, '_', '.' and '-' (at most 63)")
+        raise SpecError(N_("container name"), value, N_("use letters, digits, '_', '.' and '-' (at most 63)"))
     return value
 
 
@@ -221,7 +223,7 @@ def parse_caps(cap_add=None, cap_drop=None) -> tuple[str, ...]:
                 continue
             n = n if n.startswith("CAP_") else "CAP_" + n
             if n not in CAPABILITIES:
-                raise SpecError(flag, v, "not a capability name; see capabilities(7), e.g. NET_ADMIN")
+                raise SpecError(flag, v, N_("not a capability name; see capabilities(7), e.g. NET_ADMIN"))
             out.append(n)
         return out
 
@@ -245,17 +247,17 @@ def parse_security_opts(opts) -> dict:
     for opt in opts or []:
         m = re.fullmatch(r"(seccomp|no-new-privileges)(?:[=:](.*))?", str(opt), re.S)
         if not m:
-            raise SpecError("security option", opt,
-                            "known: seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges[=true|false]")
+            raise SpecError(N_("security option"), opt,
+                            N_("known: seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges[=true|false]"))
         key, value = m.group(1), m.group(2)
         if key == "no-new-privileges":
             value = "true" if value is None else value
             if value.lower() not in ("true", "false"):
-                raise SpecError("security option", opt, "no-new-privileges takes true or false")
+                raise SpecError(N_("security option"), opt, N_("no-new-privileges takes true or false"))
             out["no_new_privileges"] = value.lower() == "true"
         elif key == "seccomp":
             if not value:
-                raise SpecError("security option", opt, "give seccomp=unconfined or seccomp=PROFILE.json")
+                raise SpecError(N_("security option"), opt, N_("give seccomp=unconfined or seccomp=PROFILE.json"))
             out["seccomp"] = value
     return out
 
@@ -282,19 +284,19 @@ class Mount:
     def parse(cls, text: str) -> Mount:
         parts = text.split(":")
         if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise SpecError("volume", text, "expected HOST:CONTAINER or HOST:CONTAINER:ro")
+            raise SpecError(N_("volume"), text, N_("expected HOST:CONTAINER or HOST:CONTAINER:ro"))
         ro = False
         if len(parts) == 3:
             if parts[2] not in ("ro", "rw"):
-                raise SpecError("volume", text, "the third field must be ro or rw")
+                raise SpecError(N_("volume"), text, N_("the third field must be ro or rw"))
             ro = parts[2] == "ro"
         src, dst = parts[0], parts[1]
         if not os.path.isabs(src):
-            raise SpecError("volume", text, "the host path must be absolute")
+            raise SpecError(N_("volume"), text, N_("the host path must be absolute"))
         if not os.path.isabs(dst) or ".." in dst.split("/"):
-            raise SpecError("volume", text, "the container path must be absolute, without '..'")
+            raise SpecError(N_("volume"), text, N_("the container path must be absolute, without '..'"))
         if not os.path.exists(src):
-            raise SpecError("volume", text, f"host path {src} does not exist")
+            raise SpecError(N_("volume"), text, N_("host path {path} does not exist"), params={"path": src})
         return cls(os.path.realpath(src), os.path.normpath(dst), ro)
 
 
@@ -314,23 +316,23 @@ class Limits:
     def parse(cls, memory=None, memory_high=None, memory_swap=None, cpus=None, cpu_shares=None,
               pids=None, cpuset=None) -> Limits:
         lim = cls(
-            memory=parse_size(memory, "memory limit") if memory is not None else None,
-            memory_high=parse_size(memory_high, "memory high") if memory_high is not None else None,
-            memory_swap=parse_size(memory_swap, "memory+swap limit") if memory_swap is not None else None,
+            memory=parse_size(memory, N_("memory limit")) if memory is not None else None,
+            memory_high=parse_size(memory_high, N_("memory high")) if memory_high is not None else None,
+            memory_swap=parse_size(memory_swap, N_("memory+swap limit")) if memory_swap is not None else None,
             cpus=parse_cpus(cpus) if cpus is not None else None,
-            cpu_shares=parse_positive_int(cpu_shares, "cpu shares") if cpu_shares is not None else None,
-            pids=parse_positive_int(pids, "pids limit", allow_max=True) if pids is not None else None,
+            cpu_shares=parse_positive_int(cpu_shares, N_("cpu shares")) if cpu_shares is not None else None,
+            pids=parse_positive_int(pids, N_("pids limit"), allow_max=True) if pids is not None else None,
             cpuset=parse_cpuset(cpuset) if cpuset is not None else None,
         )
         if lim.memory is not None and lim.memory < 6 * (1 << 20):
-            raise SpecError("memory limit", memory, "the minimum is 6M, as in docker")
+            raise SpecError(N_("memory limit"), memory, N_("the minimum is 6M, as in docker"))
         if lim.memory_swap is not None:
             if lim.memory is None:
-                raise SpecError("memory+swap limit", memory_swap, "set --memory too")
+                raise SpecError(N_("memory+swap limit"), memory_swap, N_("set --memory too"))
             if lim.memory_swap < lim.memory:
-                raise SpecError("memory+swap limit", memory_swap, "must be at least the memory limit")
+                raise SpecError(N_("memory+swap limit"), memory_swap, N_("must be at least the memory limit"))
         if lim.cpu_shares is not None and not 2 <= lim.cpu_shares <= 262144:
-            raise SpecError("cpu shares", cpu_shares, "must be between 2 and 262144")
+            raise SpecError(N_("cpu shares"), cpu_shares, N_("must be between 2 and 262144"))
         return lim
 
     def any(self) -> bool:
@@ -373,18 +375,18 @@ class ContainerSpec:
                pids_limit=None, cpuset_cpus=None, cap_add=None, cap_drop=None, security_opt=None,
                privileged: bool = False, cgroupfs: bool = False) -> ContainerSpec:
         if (image is None) == (rootfs is None):
-            raise SpecError("container source", image or rootfs, "give exactly one of image or rootfs")
+            raise SpecError(N_("container source"), image or rootfs, N_("give exactly one of image or rootfs"))
         if rootfs is not None and not os.path.isdir(rootfs):
-            raise SpecError("rootfs", rootfs, "not a directory",
-                            hint="give a directory holding a root file system, or an image name")
+            raise SpecError(N_("rootfs"), rootfs, N_("not a directory"),
+                            hint=N_("give a directory holding a root file system, or an image name"))
         if isinstance(argv, str):
             argv = ["/bin/sh", "-c", argv]
         argv = list(argv or [])
         if any("\0" in a for a in argv):
-            raise SpecError("command", argv, "an argument contains a NUL byte")
+            raise SpecError(N_("command"), argv, N_("an argument contains a NUL byte"))
         cwd = cwd or "/"
         if not cwd.startswith("/"):
-            raise SpecError("working directory", cwd, "must be an absolute path")
+            raise SpecError(N_("working directory"), cwd, N_("must be an absolute path"))
         ns = tuple(namespaces) if namespaces is not None else DEFAULT_NAMESPACES
         if userns and "user" not in ns:
             ns = ns + ("user",)
@@ -392,16 +394,16 @@ class ContainerSpec:
             ns = ns + ("time",)
         for n in ns:
             if n not in ALL_NAMESPACES:
-                raise SpecError("namespace", n, "known: " + ", ".join(ALL_NAMESPACES))
+                raise SpecError(N_("namespace"), n, N_("known: {names}"), params={"names": ", ".join(ALL_NAMESPACES)})
         if "mount" not in ns:
-            raise SpecError("namespaces", ",".join(ns), "a container needs its own mount namespace")
+            raise SpecError(N_("namespaces"), ",".join(ns), N_("a container needs its own mount namespace"))
         if "user" in ns:
             uid_map = tuple(uid_map) if uid_map else (0, 100000, 65536)
             if len(uid_map) != 3 or min(uid_map) < 0 or uid_map[2] == 0:
-                raise SpecError("uid map", uid_map, "expected (inside, outside, count)")
+                raise SpecError(N_("uid map"), uid_map, N_("expected (inside, outside, count)"))
         if network not in ("none", "host") and not network.startswith(("bridge", "container:")) \
                 and not _NAME_RE.match(network):
-            raise SpecError("network", network, "use none, host, bridge, container:NAME or a network name")
+            raise SpecError(N_("network"), network, N_("use none, host, bridge, container:NAME or a network name"))
         if network == "host":
             ns = tuple(n for n in ns if n != "net")
         elif "net" not in ns and not network.startswith("container:"):

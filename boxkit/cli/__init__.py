@@ -20,13 +20,27 @@ from __future__ import annotations
 import sys
 
 from ..errors import BoxkitError, check_linux
+from ..i18n import _, from_environment, set_language
 from .arguments import normalize
 from .verbs import parser
 
-__all__ = ["main", "parser"]
+__all__ = ["main", "parser", "speak_locale"]
+
+
+def speak_locale() -> str:
+    """The command line speaks the locale's language, as every gettext program does (``BOXKIT_LANG``,
+    then ``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``); English when there is no catalogue for it."""
+    try:
+        return set_language(from_environment())
+    except ValueError:   # the catalogue is missing or unreadable: say it in English rather than fail
+        return set_language("en")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``boxkit`` command. Called as the command (``argv`` None: ``python -m boxkit``), it speaks
+    the locale's language; called with a list, the language the caller chose."""
+    if argv is None:
+        speak_locale()
     try:
         check_linux()
         ap = parser()
@@ -44,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except OSError as e:  # an unexpected system error still gets one sentence
         where = f" {e.filename}" if e.filename else ""
-        print(f"boxkit: {(e.strerror or str(e)).lower()}{where} — see boxkit probe", file=sys.stderr)
+        # strerror(3)'s words are message ids of boxkit.errors.STRERROR (a rarer one stays as the C library says it)
+        what = _((e.strerror or str(e)).lower())
+        print(f"boxkit: {what}{where} — " + _("see boxkit probe"), file=sys.stderr)
         return 125
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 
 from ..errors import NotFoundError, SpecError
+from ..i18n import N_
 
 
 def register(subparsers) -> None:
@@ -47,9 +48,9 @@ def select(rows: list[dict], wanted: list[str]) -> list[dict]:
     for w in wanted:
         hits = [r for r in rows if r.get("name") == w or r["id"] == w] or [r for r in rows if r["id"].startswith(w)]
         if not hits:
-            raise NotFoundError("container", w, hint="boxkit ps lists running containers")
+            raise NotFoundError(N_("container"), w, hint=N_("boxkit ps lists running containers"))
         if len(hits) > 1:
-            raise SpecError("container", w, "the id prefix matches more than one container")
+            raise SpecError(N_("container"), w, N_("the id prefix matches more than one container"))
         chosen.append(hits[0])
     return chosen
 
@@ -109,7 +110,7 @@ def table(stats: list[dict]) -> str:
 
 def cmd_stats(a: argparse.Namespace) -> int:
     if a.interval <= 0:
-        raise SpecError("interval", a.interval, "must be a positive number of seconds")
+        raise SpecError(N_("interval"), a.interval, N_("must be a positive number of seconds"))
     rows = running()
     ids = [r["id"] for r in select(rows, a.containers)] if a.containers else None
     once = a.no_stream or a.json

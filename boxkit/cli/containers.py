@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..errors import ContainerError, SpecError, from_wire
+from ..i18n import N_, _
 from ..spec import parse_env, parse_user
 from .run_args import STOP_TIMEOUT, spec_from_args
 from .terminal import Relay, Signals, open_pty
@@ -38,7 +39,7 @@ class NoSuchContainer(ContainerError):
     exit_code = 1
 
     def __init__(self, ref: str) -> None:
-        super().__init__("no such container:", ref, hint="boxkit ps -a lists them")
+        super().__init__(N_("no such container:"), ref, hint=N_("boxkit ps -a lists them"))
 
 
 class WrongState(ContainerError):
@@ -72,7 +73,8 @@ def resolve(ref: str) -> dict:
     if len(pref) == 1:
         return pref[0]
     if len(pref) > 1:
-        raise SpecError("container", ref, f"is a prefix of {len(pref)} containers", hint="give more of the id")
+        raise SpecError(N_("container"), ref, N_("is a prefix of {n} containers"), hint=N_("give more of the id"),
+                        params={"n": len(pref)})
     raise NoSuchContainer(ref)
 
 
@@ -89,7 +91,7 @@ def status(st: dict) -> str:
 
 def _running(st: dict) -> dict:
     if status(st) != "running":
-        raise WrongState("container", st["id"], "is not running", hint="boxkit start it, or boxkit ps -a")
+        raise WrongState(N_("container"), st["id"], detail=N_("is not running"), hint=N_("boxkit start it, or boxkit ps -a"))
     return st
 
 
@@ -105,8 +107,8 @@ def cmd_run(a) -> int:
     if spec.name:
         for st in records():
             if st.get("name") == spec.name and status(st) != "dead":
-                raise SpecError("container name", spec.name, f"is already in use by container {st['id']}",
-                                hint="choose another --name, or boxkit rm that container")
+                raise SpecError(N_("container name"), spec.name, N_("is already in use by container {id}"),
+                                hint=N_("choose another --name, or boxkit rm that container"), params={"id": st["id"]})
     plan = build_plan(spec)
     plan.tty = bool(a.tty)
     if a.detach:
@@ -186,7 +188,7 @@ def foreground(plan: Plan, *, rm: bool, tty: bool, interactive: bool, memory=Non
                     if s == signal.SIGINT:
                         interrupts += 1
                     if interrupts >= 2:
-                        print("boxkit: second interrupt: killing the container", file=sys.stderr)
+                        print("boxkit: " + _("second interrupt: killing the container"), file=sys.stderr)
                         s = signal.SIGKILL
                     if s == signal.SIGTERM:
                         grace.setdefault("until", time.monotonic() + stop_timeout)
@@ -214,17 +216,17 @@ def foreground(plan: Plan, *, rm: bool, tty: bool, interactive: bool, memory=Non
                 sel.register(sock, selectors.EVENT_READ, on_keeper)
                 sel.register(sigs.r, selectors.EVENT_READ, on_signal)
                 while not grace_over():
-                    for key, _ in sel.select(wait_for()):
+                    for key, _events in sel.select(wait_for()):
                         key.data()
                 sel.close()
             info = result["info"]
             if grace.get("killed"):
-                print(f"boxkit: container {plan.id} ignored SIGTERM for {stop_timeout} s: killed",
-                      file=sys.stderr)
+                print("boxkit: " + _("container {id} ignored SIGTERM for {seconds} s: killed").format(
+                    id=plan.id, seconds=stop_timeout), file=sys.stderr)
                 return 128 + signal.SIGTERM
             if info.get("oom_killed"):
-                print(f"boxkit: container {plan.id} was killed by the kernel's OOM killer "
-                      f"(memory limit {memory})", file=sys.stderr)
+                print("boxkit: " + _("container {id} was killed by the kernel's OOM killer (memory limit {memory})").format(
+                    id=plan.id, memory=memory), file=sys.stderr)
             return int(info["exit_code"])
         finally:
             sock.close()
@@ -249,9 +251,9 @@ def parse_signal(text: str) -> int:
         t = t if t.startswith("SIG") else "SIG" + t
         n = getattr(signal, t, None)
         if not isinstance(n, int):
-            raise SpecError("signal", text, "is not a signal name or number", hint="e.g. TERM, KILL, 15")
+            raise SpecError(N_("signal"), text, N_("is not a signal name or number"), hint=N_("e.g. TERM, KILL, 15"))
     if not 0 < int(n) < 65:
-        raise SpecError("signal", text, "is out of range")
+        raise SpecError(N_("signal"), text, N_("is out of range"))
     return int(n)
 
 
@@ -352,8 +354,8 @@ def cmd_rm(a) -> int:
         st = resolve(ref)
         what = status(st)
         if what == "running" and not a.force:
-            raise WrongState("cannot remove container", st["id"], "it is running",
-                             hint="boxkit stop it first, or boxkit rm -f")
+            raise WrongState(N_("cannot remove container"), st["id"], detail=N_("it is running"),
+                             hint=N_("boxkit stop it first, or boxkit rm -f"))
         conn = keeper.connect(st["id"]) if what == "running" else None
         if conn is not None:
             with conn:   # the keeper kills it, removes everything, then answers
@@ -366,8 +368,8 @@ def cmd_rm(a) -> int:
                     pass
         elif what == "running":
             state.kill(st["pid"])   # a notebook's: its kernel removes the rest when it notices
-            print(f"boxkit: container {st['id']} belongs to a notebook kernel, which removes "
-                  "its directory", file=sys.stderr)
+            print("boxkit: " + _("container {id} belongs to a notebook kernel, which removes its directory").format(
+                id=st["id"]), file=sys.stderr)
         elif what == "dead":
             from ..collect import gc  # the collector loads cgroups, net and podman
 
@@ -391,8 +393,8 @@ def cmd_start(a) -> int:
             continue
         plan = keeper.read_plan(st["id"])
         if plan is None:
-            raise WrongState("cannot start container", st["id"], "it was not started by boxkit run",
-                             hint="start it again from its notebook")
+            raise WrongState(N_("cannot start container"), st["id"], detail=N_("it was not started by boxkit run"),
+                             hint=N_("start it again from its notebook"))
         plan.restart = True
         if a.attach:
             return foreground(plan, rm=bool(st.get("rm")), tty=bool(plan.tty), interactive=False,
@@ -439,8 +441,8 @@ def cmd_logs(a) -> int:
         f = open(path, "rb")
     except FileNotFoundError:
         if not st.get("detached"):
-            print(f"boxkit: container {st['id']} ran in the foreground: its output went to its terminal",
-                  file=sys.stderr)
+            print("boxkit: " + _("container {id} ran in the foreground: its output went to its terminal").format(
+                id=st["id"]), file=sys.stderr)
         return 0
     with f:
         data = f.read()
@@ -515,7 +517,7 @@ def cmd_inspect(a) -> int:
         try:
             out.append(inspect_record(resolve(ref)))
         except NoSuchContainer:
-            print(f"boxkit: no such object: {ref}", file=sys.stderr)
+            print("boxkit: " + _("no such object: {ref}").format(ref=ref), file=sys.stderr)
             code = 1
     print(json.dumps(out, indent=4))
     return code
@@ -553,12 +555,12 @@ def cmd_exec(a) -> int:
     if a.command and a.command[0] == "--":
         a.command = a.command[1:]
     if not a.command:
-        raise SpecError("command", "", "is missing", hint="boxkit exec CONTAINER CMD [ARG...]")
+        raise SpecError(N_("command"), "", N_("is missing"), hint=N_("boxkit exec CONTAINER CMD [ARG...]"))
     # the values first, as run does: a bad -e/-u/-w is bad input (125) whatever the container
     parse_env(a.env)
     parse_user(a.user)
     if a.workdir is not None and not a.workdir.startswith("/"):
-        raise SpecError("working directory", a.workdir, "must be an absolute path")
+        raise SpecError(N_("working directory"), a.workdir, N_("must be an absolute path"))
     st = _running(resolve(a.container))
     return run_exec(st, a)
 

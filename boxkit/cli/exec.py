@@ -21,6 +21,7 @@ import signal
 from .._sys import PR_SET_CHILD_SUBREAPER, SYS
 from ..cgroups import open_group
 from ..errors import SpecError
+from ..i18n import N_
 from ..runtime import keeper, process
 from ..runtime.join import namespaces_of, start_in
 from ..runtime.plan import Plan
@@ -58,8 +59,8 @@ def run_exec(st: dict, a) -> int:
     user = parse_user(a.user)
     if user and rootless:
         if tuple(user) != (0, 0):
-            raise SpecError("user", a.user, "a rootless container (not root) has only uid 0 inside",
-                            hint="leave -u unset, or run as root")
+            raise SpecError(N_("user"), a.user, N_("a rootless container (not root) has only uid 0 inside"),
+                            hint=N_("leave -u unset, or run as root"))
         user = None
     cwd = a.workdir or ((_plan_cwd(st)) or "/")
     procs: list[str] = []

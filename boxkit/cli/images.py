@@ -22,6 +22,7 @@ import os
 import sys
 
 from ..errors import BoxkitError, NotFoundError
+from ..i18n import N_
 
 
 def _mb(n: int) -> str:
@@ -90,7 +91,7 @@ def cmd_build(a: argparse.Namespace) -> int:
     from ..build import build_file
 
     if not os.path.isdir(a.context):
-        raise NotFoundError("build context", a.context, hint="give the directory COPY reads from")
+        raise NotFoundError(N_("build context"), a.context, hint=N_("give the directory COPY reads from"))
     f = a.file
     if f is None:
         f = os.path.join(a.context, "Boxfile")
@@ -166,8 +167,8 @@ def cmd_rmi(a: argparse.Namespace) -> int:
         users = [s for s in (state.read(c) for c in state.list_ids()) if s and s.get("image") in (ref, ref + ":latest")
                  and state.alive(s["pid"], s.get("starttime"))]
         if users:
-            raise BoxkitError("cannot remove image", ref, detail=f"container {users[0].get('id')} is using it",
-                              hint="stop the container first")
+            raise BoxkitError(N_("cannot remove image"), ref, detail=N_("container {id} is using it"),
+                              hint=N_("stop the container first"), params={"id": users[0].get("id")})
         removed = store.remove(ref)
         print(f"Untagged: {ref}")
         for d in removed:

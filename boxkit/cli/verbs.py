@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..i18n import _
 from . import cgroups, containers, images, net, probe, run_args
 from .arguments import Parser
 
@@ -22,7 +23,7 @@ def cmd_gc(a) -> int:
     for line in lines:
         print(line)
     if not lines:
-        print("nothing to collect")
+        print(_("nothing to collect"))
     return 0
 
 

@@ -7,6 +7,8 @@ argv, its working directory and its stdin, stdout and stderr (``SCM_RIGHTS``) to
 ``$BOXKIT_ROOT/warm.sock`` and waits for one line back. The helper parses the argv with the real
 command line (same flags, same errors, same exit codes), builds the plan, starts the container on a
 warm spare (:mod:`boxkit.runtime.spare`) and answers ``exit N`` when it ends — after removing it (``--rm``).
+An error is answered ``err N`` and the error whole (:func:`boxkit.errors.to_wire`, JSON): its English
+message ids and fields, which the client renders in its own language (the helper speaks English).
 
 Only what fits a warm start is taken: a foreground ``run --rm`` without ``-t`` or ``-d``. Anything
 else is answered ``fallback`` and the client execs the full command (a keeper per container).
@@ -31,9 +33,11 @@ import sys
 import time
 
 from .. import paths
-from ..errors import BoxkitError
+from ..errors import BoxkitError, to_wire
+from ..i18n import N_
 from ..runtime import state
 from ..runtime.keeper import peer_allowed
+from .arguments import normalize
 from .run_args import spec_from_args
 from .verbs import parser
 
@@ -144,8 +148,15 @@ class Warm:
         err = io.StringIO()
         try:
             with contextlib.redirect_stderr(err):
-                a = self._parser.parse_args(argv)
+                # docker's manners, as the full command line: --memory -5M is a value (arguments.normalize)
+                a = self._parser.parse_args(normalize(self._parser, argv))
+        except BoxkitError as e:   # a usage error (boxkit.cli.arguments.Parser): 125, one sentence
+            _reply_error(conn, e)
+            return
         except SystemExit as e:
+            if not e.code:   # --help: the full command line prints it where the user sees it
+                _reply(conn, "fallback")
+                return
             _reply(conn, f"err {125 if e.code == 2 else int(e.code or 0)} {err.getvalue().strip()}")
             return
         if (getattr(a, "verb", None) != "run" or a.detach or a.tty or not a.rm or len(fds) != 3
@@ -162,11 +173,8 @@ class Warm:
             finally:
                 if not a.interactive:
                     os.close(stdio[0])
-        except BoxkitError as e:
-            _reply(conn, f"err {getattr(e, 'exit_code', 125)} boxkit: {e}")
-            return
         except Exception as e:  # noqa: BLE001 - one sentence to the client, never the helper's end
-            _reply(conn, f"err 125 boxkit: cannot start container: {type(e).__name__}: {e}")
+            _reply_error(conn, e)
             return
         finally:
             os.chdir("/")
@@ -192,6 +200,15 @@ class Warm:
 
 def _name_taken(name: str) -> bool:
     return any((state.read(c) or {}).get("name") == name for c in state.list_ids())
+
+
+def _reply_error(conn: socket.socket, e: BaseException) -> None:
+    """``err CODE`` and the error as JSON, for the client to render in its language: a BoxkitError with
+    its own exit code, anything else as "cannot start container" (125)."""
+    import json
+
+    wire = to_wire(e, N_("cannot start container"))
+    _reply(conn, f"err {wire.get('exit_code', 125)} {json.dumps(wire)}")
 
 
 def _reply(conn: socket.socket, line: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import NotFoundError, SpecError
+from ..i18n import N_
 
 __all__ = ["ImageConfig", "ResolvedImage", "resolve", "parse_ref"]
 
@@ -38,16 +39,17 @@ class ImageConfig:
             if v is None:
                 return None
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-                raise SpecError(f"image config {what}", v, "must be a list of strings")
+                raise SpecError(what, v, N_("must be a list of strings"))
             return list(v)
 
         workdir = get("workdir", "WorkingDir") or ""
         user = get("user", "User") or ""
         if not isinstance(workdir, str) or not isinstance(user, str):
-            raise SpecError("image config", d, "WorkingDir and User must be strings")
-        return cls(env=strlist(get("env", "Env"), "Env") or [], cmd=strlist(get("cmd", "Cmd"), "Cmd"),
-                   entrypoint=strlist(get("entrypoint", "Entrypoint"), "Entrypoint"), workdir=workdir,
-                   user=user)
+            raise SpecError(N_("image config"), d, N_("WorkingDir and User must be strings"))
+        return cls(env=strlist(get("env", "Env"), N_("image config Env")) or [],
+                   cmd=strlist(get("cmd", "Cmd"), N_("image config Cmd")),
+                   entrypoint=strlist(get("entrypoint", "Entrypoint"), N_("image config Entrypoint")),
+                   workdir=workdir, user=user)
 
     def to_oci(self) -> dict:
         out: dict = {"Env": list(self.env)}
@@ -76,14 +78,14 @@ def parse_ref(ref: str) -> tuple[str, str]:
     """``name[:tag]`` → ``(name, tag)``; the tag defaults to ``latest`` (docker's rule: a ``:`` after
     the last ``/`` starts the tag, so ``localhost:5000/app`` has no tag)."""
     if not isinstance(ref, str) or not ref or len(ref) > 255 or any(c.isspace() for c in ref):
-        raise SpecError("image reference", ref, "expected NAME[:TAG]")
+        raise SpecError(N_("image reference"), ref, N_("expected NAME[:TAG]"))
     name, tag = ref, "latest"
     slash = ref.rfind("/")
     colon = ref.rfind(":")
     if colon > slash:
         name, tag = ref[:colon], ref[colon + 1:]
     if not name or not tag:
-        raise SpecError("image reference", ref, "expected NAME[:TAG]")
+        raise SpecError(N_("image reference"), ref, N_("expected NAME[:TAG]"))
     return name, tag
 
 
@@ -108,5 +110,5 @@ def resolve(ref: str) -> ResolvedImage:
         found = store.resolve(name, tag)
         if found is not None:
             return found
-    raise NotFoundError("image", ref, hint="boxkit images lists the local images; boxkit pull or boxkit "
-                                           "build makes one")
+    raise NotFoundError(N_("image"), ref, hint=N_("boxkit images lists the local images; boxkit pull or boxkit "
+                                                  "build makes one"))

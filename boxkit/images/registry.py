@@ -30,6 +30,7 @@ import urllib.request
 from collections.abc import Callable
 
 from ..errors import BoxkitError, NotFoundError, SpecError
+from ..i18n import N_
 from .store import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -50,7 +51,7 @@ DEFAULT_REGISTRY = "registry-1.docker.io"
 def parse_remote(ref: str) -> tuple[str, str, str]:
     """``[host[:port]/]repo[:tag|@digest]`` → ``(host, repository, tag or digest)``."""
     if not ref or any(c.isspace() for c in ref):
-        raise SpecError("image reference", ref, "expected [HOST[:PORT]/]NAME[:TAG]")
+        raise SpecError(N_("image reference"), ref, N_("expected [HOST[:PORT]/]NAME[:TAG]"))
     rest, digest = (ref.split("@", 1) + [""])[:2]
     first, _, remainder = rest.partition("/")
     if remainder and ("." in first or ":" in first or first == "localhost"):
@@ -65,7 +66,7 @@ def parse_remote(ref: str) -> tuple[str, str, str]:
     if digest:
         tag = check_digest(digest)
     if not re.fullmatch(r"[a-z0-9]+(?:[._\-/][a-z0-9]+)*", repo):
-        raise SpecError("repository name", repo, "lowercase letters, digits and . _ - / only")
+        raise SpecError(N_("repository name"), repo, N_("lowercase letters, digits and . _ - / only"))
     return host, repo, tag
 
 
@@ -102,8 +103,8 @@ class Client:
             return e  # an HTTPError is a response too: status, headers, body
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
-            raise BoxkitError("cannot reach registry", self.host, detail=str(reason).lower(),
-                              hint="check the address and that the registry is running") from None
+            raise BoxkitError(N_("cannot reach registry"), self.host, detail=str(reason).lower(),
+                              hint=N_("check the address and that the registry is running")) from None
 
     def request(self, path: str, accept: str | None = None):
         url = self.url(path)
@@ -135,14 +136,15 @@ class Client:
         fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
         if scheme.lower() == "basic":
             if self.creds is None:
-                raise BoxkitError("registry needs credentials:", self.host, hint="give --username and a password")
+                raise BoxkitError(N_("registry needs credentials:"), self.host, hint=N_("give --username and a password"))
             self.auth = "Basic " + base64.b64encode(f"{self.creds[0]}:{self.creds[1]}".encode()).decode()
             return
         if scheme.lower() != "bearer" or "realm" not in fields:
-            raise BoxkitError("unsupported registry authentication at", self.host, detail=challenge[:80] or "none given")
+            raise BoxkitError(N_("unsupported registry authentication at"), self.host,
+                              detail=challenge[:80] or N_("none given"))
         realm = fields["realm"]
         if urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
-            raise BoxkitError("bad token realm from", self.host, detail=realm[:80])
+            raise BoxkitError(N_("bad token realm from"), self.host, detail=realm[:80])
         q = {k: v for k, v in fields.items() if k in ("service", "scope")}
         q.setdefault("scope", f"repository:{self.repo}:pull")
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(q)
@@ -152,31 +154,32 @@ class Client:
                 f"{self.creds[0]}:{self.creds[1]}".encode()).decode()
         resp = self._open(url, headers)
         if resp.status != 200:
-            raise BoxkitError("token request refused by", urllib.parse.urlsplit(realm).netloc,
-                              detail=f"http {resp.status}", hint="check the username and password")
+            raise BoxkitError(N_("token request refused by"), urllib.parse.urlsplit(realm).netloc,
+                              detail=f"http {resp.status}", hint=N_("check the username and password"))
         try:
             body = json.loads(resp.read(MAX_JSON))
             token = body.get("token") or body.get("access_token")
         except ValueError:
             token = None
         if not token:
-            raise BoxkitError("no token from", urllib.parse.urlsplit(realm).netloc)
+            raise BoxkitError(N_("no token from"), urllib.parse.urlsplit(realm).netloc)
         self.auth = f"Bearer {token}"
 
     def get_json(self, path: str, accept: str) -> tuple[dict, bytes, str]:
         resp = self.request(path, accept)
         if resp.status == 404:
-            raise NotFoundError("image", f"{self.host}/{self.repo}:{path.rsplit('/', 1)[-1]}",
-                                hint="check the name and tag on the registry")
+            raise NotFoundError(N_("image"), f"{self.host}/{self.repo}:{path.rsplit('/', 1)[-1]}",
+                                hint=N_("check the name and tag on the registry"))
         if resp.status != 200:
-            raise BoxkitError("registry error from", self.host, detail=f"http {resp.status} for {path}")
+            raise BoxkitError(N_("registry error from"), self.host, detail=N_("http {status} for {path}"),
+                              params={"status": resp.status, "path": path})
         data = resp.read(MAX_JSON + 1)
         if len(data) > MAX_JSON:
-            raise BoxkitError("manifest too large from", self.host)
+            raise BoxkitError(N_("manifest too large from"), self.host)
         try:
             obj = json.loads(data)
         except ValueError:
-            raise BoxkitError("invalid manifest from", self.host, detail="not json") from None
+            raise BoxkitError(N_("invalid manifest from"), self.host, detail=N_("not json")) from None
         return obj, data, resp.headers.get("Content-Type", "").split(";")[0]
 
 
@@ -191,7 +194,8 @@ def _pick_platform(index: dict) -> str:
             return check_digest(m.get("digest"))
     have = sorted({f"{(m.get('platform') or {}).get('os')}/{(m.get('platform') or {}).get('architecture')}"
                    for m in index.get("manifests", [])})
-    raise NotFoundError("platform", f"linux/{arch}", hint="the image has only " + ", ".join(have))
+    raise NotFoundError(N_("platform"), f"linux/{arch}", hint=N_("the image has only {platforms}"),
+                        params={"platforms": ", ".join(have)})
 
 
 def pull(ref: str, *, tag: str | None = None, username: str | None = None, password: str | None = None,
@@ -203,26 +207,28 @@ def pull(ref: str, *, tag: str | None = None, username: str | None = None, passw
     cl = Client(host, repo, username=username, password=password, insecure=insecure)
     obj, raw, ctype = cl.get_json(f"manifests/{tag_or_digest}", ACCEPT)
     if tag_or_digest.startswith("sha256:") and sha256(raw) != tag_or_digest:
-        raise BoxkitError("manifest digest mismatch from", host, detail=f"asked for {tag_or_digest}")
+        raise BoxkitError(N_("manifest digest mismatch from"), host, detail=N_("asked for {ref}"),
+                          params={"ref": tag_or_digest})
     mtype = obj.get("mediaType") or ctype
     if mtype in (MT_INDEX, DOCKER_LIST) or "manifests" in obj:
         digest = _pick_platform(obj)
         obj, raw, ctype = cl.get_json(f"manifests/{digest}", ACCEPT)
         if sha256(raw) != digest:
-            raise BoxkitError("manifest digest mismatch from", host, detail=f"asked for {digest}")
+            raise BoxkitError(N_("manifest digest mismatch from"), host, detail=N_("asked for {ref}"),
+                              params={"ref": digest})
         mtype = obj.get("mediaType") or ctype
     if mtype not in (MT_MANIFEST, DOCKER_MANIFEST) or "layers" not in obj:
-        raise BoxkitError("unsupported manifest from", host, detail=str(mtype)[:80],
-                          hint="boxkit pulls OCI and Docker v2 schema 2 images")
+        raise BoxkitError(N_("unsupported manifest from"), host, detail=str(mtype)[:80],
+                          hint=N_("boxkit pulls OCI and Docker v2 schema 2 images"))
     cfg_desc = obj.get("config") or {}
     _fetch_blob(cl, store, check_digest(cfg_desc.get("digest")), cfg_desc.get("size", 0), progress)
     config = store.read_json(cfg_desc["digest"])
     diffs = (config.get("rootfs") or {}).get("diff_ids") or []
     if len(diffs) != len(obj["layers"]):
-        raise BoxkitError("corrupt image from", host, detail="config and manifest disagree on the layers")
+        raise BoxkitError(N_("corrupt image from"), host, detail=N_("config and manifest disagree on the layers"))
     for desc, diff in zip(obj["layers"], diffs, strict=True):
         if desc.get("mediaType") not in LAYER_TYPES:
-            raise BoxkitError("unsupported layer from", host, detail=str(desc.get("mediaType"))[:80])
+            raise BoxkitError(N_("unsupported layer from"), host, detail=str(desc.get("mediaType"))[:80])
         digest = check_digest(desc.get("digest"))
         if not store.has_layer(check_digest(diff)):
             _fetch_blob(cl, store, digest, int(desc.get("size") or 0), progress)
@@ -246,7 +252,8 @@ def _fetch_blob(cl: Client, store: Store, digest: str, size: int,
         return
     resp = cl.request(f"blobs/{digest}")
     if resp.status != 200:
-        raise BoxkitError("cannot fetch blob", digest, detail=f"http {resp.status} from {cl.host}")
+        raise BoxkitError(N_("cannot fetch blob"), digest, detail=N_("http {status} from {host}"),
+                      params={"status": resp.status, "host": cl.host})
     cb = (lambda n: progress(digest, n, size)) if progress else None
     store.put_blob_stream(resp, expected=digest, progress=cb)
 

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator
 
 from .. import files, paths
 from ..errors import BoxkitError, NotFoundError, SpecError
+from ..i18n import N_
 from . import ImageConfig, ResolvedImage, parse_ref
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -62,8 +63,8 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 def check_digest(digest: object) -> str:
     """``digest`` if it is ``sha256:`` + 64 lowercase hex digits — the only form ever turned into a path."""
     if not isinstance(digest, str) or not _DIGEST.match(digest):
-        raise SpecError("digest", digest if isinstance(digest, str) else repr(digest),
-                        "expected sha256: and 64 lowercase hex digits")
+        raise SpecError(N_("digest"), digest if isinstance(digest, str) else repr(digest),
+                        N_("expected sha256: and 64 lowercase hex digits"))
     return digest
 
 
@@ -135,8 +136,8 @@ class Store:
     def put_blob(self, data: bytes, expected: str | None = None) -> str:
         digest = sha256(data)
         if expected is not None and check_digest(expected) != digest:
-            raise BoxkitError("cannot store blob", expected, detail=f"its bytes hash to {digest}",
-                              hint="the source is corrupt or was tampered with")
+            raise BoxkitError(N_("cannot store blob"), expected, detail=N_("its bytes hash to {digest}"),
+                              hint=N_("the source is corrupt or was tampered with"), params={"digest": digest})
         self._init()
         path = self.blob_path(digest)
         if not os.path.exists(path):
@@ -160,8 +161,8 @@ class Store:
                         progress(n)
             digest = "sha256:" + h.hexdigest()
             if expected is not None and check_digest(expected) != digest:
-                raise BoxkitError("cannot store blob", expected, detail=f"its bytes hash to {digest}",
-                                  hint="the source is corrupt or was tampered with")
+                raise BoxkitError(N_("cannot store blob"), expected, detail=N_("its bytes hash to {digest}"),
+                                  hint=N_("the source is corrupt or was tampered with"), params={"digest": digest})
             os.replace(tmp, self.blob_path(digest))
             return digest, n
         finally:
@@ -174,21 +175,22 @@ class Store:
             with open(path, "rb") as f:
                 data = f.read(limit + 1)
         except FileNotFoundError:
-            raise NotFoundError("blob", digest, hint="the store is incomplete; pull or load the image again") from None
+            raise NotFoundError(N_("blob"), digest,
+                                hint=N_("the store is incomplete; pull or load the image again")) from None
         if len(data) > limit:
-            raise BoxkitError("cannot read blob", digest, detail=f"larger than {limit} bytes")
+            raise BoxkitError(N_("cannot read blob"), digest, detail=N_("larger than {limit} bytes"), params={"limit": limit})
         if sha256(data) != digest:
-            raise BoxkitError("corrupt blob", path, detail="its bytes do not match its digest",
-                              hint="remove it and pull or load the image again (boxkit rmi, then pull)")
+            raise BoxkitError(N_("corrupt blob"), path, detail=N_("its bytes do not match its digest"),
+                              hint=N_("remove it and pull or load the image again (boxkit rmi, then pull)"))
         return data
 
     def read_json(self, digest: str) -> dict:
         try:
             obj = json.loads(self.read_blob(digest))
         except ValueError:
-            raise BoxkitError("corrupt blob", digest, detail="not valid json") from None
+            raise BoxkitError(N_("corrupt blob"), digest, detail=N_("not valid json")) from None
         if not isinstance(obj, dict):
-            raise BoxkitError("corrupt blob", digest, detail="not a json object")
+            raise BoxkitError(N_("corrupt blob"), digest, detail=N_("not a json object"))
         return obj
 
     # --- layers ------------------------------------------------------------------------------------
@@ -228,10 +230,10 @@ class Store:
                     got = apply_tar(f, os.path.join(tmp, "diff"), budget=budget or DEFAULT_BUDGET,
                                     progress=progress)
             except FileNotFoundError:
-                raise NotFoundError("blob", digest, hint="pull or load the image again") from None
+                raise NotFoundError(N_("blob"), digest, hint=N_("pull or load the image again")) from None
             if got.blob_digest != digest:
-                raise BoxkitError("corrupt blob", self.blob_path(digest), detail="its bytes do not match its digest",
-                                  hint="remove the image (boxkit rmi) and pull or load it again")
+                raise BoxkitError(N_("corrupt blob"), self.blob_path(digest), detail=N_("its bytes do not match its digest"),
+                                  hint=N_("remove the image (boxkit rmi) and pull or load it again"))
             if got.diff_id != diff_id:
                 raise LayerError("diff id", digest, f"the layer unpacks to {got.diff_id}, the config says {diff_id}")
             return self._commit_layer(tmp, diff_id)
@@ -277,14 +279,15 @@ class Store:
         if os.path.exists(path):
             return path
         if digest != diff_id or not self.has_layer(diff_id):
-            raise NotFoundError("blob", digest, hint="pull or load the image again")
+            raise NotFoundError(N_("blob"), digest, hint=N_("pull or load the image again"))
         tmp = os.path.join(self.root, "tmp", f"tar-{os.getpid()}-{time.monotonic_ns()}")
         try:
             with open(tmp, "wb") as f:
                 got, _ = write_tar(self.layer_dir(diff_id), f)
             if got != digest:
-                raise BoxkitError("cannot recreate layer blob", digest, detail=f"the directory now hashes to {got}",
-                                  hint="the unpacked layer was modified; remove the image and rebuild it")
+                raise BoxkitError(N_("cannot recreate layer blob"), digest, detail=N_("the directory now hashes to {digest}"),
+                                  hint=N_("the unpacked layer was modified; remove the image and rebuild it"),
+                                  params={"digest": got})
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -299,8 +302,8 @@ class Store:
         except FileNotFoundError:
             return {"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": []}
         except ValueError:
-            raise BoxkitError("corrupt image index", os.path.join(self.root, "index.json"),
-                              hint="restore it or remove the images directory") from None
+            raise BoxkitError(N_("corrupt image index"), os.path.join(self.root, "index.json"),
+                              hint=N_("restore it or remove the images directory")) from None
         return idx
 
     def tags(self) -> dict[str, dict]:
@@ -361,14 +364,14 @@ class Store:
             name, tag = parse_ref(ref_or_digest)
             m = self.tags().get(f"{name}:{tag}")
             if m is None:
-                raise NotFoundError("image", ref_or_digest, hint="boxkit images lists the local images")
+                raise NotFoundError(N_("image"), ref_or_digest, hint=N_("boxkit images lists the local images"))
             mdigest = check_digest(m.get("digest"))
         manifest = self.read_json(mdigest)
         cfg_desc = manifest.get("config") or {}
         config = self.read_json(check_digest(cfg_desc.get("digest")))
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if not isinstance(diff_ids, list) or len(diff_ids) != len(manifest.get("layers") or []):
-            raise BoxkitError("corrupt image", ref_or_digest, detail="config and manifest disagree on the layers")
+            raise BoxkitError(N_("corrupt image"), ref_or_digest, detail=N_("config and manifest disagree on the layers"))
         for d in diff_ids:
             check_digest(d)
         return mdigest, manifest, config
@@ -442,7 +445,7 @@ class Store:
             mans = idx.get("manifests", [])
             keep = [m for m in mans if (m.get("annotations") or {}).get(REF_ANNOTATION) != ref]
             if len(keep) == len(mans):
-                raise NotFoundError("image", ref, hint="boxkit images lists the local images")
+                raise NotFoundError(N_("image"), ref, hint=N_("boxkit images lists the local images"))
             idx["manifests"] = keep
             self._write_atomic("index.json", canonical(idx))
             return self._gc(keep)

@@ -10,6 +10,7 @@ exit status 1 as runc's; bad input is never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import sys
@@ -17,6 +18,7 @@ import sys
 from .. import __version__ as _version
 from .. import _sys
 from ..errors import BoxkitError, SpecError
+from ..i18n import N_, from_environment, set_language
 from . import bundle as bundlemod
 from . import verbs
 from .state import OCI_VERSION, Store
@@ -24,7 +26,7 @@ from .state import OCI_VERSION, Store
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
-        raise SpecError("command line", " ".join(sys.argv[1:]), message)
+        raise SpecError(N_("command line"), " ".join(sys.argv[1:]), message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,12 +98,12 @@ def _exec_process(a) -> dict:
             try:
                 proc = json.load(f)
             except ValueError as e:
-                raise SpecError("process file", a.process, f"not JSON: {e}") from None
+                raise SpecError(N_("process file"), a.process, N_("not JSON: {error}"), params={"error": str(e)}) from None
         if not isinstance(proc, dict):
-            raise SpecError("process file", a.process, "expected a JSON object")
+            raise SpecError(N_("process file"), a.process, N_("expected a JSON object"))
     else:
         if not a.command:
-            raise SpecError("exec", "", "name a command or --process FILE")
+            raise SpecError("exec", "", N_("name a command or --process FILE"))
         proc = {"args": a.command, "cwd": a.cwd or "/", "terminal": a.tty,
                 "env": a.env or ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}
         if a.user:
@@ -135,11 +137,11 @@ def run(argv: list[str]) -> int:
         print(f"boxkit-runtime version {_version}\nspec: {OCI_VERSION}")
         return 0
     if a.systemd_cgroup:
-        raise SpecError("option --systemd-cgroup", "", "boxkit-runtime manages cgroupfs directories itself",
-                        hint="set cgroup_manager = \"cgroupfs\" in containers.conf")
+        raise SpecError(N_("option --systemd-cgroup"), "", N_("boxkit-runtime manages cgroupfs directories itself"),
+                        hint=N_("set cgroup_manager = \"cgroupfs\" in containers.conf"))
     store = Store(a.root)
     if a.verb is None:
-        raise SpecError("command line", "", "name a verb: create, start, state, kill, delete, exec, features")
+        raise SpecError(N_("command line"), "", N_("name a verb: create, start, state, kill, delete, exec, features"))
     if a.verb in ("create", "run"):
         verbs.create(store, a.id, a.bundle, a.pid_file, a.console_socket, a.no_pivot, a.preserve_fds)
         if a.verb == "run":
@@ -167,6 +169,11 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``boxkit-runtime`` command. Called as the command (``argv`` None), it speaks the locale's
+    language, as every gettext program (no catalogue for it: English); called with a list, the caller's."""
+    if argv is None:
+        with contextlib.suppress(ValueError):
+            set_language(from_environment())
     argv = sys.argv[1:] if argv is None else argv
     a = argparse.Namespace(log=None, log_format="text")
     for i, arg in enumerate(argv):   # the log options, for errors the parser itself reports

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from .. import paths
 from ..errors import ContainerError, SpecError
+from ..i18n import N_
 from ..images import resolve
 from ..spec import DEFAULT_PATH, ContainerSpec, parse_env, parse_user
 from . import caps, rootless, state
@@ -83,7 +84,7 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> Plan:
         entry = list(config.entrypoint or [])
         argv = entry + (argv or list(config.cmd or []))
     if not argv:
-        raise SpecError("command", "", "the image has no CMD; give a command to run")
+        raise SpecError(N_("command"), "", N_("the image has no CMD; give a command to run"))
     env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.hostname or cid, "HOME": "/root"}
     if config is not None:
         for item in config.env or []:
@@ -106,7 +107,8 @@ def build_plan(spec: ContainerSpec, cid: str | None = None) -> Plan:
         other = spec.network.split(":", 1)[1]
         st = state.find_by_name(other) or state.read(other)
         if not st:
-            raise SpecError("network", spec.network, f"no running container named {other}")
+            raise SpecError(N_("network"), spec.network, N_("no running container named {name}"),
+                            params={"name": other})
         join_net = f"/proc/{st['pid']}/ns/net"
     plan = Plan(
         id=cid, name=spec.name, image=spec.image or spec.rootfs,
@@ -149,12 +151,13 @@ def _image_user(text: str, layers: list[str]) -> tuple[int, int]:
 
     found = (int(name), int(name)) if name.isdigit() else lookup("/etc/passwd", name)
     if found is None:
-        raise SpecError("image user", text, "not found in the image's /etc/passwd", hint="use UID[:GID] numbers")
+        raise SpecError(N_("image user"), text, N_("not found in the image's /etc/passwd"),
+                        hint=N_("use UID[:GID] numbers"))
     uid, gid = found
     if group:
         g = int(group) if group.isdigit() else (lookup("/etc/group", group) or (None, None))[0]
         if g is None:
-            raise SpecError("image group", text, "not found in the image's /etc/group")
+            raise SpecError(N_("image group"), text, N_("not found in the image's /etc/group"))
         gid = g
     return uid, gid
 
@@ -185,8 +188,8 @@ class Container:
     def start(self) -> Container:
         if self.name:
             if state.find_by_name(self.name):
-                raise SpecError("container name", self.name, "already in use by a running container",
-                                hint="choose another --name or stop that container")
+                raise SpecError(N_("container name"), self.name, N_("already in use by a running container"),
+                                hint=N_("choose another --name or stop that container"))
         self.plan = build_plan(self.spec, self.id)
         cl = client()
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
@@ -229,7 +232,7 @@ class Container:
         if self.result is not None:
             return self.result
         if self.pid is None:
-            raise ContainerError("cannot wait for container", self.id, hint="call start() first")
+            raise ContainerError(N_("cannot wait for container"), self.id, hint=N_("call start() first"))
         cl = client()
         deadline = None if timeout is None else time.monotonic() + timeout
         timed_out = False
@@ -263,7 +266,7 @@ class Container:
              timeout: float | None = 30) -> Result:
         """Run another process inside this running container (``docker exec``)."""
         if self.pid is None or self.result is not None:
-            raise ContainerError("cannot exec in container", self.id, hint="it is not running")
+            raise ContainerError(N_("cannot exec in container"), self.id, hint=N_("it is not running"))
         if isinstance(argv, str):
             argv = ["/bin/sh", "-c", argv]
         e = dict(self.plan.env)
@@ -277,8 +280,8 @@ class Container:
             u = parse_user(user)
             if u and self.plan.rootless:
                 if tuple(u) != (0, 0):
-                    raise SpecError("user", user, "a rootless container (not root) has only uid 0 inside",
-                                    hint="leave user unset, or run as root")
+                    raise SpecError(N_("user"), user, N_("a rootless container (not root) has only uid 0 inside"),
+                                    hint=N_("leave user unset, or run as root"))
                 u = None   # already root in there; setgroups(2) is denied in a rootless user namespace
             reply = cl.call({"op": "exec", "id": self.id, "argv": list(argv), "env": e, "cwd": cwd,
                              "user": list(u) if u else None}, [nul, out_w, err_w])
@@ -318,7 +321,7 @@ class Container:
         if self.result is not None:
             return self.result
         if self.pid is None:
-            raise ContainerError("cannot stop container", self.id, hint="call start() first")
+            raise ContainerError(N_("cannot stop container"), self.id, hint=N_("call start() first"))
         cl = client()
         t0 = time.monotonic()
         self.kill(signal.SIGTERM)
@@ -359,9 +362,9 @@ class Container:
 
         group = self.cgroup
         if group is None:
-            why = ("a rootless container (not root) has no cgroup; see boxkit probe" if self.plan.rootless
-                   else "it has no cgroup (not running?)")
-            raise ContainerError("cannot sample container", self.id, hint=why)
+            why = (N_("a rootless container (not root) has no cgroup; see boxkit probe") if self.plan.rootless
+                   else N_("it has no cgroup (not running?)"))
+            raise ContainerError(N_("cannot sample container"), self.id, hint=why)
         return Sampler(group, hz, on_sample).start()
 
     @property

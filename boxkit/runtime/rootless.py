@@ -52,10 +52,11 @@ import shutil
 
 from .. import _sys
 from ..errors import HostError, SpecError
+from ..i18n import N_
 from .plan import Plan
 
 # what a container spec asks that a rootless container cannot have
-_NEEDS_ROOT_HINT = "run as root (sudo), or see boxkit probe for what runs here"
+_NEEDS_ROOT_HINT = N_("run as root (sudo), or see boxkit probe for what runs here")
 
 
 def wanted() -> bool:
@@ -76,7 +77,7 @@ def require() -> None:
     if report.rootless:
         return
     why = report.check("rootless").why
-    raise HostError("cannot start a container as uid", str(os.geteuid()), errno=errno.EPERM,
+    raise HostError(N_("cannot start a container as uid"), str(os.geteuid()), errno=errno.EPERM,
                     detail=why, hint=_NEEDS_ROOT_HINT)
 
 
@@ -85,22 +86,23 @@ def adapt(plan: Plan, spec) -> Plan:
     no network but an empty one. Raises :class:`SpecError` (one sentence, what to do) for what a
     rootless container cannot have."""
     if plan.network != "none" or plan.join_net or plan.publish:
-        raise SpecError("network", spec.network, "a rootless container (not root) can only have --network none",
-                        hint=_NEEDS_ROOT_HINT)
+        raise SpecError(N_("network"), spec.network,
+                        N_("a rootless container (not root) can only have --network none"), hint=_NEEDS_ROOT_HINT)
     if plan.limits:
         names = ", ".join(sorted(plan.limits))
-        raise SpecError("limits", names, "memory, CPU and pids limits need cgroups, which a rootless "
-                        "container (not root) does not get", hint=_NEEDS_ROOT_HINT)
+        raise SpecError(N_("limits"), names, N_("memory, CPU and pids limits need cgroups, which a rootless "
+                                                "container (not root) does not get"), hint=_NEEDS_ROOT_HINT)
     if plan.cgroupfs:
-        raise SpecError("cgroupfs", "True", "a rootless container (not root) has no cgroup of its own "
-                        "to mount at /sys/fs/cgroup", hint=_NEEDS_ROOT_HINT)
+        raise SpecError("cgroupfs", "True", N_("a rootless container (not root) has no cgroup of its own "
+                                               "to mount at /sys/fs/cgroup"), hint=_NEEDS_ROOT_HINT)
     if spec.uid_map is not None and tuple(spec.uid_map) != (0, 100000, 65536):
-        raise SpecError("uid map", spec.uid_map, "a rootless container (not root) maps only your own uid, "
-                        "to root inside", hint=_NEEDS_ROOT_HINT)
+        raise SpecError(N_("uid map"), spec.uid_map, N_("a rootless container (not root) maps only your own uid, "
+                                                         "to root inside"), hint=_NEEDS_ROOT_HINT)
     user = plan.user
     if user and (user[0] != 0 or user[1] != 0):
-        raise SpecError("user", f"{user[0]}:{user[1]}", "a rootless container (not root) has only uid 0 "
-                        "inside (your own uid outside)", hint=_NEEDS_ROOT_HINT)
+        raise SpecError(N_("user"), f"{user[0]}:{user[1]}", N_("a rootless container (not root) has only uid 0 "
+                                                               "inside (your own uid outside)"),
+                        hint=_NEEDS_ROOT_HINT)
     ns = list(plan.ns)
     if "user" not in ns:
         ns.insert(0, "user")
