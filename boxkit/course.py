@@ -49,6 +49,9 @@ import re
 import sys
 from dataclasses import dataclass
 
+from .i18n import N_, _
+from .probe_host import Said, mode_word, say
+
 RECORDING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recordings", "course.json")
 # what a directive may name; cgroup2: the host's cgroups are v2 (memory.high, PSI), which no v1 host
 # has at all: there such a cell replays a run recorded in the v2 VM (python -m tools.v2vm --record).
@@ -163,18 +166,29 @@ def decide(report, topic: str = "containers", forced: str | None = None) -> Mode
         have = _have(report)
         lacking = [n for n in NEEDS if n not in have and n != "idmap"]   # idmap cells need root, named
         names = ["cgroup v2" if n == "cgroup2" else n for n in lacking]
-        return Mode("rootless", "this notebook runs without root; containers start in a user namespace of "
-                    "your own, and cells that need " + " or ".join(names) + " replay a recording", have)
+        return Mode("rootless", Said(N_("this notebook runs without root; containers start in a user namespace "
+                                        "of your own, and cells that need {needs} replay a recording"),
+                                     {"needs": _either(names)}), have)
     return Mode("recorded", _why_not(report, topic), frozenset())
+
+
+def _either(names: list[str]) -> str:
+    """``root or cgroups or network``: what a cell may need (names boxkit and the kernel use), joined."""
+    said = Said(names[0]) if names else Said("")
+    for name in names[1:]:
+        # i18n: two things a cell may need, as the directive names them (root, cgroups, network, cgroup v2); nests: "root or cgroups or network"
+        said = Said(N_("{first} or {second}"), {"first": said, "second": name})
+    return said
 
 
 def _why_not(report, topic: str) -> str:
     failing = [c for c in report.checks if c.status == "missing"]
     if not report.root:
-        return "boxkit needs root to start containers, and this notebook runs without it"
+        return Said(N_("boxkit needs root to start containers, and this notebook runs without it"))
     if failing:
-        return f"{failing[0].name}: {failing[0].why}"
-    return f"this host cannot run the {topic} demos live"
+        return Said("{name}: {why}", {"name": failing[0].name, "why": failing[0].why}, ("name", "why"))
+    # i18n: {topic} is a course topic as boxkit names it: containers, namespaces, cgroups, overlay, network ...
+    return Said(N_("this host cannot run the {topic} demos live"), {"topic": topic})
 
 
 def start(topic: str = "containers", *, force: str | None = None, full: bool = False):
@@ -194,8 +208,8 @@ def start(topic: str = "containers", *, force: str | None = None, full: bool = F
     if mode.name == "live":
         lacking = set(NEEDS) - mode.have   # only the cells that need cgroup v2 or idmap replay, with their badge
         if lacking:
-            activate(f"this host's cgroups are {getattr(report, 'cgroup_mode', '?')}, not v2" if "cgroup2" in lacking
-                     else _state["idmap_says"], have=mode.have)
+            activate(Said(N_("this host's cgroups are {mode}, not v2"), {"mode": getattr(report, "cgroup_mode", "?")})
+                     if "cgroup2" in lacking else _state["idmap_says"], have=mode.have)
     elif mode.name == "rootless":
         activate(mode.reason, have=mode.have)
     else:
@@ -211,19 +225,30 @@ def mode_says(mode: Mode) -> str:
     meta = load().get("meta", {})
     recorded = f"linux {meta.get('kernel', '?')} ({meta.get('date', '?')})"
     if mode.name == "live":
-        return "the cells below start real containers on this kernel."
-    if mode.name == "rootless":
-        return (f"{mode.reason}. Those cells carry a # boxkit: needs ... line; they replay a "
-                f"real run recorded on {recorded} and carry a RECORDED badge. Every other cell runs live.")
-    return (f"{mode.reason}. The cells below replay a real run recorded on {recorded}; each output "
-            "carries a RECORDED badge.")
+        return _("the cells below start real containers on this kernel.")
+    # i18n: {reason} is a whole sentence without its full stop: why some cells replay (a "rootless" host);
+    # {recorded} is "linux KERNEL (DATE)"; RECORDED is the badge's word (the msgid "RECORDED")
+    says = (N_("{reason}. Those cells carry a # boxkit: needs ... line; they replay a real run recorded on "
+               "{recorded} and carry a RECORDED badge. Every other cell runs live.") if mode.name == "rootless"
+            # i18n: {reason} is a whole sentence without its full stop: why this host replays every cell;
+            # {recorded} is "linux KERNEL (DATE)"; RECORDED is the badge's word (the msgid "RECORDED")
+            else N_("{reason}. The cells below replay a real run recorded on {recorded}; each output carries "
+                    "a RECORDED badge."))
+    return say(Said(says, {"reason": mode.reason, "recorded": recorded}, ("reason",)))
 
 
 def banner(report, mode: Mode) -> str:
     """The one line 01-09 open with: the mode, the kernel, the cgroup mode, root or not."""
-    who = "root" if report.root else f"not root (uid {getattr(report, 'euid', '?')})"
-    return (f"{mode.name.upper()}: linux {getattr(report, 'kernel', '?')}, "
-            f"cgroup {getattr(report, 'cgroup_mode', '?')}, {who}")
+    return f"{mode_word(mode.name)}: {_who(report)}"
+
+
+def _who(report) -> str:
+    """The banner after its mode word (the same words as :meth:`boxkit.probe.HostReport.who`)."""
+    fields = {"kernel": getattr(report, "kernel", "?"), "cgroup": getattr(report, "cgroup_mode", "?")}
+    if report.root:
+        return _("linux {kernel}, cgroup {cgroup}, root").format(**fields)
+    return _("linux {kernel}, cgroup {cgroup}, not root (uid {uid})").format(uid=getattr(report, "euid", "?"),
+                                                                               **fields)
 
 
 def idmap_shortfall(uid_map: str | None = None, gid_map: str | None = None) -> str | None:
@@ -243,12 +268,19 @@ def idmap_shortfall(uid_map: str | None = None, gid_map: str | None = None) -> s
         lines = parse_id_map(text)
         if unheld_ids(lines, first, count):
             mapped = sum(n for _inside, _outside, n in lines)
-            return (f"This notebook's kernel runs in a user namespace that maps only {mapped} {kind} ids, "
-                    f"and not the ids from {first} to {first + count - 1} that the user-namespace demo "
-                    f"maps a container onto, so the demo's cells below replay a run recorded on a host "
-                    f"that has them: there, root inside the container is uid {first} on the host, a "
-                    f"file it makes belongs to uid {first}, and a directory of the host's root shows "
-                    f"as owned by nobody inside.")
+            says = (_("This notebook's kernel runs in a user namespace that maps only {mapped} user ids, "
+                      "and not the ids from {first} to {last} that the user-namespace demo "
+                      "maps a container onto, so the demo's cells below replay a run recorded on a host "
+                      "that has them: there, root inside the container is uid {first} on the host, a "
+                      "file it makes belongs to uid {first}, and a directory of the host's root shows "
+                      "as owned by nobody inside.") if kind == "user" else
+                    _("This notebook's kernel runs in a user namespace that maps only {mapped} group ids, "
+                      "and not the ids from {first} to {last} that the user-namespace demo "
+                      "maps a container onto, so the demo's cells below replay a run recorded on a host "
+                      "that has them: there, root inside the container is uid {first} on the host, a "
+                      "file it makes belongs to uid {first}, and a directory of the host's root shows "
+                      "as owned by nobody inside."))
+            return says.format(mapped=mapped, first=first, last=first + count - 1)
     return None
 
 
@@ -258,17 +290,19 @@ def _show(report, mode: Mode, full: bool) -> None:
 
     from IPython.display import display
 
+    word = mode_word(mode.name)
     line = banner(report, mode)
     says = mode_says(mode)
     color = _COLORS[mode.name]
-    head = (f"<b style='color:{color}'>{html.escape(mode.name.upper())}</b>"
-            f"{html.escape(line[len(mode.name):])}: {html.escape(says)}")
+    head = (f"<b style='color:{color}'>{html.escape(word)}</b>"
+            f"{html.escape(line[len(word):])}: {html.escape(says)}")
     if full:
         body = f"<div style='border:2px solid {color};padding:6px'>{head}</div>" + report.plain_html(banner=False)
         text = f"{line}: {says}\n\n{report.plain_text()}"
     else:
+        fold = _("the host check, row by row (notebook 00 explains it)")
         body = (f"<div style='border:2px solid {color};padding:6px'>{head}"
-                "<details><summary>the host check, row by row (notebook 00 explains it)</summary>"
+                f"<details><summary>{html.escape(fold)}</summary>"
                 f"{report.plain_html(banner=False)}</details></div>")
         text = f"{line}: {says}"
     display({"text/plain": text, "text/html": body}, raw=True)
@@ -324,7 +358,9 @@ def _imports(source: str) -> list[str]:
     return [ast.unparse(node) + "\n" for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 
-def _badge(text: str = "RECORDED") -> bytes:
+def _badge(text: str | None = None) -> bytes:
+    """The RECORDED badge, as a PNG, in the current language (one drawing per word, kept)."""
+    text = mode_word("recorded") if text is None else text
     badges = _state.setdefault("badges", {})
     if text not in badges:
         import io
@@ -349,9 +385,12 @@ def replay(cell_key: str, needs: str = "") -> None:
     if "idmap" in needs.split(", ") and _state.get("idmap_says"):
         print(_state.pop("idmap_says"))   # once, above the first cell of the demo
     if outputs is None:
-        why = f"it needs {needs}, which this host does not give" if needs else _state["reason"]
-        print(f"This cell is not in the recording (was it edited?), and it cannot run live here: "
-              f"{why}. Run the course on a host where boxkit.probe() says live (see README).")
+        # i18n: {needs} names what the cell's directive asks for: root, cgroups, network, cgroup2, idmap
+        why = _("it needs {needs}, which this host does not give").format(needs=needs) if needs \
+            else say(_state["reason"])
+        # i18n: {why} is a whole clause without its full stop; "live" is the mode boxkit.probe() names
+        print(_("This cell is not in the recording (was it edited?), and it cannot run live here: "
+                "{why}. Run the course on a host where boxkit.probe() says live (see README).").format(why=why))
         return
     publish_display_data({"image/png": base64.b64encode(_badge()).decode()},   # only a skipped mimetype
                          metadata={"boxkit": "recorded"})

@@ -47,7 +47,9 @@ import sys
 from dataclasses import dataclass, field
 
 from .cgroups.host import delegation, detect
+from .i18n import N_, _
 from .probe_host import (
+    Said,
     _cap_sys_admin,
     _read,
     _read_int,
@@ -59,7 +61,9 @@ from .probe_host import (
     find_busybox,
     is_static_elf,
     kernel_version,
+    mode_word,
     parse_mountinfo,
+    say,
     v1_enabled,
     v1_hierarchies,
 )
@@ -71,22 +75,25 @@ __all__ = ["Check", "HostReport", "probe", "assemble", "NAMESPACES", "cgroup_mod
 
 
 _NS_MEANS = {
-    "mount": "containers get their own mount table (the root file system, /proc, /dev)",
-    "uts": "containers get their own hostname",
-    "ipc": "containers get their own shared memory and message queues (System V IPC, POSIX mqueues)",
-    "pid": "the container's command is PID 1 and sees only its own processes",
-    "net": "containers start with an empty network (only loopback) and, as root, get virtual cables and "
-           "switches (veth pairs and bridges)",
-    "user": "root inside a container can be an unprivileged uid outside",
-    "cgroup": "the container sees its own group as the top of the tree (/)",
-    "time": "the time-namespace demo (a different uptime) runs live",
+    "mount": N_("containers get their own mount table (the root file system, /proc, /dev)"),
+    "uts": N_("containers get their own hostname"),
+    "ipc": N_("containers get their own shared memory and message queues (System V IPC, POSIX mqueues)"),
+    "pid": N_("the container's command is PID 1 and sees only its own processes"),
+    "net": N_("containers start with an empty network (only loopback) and, as root, get virtual cables and "
+              "switches (veth pairs and bridges)"),
+    "user": N_("root inside a container can be an unprivileged uid outside"),
+    "cgroup": N_("the container sees its own group as the top of the tree (/)"),
+    "time": N_("the time-namespace demo (a different uptime) runs live"),
 }
 _NS_MIN_KERNEL = {"cgroup": "4.6", "time": "5.6"}
 
 
 @dataclass(frozen=True)
 class Check:
-    """One probed feature: ``ok`` is True, False, or None for plain information."""
+    """One probed feature: ``ok`` is True, False, or None for plain information. ``name``, ``why`` and
+    ``means`` read in English (``boxkit probe --json``, the tests); each is a message id or a
+    :class:`~boxkit.probe_host.Said` that :meth:`HostReport.text` and the plain table say in the
+    learner's language."""
 
     key: str
     name: str
@@ -168,22 +175,33 @@ class HostReport:
         return json.dumps(self.to_dict(), indent=2)
 
     def summary(self) -> str:
-        return {
-            "live": "every demo runs live on this host",
-            "rootless": "no root, but user namespaces: most demos run live in a user namespace of your own; "
-                        "the rest replay RECORDED runs from a real kernel",
-            "recorded": "nothing can run live here: every demo replays a RECORDED run from a real kernel",
-        }[self.mode]
+        return say(_SUMMARY[self.mode])
+
+    def who(self) -> str:
+        """The banner's line after the mode word: the kernel, the cgroup mode, root or not."""
+        if self.root:
+            return _("linux {kernel}, cgroup {cgroup}, root").format(kernel=self.kernel, cgroup=self.cgroup_mode)
+        return _("linux {kernel}, cgroup {cgroup}, not root (uid {uid})").format(
+            kernel=self.kernel, cgroup=self.cgroup_mode, uid=self.euid)
 
     def text(self) -> str:
-        lines = [f"boxkit probe: mode {self.mode.upper()} — {self.summary()}",
-                 f"kernel {self.kernel}, cgroup {self.cgroup_mode}, "
-                 f"{'root' if self.root else f'uid {self.euid}'}"
-                 f"{', inside a container' if self.in_container else ''}", ""]
-        width = max(len(c.name) for c in self.checks) if self.checks else 10
-        for c in self.checks:
-            lines.append(f"  {c.status:<7} {c.name:<{width}}  {c.why}")
-            lines.append(f"  {'':<7} {'':<{width}}  → {c.means}")
+        """The whole check for a terminal (``boxkit probe``): a row per check, the status word kept in
+        English (``ok``, ``missing``, ``info``: what a script reads), the rest in the learner's words."""
+        fields = {"kernel": self.kernel, "cgroup": self.cgroup_mode, "uid": self.euid}
+        if self.in_container:
+            where = (_("kernel {kernel}, cgroup {cgroup}, root, inside a container") if self.root
+                     else _("kernel {kernel}, cgroup {cgroup}, uid {uid}, inside a container"))
+        else:
+            where = (_("kernel {kernel}, cgroup {cgroup}, root") if self.root
+                     else _("kernel {kernel}, cgroup {cgroup}, uid {uid}"))
+        lines = [_("boxkit probe: mode {mode} — {summary}").format(mode=mode_word(self.mode),
+                                                                     summary=self.summary()),
+                 where.format(**fields), ""]
+        rows = [(c.status, say(c.name), say(c.why), say(c.means)) for c in self.checks]
+        width = max(len(name) for _status, name, _why, _means in rows) if rows else 10
+        for status, name, why, means in rows:
+            lines.append(f"  {status:<7} {name:<{width}}  {why}")
+            lines.append(f"  {'':<7} {'':<{width}}  → {means}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -191,35 +209,39 @@ class HostReport:
 
     def banner(self) -> str:
         """One line: the mode, the kernel, the cgroup mode, root or not (what 01-09 show first)."""
-        who = "root" if self.root else f"not root (uid {self.euid})"
-        return f"{self.mode.upper()}: linux {self.kernel}, cgroup {self.cgroup_mode}, {who}"
+        return f"{mode_word(self.mode)}: {self.who()}"
 
     def plain_rows(self) -> list[tuple[str, str, str, str, str]]:
         """The checks in plain words, one row each: (what boxkit asked, status, the answer, how it
-        found out, what it means for the course). The kernel's own words stay in :meth:`text`."""
+        found out, what it means for the course). The kernel's own words stay in :meth:`text`.
+        ``status`` is the check's identifier (ok, missing, info); the rest is in the learner's language."""
         rows = []
         for c in self.checks:
             label, how = plain(c.key)
             if c.status == "info":
                 answer = _plain_info(self, c)
             else:
-                answer = "yes" if c.ok else "no"
+                answer = _("yes") if c.ok else _("no")
             if c.key == "root" and not c.ok:
-                label = "run containers as root"   # the rootless row below says what runs without it
-            if c.key == "cgroup.mode":
-                how = f"{how} {_CGROUP_MODES.get(self.cgroup_mode, '')}".strip()
+                label = N_("run containers as root")   # the rootless row below says what runs without it
+            label, how = _(label), _(how)
+            if c.key == "cgroup.mode" and self.cgroup_mode in _CGROUP_MODES:
+                how = f"{how} {_(_CGROUP_MODES[self.cgroup_mode])}"
             if c.key == "container" and self.container_hints:
-                how = f"{how} It found: {'; '.join(self.container_hints)}."
+                found = _("It found: {hints}.").format(hints="; ".join(say(h) for h in self.container_hints))
+                how = f"{how} {found}"
             if c.status == "missing":
-                how = f"{how} The kernel answered: {c.why}."
-            rows.append((label, c.status, answer, how, c.means))
+                answered = _("The kernel answered: {why}.").format(why=say(c.why))
+                how = f"{how} {answered}"
+            rows.append((label, c.status, answer, how, say(c.means)))
         return rows
 
     def plain_text(self) -> str:
         """:meth:`plain_rows` as text: a question, its answer, how boxkit found out, what it means."""
         lines = []
+        how_says, so_says = _("how: {how}"), _("so: {means}")
         for label, _status, answer, how, means in self.plain_rows():
-            lines += [f"  {label}: {answer}", f"      how: {how}", f"      so: {means}"]
+            lines += [f"  {label}: {answer}", f"      {how_says.format(how=how)}", f"      {so_says.format(means=means)}"]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -238,80 +260,87 @@ class HostReport:
                 f"<b>{marks[status]} {html.escape(answer)}</b></td>"
                 f"<td style='text-align:left'>{html.escape(how)}</td>"
                 f"<td style='text-align:left'>{html.escape(means)}</td></tr>")
+        heads = (_("can this host …"), _("answer"), _("how boxkit found out"), _("what it means for the course"))
         return (
             "<div class='boxkit-probe'>"
             + (f"<p>{self.banner_html()}</p>" if banner else "")
-            + "<table><thead><tr><th style='text-align:left'>can this host …</th>"
-            "<th style='text-align:left'>answer</th><th style='text-align:left'>how boxkit found out</th>"
-            "<th style='text-align:left'>what it means for the course</th>"
-            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
+            + "<table><thead><tr>"
+            + "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in heads)
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
 
     def banner_html(self) -> str:
         mode_color = {"live": "#1a7f37", "rootless": "#9a6700", "recorded": "#cf222e"}[self.mode]
-        who = "root" if self.root else f"not root (uid {self.euid})"
-        return (f"<b style='color:{mode_color}'>{self.mode.upper()}</b>: linux {html.escape(self.kernel)}, "
-                f"cgroup {html.escape(self.cgroup_mode)}, {who} — {html.escape(self.summary())}")
+        return (f"<b style='color:{mode_color}'>{html.escape(mode_word(self.mode))}</b>: "
+                f"{html.escape(self.who())} — {html.escape(self.summary())}")
+
+
+_SUMMARY = {
+    "live": N_("every demo runs live on this host"),
+    "rootless": N_("no root, but user namespaces: most demos run live in a user namespace of your own; "
+                   "the rest replay RECORDED runs from a real kernel"),
+    "recorded": N_("nothing can run live here: every demo replays a RECORDED run from a real kernel"),
+}
 
 
 # what each check asks, in a learner's words, and how boxkit found the answer
 _PLAIN_NS = {
-    "mount": ("give a container its own list of mounted file systems (a mount namespace)",
-              "it made a new mount namespace in a throw-away process."),
-    "uts": ("give a container its own hostname (a UTS namespace)",
-            "it made a new UTS namespace and set a hostname there."),
-    "ipc": ("give a container its own shared memory and message queues (an IPC namespace)",
-            "it made a new IPC namespace."),
-    "pid": ("give a container its own process numbers, starting at 1 (a PID namespace)",
-            "it made a new PID namespace and checked that its first child is process 1."),
-    "net": ("give a container a network of its own (a network namespace)",
-            "it made a new network namespace and brought its loopback up."),
-    "user": ("give a container user ids of its own: root inside, an ordinary user outside "
-             "(a user namespace)", "it made a new user namespace."),
-    "cgroup": ("show a container its own resource group as the top one (a cgroup namespace)",
-               "it made a new cgroup namespace."),
-    "time": ("give a container clocks of its own since boot (a time namespace)",
-             "it made a new time namespace."),
+    "mount": (N_("give a container its own list of mounted file systems (a mount namespace)"),
+              N_("it made a new mount namespace in a throw-away process.")),
+    "uts": (N_("give a container its own hostname (a UTS namespace)"),
+            N_("it made a new UTS namespace and set a hostname there.")),
+    "ipc": (N_("give a container its own shared memory and message queues (an IPC namespace)"),
+            N_("it made a new IPC namespace.")),
+    "pid": (N_("give a container its own process numbers, starting at 1 (a PID namespace)"),
+            N_("it made a new PID namespace and checked that its first child is process 1.")),
+    "net": (N_("give a container a network of its own (a network namespace)"),
+            N_("it made a new network namespace and brought its loopback up.")),
+    "user": (N_("give a container user ids of its own: root inside, an ordinary user outside "
+             "(a user namespace)"), N_("it made a new user namespace.")),
+    "cgroup": (N_("show a container its own resource group as the top one (a cgroup namespace)"),
+               N_("it made a new cgroup namespace.")),
+    "time": (N_("give a container clocks of its own since boot (a time namespace)"),
+             N_("it made a new time namespace.")),
 }
 _PLAIN = {
-    "probe": ("run the host check at all", "it started a child process to try each feature."),
-    "root": ("run containers", "it read the user id this notebook runs as, and whether that user may make "
-                      "mounts and namespaces (CAP_SYS_ADMIN)."),
-    "userns.unprivileged": ("let a user without root make a private root of their own (a user namespace)",
-                            "it tried, as an ordinary user, in a throw-away process."),
-    "overlay": ("stack an image's layers under a writable layer (overlayfs)",
-                "it mounted a small overlay, wrote a file through it and deleted one."),
-    "overlay.userns": ("do the same without root",
-                       "it mounted the same overlay as an ordinary user, in a user namespace."),
-    "pivot_root": ("swap a container's root directory and cut the host's files off (pivot_root)",
-                   "it swapped the root of a throw-away process and detached the old one."),
-    "veth": ("wire containers to each other and to the host with virtual cables (veth pairs)",
-             "it made a pair in a throw-away network namespace."),
-    "cgroup.mode": ("group processes to limit them: in which layout (cgroup mode)",
-                    "it read the kernel's list of mounted file systems and the type of /sys/fs/cgroup."),
-    "cgroup.create": ("limit a container's memory, CPU and number of processes (cgroups)",
-                      "it made an empty group and removed it again."),
-    "cgroup.parent": ("put a container's group below the group this notebook runs in, so its limits hold",
-                      "it read this process's groups in /proc/self/cgroup and the BOXKIT_CGROUP_PARENT "
-                      "setting."),
-    "rootless": ("run containers without root", "it put the answers above together."),
-    "seccomp": ("filter the system calls a container may make (seccomp)",
-                "it loaded boxkit's default filter in a throw-away process and made a call the "
-                "filter must refuse."),
-    "kernel": ("tell which kernel this is", "it asked the kernel for its release."),
-    "container": ("show the marks a container engine leaves (is this machine itself a container?)",
-                  "it looked for the marks container engines leave: /.dockerenv, /run/.containerenv, "
-                  "$container, a kubernetes variable, an engine's name in /proc/1/cgroup, an overlay /."),
-    "busybox": ("build the course's small test image offline (busybox-static)",
-                "it looked for a static busybox program on this machine."),
+    "probe": (N_("run the host check at all"), N_("it started a child process to try each feature.")),
+    "root": (N_("run containers"), N_("it read the user id this notebook runs as, and whether that user may make "
+                      "mounts and namespaces (CAP_SYS_ADMIN).")),
+    "userns.unprivileged": (N_("let a user without root make a private root of their own (a user namespace)"),
+                            N_("it tried, as an ordinary user, in a throw-away process.")),
+    "overlay": (N_("stack an image's layers under a writable layer (overlayfs)"),
+                N_("it mounted a small overlay, wrote a file through it and deleted one.")),
+    "overlay.userns": (N_("do the same without root"),
+                       N_("it mounted the same overlay as an ordinary user, in a user namespace.")),
+    "pivot_root": (N_("swap a container's root directory and cut the host's files off (pivot_root)"),
+                   N_("it swapped the root of a throw-away process and detached the old one.")),
+    "veth": (N_("wire containers to each other and to the host with virtual cables (veth pairs)"),
+             N_("it made a pair in a throw-away network namespace.")),
+    "cgroup.mode": (N_("group processes to limit them: in which layout (cgroup mode)"),
+                    N_("it read the kernel's list of mounted file systems and the type of /sys/fs/cgroup.")),
+    "cgroup.create": (N_("limit a container's memory, CPU and number of processes (cgroups)"),
+                      N_("it made an empty group and removed it again.")),
+    "cgroup.parent": (N_("put a container's group below the group this notebook runs in, so its limits hold"),
+                      N_("it read this process's groups in /proc/self/cgroup and the BOXKIT_CGROUP_PARENT "
+                      "setting.")),
+    "rootless": (N_("run containers without root"), N_("it put the answers above together.")),
+    "seccomp": (N_("filter the system calls a container may make (seccomp)"),
+                N_("it loaded boxkit's default filter in a throw-away process and made a call the "
+                "filter must refuse.")),
+    "kernel": (N_("tell which kernel this is"), N_("it asked the kernel for its release.")),
+    "container": (N_("show the marks a container engine leaves (is this machine itself a container?)"),
+                  N_("it looked for the marks container engines leave: /.dockerenv, /run/.containerenv, "
+                  "$container, a kubernetes variable, an engine's name in /proc/1/cgroup, an overlay /.")),
+    "busybox": (N_("build the course's small test image offline (busybox-static)"),
+                N_("it looked for a static busybox program on this machine.")),
 }
 
 # what the cgroup mode's one word means, for the plain table
 _CGROUP_MODES = {
-    "v1": "A v1 host has one tree of groups for each controller (memory, cpu, pids and the others).",
-    "v2": "A v2 host has one tree of groups for every controller.",
-    "hybrid": "A hybrid host has v1's trees, one for each controller, plus a v2 tree at "
-              "/sys/fs/cgroup/unified that has no controller and so limits nothing.",
-    "none": "No cgroup file system is mounted.",
+    "v1": N_("A v1 host has one tree of groups for each controller (memory, cpu, pids and the others)."),
+    "v2": N_("A v2 host has one tree of groups for every controller."),
+    "hybrid": N_("A hybrid host has v1's trees, one for each controller, plus a v2 tree at "
+              "/sys/fs/cgroup/unified that has no controller and so limits nothing."),
+    "none": N_("No cgroup file system is mounted."),
 }
 
 
@@ -328,8 +357,8 @@ def _plain_info(report: HostReport, c: Check) -> str:
     if c.key == "kernel":
         return report.kernel
     if c.key == "container":
-        return "yes" if report.in_container else "no"
-    return c.why
+        return _("yes") if report.in_container else _("no")
+    return say(c.why)
 
 
 # ==================================================================================================
@@ -343,23 +372,35 @@ def _parent_check() -> Check:
     key = "" if host.version == 2 else next((k for k in ("memory", "pids", "cpu") if k in host.v1),
                                              next(iter(host.v1), ""))
     if host.parent_rule.startswith("invalid"):
-        return Check("cgroup.parent", "boxkit's cgroup parent", False, host.parent_rule.split(": ", 1)[1],
-                     "every container start fails until the setting is fixed or unset")
+        return Check("cgroup.parent", N_("boxkit's cgroup parent"), False,
+                     Said.raw(host.parent_rule.split(": ", 1)[1]),
+                     N_("every container start fails until the setting is fixed or unset"))
     base = host.base(key)
     parent = os.path.dirname(base)
-    how = {"root": "the hierarchy's root, where this process's group is",
-           "own cgroup": "the group this process runs in, so its limits bound every container",
-           "configured": "the group BOXKIT_CGROUP_PARENT names"}.get(
-        host.parent_rule, "the hierarchy's root: this process's group is a systemd unit not delegated to it")
-    return Check("cgroup.parent", "boxkit's cgroup parent", None,
-                 f"{base}: {how}; {delegation(parent)}",
-                 "containers' memory and process counts also count against the parent's limits")
+    how = {"root": N_("the hierarchy's root, where this process's group is"),
+           "own cgroup": N_("the group this process runs in, so its limits bound every container"),
+           "configured": N_("the group BOXKIT_CGROUP_PARENT names")}.get(
+        host.parent_rule, N_("the hierarchy's root: this process's group is a systemd unit not delegated to it"))
+    return Check("cgroup.parent", N_("boxkit's cgroup parent"), None,
+                 Said("{base}: {how}; {delegation}", {"base": base, "how": how, "delegation": delegation(parent)},
+                      ("how", "delegation")),
+                 N_("containers' memory and process counts also count against the parent's limits"))
+
+
+def _listed(items: list, sep: str) -> Said:
+    """Phrases joined by ``sep`` (a list, not a sentence), each said in the learner's language."""
+    names = [f"item{i}" for i in range(len(items))]
+    return Said(sep.join("{" + n + "}" for n in names), dict(zip(names, items, strict=True)), tuple(names))
 
 
 def _why(res: dict | None, fallback: str) -> str:
+    """A trial's detail (a message id, or one with its fields as ``said``), or ``fallback``."""
     if not res:
-        return fallback
-    return res.get("detail") or fallback
+        return Said(fallback)
+    if res.get("said"):
+        template, params, *terms = res["said"]
+        return Said(template, params, tuple(terms[0]) if terms else ())
+    return Said.raw(res["detail"]) if res.get("detail") else Said(fallback)
 
 
 def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None = None,
@@ -390,19 +431,20 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
     bb = find_busybox() if busybox is False else (busybox or None)
     t = trials
     checks: list[Check] = []
+    not_tried = N_("not tried")
 
     # root
     if root and capadm:
-        checks.append(Check("root", "root", True, "running as root (euid 0) with CAP_SYS_ADMIN",
-                            "containers, cgroups and networks can run live"))
+        checks.append(Check("root", "root", True, Said(N_("running as root (euid 0) with CAP_SYS_ADMIN")),
+                            N_("containers, cgroups and networks can run live")))
     elif root:
         checks.append(Check("root", "root", False,
-                            "running as root but without CAP_SYS_ADMIN (an unprivileged container?)",
-                            "start it with --privileged, or use the VM route; until then demos replay "
-                            "RECORDED runs"))
+                            Said(N_("running as root but without CAP_SYS_ADMIN (an unprivileged container?)")),
+                            N_("start it with --privileged, or use the VM route; until then demos replay "
+                               "RECORDED runs")))
     else:
-        checks.append(Check("root", "root", False, f"running as uid {euid}, not root",
-                            "only what user namespaces allow runs live; the rest replays RECORDED runs"))
+        checks.append(Check("root", "root", False, Said(N_("running as uid {uid}, not root"), {"uid": euid}),
+                            N_("only what user namespaces allow runs live; the rest replays RECORDED runs")))
 
     # user namespaces
     unpriv_res = t.get("userns.unprivileged")
@@ -414,22 +456,22 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
         gates.append(f"kernel.unprivileged_userns_clone={clone}")
     if aa is not None:
         gates.append(f"kernel.apparmor_restrict_unprivileged_userns={aa}")
-    gate_txt = f" ({', '.join(gates)})" if gates else ""
     if userns_unpriv:
-        why = f"an unprivileged user can create a user namespace{gate_txt}"
-        means = "a learner without root runs the namespace demos live (rootless)"
+        why = (Said(N_("an unprivileged user can create a user namespace ({sysctls})"), {"sysctls": ", ".join(gates)})
+               if gates else Said(N_("an unprivileged user can create a user namespace")))
+        means = N_("a learner without root runs the namespace demos live (rootless)")
     else:
-        reason = _why(unpriv_res, "not tried")
+        reason = _why(unpriv_res, not_tried)
         if max_userns == 0:
-            reason = "user.max_user_namespaces is 0"
+            reason = Said(N_("user.max_user_namespaces is 0"))
         elif clone == 0:
-            reason = "kernel.unprivileged_userns_clone is 0 (sysctl -w kernel.unprivileged_userns_clone=1)"
+            reason = Said(N_("kernel.unprivileged_userns_clone is 0 (sysctl -w kernel.unprivileged_userns_clone=1)"))
         elif aa == 1:
-            reason = "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10+)"
-        why = f"an unprivileged user cannot create a user namespace: {reason}"
-        means = ("without root nothing runs live here" if not root
-                 else "fine as root; learners without root get RECORDED runs")
-    checks.append(Check("userns.unprivileged", "user namespaces (unprivileged)", userns_unpriv, why, means))
+            reason = Said(N_("AppArmor restricts unprivileged user namespaces (Ubuntu 23.10+)"))
+        why = Said(N_("an unprivileged user cannot create a user namespace: {reason}"), {"reason": reason})
+        means = (N_("without root nothing runs live here") if not root
+                 else N_("fine as root; learners without root get RECORDED runs"))
+    checks.append(Check("userns.unprivileged", N_("user namespaces (unprivileged)"), userns_unpriv, why, means))
 
     # each namespace
     namespaces: dict[str, str] = {}
@@ -437,73 +479,90 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
         direct = t.get(f"ns.{ns}") or {}
         via = t.get(f"userns.{ns}") or {}
         min_k = _NS_MIN_KERNEL.get(ns)
+        # i18n: {ns} is the namespace type as /proc/PID/ns names it: mount, uts, ipc, pid, net, user, cgroup, time
+        name = Said(N_("{ns} namespace"), {"ns": ns})
         if direct.get("ok"):
             namespaces[ns] = "ok"
-            checks.append(Check(f"ns.{ns}", f"{ns} namespace", True, direct.get("detail") or "works",
-                                _NS_MEANS[ns]))
+            checks.append(Check(f"ns.{ns}", name, True, _why(direct, N_("works")), _NS_MEANS[ns]))
         elif via.get("ok"):
             namespaces[ns] = "userns"
-            checks.append(Check(f"ns.{ns}", f"{ns} namespace", True,
-                                f"works inside a user namespace only: {via.get('detail')}",
-                                _NS_MEANS[ns] + " (rootless)"))
+            checks.append(Check(f"ns.{ns}", name, True,
+                                Said(N_("works inside a user namespace only: {detail}"),
+                                     {"detail": _why(via, "None")}),
+                                # i18n: {means} is what the namespace gives a container (a whole clause)
+                                Said(N_("{means} (rootless)"), {"means": _NS_MEANS[ns]}, ("means",))))
         else:
             namespaces[ns] = "missing"
-            why = _why(via or direct, "not tried")
-            if ns == "user" and chrooted(root_dir):
-                why += " (this process runs in a chroot, where the kernel refuses user namespaces)"
             if min_k and kv < kernel_version(min_k):
-                why = f"needs linux {min_k}+, this is {release}"
-            checks.append(Check(f"ns.{ns}", f"{ns} namespace", False, f"unshare failed: {why}",
-                                f"the {ns}-namespace demos replay RECORDED runs"))
+                why = Said(N_("unshare failed: needs linux {version}+, this is {release}"),
+                           {"version": min_k, "release": release})
+            elif ns == "user" and chrooted(root_dir):
+                why = Said(N_("unshare failed: {why} (this process runs in a chroot, where the kernel refuses "
+                              "user namespaces)"), {"why": _why(via or direct, not_tried)})
+            else:
+                why = Said(N_("unshare failed: {why}"), {"why": _why(via or direct, not_tried)})
+            checks.append(Check(f"ns.{ns}", name, False, why,
+                                Said(N_("the {ns}-namespace demos replay RECORDED runs"), {"ns": ns})))
 
     # overlay
     ov = t.get("overlay") or {}
     ovu = t.get("overlay.userns")
     overlay = bool(ov.get("ok"))
-    checks.append(Check("overlay", "overlayfs" + ("" if root else " (in a user namespace)"), overlay,
-                        _why(ov, "not tried") if overlay else f"cannot mount overlay: {_why(ov, 'not tried')}",
-                        "images and container roots are layered live" if overlay
-                        else "the image and layer demos replay RECORDED runs"))
+    checks.append(Check("overlay", "overlayfs" if root else N_("overlayfs (in a user namespace)"), overlay,
+                        _why(ov, not_tried) if overlay
+                        else Said(N_("cannot mount overlay: {why}"), {"why": _why(ov, not_tried)}),
+                        N_("images and container roots are layered live") if overlay
+                        else N_("the image and layer demos replay RECORDED runs")))
     overlay_userns = None if ovu is None else bool(ovu.get("ok"))
     if root and ovu is not None:
-        why = ("uid 65534 in a user namespace mounted an overlay" if overlay_userns
-               else f"cannot mount overlay in a user namespace: {_why(ovu, 'not tried')}"
-               + (f" (needs linux 5.11+, this is {release})" if kv < (5, 11) else ""))
-        checks.append(Check("overlay.userns", "overlayfs in a user namespace", overlay_userns, why,
-                             "rootless learners get live image demos" if overlay_userns
-                             else "fine as root; rootless learners get RECORDED image demos"))
+        if overlay_userns:
+            why = Said(N_("uid 65534 in a user namespace mounted an overlay"))
+        elif kv < (5, 11):
+            why = Said(N_("cannot mount overlay in a user namespace: {why} (needs linux 5.11+, this is {release})"),
+                       {"why": _why(ovu, not_tried), "release": release})
+        else:
+            why = Said(N_("cannot mount overlay in a user namespace: {why}"), {"why": _why(ovu, not_tried)})
+        checks.append(Check("overlay.userns", N_("overlayfs in a user namespace"), overlay_userns, why,
+                            N_("rootless learners get live image demos") if overlay_userns
+                            else N_("fine as root; rootless learners get RECORDED image demos")))
 
     # pivot_root
     pr = t.get("pivot_root") or {}
     pivot = bool(pr.get("ok"))
     checks.append(Check("pivot_root", "pivot_root", pivot,
-                        _why(pr, "") if pivot else f"pivot_root failed: {_why(pr, 'not tried')}",
-                        "containers leave the host's files behind (the chroot-escape demo runs live)"
-                        if pivot else "containers cannot detach the host's tree; the chroot-escape demo "
-                        "replays a RECORDED run"))
+                        _why(pr, "") if pivot else Said(N_("pivot_root failed: {why}"), {"why": _why(pr, not_tried)}),
+                        N_("containers leave the host's files behind (the chroot-escape demo runs live)")
+                        if pivot else N_("containers cannot detach the host's tree; the chroot-escape demo "
+                                         "replays a RECORDED run")))
 
     # network
     netns = namespaces.get("net") in ("ok", "userns")
     vr = t.get("veth") or {}
     veth = vr.get("ok")
     if root:
-        checks.append(Check("veth", "veth pairs", veth,
-                            _why(vr, "") if veth else (f"cannot create a veth pair: {_why(vr, '')}"
-                                                      if veth is False else "no ip(8) to try it with"),
-                            "containers get bridged networks and published ports live" if veth
-                            else "the bridge and port demos replay RECORDED runs"))
+        if veth:
+            why = _why(vr, "")
+        elif veth is False:
+            why = Said(N_("cannot create a veth pair: {why}"), {"why": _why(vr, "")})
+        else:
+            why = Said(N_("no ip(8) to try it with"))
+        checks.append(Check("veth", N_("veth pairs"), veth, why,
+                            N_("containers get bridged networks and published ports live") if veth
+                            else N_("the bridge and port demos replay RECORDED runs")))
 
     # cgroups
-    checks.append(Check("cgroup.mode", "cgroup mode", None,
-                        {"v1": "cgroup v1: one hierarchy per controller",
-                         "v2": "cgroup v2: one unified tree",
-                         "hybrid": "hybrid: v1 controllers, plus a cgroup2 tree at unified/ that boxkit leaves alone",
-                         "none": "no cgroup file system is mounted"}[mode]
-                        + (f"; controllers {', '.join(ctrls)}" if ctrls else ""),
-                        "the cgroup notebook reads and writes limits in this layout's files"))
-    checks.append(Check("cgroup.create", "cgroup groups", cg_ok, cg_why,
-                        "memory and CPU limits are enforced and plotted live" if cg_ok and root
-                        else "the memory/CPU limit demos replay RECORDED runs"))
+    layout = {"v1": N_("cgroup v1: one hierarchy per controller"),
+              "v2": N_("cgroup v2: one unified tree"),
+              "hybrid": N_("hybrid: v1 controllers, plus a cgroup2 tree at unified/ that boxkit leaves alone"),
+              "none": N_("no cgroup file system is mounted")}[mode]
+    checks.append(Check("cgroup.mode", N_("cgroup mode"), None,
+                        # i18n: {layout} is one of the cgroup layouts above (a whole clause)
+                        Said(N_("{layout}; controllers {controllers}"), {"layout": layout,
+                             "controllers": ", ".join(ctrls)}, ("layout",)) if ctrls else Said(layout),
+                        N_("the cgroup notebook reads and writes limits in this layout's files")))
+    checks.append(Check("cgroup.create", N_("cgroup groups"), cg_ok, Said.raw(cg_why),
+                        N_("memory and CPU limits are enforced and plotted live") if cg_ok and root
+                        else N_("the memory/CPU limit demos replay RECORDED runs")))
     if root_dir == "/" and mode != "none":
         checks.append(_parent_check())
 
@@ -512,45 +571,56 @@ def assemble(trials: dict[str, dict], *, root_dir: str = "/", euid: int | None =
                 and all(namespaces.get(n) in ("ok", "userns") for n in ("mount", "uts", "ipc", "pid", "net")))
     if not root:
         if rootless:
-            cg_note = ("a delegated cgroup v2 subtree is writable, but rootless containers do not use it yet"
-                       if cg_ok else "no delegated cgroup v2 subtree is writable")
+            cg_note = (N_("a delegated cgroup v2 subtree is writable, but rootless containers do not use it yet")
+                       if cg_ok else N_("no delegated cgroup v2 subtree is writable"))
             checks.append(Check(
-                "rootless", "rootless containers", True,
-                f"each container gets a user namespace mapping uid {euid} to root inside (one-line "
-                f"map, no newuidmap); cgroups skipped: {cg_note}; network none only",
-                "namespace, overlay and pivot_root demos run live; memory/CPU limits and networks "
-                "replay RECORDED runs"))
+                "rootless", N_("rootless containers"), True,
+                # i18n: {cgroups} says whether a delegated cgroup v2 subtree is writable (a whole clause)
+                Said(N_("each container gets a user namespace mapping uid {uid} to root inside (one-line "
+                        "map, no newuidmap); cgroups skipped: {cgroups}; network none only"),
+                     {"uid": euid, "cgroups": cg_note}, ("cgroups",)),
+                N_("namespace, overlay and pivot_root demos run live; memory/CPU limits and networks "
+                   "replay RECORDED runs")))
         else:
-            missing = [what for what, ok in (("unprivileged user namespaces", userns_unpriv),
-                                             ("overlayfs in a user namespace", overlay),
-                                             ("pivot_root in a user namespace", pivot)) if not ok]
-            checks.append(Check("rootless", "rootless containers", False,
-                                "cannot run containers without root: no " + ", no ".join(missing or
-                                                                                      ["namespaces"]),
-                                "run as root to start containers; every demo replays a RECORDED run"))
+            missing = [what for what, ok in ((N_("no unprivileged user namespaces"), userns_unpriv),
+                                             (N_("no overlayfs in a user namespace"), overlay),
+                                             (N_("no pivot_root in a user namespace"), pivot)) if not ok]
+            # i18n: {missing} lists what the host lacks ("no overlayfs in a user namespace, no ..."), joined by ", "
+            why = Said(N_("cannot run containers without root: {missing}"),
+                       {"missing": _listed(missing or [N_("no namespaces")], ", ")})
+            checks.append(Check("rootless", N_("rootless containers"), False, why,
+                                N_("run as root to start containers; every demo replays a RECORDED run")))
 
     sc = t.get("seccomp") or {}
-    checks.append(Check("seccomp", "seccomp filters", bool(sc.get("ok")),
-                        _why(sc, "") if sc.get("ok") else f"seccomp filter failed: {_why(sc, 'not tried')}",
-                        "every container gets boxkit's default filter (docker's decisions)" if sc.get("ok")
-                        else "containers start only with --security-opt seccomp=unconfined"))
+    checks.append(Check("seccomp", N_("seccomp filters"), bool(sc.get("ok")),
+                        _why(sc, "") if sc.get("ok")
+                        else Said(N_("seccomp filter failed: {why}"), {"why": _why(sc, not_tried)}),
+                        N_("every container gets boxkit's default filter (docker's decisions)") if sc.get("ok")
+                        else N_("containers start only with --security-opt seccomp=unconfined")))
 
     # kernel, container, busybox
-    checks.append(Check("kernel", "kernel", None, f"linux {release}",
-                        "overlay in user namespaces needs 5.11+, time namespaces 5.6+"))
-    where = ("yes: " + "; ".join(hints)) if hints else "no sign of a surrounding container"
-    if seccomp:
-        where += "; a seccomp filter is active"
-    checks.append(Check("container", "inside a container", None, where,
-                        "if this machine is a container, it must be privileged for the demos to run live"
-                        if hints else "nothing in the way"))
+    checks.append(Check("kernel", N_("kernel"), None, Said("linux {release}", {"release": release}),
+                        N_("overlay in user namespaces needs 5.11+, time namespaces 5.6+")))
+    joined = _listed(hints, "; ")
+    if hints and seccomp:
+        where = Said(N_("yes: {hints}; a seccomp filter is active"), {"hints": joined})
+    elif hints:
+        where = Said(N_("yes: {hints}"), {"hints": joined})
+    elif seccomp:
+        where = Said(N_("no sign of a surrounding container; a seccomp filter is active"))
+    else:
+        where = Said(N_("no sign of a surrounding container"))
+    checks.append(Check("container", N_("inside a container"), None, where,
+                        N_("if this machine is a container, it must be privileged for the demos to run live")
+                        if hints else N_("nothing in the way")))
     checks.append(Check("busybox", "busybox-static", bool(bb),
-                        f"a static busybox at {bb}" if bb else "no static busybox found",
-                        "the busybox image is built offline from it" if bb
-                        else "install busybox-static, or use the 'host' image built from host binaries"))
+                        Said(N_("a static busybox at {path}"), {"path": bb}) if bb
+                        else Said(N_("no static busybox found")),
+                        N_("the busybox image is built offline from it") if bb
+                        else N_("install busybox-static, or use the 'host' image built from host binaries")))
     if "error" in t:
-        checks.insert(0, Check("probe", "probe process", False, t["error"]["detail"],
-                               "the live checks could not run; everything is treated as RECORDED"))
+        checks.insert(0, Check("probe", N_("probe process"), False, _why(t["error"], ""),
+                               N_("the live checks could not run; everything is treated as RECORDED")))
 
     core = all(namespaces.get(n) == "ok" for n in ("mount", "uts", "ipc", "pid", "net"))
     live = root and capadm and core and overlay and pivot and cg_ok

@@ -23,6 +23,72 @@ import os
 import shutil
 import struct
 
+from .i18n import N_, _
+
+
+class Said(str):
+    """A sentence of the host check: its English text (what a ``str`` of it reads, what ``boxkit probe
+    --json`` prints and tests compare) that remembers its message id and fields, so the table says it
+    again in the learner's language (:meth:`said`). ``terms`` name the fields whose values are message
+    ids themselves (a trial's detail, the kernel's ``strerror`` words); a field holding a ``Said`` is
+    said in turn."""
+
+    template: str
+    params: dict
+    terms: tuple
+
+    def __new__(cls, template: str, params: dict | None = None, terms: tuple = ()):
+        params = params or {}
+        self = super().__new__(cls, template.format(**params) if params else template)
+        self.template, self.params, self.terms = template, params, tuple(terms)
+        return self
+
+    @classmethod
+    def raw(cls, text: str) -> Said:
+        """Words made elsewhere (a trial's detail, ``strerror``): said in the learner's language where
+        the catalogue has them (a message id marked there), else as they are."""
+        return text if isinstance(text, Said) else cls("{text}", {"text": text}, ("text",))
+
+    def said(self) -> str:
+        """This sentence in the current language (the English where the catalogue lacks it)."""
+        return say(self)
+
+    def __reduce__(self):
+        return (Said, (self.template, self.params, self.terms))
+
+
+def say(text) -> str:
+    """``text`` in the current language: a :class:`Said` with its fields filled, a message id marked
+    with ``N_`` translated; an empty string stays empty."""
+    if not isinstance(text, Said):
+        return _(text) if text else text
+    values = {}
+    for k, v in text.params.items():
+        if isinstance(v, Said):
+            v = v.said()
+        elif k in text.terms and isinstance(v, str) and v:
+            v = _(v)
+        values[k] = v
+    if not values:
+        return _(text.template) if text.template else text.template
+    for candidate in (_(text.template), text.template):   # a translation that lost a field: the English
+        try:
+            return candidate.format(**values)
+        except (KeyError, IndexError, ValueError):
+            continue
+    return str(text)
+
+
+# the course's three modes, as the banner opens with them and the badge on a replayed cell reads them
+# i18n: the course modes in capitals: the banner opens with one ("LIVE: linux 6.1, ...") and a replayed cell's badge reads RECORDED; glossary: ao vivo / sem root / gravado
+MODE_WORDS = {"live": N_("LIVE"), "rootless": N_("ROOTLESS"), "recorded": N_("RECORDED")}
+
+
+def mode_word(mode: str) -> str:
+    """``"live"`` → ``LIVE`` in the current language (a mode boxkit does not know: in capitals)."""
+    return _(MODE_WORDS[mode]) if mode in MODE_WORDS else mode.upper()
+
+
 # cgroup v1 controllers the course uses (memory, cpu, pids) — one directory per hierarchy
 _V1_PROBE_CONTROLLERS = ("memory", "cpu", "pids")
 
@@ -74,7 +140,7 @@ def cgroup_mode(mountinfo: str, base: str = "/sys/fs/cgroup") -> str:
     """v2 when ``base`` is cgroup2; hybrid when it is v1 with a cgroup2 at ``base/unified``; v1 when it
     holds v1 hierarchies only; none when nothing is mounted there. The last mount on a point wins."""
     types: dict[str, str] = {}
-    for point, fstype, _ in parse_mountinfo(mountinfo):
+    for point, fstype, _opts in parse_mountinfo(mountinfo):
         types[point] = fstype
     top = types.get(base)
     if top == "cgroup2":
@@ -119,23 +185,23 @@ _CONTAINER_WORDS = ("docker", "kubepods", "libpod", "containerd", "lxc", "crio",
 
 def container_hints(root: str = "/") -> list[str]:
     """The signs that this process runs inside a container, each as a short phrase."""
-    hints = []
+    hints: list[str] = []
     if os.path.exists(os.path.join(root, ".dockerenv")):
-        hints.append("/.dockerenv exists (docker)")
+        hints.append(Said(N_("/.dockerenv exists (docker)")))
     if os.path.exists(os.path.join(root, "run/.containerenv")):
-        hints.append("/run/.containerenv exists (podman)")
+        hints.append(Said(N_("/run/.containerenv exists (podman)")))
     env = os.environ.get("container")
     if env and root == "/":
         hints.append(f"$container={env}")
     if root == "/" and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        hints.append("$KUBERNETES_SERVICE_HOST is set (a kubernetes pod)")
+        hints.append(Said(N_("$KUBERNETES_SERVICE_HOST is set (a kubernetes pod)")))
     cg = _read(root, "proc/1/cgroup") or ""
     words = sorted({w for w in _CONTAINER_WORDS if w in cg})
     if words:
-        hints.append(f"/proc/1/cgroup names {', '.join(words)}")
-    for point, fstype, _ in parse_mountinfo(_read(root, "proc/self/mountinfo") or ""):
+        hints.append(Said(N_("/proc/1/cgroup names {engines}"), {"engines": ", ".join(words)}))
+    for point, fstype, _opts in parse_mountinfo(_read(root, "proc/self/mountinfo") or ""):
         if point == "/" and fstype == "overlay":
-            hints.append("/ is an overlay mount (an image's layers)")
+            hints.append(Said(N_("/ is an overlay mount (an image's layers)")))
             break
     return hints
 
@@ -209,7 +275,8 @@ def _try_mkdir(parent: str) -> tuple[bool, str]:
     try:
         os.mkdir(path)
     except OSError as e:
-        return False, f"mkdir {path}: {(e.strerror or str(e)).lower()}"
+        return False, Said("mkdir {path}: {error}", {"path": path, "error": (e.strerror or str(e)).lower()},
+                           ("error",))
     try:
         os.rmdir(path)
     except OSError:
@@ -222,22 +289,26 @@ def cgroup_access(mode: str, mountinfo: str, root: str = "/", base: str = "/sys/
     """(usable controllers, can we create a group, one sentence why)."""
     euid = os.geteuid() if euid is None else euid
     if mode == "none":
-        return [], False, f"no cgroup file system is mounted at {base}"
+        return [], False, Said(N_("no cgroup file system is mounted at {base}"), {"base": base})
     if mode in ("v1", "hybrid"):
         hier = v1_hierarchies(mountinfo, base)
         enabled = v1_enabled(_read(root, "proc/cgroups"))
         ctrls = sorted(c for c in hier if c in enabled or not enabled)
         wanted = [c for c in _V1_PROBE_CONTROLLERS if c in hier]
         if not wanted:
-            return ctrls, False, "none of the memory, cpu and pids hierarchies is mounted"
+            return ctrls, False, Said(N_("none of the memory, cpu and pids hierarchies is mounted"))
         made, failed = [], []
         for c in wanted:
             ok, msg = _try_mkdir(os.path.join(root, hier[c].lstrip("/")))
             (made if ok else failed).append(c if ok else msg)
         if failed:
-            return ctrls, False, f"{failed[0]}" + ("" if euid == 0 else " (not root)")
-        extra = " (the cgroup2 tree at unified/ has no controllers)" if mode == "hybrid" else ""
-        return ctrls, True, f"created and removed a group in the {', '.join(made)} hierarchies{extra}"
+            return ctrls, False, (failed[0] if euid == 0 else
+                                  Said(N_("{failure} (not root)"), {"failure": failed[0]}))
+        made_in = {"hierarchies": ", ".join(made)}
+        if mode == "hybrid":
+            return ctrls, True, Said(N_("created and removed a group in the {hierarchies} hierarchies "
+                                        "(the cgroup2 tree at unified/ has no controllers)"), made_in)
+        return ctrls, True, Said(N_("created and removed a group in the {hierarchies} hierarchies"), made_in)
     # v2: one tree. Root may create groups anywhere writable; a user only below a delegated subtree.
     top = os.path.join(root, base.lstrip("/"))
     ctrls = (_read(top, "cgroup.controllers") or "").split()
@@ -248,12 +319,15 @@ def cgroup_access(mode: str, mountinfo: str, root: str = "/", base: str = "/sys/
     parent = top if euid == 0 else os.path.join(top, own.lstrip("/"))
     ok, msg = _try_mkdir(parent)
     if not ok:
-        hint = "" if euid == 0 else " (no delegated subtree: systemd-run --user --scope -p Delegate=yes)"
-        return ctrls, False, msg + hint
+        if euid == 0:
+            return ctrls, False, msg
+        return ctrls, False, Said(N_("{failure} (no delegated subtree: systemd-run --user --scope "
+                                     "-p Delegate=yes)"), {"failure": msg})
     enabled = (_read(parent, "cgroup.subtree_control") or "").split()
     procs = (_read(parent, "cgroup.procs") or "").split()
-    note = ""
     if procs and not enabled:
-        note = ("; the group holds processes and no controller is enabled for its children: move them to "
-                "a leaf first (deploy/cgroup-nest.sh, the 'no internal processes' rule)")
-    return ctrls, True, f"created and removed a group under {parent}{note}"
+        return ctrls, True, Said(N_("created and removed a group under {parent}; the group holds processes "
+                                    "and no controller is enabled for its children: move them to a leaf "
+                                    "first (deploy/cgroup-nest.sh, the 'no internal processes' rule)"),
+                                 {"parent": parent})
+    return ctrls, True, Said(N_("created and removed a group under {parent}"), {"parent": parent})

@@ -29,6 +29,8 @@ import shutil
 import subprocess
 import sys
 
+from .i18n import N_
+
 NOBODY = 65534
 NAMESPACES = ("mount", "uts", "ipc", "pid", "net", "user", "cgroup", "time")
 
@@ -83,27 +85,30 @@ def _t_ns(name: str, in_userns: bool = False) -> str:
     if in_userns:
         _enter_userns()
         if name == "user":
-            return "unshare(CLONE_NEWUSER) with a one-line uid_map works"
+            return N_("unshare(CLONE_NEWUSER) with a one-line uid_map works")
     flag = NAMESPACE_FLAGS[name]
     SYS.unshare(flag)
     if flag == CLONE_NEWNS:
         SYS.mount(None, "/", None, MS_REC | MS_PRIVATE)
-        return "unshare(CLONE_NEWNS) and making / private work"
+        return N_("unshare(CLONE_NEWNS) and making / private work")
     if name == "uts":
         SYS.sethostname("boxkit-probe")
-        return "unshare(CLONE_NEWUTS) and sethostname work"
+        return N_("unshare(CLONE_NEWUTS) and sethostname work")
     if name == "pid":
         pid = os.fork()
         if pid == 0:
             os._exit(0 if os.getpid() == 1 else 1)
         _, st = os.waitpid(pid, 0)
         if os.waitstatus_to_exitcode(st) != 0:
-            raise OSError(0, "a child forked after unshare(CLONE_NEWPID) was not PID 1")
-        return "a child forked after unshare(CLONE_NEWPID) is PID 1"
+            raise OSError(0, N_("a child forked after unshare(CLONE_NEWPID) was not PID 1"))
+        return N_("a child forked after unshare(CLONE_NEWPID) is PID 1")
     if name == "net":
         SYS.link_up("lo")
-        return "unshare(CLONE_NEWNET) works and lo comes up"
-    return f"unshare(CLONE_{'NEWNS' if name == 'mount' else 'NEW' + name.upper()}) works"
+        return N_("unshare(CLONE_NEWNET) works and lo comes up")
+    # the other namespaces (ipc, user, cgroup, time): one message each, so the flag stays in the words
+    return {"ipc": N_("unshare(CLONE_NEWIPC) works"), "user": N_("unshare(CLONE_NEWUSER) works"),
+            "cgroup": N_("unshare(CLONE_NEWCGROUP) works"), "time": N_("unshare(CLONE_NEWTIME) works")}.get(
+        name, f"unshare(CLONE_NEW{name.upper()}) works")
 
 
 def _t_overlay(in_userns: bool = False, as_nobody: bool = False) -> str:
@@ -127,14 +132,14 @@ def _t_overlay(in_userns: bool = False, as_nobody: bool = False) -> str:
         f.write("written by the container\n")
     os.unlink(f"{t}/merged/old")
     if not os.path.exists(f"{t}/upper/new"):
-        raise OSError(0, "a file written through the overlay did not land in upperdir")
+        raise OSError(0, N_("a file written through the overlay did not land in upperdir"))
     st = os.lstat(f"{t}/upper/old")
     if not (stat.S_ISCHR(st.st_mode) and st.st_rdev == 0):
-        raise OSError(0, "deleting a lower file left no whiteout in upperdir")
+        raise OSError(0, N_("deleting a lower file left no whiteout in upperdir"))
     if not os.path.exists(f"{t}/lower/old"):
-        raise OSError(0, "deleting through the overlay changed the lower layer")
-    return ("mounted an overlay on a private tmpfs: a new file went to upperdir and a deleted lower file "
-            "became a whiteout (char device 0/0)")
+        raise OSError(0, N_("deleting through the overlay changed the lower layer"))
+    return N_("mounted an overlay on a private tmpfs: a new file went to upperdir and a deleted lower file "
+              "became a whiteout (char device 0/0)")
 
 
 def _t_pivot_root(in_userns: bool = False) -> str:
@@ -153,8 +158,8 @@ def _t_pivot_root(in_userns: bool = False) -> str:
     os.chdir("/")
     SYS.umount2("/old", MNT_DETACH)
     if os.listdir("/") != ["old"] or os.listdir("/old"):
-        raise OSError(0, "after pivot_root the old root was still visible")
-    return "pivot_root into a fresh tmpfs and detaching the old root work"
+        raise OSError(0, N_("after pivot_root the old root was still visible"))
+    return N_("pivot_root into a fresh tmpfs and detaching the old root work")
 
 
 def _t_veth() -> str | None:
@@ -169,13 +174,13 @@ def _t_veth() -> str | None:
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise OSError(1, (r.stderr.strip() or "ip link add failed").lower())
-    return "created a veth pair in a private network namespace"
+    return N_("created a veth pair in a private network namespace")
 
 
 def _t_userns_nobody() -> str:
     _become_nobody()
     _enter_userns()
-    return "uid 65534 (nobody) created a user namespace and became root inside"
+    return N_("uid 65534 (nobody) created a user namespace and became root inside")
 
 
 def bpf_size(encoded: str) -> tuple[int, int]:
@@ -203,14 +208,18 @@ def _t_seccomp() -> str:
         _sys.SYS.unshare(_sys.CLONE_NEWUSER)
     except OSError as e:
         if e.errno == 1:
-            return (f"libseccomp compiled the default profile into {instructions} BPF instructions "
-                    f"({size} bytes); loaded, it refused unshare(CLONE_NEWUSER) with EPERM")
+            # a message id with its fields: the parent says it in the learner's language (_trial)
+            return (N_("libseccomp compiled the default profile into {instructions} BPF instructions "
+                       "({size} bytes); loaded, it refused unshare(CLONE_NEWUSER) with EPERM"),
+                    {"instructions": instructions, "size": size})
         raise
-    raise OSError(0, "the filter loaded but unshare(CLONE_NEWUSER) still worked")
+    raise OSError(0, N_("the filter loaded but unshare(CLONE_NEWUSER) still worked"))
 
 
 def _trial(fn, *args, **kw) -> dict:
-    """Run ``fn`` in a forked process; its namespaces and mounts die with it."""
+    """Run ``fn`` in a forked process; its namespaces and mounts die with it. ``fn`` returns its detail
+    as English words (a message id), or as a message id and its fields, which travel as ``said`` so the
+    report says them in the learner's language."""
     import signal
 
     r, w = os.pipe()
@@ -222,6 +231,9 @@ def _trial(fn, *args, **kw) -> dict:
             res = {"ok": True, "errno": None, "detail": fn(*args, **kw)}
             if res["detail"] is None:
                 res["ok"] = None
+            elif isinstance(res["detail"], tuple):
+                template, params = res["detail"]
+                res.update(detail=template.format(**params), said=[template, params])
         except OSError as e:
             why = (e.strerror or str(e)).lower()
             res = {"ok": False, "errno": e.errno or None, "detail": why}
@@ -240,7 +252,8 @@ def _trial(fn, *args, **kw) -> dict:
     _, st = os.waitpid(pid, 0)
     if chunks:
         return json.loads(b"".join(chunks))
-    return {"ok": False, "errno": None, "detail": f"the trial process died (wait status {st})"}
+    return {"ok": False, "errno": None, "detail": f"the trial process died (wait status {st})",
+            "said": [N_("the trial process died (wait status {status})"), {"status": st}]}
 
 
 def run_trials() -> dict[str, dict]:
@@ -261,7 +274,7 @@ def run_trials() -> dict[str, dict]:
     else:
         out["userns.unprivileged"] = out.get("userns.user") or out["ns.user"]
         out["overlay.userns"] = out["overlay"]
-        out["veth"] = {"ok": False, "errno": 1, "detail": "a veth pair to the host needs root"}
+        out["veth"] = {"ok": False, "errno": 1, "detail": N_("a veth pair to the host needs root")}
     return out
 
 
@@ -283,7 +296,8 @@ def _spawn_trials(timeout: float = 60.0) -> dict[str, dict]:
         return json.loads(r.stdout)
     except (OSError, ValueError, subprocess.TimeoutExpired) as e:
         detail = f"the probe process failed: {str(e).lower()}"
-        return {"error": {"ok": False, "errno": None, "detail": detail}}
+        return {"error": {"ok": False, "errno": None, "detail": detail,
+                          "said": [N_("the probe process failed: {error}"), {"error": str(e).lower()}]}}
 
 
 if __name__ == "__main__":
