@@ -137,8 +137,8 @@ def compile_mo(lang: str, root: str = REPO) -> bool:
 
 
 def merge(lang: str, sources: list[str], root: str = REPO) -> int:
-    """Fill empty or fuzzy entries of the PO from partial catalogues with the same msgid; returns how
-    many were filled."""
+    """Fill the PO's entries from partial catalogues with the same msgid (a part's translation wins:
+    it is the translator's latest); returns how many entries changed."""
     path = po_path(lang, root)
     po = cat_mod.read(path)
     found: dict = {}
@@ -149,9 +149,10 @@ def merge(lang: str, sources: list[str], root: str = REPO) -> int:
                 found[(m.context, m.id)] = m.string
     n = 0
     for m in po:
-        empty = not any(m.string) if isinstance(m.string, (tuple, list)) else not m.string
-        if m.id and (empty or m.fuzzy) and (m.context, m.id) in found:
-            m.string = found[(m.context, m.id)]
+        want = found.get((m.context, m.id))
+        if m.id and want is not None and (m.fuzzy or tuple(want) != tuple(m.string)
+                                          if isinstance(want, (tuple, list)) else m.fuzzy or want != m.string):
+            m.string = want
             m.flags.discard("fuzzy")
             n += 1
     with open(path, "w") as f:

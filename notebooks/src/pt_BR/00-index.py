@@ -32,8 +32,8 @@
 # híbrido dos dois, overlay permitido ou não, dentro de outro contêiner ou não. A primeira célula de cada
 # notebook consulta `boxkit.probe()`, que *experimenta* cada recurso do kernel num processo descartável.
 # Onde um host proíbe uma demonstração, os notebooks reproduzem a gravação de uma execução real e a marcam
-# como **RECORDED** (gravada). Aqui a verificação mostra todas as linhas; os outros notebooks mostram uma
-# linha só — o modo, o kernel, o modo de cgroup, root ou não — com a tabela recolhida logo abaixo.
+# como **GRAVADO**. Aqui a verificação mostra todas as linhas; os outros notebooks mostram uma linha só —
+# o modo, o kernel, o modo de cgroup, root ou não — com a tabela recolhida logo abaixo.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -56,7 +56,7 @@ course.start("containers", full=True)   # todas as linhas da verificação do ho
 #
 # | a linha | o que ela quer dizer |
 # |---|---|
-# | `# boxkit: needs root` | a célula precisa do que o nome diz; o mesmo vale para `needs cgroups`, `needs network`, `needs cgroup2` (um host com cgroup v2) e `needs idmap` (um kernel cujo namespace de usuário pode entregar a um contêiner a faixa de ids de usuário que as demonstrações de namespace de usuário mapeiam), e vários podem vir juntos, separados por vírgulas. Num host que não tem o recurso, a célula reproduz uma execução gravada, com o selo RECORDED, em vez de falhar |
+# | `# boxkit: needs root` | a célula precisa do que o nome diz; o mesmo vale para `needs cgroups`, `needs network`, `needs cgroup2` (um host com cgroup v2) e `needs idmap` (um kernel cujo namespace de usuário pode entregar a um contêiner a faixa de ids de usuário que as demonstrações de namespace de usuário mapeiam), e vários podem vir juntos, separados por vírgulas. Num host que não tem o recurso, a célula reproduz uma execução gravada, com o selo GRAVADO, em vez de falhar |
 # | `# boxkit: exercise` | uma célula de exercício: ela sempre roda do jeito que está escrita, em qualquer modo, para que a resposta julgada seja a *sua* |
 # | `# NBVAL_IGNORE_OUTPUT` | os testes executam de novo cada notebook e comparam cada saída com a que está guardada aqui ([nbval](https://nbval.readthedocs.io)); a saída desta célula depende do host (uma versão do kernel, um PID, um gráfico), então ela não é comparada |
 #

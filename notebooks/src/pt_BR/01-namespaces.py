@@ -430,7 +430,7 @@ shutil.rmtree(jail)
 # %% [markdown]
 # ## Experimente: desmarque um namespace
 #
-# Cada caixa é um tipo de namespace. **Run** inicia um contêiner de verdade com exatamente os tipos
+# Cada caixa é um tipo de namespace. **Executar** inicia um contêiner de verdade com exatamente os tipos
 # marcados (sempre com um namespace de montagem próprio: sem ele, a raiz do contêiner seria montada sobre
 # a do host) e põe quatro respostas ao lado das do host: os processos que o `ps` vê, o hostname, os links
 # de rede, as montagens. Desmarque `pid` e os processos do host aparecem; desmarque `net` e aparecem os
@@ -446,7 +446,7 @@ shutil.rmtree(jail)
 from boxkit.viz.explorer import namespace_explorer
 
 explorer = namespace_explorer()
-explorer.run()   # uma vez com todas as caixas marcadas; depois, clique você mesmo em Run
+explorer.run()   # uma vez com todas as caixas marcadas; depois, clique você mesmo em Executar
 explorer
 
 # %% [markdown]

@@ -200,7 +200,7 @@ print(f"enquanto isso, o host iniciou {hf['started']} de {hf['asked']} processos
 # "effective low boundary"). Nenhum dos dois deixa um grupo mais lento.
 #
 # Por isso, a próxima célula precisa de um host com cgroup v2. Num host v1 ou híbrido, ela mostra, em vez
-# disso, uma execução gravada numa máquina com cgroup v2, marcada com o selo RECORDED (gravada).
+# disso, uma execução gravada numa máquina com cgroup v2, marcada com o selo GRAVADO.
 #
 # Um programa guloso cresce rumo a 300 MiB com `memory.high` em 200 MiB e `memory.max` em 400 MiB. O
 # kernel não o mata: segura-o perto da linha *high*, fazendo cada alocação esperar, e o tempo que as
@@ -329,10 +329,10 @@ exercises.memory_charge(my_prediction)
 # %% [markdown]
 # ## Experimente os limites você mesmo
 #
-# Mova os controles deslizantes e clique em **Run**: um programa guloso de 600 MiB roda sob o limite de
-# memória e, depois, dois laços ocupados rodam sob a cota de CPU. A célula roda uma vez com os controles
-# na posição inicial, então uma cópia deste notebook salva sem os widgets (ou mostrada como RECORDED)
-# ainda mostra o gráfico dessa execução.
+# Mova os controles deslizantes e clique em **Executar**: um programa guloso de 600 MiB roda sob o limite
+# de memória e, depois, dois laços ocupados rodam sob a cota de CPU. A célula roda uma vez com os
+# controles na posição inicial, então uma cópia deste notebook salva sem os widgets (ou mostrada como
+# GRAVADO) ainda mostra o gráfico dessa execução.
 
 # %%
 # boxkit: needs cgroups
