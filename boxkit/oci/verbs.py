@@ -2,7 +2,8 @@
 
 ``create`` is a short-lived supervisor: it forks stage 1 of :mod:`boxkit.runtime.init` with the
 bundle's plan, writes the id maps when a user namespace asks for them, puts PID 1 into the bundle's
-cgroup, lets it build the root, and waits for its "created" — PID 1 is then stopped at the start gate
+cgroup, lets it build the root, and waits for its CREATED (the exchange is the long way's, drawn in
+:mod:`boxkit.runtime.protocol`) — PID 1 is then stopped at the start gate
 (``exec.fifo``, see :func:`boxkit.runtime.process.wait_gate`), right before ``execve``. ``create``
 exits; PID 1 is re-parented to the caller's sub-reaper (conmon) or to init. ``start`` opens the fifo
 and writes one byte. Hooks get the spec's state JSON on stdin, as the spec says.
@@ -25,6 +26,7 @@ from ..errors import BoxkitError, ContainerError, SpecError
 from ..runtime import init, join, process
 from ..runtime import state as rstate
 from ..runtime.plan import Plan
+from ..runtime.protocol import Msg, expect, kind_of, message, recv, send, unexpected
 from . import bundle as bundlemod
 from . import cgroup
 from .state import Store
@@ -57,10 +59,6 @@ _log_warning = []
 
 def log_warning(msg: str) -> None:
     _log_warning.append(msg)
-
-
-def _recv_ids(sock: socket.socket) -> dict:
-    return init.recv(sock)
 
 
 def _write_maps(pid: int, maps: dict) -> None:
@@ -150,15 +148,13 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
         os.close(gate)
         if plan.console_fd is not None:
             os.close(plan.console_fd)
-        msg = init.recv(parent)
-        if "userns" in msg:
-            _write_maps(msg["userns"], plan.id_maps)
-            init.send(parent, {"mapped": True})
-            msg = init.recv(parent)
+        msg = recv(parent)
+        if kind_of(msg) is Msg.USERNS:
+            _write_maps(msg[Msg.USERNS], plan.id_maps)
+            send(parent, message(Msg.MAPPED))
+            msg = recv(parent)
         os.waitpid(pid, 0)
-        if "pid" not in msg:
-            raise init.error_of(plan, msg)
-        pid1 = msg["pid"]
+        pid1 = expect(msg, Msg.PID, plan=plan, step="stage 1")[Msg.PID]
         record.update(pid=pid1, starttime=rstate.starttime(pid1))
         store.write(cid, record)
         if os.geteuid() == 0:
@@ -171,10 +167,11 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
         run_hooks("prestart", plan.hooks["prestart"], st)
         run_hooks("createRuntime", plan.hooks["createRuntime"], st)
         # createContainer hooks run in PID 1, after its mounts and before the pivot (process.py)
-        init.send(parent, {"go": True, "update": {"hook_state": json.dumps(st)}})
-        msg = init.recv(parent)
-        if not msg.get("created"):
-            raise init.error_of(plan, msg or {"error": "set up", "detail": "the container's first process ended"})
+        try:
+            send(parent, message(Msg.GO, update={"hook_state": json.dumps(st)}))
+        except OSError:   # PID 1 ended before GO: its ERROR report, or its end
+            raise unexpected(recv(parent), plan=plan, step="set up") from None
+        expect(recv(parent), Msg.CREATED, plan=plan, step="set up")   # sent by process.created_then_wait
         parent.close()
         record["status"] = "created"
         store.write(cid, record)

@@ -4,9 +4,9 @@ A notebook kernel is multi-threaded (Jupyter's own threads, matplotlib's, the st
 ``fork`` in a multi-threaded process copies only the calling thread — any lock another thread held
 stays locked forever in the child. So the caller never forks: it starts ``python -m
 boxkit.runtime.zygote FD`` once, with one end of a socket pair, and sends it JSON requests (start,
-kill, remove, exec) with file descriptors attached (``SCM_RIGHTS``: the container's stdio). Requests
-are serialised by a lock; a thread reads replies and exit events and hands each to whoever waits for
-it. The zygote keeps the root it was started with: a change of ``BOXKIT_ROOT`` starts a new one. When
+kill, remove, exec: :class:`.protocol.Op`) with file descriptors attached (``SCM_RIGHTS``: the
+container's stdio). Requests are serialised by a lock; a thread reads replies and exit events and
+hands each to whoever waits for it. The zygote keeps the root it was started with: a change of ``BOXKIT_ROOT`` starts a new one. When
 this process exits (``atexit``) or its socket closes (a killed kernel), the zygote removes every
 container it made. Errors come back whole (:func:`boxkit.errors.from_wire`).
 """
@@ -26,6 +26,7 @@ import time
 from .. import paths
 from ..errors import BoxkitError, HostError, from_wire
 from . import rootless
+from .protocol import EVENT, NOREPLY, OK, REQ, Event, Op, refused, request
 
 
 class _Client:
@@ -50,7 +51,7 @@ class _Client:
         self.alive = True
         self.reader = threading.Thread(target=self._read, name="boxkit-zygote", daemon=True)
         self.reader.start()
-        self.call({"op": "ping"})
+        self.call(request(Op.PING))
 
     def _read(self) -> None:
         while True:
@@ -63,14 +64,14 @@ class _Client:
                     self.alive = False
                     self.cond.notify_all()
                 for q in list(self.replies.values()):
-                    q.put({"ok": False, "error": {"message": "the boxkit helper process ended"}})
+                    q.put(refused({"message": "the boxkit helper process ended"}))
                 return
             msg = json.loads(data)
-            if "req" in msg:
-                q = self.replies.get(msg["req"])
+            if REQ in msg:
+                q = self.replies.get(msg[REQ])
                 if q is not None:
                     q.put(msg)
-            elif msg.get("event") == "exited":
+            elif msg.get(EVENT) == Event.EXITED:
                 with self.cond:
                     self.events.setdefault(msg["id"], []).append(msg)
                     self.cond.notify_all()
@@ -81,7 +82,7 @@ class _Client:
                             hint="restart the kernel or run boxkit gc")
         with self.lock:
             self.req += 1
-            msg = {**msg, "req": self.req}
+            msg = {**msg, REQ: self.req}
             q: queue.Queue = queue.Queue()
             self.replies[self.req] = q
             socket.send_fds(self.sock, [json.dumps(msg).encode()], fds or [])
@@ -93,8 +94,8 @@ class _Client:
                 # caller could not clean up what the request made
                 raise _Interrupted(q.get(timeout=60)) from None
         finally:
-            self.replies.pop(msg["req"], None)
-        if not reply.get("ok"):
+            self.replies.pop(msg[REQ], None)
+        if not reply.get(OK):
             raise _rebuild_error(reply.get("error", {}))
         return reply
 
@@ -104,7 +105,7 @@ class _Client:
             raise HostError("cannot reach the boxkit helper process", str(self.proc.pid),
                             hint="restart the kernel or run boxkit gc")
         with self.lock:
-            socket.send_fds(self.sock, [json.dumps({**msg, "noreply": True}).encode()], [])
+            socket.send_fds(self.sock, [json.dumps({**msg, NOREPLY: True}).encode()], [])
 
     def wait_event(self, cid: str, pid: int, timeout: float | None) -> dict | None:
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -27,23 +27,23 @@ already stand in its image's root, and it runs the steps here — :func:`for_ter
 :func:`enter_session`, :func:`confine_and_exec` — in another order around "go".
 
 Errors travel back over a ``SOCK_SEQPACKET`` socket marked close-on-exec: a successful ``execve``
-closes it (the supervisor reads EOF), a failure sends one JSON message naming the step.
+closes it (the supervisor reads EOF), a failure sends one JSON message naming the step (:func:`fail`).
+Every message on that socket, and their order, is drawn in :mod:`.protocol`.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import os
 import signal
 import socket
 
 from .. import _sys
 from .._sys import PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, SYS
-from ..errors import BoxkitError, ContainerError, ExecError
 from ..security import seccomp
 from . import caps, process, rootfs, rootless
 from .plan import Plan
+from .protocol import Msg, error_of, message, recv, send  # noqa: F401 error_of: test_errors_wire imports it here
 
 STAGE_FAIL = 125
 
@@ -58,45 +58,21 @@ class Step(Exception):
         self.path = path or (err.filename if isinstance(err.filename, str) else None)
 
 
-def send(sock: socket.socket, msg: dict) -> None:
-    sock.send(json.dumps(msg).encode())
-
-
-def recv(sock: socket.socket) -> dict:
-    data = sock.recv(65536)
-    if not data:
-        return {}
-    return json.loads(data)
-
-
-def _fail(sock: socket.socket, step: str, err: BaseException, path: str | None = None,
-          code: int = STAGE_FAIL) -> None:
+def fail(sock: socket.socket, step: str, err: BaseException, path: str | None = None,
+         code: int = STAGE_FAIL) -> None:
+    """Report a failed ``step`` to the supervisor (an ERROR message: :mod:`.protocol`), then exit with
+    ``code``. Never returns."""
     eno = getattr(err, "errno", 0) or 0
     try:
-        send(sock, {"error": step, "errno": eno, "path": path or getattr(err, "path", None)
-                    or getattr(err, "filename", None), "detail": str(err)[:500], "code": code})
+        send(sock, message(Msg.ERROR, step, errno=eno, path=path or getattr(err, "path", None)
+                           or getattr(err, "filename", None), detail=str(err)[:500], code=code))
     finally:
         os._exit(code)
 
 
-# what a stage's own failure (not one of its named steps) means, in words: "cannot stage 1 for ..." said nothing
-_STAGE_SENTENCES = {"stage 1": "create the namespaces", "stage 2": "set up the root file system and process",
-                    "start": "start the first process"}
-
-
-def error_of(plan: Plan, msg: dict) -> BoxkitError:
-    """The other end of :func:`_fail`: the error a stage's report names, as the caller raises it."""
-    step = msg.get("error", "start")
-    eno = msg.get("errno") or None
-    if step == "exec":
-        return ExecError(msg.get("path") or plan.argv[0], eno or 2)
-    step = _STAGE_SENTENCES.get(step, step)
-    return ContainerError(f"cannot {step} for container", plan.id, errno=eno,
-                          detail=None if eno else msg.get("detail"),
-                          hint=(f"at {msg['path']}; " if msg.get("path") else "") + "see boxkit probe")
-
-
-def _step(name: str, fn, *args, path: str | None = None):
+def run_step(name: str, fn, *args, path: str | None = None):
+    """``fn(*args)`` as the set-up step ``name``: an ``OSError`` becomes :class:`Step`, which the stage's
+    handler reports (:func:`fail`) with that name and ``path``."""
     try:
         return fn(*args)
     except OSError as e:
@@ -116,11 +92,11 @@ def stage1(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, sys: _
         pid = os.fork()
         if pid == 0:
             stage2(plan, sock, stdio, mount_root, sys)
-        send(sock, {"pid": pid})
+        send(sock, message(Msg.PID, pid))
     except Step as e:
-        _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
+        fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
     except BaseException as e:  # never let Python unwind into the supervisor's code after fork
-        _fail(sock, "stage 1", e)
+        fail(sock, "stage 1", e)
     os._exit(0)   # after the try: stage 2 never returns here, and _fail never returns
 
 
@@ -134,22 +110,22 @@ def _namespaces(plan: Plan, sock: socket.socket, sys: _sys.Sys) -> None:
     if own_ids:
         # rootless: our own user namespace, mapped onto our own uid (see rootless.py); while still
         # dumpable, or /proc/self/uid_map would belong to the host's root
-        _step("create user namespace", rootless.enter_userns, own_ids[0], own_ids[1], sys,
+        run_step("create user namespace", rootless.enter_userns, own_ids[0], own_ids[1], sys,
               path="/proc/self/uid_map")
     else:
         sys.prctl(PR_SET_DUMPABLE, 0)
     if plan.oci:
         _oci_stage1(plan, sys)
     if plan.join_net:
-        fd = _step("open network namespace", os.open, plan.join_net, os.O_RDONLY | os.O_CLOEXEC,
+        fd = run_step("open network namespace", os.open, plan.join_net, os.O_RDONLY | os.O_CLOEXEC,
                    path=plan.join_net)
-        _step("join network namespace", sys.setns, fd, _sys.CLONE_NEWNET, path=plan.join_net)
+        run_step("join network namespace", sys.setns, fd, _sys.CLONE_NEWNET, path=plan.join_net)
         os.close(fd)
     if "user" in ns and not own_ids:
-        _step("create user namespace", sys.unshare, _sys.CLONE_NEWUSER)
-        send(sock, {"userns": os.getpid()})
-        if recv(sock).get("mapped") is not True:
-            os._exit(STAGE_FAIL)
+        run_step("create user namespace", sys.unshare, _sys.CLONE_NEWUSER)
+        send(sock, message(Msg.USERNS, os.getpid()))
+        if recv(sock).get(Msg.MAPPED) is not True:
+            os._exit(STAGE_FAIL)   # the supervisor could not write the maps: it kills what it started
         # become root of the new namespace (mapped to an unprivileged uid outside)
         sys.setresgid(0, 0, 0)
         sys.setresuid(0, 0, 0)
@@ -159,10 +135,10 @@ def _namespaces(plan: Plan, sock: socket.socket, sys: _sys.Sys) -> None:
         # cgroup: the namespace's root is the cgroup its creator is in at that moment
         if n not in ("user", "cgroup"):
             flags |= _sys.NAMESPACE_FLAGS[n]
-    _step("create namespaces", sys.unshare, flags)
+    run_step("create namespaces", sys.unshare, flags)
     if "time" in ns and plan.time_offset:
         secs = int(plan.time_offset)
-        _step("set time namespace offsets", _write, "/proc/self/timens_offsets",
+        run_step("set time namespace offsets", _write, "/proc/self/timens_offsets",
               f"monotonic {secs} 0\nboottime {secs} 0\n", path="/proc/self/timens_offsets")
     if own_ids:
         sys.prctl(PR_SET_DUMPABLE, 0)   # stage 2, forked next, inherits it
@@ -173,7 +149,7 @@ def _write(path: str, data: str) -> None:
         f.write(data)
 
 
-def _set_stdio(stdio: list[int]) -> None:
+def set_stdio(stdio: list[int]) -> None:
     for target, fd in enumerate(stdio):
         if fd != target:
             os.dup2(fd, target)  # dup2 clears close-on-exec on the copy
@@ -188,16 +164,16 @@ def stage2(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, sys: _
     """PID 1 of the container. Never returns."""
     try:
         go = recv(sock)
-        if not go.get("go"):
-            os._exit(STAGE_FAIL)
-        _container(_updated(plan, go.get("update", {})), sock, stdio, mount_root, sys)
+        if not go.get(Msg.GO):
+            os._exit(STAGE_FAIL)   # no GO: the supervisor failed, and kills what it started
+        _container(updated(plan, go.get("update", {})), sock, stdio, mount_root, sys)
     except Step as e:
-        _fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
+        fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
     except BaseException as e:
-        _fail(sock, "stage 2", e)
+        fail(sock, "stage 2", e)
 
 
-def _updated(plan: Plan, update: dict) -> Plan:
+def updated(plan: Plan, update: dict) -> Plan:
     """The plan with what the supervisor learnt after forking us: the network's /etc files (added to
     the plan's own), an OCI create's hook state."""
     return plan.but(**{**update, "files": {**plan.files, **update.get("files", {})}})
@@ -210,8 +186,8 @@ def _container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, sy
     sys = sys or SYS
     plan = for_terminal(plan, stdio)
     if "cgroup" in plan.ns:
-        _step("create cgroup namespace", sys.unshare, _sys.CLONE_NEWCGROUP)
-    _step("bring up lo", _bring_lo_up, plan, sys)
+        run_step("create cgroup namespace", sys.unshare, _sys.CLONE_NEWCGROUP)
+    run_step("bring up lo", _bring_lo_up, plan, sys)
     try:
         if plan.mount_entries is not None:   # an OCI bundle's own mounts (boxkit.oci)
             process.setup_bundle_rootfs(plan, mount_root, sys)
@@ -240,14 +216,14 @@ def enter_session(plan: Plan, sock: socket.socket, stdio: list[int], sys: _sys.S
     container's stdio (or its console) as fds 0-2, and every other inherited fd closed."""
     sys = sys or SYS
     if "uts" in plan.ns and plan.hostname:
-        _step("set hostname", sys.sethostname, plan.hostname)
+        run_step("set hostname", sys.sethostname, plan.hostname)
     os.setsid()
     if plan.console_fd is not None:
-        stdio = _step("set up terminal", process.open_console, plan)
-    _set_stdio(stdio)
+        stdio = run_step("set up terminal", process.open_console, plan)
+    set_stdio(stdio)
     if plan.tty or plan.terminal:   # boxkit run -t, or an OCI process.terminal
-        _step("set controlling terminal", sys.set_controlling_tty, 0)
-    _close_fds_but({0, 1, 2, sock.fileno(), *plan.keep_fds}, sys)
+        run_step("set controlling terminal", sys.set_controlling_tty, 0)
+    close_fds_but({0, 1, 2, sock.fileno(), *plan.keep_fds}, sys)
 
 
 def confine_and_exec(plan: Plan, sock: socket.socket, bounding_done: bool = False,
@@ -264,27 +240,27 @@ def confine_and_exec(plan: Plan, sock: socket.socket, bounding_done: bool = Fals
         # the filter is loaded before the capabilities go (see confine), so the working directory is
         # checked first: the check's getcwd may be a call the profile denies (runtime-tools'
         # linux_seccomp denies exactly that one)
-        _step("change to working directory", _chdir_checked, cwd, path=cwd)
+        run_step("change to working directory", chdir_checked, cwd, path=cwd)
     if oci:   # an OCI bundle's own capability sets and user
         if early_filter:   # without no_new_privs loading needs CAP_SYS_ADMIN
-            _step("load seccomp filter", seccomp.load, plan.seccomp, sys)
-        _step("set user and capabilities", process.switch_user_keep_caps, plan, sys)
+            run_step("load seccomp filter", seccomp.load, plan.seccomp, sys)
+        run_step("set user and capabilities", process.switch_user_keep_caps, plan, sys)
         if plan.no_new_privs:
-            _step("set no_new_privs", sys.prctl, PR_SET_NO_NEW_PRIVS, 1)
+            run_step("set no_new_privs", sys.prctl, PR_SET_NO_NEW_PRIVS, 1)
     else:
         confine(plan, bounding_done, sys)
     # again as the container's user when the filter came first: its permission to enter is what counts
-    _step("change to working directory", os.chdir if early_filter else _chdir_checked, cwd, path=cwd)
+    run_step("change to working directory", os.chdir if early_filter else chdir_checked, cwd, path=cwd)
     if plan.gate_fd is not None:
         # OCI create: set up and stopped before the command until `start` (see boxkit.oci)
         process.created_then_wait(plan, sock)
     if plan.seccomp and late_filter:
-        _step("load seccomp filter", seccomp.load, plan.seccomp, sys)   # last, as runc loads it
+        run_step("load seccomp filter", seccomp.load, plan.seccomp, sys)   # last, as runc loads it
     if plan.gate_fd is not None:
         _exec_started(argv, env)
     if plan.init:
         _reaper(argv, env, sock, sys)
-    _exec(argv, env, sock)
+    execute(argv, env, sock)
 
 
 def confine(plan: Plan, bounding_done: bool = False, sys: _sys.Sys | None = None) -> None:
@@ -296,7 +272,7 @@ def confine(plan: Plan, bounding_done: bool = False, sys: _sys.Sys | None = None
     sys = sys or SYS
     nnp = plan.no_new_privs
     if plan.seccomp and not nnp:
-        _step("load seccomp filter", seccomp.load, plan.seccomp, sys)
+        run_step("load seccomp filter", seccomp.load, plan.seccomp, sys)
     mask = plan.caps
     if mask is None:
         mask = caps.DEFAULT_MASK
@@ -307,17 +283,17 @@ def confine(plan: Plan, bounding_done: bool = False, sys: _sys.Sys | None = None
         # the ids first, while CAP_SETUID/CAP_SETGID are held (--cap-drop ALL -u 0 must work); a
         # non-root uid loses every capability here, so the capset below only empties inheritable
         if not bounding_done:
-            _step("drop capabilities", sys.drop_bounding, mask)
+            run_step("drop capabilities", sys.drop_bounding, mask)
             bounding_done = True
-        _step("set user", _switch_user, user[0], user[1], sys, path=f"{user[0]}:{user[1]}")
+        run_step("set user", _switch_user, user[0], user[1], sys, path=f"{user[0]}:{user[1]}")
         if user[0] != 0:
             mask = 0
-    _step("drop capabilities", caps.drop_to, mask, sys, bounding_done)
+    run_step("drop capabilities", caps.drop_to, mask, sys, bounding_done)
     if nnp:
-        _step("set no_new_privs", sys.prctl, PR_SET_NO_NEW_PRIVS, 1)
+        run_step("set no_new_privs", sys.prctl, PR_SET_NO_NEW_PRIVS, 1)
 
 
-def _close_fds_but(keep: set[int], sys: _sys.Sys | None = None) -> None:
+def close_fds_but(keep: set[int], sys: _sys.Sys | None = None) -> None:
     sys = sys or SYS
     lo = 3
     for fd in sorted(k for k in keep if k >= 3) + [None]:
@@ -335,7 +311,7 @@ def _switch_user(uid: int, gid: int, sys: _sys.Sys) -> None:
     sys.setresuid(uid, uid, uid)
 
 
-def _chdir_checked(cwd: str) -> None:
+def chdir_checked(cwd: str) -> None:
     try:
         os.chdir(cwd)
     except FileNotFoundError:
@@ -349,17 +325,17 @@ def _oci_stage1(plan: Plan, sys: _sys.Sys) -> None:
     """What an OCI bundle asks before the namespaces: process limits and the OOM score (inherited
     by stage 2), and the namespaces it joins by path (the user namespace first: it decides what the
     others may be joined as)."""
-    _step("set resource limits", process.set_rlimits, plan.rlimits)
+    run_step("set resource limits", process.set_rlimits, plan.rlimits)
     if plan.oom_score_adj is not None:
-        _step("set oom_score_adj", process.set_oom_score_adj, plan.oom_score_adj,
+        run_step("set oom_score_adj", process.set_oom_score_adj, plan.oom_score_adj,
               path="/proc/self/oom_score_adj")
     join = plan.join
     for n in sorted(join, key=lambda n: n != "user"):
-        fd = _step("open namespace", os.open, join[n], os.O_RDONLY | os.O_CLOEXEC, path=join[n])
-        _step("join namespace", sys.setns, fd, _sys.NAMESPACE_FLAGS[n], path=join[n])
+        fd = run_step("open namespace", os.open, join[n], os.O_RDONLY | os.O_CLOEXEC, path=join[n])
+        run_step("join namespace", sys.setns, fd, _sys.NAMESPACE_FLAGS[n], path=join[n])
         os.close(fd)
     if "uts" in join and plan.hostname:
-        _step("set hostname", sys.sethostname, plan.hostname)
+        run_step("set hostname", sys.sethostname, plan.hostname)
 
 
 def _exec_started(argv: list[str], env: dict) -> None:
@@ -371,12 +347,12 @@ def _exec_started(argv: list[str], env: dict) -> None:
         os._exit(127 if e.errno == 2 else 126)
 
 
-def _exec(argv: list[str], env: dict, sock: socket.socket) -> None:
+def execute(argv: list[str], env: dict, sock: socket.socket) -> None:
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as e:
         code = 127 if e.errno == 2 else 126
-        _fail(sock, "exec", e, argv[0], code=code)
+        fail(sock, "exec", e, argv[0], code=code)
 
 
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
@@ -390,7 +366,7 @@ def _reaper(argv: list[str], env: dict, sock: socket.socket, sys: _sys.Sys | Non
     if child == 0:
         for s in _FORWARDED:
             signal.signal(s, signal.SIG_DFL)
-        _exec(argv, env, sock)
+        execute(argv, env, sock)
     # the handlers before the set-up socket closes: its EOF tells the caller that the container
     # runs, and a SIGTERM sent from then on must be forwarded — PID 1 drops a signal it has no
     # handler for, so one arriving a moment earlier would be lost and a stop() need its SIGKILL

@@ -17,7 +17,8 @@ its processes share. To start one more process "in" it, a process makes itself a
 
 The child then confines itself as the container's PID 1 did (user, capabilities, ``no_new_privs``,
 seccomp filter last) and execs. Over a socket pair it reports its host PID, then either a step that
-failed or nothing: the socket is close-on-exec, so end of file means ``execve`` succeeded.
+failed or nothing: the socket is close-on-exec, so end of file means ``execve`` succeeded (PID, then
+ERROR or END: :mod:`.protocol`).
 
 Three callers take this one path: a zygote's or keeper's exec (:meth:`.supervisor.Supervisor.exec`),
 ``boxkit exec`` from the command line (:mod:`boxkit.cli.exec`, which needs no owner of the container)
@@ -33,8 +34,10 @@ from collections.abc import Callable
 
 from .. import _sys
 from .._sys import PR_SET_DUMPABLE, SYS
+from ..security import seccomp
 from . import init
 from .plan import Plan
+from .protocol import Msg, expect, kind_of, message, recv, send
 
 # the user namespace first: the others are owned by it. The mount namespace last: it moves our root and
 # working directory (see the module's docstring)
@@ -72,20 +75,18 @@ def start_in(pid1: int, plan: Plan, argv: list[str], env: dict, cwd: str, user, 
         joiner(pid1, plan, argv, env, cwd, user, stdio, child, procs)
     child.close()
     try:
-        msg = init.recv(parent)
+        msg = recv(parent)
         os.waitpid(pid, 0)
-        if "pid" not in msg:
-            raise init.error_of(plan, msg or {"error": "exec", "detail": "exited early"})
-        epid = msg["pid"]
+        epid = expect(msg, Msg.PID, plan=plan, step="join container")[Msg.PID]
         if on_pid is not None:
             on_pid(epid)
-        msg = init.recv(parent)
-        if msg:
+        msg = recv(parent)
+        if kind_of(msg) is not Msg.END:
             try:
                 os.waitpid(epid, 0)
             except ChildProcessError:   # not a sub-reaper (runc exec --detach): init reaps it
                 pass
-            raise init.error_of(plan, msg)
+            expect(msg, Msg.END, plan=plan, step="prepare exec")
     finally:
         parent.close()
     return epid
@@ -125,21 +126,21 @@ def joiner(pid1: int, plan: Plan, argv, env, cwd, user, stdio, sock, procs,
         if pid == 0:
             try:
                 os.setsid()
-                init._set_stdio(stdio)
+                init.set_stdio(stdio)
                 if plan.tty:   # boxkit exec -t
                     sys.set_controlling_tty(0)
-                init._close_fds_but({0, 1, 2, sock.fileno()}, sys)
+                init.close_fds_but({0, 1, 2, sock.fileno()}, sys)
                 mask = plan.exec_caps if plan.exec_caps is not None else plan.caps
                 init.confine(plan.but(user=user, caps=mask), sys=sys)   # exec_caps: an OCI bundle's own set
-                init._chdir_checked(cwd)
+                init.chdir_checked(cwd)
                 if plan.seccomp and plan.no_new_privs:
-                    init.seccomp.load(plan.seccomp, sys)   # the container's filter, last, as in init
+                    seccomp.load(plan.seccomp, sys)   # the container's filter, last, as in init
             except init.Step as e:
-                init._fail(sock, f"prepare exec: {e.step}", OSError(e.errno, os.strerror(e.errno)), e.path)
+                init.fail(sock, f"prepare exec: {e.step}", OSError(e.errno, os.strerror(e.errno)), e.path)
             except OSError as e:
-                init._fail(sock, "prepare exec", e)
-            init._exec(argv, env, sock)
-        init.send(sock, {"pid": pid})
+                init.fail(sock, "prepare exec", e)
+            init.execute(argv, env, sock)
+        send(sock, message(Msg.PID, pid))
         os._exit(0)
     except BaseException as e:
-        init._fail(sock, "join container", e)
+        init.fail(sock, "join container", e)

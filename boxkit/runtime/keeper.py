@@ -11,7 +11,8 @@ container from the plan the command already built, and from then on holds what d
 * its output when detached: ``container.log`` in the container's directory (the container writes
   into the file itself — fds 1 and 2 are the file — so nothing is copied; with ``-t`` the keeper
   holds the terminal's master side and copies it into the file),
-* a unix socket, ``keeper.sock``, for ``stop``/``kill``/``wait``/``rm -f``. It accepts only its owner:
+* a unix socket, ``keeper.sock``, for ``stop``/``kill``/``wait``/``rm -f`` (the requests are
+  :class:`.protocol.Op`; the exchange is drawn in :mod:`.protocol`). It accepts only its owner:
   the file is mode 0600 and every connection's peer credentials (``SO_PEERCRED``) must be root's or
   the keeper's own uid (a rootless learner's).
 
@@ -55,6 +56,7 @@ from .. import files, paths
 from ..errors import SpecError
 from . import state
 from .plan import Plan
+from .protocol import OP, Event, Op, event, refused, reply
 
 SOCK = "keeper.sock"
 LOG = "container.log"
@@ -91,7 +93,7 @@ def peer_allowed(conn: socket.socket) -> bool:
 def spawn(plan: Plan, stdio: list[int], *, detach: bool, rm: bool, tty: bool, interactive: bool,
           restart: bool = False) -> tuple[socket.socket, dict]:
     """Fork the keeper and wait until the container runs. Returns the socket to the keeper and its
-    first message ({"ok": True, "pid": ...} or {"ok": False, "error": ...})."""
+    first message (``{"ok": true, "pid": ...}`` or a refusal, ``{"ok": false, "error": ...}``)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -110,7 +112,7 @@ def spawn(plan: Plan, stdio: list[int], *, detach: bool, rm: bool, tty: bool, in
     theirs.close()
     os.waitpid(pid, 0)
     data = ours.recv(1 << 16)
-    return ours, (json.loads(data) if data else {"ok": False, "error": {"message": "the keeper ended"}})
+    return ours, (json.loads(data) if data else refused({"message": "the keeper ended"}))
 
 
 def connect(cid: str) -> socket.socket | None:
@@ -151,11 +153,11 @@ class Keeper:
 
     def run(self) -> int:
         # lazy: the keeper process only; its client side (ps, exec, warm) must not load init/_sys
-        from .init import _close_fds_but
+        from .init import close_fds_but
 
         # nothing of the command's but our socket and the container's stdio (a terminal's master
         # side held here would keep the command's pty open after the command died)
-        _close_fds_but({self.client.fileno(), *self.stdio})
+        close_fds_but({self.client.fileno(), *self.stdio})
         # lazy: _sys (ctypes) in the keeper process only
         from .._sys import SYS
 
@@ -168,7 +170,6 @@ class Keeper:
         signal.set_wakeup_fd(wfd)
         # lazy: the supervisor (~50 ms) in the keeper process only
         from .supervisor import Supervisor
-        from .zygote import _error_payload  # lazy: the keeper process only
 
         sup = Supervisor()
         prior = state.read(self.cid) if self.restart else None
@@ -179,7 +180,7 @@ class Keeper:
             if prior is not None:
                 state.write(self.cid, prior)   # boxkit start failed: still the stopped container it was
             sup.shutdown()
-            self._send(self.client, {"ok": False, "error": _error_payload(e)})
+            self._send(self.client, refused(e))
             return 125
         keep = {self.master, self.stdin_hold, self.log if self.master >= 0 else -1}
         for fd in {*self.stdio, *stdio} - keep:
@@ -188,7 +189,7 @@ class Keeper:
         self._quiet_stdio()
         listener = self._listen()
         self._record(run)
-        self._send(self.client, {"ok": True, "pid": run.pid, "id": self.cid})
+        self._send(self.client, reply(pid=run.pid, id=self.cid))
         try:
             info = self._serve(sup, listener, rfd)
         finally:
@@ -207,7 +208,7 @@ class Keeper:
             state.write(self.cid, st)
             sup.containers.pop(self.cid, None)   # kept, stopped: shutdown must not remove it
         for conn in [self.client, *self.waiters]:
-            self._send(conn, {"event": "exited", "info": _info(info)})
+            self._send(conn, event(Event.EXITED, info=_info(info)))
         sup.shutdown()
         return 0
 
@@ -303,23 +304,23 @@ class Keeper:
                     self._handle(sup, conn, json.loads(data))
 
     def _handle(self, sup, conn: socket.socket, msg: dict) -> None:
-        op = msg.get("op")
-        if op == "kill":
+        op = msg.get(OP)
+        if op == Op.KILL:
             sup.kill(self.cid, int(msg.get("signal", signal.SIGKILL)))
-            self._send(conn, {"ok": True})
-        elif op == "wait":
+            self._send(conn, reply())
+        elif op == Op.WAIT:
             self.waiters.append(conn)
-        elif op == "remove":
+        elif op == Op.REMOVE:
             self.orphaned = True
             sup.kill(self.cid, signal.SIGKILL)
             self.waiters.append(conn)
-        elif op == "detach":
+        elif op == Op.DETACH:
             self.detach = True
-            self._send(conn, {"ok": True})
-        elif op == "ping":
-            self._send(conn, {"ok": True, "pid": os.getpid()})
+            self._send(conn, reply())
+        elif op == Op.PING:
+            self._send(conn, reply(pid=os.getpid()))
         else:
-            self._send(conn, {"ok": False, "error": {"message": f"unknown request {op}"}})
+            self._send(conn, refused({"message": f"unknown request {op}"}))
 
     def _copy_master(self, sel) -> None:
         try:

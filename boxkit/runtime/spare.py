@@ -24,7 +24,6 @@ A start takes a spare (:meth:`Spares.take`) or, for namespaces or id maps no spa
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import socket
@@ -34,8 +33,9 @@ from dataclasses import dataclass
 from .. import _sys, cgroups, paths
 from .._sys import SYS
 from ..cgroups import pregroup
-from . import init, rootfs, rootless, spare_child, state
+from . import rootfs, rootless, spare_child, state
 from .plan import Plan
+from .protocol import Msg, encode, kind_of, message, recv, send
 
 SPARE_NS = ("pid", "mount", "uts", "ipc", "net")
 
@@ -75,7 +75,7 @@ class Spare:
         return True
 
     def begin(self, plan: Plan, stdio: list[int]) -> dict:
-        return {"pid": self.pid}   # heard when it was taken (Spares.take)
+        return message(Msg.PID, self.pid)   # heard when it was taken (Spares.take)
 
     def reap_setup(self) -> None:
         pass   # never called: begin always names PID 1
@@ -84,7 +84,7 @@ class Spare:
         """The plan first: the spare builds the root (a plain one, ~2 ms) or writes its files while
         the supervisor writes the state, sets the limits and attaches the network; "go" then lets it
         finish and exec."""
-        socket.send_fds(self.sock, [json.dumps({"plan": plan.to_wire()}).encode()], stdio)
+        socket.send_fds(self.sock, [encode(message(Msg.PLAN, plan.to_wire()))], stdio)
 
     def close(self) -> tuple[int, str]:
         """Its first process (to kill when idle, 0 for none) and its staging directory (empty, its
@@ -185,7 +185,7 @@ class Spares:
                 seized = True
             except OSError:
                 self.vfork = False   # ptrace refused here (seccomp, Yama): PID 1 is forked as before
-        init.send(parent, {"seized": seized})
+        send(parent, message(Msg.SEIZED, seized))
         if not seized:
             return parent, False
         # the first process keeps its copy of this socket (it never runs again to close it), so PID 1
@@ -193,7 +193,7 @@ class Spares:
         # copy, and that end of file still tells us the command runs
         own, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            socket.send_fds(parent, [b"{}"], [theirs.fileno()])
+            socket.send_fds(parent, [encode(message(Msg.SOCKET))], [theirs.fileno()])
         except BaseException:
             own.close()
             raise
@@ -221,14 +221,15 @@ class Spares:
         return Guess(plan, marks, pins, root)
 
     def hello(self, sp: Spare) -> None:
-        """Read the spare's first message: its PID 1 and the cgroup it was born in."""
+        """Read the spare's first message, PID: its PID 1 and the cgroup it was born in. Anything else
+        (its ERROR, its end) is a spare that failed: nobody waits for it, so nobody is told."""
         if sp.pid:
             return
         msg = self._recv(sp)
-        sp.pid = msg.get("pid", 0)
-        if not sp.pid:
+        if kind_of(msg) is not Msg.PID:
             sp.ready = False
             return
+        sp.pid = msg[Msg.PID]
         if msg.get("group"):
             sp.group = pregroup.PreGroup(sp.name, cgroups.detect(), msg["group"])
         if sp.guess is not None:
@@ -240,11 +241,11 @@ class Spares:
     def _recv(self, sp: Spare) -> dict:
         """The spare's next message, waited for. Its PID 1 may have died before saying it: its socket
         then ends (no other process holds it), or, for a PID 1 that had not yet got that socket, its
-        first process reports the end of the vfork (a ptrace stop): either way, {}."""
+        first process reports the end of the vfork (a ptrace stop): either way, END ({})."""
         while True:
             ready, _, _ = select.select([sp.sock], [], [], 0.1)
             if ready:
-                return init.recv(sp.sock)
+                return recv(sp.sock)
             if sp.holder and state.proc_state(sp.holder) in (None, "t", "Z"):
                 return {}   # its vfork ended (ptrace stop) or it is gone: so is PID 1
 
@@ -266,7 +267,7 @@ class Spares:
         if not sp.pid:
             self.hello(sp)
         else:
-            sp.ready = init.recv(sp.sock).get("ready") is True
+            sp.ready = kind_of(recv(sp.sock)) is Msg.READY
 
     def retire(self, sp: Spare) -> None:
         """Set a spare aside, to be dropped when the zygote is idle: dropping kills two processes and
@@ -323,7 +324,7 @@ class Spares:
                 self.pool.remove(sp)
                 self.hello(sp)
                 if sp.ready is None and sp.pid:
-                    sp.ready = self._recv(sp).get("ready") is True
+                    sp.ready = kind_of(self._recv(sp)) is Msg.READY
                 if sp.ready:
                     found = sp
                     break

@@ -31,7 +31,8 @@ holds it for us: before the clone, the supervisor attaches with ``PTRACE_SEIZE``
 ``PTRACE_O_TRACEVFORKDONE`` — the end of the vfork is a ptrace stop, taken in the kernel before the
 first process returns to user space, and a tracer that never resumes it keeps it there — and
 ``PTRACE_O_EXITKILL``, so that a supervisor that dies kills it instead of releasing it. The attach
-needs the first process still dumpable, so it is the first thing the two agree on (``{"seized": true}``).
+needs the first process still dumpable, so it is the first thing the two agree on (SEIZED: the
+exchange is drawn in :mod:`.protocol`).
 Where ptrace is refused (seccomp, Yama), PID 1 is forked as before.
 
 **Its cgroup.** On cgroup v1 the spare joins a group made ahead of time
@@ -44,7 +45,6 @@ before forking; a vfork'd PID 1 joins itself, and the first process stays outsid
 from __future__ import annotations
 
 import gc
-import json
 import os
 import signal
 import socket
@@ -55,6 +55,7 @@ from ..cgroups import pregroup
 from . import caps, init, rootfs, rootless
 from .init import STAGE_FAIL, Step
 from .plan import Plan
+from .protocol import Msg, decode, expect, kind_of, message, recv, send
 
 
 def stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_root_for,
@@ -62,18 +63,18 @@ def stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_r
     """The spare's first process: forked by the supervisor; never returns. ``flags``: the namespaces
     to unshare; ``group_name``: the pre-group to make and join (None: the start makes the group);
     ``guess``: the image to prebuild on. When the supervisor could attach to it with ptrace it
-    answers ``{"seized": true}`` first, and PID 1 is then made by ``vfork_sibling`` instead of
+    says so first (SEIZED true), and PID 1 is then made by ``vfork_sibling`` instead of
     ``fork``: see :func:`_pid1_in_shared_memory`."""
     try:
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)
         gc.disable()   # see init.stage1
-        seized = init.recv(sock).get("seized") is True   # before anything else: the attach needs us dumpable
+        seized = recv(sock).get(Msg.SEIZED) is True   # before anything else: the attach needs us dumpable
         if own_ids:
             rootless.enter_userns(own_ids[0], own_ids[1])   # while dumpable, as in init.stage1
         SYS.prctl(PR_SET_DUMPABLE, 0)
-        init._close_fds_but({0, 1, 2, sock.fileno()})  # a spare lives long: hold nothing of the zygote's
+        init.close_fds_but({0, 1, 2, sock.fileno()})  # a spare lives long: hold nothing of the zygote's
         if seized:
             SYS.unshare(flags)
             if SYS.vfork_sibling() == 0:
@@ -86,10 +87,10 @@ def stage1(flags: int, sock: socket.socket, staging: str, ns: list[str], mount_r
         pid = os.fork()
         if pid == 0:
             _pid1(sock, staging, ns, mount_root_for, guess)
-        init.send(sock, {"pid": pid, "group": group})
+        send(sock, message(Msg.PID, pid, group=group))
         os._exit(0)
     except BaseException as e:
-        init._fail(sock, "prepare spare container", e)
+        init.fail(sock, "prepare spare container", e)
 
 
 def _pid1_in_shared_memory(sock: socket.socket, staging: str, ns: list[str], mount_root_for,
@@ -100,18 +101,18 @@ def _pid1_in_shared_memory(sock: socket.socket, staging: str, ns: list[str], mou
     and that end of file still tells the supervisor the command runs. We join the cgroup here and
     tell the supervisor our PID as the host sees it (the host's /proc is still mounted here)."""
     try:
-        _m, fds, _f, _a = socket.recv_fds(sock, 64, 1)   # our own socket (see Spares._handshake)
+        data, fds, _f, _a = socket.recv_fds(sock, 64, 1)   # SOCKET: our own (see Spares._handshake)
         sock.close()
-        if not fds:
-            os._exit(STAGE_FAIL)
+        if not fds or kind_of(decode(data)) is not Msg.SOCKET:
+            os._exit(STAGE_FAIL)   # nobody to tell: the supervisor sees this process end
         # close-on-exec, like every socket Python makes (recv_fds ignores MSG_CMSG_CLOEXEC): its end
         # of file at our execve is what tells the supervisor that the command runs
         os.set_inheritable(fds[0], False)
         sock = socket.socket(fileno=fds[0])
         group = _join_pregroup(group_name, 0) if group_name else None   # 0: the writer, in any PID namespace
-        init.send(sock, {"pid": int(os.readlink("/proc/self")), "group": group})
+        send(sock, message(Msg.PID, int(os.readlink("/proc/self")), group=group))
     except BaseException as e:
-        init._fail(sock, "prepare spare container", e)
+        init.fail(sock, "prepare spare container", e)
     _pid1(sock, staging, ns, mount_root_for, guess)
 
 
@@ -127,16 +128,16 @@ def _pid1(sock: socket.socket, staging: str, ns: list[str], mount_root_for, gues
         SYS.drop_bounding(caps.DEFAULT_MASK)
         if guess is not None:
             _prebuild(guess, staging, mount_root_for)
-        init.send(sock, {"ready": True})
+        send(sock, message(Msg.READY))
         data, fds, _f, _a = socket.recv_fds(sock, 1 << 20, 3)
         if not data:
             os._exit(0)  # the supervisor dropped the spare
-        plan = Plan.from_wire(json.loads(data)["plan"])
+        plan = Plan.from_wire(expect(decode(data), Msg.PLAN, step="start spare container")[Msg.PLAN])
         container(plan, sock, list(fds), mount_root_for(plan), staging, prebuilt=guess is not None)
     except Step as e:
-        init._fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
+        init.fail(sock, e.step, OSError(e.errno, os.strerror(e.errno)), e.path)
     except BaseException as e:
-        init._fail(sock, "start spare container", e)
+        init.fail(sock, "start spare container", e)
 
 
 def container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, staged: str,
@@ -159,15 +160,15 @@ def container(plan: Plan, sock: socket.socket, stdio: list[int], mount_root, sta
     except OSError as e:
         raise Step("write container files", e) from e
     init.enter_session(plan, sock, stdio)
-    go = init.recv(sock)
-    if not go.get("go"):
+    go = recv(sock)
+    if not go.get(Msg.GO):
         os._exit(STAGE_FAIL)   # the supervisor failed or dropped us: it kills and removes the rest
     update = go.get("update", {})
-    plan = init._updated(plan, update)
+    plan = init.updated(plan, update)
     if "cgroup" in plan.ns:
         # after "go": the group may have been moved (a cpuset made at claim), and a cgroup
         # namespace's root is the group its creator is in at the moment of unshare
-        init._step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
+        init.run_step("create cgroup namespace", SYS.unshare, _sys.CLONE_NEWCGROUP)
     try:
         rootfs.finish_rootfs(Plan(files=update.get("files", {}), readonly=plan.readonly))
     except OSError as e:

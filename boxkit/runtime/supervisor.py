@@ -36,6 +36,7 @@ from ..spec import Limits
 from . import init, join, rootfs, rootless, state
 from .idshift import shifted
 from .plan import Plan
+from .protocol import Msg, expect, kind_of, message, recv, send, unexpected
 from .spare import Spares
 
 
@@ -74,8 +75,8 @@ class Launch(Protocol):
         """Make the container's directory ours (a rename); False: the start prepares one."""
 
     def begin(self, plan: Plan, stdio: list[int]) -> dict:
-        """PID 1's first word: ``{"pid": N}``, or ``{"userns": N}`` when its id maps are to be
-        written first, or a failure report."""
+        """PID 1's first word (:mod:`.protocol`): PID, or USERNS when its id maps are to be written
+        first, or an ERROR report."""
 
     def reap_setup(self) -> None:
         """After a failure report: collect the set-up process that sent it."""
@@ -110,7 +111,7 @@ class LongWay:
             self.sock.close()
             init.stage1(plan, child, stdio, mount_root)
         child.close()
-        return init.recv(self.sock)
+        return recv(self.sock)
 
     def reap_setup(self) -> None:
         os.waitpid(self.stage1, 0)
@@ -203,17 +204,17 @@ class Supervisor:
         cg = net = None
         pid1 = 0
         try:
+            # the exchange is drawn in protocol.py's docstring
             msg = launch.begin(plan, stdio)
-            if "userns" in msg:   # stage 1 made a user namespace: its maps are ours to write
-                self._write_id_maps(msg["userns"], plan.uid_map)
-                init.send(launch.sock, {"mapped": True})
-                msg = init.recv(launch.sock)
-            if "pid" not in msg:
+            if kind_of(msg) is Msg.USERNS:   # stage 1 made a user namespace: its maps are ours to write
+                self._write_id_maps(msg[Msg.USERNS], plan.uid_map)
+                send(launch.sock, message(Msg.MAPPED))
+                msg = recv(launch.sock)
+            if kind_of(msg) is not Msg.PID:
                 launch.reap_setup()
-                raise init.error_of(plan, msg or {"error": "stage 1", "detail": "exited early"})
             # stage 1 exits by itself; the reap loop collects it (waiting here would put its exit on
             # the start path)
-            pid1 = msg["pid"]
+            pid1 = expect(msg, Msg.PID, plan=plan, step="stage 1")[Msg.PID]
             launch.hand_over(plan, stdio)
             self.by_pid[pid1] = (cid, "init")
             record = {"id": cid, "name": plan.name, "pid": pid1, "starttime": state.starttime(pid1),
@@ -234,18 +235,17 @@ class Supervisor:
                                     plan.hostname or cid, plan.publish, lo_up=False)
                 update["files"] = {"/etc/hosts": net.hosts, "/etc/resolv.conf": net.resolv_conf}
             try:
-                init.send(launch.sock, {"go": True, "update": update})
+                send(launch.sock, message(Msg.GO, update=update))
             except OSError:
-                msg = init.recv(launch.sock)   # it failed while building its root: its report
-                raise init.error_of(plan, msg or {"error": "start", "detail": "its first process ended early"}) from None
+                # it failed while building its root: its ERROR report, or its end
+                raise unexpected(recv(launch.sock), plan=plan, step="start") from None
             # while the container execs (~2 ms): what only the host sees
             if launch.dir_names_pid1:
                 state.write(cid, record)
             if launch.group is not None:
                 cg.rename(cid)
-            msg = init.recv(launch.sock)   # EOF: execve succeeded and closed the last copy of the socket
-            if msg:
-                raise init.error_of(plan, msg)
+            # END: execve succeeded and closed the last copy of the socket
+            expect(recv(launch.sock), Msg.END, plan=plan, step="start")
         except BaseException:
             if pid1:
                 state.kill(pid1)

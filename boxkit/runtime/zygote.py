@@ -1,7 +1,8 @@
 """The zygote: a single-threaded helper process that a notebook kernel talks to over a socket.
 
 Started once per kernel as ``python -m boxkit.runtime.zygote FD`` (``FD`` is one end of a
-``SOCK_SEQPACKET`` socket pair). Requests and replies are JSON messages; the container's stdin, stdout
+``SOCK_SEQPACKET`` socket pair). Requests and replies are JSON messages (:class:`.protocol.Op`: the
+exchange is drawn in :mod:`.protocol`); the container's stdin, stdout
 and stderr travel with the ``run`` request as file descriptors (``SCM_RIGHTS``), so the container writes
 straight into the kernel's pipes. Exits are announced as events. When the socket closes — the kernel
 exited or was killed — the zygote kills and removes every container it owns, then exits.
@@ -20,18 +21,14 @@ import socket
 import sys
 import time
 
-from ..errors import to_wire
 from . import supervisor
 from .plan import Plan
+from .protocol import NOREPLY, OP, REQ, Event, Op, event, refused, reply
 
 MAX_MSG = 1 << 20
 # After a start, housekeeping waits this long for the container's exit (a short command ends within a
 # few milliseconds), so that its report does not queue behind the next spare's fork
 GRACE = 0.005
-
-
-def _error_payload(err: BaseException) -> dict:
-    return to_wire(err, "cannot start container")
 
 
 class Zygote:
@@ -57,35 +54,35 @@ class Zygote:
             self.running = False
 
     def handle(self, msg: dict, fds: list[int]) -> None:
-        op = msg.get("op")
-        req = msg.get("req")
+        op = msg.get(OP)
+        req = msg.get(REQ)
         try:
-            if op == "run":
+            if op == Op.RUN:
                 run = self.sup.start(Plan.from_wire(msg["plan"]), fds)
-                self.send({"req": req, "ok": True, "pid": run.pid, "started": run.started})
-            elif op == "exec":
+                self.send({REQ: req, **reply(pid=run.pid, started=run.started)})
+            elif op == Op.EXEC:
                 pid = self.sup.exec(msg["id"], msg["argv"], msg["env"], msg["cwd"], msg.get("user"), fds)
-                self.send({"req": req, "ok": True, "pid": pid})
-            elif op == "kill":
+                self.send({REQ: req, **reply(pid=pid)})
+            elif op == Op.KILL:
                 self.sup.kill(msg["id"], int(msg.get("signal", signal.SIGKILL)))
-                self.send({"req": req, "ok": True})
-            elif op == "remove":
+                self.send({REQ: req, **reply()})
+            elif op == Op.REMOVE:
                 # nobody waits for this answer (the client does not ask for one): removing an upper
                 # dir and a cgroup takes milliseconds, and requests are handled in order, so a later
                 # request can never see the container half-removed
-                if not msg.get("noreply"):
-                    self.send({"req": req, "ok": True})
+                if not msg.get(NOREPLY):
+                    self.send({REQ: req, **reply()})
                 self.sup.remove(msg["id"])
-            elif op == "ping":
-                self.send({"req": req, "ok": True, "pid": os.getpid()})
+            elif op == Op.PING:
+                self.send({REQ: req, **reply(pid=os.getpid())})
             else:
-                self.send({"req": req, "ok": False, "error": {"message": f"unknown request {op}"}})
+                self.send({REQ: req, **refused({"message": f"unknown request {op}"})})
         except BaseException as e:  # a failed start must not end the zygote
-            self.send({"req": req, "ok": False, "error": _error_payload(e)})
+            self.send({REQ: req, **refused(e)})
         finally:
             for fd in fds:
                 os.close(fd)
-        if op == "run":
+        if op == Op.RUN:
             self.quiet_from = time.monotonic() + GRACE
 
     def on_children(self) -> None:
@@ -96,7 +93,7 @@ class Zygote:
             pass
         done = self.sup.reap()
         for cid, what, pid, info in done:
-            self.send({"event": "exited", "id": cid, "what": what, "pid": pid, "info": info})
+            self.send(event(Event.EXITED, id=cid, what=what, pid=pid, info=info))
         if any(what == "init" for _cid, what, _pid, _info in done):
             self.quiet_from = 0.0   # reported: the caller has its answer, housekeeping may start
         for cid, what, _pid, _info in done:
