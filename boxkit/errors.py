@@ -174,7 +174,7 @@ def to_wire(err: BaseException, op: str = "cannot start container") -> dict:
                 "exit_code": getattr(err, "exit_code", 125), "message": str(err)}
     if isinstance(err, OSError):
         return to_wire(BoxkitError(op, err.filename, errno=err.errno or 0,
-                                   hint="see boxkit probe" if err.errno not in _ERRNO_HINTS else None))
+                                   hint=N_("see boxkit probe") if err.errno not in _ERRNO_HINTS else None))
     return to_wire(BoxkitError(op, detail=f"{type(err).__name__}: {err}"))
 
 
@@ -193,7 +193,7 @@ def from_wire(d: dict) -> BoxkitError:
         BoxkitError.__init__(e, d["op"], d.get("path"), errno=d.get("errno") or 0, hint=d.get("hint"),
                              detail=d.get("detail"), params=d.get("params"), terms=tuple(d.get("terms") or ()))
     else:
-        BoxkitError.__init__(e, d.get("message", "the boxkit helper failed"), hint="")
+        BoxkitError.__init__(e, d.get("message", N_("the boxkit helper failed")), hint="")
         e.errno = d.get("errno") or 0
     e.exit_code = d.get("exit_code", 125)
     return e
@@ -204,6 +204,6 @@ def check_linux() -> None:
     import sys
 
     if not sys.platform.startswith("linux"):
-        raise HostError("boxkit needs a linux kernel", sys.platform, errno=_errno.ENOSYS,
-                        detail="namespaces, cgroups and overlayfs exist only on linux",
-                        hint="use the VM route in the README (Lima, Vagrant or Multipass)")
+        raise HostError(N_("boxkit needs a linux kernel"), sys.platform, errno=_errno.ENOSYS,
+                        detail=N_("namespaces, cgroups and overlayfs exist only on linux"),
+                        hint=N_("use the VM route in the README (Lima, Vagrant or Multipass)"))

@@ -45,6 +45,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..i18n import N_
+
 CGROUP2_SUPER_MAGIC = 0x63677270
 TMPFS_MAGIC = 0x01021994
 BASE = "/sys/fs/cgroup"
@@ -196,14 +198,14 @@ def delegation(directory: str) -> str:
     delegation (its attribute), a directory owned by this user (what any delegation does: the manager
     chowns ``cgroup.procs`` and ``cgroup.subtree_control``), or neither (root writes where it likes)."""
     if _delegated_by_systemd(directory):
-        return "delegated by systemd (Delegate=yes)"
+        return N_("delegated by systemd (Delegate=yes)")
     try:
         procs = os.stat(os.path.join(directory, "cgroup.procs"))
     except OSError:
-        return "not readable"
+        return N_("not readable")
     if procs.st_uid == os.geteuid() and procs.st_uid != 0:
-        return "delegated to this user (its cgroup.procs is theirs)"
-    return "not a delegated subtree: root writes there"
+        return N_("delegated to this user (its cgroup.procs is theirs)")
+    return N_("not a delegated subtree: root writes there")
 
 
 def parents(host: CgroupHost, own: dict[str, str], setting: str | None,

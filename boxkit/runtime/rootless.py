@@ -77,8 +77,13 @@ def require() -> None:
     if report.rootless:
         return
     why = report.check("rootless").why
+    # the probe's sentence as its message id and fields, so the printing side says it in its language
+    # (a field that is itself a sentence of the probe cannot cross the wire: then the English)
+    params = getattr(why, "params", None) or {}
+    plain = all(isinstance(v, (str, int, float)) and type(v) in (str, int, float) for v in params.values())
     raise HostError(N_("cannot start a container as uid"), str(os.geteuid()), errno=errno.EPERM,
-                    detail=why, hint=_NEEDS_ROOT_HINT)
+                    detail=getattr(why, "template", why) if plain else str(why), hint=_NEEDS_ROOT_HINT,
+                    params=params if plain else None, terms=getattr(why, "terms", ()) if plain else ())
 
 
 def adapt(plan: Plan, spec) -> Plan:

@@ -107,12 +107,20 @@ def update(lang: str, root: str = REPO, drop_obsolete: bool = False) -> dict[str
         before = None
     if drop_obsolete:
         po.obsolete.clear()
+    _drop_stale_previous(po)
     text = cat_mod.render(po, previous=True)
     if text != before:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(text)
     return cat_mod.counts(po)
+
+
+def _drop_stale_previous(po: Catalog) -> None:
+    # "#| msgid" is the old English beside a fuzzy entry; once the entry is checked it says nothing
+    for m in po:
+        if m.id and not m.fuzzy:
+            m.previous_id = []
 
 
 def compiled(lang: str, root: str = REPO) -> bytes:
@@ -155,6 +163,7 @@ def merge(lang: str, sources: list[str], root: str = REPO) -> int:
             m.string = want
             m.flags.discard("fuzzy")
             n += 1
+    _drop_stale_previous(po)
     with open(path, "w") as f:
         f.write(cat_mod.render(po, previous=True))
     return n
