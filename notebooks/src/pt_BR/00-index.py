@@ -45,10 +45,10 @@ from boxkit import course
 course.start("containers", full=True)   # todas as linhas da verificação do host, em palavras simples
 
 # %% [markdown]
-# O curso roda **ao vivo** (*live*) quando todas as linhas de que as demonstrações precisam dizem *yes*;
-# **sem root** (*rootless*) onde o kernel deixa um usuário criar namespaces de usuário (a maioria das
-# demonstrações roda ao vivo num namespace de usuário só seu, e o resto é reproduzido); e **gravado**
-# (*recorded*) num host sem nenhum dos dois (o mybinder.org público, por exemplo).
+# O curso roda **ao vivo** quando todas as linhas de que as demonstrações precisam dizem *sim*; **sem
+# root** onde o kernel deixa um usuário criar namespaces de usuário (a maioria das demonstrações roda ao
+# vivo num namespace de usuário só seu, e o resto é reproduzido); e **gravado** num host sem nenhum dos
+# dois (o mybinder.org público, por exemplo).
 #
 # ## Como ler as células de um notebook
 #
@@ -127,10 +127,9 @@ print(f"o contêiner viu um único processo, o PID 1 chamado ps (vistos: {len(ro
 #
 # Todos os capítulos, do 01 ao 09, têm um **exercício** (o 06 pede primeiro as suas previsões, antes das
 # demonstrações; os outros, no fim, depois do que provaram): você troca cada `...` pela sua previsão, e
-# uma célula de verificação inicia contêineres de verdade e responde *right* (certo) ou *not yet* (ainda
-# não) a partir do que o kernel fez, com uma dica que diz por quê, nunca a resposta. Num host que não
-# consegue rodá-los (modo gravado), a sua resposta é julgada com base em medições gravadas num kernel
-# real.
+# uma célula de verificação inicia contêineres de verdade e responde *certo* ou *ainda não* a partir do
+# que o kernel fez, com uma dica que diz por quê, nunca a resposta. Num host que não consegue rodá-los
+# (modo gravado), a sua resposta é julgada com base em medições gravadas num kernel real.
 #
 # | notebook | o exercício |
 # |---|---|

@@ -660,7 +660,7 @@ for p in probes:
 #   o disco do host, onde quer que o próprio root do host possa fazê-lo (não testado aqui).
 #
 # De volta às suas previsões: cada ação do exercício é decidida por uma destas camadas. Se a verificação
-# disse "not yet" (ainda não), encontre a camada de cada ação e rode a verificação de novo.
+# disse "ainda não", encontre a camada de cada ação e rode a verificação de novo.
 #
 # **Experimente em seguida:** escreva um perfil seu — `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls":
 # [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}` — e rode `boxkit.run("busybox", "mkdir
