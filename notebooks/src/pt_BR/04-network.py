@@ -462,8 +462,8 @@ print(f"net.ipv4.ip_forward como este notebook o encontrou ({int(now)}):", now =
 # * Uma ida e volta por uma bridge custou a mesma ordem de grandeza de tempo que uma pelo loopback: não há
 #   fio no meio.
 # * Um contêiner numa segunda rede não alcançou o `web`, nem pelo endereço nem pelo nome.
-# * Um contêiner numa rede `--nat` alcançou um namespace além do namespace de rede do host, que viu só o
-#   endereço do host; o contador de masquerade subiu uma vez por conexão.
+# * Um contêiner numa rede `--nat` alcançou um namespace além do namespace de rede do host, e esse
+#   namespace viu só o endereço do host; o contador de masquerade subiu uma vez por conexão.
 #
 # ## <a id="Exercise"></a>Exercício
 #

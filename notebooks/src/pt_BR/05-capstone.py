@@ -159,9 +159,9 @@ print(f"a loja ainda responde depois da carga ({page!r}):", page.startswith("sho
 #
 # Editamos o contêiner em execução (um `VERSION` novo) e então fazemos commit do diretório *upper* dele —
 # só o que mudou — como uma camada por cima de `shop:1.0`. Além do arquivo alterado, a camada contém os
-# diretórios acima do que o contêiner escreveu: o `app` e o `etc`, e é só neste último que o runtime
-# escreveu os arquivos `hosts`, `hostname` e `resolv.conf` do contêiner, que um commit deixa de fora (eles
-# pertencem a esta execução, não à imagem).
+# diretórios acima do que o contêiner escreveu: o `app` e o `etc`, onde o runtime escreveu os arquivos
+# `hosts`, `hostname` e `resolv.conf` do contêiner, arquivos que um commit deixa de fora (eles pertencem a
+# esta execução, não à imagem).
 
 # %%
 # boxkit: needs network, cgroups

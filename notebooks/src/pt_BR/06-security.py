@@ -364,14 +364,14 @@ print(f"a raiz, /dev e /dev/shm são nodev ({' '.join(sorted(writable & set(node
 # %% [markdown]
 # A ausência dos discos do host nessa lista prova pouco: as capabilities padrão incluem `CAP_MKNOD`, então
 # o root lá dentro consegue *criar* um nó para qualquer dispositivo, dados o tipo e os números major:minor
-# (o host lista os seus discos e os números deles em `/proc/partitions`). O que recusa é a *abertura*, e
-# duas vezes. Todo sistema de arquivos em que o contêiner consegue criar um nó — a sua raiz, `/dev`,
-# `/dev/shm` — é montado `nodev`: o kernel não abre um nó de dispositivo encontrado nele (`EACCES`,
-# "Permission denied"). As seis montagens bind de dispositivos e o `devpts` não são `nodev`, como mostram
-# as linhas acima: os nós deles precisam abrir. E, no cgroup v1, o cgroup de dispositivos do contêiner o
-# deixa criar qualquer nó, mas abrir só os seguros (`EPERM`, "Operation not permitted"). O Docker
-# acrescenta um dispositivo do host com `--device`; o boxkit só tem `--privileged`, que abre o cgroup de
-# dispositivos para todos os nós.
+# (o host lista os seus discos e os números deles em `/proc/partitions`). O que o kernel recusa é a
+# *abertura*, e por dois caminhos. Todo sistema de arquivos em que o contêiner consegue criar um nó — a
+# sua raiz, `/dev`, `/dev/shm` — é montado `nodev`: o kernel não abre um nó de dispositivo encontrado nele
+# (`EACCES`, "Permission denied"). As seis montagens bind de dispositivos e o `devpts` não são `nodev`,
+# como mostram as linhas acima: os nós deles precisam abrir. E, no cgroup v1, o cgroup de dispositivos do
+# contêiner o deixa criar qualquer nó, mas abrir só os seguros (`EPERM`, "Operation not permitted"). O
+# Docker acrescenta um dispositivo do host com `--device`; o boxkit só tem `--privileged`, que abre o
+# cgroup de dispositivos para todos os nós.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -390,9 +390,9 @@ print(f"o disco deste host: /dev/{disk}, dispositivo de bloco {major}:{minor}; o
 # proteção de uma máquina virtual), como a linha acima pode mostrar. Para que todo host mostre a mesma
 # coisa, o disco abaixo é um **dispositivo loop**: um dispositivo de bloco que o kernel cria sobre um
 # arquivo, aqui um arquivo pequeno que começa com a palavra `boxkit`, desanexado no fim da célula. A
-# primeira execução cria o nó em `/tmp` (na raiz, que é `nodev`). Para encontrar só o cgroup de
-# dispositivos, a segunda execução monta um `tmpfs` próprio, sem `nodev` (isso exige `CAP_SYS_ADMIN`); a
-# terceira faz o mesmo como privilegiada. Cada execução lê seis bytes do disco e não grava nada nele.
+# primeira execução cria o nó em `/tmp` (na raiz, que é `nodev`). Para que a abertura esbarre só no cgroup
+# de dispositivos, a segunda execução monta um `tmpfs` próprio, sem `nodev` (isso exige `CAP_SYS_ADMIN`);
+# a terceira faz o mesmo como privilegiada. Cada execução lê seis bytes do disco e não grava nada nele.
 
 # %%
 # boxkit: needs root
@@ -618,10 +618,10 @@ print(f"privilegiado: ainda com um grupo próprio, não a raiz ({len(groups)} hi
 # ## A pilha, com todos os testes
 #
 # Uma faixa por camada, com o jeito como ela recusa. À esquerda: o que o teste encontrou no seu primeiro
-# contêiner, um contêiner padrão, a menos que a caixa indique outra configuração (vermelho: recusado,
-# *refused* na figura). À direita: o que ele encontrou sem essa camada (verde: funcionou, *works*;
-# vermelho: ainda recusado, *still refused*; cinza: não testado, *not tried*). Onde a caixa da direita diz
-# `--privileged`, todas as outras camadas saíram junto (seções 4 e 5).
+# contêiner, um contêiner padrão (*padrão* na caixa), a menos que a caixa indique outra configuração
+# (vermelho: *recusado*). À direita: o que ele encontrou sem essa camada (verde: *funciona*; vermelho:
+# *ainda recusado*; cinza: *não testado*). Onde a caixa da direita diz `--privileged`, todas as outras
+# camadas saíram junto (seções 4 e 5).
 
 # %%
 # boxkit: needs root
