@@ -40,9 +40,12 @@ course.start("containers")
 # ## <a id="Predict-first"></a>Primeiro, preveja
 #
 # Antes de ver qualquer camada em ação: quais destas coisas o root consegue fazer num contêiner *padrão*?
-# Cada uma é uma tarefa que o root faz num host comum. Troque cada `...` por `True` ou `False`. A
-# verificação executa cada ação num contêiner só para ela e diz quantas previsões acertaram; a dica diz em
-# que pensar, nunca qual ação você errou. As seções abaixo mostram as camadas que decidem.
+# Cada uma é uma tarefa que o root faz num host comum. Os nomes delas ficam em inglês, porque são as
+# chaves que a verificação procura; na ordem: mudar o dono de um arquivo, escutar numa porta privilegiada,
+# usar o ptrace num processo irmão, mudar o hostname, acertar o relógio, carregar um módulo do kernel, ler
+# o log do kernel e ler o disco do host por um nó que o próprio root cria. Troque cada `...` por `True` ou
+# `False`. A verificação executa cada ação num contêiner só para ela e diz quantas previsões acertaram; a
+# dica diz em que pensar, nunca qual ação você errou. As seções abaixo mostram as camadas que decidem.
 
 # %%
 # boxkit: exercise
