@@ -49,7 +49,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-from .i18n import N_, _
+from .i18n import N_, _, language
 from .probe_host import Said, mode_word, say
 
 RECORDING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recordings", "course.json")
@@ -108,9 +108,29 @@ def strip_directives(source: str) -> str:
     return _DIRECTIVE.sub("", source)
 
 
-def key(source: str) -> str:
-    """A cell's recording key: its source without directive lines, stripped of surrounding blanks."""
-    return hashlib.sha256(strip_directives(source).strip().encode()).hexdigest()[:20]
+def key(source: str, lang: str = "en") -> str:
+    """A cell's recording key: its source without directive lines, stripped of surrounding blanks, and
+    the language the notebook speaks (:func:`boxkit.i18n.set_language`): the same code prints the
+    package's words in another language, so each edition replays its own run of it."""
+    body = strip_directives(source).strip()
+    if lang and lang != "en":
+        body = f"{lang}\n{body}"
+    return hashlib.sha256(body.encode()).hexdigest()[:20]
+
+
+_SETS_LANGUAGE = re.compile(r"""set_language\(\s*["']([A-Za-z_]+)["']\s*\)""")
+
+
+def notebook_language(nb: dict) -> str:
+    """The language an executed notebook speaks: the one its code sets (a translated edition's first
+    cell does), else English."""
+    for c in nb.get("cells", []):
+        if c.get("cell_type") == "code":
+            src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            found = _SETS_LANGUAGE.search(src)
+            if found:
+                return found.group(1)
+    return "en"
 
 
 def load() -> dict:
@@ -340,12 +360,13 @@ def _transform(lines: list[str]) -> list[str]:
     if is_exercise(source):
         return lines   # the learner's answer is judged, live or against recorded measurements
     if have is None:
-        return [f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r}, '')\n"]
+        return [f"__import__('boxkit.course', fromlist=['replay']).replay({key(source, language())!r}, '')\n"]
     lacking = sorted(directives(source) - have)
     if not lacking:
         return lines   # rootless mode: this cell runs live
     return _imports(source) + [
-        f"__import__('boxkit.course', fromlist=['replay']).replay({key(source)!r}, {', '.join(lacking)!r})\n"]
+        f"__import__('boxkit.course', fromlist=['replay']).replay({key(source, language())!r}, "
+        f"{', '.join(lacking)!r})\n"]
 
 
 def _imports(source: str) -> list[str]:
@@ -422,6 +443,7 @@ def record(notebooks: list[str], out: str = RECORDING, exercises: dict | None = 
     for path in notebooks:
         with open(path) as f:
             nb = json.load(f)
+        lang = notebook_language(nb)
         for c in nb["cells"]:
             if c.get("cell_type") != "code":
                 continue
@@ -429,7 +451,7 @@ def record(notebooks: list[str], out: str = RECORDING, exercises: dict | None = 
             outs = []
             for o in c.get("outputs", []):
                 outs.append(_plain_output(o))
-            k = key(src)
+            k = key(src, lang)
             if any(o.get("metadata", {}).get("boxkit") == "recorded" for o in outs):
                 # a replay here (a cgroup v2 cell on a v1 host): the run it replayed stays the recording
                 if k in before.get("cells", {}):
@@ -466,6 +488,7 @@ def record_from(notebook: str, need: str, out: str = RECORDING) -> list[str]:
         nb = json.load(f)
     with open(out) as f:
         rec = json.load(f)
+    lang = notebook_language(nb)
     taken = []
     for c in nb["cells"]:
         src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
@@ -474,11 +497,11 @@ def record_from(notebook: str, need: str, out: str = RECORDING) -> list[str]:
         outs = []
         for o in c.get("outputs", []):
             if o.get("output_type") == "error" or o.get("metadata", {}).get("boxkit") == "recorded":
-                raise ValueError(f"cannot record cell {key(src)} of {notebook}: it "
+                raise ValueError(f"cannot record cell {key(src, lang)} of {notebook}: it "
                                  f"{'failed' if o.get('output_type') == 'error' else 'was replayed'} there")
             outs.append(_plain_output(o))
-        rec["cells"][key(src)] = outs
-        taken.append(key(src))
+        rec["cells"][key(src, lang)] = outs
+        taken.append(key(src, lang))
     with open(out, "w") as f:
         json.dump(rec, f, separators=(",", ":"))
     _state["recording"] = None

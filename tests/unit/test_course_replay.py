@@ -105,3 +105,33 @@ def test_live_on_a_v1_host_replays_only_the_cgroup2_cells(monkeypatch):
     assert course._transform(["print(1)\n"]) == ["print(1)\n"]
     (code,) = course._transform([V2_CELL])
     assert "replay" in code and "cgroup2" in code
+
+
+def test_each_edition_replays_its_own_run_of_the_same_code(tmp_path, monkeypatch):
+    """The same cell in both editions prints the package's words in each one's language (a verdict, a
+    badge): the recording keeps both runs, keyed by the language the notebook sets, and a replay in a
+    Portuguese notebook shows the Portuguese run."""
+    from boxkit import i18n
+
+    cell = "# boxkit: needs root\nprint(demo.note())\n"
+    en = _nb(tmp_path / "07-x.ipynb", [("import boxkit\n", []),
+                                        (cell, [{"output_type": "stream", "name": "stdout", "text": "absent\n"}])])
+    (tmp_path / "pt_BR").mkdir()
+    pt = _nb(tmp_path / "pt_BR" / "07-x.ipynb", [
+        ('import boxkit\nboxkit.set_language("pt_BR")\n', []),
+        (cell, [{"output_type": "stream", "name": "stdout", "text": "ausente\n"}])])
+    assert course.notebook_language(json.loads(open(pt).read())) == "pt_BR"
+    assert course.notebook_language(json.loads(open(en).read())) == "en"
+    out = tmp_path / "rec.json"
+    course.record([en, pt], str(out))
+    cells = json.loads(out.read_text())["cells"]
+    assert cells[course.key(cell)][0]["text"] == "absent\n"
+    assert cells[course.key(cell, "pt_BR")][0]["text"] == "ausente\n"
+    # the kernel's transformer asks in the language the notebook set
+    monkeypatch.setitem(course._state, "have", None)
+    i18n.set_language("pt_BR")
+    try:
+        code = "".join(course._transform(cell.splitlines(keepends=True)))
+    finally:
+        i18n.set_language("en")
+    assert repr(course.key(cell, "pt_BR")) in code and repr(course.key(cell)) not in code
