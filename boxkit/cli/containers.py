@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ContainerError, SpecError, from_wire
 from ..i18n import N_, _
+from ..runtime import protocol
 from ..spec import parse_env, parse_user
 from .run_args import STOP_TIMEOUT, spec_from_args
 from .terminal import Relay, Signals, open_pty
@@ -129,7 +130,7 @@ def _detached(plan: Plan, rm: bool, tty: bool, interactive: bool, restart: bool 
 
 
 def _check_started(first: dict) -> None:
-    if not first.get("ok"):
+    if not first.get(protocol.OK):
         raise from_wire(first.get("error", {}))
 
 
@@ -179,7 +180,7 @@ def foreground(plan: Plan, *, rm: bool, tty: bool, interactive: bool, memory=Non
                     result.setdefault("info", {"exit_code": 125})
                     return
                 msg = json.loads(data)
-                if msg.get("event") == "exited":
+                if msg.get(protocol.EVENT) == protocol.Event.EXITED:
                     result["info"] = msg["info"]
 
             def on_signal() -> None:
@@ -192,12 +193,12 @@ def foreground(plan: Plan, *, rm: bool, tty: bool, interactive: bool, memory=Non
                         s = signal.SIGKILL
                     if s == signal.SIGTERM:
                         grace.setdefault("until", time.monotonic() + stop_timeout)
-                    _send(sock, {"op": "kill", "signal": int(s)})
+                    _send(sock, protocol.request(protocol.Op.KILL, signal=int(s)))
 
             def grace_over() -> bool:
                 if "until" in grace and "killed" not in grace and time.monotonic() >= grace["until"]:
                     grace["killed"] = True
-                    _send(sock, {"op": "kill", "signal": int(signal.SIGKILL)})
+                    _send(sock, protocol.request(protocol.Op.KILL, signal=int(signal.SIGKILL)))
                 return "info" in result
 
             def wait_for() -> float | None:
@@ -264,7 +265,7 @@ def _signal(st: dict, sig: int) -> None:
     conn = keeper.connect(st["id"])
     if conn is not None:
         with conn:
-            if keeper.request(conn, {"op": "kill", "signal": sig}, 5):
+            if keeper.request(conn, protocol.request(protocol.Op.KILL, signal=sig), 5):
                 return
     if state.running(st):
         state.kill(st["pid"], sig)   # a notebook's container: its zygote sees the exit
@@ -281,13 +282,13 @@ def wait_exit(st: dict, timeout: float | None) -> dict | None:
         with conn:
             conn.settimeout(timeout)
             try:
-                conn.send(json.dumps({"op": "wait"}).encode())
+                conn.send(protocol.encode(protocol.request(protocol.Op.WAIT)))
                 while True:
                     data = conn.recv(1 << 16)
                     if not data:
                         break   # the keeper ended (killed?): fall through to the record
                     msg = json.loads(data)
-                    if msg.get("event") == "exited":
+                    if msg.get(protocol.EVENT) == protocol.Event.EXITED:
                         return msg["info"]
             except TimeoutError:
                 return None
@@ -360,7 +361,7 @@ def cmd_rm(a) -> int:
         if conn is not None:
             with conn:   # the keeper kills it, removes everything, then answers
                 conn.settimeout(30)
-                _send(conn, {"op": "remove"})
+                _send(conn, protocol.request(protocol.Op.REMOVE))
                 try:
                     while conn.recv(1 << 16):
                         pass

@@ -29,6 +29,7 @@ from . import caps, rootless, state
 from .client import _Interrupted, _rebuild_error, _shutdown, client  # noqa: F401 (_rebuild_error, _shutdown: re-exported)
 from .inroot import secure_join
 from .plan import Plan
+from .protocol import OK, Op, request
 
 
 @dataclass
@@ -197,11 +198,11 @@ class Container:
         in_r, in_w = os.pipe2(os.O_CLOEXEC)
         self._t0 = time.monotonic()
         try:
-            reply = cl.call({"op": "run", "plan": self.plan.to_wire()}, [in_r, out_w, err_w])
+            reply = cl.call(request(Op.RUN, plan=self.plan.to_wire()), [in_r, out_w, err_w])
         except BaseException as e:
             for fd in (out_r, err_r, in_w):
                 os.close(fd)
-            if isinstance(e, _Interrupted) and e.reply.get("ok"):
+            if isinstance(e, _Interrupted) and e.reply.get(OK):
                 self.pid = e.reply["pid"]   # started after all: let the caller kill and remove it
             raise
         finally:
@@ -283,8 +284,8 @@ class Container:
                     raise SpecError(N_("user"), user, N_("a rootless container (not root) has only uid 0 inside"),
                                     hint=N_("leave user unset, or run as root"))
                 u = None   # already root in there; setgroups(2) is denied in a rootless user namespace
-            reply = cl.call({"op": "exec", "id": self.id, "argv": list(argv), "env": e, "cwd": cwd,
-                             "user": list(u) if u else None}, [nul, out_w, err_w])
+            reply = cl.call(request(Op.EXEC, id=self.id, argv=list(argv), env=e, cwd=cwd,
+                                    user=list(u) if u else None), [nul, out_w, err_w])
         except BaseException:
             os.close(out_r)
             os.close(err_r)
@@ -312,7 +313,7 @@ class Container:
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.pid is not None and self.result is None:
-            client().call({"op": "kill", "id": self.id, "signal": int(sig)})
+            client().call(request(Op.KILL, id=self.id, signal=int(sig)))
 
     def stop(self, timeout: float = 10) -> Result:
         """SIGTERM, then SIGKILL after ``timeout`` seconds (PID 1 ignores signals it has no handler
@@ -344,7 +345,7 @@ class Container:
         self._removed = True
         # no answer is awaited: the zygote handles requests in order, so whatever is asked next sees
         # the container gone, and the caller does not wait on a cgroup's or upper dir's removal
-        client().notify({"op": "remove", "id": self.id})
+        client().notify(request(Op.REMOVE, id=self.id))
 
     @property
     def cgroup(self):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import array
 import errno
 import fcntl
-import json
 import os
 import resource
 import select
@@ -31,6 +30,7 @@ from .cgroupfs import mount_cgroup
 from .inroot import remount_ro as _remount_ro
 from .inroot import secure_join
 from .plan import Plan
+from .protocol import Msg, message, send
 from .rootfs import DEV_LINKS
 
 PR_CAP_AMBIENT_RAISE = 2
@@ -324,7 +324,7 @@ def created_then_wait(plan: Plan, sock) -> None:
     """Tell ``create`` the container is set up, let go of the socket (``create`` returns now), wait
     at the start gate, then run the ``startContainer`` hooks here, in the container."""
 
-    sock.send(json.dumps({"created": True}).encode())
+    send(sock, message(Msg.CREATED))
     sock.close()
     wait_gate(plan.gate_fd)
     for hook in plan.hooks.get("startContainer", []):
