@@ -660,8 +660,10 @@ SOLUTIONS = {
                     "80 work. ptrace needs no capability between two processes of the same uid and the same "
                     "capabilities, and docker's profile allows it (a host with Yama's ptrace_scope 1 or more "
                     "would refuse a sibling). sethostname needs CAP_SYS_ADMIN, the clock CAP_SYS_TIME, a module "
-                    "CAP_SYS_MODULE and the kernel log CAP_SYSLOG, all dropped; the seccomp filter, which lets "
-                    "those four calls through only for a container holding the capability, refuses them too. "
+                    "CAP_SYS_MODULE and reading the kernel log CAP_SYSLOG when kernel.dmesg_restrict is 1 (with "
+                    "0 anyone may read it), all dropped; the seccomp filter, which lets those four calls through "
+                    "only for a container holding the capability, refuses them too, and for the log it is what "
+                    "decides on any host. "
                     "CAP_MKNOD is kept, so the node is made, but opening it is refused: the container's file "
                     "systems are mounted nodev, and on cgroup v1 the devices cgroup refuses the disk too.")),
 }

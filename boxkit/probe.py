@@ -382,7 +382,7 @@ def _parent_check() -> Check:
            "configured": N_("the group BOXKIT_CGROUP_PARENT names")}.get(
         host.parent_rule, N_("the hierarchy's root: this process's group is a systemd unit not delegated to it"))
     return Check("cgroup.parent", N_("boxkit's cgroup parent"), None,
-                 Said("{base}: {how}; {delegation}", {"base": base, "how": how, "delegation": delegation(parent)},
+                 Said("{base}: {how}; {delegation}", {"base": parent, "how": how, "delegation": delegation(parent)},
                       ("how", "delegation")),
                  N_("containers' memory and process counts also count against the parent's limits"))
 

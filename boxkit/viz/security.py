@@ -90,7 +90,8 @@ def stack_figure(probes, title: str | None = None):
         ax.add_patch(_box(0.0, top - band + 0.04, 10.0, band - 0.08, LAYER_FILL))
         ax.text(0.12, top - 0.2, _(NAMES[layer]) if layer in NAMES else layer, ha="left", va="center", fontsize=10,
                 weight="bold")
-        ax.text(2.3, top - 0.2, _(HOW[layer]) if layer in HOW else "", ha="left", va="center", fontsize=8,
+        # the note starts a little right of the rows' boxes: a layer's name in Portuguese is longer
+        ax.text(2.6, top - 0.2, _(HOW[layer]) if layer in HOW else "", ha="left", va="center", fontsize=8,
                 style="italic")
         for i, p in enumerate(mine):
             cy = top - head_h - row_h * i - row_h / 2

@@ -446,8 +446,8 @@ print(f"net.ipv4.ip_forward as this notebook found it ({int(now)}):", now == for
 #   host's connections to a container's port, and a counted masquerade rule brought the replies back.
 # * A round trip over a bridge cost the same order of time as one over loopback: no wire in between.
 # * A container on a second network did not reach `web`, by address or by name.
-# * A container on a `--nat` network reached a namespace beyond the host's network namespace, which saw
-#   only the host's address; the masquerade counter rose once per connection.
+# * A container on a `--nat` network reached a namespace beyond the host's network namespace, and that
+#   namespace saw only the host's address; the masquerade counter rose once per connection.
 #
 # ## Exercise
 #

@@ -217,7 +217,7 @@ def test_shop_in_portuguese(pt, capsys):
         "o OOM killer (código de saída 137) encerrou a loja depois de 650 pedidos sob 30M, dentro da margem "
         "de 20% em torno dos 640 que você previu")
     v = ex.judge_shop(1000, 650, True, False, "30M")
-    assert not v.ok and "fora da margem de 20% em torno de 1000 pedidos sob 30M: pedidos demais" in _portuguese(v.why)
+    assert not v.ok and "1000 pedidos sob o limite de 30M ficam fora da margem de 20%: são pedidos demais" in _portuguese(v.why)
     assert "650" not in v.why
     v = ex.judge_shop(100, 650, True, False, "30M")
     assert "pedidos de menos" in _portuguese(v.why) and "650" not in v.why

@@ -417,9 +417,9 @@ def test_the_security_stack():
            "seccomp=unconfined: works", "--cap-add=ALL: still refused", "--privileged: not tried",
            "Operation not permitted"],
           ["o que detém o root numa caixa, e como cada camada recusa", "seccomp", "caminhos mascarados",
-           "caminhos só leitura", "padrão: recusado", "--pid=host: permitido", "seccomp=unconfined: funciona",
+           "somente leitura", "padrão: recusado", "--pid=host: permitido", "seccomp=unconfined: funciona",
            "--cap-add=ALL: ainda recusado", "--privileged: não testado", "Operation not permitted",
-           "a chamada executa e pergunta a capable(): EPERM"])
+           "a chamada roda, e o kernel consulta capable(): EPERM"])
 
 
 # --- notebook 09 and the network ------------------------------------------------------------------
