@@ -60,6 +60,17 @@ def layer_order(probes) -> list[str]:
     return seen
 
 
+def layer_name(layer: str) -> str:
+    """A layer's name as the figure prints it, in the current language (the kernel's own names —
+    seccomp, capabilities, no_new_privs, devices — as they are)."""
+    return _(NAMES[layer]) if layer in NAMES else layer
+
+
+def setting_name(setting: str) -> str:
+    """A container's setting as the figure prints it: ``default`` in words, a flag as it is."""
+    return _("default") if setting == "default" else setting
+
+
 def _short(text: str, width: int = 54) -> str:
     """One line of at most ``width`` characters; a longer one keeps its start and its end, where an
     error message says why (``cannot create …: Read-only file system``)."""
@@ -88,7 +99,7 @@ def stack_figure(probes, title: str | None = None):
         band = head_h + row_h * len(mine)
         top = -y
         ax.add_patch(_box(0.0, top - band + 0.04, 10.0, band - 0.08, LAYER_FILL))
-        ax.text(0.12, top - 0.2, _(NAMES[layer]) if layer in NAMES else layer, ha="left", va="center", fontsize=10,
+        ax.text(0.12, top - 0.2, layer_name(layer), ha="left", va="center", fontsize=10,
                 weight="bold")
         # the note starts a little right of the rows' boxes: a layer's name in Portuguese is longer
         ax.text(2.6, top - 0.2, _(HOW[layer]) if layer in HOW else "", ha="left", va="center", fontsize=8,
@@ -99,7 +110,7 @@ def stack_figure(probes, title: str | None = None):
             ax.add_patch(_box(2.3, cy - 0.24, 3.55, 0.48, REFUSED if p.refused else ALLOWED, alpha=0.9))
             # i18n: {setting} is the container's setting ("default" is translated, others are flags)
             said = _("{setting}: refused") if p.refused else _("{setting}: allowed")
-            setting = _("default") if p.setting == "default" else p.setting
+            setting = setting_name(p.setting)
             ax.text(4.075, cy + 0.09, _short(said.format(setting=setting), 40),
                     ha="center", va="center", fontsize=7.5, color="white", weight="bold")
             ax.text(4.075, cy - 0.11, _short(p.said), ha="center", va="center", fontsize=6.5, color="white")

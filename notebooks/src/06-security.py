@@ -613,8 +613,10 @@ stack_figure(probes)
 
 # %%
 # boxkit: needs root
+from boxkit.viz.security import layer_name, setting_name
+
 for p in probes:
-    print(f"{p.layer}: {p.probe} refused, {p.setting} ({p.said}): {p.refused}")
+    print(f"{layer_name(p.layer)}: {p.probe} refused, {setting_name(p.setting)} ({p.said}): {p.refused}")
     if p.works_without is not None:
         outcome = "works" if p.works_without else "still refused, by another layer"
         print(f"    with {p.without}: {outcome} ({p.said_without})")

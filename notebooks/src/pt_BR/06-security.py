@@ -634,8 +634,10 @@ stack_figure(probes)
 
 # %%
 # boxkit: needs root
+from boxkit.viz.security import layer_name, setting_name
+
 for p in probes:
-    print(f"{p.layer}: {p.probe}: recusado, {p.setting} ({p.said}): {p.refused}")
+    print(f"{layer_name(p.layer)}: {p.probe}: recusado, {setting_name(p.setting)} ({p.said}): {p.refused}")
     if p.works_without is not None:
         outcome = "funciona" if p.works_without else "ainda recusado, por outra camada"
         print(f"    com {p.without}: {outcome} ({p.said_without})")
