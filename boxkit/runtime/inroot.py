@@ -67,3 +67,17 @@ def remount_ro(target: str, sys: _sys.Sys, extra: int = 0) -> None:
     except OSError:
         pass
     sys.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep | extra)
+
+
+def mask(root: str, path: str, sys: _sys.Sys) -> None:
+    """Hide ``path`` inside ``root`` as runc's maskPath does: an empty read-only tmpfs over a directory,
+    ``/dev/null`` bound over a file (``/proc/kcore`` reads nothing, ``/proc/keys`` lists nothing); a
+    path this kernel lacks is left alone. One copy for every route: the long way and a spare before
+    pivot_root (docker's list), an OCI bundle's ``linux.maskedPaths`` after it."""
+    full = secure_join(root, path)
+    if not os.path.lexists(full):
+        return
+    if os.path.isdir(full):
+        sys.mount("tmpfs", full, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+    else:
+        sys.mount("/dev/null", full, None, MS_BIND)

@@ -27,8 +27,8 @@ from .. import _sys
 from .._sys import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, SYS
 from ..errors import BoxkitError
 from .cgroupfs import mount_cgroup
+from .inroot import mask, secure_join
 from .inroot import remount_ro as _remount_ro
-from .inroot import secure_join
 from .plan import Plan
 from .protocol import Msg, message, send
 from .rootfs import DEV_LINKS
@@ -136,13 +136,7 @@ def after_pivot(plan: Plan, sys: _sys.Sys | None = None) -> None:
         sys.mount(full, full, None, MS_BIND | MS_REC)
         _remount_ro(full, sys, MS_REC)
     for p in plan.masked:
-        full = secure_join("/", p)
-        if not os.path.lexists(full):
-            continue
-        if os.path.isdir(full):
-            sys.mount("tmpfs", full, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
-        else:
-            sys.mount("/dev/null", full, None, MS_BIND)
+        mask("/", p, sys)
 
 
 def set_rlimits(rlimits: list) -> None:

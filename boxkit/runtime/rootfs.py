@@ -53,8 +53,8 @@ from .._sys import (
 )
 from ..images.overlay import escape, mount_overlay
 from .cgroupfs import mount_cgroupfs
+from .inroot import mask, secure_join
 from .inroot import remount_ro as _remount_ro
-from .inroot import secure_join
 from .plan import Plan
 
 # Docker's defaults (moby/oci/defaults.go)
@@ -170,13 +170,7 @@ def host_devices() -> list[str]:
 
 def mask_paths(root: str, sys: _sys.Sys) -> None:
     for p in MASKED_PATHS:
-        full = secure_join(root, p)
-        if not os.path.lexists(full):
-            continue
-        if os.path.isdir(full):
-            sys.mount("tmpfs", full, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
-        else:
-            sys.mount("/dev/null", full, None, MS_BIND)
+        mask(root, p, sys)
     for p in READONLY_PATHS:
         full = secure_join(root, p)
         if not os.path.lexists(full):
