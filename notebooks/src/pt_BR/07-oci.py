@@ -347,8 +347,11 @@ for name in exercises_oci.EDITS:
 # Escolha **uma** das edições. Com ela aplicada, o shell do contêiner (root no contêiner, a menos que a
 # sua edição diga outra coisa) consegue escrever um arquivo em `/`, montar um tmpfs em `/tmp`, mudar o
 # hostname e escutar na porta 80? Troque cada `...` abaixo: `edit` pelo nome da edição, como foi impresso,
-# e cada ação por `True` ou `False`. A verificação escreve o `config.json` editado ao lado de uma raiz
-# busybox, roda `boxkit-runtime create` e `start` nele e lê o que o shell conseguiu fazer.
+# e cada ação por `True` ou `False`. Os nomes das edições e as chaves das ações ficam em inglês, porque é
+# assim que a verificação os procura: *add* acrescenta uma capability, *remove* a tira, e as ações são, na
+# ordem, escrever o arquivo, montar o tmpfs, mudar o hostname e escutar na porta. A verificação escreve o
+# `config.json` editado ao lado de uma raiz busybox, roda `boxkit-runtime create` e `start` nele e lê o
+# que o shell conseguiu fazer.
 
 # %%
 # boxkit: exercise

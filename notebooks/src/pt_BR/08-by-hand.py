@@ -302,7 +302,7 @@ print("entradas das listas do docker que este kernel não tem, portanto nada a e
 # %% [markdown]
 # | passo que o boxkit acrescenta | o que ele faz | por quê (o bug, quando há um) |
 # |---|---|---|
-# | caminhos mascarados | `/dev/null` ou um `tmpfs` vazio somente leitura montado com bind sobre os caminhos da lista do docker (`/proc/kcore`, `/proc/keys`, `/proc/timer_list` …); `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq`, `/proc/bus`, `/proc/fs` montados com bind só para leitura. Das duas listas, só os caminhos que este kernel tem: a célula acima imprime quais | onde eles existem, a imagem da memória do kernel (`kcore`) e as chaves e os timers do host vazam pelo procfs; um `/proc/sys/kernel/core_pattern` gravável roda um programa à sua escolha como o root do host; `sysrq-trigger` reinicia o host |
+# | caminhos mascarados | `/dev/null` ou um `tmpfs` vazio somente leitura montado com bind sobre os caminhos da lista do docker (`/proc/kcore`, `/proc/keys`, `/proc/timer_list` …); `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq`, `/proc/bus`, `/proc/fs` montados com bind, somente leitura. Das duas listas, só os caminhos que este kernel tem: a célula acima imprime quais | onde eles existem, a imagem da memória do kernel (`kcore`) e as chaves e os timers do host vazam pelo procfs; um `/proc/sys/kernel/core_pattern` gravável roda um programa à sua escolha como o root do host; `sysrq-trigger` reinicia o host |
 # | dispositivos | um `/dev` `tmpfs` montado com `nodev`, contendo só as entradas impressas acima: os dispositivos de caractere `null`, `zero`, `full`, `random`, `urandom` e `tty`, cada um uma montagem bind do nó do host; os links `fd`, `stdin`, `stdout`, `stderr`, `ptmx` e `core`; montagens para `pts`, `shm` e `mqueue`. A raiz também é `nodev` | um nó criado com `mknod` numa montagem `nodev` não pode ser aberto; do contrário, um `/dev/sda` ou um `/dev/mem` criado lá dentro leria o disco ou a memória do host (o notebook 06 tenta um) |
 # | no_new_privs | `prctl(PR_SET_NO_NEW_PRIVS)` | um programa setuid da imagem não consegue ganhar privilégios (o notebook 06 mostra um) |
 # | seccomp | um filtro BPF em todas as chamadas de sistema | os bugs do kernel alcançados por um namespace de usuário aninhado (CVE-2022-0185, CVE-2022-0492) e o chaveiro (*keyring*) do kernel, que não tem namespace |
@@ -411,8 +411,9 @@ print(f"cgroups de caixa que restaram na hierarquia de memória: {len(groups)}: 
 # das seções do `unshare` até as capabilities, com um passo mudado de lugar ou deixado de fora, seguida do
 # `execve` de `true`. Para cada uma, preveja o primeiro passo que o kernel recusa e o seu *errno* (o nome
 # do erro que uma chamada de sistema recusada devolve; `errno(3)` os lista), no formato `("step",
-# "EPERM")`, ou `None` se todos os passos passarem e o comando rodar. A verificação roda cada receita numa
-# caixa própria.
+# "EPERM")`, ou `None` se todos os passos passarem e o comando rodar. Os nomes das receitas ficam em
+# inglês, porque são as chaves que a verificação procura: *moved before* quer dizer movido para antes de,
+# e *left out*, deixado de fora. A verificação roda cada receita numa caixa própria.
 
 # %%
 from boxkit import exercises_byhand

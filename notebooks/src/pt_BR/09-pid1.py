@@ -499,7 +499,9 @@ print(f"páginas de código que um contêiner e o python deste notebook comparti
 # `sleep` sob `init=True` (SIGTERM). Agora, mais cinco, cada um deles um comando `sh -c` do busybox,
 # alguns sob `init=True`. Para cada um, preveja qual sinal o encerra quando ele é parado com um período de
 # tolerância de 3 s: `"SIGTERM"` (ele termina com o SIGTERM) ou `"SIGKILL"` (ele ainda está lá quando o
-# período de tolerância acaba).
+# período de tolerância acaba). Os nomes ficam em inglês, porque são as chaves que a verificação procura:
+# *shell with a trap* é um shell com um trap para o TERM, *in wait* quer dizer que ele espera o sleep com
+# wait, e *ignoring TERM*, que ele ignora o TERM.
 
 # %%
 # boxkit: exercise
