@@ -138,7 +138,7 @@ print(f"o plano tem as montagens do bundle ({plan['mount_entries']} de {len(conf
 # abaixo lê os dois do bundle e os põe ao lado dos do docker, como o boxkit os guarda. Um perfil nomeia as
 # chamadas de cada arquitetura que cobre: aqui, a da própria máquina e as de 32 bits que o kernel dela
 # também roda, então as listas também têm chamadas de 32 bits (o `readdir` do i386, por exemplo). Nomes
-# que não são chamada de nenhuma delas ficam de fora.
+# que não correspondem a nenhuma chamada dessas arquiteturas ficam de fora.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
