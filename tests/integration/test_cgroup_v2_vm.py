@@ -21,6 +21,7 @@ from tools.v2vm import runner
 REPO = runner.REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+NEEDS_ROOT = False   # runs without root (tests/integration/conftest.py); root-only tests skip themselves
 
 
 def _skip_reason() -> str | None:

@@ -23,6 +23,7 @@ FAST = [sys.executable, "-I", "-S", os.path.join(REPO, "boxkit", "fastrun.py")] 
 ENTRY = [sys.executable, "-c", "import sys; from boxkit.fastrun import entry; sys.exit(entry())"]   # pip's
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MO), reason="no compiled pt_BR catalogue")
+NEEDS_ROOT = False   # runs without root (tests/integration/conftest.py); root-only tests skip themselves
 
 MEMORY = {
     "pt_BR.UTF-8": "boxkit: valor inválido para limite de memória '-5M': esperava um tamanho como 500M, 1.5G, "
