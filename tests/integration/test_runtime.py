@@ -16,26 +16,14 @@ import pytest
 from boxkit import nsinfo
 from boxkit.errors import BoxkitError, SpecError
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root: starts real containers"),
-              pytest.mark.skipif(not shutil.which("busybox"), reason="needs busybox-static (apt-get install busybox-static)")]
+# integration and root: marked by tests/integration/conftest.py
+pytestmark = [pytest.mark.skipif(not shutil.which("busybox"), reason="needs busybox-static (apt-get install busybox-static)")]
 
 
 @pytest.fixture(scope="module")
-def rootfs(tmp_path_factory):
-    """A minimal root directory: a static busybox and its applet links."""
-    root = tmp_path_factory.mktemp("bbroot")
-    (root / "bin").mkdir()
-    shutil.copy2(shutil.which("busybox"), root / "bin" / "busybox")
-    out = subprocess.run([str(root / "bin" / "busybox"), "--list"], capture_output=True, text=True).stdout
-    for applet in out.split():
-        if applet != "busybox":
-            os.symlink("busybox", root / "bin" / applet)
-    for d in ("proc", "sys", "dev", "etc", "tmp", "root", "mnt"):
-        (root / d).mkdir()
-    (root / "tmp").chmod(0o1777)
-    (root / "etc" / "secret-in-image").write_text("image\n")
-    return str(root)
+def rootfs(busybox_root):
+    """A minimal root directory: a static busybox and its applet links (tests/integration/conftest.py)."""
+    return busybox_root
 
 
 @pytest.fixture(scope="module")

@@ -24,25 +24,16 @@ import time
 
 import pytest
 
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root: starts real containers"),
-              pytest.mark.skipif(not shutil.which("busybox"),
+# root: marked by tests/integration/conftest.py
+pytestmark = [pytest.mark.skipif(not shutil.which("busybox"),
                                  reason="needs busybox-static (apt-get install busybox-static)")]
 
 BOXKIT = [sys.executable, "-m", "boxkit"]
 
 
 @pytest.fixture(scope="module")
-def rootfs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bbroot")
-    (root / "bin").mkdir()
-    shutil.copy2(shutil.which("busybox"), root / "bin" / "busybox")
-    out = subprocess.run([str(root / "bin" / "busybox"), "--list"], capture_output=True, text=True).stdout
-    for applet in out.split():
-        if applet != "busybox":
-            os.symlink("busybox", root / "bin" / applet)
-    for d in ("proc", "sys", "dev", "etc", "tmp", "root"):
-        (root / d).mkdir()
-    return str(root)
+def rootfs(busybox_root):
+    return busybox_root   # tests/integration/conftest.py
 
 
 def bk(*args, **kw) -> subprocess.CompletedProcess:
