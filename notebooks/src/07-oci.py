@@ -132,7 +132,7 @@ print(f"the plan has the bundle's mounts ({plan['mount_entries']} of {len(config
 # keeps a list of its own (in `containers.conf`) and ships its own profile. The run below reads both out
 # of the bundle and sets them beside docker's, as boxkit keeps them. A profile names the calls of every
 # architecture it covers: here the machine's own and the 32-bit ones its kernel also runs, so the lists
-# hold 32-bit calls too (i386's `readdir`, say). Names that are a call of none of them are left out.
+# hold 32-bit calls too (i386's `readdir`, say). Names that are not a call on any of them are left out.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -155,7 +155,7 @@ print(f"system calls each allows a container with podman's capabilities: "
 arches = ", ".join(a.removeprefix("SCMP_ARCH_").lower() for a in vs["arches"]["bundle"])
 left = ", ".join(sorted({*vs["foreign"]["bundle"], *vs["foreign"]["docker"]})) or "none"
 print(textwrap.fill(f"  the architectures podman's profile covers: {arches}; names left out, "
-                    f"a call of none of them: {left}", 100, subsequent_indent="    "))
+                    f"not a call on any of them: {left}", 100, subsequent_indent="    "))
 for who, calls in (("boxkit's (docker's) only", vs["docker_only_calls"]),
                    ("podman's only", vs["bundle_only_calls"])):
     allowed = f"  allowed by {who}: {', '.join(calls)}" if calls else f"  allowed by {who}: none"

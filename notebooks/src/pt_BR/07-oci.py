@@ -161,7 +161,7 @@ print("chamadas de sistema que cada perfil permite a um contêiner com as capabi
 arches = ", ".join(a.removeprefix("SCMP_ARCH_").lower() for a in vs["arches"]["bundle"])
 left = ", ".join(sorted({*vs["foreign"]["bundle"], *vs["foreign"]["docker"]})) or "nenhum"
 print(textwrap.fill(f"  as arquiteturas que o perfil do podman cobre: {arches}; nomes deixados de fora, que não "
-                    f"são chamada de nenhuma delas: {left}", 100, subsequent_indent="    "))
+                    f"correspondem a nenhuma chamada delas: {left}", 100, subsequent_indent="    "))
 for who, calls in (("só pelo perfil do boxkit (o do docker)", vs["docker_only_calls"]),
                    ("só pelo perfil do podman", vs["bundle_only_calls"])):
     allowed = f"  permitidas {who}: {', '.join(calls)}" if calls else f"  permitidas {who}: nenhuma"

@@ -268,7 +268,7 @@ import boxkit
 
 made = boxkit.run("busybox", ["sh", "-c", "ps -o pid,comm; echo ---; " + PROBE], hostname="byhand")
 ps2, full = made.stdout.split("---\n")
-rows = ("entradas em /dev", "mascaradas/só leitura em /proc", "NoNewPrivs", "Seccomp",
+rows = ("entradas em /dev", "mascaradas/somente leitura em /proc", "NoNewPrivs", "Seccomp",
         "fds abertos no ls (+ o dele)", "mounts")
 for what, h, b in zip(rows, hand.split(), full.split(), strict=True):
     print(f"{what:30} à mão {h:>4}   boxkit {b:>4}   diferem: {h != b}")
@@ -283,13 +283,13 @@ print(f"o /dev do boxkit ({len(dev)} entradas):", " ".join(dev))
 from boxkit.runtime.rootfs import MASKED_PATHS, READONLY_PATHS  # as duas listas do docker
 
 seen = byhand.parse_mountinfo(boxkit.run("busybox", ["cat", "/proc/self/mountinfo"]).stdout)
-kinds = {"mascarados (com /dev/null ou um tmpfs vazio montado por cima)": [], "montados com bind, só leitura": [],
+kinds = {"mascarados (com /dev/null ou um tmpfs vazio montado por cima)": [], "montados com bind, somente leitura": [],
          "nós de dispositivo do host, cada um montado com bind a partir do /dev dele": [], "o resto": []}
 for m in seen:
     if m["point"].startswith(("/proc/", "/sys/")):
         # um caminho do mesmo procfs ou sysfs montado com bind só para leitura, ou outra coisa
         # montada por cima dele
-        kind = "montados com bind, só leitura" if m["fstype"] in ("proc", "sysfs") else "mascarados"
+        kind = "montados com bind, somente leitura" if m["fstype"] in ("proc", "sysfs") else "mascarados"
     else:
         kind = "nós de dispositivo do host" if m["fstype"] == "devtmpfs" else "o resto"
     kinds[next(k for k in kinds if k.startswith(kind))].append(m["point"])

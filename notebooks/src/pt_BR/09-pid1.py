@@ -128,7 +128,7 @@ print(f"zumbis no namespace ({len(found)}), os três órfãos: {len(found) == 3}
 # %%
 pid1, states, found = zombies(init=True)
 print(f"o PID 1 é {pid1}: {pid1 == 'boxkit-init'}")
-print(f"os estados dos órfãos ({' '.join(states)}), todos recolhidos e extintos: {states == ['gone'] * 3}")
+print(f"os estados dos órfãos ({' '.join(states)}), todos recolhidos ('gone': não existem mais): {states == ['gone'] * 3}")
 print(f"zumbis no namespace ({len(found)}), nenhum: {len(found) == 0}")
 
 # %% [markdown]
