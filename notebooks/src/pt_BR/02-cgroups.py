@@ -231,10 +231,13 @@ print(f"pressão de memória (PSI some avg10) no ponto mais alto: {top} %; acima
 # O cgroup v1 tem uma árvore por hierarquia (um controlador ou alguns), cada uma com os seus próprios
 # nomes de arquivo; o v2 tem uma árvore só para todos, com nomes de arquivo próprios (`memory.max` onde o
 # v1 tem `memory.limit_in_bytes`). Os dois drivers do boxkit escrevem os mesmos limites nesses arquivos
-# (`boxkit.cgroups.FILE_MAP`); a coluna que este host usa aparece destacada. Uma *reserva* (*reservation*)
-# não é um limite: como diz a seção acima, ela só orienta a recuperação de memória (o limite flexível do
-# v1 quando o host inteiro fica com pouca memória; o `memory.low` do v2 também quando o limite de um grupo
-# ancestral é atingido).
+# (`boxkit.cgroups.FILE_MAP`); a coluna que este host usa aparece destacada. Os nomes das linhas ficam em
+# inglês, porque a célula seguinte procura os arquivos por eles: *memory limit* é o limite de memória,
+# *memory in use* a memória em uso, *OOM kills* as mortes pelo OOM killer, *CPU quota* a cota de CPU,
+# *process limit* o limite de processos e *processes* os processos. Uma *reserva* (*reservation*) não é um
+# limite: como diz a seção acima, ela só orienta a recuperação de memória (o limite flexível do v1 quando
+# o host inteiro fica com pouca memória; o `memory.low` do v2 também quando o limite de um grupo ancestral
+# é atingido).
 
 # %%
 # NBVAL_IGNORE_OUTPUT

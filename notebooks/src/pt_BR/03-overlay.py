@@ -304,7 +304,7 @@ print(f"a v2 acrescentou menos de 1% dos {share['shared_bytes']} bytes que compa
 # %% [markdown]
 # Existem dois tamanhos: o histórico e a figura dão os bytes de cada camada **no disco** (o diretório
 # desempacotado dela, em blocos inteiros do sistema de arquivos; a largura de cada caixa segue esse valor,
-# menos a de uma camada que a figura marca como "not to scale"); o armazenamento de imagens (o *store*)
+# menos a de uma camada que a figura marca como "fora de escala"); o armazenamento de imagens (o *store*)
 # também sabe o tamanho do **tar** da camada (`Store().layers_of(ref)` tem os dois). E por que a 2.0
 # consegue compartilhar as camadas da 1.0? As camadas são **endereçadas por conteúdo**: o nome de uma
 # camada é o SHA-256 do seu tar sem compressão (o *diff id* no histórico acima), então os mesmos arquivos,
