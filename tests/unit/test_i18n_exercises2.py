@@ -178,7 +178,7 @@ def test_the_code_of_a_step_is_headed_in_english():
 
 STEP_ERRORS = [
     (([], [], "detach"), "it needs pivot_root first — call box.step('pivot_root') before it",
-     "ele precisa de pivot_root antes — chame box.step('pivot_root') antes dele"),
+     "ele precisa de pivot_root antes — chame box.step('pivot_root') primeiro"),
     ((["unshare"], ["mount"], "hostname", "x"), "without a UTS namespace it would rename the host — unshare 'uts' first",
      "sem um namespace UTS ele renomearia o host — faça unshare de 'uts' primeiro"),
     (([], [], "teleport"), "there is no such step — the steps are " + ", ".join(byhand.STEPS),

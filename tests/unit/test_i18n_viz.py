@@ -431,8 +431,8 @@ def test_the_stop_timeline():
            "SIGTERM dropped: PID 1 has no handler, nothing happens", "SIGKILL at 2 s", "ended: 2.013 s",
            "SIGTERM: the container ended after 4 ms", "seconds after stop() sent SIGTERM", "SIGTERM",
            "sleep as PID 1"],
-          ["docker stop: SIGTERM, depois SIGKILL ao fim do prazo de tolerância",
-           "SIGTERM descartado: o PID 1 não tem tratador, nada acontece", "SIGKILL aos 2 s", "terminou: 2.013 s",
+          ["docker stop: SIGTERM, depois SIGKILL ao fim do período de tolerância",
+           "SIGTERM descartado: o PID 1 não tem handler, nada acontece", "SIGKILL aos 2 s", "terminou: 2.013 s",
            "SIGTERM: o contêiner terminou depois de 4 ms", "segundos depois de stop() enviar o SIGTERM", "SIGTERM",
            "sleep as PID 1"])
 
