@@ -99,7 +99,8 @@ def propagation_figure(trees: dict[str, list[dict]], title: str = "", max_rows: 
         x0 = margin + col * colw + 0.2
         top = band_h * (bands - band)
         rows = rows_by[lab]
-        ax.text(x0, top - 0.6, lab, fontsize=10, weight="bold")
+        # the tree's key is an English phrase marked in nsinfo (N_): said here, in the learner's language
+        ax.text(x0, top - 0.6, _(lab), fontsize=10, weight="bold")
         for r, (m, depth) in enumerate(rows[:nrows]):
             y = top - 1.6 - r
             x = x0 + 0.45 * min(depth, 6)
