@@ -128,7 +128,7 @@ def test_the_memory_figure_marks_the_kill():
           ["memory against its limit", "memory in use", "limit 500 MiB", "the kill falls in this sample interval",
            "OOM kill (SIGKILL, exit 137)", "seconds"],
           ["a memória diante do seu limite", "memória em uso", "limite 500 MiB",
-           "o kill acontece neste intervalo de amostragem", "OOM kill (SIGKILL, código de saída 137)", "segundos"])
+           "a morte acontece neste intervalo entre amostras", "OOM kill (SIGKILL, código de saída 137)", "segundos"])
 
 
 def test_the_cpu_pids_and_memory_high_figures():
@@ -143,7 +143,7 @@ def test_the_cpu_pids_and_memory_high_figures():
     check(lambda: cgroups.memory_high_figure(memory_series(), [(0.0, 0.0), (1.0, 12.5)], 300 * MiB),
           ["memory.high throttles before memory.max kills", "memory.high 300 MiB",
            "memory pressure (PSI, right axis)", "PSI memory some avg10 (%)"],
-          ["o memory.high limita antes que o memory.max mate", "memory.high 300 MiB",
+          ["o memory.high freia antes que o memory.max mate", "memory.high 300 MiB",
            "pressão de memória (PSI, eixo da direita)", "PSI memory some avg10 (%)"])
 
 
