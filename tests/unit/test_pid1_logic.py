@@ -86,14 +86,36 @@ def test_a_cgroupfs_plan_never_takes_a_spare():
     assert not spare_kind(plan.but(cgroupfs=True), SPARE_NS, None)
 
 
-def _host_has_cgroupfs() -> bool:
-    with open("/proc/self/mountinfo") as f:
-        return any(" - cgroup" in line for line in f)
+# The host's cgroup mounts as /proc/self/mountinfo lists them: what mount_cgroup reads to know the
+# hierarchies. A parameter, not this machine's: the test says the same on a v1, hybrid or v2 host.
+HOST_CGROUPS = {
+    "v1": [
+        "30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755",
+        "34 30 0:30 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,memory",
+        "35 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup "
+        "rw,cpu,cpuacct",
+    ],
+    "v2": ["30 25 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate"],
+}
+HOST_CGROUPS["hybrid"] = HOST_CGROUPS["v1"] + [
+    "31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate"]
 
 
-@pytest.mark.skipif(not _host_has_cgroupfs(), reason="the host mounts no cgroup file system")
+@pytest.mark.parametrize("mode", sorted(HOST_CGROUPS))
 @pytest.mark.parametrize("asked", [False, True])
-def test_cgroupfs_mounts_read_only_before_the_pivot(tmp_path, asked):
+def test_cgroupfs_mounts_read_only_before_the_pivot(tmp_path, monkeypatch, asked, mode):
+    import io
+
+    from boxkit.runtime import cgroupfs
+
+    real_open = open
+
+    def host_open(path, *a, **kw):
+        if path == "/proc/self/mountinfo":
+            return io.StringIO("\n".join(HOST_CGROUPS[mode]) + "\n")
+        return real_open(path, *a, **kw)
+
+    monkeypatch.setattr(cgroupfs, "open", host_open, raising=False)
     cwd = os.getcwd()
     fake = FakeSys()
     plan = Plan(merged=str(tmp_path), ns=["pid", "mount", "uts", "ipc", "net", "cgroup"], cgroupfs=asked)
@@ -108,8 +130,12 @@ def test_cgroupfs_mounts_read_only_before_the_pivot(tmp_path, asked):
         return
     fresh = [c for c in under if c[3] in ("cgroup", "cgroup2")]
     assert fresh, "a fresh mount of each hierarchy: in a cgroup namespace its root is the container's group"
-    v2_only = under[0][3] == "cgroup2"
+    v2_only = mode == "v2"
+    assert (under[0][3] == "cgroup2") == v2_only
     assert v2_only or (under[0][2], under[0][3]) == (target, "tmpfs")
+    # one fresh mount per hierarchy the host has (v1: memory and cpu,cpuacct; hybrid: and the unified)
+    want = {"v1": ["cgroup", "cgroup"], "hybrid": ["cgroup", "cgroup", "cgroup2"], "v2": ["cgroup2"]}[mode]
+    assert sorted(c[3] for c in fresh) == want
     assert all(c[4] & _sys.MS_RDONLY for c in fresh if c[3] == "cgroup2") or not v2_only
     kinds = [c[0] for c in fake.calls]
     assert max(fake.calls.index(c) for c in under) < kinds.index("pivot_root")
