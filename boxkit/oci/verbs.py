@@ -1,8 +1,9 @@
 """The OCI lifecycle on boxkit's stages: create, start, kill, delete, exec.
 
-``create`` is a short-lived supervisor: it forks stage 1 of :mod:`boxkit.runtime.init` with the
-bundle's plan, writes the id maps when a user namespace asks for them, puts PID 1 into the bundle's
-cgroup, lets it build the root, and waits for its CREATED (the exchange is the long way's, drawn in
+``create`` runs the engine's one start sequence (:mod:`boxkit.runtime.start`, the supervisor's too)
+the long way, with the bundle's plan: stage 1 forks, this front writes the bundle's id maps when a user
+namespace asks for them, puts PID 1 into the bundle's cgroup and runs the prestart hooks before GO, and
+the sequence ends at CREATED instead of the exec (the messages are drawn in
 :mod:`boxkit.runtime.protocol`) — PID 1 is then stopped at the start gate
 (``exec.fifo``, see :func:`boxkit.runtime.process.wait_gate`), right before ``execve``. ``create``
 exits; PID 1 is re-parented to the caller's sub-reaper (conmon) or to init. ``start`` opens the fifo
@@ -23,10 +24,11 @@ import time
 
 from .. import _sys, files
 from ..errors import BoxkitError, ContainerError, SpecError
-from ..runtime import init, join, process
+from ..runtime import join, process
+from ..runtime import start as sequence
 from ..runtime import state as rstate
 from ..runtime.plan import Plan
-from ..runtime.protocol import Msg, expect, kind_of, message, recv, send, unexpected
+from ..runtime.protocol import Msg
 from . import bundle as bundlemod
 from . import cgroup
 from .state import Store
@@ -123,8 +125,7 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
             record["host_mounts"] = {"root": plan.merged,
                                      "before": [i for i, _ in mounts_under(plan.merged, f.read())]}
     store.write(cid, record)
-    pid1 = 0
-    group = None
+    made: dict = {"pid1": 0, "group": None}
     slave = master = -1
     try:
         fifo = store.fifo(cid)
@@ -138,46 +139,49 @@ def create(store: Store, cid: str, bundle: str, pid_file: str | None, console_so
             con = _connect_console(console_socket)
             plan.console_fd = con
             plan.keep_fds.append(con)
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        mount_root = process.bind_root(plan.merged)
-        pid = os.fork()
-        if pid == 0:
-            parent.close()
-            init.stage1(plan, child, stdio, mount_root)
-        child.close()
-        os.close(gate)
-        if plan.console_fd is not None:
-            os.close(plan.console_fd)
-        msg = recv(parent)
-        if kind_of(msg) is Msg.USERNS:
-            _write_maps(msg[Msg.USERNS], plan.id_maps)
-            send(parent, message(Msg.MAPPED))
-            msg = recv(parent)
-        os.waitpid(pid, 0)
-        pid1 = expect(msg, Msg.PID, plan=plan, step="stage 1")[Msg.PID]
-        record.update(pid=pid1, starttime=rstate.starttime(pid1))
-        store.write(cid, record)
-        if os.geteuid() == 0:
-            group = cgroup.create(cid, plan.cgroups_path, plan.resources, pid1)
-            record["cgroup"] = group.dirs
+
+        def placed(pid1: int) -> None:
+            made["pid1"] = pid1
+            record.update(pid=pid1, starttime=rstate.starttime(pid1))
             store.write(cid, record)
-        elif plan.cgroups_path or plan.resources.any():
-            raise SpecError("config.json field linux.resources", "...", "cgroups need root")
-        st = store.spec_state(cid, record)
-        run_hooks("prestart", plan.hooks["prestart"], st)
-        run_hooks("createRuntime", plan.hooks["createRuntime"], st)
-        # createContainer hooks run in PID 1, after its mounts and before the pivot (process.py)
+            if os.geteuid() == 0:
+                made["group"] = cgroup.create(cid, plan.cgroups_path, plan.resources, pid1)
+                record["cgroup"] = made["group"].dirs
+                store.write(cid, record)
+            elif plan.cgroups_path or plan.resources.any():
+                raise SpecError("config.json field linux.resources", "...", "cgroups need root")
+
+        def update() -> dict:
+            st = store.spec_state(cid, record)
+            run_hooks("prestart", plan.hooks["prestart"], st)
+            run_hooks("createRuntime", plan.hooks["createRuntime"], st)
+            # createContainer hooks run in PID 1, after its mounts and before the pivot (process.py)
+            return {"hook_state": json.dumps(st)}
+
+        # the one start sequence (runtime/start.py), ending at the gate: CREATED, sent by
+        # process.created_then_wait, instead of the exec's end
+        launch = sequence.LongWay(process.bind_root(plan.merged))
         try:
-            send(parent, message(Msg.GO, update={"hook_state": json.dumps(st)}))
-        except OSError:   # PID 1 ended before GO: its ERROR report, or its end
-            raise unexpected(recv(parent), plan=plan, step="set up") from None
-        expect(recv(parent), Msg.CREATED, plan=plan, step="set up")   # sent by process.created_then_wait
-        parent.close()
+            pid1 = sequence.run(launch, plan, stdio, sequence.Front(
+                write_maps=lambda pid: _write_maps(pid, plan.id_maps), placed=placed, update=update,
+                done=Msg.CREATED, steps=("stage 1", "set up")))
+        finally:
+            # stage 1 forked with the gate and the console: this command's copies go
+            os.close(gate)
+            if plan.console_fd is not None:
+                os.close(plan.console_fd)
+            launch.close()
+            if launch.stage1:
+                try:
+                    os.waitpid(launch.stage1, 0)   # this command is short-lived: no zombie left to conmon
+                except ChildProcessError:
+                    pass
         record["status"] = "created"
         store.write(cid, record)
         if pid_file:
             write_pid_file(pid_file, pid1)
     except BaseException:
+        pid1, group = made["pid1"], made["group"]
         if pid1:
             rstate.kill(pid1)
         if group is not None:

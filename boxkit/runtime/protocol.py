@@ -16,7 +16,7 @@ had names — but for SOCKET, which was a bare ``{}`` (read back, the same as EN
 set-up socket are always forks of one process (the code that sends is the code that reads), so it
 never speaks to an older boxkit.
 
-**The long way** (:class:`.supervisor.LongWay`, and ``boxkit-runtime create``, :mod:`boxkit.oci.verbs`)::
+**The long way** (:class:`.start.LongWay`, and ``boxkit-runtime create``, :mod:`boxkit.oci.verbs`)::
 
     supervisor                           stage 1 (init.stage1)             PID 1 (init.stage2)
     ──────────                           ─────────────────────             ───────────────────

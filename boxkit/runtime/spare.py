@@ -61,7 +61,7 @@ class Spare:
     ready: bool | None = None     # None: not heard yet; False: it failed (see Spares.message)
     holder: int = 0               # its first process, holding PID 1's memory (see spare_child)
 
-    # --- a start's launch (see supervisor.Launch): the spare a start took -------------------------
+    # --- a start's launch (see start.Launch): the spare a start took -------------------------
     @property
     def dir_names_pid1(self) -> bool:
         return self.guess is not None   # a prebuilt one's directory: see Spares.hello

@@ -23,21 +23,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from .. import cgroups, paths
 from .. import net as netmod
 from .._sys import PR_SET_CHILD_SUBREAPER, SYS
 from ..errors import ContainerError, HostError
 from ..spec import Limits
-from . import init, join, rootfs, rootless, state
+from . import join, rootless, start, state
 from .idshift import shifted
 from .plan import Plan
-from .protocol import Msg, expect, kind_of, message, recv, send, unexpected
+from .protocol import Msg
 from .spare import Spares
+from .start import Front, LongWay
 
 
 @dataclass
@@ -59,70 +58,6 @@ def decode_status(status: int) -> tuple[int, int | None]:
         sig = os.WTERMSIG(status)
         return 128 + sig, sig
     return os.WEXITSTATUS(status), None
-
-
-class Launch(Protocol):
-    """How a start gets its container's PID 1, and what it owes afterwards. :class:`LongWay` forks
-    it now (stage 1, :func:`.init.stage1`); a spare made while the zygote was idle
-    (:class:`.spare.Spare`, from :meth:`.spare.Spares.take`) has it waiting, its namespaces made. The
-    supervisor then talks to the set-up side over ``sock`` the same way for both."""
-
-    sock: socket.socket | None
-    group: object | None    # a cgroup PID 1 was born in (see cgroups.pregroup); None: the start makes one
-    dir_names_pid1: bool    # the container's directory names PID 1 for gc already: the state file may wait
-
-    def brings_directory(self, cid: str) -> bool:
-        """Make the container's directory ours (a rename); False: the start prepares one."""
-
-    def begin(self, plan: Plan, stdio: list[int]) -> dict:
-        """PID 1's first word (:mod:`.protocol`): PID, or USERNS when its id maps are to be written
-        first, or an ERROR report."""
-
-    def reap_setup(self) -> None:
-        """After a failure report: collect the set-up process that sent it."""
-
-    def hand_over(self, plan: Plan, stdio: list[int]) -> None:
-        """Give PID 1 the plan and stdio fds it does not have yet."""
-
-    def close(self) -> tuple[int, str | None]:
-        """After the start, failed or not: close ``sock``; what is left for idle time — a process
-        to kill (0: none) and a directory to remove (None: none)."""
-
-
-class LongWay:
-    """PID 1 made at the start: fork stage 1, which creates the namespaces and forks PID 1 (~30 ms
-    more than a spare). The fork copies the plan and stdio, so nothing is handed over later."""
-
-    group = None
-    dir_names_pid1 = False
-
-    def __init__(self) -> None:
-        self.sock: socket.socket | None = None
-        self.stage1 = 0
-
-    def brings_directory(self, cid: str) -> bool:
-        return False
-
-    def begin(self, plan: Plan, stdio: list[int]) -> dict:
-        mount_root = rootfs.root_mounter(plan)
-        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.stage1 = os.fork()
-        if self.stage1 == 0:
-            self.sock.close()
-            init.stage1(plan, child, stdio, mount_root)
-        child.close()
-        return recv(self.sock)
-
-    def reap_setup(self) -> None:
-        os.waitpid(self.stage1, 0)
-
-    def hand_over(self, plan: Plan, stdio: list[int]) -> None:
-        pass
-
-    def close(self) -> tuple[int, str | None]:
-        if self.sock is not None:
-            self.sock.close()
-        return 0, None
 
 
 class Supervisor:
@@ -196,64 +131,58 @@ class Supervisor:
 
     def start(self, plan: Plan, stdio: list[int]) -> Running:
         """Get PID 1, give it its id maps, state file, cgroup and network, let it build the root and
-        exec. Returns once the command runs (``execve`` succeeded) or raises the step's error."""
+        exec (the sequence is :mod:`.start`'s, shared with the OCI front). Returns once the command
+        runs (``execve`` succeeded) or raises the step's error."""
         cid = plan.id
         launch = self.spares.take(plan) or LongWay()
         if not launch.brings_directory(cid):
             self.prepare(plan)
-        cg = net = None
-        pid1 = 0
-        try:
-            # the exchange is drawn in protocol.py's docstring
-            msg = launch.begin(plan, stdio)
-            if kind_of(msg) is Msg.USERNS:   # stage 1 made a user namespace: its maps are ours to write
-                self._write_id_maps(msg[Msg.USERNS], plan.uid_map)
-                send(launch.sock, message(Msg.MAPPED))
-                msg = recv(launch.sock)
-            if kind_of(msg) is not Msg.PID:
-                launch.reap_setup()
-            # stage 1 exits by itself; the reap loop collects it (waiting here would put its exit on
-            # the start path)
-            pid1 = expect(msg, Msg.PID, plan=plan, step="stage 1")[Msg.PID]
-            launch.hand_over(plan, stdio)
+        made: dict = {"pid1": 0, "cg": None, "net": None, "record": None}
+
+        def placed(pid1: int) -> None:
+            made["pid1"] = pid1
             self.by_pid[pid1] = (cid, "init")
             record = {"id": cid, "name": plan.name, "pid": pid1, "starttime": state.starttime(pid1),
                       "zygote": self.zygote, "created": time.time(), "image": plan.image,
                       "argv": plan.argv, "ns": plan.ns, "rootless": bool(plan.rootless)}
+            made["record"] = record
             if not launch.dir_names_pid1:
                 state.write(cid, record)
-            update: dict = {}
-            cg = launch.group
-            if cg is None:
-                cg = self._cgroup(plan, pid1)
+            if launch.group is None:
+                made["cg"] = self._cgroup(plan, pid1)
             else:   # PID 1 was born in it (see cgroups.pregroup): its limits now, its name after "go"
-                cg.limit(cid, Limits(**plan.limits))
+                made["cg"] = launch.group
+                launch.group.limit(cid, Limits(**plan.limits))
             if plan.network not in ("none", "host") and not plan.join_net:
                 self.networks_used = True
                 # lo: a spare brought it up ahead, stage 2 does after "go"
-                net = netmod.attach(cid, pid1, plan.network, plan.name,
-                                    plan.hostname or cid, plan.publish, lo_up=False)
-                update["files"] = {"/etc/hosts": net.hosts, "/etc/resolv.conf": net.resolv_conf}
-            try:
-                send(launch.sock, message(Msg.GO, update=update))
-            except OSError:
-                # it failed while building its root: its ERROR report, or its end
-                raise unexpected(recv(launch.sock), plan=plan, step="start") from None
+                made["net"] = netmod.attach(cid, pid1, plan.network, plan.name,
+                                            plan.hostname or cid, plan.publish, lo_up=False)
+
+        def update() -> dict:
+            net = made["net"]
+            return {"files": {"/etc/hosts": net.hosts, "/etc/resolv.conf": net.resolv_conf}} if net else {}
+
+        def going() -> None:
             # while the container execs (~2 ms): what only the host sees
             if launch.dir_names_pid1:
-                state.write(cid, record)
+                state.write(cid, made["record"])
             if launch.group is not None:
-                cg.rename(cid)
-            # END: execve succeeded and closed the last copy of the socket
-            expect(recv(launch.sock), Msg.END, plan=plan, step="start")
+                made["cg"].rename(cid)
+
+        front = Front(write_maps=lambda pid: self._write_id_maps(pid, plan.uid_map), placed=placed,
+                      update=update, going=going, done=Msg.END)
+        try:
+            pid1 = start.run(launch, plan, stdio, front)
         except BaseException:
+            pid1 = made["pid1"]
             if pid1:
                 state.kill(pid1)
                 self._reap_now(pid1)
-            if net is not None:
-                net.release()
-            if cg is not None:
-                cg.remove()
+            if made["net"] is not None:
+                made["net"].release()
+            if made["cg"] is not None:
+                made["cg"].remove()
             self.by_pid.pop(pid1, None)
             if not plan.restart:
                 self.remove_dir(cid)
@@ -264,7 +193,7 @@ class Supervisor:
                 self.to_kill.append(holder)
             if staging:
                 self.to_delete.append(staging)
-        run = Running(cid, pid1, plan, time.time(), cg, net, mntns=hold_mounts(pid1))
+        run = Running(cid, pid1, plan, time.time(), made["cg"], made["net"], mntns=hold_mounts(pid1))
         self.containers[cid] = run
         return run
 
