@@ -80,7 +80,7 @@ def require() -> None:
     # the probe's sentence as its message id and fields, so the printing side says it in its language
     # (a field that is itself a sentence of the probe cannot cross the wire: then the English)
     params = getattr(why, "params", None) or {}
-    plain = all(isinstance(v, (str, int, float)) and type(v) in (str, int, float) for v in params.values())
+    plain = all(type(v) in (str, int, float) for v in params.values())   # not a Said: it cannot cross the wire
     raise HostError(N_("cannot start a container as uid"), str(os.geteuid()), errno=errno.EPERM,
                     detail=getattr(why, "template", why) if plain else str(why), hint=_NEEDS_ROOT_HINT,
                     params=params if plain else None, terms=getattr(why, "terms", ()) if plain else ())
